@@ -1,0 +1,6 @@
+/** The numeric backend: the only module tree that touches @jax-js/jax directly. */
+export * from "./jax.js";
+export * from "./init.js";
+export * from "./ownership.js";
+export * from "./keys.js";
+export { wasmHeapBytes } from "./heap.js";

@@ -1,0 +1,19 @@
+/**
+ * The small vocabulary shared by schedules, samplers and guidance (methods.md, "Notation").
+ * Timesteps are 0-based indices into the training schedule: index i is the paper's t = i + 1.
+ */
+import type { JArray } from "../backend/jax.js";
+
+/** Where a sampler is in the chain: the training-schedule index of t and its ᾱ_t. */
+export interface StepTime {
+  /** 0-based index into the training schedule (paper's t = index + 1). */
+  readonly index: number;
+  /** ᾱ_t = ∏_{s≤t} (1 − β_s). */
+  readonly alphaBar: number;
+}
+
+/**
+ * An ε-predictor at one timestep: x_t [n, D] (consumed) → ε̂(x_t, t) [n, D].
+ * A trained network, an exact closed-form denoiser (fixtures.md §1) and guided variants all fit it.
+ */
+export type EpsFn = (x: JArray, t: StepTime) => JArray;
