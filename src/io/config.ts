@@ -1,0 +1,323 @@
+/**
+ * The experiment config of contract.md as zod schemas: every object is strict (unknown keys are errors
+ * at any depth), defaults are filled in, and any problem becomes one line naming the file and the key,
+ * e.g. `cfg.json: model: unknown key "hiden" (did you mean "hidden"?)`.
+ */
+import * as z from "zod";
+import { readText } from "./files.js";
+import { parseJson } from "./json.js";
+import { describeZodIssues, unknownKeysMessage } from "./zod-error.js";
+
+/** A strict object whose unknown-key errors suggest the nearest known key. */
+function strict<T extends z.ZodRawShape>(shape: T) {
+  const known = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (iss) => (iss.code === "unrecognized_keys" ? unknownKeysMessage(iss.keys, known) : undefined),
+  });
+}
+
+const int = (min: number) => z.number().int().min(min);
+const nonNegative = () => z.number().min(0);
+const positive = () => z.number().positive();
+
+// ---------------------------------------------------------------------------------------------- task
+
+/** The 2-D toy data sets (tiny-diffusion's test bed). */
+export const TOY2D_NAMES = ["moons", "8gaussians", "swissroll", "checkerboard"] as const;
+
+/** 2-D toy data: `n` samples of a named distribution. */
+export const Toy2dTaskSchema = strict({
+  kind: z.literal("toy2d"),
+  name: z.enum(TOY2D_NAMES).default("8gaussians"),
+  n: int(2).default(8000),
+});
+
+/** One mixture component π_k N(m_k, s_k² I): weight π_k (normalised later), mean m_k, std s_k. */
+export const GaussianComponentSchema = strict({
+  weight: positive(),
+  mean: z.array(z.number()).min(1),
+  std: positive(),
+});
+
+/** Gaussian mixture with linear reward r(x) = bᵀx, b = rewardWeights (fixtures.md §3: exact tilted law). */
+export const GaussianMixtureTaskSchema = strict({
+  kind: z.literal("gaussian-mixture"),
+  components: z.array(GaussianComponentSchema).min(1),
+  rewardWeights: z.array(z.number()).min(1),
+  n: int(2).default(8000),
+}).superRefine((task, ctx) => {
+  // Refinements also run after non-fatal issues elsewhere in the object, so check what they rely on.
+  if (!Array.isArray(task.components) || !Array.isArray(task.rewardWeights)) return;
+  if (!task.components.every((c) => Array.isArray(c?.mean)) || task.components.length === 0) return;
+  const dim = task.components[0]!.mean.length;
+  task.components.forEach((c, k) => {
+    if (c.mean.length !== dim) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["components", k, "mean"],
+        message: `has ${plural(c.mean.length, "coordinate")} but components[0].mean has ${dim}; all means need the same length`,
+        input: c.mean,
+      });
+    }
+  });
+  if (task.rewardWeights.length !== dim) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["rewardWeights"],
+      message: `has ${plural(task.rewardWeights.length, "entry", "entries")} but the means have ${plural(dim, "coordinate")}`,
+      input: task.rewardWeights,
+    });
+  }
+});
+
+/**
+ * The 2307.07055 simulation (fixtures.md §2): x = A z in R^D (D = ambientDim) with z ∈ R^d
+ * (d = latentDim), `labeled` points with labels y = θ*ᵀx + N(0, labelNoise²), `unlabeled` points
+ * pseudo-labelled with noise ν = pseudoLabelNoise.
+ */
+export const LinearSubspaceTaskSchema = strict({
+  kind: z.literal("linear-subspace"),
+  ambientDim: int(1).default(64),
+  latentDim: int(1).default(16),
+  unlabeled: int(1).default(20000),
+  labeled: int(1).default(1000),
+  labelNoise: nonNegative().default(0.1),
+  pseudoLabelNoise: nonNegative().default(0.1),
+}).superRefine((task, ctx) => {
+  if (typeof task.latentDim === "number" && typeof task.ambientDim === "number" && task.latentDim > task.ambientDim) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["latentDim"],
+      message: `latentDim (${task.latentDim}) must be ≤ ambientDim (${task.ambientDim})`,
+      input: task.latentDim,
+    });
+  }
+});
+
+/** The user's own data: a CSV file with a header row (`columns` picks and orders features). */
+export const CsvTaskSchema = strict({
+  kind: z.literal("csv"),
+  path: z.string().min(1),
+  columns: z.array(z.string().min(1)).min(1).optional(),
+});
+
+/** The CTRL benchmark of fixtures.md §4: `contexts` mixtures, a logistic labeler, target p(y|x)^γ p(x|c). */
+export const ClassifierTiltTaskSchema = strict({
+  kind: z.literal("classifier-tilt"),
+  contexts: int(1).default(2),
+  n: int(2).default(8000),
+  gamma: positive().default(1),
+});
+
+export const TaskSchema = z.discriminatedUnion("kind", [
+  Toy2dTaskSchema,
+  GaussianMixtureTaskSchema,
+  LinearSubspaceTaskSchema,
+  CsvTaskSchema,
+  ClassifierTiltTaskSchema,
+]);
+
+// -------------------------------------------------------------------------------------------- reward
+
+export const REWARD_KINDS = ["oracle", "ridge", "mlp", "ensemble", "classifier"] as const;
+
+/** How the reward is obtained: the task's ground truth ("oracle") or a model fitted on labels. */
+export const RewardSchema = strict({
+  kind: z.enum(REWARD_KINDS),
+  /** Ridge / weight-decay strength λ. */
+  l2: nonNegative().optional(),
+  hidden: int(1).optional(),
+  members: int(1).optional(),
+  steps: int(1).optional(),
+});
+
+// --------------------------------------------------------------------------------------------- model
+
+/** Noise schedule β_1..β_T; T = steps (for "custom", T = betas.length). */
+export const ScheduleSchema = strict({
+  kind: z.enum(["linear", "cosine", "scaled-linear", "custom"]).default("linear"),
+  steps: int(1).optional(),
+  betaStart: positive().lt(1).default(1e-4),
+  betaEnd: positive().lt(1).default(0.02),
+  betas: z.array(positive().lt(1)).min(1).optional(),
+})
+  .superRefine((s, ctx) => {
+    if (s.kind === "custom" && s.betas === undefined) {
+      ctx.addIssue({ code: "custom", path: ["betas"], message: 'missing, required when kind is "custom"', input: undefined });
+    }
+    if (s.kind !== "custom" && s.betas !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["betas"], message: `only used when kind is "custom" (kind is "${s.kind}")`, input: s.betas });
+    }
+    if (Array.isArray(s.betas) && typeof s.steps === "number" && s.steps !== s.betas.length) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["steps"],
+        message: `is ${s.steps} but betas has ${s.betas.length} entries (leave steps out for a custom schedule)`,
+        input: s.steps,
+      });
+    }
+    if (typeof s.betaStart === "number" && typeof s.betaEnd === "number" && s.betaStart > s.betaEnd) {
+      ctx.addIssue({ code: "custom", path: ["betaStart"], message: `(${s.betaStart}) must be ≤ betaEnd (${s.betaEnd})`, input: s.betaStart });
+    }
+  })
+  .transform((s) => ({ ...s, steps: s.steps ?? s.betas?.length ?? 1000 }));
+
+/** Optimisation of the denoiser. gradClip 0 = off; ema is the EMA decay (0 = no averaging). */
+export const TrainSchema = strict({
+  steps: int(0).default(3000),
+  batchSize: int(1).default(256),
+  learningRate: positive().default(1e-3),
+  weightDecay: nonNegative().default(0),
+  gradClip: nonNegative().default(1.0),
+  lrSchedule: z.enum(["constant", "cosine", "warmup-cosine"]).default("constant"),
+  warmupSteps: int(0).default(0),
+  ema: nonNegative().lt(1).default(0.995),
+  checkpointEvery: int(0).default(0),
+});
+
+/** The denoising network (an MLP with a time embedding), its parameterisation, schedule and training. */
+export const ModelSchema = strict({
+  hidden: int(1).default(256),
+  layers: int(1).default(3),
+  timeEmbedding: int(1).default(64),
+  residual: z.boolean().default(true),
+  norm: z.enum(["none", "layernorm"]).default("none"),
+  prediction: z.enum(["eps", "x0", "v"]).default("eps"),
+  schedule: ScheduleSchema.prefault({}),
+  train: TrainSchema.prefault({}),
+});
+
+// -------------------------------------------------------------------------------------------- method
+
+export const METHOD_KINDS = [
+  "rcgdm",
+  "cfg",
+  "classifier-guidance",
+  "dps",
+  "target-guidance",
+  "svdd",
+  "best-of-n",
+  "exact-guidance",
+  "rgdm",
+  "rwr",
+  "ctrl",
+  "ddpo",
+  "draft",
+  "none",
+] as const;
+
+/** Temperature / KL strength α: the exact target is p · exp(r/α). */
+const alpha = () => positive().optional();
+/** Guidance strength. */
+const scale = () => nonNegative().optional();
+
+export const MethodSchema = z.discriminatedUnion("kind", [
+  strict({ kind: z.literal("rcgdm") }),
+  strict({ kind: z.literal("cfg"), scale: scale() }),
+  strict({ kind: z.literal("classifier-guidance"), scale: scale() }),
+  strict({ kind: z.literal("dps"), scale: scale() }),
+  strict({ kind: z.literal("target-guidance"), scale: scale() }),
+  strict({ kind: z.literal("svdd"), alpha: alpha() }),
+  strict({ kind: z.literal("best-of-n") }),
+  strict({ kind: z.literal("exact-guidance"), alpha: alpha(), scale: scale() }),
+  strict({ kind: z.literal("rgdm"), alpha: alpha() }),
+  strict({ kind: z.literal("rwr"), alpha: alpha() }),
+  strict({ kind: z.literal("ctrl"), alpha: alpha() }),
+  strict({ kind: z.literal("ddpo"), alpha: alpha() }),
+  strict({ kind: z.literal("draft"), alpha: alpha() }),
+  strict({ kind: z.literal("none") }),
+]);
+
+// ------------------------------------------------------------------------------------------ sampling
+
+/** Sampling: DDIM(η) or DDPM with `steps` ≤ T; `targets` are the requested rewards of conditioning methods. */
+export const SamplingSchema = strict({
+  sampler: z.enum(["ddpm", "ddim"]).default("ddim"),
+  steps: int(1).default(50),
+  eta: nonNegative().default(1.0),
+  samples: int(1).default(1000),
+  targets: z.array(z.number()).min(1).optional(),
+});
+
+// ---------------------------------------------------------------------------------------- experiment
+
+export const ExperimentConfigSchema = strict({
+  seed: int(0).default(0),
+  task: TaskSchema.prefault({ kind: "toy2d" }),
+  reward: RewardSchema.optional(),
+  model: ModelSchema.prefault({}),
+  method: z.union([MethodSchema, z.array(MethodSchema).min(1)]).prefault({ kind: "none" }),
+  sampling: SamplingSchema.prefault({}),
+}).superRefine((cfg, ctx) => {
+  const sampling = cfg.sampling as Partial<typeof cfg.sampling> | undefined;
+  const schedule = (cfg.model as Partial<typeof cfg.model> | undefined)?.schedule;
+  if (typeof sampling?.steps === "number" && typeof schedule?.steps === "number" && sampling.steps > schedule.steps) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["sampling", "steps"],
+      message: `${sampling.steps} sampling steps exceed the schedule's ${schedule.steps} (model.schedule.steps)`,
+      input: sampling.steps,
+    });
+  }
+  const methods = cfg.method === undefined ? [] : methodsOf(cfg);
+  methods.forEach((m, i) => {
+    if (m?.kind === "exact-guidance" && cfg.task?.kind !== "gaussian-mixture") {
+      ctx.addIssue({
+        code: "custom",
+        path: Array.isArray(cfg.method) ? ["method", i, "kind"] : ["method", "kind"],
+        message: `"exact-guidance" needs the closed-form soft value of a "gaussian-mixture" task, but task.kind is "${cfg.task.kind}"`,
+        input: m.kind,
+      });
+    }
+  });
+});
+
+export type Toy2dTask = z.output<typeof Toy2dTaskSchema>;
+export type GaussianComponent = z.output<typeof GaussianComponentSchema>;
+export type GaussianMixtureTask = z.output<typeof GaussianMixtureTaskSchema>;
+export type LinearSubspaceTask = z.output<typeof LinearSubspaceTaskSchema>;
+export type CsvTask = z.output<typeof CsvTaskSchema>;
+export type ClassifierTiltTask = z.output<typeof ClassifierTiltTaskSchema>;
+export type TaskConfig = z.output<typeof TaskSchema>;
+export type RewardConfig = z.output<typeof RewardSchema>;
+export type ScheduleConfig = z.output<typeof ScheduleSchema>;
+export type TrainConfig = z.output<typeof TrainSchema>;
+export type ModelConfig = z.output<typeof ModelSchema>;
+export type MethodKind = (typeof METHOD_KINDS)[number];
+export type MethodConfig = z.output<typeof MethodSchema>;
+export type SamplingConfig = z.output<typeof SamplingSchema>;
+/** A validated config with every default filled in. */
+export type ExperimentConfig = z.output<typeof ExperimentConfigSchema>;
+/** What a user may write (defaults optional). */
+export type ExperimentConfigInput = z.input<typeof ExperimentConfigSchema>;
+
+function plural(n: number, one: string, many = one + "s"): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** The methods of a config as a list (a single method object becomes a one-element list). */
+export function methodsOf(cfg: { method: MethodConfig | MethodConfig[] }): MethodConfig[] {
+  return Array.isArray(cfg.method) ? cfg.method : [cfg.method];
+}
+
+/** Validates a parsed JSON value; throws one line `where: path: problem` on the first problem. */
+export function parseConfig(json: unknown, where: string): ExperimentConfig {
+  const result = ExperimentConfigSchema.safeParse(json, { reportInput: true });
+  if (!result.success) throw new Error(describeConfigError(result.error, where));
+  return result.data;
+}
+
+/** Reads and validates a JSON config file (duplicate keys are refused too). */
+export function readConfig(path: string): ExperimentConfig {
+  return parseConfig(parseJson(readText(path, "config file"), path, { rejectDuplicateKeys: true }), path);
+}
+
+/** The config used when none is given: every default. */
+export function defaultConfig(): ExperimentConfig {
+  return parseConfig({}, "default config");
+}
+
+/** One line for a failed validation: `where: path: problem`. */
+export function describeConfigError(error: z.ZodError, where: string): string {
+  return describeZodIssues(error.issues, where);
+}
