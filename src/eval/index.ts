@@ -1,0 +1,6 @@
+/** Sample-based metrics: summary statistics, MMD, sliced Wasserstein, and distances with their noise floor. */
+export * from "./stats.js";
+export * from "./mmd.js";
+export * from "./sliced-wasserstein.js";
+export * from "./floor.js";
+export * from "./subsample.js";

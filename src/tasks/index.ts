@@ -1,0 +1,8 @@
+/** Data sets with their ground-truth oracles (fixtures.md): the public surface of src/tasks. */
+export * from "./task.js";
+export * from "./toy2d.js";
+export * from "./gaussian.js";
+export * from "./gaussian-mixture.js";
+export * from "./linear-subspace.js";
+export * from "./linear-reward.js";
+export { hostNormal, hostUniform } from "./host-random.js";
