@@ -14,13 +14,27 @@ export function keyFromSeed(seed: number): Key {
   return random.key(seed >>> 0);
 }
 
-/** Splits `key` (consumed) into `n` independent keys. */
+/**
+ * Splits `key` (consumed) into `n` independent keys. The split runs once on the device; the keys are
+ * then rebuilt from their host words, because slicing a device array at n different offsets would
+ * compile n different kernels in jax-js.
+ */
 export function splitKey(key: Key, n: number): Key[] {
-  const ks = random.split(key, n);
+  const words = splitKeyWords(key, n);
   const out: Key[] = [];
-  for (let i = 0; i < n; i++) out.push(ks.ref.slice(i));
-  ks.dispose();
+  for (let i = 0; i < n; i++) out.push(np.array(words.slice(2 * i, 2 * i + 2), { dtype: np.uint32 }));
   return out;
+}
+
+/** The words of `n` keys split from `key` (consumed): key i is words[2i], words[2i + 1]. */
+export function splitKeyWords(key: Key, n: number): Uint32Array {
+  const d = random.split(key, n).dataSync();
+  return d instanceof Uint32Array ? d : Uint32Array.from(d as ArrayLike<number>);
+}
+
+/** Key i of a word table made by {@link splitKeyWords}. */
+export function keyAt(words: Uint32Array, i: number): Key {
+  return np.array(words.slice(2 * i, 2 * i + 2), { dtype: np.uint32 });
 }
 
 /** Splits `key` (consumed) into two: the carry-on key and a key to use now. */

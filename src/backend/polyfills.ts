@@ -12,6 +12,7 @@ if (typeof g.Float16Array === "undefined") {
   g.Float16Array = class Float16ArrayPolyfill {};
 }
 
+/* eslint-disable @typescript-eslint/no-this-alias -- generator closures need the receiver */
 type IterFn = (this: Iterator<unknown>, ...args: any[]) => unknown;
 
 const iteratorPrototype: Record<string, unknown> = Object.getPrototypeOf(

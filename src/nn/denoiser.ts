@@ -1,0 +1,117 @@
+/**
+ * The denoising network: a residual MLP on concat(x_t, time embedding, condition embedding).
+ *   h_0 = SiLU(W_in [x_t, emb(t), emb(y)])
+ *   h_i = h_{i−1} + SiLU(W_i norm(h_{i−1}))      (i = 1..layers−1; without `residual`: SiLU(W_i h_{i−1}))
+ *   out = W_out h_{layers−1}                      (ε̂, x̂_0 or v̂, per the model's prediction type)
+ * With layers = 3, hidden = 256 and data in R²: 2(+emb) → 256 → 256 → 256 → 2, as in the benchmarks.
+ * The spec is plain JSON, saved beside the weights so a checkpoint describes itself.
+ */
+import { jnn, np, type JArray } from "../backend/jax.js";
+import { splitKey, type Key } from "../backend/keys.js";
+import { dense, initDense, type DenseParams } from "./dense.js";
+import {
+  classEmbedding,
+  initClassEmbedding,
+  initValueEmbedding,
+  sinusoidalEmbedding,
+  valueEmbedding,
+  type ClassEmbeddingParams,
+  type ValueEmbeddingParams,
+} from "./embeddings.js";
+import { initLayerNorm, layerNorm, type LayerNormParams } from "./norm.js";
+
+/** A condition input: a real vector y ∈ R^dim, or a class y ∈ {0..classes−1}. */
+export type ConditionSpec =
+  | { kind: "value"; dim: number; embedding: number }
+  | { kind: "class"; classes: number; embedding: number };
+
+/** Everything needed to rebuild the network (JSON; stored in checkpoints). */
+export interface DenoiserSpec {
+  kind: "mlp";
+  /** D: the data dimension (input and output size). */
+  dataDim: number;
+  hidden: number;
+  /** Number of hidden layers (≥ 1). */
+  layers: number;
+  /** Size of the sinusoidal time embedding (even). */
+  timeEmbedding: number;
+  residual: boolean;
+  norm: "none" | "layernorm";
+  condition?: ConditionSpec;
+}
+
+export type DenoiserParams = {
+  input: DenseParams;
+  blocks: { dense: DenseParams; norm?: LayerNormParams }[];
+  output: DenseParams;
+  valueCond?: ValueEmbeddingParams;
+  classCond?: ClassEmbeddingParams;
+};
+
+/** The condition fed to the network for a batch of n. */
+export type ConditionInput =
+  | { kind: "value"; value: JArray /* [n, dim] */; keep: JArray /* [n]: 1 = use y, 0 = null ∅ */ }
+  | { kind: "class"; oneHot: JArray /* [n, classes + 1], last column = null class */ };
+
+export function validateDenoiserSpec(s: DenoiserSpec): void {
+  const bad = (m: string) => {
+    throw new Error(`model: ${m}`);
+  };
+  if (s.kind !== "mlp") bad(`unknown network kind "${String(s.kind)}"`);
+  for (const [k, v] of [["dataDim", s.dataDim], ["hidden", s.hidden], ["layers", s.layers]] as const) {
+    if (!Number.isInteger(v) || v < 1) bad(`${k} must be a whole number ≥ 1, got ${v}`);
+  }
+  if (!Number.isInteger(s.timeEmbedding) || s.timeEmbedding < 2 || s.timeEmbedding % 2) {
+    bad(`timeEmbedding must be an even whole number ≥ 2, got ${s.timeEmbedding}`);
+  }
+}
+
+function inputSize(s: DenoiserSpec): number {
+  return s.dataDim + s.timeEmbedding + (s.condition ? s.condition.embedding : 0);
+}
+
+/** Fresh parameters. Consumes `key`. */
+export function initDenoiser(key: Key, s: DenoiserSpec): DenoiserParams {
+  validateDenoiserSpec(s);
+  const keys = splitKey(key, s.layers + 2);
+  const p: DenoiserParams = {
+    input: initDense(keys[0]!, inputSize(s), s.hidden),
+    blocks: [],
+    output: initDense(keys[1]!, s.hidden, s.dataDim),
+  };
+  for (let i = 1; i < s.layers; i++) {
+    p.blocks.push({
+      dense: initDense(keys[i + 1]!, s.hidden, s.hidden),
+      ...(s.norm === "layernorm" ? { norm: initLayerNorm(s.hidden) } : {}),
+    });
+  }
+  const condKey = keys[s.layers + 1]!;
+  if (s.condition?.kind === "value") p.valueCond = initValueEmbedding(condKey, s.condition.dim, s.condition.embedding);
+  else if (s.condition?.kind === "class") p.classCond = initClassEmbedding(condKey, s.condition.classes, s.condition.embedding);
+  else condKey.dispose();
+  return p;
+}
+
+/**
+ * The network's raw output for x_t [n, D] at DDPM-scale times t [n] (0..1000). Consumes `p`, `x`, `t`
+ * and `cond` (pass `tree.ref(p)` to keep the parameters).
+ */
+export function applyDenoiser(s: DenoiserSpec, p: DenoiserParams, x: JArray, t: JArray, cond?: ConditionInput): JArray {
+  const parts = [x, sinusoidalEmbedding(t, s.timeEmbedding)];
+  if (s.condition) {
+    if (!cond || cond.kind !== s.condition.kind) {
+      throw new Error(`model: this network takes a ${s.condition.kind} condition, got ${cond ? cond.kind : "none"}`);
+    }
+    if (cond.kind === "value") parts.push(valueEmbedding(p.valueCond!, cond.value, cond.keep));
+    else parts.push(classEmbedding(p.classCond!, cond.oneHot));
+  } else if (cond) {
+    throw new Error("model: this network takes no condition");
+  }
+  let h = jnn.silu(dense(p.input, np.concatenate(parts, -1)));
+  for (const block of p.blocks) {
+    const inner = block.norm ? layerNorm(block.norm, h.ref) : h.ref;
+    const y = jnn.silu(dense(block.dense, inner));
+    h = s.residual ? h.add(y) : (h.dispose(), y);
+  }
+  return dense(p.output, h);
+}

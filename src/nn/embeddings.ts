@@ -1,0 +1,57 @@
+/**
+ * Embeddings of the denoiser's side inputs: the diffusion time t and a condition y.
+ *  - time: sinusoidal features of t (Vaswani et al.; as in DDPM), fixed, no parameters;
+ *  - value condition (scalar or vector y, e.g. a target reward a): a learned affine map, with a learned
+ *    null embedding ∅ used where the condition is dropped (classifier-free guidance);
+ *  - class condition: a learned table with one extra row, the null class.
+ */
+import { np, random, type JArray } from "../backend/jax.js";
+import type { Key } from "../backend/keys.js";
+
+/**
+ * Sinusoidal features of t [n] → [n, dim]: [sin(t ω_k), cos(t ω_k)], ω_k = 10000^(−k/(dim/2 − 1)).
+ * `t` is on the DDPM scale (0..1000). Consumes `t`.
+ */
+export function sinusoidalEmbedding(t: JArray, dim: number): JArray {
+  if (dim % 2 !== 0 || dim < 2) throw new Error(`time embedding size must be even and ≥ 2, got ${dim}`);
+  const half = dim / 2;
+  const freqs = new Float32Array(half);
+  for (let k = 0; k < half; k++) freqs[k] = Math.exp((-Math.log(10000) * k) / Math.max(half - 1, 1));
+  const args = t.reshape([-1, 1]).mul(np.array(freqs).reshape([1, half]));
+  return np.concatenate([np.sin(args.ref), np.cos(args)], -1);
+}
+
+/** A value condition y ∈ R^k → R^dim, with a learned null embedding. */
+export type ValueEmbeddingParams = { w: JArray; b: JArray; null: JArray };
+
+/** `scale = 0` starts the embedding (and null) at zero: the condition then has no effect (CTRL). */
+export function initValueEmbedding(key: Key, condDim: number, dim: number, scale = 1): ValueEmbeddingParams {
+  const w = scale === 0 ? (key.dispose(), np.zeros([condDim, dim])) : random.normal(key, [condDim, dim]).mul(scale / Math.sqrt(condDim));
+  return { w, b: np.zeros([dim]), null: np.zeros([dim]) };
+}
+
+/**
+ * e = keep · (y W + b) + (1 − keep) · ∅, where keep [n] is 1 to use y and 0 for the null condition.
+ * Consumes all arguments.
+ */
+export function valueEmbedding(p: ValueEmbeddingParams, y: JArray, keep: JArray): JArray {
+  const e = np.matmul(y, p.w).add(p.b);
+  const k = keep.reshape([-1, 1]);
+  return e.mul(k.ref).add(p.null.reshape([1, -1]).mul(np.subtract(1, k)));
+}
+
+/** A class condition y ∈ {0..C−1} with a null class C: table [C + 1, dim]. */
+export type ClassEmbeddingParams = { table: JArray };
+
+export function initClassEmbedding(key: Key, classes: number, dim: number, scale = 1): ClassEmbeddingParams {
+  const table = scale === 0 ? (key.dispose(), np.zeros([classes + 1, dim])) : random.normal(key, [classes + 1, dim]).mul(scale);
+  return { table };
+}
+
+/**
+ * Looks up labels given as one-hot rows [n, C + 1] (the last column is the null class): a matmul,
+ * which jax-js differentiates without scatter. Consumes all arguments.
+ */
+export function classEmbedding(p: ClassEmbeddingParams, oneHot: JArray): JArray {
+  return np.matmul(oneHot, p.table);
+}
