@@ -42,6 +42,7 @@ export function paramsFromHost<P extends Params>(
   template: P,
   tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>,
   where: string,
+  prefix = "",
 ): P {
   const build = (node: Params, path: string): Params => {
     if (isArrayLeaf(node)) {
@@ -57,7 +58,7 @@ export function paramsFromHost<P extends Params>(
     for (const [k, v] of Object.entries(node)) o[k] = build(v as Params, path ? `${path}.${k}` : k);
     return o;
   };
-  return build(template, "") as P;
+  return build(template, prefix) as P;
 }
 
 /** The number of scalar parameters. */

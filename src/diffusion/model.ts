@@ -1,0 +1,64 @@
+/**
+ * A diffusion model = a network spec, what it predicts, and its noise schedule: plain JSON that is
+ * saved beside the weights. `modelEps` turns (model, parameters) into the ε-predictor samplers use.
+ */
+import { jit, np, tree, type JArray } from "../backend/jax.js";
+import { scalar } from "../backend/ownership.js";
+import { applyDenoiser, type ConditionInput, type DenoiserParams, type DenoiserSpec } from "../nn/denoiser.js";
+import { epsFromOutput, type Prediction } from "./parameterization.js";
+import { makeSchedule, type Schedule, type ScheduleConfig } from "./schedule.js";
+import type { EpsFn } from "./types.js";
+
+export interface ModelConfig {
+  network: DenoiserSpec;
+  prediction: Prediction;
+  schedule: ScheduleConfig;
+}
+
+/** The network's time input for training index i: t = 1000 · i / T (the DDPM scale whatever T is). */
+export function networkTime(index: JArray | number, T: number): JArray {
+  return typeof index === "number" ? scalar((1000 * index) / T) : index.astype(np.float32).mul(1000 / T);
+}
+
+/** The batch's condition as the network wants it (value conditions: keep = 1 means "use y"). */
+export type BatchCondition = ConditionInput;
+
+const epsCache = new WeakMap<DenoiserSpec, Map<Prediction, (...a: any[]) => JArray>>();
+
+function jittedEps(spec: DenoiserSpec, prediction: Prediction) {
+  let bySpec = epsCache.get(spec);
+  if (!bySpec) epsCache.set(spec, (bySpec = new Map()));
+  let f = bySpec.get(prediction);
+  if (!f) {
+    f = jit((p: DenoiserParams, x: JArray, t: JArray, ab: JArray, cond?: ConditionInput) => {
+      const n = x.shape[0]!;
+      const out = applyDenoiser(spec, p, x.ref, np.broadcastTo(t, [n]), cond);
+      return epsFromOutput(prediction, x, out, ab);
+    }) as (...a: any[]) => JArray;
+    bySpec.set(prediction, f);
+  }
+  return f;
+}
+
+/**
+ * ε̂(x_t, t) of a trained network (x̂_0 and v predictions converted exactly). Borrows `params` (they
+ * must stay alive while the returned function is used) and `cond` (built per call by `condFor`).
+ */
+export function modelEps(
+  model: ModelConfig,
+  params: DenoiserParams,
+  condFor?: (n: number) => ConditionInput,
+): EpsFn {
+  const schedule = makeSchedule(model.schedule);
+  const f = jittedEps(model.network, model.prediction);
+  return (x, t) => {
+    const args: unknown[] = [tree.ref(params), x, networkTime(t.index, schedule.T), scalar(t.alphaBar)];
+    if (condFor) args.push(condFor(x.shape[0]!));
+    return f(...args);
+  };
+}
+
+/** The schedule of a model. */
+export function modelSchedule(model: ModelConfig): Schedule {
+  return makeSchedule(model.schedule);
+}
