@@ -1,0 +1,209 @@
+/**
+ * The command implementations behind `rewardiff <command>`. Each returns an exit code; errors are
+ * thrown as Error with a one-line message and printed by main.ts.
+ */
+import { resolve } from "node:path";
+import { ensureBackend } from "../backend/init.js";
+import { keyFromSeed, splitKey } from "../backend/keys.js";
+import { distanceWithFloor } from "../eval/floor.js";
+import { medianHeuristic, mmd2 } from "../eval/mmd.js";
+import { slicedWasserstein } from "../eval/sliced-wasserstein.js";
+import { parseConfig, readConfig, type ExperimentConfig } from "../io/config.js";
+import { writeCsv } from "../io/csv.js";
+import { generate } from "../pipeline/generate.js";
+import { loadModel, saveModel } from "../pipeline/model-checkpoint.js";
+import { modelFromConfig, trainFromConfig } from "../pipeline/model-config.js";
+import { configDir, readDataFile, taskData } from "../pipeline/task-data.js";
+import { runExperiment, type ExperimentResult } from "../pipeline/experiment.js";
+import { disposeTrainState, initTrainState, trainSteps, type TrainConfig } from "../training/trainer.js";
+import { checkOutDir, checkOutFile } from "./output.js";
+import { makeProgress, type Progress } from "./progress.js";
+import { resultsTable } from "./table.js";
+import { takeRows } from "../data/matrix.js";
+
+const log = (s: string) => process.stdout.write(`${s}\n`);
+
+function experimentHooks(progress: Progress) {
+  return {
+    onStage: (s: string) => progress.stage(s),
+    onTrain: (p: { step: number; total: number; loss: number }) => progress.update("train ", p.step, p.total, { loss: p.loss }),
+    onSample: (d: number, t: number) => progress.update("sample", d, t),
+  };
+}
+
+function finishExperiment(res: ExperimentResult, outDir: string, progress: Progress): void {
+  progress.done();
+  log(resultsTable(res.report));
+  log(`wrote ${res.files.map((f) => f.replace(`${resolve(outDir)}/`, `${outDir}/`)).join(", ")}`);
+}
+
+export interface RunOptions {
+  out?: string;
+  seed?: number;
+  quiet?: boolean;
+  force?: boolean;
+}
+
+export async function runCommand(configPath: string, o: RunOptions): Promise<number> {
+  const cfg = readConfig(configPath);
+  if (o.seed !== undefined) cfg.seed = o.seed;
+  const outDir = o.out ?? `runs/run-${timestamp()}`;
+  checkOutDir(outDir, !!o.force);
+  const progress = makeProgress(!!o.quiet);
+  const res = await runExperiment(cfg, outDir, { title: `rewardiff run ${configPath}`, baseDir: configDir(configPath), hooks: experimentHooks(progress) });
+  finishExperiment(res, outDir, progress);
+  return 0;
+}
+
+/** The embedded default experiment. Until a reward-directed method lands: a 2-D toy, end to end. */
+export function demoConfig(quick: boolean, seed: number): ExperimentConfig {
+  return parseConfig(
+    {
+      seed,
+      task: { kind: "toy2d", name: "8gaussians", n: 8000 },
+      model: quick
+        ? { hidden: 128, layers: 3, timeEmbedding: 32, train: { steps: 2000, batchSize: 256, learningRate: 2e-3, lrSchedule: "cosine" } }
+        : { hidden: 256, layers: 3, timeEmbedding: 64, train: { steps: 4000, batchSize: 256, learningRate: 2e-3, lrSchedule: "cosine" } },
+      sampling: { sampler: "ddim", steps: 50, eta: 1, samples: quick ? 1000 : 2000 },
+    },
+    "demo",
+  );
+}
+
+export async function demoCommand(o: RunOptions & { quick?: boolean }): Promise<number> {
+  const outDir = o.out ?? `runs/demo-${timestamp()}`;
+  checkOutDir(outDir, !!o.force);
+  const cfg = demoConfig(!!o.quick, o.seed ?? 0);
+  const progress = makeProgress(!!o.quiet);
+  const res = await runExperiment(cfg, outDir, { title: `rewardiff demo${o.quick ? " --quick" : ""}`, hooks: experimentHooks(progress) });
+  finishExperiment(res, outDir, progress);
+  return 0;
+}
+
+export interface TrainOptions {
+  task?: string;
+  data?: string;
+  columns?: string;
+  out: string;
+  steps?: number;
+  batchSize?: number;
+  lr?: number;
+  hidden?: number;
+  layers?: number;
+  seed: number;
+  resume?: string;
+  quiet?: boolean;
+  force?: boolean;
+}
+
+export async function trainCommand(o: TrainOptions): Promise<number> {
+  if (!o.out.endsWith(".safetensors")) throw new Error(`--out ${o.out}: a model path must end in .safetensors`);
+  checkOutFile(o.out, !!o.force);
+  await ensureBackend();
+  const progress = makeProgress(!!o.quiet);
+  let cfg: ExperimentConfig;
+  const columns = o.columns ? o.columns.split(",").map((c) => c.trim()) : undefined;
+  if (o.resume) {
+    const { meta, state } = loadModel(o.resume);
+    const src = o.data ? readDataFile(o.data, columns) : undefined;
+    if (!src) throw new Error("--resume needs --data with the same data file (or use `rewardiff run` for built-in tasks)");
+    if (src.matrix.cols !== meta.model.network.dataDim) {
+      throw new Error(`${o.data}: ${src.matrix.cols} columns, but the model in ${o.resume} was trained on ${meta.model.network.dataDim}`);
+    }
+    const train: TrainConfig = { ...meta.train, steps: o.steps ?? meta.train.steps };
+    if (train.steps <= state.step) throw new Error(`--steps ${train.steps}: the checkpoint is already at step ${state.step}`);
+    progress.stage(`resuming ${o.resume} at step ${state.step} → ${train.steps}`);
+    const next = trainSteps(meta.model, train, state, { x: src.matrix }, { onProgress: (p) => progress.update("train", p.step, p.total, { loss: p.loss }) });
+    progress.done();
+    saveModel(o.out, { model: meta.model, train, columns: meta.columns, data: meta.data }, next);
+    log(`trained to step ${next.step}; final loss ${next.losses.at(-1)?.loss.toPrecision(4)}; wrote ${o.out}`);
+    disposeTrainState(next);
+    return 0;
+  }
+  if (!!o.task === !!o.data) throw new Error("train needs exactly one of --task NAME (moons, 8gaussians, swissroll, checkerboard) or --data FILE");
+  const model: Record<string, unknown> = { train: {} };
+  if (o.hidden !== undefined) model.hidden = o.hidden;
+  if (o.layers !== undefined) model.layers = o.layers;
+  const train = model.train as Record<string, unknown>;
+  if (o.steps !== undefined) train.steps = o.steps;
+  if (o.batchSize !== undefined) train.batchSize = o.batchSize;
+  if (o.lr !== undefined) train.learningRate = o.lr;
+  cfg = parseConfig(
+    {
+      seed: o.seed,
+      task: o.task ? { kind: "toy2d", name: o.task.replace(/^toy2d:/, "") } : { kind: "csv", path: resolve(o.data!), ...(columns ? { columns } : {}) },
+      model,
+    },
+    "command line",
+  );
+  const [kTask, kTrain] = splitKey(keyFromSeed(cfg.seed), 2);
+  const data = taskData(cfg.task, kTask!);
+  const modelCfg = modelFromConfig(cfg.model, data.dim);
+  const trainCfg = trainFromConfig(cfg.model.train);
+  progress.stage(`training on ${data.name} (${data.train.rows} rows, ${data.dim} dims) for ${trainCfg.steps} steps`);
+  const state = trainSteps(modelCfg, trainCfg, initTrainState(modelCfg, kTrain!), { x: data.train }, {
+    onProgress: (p) => progress.update("train", p.step, p.total, { loss: p.loss }),
+  });
+  progress.done();
+  saveModel(o.out, { model: modelCfg, train: trainCfg, columns: data.columns, data: data.name }, state);
+  log(`trained ${state.step} steps; final loss ${state.losses.at(-1)?.loss.toPrecision(4) ?? "n/a"}; wrote ${o.out}`);
+  disposeTrainState(state);
+  return 0;
+}
+
+export interface SampleOptions {
+  model: string;
+  n: number;
+  out: string;
+  sampler: "ddpm" | "ddim";
+  steps: number;
+  eta: number;
+  seed: number;
+  raw?: boolean;
+  quiet?: boolean;
+  force?: boolean;
+}
+
+export async function sampleCommand(o: SampleOptions): Promise<number> {
+  if (!["ddpm", "ddim"].includes(o.sampler)) throw new Error(`--sampler must be ddpm or ddim, got "${o.sampler}"`);
+  checkOutFile(o.out, !!o.force);
+  await ensureBackend();
+  const { meta, state } = loadModel(o.model);
+  if (o.steps > meta.model.schedule.steps) throw new Error(`--steps ${o.steps} exceeds the model's ${meta.model.schedule.steps} training timesteps`);
+  const progress = makeProgress(!!o.quiet);
+  const x = generate(meta.model, o.raw ? state.params : state.ema, { sampler: o.sampler, steps: o.steps, eta: o.eta }, o.n, keyFromSeed(o.seed), {
+    onStep: (d, t) => progress.update("sample", d, t),
+  });
+  progress.done();
+  writeCsv(o.out, meta.columns, x);
+  disposeTrainState(state);
+  log(`wrote ${o.n} samples to ${o.out}`);
+  return 0;
+}
+
+export async function evaluateCommand(o: { samples: string; data: string; seed: number; columns?: string }): Promise<number> {
+  const columns = o.columns ? o.columns.split(",").map((c) => c.trim()) : undefined;
+  const s = readDataFile(o.samples, columns);
+  const d = readDataFile(o.data, columns);
+  if (s.matrix.cols !== d.matrix.cols) throw new Error(`${o.samples} has ${s.matrix.cols} columns but ${o.data} has ${d.matrix.cols}`);
+  if (d.matrix.rows < 4) throw new Error(`${o.data}: ${d.matrix.rows} rows are too few to evaluate against`);
+  await ensureBackend();
+  // Two disjoint halves of the data: one to compare with, one for the data-vs-data floor.
+  const half = Math.floor(d.matrix.rows / 2);
+  const n = Math.min(s.matrix.rows, half);
+  const order = Array.from({ length: d.matrix.rows }, (_, i) => i);
+  const a = takeRows(d.matrix, order.slice(0, n));
+  const b = takeRows(d.matrix, order.slice(half, half + n));
+  const samples = takeRows(s.matrix, order.slice(0, n));
+  const sw = distanceWithFloor((x, y) => slicedWasserstein(x, y, { seed: o.seed }), samples, a, b);
+  const bw = medianHeuristic(a);
+  const mmd = distanceWithFloor((x, y) => mmd2(x, y, { bandwidth: bw, seed: o.seed }), samples, a, b);
+  log(`compared ${n} samples with ${n} data rows (floor: data vs ${n} other data rows)`);
+  log(`sliced Wasserstein  ${sw.value.toPrecision(4)}   floor ${sw.floor.toPrecision(4)}   ratio ${sw.ratio === null ? "n/a" : sw.ratio.toPrecision(3)}`);
+  log(`MMD²                ${mmd.value.toPrecision(4)}   floor ${mmd.floor.toPrecision(4)}`);
+  return 0;
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, "-").replace("T", "_").slice(0, 19);
+}

@@ -1,0 +1,104 @@
+/**
+ * `rewardiff`: the command line. Parses arguments with commander and dispatches to commands.ts.
+ * Every failure is one line on stderr ("rewardiff: …") and a non-zero exit code; no stack traces.
+ */
+import { Command, CommanderError, Option } from "commander";
+import { demoCommand, evaluateCommand, runCommand, sampleCommand, trainCommand } from "./commands.js";
+import { intArg, numArg } from "./args.js";
+
+const VERSION = "0.1.0";
+
+function program(): Command {
+  const p = new Command("rewardiff")
+    .description("Reward-directed diffusion models: train, sample and evaluate on jax-js (no Python needed).")
+    .version(VERSION)
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+
+  p.command("demo")
+    .description("run the embedded default experiment end to end and write report.json / report.html")
+    .option("--out <dir>", "output folder (default: runs/demo-<time>)")
+    .option("--quick", "a smaller run that finishes in under a minute")
+    .option("--seed <n>", "random seed", intArg("--seed"), 0)
+    .option("--quiet", "no progress output")
+    .option("--force", "replace results already in --out")
+    .action(async (o) => {
+      await demoCommand(o);
+    });
+
+  p.command("run")
+    .description("run a config-driven experiment (see docs/config.md)")
+    .argument("<config>", "experiment config (JSON)")
+    .option("--out <dir>", "output folder (default: runs/run-<time>)")
+    .option("--seed <n>", "override the config's seed", intArg("--seed"))
+    .option("--quiet", "no progress output")
+    .option("--force", "replace results already in --out")
+    .action(async (config, o) => {
+      await runCommand(config, o);
+    });
+
+  p.command("train")
+    .description("train an unconditional diffusion model on a built-in 2-D task or your own data")
+    .option("--task <name>", "built-in data: moons, 8gaussians, swissroll, checkerboard")
+    .option("--data <file>", "your data: CSV with a header row, or .npy (rows = samples)")
+    .option("--columns <a,b,...>", "CSV columns to use (default: all)")
+    .requiredOption("--out <model.safetensors>", "where to write the model (a .json sidecar goes beside it)")
+    .option("--steps <n>", "optimizer steps (default 3000)", intArg("--steps", 1))
+    .option("--batch-size <n>", "batch size (default 256)", intArg("--batch-size", 1))
+    .option("--lr <x>", "learning rate (default 1e-3)", numArg("--lr", { min: 0, exclusiveMin: true }))
+    .option("--hidden <n>", "hidden width (default 256)", intArg("--hidden", 1))
+    .option("--layers <n>", "hidden layers (default 3)", intArg("--layers", 1))
+    .option("--seed <n>", "random seed", intArg("--seed"), 0)
+    .option("--resume <model.safetensors>", "continue training a checkpoint (with the same --data) up to --steps")
+    .option("--quiet", "no progress output")
+    .option("--force", "replace an existing --out")
+    .action(async (o) => {
+      await trainCommand(o);
+    });
+
+  p.command("sample")
+    .description("draw samples from a trained model into a CSV file")
+    .requiredOption("--model <model.safetensors>", "a model written by `rewardiff train` or `run`")
+    .option("--n <n>", "number of samples", intArg("--n", 1), 1000)
+    .requiredOption("--out <samples.csv>", "output CSV")
+    .addOption(new Option("--sampler <kind>", "sampler").choices(["ddpm", "ddim"]).default("ddim"))
+    .option("--steps <n>", "reverse steps", intArg("--steps", 1), 50)
+    .option("--eta <x>", "DDIM stochasticity η (0 = deterministic, 1 = DDPM-like)", numArg("--eta", { min: 0 }), 1)
+    .option("--seed <n>", "random seed", intArg("--seed"), 0)
+    .option("--raw", "use the raw weights instead of their EMA")
+    .option("--quiet", "no progress output")
+    .option("--force", "replace an existing --out")
+    .action(async (o) => {
+      await sampleCommand(o);
+    });
+
+  p.command("evaluate")
+    .description("distance between samples and data (sliced Wasserstein, MMD²) with the data-vs-data noise floor")
+    .requiredOption("--samples <file>", "generated samples (CSV or .npy)")
+    .requiredOption("--data <file>", "reference data (CSV or .npy), at least twice as many rows for the floor")
+    .option("--columns <a,b,...>", "CSV columns to compare")
+    .option("--seed <n>", "random seed of the projections", intArg("--seed"), 0)
+    .action(async (o) => {
+      await evaluateCommand(o);
+    });
+
+  return p;
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const p = program();
+  for (const c of p.commands) c.exitOverride();
+  try {
+    await p.parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version exit 0; usage errors were already printed by commander
+      return err.exitCode === 0 || err.code === "commander.helpDisplayed" || err.code === "commander.version" ? 0 : 2;
+    }
+    const msg = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`rewardiff: ${msg.split("\n")[0]}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,43 @@
+/** Sampling from a trained model into host memory (the step shared by `sample`, `run` and `demo`). */
+import { toHostSync } from "../backend/ownership.js";
+import { splitKey, type Key } from "../backend/keys.js";
+import { hostMatrix, type HostMatrix } from "../data/matrix.js";
+import { modelEps, type ModelConfig } from "../diffusion/model.js";
+import { sampleChain, samplerPlan, type SamplerConfig } from "../diffusion/sample.js";
+import { makeSchedule } from "../diffusion/schedule.js";
+import type { DenoiserParams } from "../nn/denoiser.js";
+
+/** Draws n samples (in batches of at most `batch`). Borrows `params`; consumes `key`. */
+export function generate(
+  model: ModelConfig,
+  params: DenoiserParams,
+  sampler: SamplerConfig,
+  n: number,
+  key: Key,
+  opts: { batch?: number; onStep?: (done: number, total: number) => void } = {},
+): HostMatrix {
+  const D = model.network.dataDim;
+  const plan = samplerPlan(makeSchedule(model.schedule), sampler);
+  const batch = opts.batch ?? 4096;
+  const out = new Float32Array(n * D);
+  const batches = Math.ceil(n / batch);
+  const keys = batches > 0 ? splitKeys(key, batches) : (key.dispose(), []);
+  const eps = modelEps(model, params);
+  for (let b = 0; b < batches; b++) {
+    const rows = Math.min(batch, n - b * batch);
+    const x = sampleChain({
+      eps,
+      plan,
+      n: rows,
+      dim: D,
+      key: keys[b]!,
+      callback: opts.onStep ? (info) => opts.onStep!(b * plan.length + info.i + 1, batches * plan.length) : undefined,
+    });
+    out.set(toHostSync(x), b * batch * D);
+  }
+  return hostMatrix(n, D, out);
+}
+
+function splitKeys(key: Key, n: number): Key[] {
+  return n === 1 ? [key] : splitKey(key, n);
+}

@@ -1,0 +1,39 @@
+/** From the user-facing config (io/config.ts) to the library's model and training types. */
+import type { ModelConfig } from "../diffusion/model.js";
+import type { ExperimentConfig } from "../io/config.js";
+import type { TrainConfig } from "../training/trainer.js";
+
+export function modelFromConfig(m: ExperimentConfig["model"], dataDim: number): ModelConfig {
+  return {
+    network: {
+      kind: "mlp",
+      dataDim,
+      hidden: m.hidden,
+      layers: m.layers,
+      timeEmbedding: m.timeEmbedding % 2 === 0 ? m.timeEmbedding : m.timeEmbedding + 1,
+      residual: m.residual,
+      norm: m.norm,
+    },
+    prediction: m.prediction,
+    schedule: {
+      kind: m.schedule.kind,
+      steps: m.schedule.steps,
+      betaStart: m.schedule.betaStart,
+      betaEnd: m.schedule.betaEnd,
+      ...(m.schedule.betas ? { betas: m.schedule.betas } : {}),
+    },
+  };
+}
+
+export function trainFromConfig(t: ExperimentConfig["model"]["train"]): TrainConfig {
+  return {
+    steps: t.steps,
+    batchSize: t.batchSize,
+    learningRate: t.learningRate,
+    weightDecay: t.weightDecay,
+    gradClip: t.gradClip,
+    lrSchedule: t.lrSchedule,
+    warmupSteps: t.warmupSteps,
+    ema: t.ema,
+  };
+}

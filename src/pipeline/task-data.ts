@@ -1,0 +1,140 @@
+/**
+ * Turns a task config into data: the training set, fresh draws for evaluation (the data-vs-data noise
+ * floor needs two independent sets), column names, and the ground-truth reward where the task has one.
+ */
+import { resolve, dirname } from "node:path";
+import { splitKey, type Key } from "../backend/keys.js";
+import { hostMatrix, takeRows, type HostMatrix } from "../data/matrix.js";
+import type { TaskConfig } from "../io/config.js";
+import { readCsv } from "../io/csv.js";
+import { readNpyMatrix } from "../io/npy.js";
+import { gaussianMixtureTask } from "../tasks/gaussian-mixture.js";
+import { linearSubspaceTask, makeLinearSubspace } from "../tasks/linear-subspace.js";
+import { toy2dTask } from "../tasks/toy2d.js";
+import { uniformInt } from "pure-rand/distribution/uniformInt";
+import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
+
+export interface TaskData {
+  name: string;
+  dim: number;
+  columns: string[];
+  /** Training rows. */
+  train: HostMatrix;
+  /** Two independent evaluation sets of `n` rows each (for a distance and its noise floor). */
+  evalSets(key: Key, n: number): [HostMatrix, HostMatrix];
+  /** Ground-truth reward per row, where the task defines one. */
+  reward?: (x: HostMatrix) => Float32Array;
+  /** Exact E[r] under the data law, where known. */
+  rewardMeanExact?: number;
+}
+
+/** Reads a user's data file (.csv with a header row, or .npy). */
+export function readDataFile(path: string, columns?: string[]): { columns: string[]; matrix: HostMatrix } {
+  if (path.toLowerCase().endsWith(".npy")) {
+    if (columns) throw new Error(`${path}: "columns" applies to CSV files only`);
+    const m = readNpyMatrix(path);
+    return { columns: Array.from({ length: m.cols }, (_, i) => `x${i + 1}`), matrix: m };
+  }
+  const t = readCsv(path, columns ? { columns } : {});
+  return { columns: columns ?? t.header, matrix: t.matrix };
+}
+
+function shuffled(n: number, seed: number): Int32Array {
+  const rng = xoroshiro128plus(seed | 0);
+  const idx = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = uniformInt(rng, 0, i);
+    const t = idx[i]!;
+    idx[i] = idx[j]!;
+    idx[j] = t;
+  }
+  return idx;
+}
+
+/** Builds the task's data. `baseDir` resolves a relative CSV path (the config file's folder). Consumes `key`. */
+export function taskData(task: TaskConfig, key: Key, baseDir = "."): TaskData {
+  const [kData, kTask] = splitKey(key, 2);
+  switch (task.kind) {
+    case "toy2d": {
+      kTask.dispose();
+      const t = toy2dTask(task.name);
+      return {
+        name: `toy2d:${task.name}`,
+        dim: 2,
+        columns: ["x1", "x2"],
+        train: t.sample(kData, task.n),
+        evalSets: (k, n) => {
+          const [a, b] = splitKey(k, 2);
+          return [t.sample(a!, n), t.sample(b!, n)];
+        },
+      };
+    }
+    case "gaussian-mixture": {
+      kTask.dispose();
+      const t = gaussianMixtureTask({ components: task.components, rewardWeights: task.rewardWeights });
+      return {
+        name: "gaussian-mixture",
+        dim: t.dim,
+        columns: Array.from({ length: t.dim }, (_, i) => `x${i + 1}`),
+        train: t.sample(kData, task.n),
+        evalSets: (k, n) => {
+          const [a, b] = splitKey(k, 2);
+          return [t.sample(a!, n), t.sample(b!, n)];
+        },
+        reward: (x) => t.reward(x),
+        rewardMeanExact: t.mixture.weights.reduce(
+          (s, w, k) => s + w * t.mixture.means[k]!.reduce((u, m, j) => u + m * task.rewardWeights[j]!, 0),
+          0,
+        ),
+      };
+    }
+    case "linear-subspace": {
+      const sub = makeLinearSubspace(kTask, { ambientDim: task.ambientDim, latentDim: task.latentDim });
+      const t = linearSubspaceTask(sub);
+      return {
+        name: "linear-subspace",
+        dim: task.ambientDim,
+        columns: Array.from({ length: task.ambientDim }, (_, i) => `x${i + 1}`),
+        train: t.sample(kData, task.unlabeled),
+        evalSets: (k, n) => {
+          const [a, b] = splitKey(k, 2);
+          return [t.sample(a!, n), t.sample(b!, n)];
+        },
+        reward: (x) => t.reward(x),
+        rewardMeanExact: 0,
+      };
+    }
+    case "csv": {
+      kTask.dispose();
+      kData.dispose();
+      const path = resolve(baseDir, task.path);
+      const { columns, matrix } = readDataFile(path, task.columns);
+      if (matrix.rows < 4) throw new Error(`${path}: ${matrix.rows} data rows are too few to train on (need at least 4)`);
+      return {
+        name: `csv:${task.path}`,
+        dim: matrix.cols,
+        columns,
+        train: matrix,
+        // No generator: two disjoint random halves of the data (each at most n rows).
+        evalSets: (k, n) => {
+          const seed = Number(k.ref.dataSync()[0]);
+          k.dispose();
+          const idx = shuffled(matrix.rows, seed);
+          const m = Math.min(n, Math.floor(matrix.rows / 2));
+          return [takeRows(matrix, idx.subarray(0, m)), takeRows(matrix, idx.subarray(m, 2 * m))];
+        },
+      };
+    }
+    default:
+      kTask.dispose();
+      kData.dispose();
+      throw new Error(`task kind "${(task as { kind: string }).kind}" is not available in this version of rewardiff (toy2d, gaussian-mixture, linear-subspace, csv)`);
+  }
+}
+
+/** The folder a config's relative paths are resolved from. */
+export function configDir(configPath: string): string {
+  return dirname(resolve(configPath));
+}
+
+export { hostMatrix };
