@@ -42,8 +42,10 @@ export function adamUpdate<P extends Params>(
   const count = state.count.add(1);
   const m = tree.map((mi: JArray, gi: JArray) => mi.mul(b1).add(gi.mul(1 - b1)), state.m, tree.ref(grads)) as P;
   const v = tree.map((vi: JArray, gi: JArray) => vi.mul(b2).add(np.square(gi).mul(1 - b2)), state.v, grads) as P;
-  const bc1 = np.subtract(1, np.power(b1, count.ref));
-  const bc2 = np.subtract(1, np.power(b2, count.ref));
+  // 1 − β^k as −expm1(k log β) with log β taken on the host: jax-js's wasm `log`/`power` near 1 are
+  // not even float32-accurate (log(0.999) is off by 1.2e-5), which would bias the first steps.
+  const bc1 = np.negative(np.expm1(count.ref.mul(Math.log(b1))));
+  const bc2 = np.negative(np.expm1(count.ref.mul(Math.log(b2))));
   const newParams = tree.map(
     (pi: JArray, mi: JArray, vi: JArray) => {
       const step = mi.div(bc1.ref).div(np.sqrt(vi.div(bc2.ref)).add(eps));

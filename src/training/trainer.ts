@@ -36,12 +36,12 @@ export interface TrainConfig {
 }
 
 export const defaultTrainConfig: TrainConfig = {
-  steps: 3000,
+  steps: 5000,
   batchSize: 256,
-  learningRate: 1e-3,
+  learningRate: 2e-3,
   weightDecay: 0,
   gradClip: 1,
-  lrSchedule: "constant",
+  lrSchedule: "cosine",
   warmupSteps: 0,
   ema: 0.995,
 };
@@ -133,6 +133,7 @@ function trainStepFn(model: ModelConfig, cfg: TrainConfig, hasCond: boolean, has
       condValues?: JArray,
       weights?: JArray,
     ) => {
+      if (!hasCond) condValues?.dispose();
       const keys = random.split(key, 3);
       const lossKey = keys.ref.slice(1);
       let cond: ConditionInput | undefined;
@@ -182,9 +183,11 @@ export function trainSteps(
   while (step < until) {
     const idx = batchIndices(state.dataSeed, step, x.rows, B);
     const x0 = upload(gather(x, idx), B, x.cols);
+    // Optional inputs always occupy their slots (jit takes no undefined arguments); a placeholder
+    // stands in for an absent condition and is never read (hasCond is fixed at compile time).
     const extra: JArray[] = [];
     if (data.cond) extra.push(upload(gather(data.cond.values, idx), B, data.cond.values.cols));
-    else if (data.weights) extra.push(undefined as unknown as JArray);
+    else if (data.weights) extra.push(np.zeros([1]));
     if (data.weights) extra.push(np.array(Float32Array.from(idx, (i) => data.weights![i]!)));
     const lr = learningRate(lrSched, step);
     let loss: JArray;
