@@ -13,8 +13,8 @@ import { writeCsv } from "../io/csv.js";
 import { generate } from "../pipeline/generate.js";
 import { loadModel, saveModel } from "../pipeline/model-checkpoint.js";
 import { modelFromConfig, trainFromConfig } from "../pipeline/model-config.js";
-import { configDir, readDataFile, taskData } from "../pipeline/task-data.js";
-import { runExperiment, type ExperimentResult } from "../pipeline/experiment.js";
+import { configDir, readDataFile, shuffled, taskData } from "../pipeline/task-data.js";
+import { checkMethodsAvailable, runExperiment, type ExperimentResult } from "../pipeline/experiment.js";
 import { disposeTrainState, initTrainState, trainSteps, type TrainConfig } from "../training/trainer.js";
 import { checkOutDir, checkOutFile } from "./output.js";
 import { makeProgress, type Progress } from "./progress.js";
@@ -47,10 +47,11 @@ export interface RunOptions {
 export async function runCommand(configPath: string, o: RunOptions): Promise<number> {
   const cfg = readConfig(configPath);
   if (o.seed !== undefined) cfg.seed = o.seed;
+  checkMethodsAvailable(cfg, configPath);
   const outDir = o.out ?? `runs/run-${timestamp()}`;
   checkOutDir(outDir, !!o.force);
   const progress = makeProgress(!!o.quiet);
-  const res = await runExperiment(cfg, outDir, { title: `rewardiff run ${configPath}`, baseDir: configDir(configPath), hooks: experimentHooks(progress) });
+  const res = await runExperiment(cfg, outDir, { title: `rewardiff run ${configPath}`, baseDir: configDir(configPath), where: configPath, hooks: experimentHooks(progress) });
   finishExperiment(res, outDir, progress);
   return 0;
 }
@@ -101,7 +102,7 @@ export async function trainCommand(o: TrainOptions): Promise<number> {
   checkOutFile(o.out, !!o.force);
   await ensureBackend();
   const progress = makeProgress(!!o.quiet);
-  let cfg: ExperimentConfig;
+
   const columns = o.columns ? o.columns.split(",").map((c) => c.trim()) : undefined;
   if (o.resume) {
     const { meta, state } = loadModel(o.resume);
@@ -111,7 +112,9 @@ export async function trainCommand(o: TrainOptions): Promise<number> {
       throw new Error(`${o.data}: ${src.matrix.cols} columns, but the model in ${o.resume} was trained on ${meta.model.network.dataDim}`);
     }
     const train: TrainConfig = { ...meta.train, steps: o.steps ?? meta.train.steps };
-    if (train.steps <= state.step) throw new Error(`--steps ${train.steps}: the checkpoint is already at step ${state.step}`);
+    if (train.steps <= state.step) {
+      throw new Error(`${o.steps === undefined ? "the checkpoint's planned steps" : `--steps ${train.steps}`}: the checkpoint is already at step ${state.step}; pass --steps N with N > ${state.step}`);
+    }
     progress.stage(`resuming ${o.resume} at step ${state.step} → ${train.steps}`);
     const next = trainSteps(meta.model, train, state, { x: src.matrix }, { onProgress: (p) => progress.update("train", p.step, p.total, { loss: p.loss }) });
     progress.done();
@@ -128,7 +131,7 @@ export async function trainCommand(o: TrainOptions): Promise<number> {
   if (o.steps !== undefined) train.steps = o.steps;
   if (o.batchSize !== undefined) train.batchSize = o.batchSize;
   if (o.lr !== undefined) train.learningRate = o.lr;
-  cfg = parseConfig(
+  const cfg: ExperimentConfig = parseConfig(
     {
       seed: o.seed,
       task: o.task ? { kind: "toy2d", name: o.task.replace(/^toy2d:/, "") } : { kind: "csv", path: resolve(o.data!), ...(columns ? { columns } : {}) },
@@ -186,15 +189,16 @@ export async function evaluateCommand(o: { samples: string; data: string; seed: 
   const s = readDataFile(o.samples, columns);
   const d = readDataFile(o.data, columns);
   if (s.matrix.cols !== d.matrix.cols) throw new Error(`${o.samples} has ${s.matrix.cols} columns but ${o.data} has ${d.matrix.cols}`);
-  if (d.matrix.rows < 4) throw new Error(`${o.data}: ${d.matrix.rows} rows are too few to evaluate against`);
+  if (d.matrix.rows < 4) throw new Error(`${o.data}: ${d.matrix.rows} rows are too few to evaluate against (need at least 4)`);
   await ensureBackend();
-  // Two disjoint halves of the data: one to compare with, one for the data-vs-data floor.
+  // Two disjoint random halves of the data (shuffled: files are often sorted): one to compare with,
+  // one for the data-vs-data floor.
   const half = Math.floor(d.matrix.rows / 2);
   const n = Math.min(s.matrix.rows, half);
-  const order = Array.from({ length: d.matrix.rows }, (_, i) => i);
-  const a = takeRows(d.matrix, order.slice(0, n));
-  const b = takeRows(d.matrix, order.slice(half, half + n));
-  const samples = takeRows(s.matrix, order.slice(0, n));
+  const order = shuffled(d.matrix.rows, o.seed);
+  const a = takeRows(d.matrix, order.subarray(0, n));
+  const b = takeRows(d.matrix, order.subarray(half, half + n));
+  const samples = takeRows(s.matrix, shuffled(s.matrix.rows, o.seed + 1).subarray(0, n));
   const sw = distanceWithFloor((x, y) => slicedWasserstein(x, y, { seed: o.seed }), samples, a, b);
   const bw = medianHeuristic(a);
   const mmd = distanceWithFloor((x, y) => mmd2(x, y, { bandwidth: bw, seed: o.seed }), samples, a, b);

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 /**
  * Self-describing checkpoints (as in k-diffusion): `name.safetensors` holds the tensors and `name.json`
  * beside it says what they are:
@@ -100,6 +101,7 @@ export function saveCheckpoint(
 /** Loads a checkpoint from its .safetensors or .json path, checking the sidecar, the digest and every tensor. */
 export function loadCheckpoint(path: string): Checkpoint {
   const { weights, sidecar: sidecarPath } = checkpointPaths(path);
+  if (!existsSync(weights) && !existsSync(sidecarPath)) throw new Error(`${path}: model not found (neither ${weights} nor ${sidecarPath} exists)`);
   const sidecar = readSidecar(sidecarPath, weights);
   const bytes = readBytes(weights, `checkpoint weights file (described by ${sidecarPath})`);
   const digest = sha256Hex(bytes);

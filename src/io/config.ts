@@ -164,12 +164,12 @@ export const ScheduleSchema = strict({
 
 /** Optimisation of the denoiser. gradClip 0 = off; ema is the EMA decay (0 = no averaging). */
 export const TrainSchema = strict({
-  steps: int(0).default(3000),
+  steps: int(0).default(5000),
   batchSize: int(1).default(256),
-  learningRate: positive().default(1e-3),
+  learningRate: positive().default(2e-3),
   weightDecay: nonNegative().default(0),
   gradClip: nonNegative().default(1.0),
-  lrSchedule: z.enum(["constant", "cosine", "warmup-cosine"]).default("constant"),
+  lrSchedule: z.enum(["constant", "cosine", "warmup-cosine"]).default("cosine"),
   warmupSteps: int(0).default(0),
   ema: nonNegative().lt(1).default(0.995),
   checkpointEvery: int(0).default(0),
@@ -177,9 +177,9 @@ export const TrainSchema = strict({
 
 /** The denoising network (an MLP with a time embedding), its parameterisation, schedule and training. */
 export const ModelSchema = strict({
-  hidden: int(1).default(256),
+  hidden: int(1).default(128),
   layers: int(1).default(3),
-  timeEmbedding: int(1).default(64),
+  timeEmbedding: int(1).default(32),
   residual: z.boolean().default(true),
   norm: z.enum(["none", "layernorm"]).default("none"),
   prediction: z.enum(["eps", "x0", "v"]).default("eps"),

@@ -1,151 +1,162 @@
 /**
- * A config-driven experiment (`rewardiff run`, `rewardiff demo`): build the task's data, train the
- * denoiser, sample, evaluate against fresh data with the data-vs-data noise floor beside every
- * distance, and write report.json, report.html, samples.csv and the model checkpoint. Every figure in
- * the report is measured in this run.
+ * A config-driven experiment (`rewardiff run`, `rewardiff demo`): build the task's data, run every
+ * method of the config (each a registered {@link MethodRunner}; most share one unconditional base
+ * model, trained once), and write report.json, report.html, samples CSVs and checkpoints.
+ * Every figure in the report is measured in this run.
  */
 import { join } from "node:path";
-import { keyFromSeed, splitKey } from "../backend/keys.js";
 import { ensureBackend } from "../backend/init.js";
+import { keyFromSeed, splitKey } from "../backend/keys.js";
 import type { HostMatrix } from "../data/matrix.js";
-import { distanceWithFloor } from "../eval/floor.js";
-import { medianHeuristic, mmd2 } from "../eval/mmd.js";
-import { slicedWasserstein } from "../eval/sliced-wasserstein.js";
-import { summary } from "../eval/stats.js";
 import { methodsOf, type ExperimentConfig } from "../io/config.js";
 import { writeCsv } from "../io/csv.js";
 import { renderReportHtml, type PlotFigure } from "../report/html.js";
 import { lineChart, scatterPlot } from "../report/plots.js";
 import type { Report, ResultRow } from "../report/types.js";
 import { writeReport } from "../report/write.js";
-import { disposeTrainState, initTrainState, trainSteps, type ProgressInfo } from "../training/trainer.js";
-import { generate } from "./generate.js";
+import { disposeTrainState, initTrainState, trainSteps } from "../training/trainer.js";
+import type { BaseModel, ExperimentHooks, MethodContext } from "./methods/context.js";
+import { METHOD_RUNNERS, availableMethods } from "./methods/registry.js";
 import { saveModel } from "./model-checkpoint.js";
 import { modelFromConfig, trainFromConfig } from "./model-config.js";
 import { taskData } from "./task-data.js";
 
-export interface ExperimentHooks {
-  /** Called after every training step. */
-  onTrain?: (p: ProgressInfo) => void;
-  /** Called after every sampling step. */
-  onSample?: (done: number, total: number) => void;
-  /** A line of status text (e.g. "training", "sampling"). */
-  onStage?: (stage: string) => void;
-}
+export type { ExperimentHooks } from "./methods/context.js";
 
 export interface ExperimentResult {
   report: Report;
-  samples: HostMatrix;
+  /** Samples per method row label. */
+  samples: { label: string; matrix: HostMatrix }[];
   files: string[];
 }
 
-/** Methods this version runs end to end. Others are refused with a clear error before any work. */
-const AVAILABLE_METHODS = new Set(["none"]);
+/** Refuses a config whose methods this version cannot run, before any work. */
+export function checkMethodsAvailable(cfg: ExperimentConfig, where: string): void {
+  methodsOf(cfg).forEach((m, i) => {
+    if (!METHOD_RUNNERS[m.kind]) {
+      const at = Array.isArray(cfg.method) ? `method[${i}].kind` : "method.kind";
+      throw new Error(`${where}: ${at}: "${m.kind}" is not available in this version of rewardiff; available: ${availableMethods().join(", ")}`);
+    }
+  });
+}
 
 export async function runExperiment(
   cfg: ExperimentConfig,
   outDir: string,
-  opts: { title?: string; baseDir?: string; hooks?: ExperimentHooks } = {},
+  opts: { title?: string; baseDir?: string; where?: string; hooks?: ExperimentHooks } = {},
 ): Promise<ExperimentResult> {
-  const methods = methodsOf(cfg);
-  for (const m of methods) {
-    if (!AVAILABLE_METHODS.has(m.kind)) {
-      throw new Error(`method "${m.kind}" is not available in this version of rewardiff; available: ${[...AVAILABLE_METHODS].join(", ")}`);
-    }
-  }
+  checkMethodsAvailable(cfg, opts.where ?? "config");
   await ensureBackend();
   const started = performance.now();
   const hooks = opts.hooks ?? {};
-  const [kTask, kTrain, kSample, kEval] = splitKey(keyFromSeed(cfg.seed), 4);
+  const methods = methodsOf(cfg);
+  const [kTask, kTrain, kEval, ...kMethods] = splitKey(keyFromSeed(cfg.seed), 3 + methods.length);
   const data = taskData(cfg.task, kTask!, opts.baseDir);
   const model = modelFromConfig(cfg.model, data.dim);
   const train = trainFromConfig(cfg.model.train);
+  const sampler = { sampler: cfg.sampling.sampler, steps: cfg.sampling.steps, eta: cfg.sampling.eta };
 
-  hooks.onStage?.(`training on ${data.name} (${data.train.rows} rows, ${data.dim} dims) for ${train.steps} steps`);
-  const t0 = performance.now();
-  const state = trainSteps(model, train, initTrainState(model, kTrain!), { x: data.train }, { onProgress: hooks.onTrain });
-  const trainSeconds = (performance.now() - t0) / 1000;
-
-  hooks.onStage?.(`sampling ${cfg.sampling.samples} points with ${cfg.sampling.sampler} (${cfg.sampling.steps} steps)`);
-  const t1 = performance.now();
-  const samples = generate(
-    model,
-    state.ema,
-    { sampler: cfg.sampling.sampler, steps: cfg.sampling.steps, eta: cfg.sampling.eta },
-    cfg.sampling.samples,
-    kSample!,
-    { onStep: hooks.onSample },
-  );
-  const sampleSeconds = (performance.now() - t1) / 1000;
-
-  hooks.onStage?.("evaluating");
-  const t2 = performance.now();
-  const [evalA, evalB] = data.evalSets(kEval!, samples.rows);
-  const bandwidth = medianHeuristic(evalA);
-  const sw = distanceWithFloor((a, b) => slicedWasserstein(a, b, { seed: cfg.seed }), samples, evalA, evalB);
-  const mmd = distanceWithFloor((a, b) => mmd2(a, b, { bandwidth, seed: cfg.seed }), samples, evalA, evalB);
-  const row: ResultRow = {
-    method: "none",
-    target: null,
-    alpha: null,
-    samples: samples.rows,
-    slicedWasserstein: sw.ratio === null ? { value: sw.value, floor: sw.floor } : { value: sw.value, floor: sw.floor, ratio: sw.ratio },
-    mmd2: { value: mmd.value, floor: mmd.floor },
+  let base: BaseModel | undefined;
+  const getBase = (): BaseModel => {
+    if (!base) {
+      hooks.onStage?.(`training on ${data.name} (${data.train.rows} rows, ${data.dim} dims) for ${train.steps} steps`);
+      const t0 = performance.now();
+      const state = trainSteps(model, train, initTrainState(model, kTrain!), { x: data.train }, { onProgress: (p) => hooks.onTrain?.(p, "base") });
+      base = { model, train, state, trainSeconds: (performance.now() - t0) / 1000 };
+    }
+    return base;
   };
-  if (data.reward) {
-    row.reward = summary(data.reward(samples));
-    if (data.rewardMeanExact !== undefined) row.reference = { rewardMean: data.rewardMeanExact };
-  }
-  const evalSeconds = (performance.now() - t2) / 1000;
+  const evalCache = new Map<number, [HostMatrix, HostMatrix]>();
+  const evalKeyWords = kEval!;
+  const evalSets = (n: number): [HostMatrix, HostMatrix] => {
+    let hit = evalCache.get(n);
+    if (!hit) {
+      hit = data.evalSets(evalKeyWords.ref, n);
+      evalCache.set(n, hit);
+    }
+    return hit;
+  };
 
-  const lossCurve = state.losses;
-  const report: Report = {
+  const rows: ResultRow[] = [];
+  const samples: { label: string; matrix: HostMatrix }[] = [];
+  const plots: PlotFigure[] = [];
+  const sections: Record<string, unknown> = {};
+  const checkpoints: { name: string; save: (path: string) => void }[] = [];
+  const timings: Record<string, number> = {};
+  for (const [i, method] of methods.entries()) {
+    const ctx: MethodContext = { cfg, method, index: i, data, model, train, sampler, key: kMethods[i]!, base: getBase, evalSets, hooks };
+    const t0 = performance.now();
+    const out = await METHOD_RUNNERS[method.kind]!(ctx);
+    timings[`${method.kind}${methods.length > 1 ? `#${i}` : ""}Seconds`] = (performance.now() - t0) / 1000;
+    rows.push(...out.rows);
+    samples.push(...out.samples);
+    plots.push(...out.plots);
+    Object.assign(sections, out.sections ?? {});
+    checkpoints.push(...(out.checkpoints ?? []));
+  }
+  evalKeyWords.dispose();
+
+  const b = base as BaseModel | undefined;
+  if (b) {
+    sections.training = { loss: b.state.losses };
+    timings.trainSeconds = b.trainSeconds;
+    timings.trainStepMs = (b.trainSeconds * 1000) / Math.max(1, train.steps);
+  }
+  const report = {
     version: 1,
     config: cfg as unknown as Record<string, unknown>,
-    results: [row],
-    training: { loss: lossCurve },
-    timings: {
-      totalSeconds: (performance.now() - started) / 1000,
-      trainSeconds,
-      sampleSeconds,
-      evalSeconds,
-      trainStepMs: (trainSeconds * 1000) / Math.max(1, train.steps),
-    },
+    results: rows,
+    ...sections,
+    timings: { totalSeconds: (performance.now() - started) / 1000, ...timings },
   } as Report;
 
-  const plots: PlotFigure[] = [
-    {
+  const figures: PlotFigure[] = [];
+  if (samples.length > 0) {
+    const [evalA] = evalSets(samples[0]!.matrix.rows);
+    figures.push({
       title: "Samples vs fresh data",
-      svg: await scatterPlot({ title: `${data.name}: samples vs data`, sets: [{ name: "data", points: evalA }, { name: "samples", points: samples }] }),
-      caption: data.dim > 2 ? `First two of ${data.dim} coordinates.` : undefined,
-    },
-    {
-      title: "Training loss",
-      svg: await lineChart({
-        title: "Denoising loss",
-        xLabel: "step",
-        yLabel: "loss",
-        series: [{ name: "loss", points: smooth(lossCurve) }],
-        logY: true,
+      svg: await scatterPlot({
+        title: `${data.name}: samples vs data`,
+        sets: [{ name: "data", points: evalA }, ...samples.slice(0, 6).map((s) => ({ name: s.label, points: s.matrix }))],
       }),
+      caption: data.dim > 2 ? `First two of ${data.dim} coordinates.` : undefined,
+    });
+  }
+  if (b) {
+    figures.push({
+      title: "Training loss",
+      svg: await lineChart({ title: "Denoising loss (base model)", xLabel: "step", yLabel: "loss", series: [{ name: "loss", points: smooth(b.state.losses) }], logY: true }),
       caption: "Per-step loss, averaged over windows of 1% of the run.",
-    },
-  ];
+    });
+  }
+  figures.push(...plots);
   const html = renderReportHtml({
     title: opts.title ?? "rewardiff run",
     report,
-    plots,
+    plots: figures,
     notes: [
-      `Sliced-Wasserstein and MMD² are measured between ${samples.rows} samples and ${evalA.rows} fresh data points; the floor is the same metric between two independent data draws of that size.`,
+      "Distances (sliced Wasserstein, MMD²) compare generated samples with fresh data; each floor is the same metric between two independent data draws of the same size, the smallest value sampling noise allows.",
     ],
   });
   const written = writeReport(outDir, { report, html });
-  const samplesPath = join(outDir, "samples.csv");
-  writeCsv(samplesPath, data.columns, samples);
-  const modelPath = join(outDir, "model.safetensors");
-  saveModel(modelPath, { model, train, columns: data.columns, data: data.name }, state);
-  disposeTrainState(state);
-  return { report, samples, files: [written.json, written.html, samplesPath, modelPath] };
+  const files = [written.json, written.html];
+  for (const s of samples) {
+    const path = join(outDir, samples.length === 1 ? "samples.csv" : `samples-${s.label.replace(/[^A-Za-z0-9._=-]+/g, "_")}.csv`);
+    writeCsv(path, data.columns, s.matrix);
+    files.push(path);
+  }
+  if (b) {
+    const path = join(outDir, "model.safetensors");
+    saveModel(path, { model, train, columns: data.columns, data: data.name }, b.state);
+    files.push(path);
+    disposeTrainState(b.state);
+  }
+  for (const c of checkpoints) {
+    const path = join(outDir, c.name);
+    c.save(path);
+    files.push(path);
+  }
+  return { report, samples, files };
 }
 
 /** Window-averaged loss curve (at most ~100 points) for plotting. */

@@ -31,7 +31,7 @@ export interface TaskData {
 /** Reads a user's data file (.csv with a header row, or .npy). */
 export function readDataFile(path: string, columns?: string[]): { columns: string[]; matrix: HostMatrix } {
   if (path.toLowerCase().endsWith(".npy")) {
-    if (columns) throw new Error(`${path}: "columns" applies to CSV files only`);
+    if (columns) throw new Error(`${path}: column selection (--columns / task.columns) applies to CSV files only`);
     const m = readNpyMatrix(path);
     return { columns: Array.from({ length: m.cols }, (_, i) => `x${i + 1}`), matrix: m };
   }
@@ -39,7 +39,8 @@ export function readDataFile(path: string, columns?: string[]): { columns: strin
   return { columns: columns ?? t.header, matrix: t.matrix };
 }
 
-function shuffled(n: number, seed: number): Int32Array {
+/** A seeded random permutation of 0..n−1 (Fisher–Yates with pure-rand). */
+export function shuffled(n: number, seed: number): Int32Array {
   const rng = xoroshiro128plus(seed | 0);
   const idx = Int32Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
@@ -109,7 +110,7 @@ export function taskData(task: TaskConfig, key: Key, baseDir = "."): TaskData {
       kData.dispose();
       const path = resolve(baseDir, task.path);
       const { columns, matrix } = readDataFile(path, task.columns);
-      if (matrix.rows < 4) throw new Error(`${path}: ${matrix.rows} data rows are too few to train on (need at least 4)`);
+      if (matrix.rows < 4) throw new Error(`${path}: ${matrix.rows} data row(s) are too few to train on (need at least 4)`);
       return {
         name: `csv:${task.path}`,
         dim: matrix.cols,

@@ -1,0 +1,24 @@
+/**
+ * Method "none": the unconditional base model, sampled as is. The baseline every reward-directed
+ * method is compared with, and the foundation's end-to-end check (distance to fresh data vs the floor).
+ */
+import { generate } from "../generate.js";
+import { sampleDistances } from "../metrics.js";
+import type { MethodRunner } from "./context.js";
+import { summary } from "../../eval/stats.js";
+import type { ResultRow } from "../../report/types.js";
+
+export const runNone: MethodRunner = async (ctx) => {
+  const base = ctx.base();
+  const n = ctx.cfg.sampling.samples;
+  ctx.hooks.onStage?.(`sampling ${n} points with ${ctx.sampler.sampler} (${ctx.sampler.steps} steps)`);
+  const samples = generate(ctx.model, base.state.ema, ctx.sampler, n, ctx.key, {
+    onStep: (d, t) => ctx.hooks.onSample?.(d, t),
+  });
+  const row: ResultRow = { method: "none", target: null, alpha: null, samples: samples.rows, ...sampleDistances(ctx, samples) };
+  if (ctx.data.reward) {
+    row.reward = summary(ctx.data.reward(samples));
+    if (ctx.data.rewardMeanExact !== undefined) row.reference = { rewardMean: ctx.data.rewardMeanExact };
+  }
+  return { rows: [row], samples: [{ label: "none", matrix: samples }], plots: [] };
+};

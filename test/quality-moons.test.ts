@@ -1,0 +1,22 @@
+/**
+ * Training quality with the default settings (foundation issue): a model trained on moons produces
+ * samples whose sliced-Wasserstein distance to fresh data is within 2× the data-vs-data floor.
+ * The floor is the same metric between two independent draws of fresh data of the same size.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, expect, it } from "vitest";
+import { parseConfig } from "../src/io/config.js";
+import { runExperiment } from "../src/pipeline/experiment.js";
+
+const dir = mkdtempSync(join(tmpdir(), "rewardiff-quality-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+it("moons: SW(samples, data) ≤ 2 × SW(data, data) with default settings", async () => {
+  const cfg = parseConfig({ task: { kind: "toy2d", name: "moons" }, sampling: { samples: 4000 } }, "test");
+  const { report } = await runExperiment(cfg, dir);
+  const sw = report.results[0]!.slicedWasserstein as { value: number; floor: number; ratio: number };
+  expect(sw.floor).toBeGreaterThan(0);
+  expect(sw.value / sw.floor).toBeLessThan(2);
+}, 300_000);
