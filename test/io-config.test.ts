@@ -38,8 +38,8 @@ describe("defaults", () => {
         prediction: "eps",
         schedule: { kind: "linear", steps: 1000, betaStart: 1e-4, betaEnd: 0.02 },
         train: {
-          steps: 5000,
-          batchSize: 256,
+          steps: 4000,
+          batchSize: 512,
           learningRate: 2e-3,
           weightDecay: 0,
           gradClip: 1,

@@ -164,8 +164,8 @@ export const ScheduleSchema = strict({
 
 /** Optimisation of the denoiser. gradClip 0 = off; ema is the EMA decay (0 = no averaging). */
 export const TrainSchema = strict({
-  steps: int(0).default(5000),
-  batchSize: int(1).default(256),
+  steps: int(0).default(4000),
+  batchSize: int(1).default(512),
   learningRate: positive().default(2e-3),
   weightDecay: nonNegative().default(0),
   gradClip: nonNegative().default(1.0),

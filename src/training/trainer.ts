@@ -36,8 +36,8 @@ export interface TrainConfig {
 }
 
 export const defaultTrainConfig: TrainConfig = {
-  steps: 5000,
-  batchSize: 256,
+  steps: 4000,
+  batchSize: 512,
   learningRate: 2e-3,
   weightDecay: 0,
   gradClip: 1,
