@@ -78,7 +78,7 @@ describe("defaults", () => {
     expect(c.model.layers).toBe(3);
     expect(c.model.schedule).toEqual({ kind: "cosine", steps: 1000, betaStart: 1e-4, betaEnd: 0.02 });
     expect(c.model.train.steps).toBe(10);
-    expect(c.model.train.batchSize).toBe(256);
+    expect(c.model.train.batchSize).toBe(512);
     expect(c.sampling).toEqual({ sampler: "ddpm", steps: 50, eta: 1, samples: 1000, targets: [1, 2] });
   });
 
