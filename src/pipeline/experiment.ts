@@ -20,6 +20,7 @@ import { METHOD_RUNNERS, availableMethods } from "./methods/registry.js";
 import { saveModel } from "./model-checkpoint.js";
 import { modelFromConfig, trainFromConfig } from "./model-config.js";
 import { taskData } from "./task-data.js";
+import { EVAL_PAIRS } from "./metrics.js";
 
 export type { ExperimentHooks } from "./methods/context.js";
 
@@ -66,16 +67,18 @@ export async function runExperiment(
     }
     return base;
   };
-  const evalCache = new Map<number, [HostMatrix, HostMatrix]>();
-  const evalKeyWords = kEval!;
-  const evalSets = (n: number): [HostMatrix, HostMatrix] => {
+  // Fresh evaluation data, drawn once per size n and shared by every method: pair k uses key k.
+  const evalKeys = splitKey(kEval!, EVAL_PAIRS);
+  const evalCache = new Map<number, [HostMatrix, HostMatrix][]>();
+  const evalPairs = (n: number): [HostMatrix, HostMatrix][] => {
     let hit = evalCache.get(n);
     if (!hit) {
-      hit = data.evalSets(evalKeyWords.ref, n);
+      hit = evalKeys.map((k) => data.evalSets(k.ref, n));
       evalCache.set(n, hit);
     }
     return hit;
   };
+  const evalSets = (n: number): [HostMatrix, HostMatrix] => evalPairs(n)[0]!;
 
   const rows: ResultRow[] = [];
   const samples: { label: string; matrix: HostMatrix }[] = [];
@@ -84,7 +87,7 @@ export async function runExperiment(
   const checkpoints: { name: string; save: (path: string) => void }[] = [];
   const timings: Record<string, number> = {};
   for (const [i, method] of methods.entries()) {
-    const ctx: MethodContext = { cfg, method, index: i, data, model, train, sampler, key: kMethods[i]!, base: getBase, evalSets, hooks };
+    const ctx: MethodContext = { cfg, method, index: i, data, model, train, sampler, key: kMethods[i]!, base: getBase, evalSets, evalPairs, hooks };
     const t0 = performance.now();
     const out = await METHOD_RUNNERS[method.kind]!(ctx);
     timings[`${method.kind}${methods.length > 1 ? `#${i}` : ""}Seconds`] = (performance.now() - t0) / 1000;
@@ -94,7 +97,7 @@ export async function runExperiment(
     Object.assign(sections, out.sections ?? {});
     checkpoints.push(...(out.checkpoints ?? []));
   }
-  evalKeyWords.dispose();
+  for (const k of evalKeys) k.dispose();
 
   const b = base as BaseModel | undefined;
   if (b) {

@@ -47,6 +47,8 @@ export interface MethodContext {
   base(): BaseModel;
   /** Two independent evaluation sets of n rows (same for every method of the run, per n). */
   evalSets(n: number): [HostMatrix, HostMatrix];
+  /** Independent pairs of evaluation sets of n rows (the first is `evalSets(n)`), for averaged distances. */
+  evalPairs(n: number): [HostMatrix, HostMatrix][];
   hooks: ExperimentHooks;
 }
 

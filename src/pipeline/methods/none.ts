@@ -20,5 +20,5 @@ export const runNone: MethodRunner = async (ctx) => {
     row.reward = summary(ctx.data.reward(samples));
     if (ctx.data.rewardMeanExact !== undefined) row.reference = { rewardMean: ctx.data.rewardMeanExact };
   }
-  return { rows: [row], samples: [{ label: "none", matrix: samples }], plots: [] };
+  return { rows: [row], samples: [{ label: "base model", matrix: samples }], plots: [] };
 };
