@@ -1,6 +1,8 @@
 /**
  * rewardiff: reward-directed diffusion models in TypeScript on jax-js.
  * The public library API; see README.md for a tour and docs/ for the methods.
+ * This entry point runs in Node and in the browser (no Node built-ins). File I/O, checkpoints and the
+ * experiment runner are in "rewardiff/node".
  */
 export * from "./backend/index.js";
 export * from "./data/matrix.js";
@@ -19,10 +21,5 @@ export * from "./training/trainer.js";
 export * from "./tasks/index.js";
 export * from "./eval/index.js";
 export { generate } from "./pipeline/generate.js";
-export { runExperiment } from "./pipeline/experiment.js";
-export { saveModel, loadModel } from "./pipeline/model-checkpoint.js";
-export { taskData, readDataFile } from "./pipeline/task-data.js";
-export { parseConfig, readConfig, defaultConfig, type ExperimentConfig } from "./io/config.js";
-export { readCsv, writeCsv } from "./io/csv.js";
-export { readNpy, writeNpy } from "./io/npy.js";
-export { saveCheckpoint, loadCheckpoint } from "./io/checkpoint.js";
+export { encodeSafetensors, decodeSafetensors } from "./io/safetensors.js";
+export * from "./report/index.js";

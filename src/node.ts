@@ -1,0 +1,14 @@
+/**
+ * rewardiff for Node: everything in "rewardiff" plus files (CSV, .npy, safetensors checkpoints with
+ * atomic writes), model checkpoints and the config-driven experiment runner.
+ */
+export * from "./index.js";
+export { runExperiment, checkMethodsAvailable } from "./pipeline/experiment.js";
+export { saveModel, loadModel } from "./pipeline/model-checkpoint.js";
+export { taskData, readDataFile } from "./pipeline/task-data.js";
+export { readConfig, parseConfig, defaultConfig, type ExperimentConfig } from "./io/config.js";
+export { readCsv, writeCsv, parseCsv, formatCsv } from "./io/csv.js";
+export { readNpy, writeNpy, readNpyMatrix } from "./io/npy.js";
+export { saveCheckpoint, loadCheckpoint } from "./io/checkpoint.js";
+export { writeFileAtomic } from "./io/atomic.js";
+export { writeReport } from "./report/write.js";
