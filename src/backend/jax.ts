@@ -1,9 +1,13 @@
 /**
- * The one place that imports @jax-js/jax. The polyfills and the heap observer are evaluated first
- * (ES modules evaluate imports in order), then jax-js is re-exported for the rest of rewardiff.
+ * The one place that imports @jax-js/jax. The polyfills, the heap observer and the optional worker
+ * shim are evaluated first (ES modules evaluate imports in order; jax-js builds its wasm backend when it
+ * is first imported), then jax-js is re-exported for the rest of rewardiff.
+ * Threads: off by default; `REWARDIFF_THREADS=1` (or =N workers) turns on jax-js's wasm worker pool in
+ * Node. Measured on 2 cores (bench/README.md): no gain at batch 512, ~1.5× at batch 4096.
  */
 import "./polyfills.js";
 import "./heap.js";
+import "./threads.js";
 
 export {
   numpy as np,
