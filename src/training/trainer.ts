@@ -114,8 +114,12 @@ type StepFn = (...args: any[]) => [DenoiserParams, DenoiserParams, AdamState<Den
 
 const stepCache = new Map<string, { model: ModelConfig; fn: StepFn }>();
 
-/** The jitted update for one model/config shape (cached: one compilation per run). */
-function trainStepFn(model: ModelConfig, cfg: TrainConfig, hasCond: boolean, hasWeights: boolean, dropout: number): StepFn {
+/**
+ * The jitted update for one model/config shape (cached: one compilation per run). Low-level: takes
+ * (params, ema, opt, key, x0, alphaBars, lr, emaDecay[, condValues][, weights]) and returns
+ * [params, ema, opt, key, loss]; `trainSteps` is the API. Exported for the benchmarks.
+ */
+export function trainStepFn(model: ModelConfig, cfg: TrainConfig, hasCond: boolean, hasWeights: boolean, dropout: number): StepFn {
   const id = JSON.stringify([model, cfg.weightDecay, cfg.gradClip, hasCond, hasWeights, dropout]);
   const hit = stepCache.get(id);
   if (hit) return hit.fn;
