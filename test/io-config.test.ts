@@ -35,6 +35,7 @@ describe("defaults", () => {
         timeEmbedding: 32,
         residual: true,
         norm: "none",
+        fourierFeatures: "auto",
         prediction: "eps",
         schedule: { kind: "linear", steps: 1000, betaStart: 1e-4, betaEnd: 0.02 },
         train: {

@@ -182,6 +182,8 @@ export const ModelSchema = strict({
   timeEmbedding: int(1).default(32),
   residual: z.boolean().default(true),
   norm: z.enum(["none", "layernorm"]).default("none"),
+  /** Fourier features of x per coordinate (0..16); "auto" = 4 for data of dimension ≤ 3, else 0. */
+  fourierFeatures: z.union([z.literal("auto"), int(0).max(16)]).default("auto"),
   prediction: z.enum(["eps", "x0", "v"]).default("eps"),
   schedule: ScheduleSchema.prefault({}),
   train: TrainSchema.prefault({}),

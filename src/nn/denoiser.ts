@@ -37,6 +37,12 @@ export interface DenoiserSpec {
   timeEmbedding: number;
   residual: boolean;
   norm: "none" | "layernorm";
+  /**
+   * F > 0 appends fixed Fourier features of x_t to the input: sin(2^k x), cos(2^k x) for k = 0..F−1,
+   * per coordinate (as tiny-diffusion's input embedding). For low-dimensional data with fine structure:
+   * on 8gaussians, F = 4 halved the sliced-Wasserstein distance to fresh data (bench notes, issue 2).
+   */
+  fourierFeatures?: number;
   condition?: ConditionSpec;
 }
 
@@ -61,13 +67,25 @@ export function validateDenoiserSpec(s: DenoiserSpec): void {
   for (const [k, v] of [["dataDim", s.dataDim], ["hidden", s.hidden], ["layers", s.layers]] as const) {
     if (!Number.isInteger(v) || v < 1) bad(`${k} must be a whole number ≥ 1, got ${v}`);
   }
+  if (s.fourierFeatures !== undefined && (!Number.isInteger(s.fourierFeatures) || s.fourierFeatures < 0 || s.fourierFeatures > 16)) {
+    bad(`fourierFeatures must be a whole number in 0..16, got ${s.fourierFeatures}`);
+  }
   if (!Number.isInteger(s.timeEmbedding) || s.timeEmbedding < 2 || s.timeEmbedding % 2) {
     bad(`timeEmbedding must be an even whole number ≥ 2, got ${s.timeEmbedding}`);
   }
 }
 
 function inputSize(s: DenoiserSpec): number {
-  return s.dataDim + s.timeEmbedding + (s.condition ? s.condition.embedding : 0);
+  return s.dataDim * (1 + 2 * (s.fourierFeatures ?? 0)) + s.timeEmbedding + (s.condition ? s.condition.embedding : 0);
+}
+
+/** [sin(2^k u), cos(2^k u)] for k = 0..F−1, per coordinate: u [n, D] → [n, 2FD]. Consumes `u`. */
+export function fourierFeatures(u: JArray, F: number): JArray {
+  const [n, D] = u.shape as [number, number];
+  const freqs = new Float32Array(F);
+  for (let k = 0; k < F; k++) freqs[k] = 2 ** k;
+  const args = u.reshape([n, D, 1]).mul(np.array(freqs).reshape([1, 1, F])).reshape([n, D * F]);
+  return np.concatenate([np.sin(args.ref), np.cos(args)], -1);
 }
 
 /** Fresh parameters. Consumes `key`. */
@@ -97,7 +115,9 @@ export function initDenoiser(key: Key, s: DenoiserSpec): DenoiserParams {
  * and `cond` (pass `tree.ref(p)` to keep the parameters).
  */
 export function applyDenoiser(s: DenoiserSpec, p: DenoiserParams, x: JArray, t: JArray, cond?: ConditionInput): JArray {
+  const F = s.fourierFeatures ?? 0;
   const parts = [x, sinusoidalEmbedding(t, s.timeEmbedding)];
+  if (F > 0) parts.push(fourierFeatures(parts[0]!.ref, F));
   if (s.condition) {
     if (!cond || cond.kind !== s.condition.kind) {
       throw new Error(`model: this network takes a ${s.condition.kind} condition, got ${cond ? cond.kind : "none"}`);

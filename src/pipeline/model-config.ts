@@ -13,6 +13,7 @@ export function modelFromConfig(m: ExperimentConfig["model"], dataDim: number): 
       timeEmbedding: m.timeEmbedding % 2 === 0 ? m.timeEmbedding : m.timeEmbedding + 1,
       residual: m.residual,
       norm: m.norm,
+      fourierFeatures: m.fourierFeatures === "auto" ? (dataDim <= 3 ? 4 : 0) : m.fourierFeatures,
     },
     prediction: m.prediction,
     schedule: {
