@@ -97,7 +97,6 @@ export async function runExperiment(
     Object.assign(sections, out.sections ?? {});
     checkpoints.push(...(out.checkpoints ?? []));
   }
-  for (const k of evalKeys) k.dispose();
 
   const b = base as BaseModel | undefined;
   if (b) {
@@ -159,6 +158,7 @@ export async function runExperiment(
     c.save(path);
     files.push(path);
   }
+  for (const k of evalKeys) k.dispose();
   return { report, samples, files };
 }
 

@@ -234,7 +234,9 @@ export function mixtureEps(gm: GaussianMixture): EpsFn {
   return (x: JArray, t: StepTime): JArray => {
     const c = diffusedConstants(gm, t.alphaBar);
     checkBatch(x, c.d, "mixtureEps");
-    const w = jnn.softmax(componentLogits(x.ref, c), 1);
+    // softmax as exp(l − logsumexp(l)): jax-js 0.1.25's nn.softmax leaks ~50 KB per call under grad.
+    const logits = componentLogits(x.ref, c);
+    const w = np.exp(logits.ref.sub(jnn.logsumexp(logits, 1, { keepdims: true })));
     const wv = w.mul(np.array(c.invVar, { shape: [1, c.k] }));
     const pull = np.matmul(wv.ref, np.array(c.means, { shape: [c.k, c.d] }));
     const score = pull.sub(x.mul(wv.sum(1, { keepdims: true })));
