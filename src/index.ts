@@ -20,6 +20,8 @@ export * from "./diffusion/samplers/ddpm.js";
 export * from "./training/trainer.js";
 export * from "./tasks/index.js";
 export * from "./eval/index.js";
+export * from "./rewards/reward.js";
+export * from "./guidance/index.js";
 export { generate } from "./pipeline/generate.js";
 export { encodeSafetensors, decodeSafetensors } from "./io/safetensors.js";
 export * from "./report/index.js";

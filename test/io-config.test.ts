@@ -145,7 +145,7 @@ describe("one-line errors", () => {
     expect(err({ task: { ...mixture, components: [{ weight: 1, mean: [0], std: 1, sd: 2 }], rewardWeights: [1] } })).toBe(
       'cfg.json: task.components[0]: unknown key "sd" (did you mean "std"?)',
     );
-    expect(err({ method: [{ kind: "none" }, { kind: "cfg", alpah: 1 }] })).toBe('cfg.json: method[1]: unknown key "alpah" (allowed: "kind", "scale")');
+    expect(err({ method: [{ kind: "none" }, { kind: "cfg", alpah: 1 }] })).toBe('cfg.json: method[1]: unknown key "alpah" (did you mean "alpha"?)');
     expect(err({ method: { kind: "svdd", alpah: 1 } })).toBe('cfg.json: method: unknown key "alpah" (did you mean "alpha"?)');
   });
 

@@ -30,8 +30,11 @@ function jittedEps(spec: DenoiserSpec, prediction: Prediction) {
   if (!bySpec) epsCache.set(spec, (bySpec = new Map()));
   let f = bySpec.get(prediction);
   if (!f) {
-    f = jit((p: DenoiserParams, x: JArray, t: JArray, ab: JArray, cond?: ConditionInput) => {
+    // jit takes arrays only: the condition crosses as its arrays ([value, keep] or [oneHot]) and its
+    // kind (fixed by the spec) is put back inside.
+    f = jit((p: DenoiserParams, x: JArray, t: JArray, ab: JArray, condArrays?: JArray[]) => {
       const n = x.shape[0]!;
+      const cond = condArrays ? conditionFromArrays(spec, condArrays) : undefined;
       const out = applyDenoiser(spec, p, x.ref, np.broadcastTo(t, [n]), cond);
       return epsFromOutput(prediction, x, out, ab);
     }) as (...a: any[]) => JArray;
@@ -53,9 +56,20 @@ export function modelEps(
   const f = jittedEps(model.network, model.prediction);
   return (x, t) => {
     const args: unknown[] = [tree.ref(params), x, networkTime(t.index, schedule.T), scalar(t.alphaBar)];
-    if (condFor) args.push(condFor(x.shape[0]!));
+    if (condFor) args.push(conditionArrays(condFor(x.shape[0]!)));
     return f(...args);
   };
+}
+
+/** The arrays of a condition input (what crosses a jit boundary). */
+function conditionArrays(c: ConditionInput): JArray[] {
+  return c.kind === "value" ? [c.value, c.keep] : [c.oneHot];
+}
+
+/** A condition input rebuilt from its arrays; the kind comes from the network spec. */
+function conditionFromArrays(spec: DenoiserSpec, a: JArray[]): ConditionInput {
+  if (spec.condition?.kind === "class") return { kind: "class", oneHot: a[0]! };
+  return { kind: "value", value: a[0]!, keep: a[1]! };
 }
 
 /** The schedule of a model. */

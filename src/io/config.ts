@@ -212,16 +212,28 @@ export const METHOD_KINDS = [
 const alpha = () => positive().optional();
 /** Guidance strength. */
 const scale = () => nonNegative().optional();
+/** Guidance methods (docs/guidance.md): active interval [start, stop) of the chain and a row label. */
+const guidanceInterval = {
+  start: z.number().min(0).lt(1).optional(),
+  stop: z.number().gt(0).max(1).optional(),
+  label: z.string().min(1).optional(),
+};
+/** Where a gradient term takes its gradient (x_t, x̂_0, the step mean) and what it changes (ε̂ or the mean). */
+const gradientPoint = { where: z.enum(["xt", "x0", "mean"]).optional(), apply: z.enum(["eps", "mean"]).optional() };
+/** The reward guidance steers by: the task's, or the indicator 1[r(x) > threshold] (non-differentiable). */
+const guidanceReward = { reward: z.enum(["task", "indicator"]).optional(), threshold: z.number().optional() };
+/** The time-conditioned predictor trained on noised inputs (classifier guidance, target guidance, SVDD "learned"). */
+const noisyPredictor = { hidden: int(1).optional(), layers: int(1).optional(), trainSteps: int(1).optional() };
 
 export const MethodSchema = z.discriminatedUnion("kind", [
   strict({ kind: z.literal("rcgdm") }),
-  strict({ kind: z.literal("cfg"), scale: scale() }),
-  strict({ kind: z.literal("classifier-guidance"), scale: scale() }),
-  strict({ kind: z.literal("dps"), scale: scale() }),
-  strict({ kind: z.literal("target-guidance"), scale: scale() }),
-  strict({ kind: z.literal("svdd"), alpha: alpha() }),
-  strict({ kind: z.literal("best-of-n") }),
-  strict({ kind: z.literal("exact-guidance"), alpha: alpha(), scale: scale() }),
+  strict({ kind: z.literal("cfg"), scale: scale(), alpha: alpha(), target: z.number().optional(), dropout: z.number().min(0).lt(1).optional(), trainSteps: int(1).optional(), ...guidanceInterval }),
+  strict({ kind: z.literal("classifier-guidance"), scale: scale(), alpha: alpha(), head: z.enum(["regression", "classification"]).optional(), ...gradientPoint, ...noisyPredictor, ...guidanceReward, ...guidanceInterval }),
+  strict({ kind: z.literal("dps"), scale: scale(), alpha: alpha(), jacobian: z.enum(["full", "identity"]).optional(), ...gradientPoint, ...guidanceReward, ...guidanceInterval }),
+  strict({ kind: z.literal("target-guidance"), scale: scale(), alpha: alpha(), target: z.number().optional(), predictor: z.enum(["noisy-regressor", "reward"]).optional(), ...gradientPoint, ...noisyPredictor, ...guidanceReward, ...guidanceInterval }),
+  strict({ kind: z.literal("svdd"), alpha: alpha(), candidates: int(1).optional(), value: z.enum(["reward-x0", "learned", "exact"]).optional(), ...noisyPredictor, ...guidanceReward, ...guidanceInterval }),
+  strict({ kind: z.literal("best-of-n"), alpha: alpha(), candidates: int(1).optional(), select: z.enum(["max", "softmax"]).optional(), ...guidanceReward, label: guidanceInterval.label }),
+  strict({ kind: z.literal("exact-guidance"), alpha: alpha(), scale: scale(), base: z.enum(["trained", "exact"]).optional(), ...guidanceInterval }),
   strict({ kind: z.literal("rgdm"), alpha: alpha() }),
   strict({ kind: z.literal("rwr"), alpha: alpha() }),
   strict({ kind: z.literal("ctrl"), alpha: alpha() }),

@@ -2,9 +2,23 @@
 import type { MethodKind } from "../../io/config.js";
 import type { MethodRunner } from "./context.js";
 import { runNone } from "./none.js";
+import { runBestOfN } from "./best-of-n.js";
+import { runCfg } from "./cfg.js";
+import { runClassifierGuidance } from "./classifier-guidance.js";
+import { runDps } from "./dps.js";
+import { runExactGuidance } from "./exact-guidance.js";
+import { runSvdd } from "./svdd.js";
+import { runTargetGuidance } from "./target-guidance.js";
 
 export const METHOD_RUNNERS: Partial<Record<MethodKind, MethodRunner>> = {
   none: runNone,
+  cfg: runCfg,
+  "classifier-guidance": runClassifierGuidance,
+  dps: runDps,
+  "target-guidance": runTargetGuidance,
+  svdd: runSvdd,
+  "best-of-n": runBestOfN,
+  "exact-guidance": runExactGuidance,
 };
 
 export function availableMethods(): string[] {
