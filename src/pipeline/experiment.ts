@@ -62,8 +62,22 @@ export async function runExperiment(
     if (!base) {
       hooks.onStage?.(`training on ${data.name} (${data.train.rows} rows, ${data.dim} dims) for ${train.steps} steps`);
       const t0 = performance.now();
-      const state = trainSteps(model, train, initTrainState(model, kTrain!), { x: data.train }, { onProgress: (p) => hooks.onTrain?.(p, "base") });
-      base = { model, train, state, trainSeconds: (performance.now() - t0) / 1000 };
+      // With model.train.checkpointEvery = k > 0, the base model is saved (atomically) every k steps,
+      // so a long run that is stopped can be resumed from outDir/model.safetensors.
+      const every = cfg.model.train.checkpointEvery;
+      let state = initTrainState(model, kTrain!);
+      const losses: { step: number; loss: number }[] = [];
+      while (state.step < train.steps) {
+        const until = every > 0 ? Math.min(train.steps, state.step + every) : train.steps;
+        const next = trainSteps(model, train, state, { x: data.train }, { untilStep: until, onProgress: (p) => hooks.onTrain?.(p, "base") });
+        losses.push(...next.losses);
+        state = next;
+        if (every > 0 && state.step < train.steps) {
+          saveModel(join(outDir, "model.safetensors"), { model, train, columns: data.columns, data: data.name }, state);
+        }
+      }
+      const trained = Object.assign(state, { losses });
+      base = { model, train, state: trained, trainSeconds: (performance.now() - t0) / 1000 };
     }
     return base;
   };
