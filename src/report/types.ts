@@ -1,7 +1,7 @@
 /**
  * The shape of report.json, version 1 (docs/contract.md § "report.json"). Every number in a report
  * was measured by the run that wrote it; metrics that do not apply to a row are omitted (the key is
- * absent), never filled with placeholders.
+ * absent), never faked.
  */
 
 /** A statistic over the generated samples: its mean and standard deviation. */

@@ -187,7 +187,7 @@ export function trainSteps(
   while (step < until) {
     const idx = batchIndices(state.dataSeed, step, x.rows, B);
     const x0 = upload(gather(x, idx), B, x.cols);
-    // Optional inputs always occupy their slots (jit takes no undefined arguments); a placeholder
+    // Optional inputs always occupy their slots (jit takes no undefined arguments); a dummy array
     // stands in for an absent condition and is never read (hasCond is fixed at compile time).
     const extra: JArray[] = [];
     if (data.cond) extra.push(upload(gather(data.cond.values, idx), B, data.cond.values.cols));
