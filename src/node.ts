@@ -12,3 +12,4 @@ export { readNpy, writeNpy, readNpyMatrix } from "./io/npy.js";
 export { saveCheckpoint, loadCheckpoint } from "./io/checkpoint.js";
 export { writeFileAtomic } from "./io/atomic.js";
 export { writeReport } from "./report/write.js";
+export { saveRewardModel, loadRewardModel, REWARD_KIND, type RewardMeta } from "./rewards/checkpoint.js";

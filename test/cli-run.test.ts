@@ -72,18 +72,18 @@ describe("rewardiff run: bad config files", () => {
   });
 
   it("a method kind of the schema that this version cannot run is refused before any work", async () => {
-    const cfg = file("rcgdm.json", JSON.stringify({ ...TINY, method: { kind: "rcgdm" } }));
+    const cfg = file("ddpo.json", JSON.stringify({ ...TINY, method: { kind: "ddpo" } }));
     const fresh = join(dir, "fresh");
     const r = await expectUntouched(dir, () => cli("run", cfg, "--out", fresh, "--quiet"));
-    expectOneLineError(r, '"rcgdm"', "not available");
+    expectOneLineError(r, '"ddpo"', "not available");
     expect(existsSync(fresh)).toBe(false);
   });
 
   it("one unavailable method in a list of methods refuses the whole run", async () => {
-    const cfg = file("list.json", JSON.stringify({ ...TINY, method: [{ kind: "none" }, { kind: "rcgdm" }] }));
+    const cfg = file("list.json", JSON.stringify({ ...TINY, method: [{ kind: "none" }, { kind: "ddpo" }] }));
     const fresh = join(dir, "fresh");
     const r = await expectUntouched(dir, () => cli("run", cfg, "--out", fresh, "--quiet"));
-    expectOneLineError(r, '"rcgdm"', "not available");
+    expectOneLineError(r, '"ddpo"', "not available");
     expect(existsSync(fresh)).toBe(false);
   });
 

@@ -20,6 +20,7 @@ import { checkOutDir, checkOutFile } from "./output.js";
 import { makeProgress, type Progress } from "./progress.js";
 import { resultsTable } from "./table.js";
 import { takeRows } from "../data/matrix.js";
+import { checkTargetOptions, conditionalTrainCommand, learnedRewardLine, rcgdmTable, sampleConditionalModel } from "./rcgdm-commands.js";
 
 const log = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -53,19 +54,31 @@ export async function runCommand(configPath: string, o: RunOptions): Promise<num
   const progress = makeProgress(!!o.quiet);
   const res = await runExperiment(cfg, outDir, { title: `rewardiff run ${configPath}`, baseDir: configDir(configPath), where: configPath, hooks: experimentHooks(progress) });
   finishExperiment(res, outDir, progress);
+  const rcgdm = rcgdmTable(res.report);
+  if (rcgdm) log(`\n${rcgdm}`);
   return 0;
 }
 
-/** The embedded default experiment. Until a reward-directed method lands: a 2-D toy, end to end. */
+/**
+ * The embedded default experiment: 2307.07055's linear-subspace simulation (docs/rcgdm.md). A ridge
+ * reward is fitted on 1,000 labeled points, 20,000 unlabeled points are pseudo-labelled (ν = 0.1), a
+ * conditional diffusion model is trained on them and sampled at targets inside (|a| ≤ 1) and far
+ * outside (a ≥ 4) the data's reward range. Sampler: DDIM η = 1 (= DDPM ancestral), which keeps the
+ * mean of the exact chain unbiased at any step count (docs/rcgdm.md, "Sampler").
+ */
 export function demoConfig(quick: boolean, seed: number): ExperimentConfig {
   return parseConfig(
     {
       seed,
-      task: { kind: "toy2d", name: "8gaussians", n: 8000 },
+      task: { kind: "linear-subspace", ambientDim: 32, latentDim: 8, unlabeled: 20000, labeled: 1000, labelNoise: 0.1, pseudoLabelNoise: 0.1 },
+      reward: { kind: "ridge" },
       model: quick
-        ? { hidden: 128, layers: 3, timeEmbedding: 32, train: { steps: 2000, batchSize: 256, learningRate: 2e-3, lrSchedule: "cosine" } }
-        : { hidden: 256, layers: 3, timeEmbedding: 64, train: { steps: 4000, batchSize: 256, learningRate: 2e-3, lrSchedule: "cosine" } },
-      sampling: { sampler: "ddim", steps: 50, eta: 1, samples: quick ? 1000 : 2000 },
+        ? { hidden: 128, layers: 3, timeEmbedding: 32, train: { steps: 1500, batchSize: 256, learningRate: 4e-3, lrSchedule: "cosine" } }
+        : { hidden: 256, layers: 3, timeEmbedding: 32, train: { steps: 2000, batchSize: 512, learningRate: 3e-3, lrSchedule: "cosine" } },
+      method: { kind: "rcgdm", network: "mlp", scale: 1, dropout: 0.1 },
+      sampling: quick
+        ? { sampler: "ddim", steps: 50, eta: 1, samples: 500, targets: [0.5, 1, 2, 4, 8] }
+        : { sampler: "ddim", steps: 100, eta: 1, samples: 1000, targets: [-1, 0.5, 1, 2, 3, 4, 6, 8] },
     },
     "demo",
   );
@@ -76,8 +89,11 @@ export async function demoCommand(o: RunOptions & { quick?: boolean }): Promise<
   checkOutDir(outDir, !!o.force);
   const cfg = demoConfig(!!o.quick, o.seed ?? 0);
   const progress = makeProgress(!!o.quiet);
-  const res = await runExperiment(cfg, outDir, { title: `rewardiff demo${o.quick ? " --quick" : ""}`, hooks: experimentHooks(progress) });
-  finishExperiment(res, outDir, progress);
+  const res = await runExperiment(cfg, outDir, { title: `rewardiff demo${o.quick ? " --quick" : ""}: reward-directed conditional diffusion on a linear subspace`, hooks: experimentHooks(progress) });
+  progress.done();
+  log(rcgdmTable(res.report));
+  log(`(${res.report.timings.totalSeconds.toFixed(1)} s; exact E[f*|ŷ=a] from fixtures.md §2 for the fitted ridge reward; off/on = off-support deviation / on-support norm)`);
+  log(`wrote ${res.files.map((f) => f.replace(`${resolve(outDir)}/`, `${outDir}/`)).join(", ")}`);
   return 0;
 }
 
@@ -95,9 +111,46 @@ export interface TrainOptions {
   resume?: string;
   quiet?: boolean;
   force?: boolean;
+  /** Conditional training on pseudo-labels (2307.07055; see rcgdm-commands.ts). */
+  unlabeled?: string;
+  rewardModel?: string;
+  pseudoLabelNoise?: number;
+  dropout?: number;
+  network?: "mlp" | "low-rank";
+  rank?: number;
+}
+
+/** `train --unlabeled X --reward-model R`: the conditional model of 2307.07055. */
+function conditionalTrain(o: TrainOptions): Promise<number> {
+  if (o.unlabeled === undefined || o.rewardModel === undefined) {
+    throw new Error("conditional training needs both --unlabeled FILE (the data) and --reward-model R (from `rewardiff fit-reward`)");
+  }
+  if (o.task || o.data || o.resume) throw new Error("--unlabeled/--reward-model cannot be combined with --task, --data or --resume");
+  return conditionalTrainCommand({
+    unlabeled: o.unlabeled,
+    rewardModel: o.rewardModel,
+    ...(o.columns !== undefined ? { columns: o.columns } : {}),
+    out: o.out,
+    ...(o.steps !== undefined ? { steps: o.steps } : {}),
+    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+    ...(o.lr !== undefined ? { lr: o.lr } : {}),
+    ...(o.hidden !== undefined ? { hidden: o.hidden } : {}),
+    ...(o.layers !== undefined ? { layers: o.layers } : {}),
+    pseudoLabelNoise: o.pseudoLabelNoise ?? 0.1,
+    dropout: o.dropout ?? 0.1,
+    network: o.network ?? "mlp",
+    ...(o.rank !== undefined ? { rank: o.rank } : {}),
+    seed: o.seed,
+    quiet: o.quiet,
+    force: o.force,
+  });
 }
 
 export async function trainCommand(o: TrainOptions): Promise<number> {
+  if (o.unlabeled !== undefined || o.rewardModel !== undefined) return conditionalTrain(o);
+  for (const [flag, v] of [["--pseudo-label-noise", o.pseudoLabelNoise], ["--dropout", o.dropout], ["--network", o.network], ["--rank", o.rank]] as const) {
+    if (v !== undefined) throw new Error(`${flag} applies to conditional training only (with --unlabeled FILE --reward-model R)`);
+  }
   if (!o.out.endsWith(".safetensors")) throw new Error(`--out ${o.out}: a model path must end in .safetensors`);
   checkOutFile(o.out, !!o.force);
   await ensureBackend();
@@ -165,6 +218,11 @@ export interface SampleOptions {
   raw?: boolean;
   quiet?: boolean;
   force?: boolean;
+  /** Conditional models: the target a (one value per condition dimension), CFG strength w. */
+  target?: number[];
+  scale?: number;
+  /** Print the learned reward of the samples under this reward model. */
+  rewardModel?: string;
 }
 
 export async function sampleCommand(o: SampleOptions): Promise<number> {
@@ -173,14 +231,28 @@ export async function sampleCommand(o: SampleOptions): Promise<number> {
   await ensureBackend();
   const { meta, state } = loadModel(o.model);
   if (o.steps > meta.model.schedule.steps) throw new Error(`--steps ${o.steps} exceeds the model's ${meta.model.schedule.steps} training timesteps`);
+  try {
+    checkTargetOptions(meta, o.model, o.target, o.scale);
+  } catch (err) {
+    disposeTrainState(state);
+    throw err;
+  }
   const progress = makeProgress(!!o.quiet);
-  const x = generate(meta.model, o.raw ? state.params : state.ema, { sampler: o.sampler, steps: o.steps, eta: o.eta }, o.n, keyFromSeed(o.seed), {
-    onStep: (d, t) => progress.update("sample", d, t),
-  });
+  const sampler = { sampler: o.sampler, steps: o.steps, eta: o.eta };
+  const onStep = (d: number, t: number) => progress.update("sample", d, t);
+  let x;
+  try {
+    x = o.target
+      ? sampleConditionalModel(meta, state, !!o.raw, sampler, o.n, o.target, o.scale ?? 1, o.seed, onStep)
+      : generate(meta.model, o.raw ? state.params : state.ema, sampler, o.n, keyFromSeed(o.seed), { onStep });
+  } finally {
+    disposeTrainState(state);
+  }
   progress.done();
+  const rewardLine = o.rewardModel ? learnedRewardLine(o.rewardModel, meta.columns, x) : undefined;
   writeCsv(o.out, meta.columns, x);
-  disposeTrainState(state);
-  log(`wrote ${o.n} samples to ${o.out}`);
+  log(`wrote ${o.n} samples to ${o.out}${o.target ? ` (target ${o.target.join(", ")}, guidance w = ${o.scale ?? 1})` : ""}`);
+  if (rewardLine) log(rewardLine);
   return 0;
 }
 

@@ -2,9 +2,27 @@
  * `rewardiff`: the command line. Parses arguments with commander and dispatches to commands.ts.
  * Every failure is one line on stderr ("rewardiff: …") and a non-zero exit code; no stack traces.
  */
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { demoCommand, evaluateCommand, runCommand, sampleCommand, trainCommand } from "./commands.js";
 import { intArg, numArg } from "./args.js";
+import { fitRewardCommand, parseTarget } from "./rcgdm-commands.js";
+
+/** A probability-like option in [0, 1). */
+function probArg(name: string) {
+  return (v: string): number => {
+    const n = numArg(name, { min: 0 })(v);
+    if (n >= 1) throw new InvalidArgumentError(`${name} must be in [0, 1), got ${n}`);
+    return n;
+  };
+}
+
+function targetArg(v: string): number[] {
+  try {
+    return parseTarget(v);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
 
 const VERSION = "0.1.0";
 
@@ -16,7 +34,7 @@ function program(): Command {
     .exitOverride();
 
   p.command("demo")
-    .description("run the embedded default experiment end to end and write report.json / report.html")
+    .description("run the embedded experiment (reward-directed conditional diffusion on a linear subspace, 2307.07055) and write report.json / report.html")
     .option("--out <dir>", "output folder (default: runs/demo-<time>)")
     .option("--quick", "a smaller run that finishes in under a minute")
     .option("--seed <n>", "random seed", intArg("--seed"), 0)
@@ -50,10 +68,37 @@ function program(): Command {
     .option("--layers <n>", "hidden layers (default 3)", intArg("--layers", 1))
     .option("--seed <n>", "random seed", intArg("--seed"), 0)
     .option("--resume <model.safetensors>", "continue training a checkpoint (with the same --data) up to --steps")
+    .option("--unlabeled <file>", "conditional model (2307.07055): unlabeled data (CSV or .npy) to pseudo-label with --reward-model")
+    .option("--reward-model <reward.safetensors>", "conditional model: the reward model from `rewardiff fit-reward` that pseudo-labels --unlabeled")
+    .option("--pseudo-label-noise <nu>", "conditional model: ν, noise added to the pseudo-labels ŷ = f̂(x) + ν·ξ (default 0.1)", numArg("--pseudo-label-noise", { min: 0 }))
+    .option("--dropout <p>", "conditional model: condition dropout p_uncond, for guidance at sampling time (default 0.1)", probArg("--dropout"))
+    .addOption(new Option("--network <kind>", "conditional model: mlp, or the low-rank score network (needs --rank)").choices(["mlp", "low-rank"]))
+    .option("--rank <d>", "conditional model, --network low-rank: the subspace dimension d", intArg("--rank", 1))
     .option("--quiet", "no progress output")
     .option("--force", "replace an existing --out")
     .action(async (o) => {
       await trainCommand(o);
+    });
+
+  p.command("fit-reward")
+    .description("fit a reward model (ridge, MLP or deep ensemble) to a labeled CSV, reporting the held-out fit")
+    .requiredOption("--data <labeled.csv>", "labeled data: CSV with a header row")
+    .requiredOption("--label <column>", "the column holding the reward labels y")
+    .option("--columns <a,b,...>", "feature columns (default: every column but the label)")
+    .addOption(new Option("--kind <kind>", "reward model").choices(["ridge", "mlp", "ensemble"]).default("ridge"))
+    .option("--holdout <f>", "fraction of rows held out to measure the fit", probArg("--holdout"), 0.2)
+    .option("--l2 <x>", "ridge penalty λ (default 1e-3) or MLP weight decay (default 1e-4)", numArg("--l2", { min: 0 }))
+    .option("--hidden <n>", "MLP width (default 64)", intArg("--hidden", 1))
+    .option("--layers <n>", "MLP hidden layers (default 2)", intArg("--layers", 1))
+    .option("--steps <n>", "MLP optimizer steps (default 1500)", intArg("--steps", 1))
+    .option("--lr <x>", "MLP learning rate (default 3e-3)", numArg("--lr", { min: 0, exclusiveMin: true }))
+    .option("--members <n>", "ensemble members (default 5)", intArg("--members", 1))
+    .option("--seed <n>", "random seed (split, initialisation)", intArg("--seed"), 0)
+    .requiredOption("--out <reward.safetensors>", "where to write the reward model (a .json sidecar goes beside it)")
+    .option("--quiet", "no progress output")
+    .option("--force", "replace an existing --out")
+    .action(async (o) => {
+      await fitRewardCommand(o);
     });
 
   p.command("sample")
@@ -66,6 +111,9 @@ function program(): Command {
     .option("--eta <x>", "DDIM stochasticity η (0 = deterministic, 1 = DDPM-like)", numArg("--eta", { min: 0 }), 1)
     .option("--seed <n>", "random seed", intArg("--seed"), 0)
     .option("--raw", "use the raw weights instead of their EMA")
+    .option("--target <a>", "conditional models: the target reward a (comma-separated for a vector condition)", targetArg)
+    .option("--scale <w>", "conditional models: classifier-free guidance strength w (1 = plain conditioning)", numArg("--scale", { min: 0 }))
+    .option("--reward-model <reward.safetensors>", "also print the learned reward of the samples under this model")
     .option("--quiet", "no progress output")
     .option("--force", "replace an existing --out")
     .action(async (o) => {

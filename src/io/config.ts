@@ -129,6 +129,12 @@ export const RewardSchema = strict({
   hidden: int(1).optional(),
   members: int(1).optional(),
   steps: int(1).optional(),
+  /** MLP / ensemble regressors: hidden layers, Adam learning rate and minibatch size. */
+  layers: int(1).optional(),
+  learningRate: positive().optional(),
+  batchSize: int(1).optional(),
+  /** Fraction of the labeled rows held out to measure the fit (default 0.2). */
+  holdout: nonNegative().lt(1).optional(),
 });
 
 // --------------------------------------------------------------------------------------------- model
@@ -226,7 +232,23 @@ const guidanceReward = { reward: z.enum(["task", "indicator"]).optional(), thres
 const noisyPredictor = { hidden: int(1).optional(), layers: int(1).optional(), trainSteps: int(1).optional() };
 
 export const MethodSchema = z.discriminatedUnion("kind", [
-  strict({ kind: z.literal("rcgdm") }),
+  /**
+   * 2307.07055 (docs/rcgdm.md): reward fit (config.reward, default ridge) → pseudo-labels with noise ν →
+   * conditional diffusion with condition dropout → samples at each target with CFG strength w = scale.
+   */
+  strict({
+    kind: z.literal("rcgdm"),
+    scale: nonNegative().default(1),
+    dropout: z.number().min(0).lt(1).default(0.1),
+    network: z.enum(["mlp", "low-rank"]).default("mlp"),
+    rank: int(1).optional(),
+    conditionEmbedding: int(1).default(32),
+    pseudoLabelNoise: nonNegative().optional(),
+    targets: z.array(z.number()).min(1).optional(),
+    label: z.string().min(1).optional(),
+    /** "target-guidance": the unconditional base model + target guidance with the learned reward (strength = scale). */
+    variant: z.enum(["conditional", "target-guidance"]).default("conditional"),
+  }),
   strict({ kind: z.literal("cfg"), scale: scale(), alpha: alpha(), target: z.number().optional(), dropout: z.number().min(0).lt(1).optional(), trainSteps: int(1).optional(), ...guidanceInterval }),
   strict({ kind: z.literal("classifier-guidance"), scale: scale(), alpha: alpha(), head: z.enum(["regression", "classification"]).optional(), ...gradientPoint, ...noisyPredictor, ...guidanceReward, ...guidanceInterval }),
   strict({ kind: z.literal("dps"), scale: scale(), alpha: alpha(), jacobian: z.enum(["full", "identity"]).optional(), ...gradientPoint, ...guidanceReward, ...guidanceInterval }),
@@ -282,6 +304,28 @@ export const ExperimentConfigSchema = strict({
         message: `"exact-guidance" needs the closed-form soft value of a "gaussian-mixture" task, but task.kind is "${cfg.task.kind}"`,
         input: m.kind,
       });
+    }
+    if (m?.kind === "rcgdm") {
+      const at = Array.isArray(cfg.method) ? ["method", i] : ["method"];
+      if (m.targets === undefined && sampling?.targets === undefined) {
+        ctx.addIssue({ code: "custom", path: ["sampling", "targets"], message: "missing: method \"rcgdm\" samples at target rewards; give sampling.targets (or method.targets), e.g. [0.5, 1, 2, 4]", input: undefined });
+      }
+      const rewardKind = (cfg.reward as Partial<RewardConfig> | undefined)?.kind ?? "ridge";
+      if (!["ridge", "mlp", "ensemble", "oracle"].includes(rewardKind)) {
+        ctx.addIssue({ code: "custom", path: ["reward", "kind"], message: `"${rewardKind}" cannot pseudo-label for "rcgdm" (ridge, mlp, ensemble, oracle)`, input: rewardKind });
+      }
+      const taskKind = cfg.task?.kind;
+      if (taskKind !== "linear-subspace" && !(rewardKind === "oracle" && taskKind === "gaussian-mixture")) {
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "kind"],
+          message: `"rcgdm" needs labeled data: task.kind "linear-subspace" (or reward.kind "oracle" with a "gaussian-mixture" task), but task.kind is "${taskKind}"; for your own data use \`rewardiff fit-reward\` and \`rewardiff train --reward-model\``,
+          input: m.kind,
+        });
+      }
+      if (m.network === "low-rank" && m.rank === undefined && taskKind !== "linear-subspace") {
+        ctx.addIssue({ code: "custom", path: [...at, "rank"], message: "missing: the low-rank network needs a rank (it defaults to task.latentDim only on linear-subspace)", input: undefined });
+      }
     }
   });
 });

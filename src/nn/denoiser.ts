@@ -1,5 +1,7 @@
 /**
  * The denoising network: a residual MLP on concat(x_t, time embedding, condition embedding).
+ * Kind "low-rank" (2307.07055's structured score network, see ./low-rank-score.ts) runs the same MLP on
+ * the subspace coordinates Vᵀx_t ∈ R^rank and maps its output back with V: out = V · MLP(Vᵀx_t, t, y).
  *   h_0 = SiLU(W_in [x_t, emb(t), emb(y)])
  *   h_i = h_{i−1} + SiLU(W_i norm(h_{i−1}))      (i = 1..layers−1; without `residual`: SiLU(W_i h_{i−1}))
  *   out = W_out h_{layers−1}                      (ε̂, x̂_0 or v̂, per the model's prediction type)
@@ -19,6 +21,7 @@ import {
   type ValueEmbeddingParams,
 } from "./embeddings.js";
 import { initLayerNorm, layerNorm, type LayerNormParams } from "./norm.js";
+import { fromSubspace, initSubspaceBasis, toSubspace } from "./low-rank-score.js";
 
 /** A condition input: a real vector y ∈ R^dim, or a class y ∈ {0..classes−1}. */
 export type ConditionSpec =
@@ -27,7 +30,10 @@ export type ConditionSpec =
 
 /** Everything needed to rebuild the network (JSON; stored in checkpoints). */
 export interface DenoiserSpec {
-  kind: "mlp";
+  /** "mlp": the MLP on x_t; "low-rank": the MLP on Vᵀx_t with output V·(…) (use with prediction "x0"). */
+  kind: "mlp" | "low-rank";
+  /** low-rank only: d, the number of columns of the learned basis V ∈ R^{D×d}. */
+  rank?: number;
   /** D: the data dimension (input and output size). */
   dataDim: number;
   hidden: number;
@@ -38,9 +44,8 @@ export interface DenoiserSpec {
   residual: boolean;
   norm: "none" | "layernorm";
   /**
-   * F > 0 appends fixed Fourier features of x_t to the input: sin(2^k x), cos(2^k x) for k = 0..F−1,
-   * per coordinate (as tiny-diffusion's input embedding). For low-dimensional data with fine structure:
-   * on 8gaussians, F = 4 halved the sliced-Wasserstein distance to fresh data (bench notes, issue 2).
+   * F > 0 adds fixed Fourier features of x_t to the input: sin(2^k x), cos(2^k x) for k = 0..F−1, per
+   * coordinate (as tiny-diffusion's input embedding; helps low-dimensional data with fine structure).
    */
   fourierFeatures?: number;
   condition?: ConditionSpec;
@@ -52,6 +57,8 @@ export type DenoiserParams = {
   output: DenseParams;
   valueCond?: ValueEmbeddingParams;
   classCond?: ClassEmbeddingParams;
+  /** low-rank only: the basis V [D, rank], kept orthonormal by the trainer of the method. */
+  v?: JArray;
 };
 
 /** The condition fed to the network for a batch of n. */
@@ -63,7 +70,7 @@ export function validateDenoiserSpec(s: DenoiserSpec): void {
   const bad = (m: string) => {
     throw new Error(`model: ${m}`);
   };
-  if (s.kind !== "mlp") bad(`unknown network kind "${String(s.kind)}"`);
+  if (s.kind !== "mlp" && s.kind !== "low-rank") bad(`unknown network kind "${String(s.kind)}" (mlp, low-rank)`);
   for (const [k, v] of [["dataDim", s.dataDim], ["hidden", s.hidden], ["layers", s.layers]] as const) {
     if (!Number.isInteger(v) || v < 1) bad(`${k} must be a whole number ≥ 1, got ${v}`);
   }
@@ -73,10 +80,25 @@ export function validateDenoiserSpec(s: DenoiserSpec): void {
   if (!Number.isInteger(s.timeEmbedding) || s.timeEmbedding < 2 || s.timeEmbedding % 2) {
     bad(`timeEmbedding must be an even whole number ≥ 2, got ${s.timeEmbedding}`);
   }
+  if (s.kind === "low-rank" && (!Number.isInteger(s.rank) || s.rank! < 1 || s.rank! > s.dataDim)) {
+    bad(`a low-rank network needs a whole number rank with 1 ≤ rank ≤ dataDim (${s.dataDim}), got ${JSON.stringify(s.rank)}`);
+  }
+  if (s.condition !== undefined) {
+    const c = s.condition as Partial<ConditionSpec> & { kind?: unknown };
+    const size = c.kind === "value" ? (c as { dim?: unknown }).dim : c.kind === "class" ? (c as { classes?: unknown }).classes : undefined;
+    if (c.kind !== "value" && c.kind !== "class") bad(`condition.kind must be "value" or "class", got ${JSON.stringify(c.kind)}`);
+    if (!Number.isInteger(size) || (size as number) < 1) bad(`condition.${c.kind === "value" ? "dim" : "classes"} must be a whole number ≥ 1, got ${JSON.stringify(size)}`);
+    if (!Number.isInteger(c.embedding) || c.embedding! < 1) bad(`condition.embedding must be a whole number ≥ 1, got ${JSON.stringify(c.embedding)}`);
+  }
+}
+
+/** The width the MLP works in: D, or the rank d of a low-rank network. */
+function innerDim(s: DenoiserSpec): number {
+  return s.kind === "low-rank" ? s.rank! : s.dataDim;
 }
 
 function inputSize(s: DenoiserSpec): number {
-  return s.dataDim * (1 + 2 * (s.fourierFeatures ?? 0)) + s.timeEmbedding + (s.condition ? s.condition.embedding : 0);
+  return innerDim(s) * (1 + 2 * (s.fourierFeatures ?? 0)) + s.timeEmbedding + (s.condition ? s.condition.embedding : 0);
 }
 
 /** [sin(2^k u), cos(2^k u)] for k = 0..F−1, per coordinate: u [n, D] → [n, 2FD]. Consumes `u`. */
@@ -91,12 +113,13 @@ export function fourierFeatures(u: JArray, F: number): JArray {
 /** Fresh parameters. Consumes `key`. */
 export function initDenoiser(key: Key, s: DenoiserSpec): DenoiserParams {
   validateDenoiserSpec(s);
-  const keys = splitKey(key, s.layers + 2);
+  const keys = splitKey(key, s.layers + (s.kind === "low-rank" ? 3 : 2));
   const p: DenoiserParams = {
     input: initDense(keys[0]!, inputSize(s), s.hidden),
     blocks: [],
-    output: initDense(keys[1]!, s.hidden, s.dataDim),
+    output: initDense(keys[1]!, s.hidden, innerDim(s)),
   };
+  if (s.kind === "low-rank") p.v = initSubspaceBasis(keys[s.layers + 2]!, s.dataDim, s.rank!);
   for (let i = 1; i < s.layers; i++) {
     p.blocks.push({
       dense: initDense(keys[i + 1]!, s.hidden, s.hidden),
@@ -115,8 +138,11 @@ export function initDenoiser(key: Key, s: DenoiserSpec): DenoiserParams {
  * and `cond` (pass `tree.ref(p)` to keep the parameters).
  */
 export function applyDenoiser(s: DenoiserSpec, p: DenoiserParams, x: JArray, t: JArray, cond?: ConditionInput): JArray {
+  const lowRank = s.kind === "low-rank";
+  if (lowRank && !p.v) throw new Error("model: a low-rank network needs its basis V (parameter v)");
+  const u = lowRank ? toSubspace(p.v!.ref, x) : x;
   const F = s.fourierFeatures ?? 0;
-  const parts = [x, sinusoidalEmbedding(t, s.timeEmbedding)];
+  const parts = [lowRank ? u.ref : u, sinusoidalEmbedding(t, s.timeEmbedding)];
   if (F > 0) parts.push(fourierFeatures(parts[0]!.ref, F));
   if (s.condition) {
     if (!cond || cond.kind !== s.condition.kind) {
@@ -133,5 +159,8 @@ export function applyDenoiser(s: DenoiserSpec, p: DenoiserParams, x: JArray, t: 
     const y = jnn.silu(dense(block.dense, inner));
     h = s.residual ? h.add(y) : (h.dispose(), y);
   }
-  return dense(p.output, h);
+  const out = dense(p.output, h);
+  // low-rank: ψ̃(u) = u + MLP(u, t, y) on u = Vᵀx_t (an identity skip, so V always gets the gradient of
+  // the projection ‖VVᵀx − x_0‖², the PCA objective, even where the MLP ignores a coordinate).
+  return lowRank ? fromSubspace(p.v!, out.add(u)) : (p.v?.dispose(), out);
 }

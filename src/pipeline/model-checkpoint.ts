@@ -27,6 +27,25 @@ export interface ModelMeta {
   columns: string[];
   /** Where the data came from (informative). */
   data: string;
+  /**
+   * Conditional models (optional; absent for unconditional ones): what the condition y means, e.g. a
+   * reward pseudo-labelled by a reward model (2307.07055). `names` has one entry per condition dimension.
+   */
+  conditioning?: ModelConditioning;
+}
+
+/** The meaning of a conditional model's condition (stored in the sidecar). */
+export interface ModelConditioning {
+  /** One name per condition dimension (e.g. ["reward"]). */
+  names: string[];
+  /** How the training conditions were made, e.g. "pseudo-labels". */
+  source: string;
+  /** The reward model that made the pseudo-labels (a path or a description). */
+  reward?: string;
+  /** ν: the noise added to the pseudo-labels. */
+  pseudoLabelNoise?: number;
+  /** p_uncond: condition dropout during training (0 = no null condition learned). */
+  dropout?: number;
 }
 
 export function saveModel(path: string, meta: Omit<ModelMeta, "kind" | "step" | "dataSeed">, state: TrainState): void {
@@ -84,5 +103,15 @@ export function checkModelMeta(config: unknown, where: string): ModelMeta {
   const cols = c!.columns;
   if (!Array.isArray(cols) || !cols.every((x) => typeof x === "string")) fail("columns", "expected a list of column names");
   if (cols!.length !== m!.network.dataDim) fail("columns", `${cols!.length} names for a model of dimension ${m!.network.dataDim}`);
+  if (c!.conditioning !== undefined) {
+    const k = c!.conditioning as Partial<ModelConditioning> | null;
+    const cond = m!.network.condition;
+    if (!k || typeof k !== "object") fail("conditioning", "expected an object");
+    if (!cond) fail("conditioning", "present, but model.network has no condition");
+    if (!Array.isArray(k!.names) || !k!.names.every((x) => typeof x === "string")) fail("conditioning.names", "expected a list of names");
+    const dim = cond!.kind === "value" ? cond!.dim : 1;
+    if (k!.names!.length !== dim) fail("conditioning.names", `${k!.names!.length} names for a condition of dimension ${dim}`);
+    if (typeof k!.source !== "string") fail("conditioning.source", "expected a string");
+  }
   return c as ModelMeta;
 }

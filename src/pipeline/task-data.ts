@@ -9,7 +9,7 @@ import type { TaskConfig } from "../io/config.js";
 import { readCsv } from "../io/csv.js";
 import { readNpyMatrix } from "../io/npy.js";
 import { gaussianMixtureTask } from "../tasks/gaussian-mixture.js";
-import { linearSubspaceTask, makeLinearSubspace } from "../tasks/linear-subspace.js";
+import { linearSubspaceTask, makeLinearSubspace, noisyLabels, type LinearSubspace } from "../tasks/linear-subspace.js";
 import { toy2dTask } from "../tasks/toy2d.js";
 import { uniformInt } from "pure-rand/distribution/uniformInt";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
@@ -26,6 +26,12 @@ export interface TaskData {
   reward?: (x: HostMatrix) => Float32Array;
   /** Exact E[r] under the data law, where known. */
   rewardMeanExact?: number;
+  /** Labeled rows (x_i, y_i) where the task provides them (linear-subspace: y = f*(x) + σξ). */
+  labeled?: { x: HostMatrix; y: Float32Array };
+  /** linear-subspace: the drawn subspace (A, β, θ* = Aβ) for off-support metrics and exact references. */
+  subspace?: LinearSubspace;
+  /** linear-subspace: ν, the noise of the pseudo-labels (task.pseudoLabelNoise). */
+  pseudoLabelNoise?: number;
 }
 
 /** Reads a user's data file (.csv with a header row, or .npy). */
@@ -92,11 +98,17 @@ export function taskData(task: TaskConfig, key: Key, baseDir = "."): TaskData {
     case "linear-subspace": {
       const sub = makeLinearSubspace(kTask, { ambientDim: task.ambientDim, latentDim: task.latentDim });
       const t = linearSubspaceTask(sub);
+      // The unlabeled set (training rows) and an independent labeled set with y = f*(x) + σξ.
+      const [kUnlabeled, kLabeled, kLabelNoise] = splitKey(kData, 3);
+      const labeledX = t.sample(kLabeled!, task.labeled);
       return {
         name: "linear-subspace",
         dim: task.ambientDim,
         columns: Array.from({ length: task.ambientDim }, (_, i) => `x${i + 1}`),
-        train: t.sample(kData, task.unlabeled),
+        train: t.sample(kUnlabeled!, task.unlabeled),
+        labeled: { x: labeledX, y: noisyLabels(kLabelNoise!, t.reward(labeledX), task.labelNoise) },
+        subspace: sub,
+        pseudoLabelNoise: task.pseudoLabelNoise,
         evalSets: (k, n) => {
           const [a, b] = splitKey(k, 2);
           return [t.sample(a!, n), t.sample(b!, n)];

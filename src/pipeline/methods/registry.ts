@@ -2,6 +2,7 @@
 import type { MethodKind } from "../../io/config.js";
 import type { MethodRunner } from "./context.js";
 import { runNone } from "./none.js";
+import { runRcgdm } from "./rcgdm.js";
 import { runBestOfN } from "./best-of-n.js";
 import { runCfg } from "./cfg.js";
 import { runClassifierGuidance } from "./classifier-guidance.js";
@@ -12,6 +13,7 @@ import { runTargetGuidance } from "./target-guidance.js";
 
 export const METHOD_RUNNERS: Partial<Record<MethodKind, MethodRunner>> = {
   none: runNone,
+  rcgdm: runRcgdm,
   cfg: runCfg,
   "classifier-guidance": runClassifierGuidance,
   dps: runDps,

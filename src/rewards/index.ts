@@ -1,0 +1,7 @@
+/** Reward learning for reward-directed diffusion: ridge, MLP and deep-ensemble regressors, pseudo-labels. */
+export * from "./types.js";
+export { fitRidge, predictRidge } from "./ridge.js";
+export { fitMlp, predictMlp, mlpRewardFn } from "./mlp.js";
+export { fitEnsemble, predictEnsemble, ensembleRewardFn } from "./ensemble.js";
+export { fitReward, predictReward, rewardModelPlugin, pseudoLabel, fitQuality, checkLabeledData, splitSizes, permutation, type FitRewardOptions } from "./fit.js";
+// Files (Node only): saveRewardModel / loadRewardModel in ./checkpoint.ts, exported from "rewardiff/node".

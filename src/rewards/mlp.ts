@@ -1,0 +1,199 @@
+/**
+ * An MLP regressor for the reward (2307.07055 step 1 with a non-linear f̂), and the members of a deep
+ * ensemble. Inputs and labels are standardised with the training rows' statistics, so one learning rate
+ * serves any data scale:
+ *   f̂(x) = ȳ + s_y · g_φ((x − x̄)/s_x),   g_φ = W_out ∘ (SiLU ∘ W_L) ∘ … ∘ (SiLU ∘ W_1),
+ * trained on the mean squared error with AdamW (weight decay = l2) on minibatches drawn from a seed.
+ */
+import { jit, jnn, np, tree, valueAndGrad, type JArray } from "../backend/jax.js";
+import { keyToSeed, splitKey, type Key } from "../backend/keys.js";
+import { scalar, toHostSync, toNumber, upload } from "../backend/ownership.js";
+import type { HostMatrix } from "../data/matrix.js";
+import { adamInit, adamUpdate, defaultAdam, type AdamState } from "../nn/adam.js";
+import { dense, initDense, type DenseParams } from "../nn/dense.js";
+import { learningRate } from "../nn/lr-schedule.js";
+import { batchIndices } from "../training/trainer.js";
+import type { HostTensor, MlpModel, MlpRegressorSpec } from "./types.js";
+
+/** Device parameters of the regressor g_φ. */
+export type RegressorParams = { layers: DenseParams[]; out: DenseParams };
+
+/** g_φ(u) for standardised inputs u [n, D] → [n]. Consumes `p` and `u`. */
+export function regressorForward(p: RegressorParams, u: JArray): JArray {
+  let h = u;
+  for (const layer of p.layers) h = jnn.silu(dense(layer, h));
+  const y = dense(p.out, h);
+  return y.reshape([y.shape[0]!]);
+}
+
+function initRegressor(key: Key, dim: number, spec: MlpRegressorSpec): RegressorParams {
+  const keys = splitKey(key, spec.layers + 1);
+  const layers: DenseParams[] = [];
+  let width = dim;
+  for (let i = 0; i < spec.layers; i++) {
+    layers.push(initDense(keys[i]!, width, spec.hidden));
+    width = spec.hidden;
+  }
+  return { layers, out: initDense(keys[spec.layers]!, width, 1) };
+}
+
+/** Host tensors → device parameters (fresh arrays, owned by the caller). */
+export function regressorParams(m: MlpModel): RegressorParams {
+  const t = (name: string) => {
+    const h = m.tensors[name];
+    if (!h) throw new Error(`mlp reward: tensor "${name}" is missing`);
+    return np.array(h.data, { shape: [...h.shape] });
+  };
+  return {
+    layers: Array.from({ length: m.spec.layers }, (_, i) => ({ w: t(`layers.${i}.w`), b: t(`layers.${i}.b`) })),
+    out: { w: t("out.w"), b: t("out.b") },
+  };
+}
+
+function paramsToTensors(p: RegressorParams): Record<string, HostTensor> {
+  const out: Record<string, HostTensor> = {};
+  const put = (name: string, a: JArray) => {
+    out[name] = { shape: [...a.shape], data: toHostSync(a.ref) };
+  };
+  p.layers.forEach((l, i) => {
+    put(`layers.${i}.w`, l.w);
+    put(`layers.${i}.b`, l.b);
+  });
+  put("out.w", p.out.w);
+  put("out.b", p.out.b);
+  return out;
+}
+
+function columnStats(x: HostMatrix): { mean: number[]; std: number[] } {
+  const { rows: n, cols: D } = x;
+  const mean = new Array<number>(D).fill(0);
+  const sq = new Array<number>(D).fill(0);
+  for (let r = 0; r < n; r++) for (let j = 0; j < D; j++) mean[j]! += x.data[r * D + j]!;
+  for (let j = 0; j < D; j++) mean[j]! /= n;
+  for (let r = 0; r < n; r++) for (let j = 0; j < D; j++) sq[j]! += (x.data[r * D + j]! - mean[j]!) ** 2;
+  // A constant column (std 0, or numerically ~0 as off-subspace coordinates are) is only centred.
+  const std = sq.map((s) => {
+    const v = Math.sqrt(s / Math.max(1, n - 1));
+    return v > 1e-6 ? v : 1;
+  });
+  return { mean, std };
+}
+
+function standardise(x: HostMatrix, mean: readonly number[], std: readonly number[]): Float32Array {
+  const out = new Float32Array(x.data.length);
+  const D = x.cols;
+  for (let i = 0; i < out.length; i++) out[i] = (x.data[i]! - mean[i % D]!) / std[i % D]!;
+  return out;
+}
+
+type TrainStep = (p: RegressorParams, o: AdamState<RegressorParams>, u: JArray, y: JArray, lr: JArray) => [RegressorParams, AdamState<RegressorParams>, JArray];
+const stepCache = new Map<string, TrainStep>();
+
+function trainStep(weightDecay: number): TrainStep {
+  const id = String(weightDecay);
+  let f = stepCache.get(id);
+  if (!f) {
+    const adam = { ...defaultAdam, weightDecay };
+    f = jit((p: RegressorParams, o: AdamState<RegressorParams>, u: JArray, y: JArray, lr: JArray) => {
+      const loss = (q: RegressorParams) => np.mean(np.square(regressorForward(q, u.ref).sub(y.ref)));
+      const [value, grads] = valueAndGrad(loss)(tree.ref(p));
+      u.dispose();
+      y.dispose();
+      const next = adamUpdate(adam, p, grads, o, lr);
+      return [next.params, next.state, value];
+    }) as unknown as TrainStep;
+    stepCache.set(id, f);
+  }
+  return f;
+}
+
+/**
+ * Fits one MLP regressor on (x, y). Consumes `key` (initialisation and the minibatch seed).
+ * `onStep` is called after each optimizer step with the training loss (standardised units).
+ */
+export function fitMlp(
+  x: HostMatrix,
+  y: ArrayLike<number>,
+  spec: MlpRegressorSpec,
+  key: Key,
+  opts: { onStep?: (step: number, total: number, loss: number) => void } = {},
+): MlpModel {
+  const n = x.rows;
+  const D = x.cols;
+  if (y.length !== n) {
+    key.dispose();
+    throw new Error(`mlp reward: ${y.length} labels for ${n} rows`);
+  }
+  const { mean: xMean, std: xStd } = columnStats(x);
+  let yMean = 0;
+  for (let i = 0; i < n; i++) yMean += y[i]!;
+  yMean /= n;
+  let yVar = 0;
+  for (let i = 0; i < n; i++) yVar += (y[i]! - yMean) ** 2;
+  const ySd = Math.sqrt(yVar / Math.max(1, n - 1));
+  const yStd = ySd > 1e-12 ? ySd : 1;
+  const u = standardise(x, xMean, xStd);
+  const v = Float32Array.from({ length: n }, (_, i) => (y[i]! - yMean) / yStd);
+
+  const [kInit, kData] = splitKey(key, 2);
+  const dataSeed = keyToSeed(kData!);
+  let params = initRegressor(kInit!, D, spec);
+  let opt = adamInit(params);
+  const step = trainStep(spec.l2);
+  const B = Math.min(spec.batchSize, n);
+  const sched = { kind: "cosine" as const, lr: spec.learningRate, total: spec.steps, warmup: 0 };
+  const ub = new Float32Array(B * D);
+  const vb = new Float32Array(B);
+  for (let k = 0; k < spec.steps; k++) {
+    const idx = batchIndices(dataSeed, k, n, B);
+    for (let i = 0; i < B; i++) {
+      const r = idx[i]!;
+      ub.set(u.subarray(r * D, (r + 1) * D), i * D);
+      vb[i] = v[r]!;
+    }
+    let loss: JArray;
+    [params, opt, loss] = step(params, opt, upload(ub, B, D), np.array(vb), scalar(learningRate(sched, k)));
+    const lv = toNumber(loss);
+    if (!Number.isFinite(lv)) {
+      tree.dispose(params);
+      tree.dispose(opt as unknown as RegressorParams);
+      throw new Error(`mlp reward: training diverged at step ${k + 1} (loss ${lv}); lower learningRate`);
+    }
+    opts.onStep?.(k + 1, spec.steps, lv);
+  }
+  const tensors = paramsToTensors(params);
+  tree.dispose(params);
+  tree.dispose(opt as unknown as RegressorParams);
+  return { kind: "mlp", dim: D, spec: { ...spec }, xMean, xStd, yMean, yStd, tensors };
+}
+
+const forward = jit((p: RegressorParams, u: JArray) => regressorForward(p, u)) as unknown as (p: RegressorParams, u: JArray) => JArray;
+
+/** f̂(x) per row (device forward pass in batches of at most 4096 rows). */
+export function predictMlp(m: MlpModel, x: HostMatrix): Float32Array {
+  if (x.cols !== m.dim) throw new Error(`mlp reward: expected ${m.dim} columns, got ${x.cols}`);
+  const u = standardise(x, m.xMean, m.xStd);
+  const out = new Float32Array(x.rows);
+  const p = regressorParams(m);
+  try {
+    const batch = 4096;
+    for (let s = 0; s < x.rows; s += batch) {
+      const rows = Math.min(batch, x.rows - s);
+      const g = toHostSync(forward(tree.ref(p), upload(u.subarray(s * m.dim, (s + rows) * m.dim), rows, m.dim)));
+      for (let i = 0; i < rows; i++) out[s + i] = m.yMean + m.yStd * g[i]!;
+    }
+  } finally {
+    tree.dispose(p);
+  }
+  return out;
+}
+
+/** f̂(x) as differentiable jax-js code: x [n, D] (consumed) → [n]. */
+export function mlpRewardFn(m: MlpModel): (x: JArray) => JArray {
+  const mean = Float32Array.from(m.xMean);
+  const inv = Float32Array.from(m.xStd, (s) => 1 / s);
+  return (x) => {
+    const u = x.sub(np.array(mean, { shape: [1, m.dim] })).mul(np.array(inv, { shape: [1, m.dim] }));
+    return regressorForward(regressorParams(m), u).mul(m.yStd).add(m.yMean);
+  };
+}
