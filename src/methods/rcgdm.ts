@@ -14,17 +14,16 @@
  * optimizer step here.
  */
 import { np } from "../backend/jax.js";
-import { splitKey, type Key } from "../backend/keys.js";
-import { toHostSync } from "../backend/ownership.js";
-import { hostMatrix, type HostMatrix } from "../data/matrix.js";
+import type { Key } from "../backend/keys.js";
+import type { HostMatrix } from "../data/matrix.js";
 import { modelEps, type ModelConfig } from "../diffusion/model.js";
-import { sampleChain, samplerPlan, type SamplerConfig } from "../diffusion/sample.js";
-import { makeSchedule } from "../diffusion/schedule.js";
+import type { SamplerConfig } from "../diffusion/sample.js";
 import type { EpsFn } from "../diffusion/types.js";
 import type { Prediction } from "../diffusion/parameterization.js";
 import type { ScheduleConfig } from "../diffusion/schedule.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
 import { orthonormalizeBasis } from "../nn/low-rank-score.js";
+import { generateWithEps } from "../pipeline/generate.js";
 import { initTrainState, trainSteps, type ProgressInfo, type TrainConfig, type TrainState } from "../training/trainer.js";
 
 /** The conditional network's settings. */
@@ -198,23 +197,5 @@ export function sampleAtTarget(
     key.dispose();
     throw err;
   }
-  const D = model.network.dataDim;
-  const plan = samplerPlan(makeSchedule(model.schedule), sampler);
-  const batch = opts.batch ?? 2048;
-  const batches = Math.ceil(n / batch);
-  const keys = batches === 1 ? [key] : splitKey(key, batches);
-  const out = new Float32Array(n * D);
-  for (let b = 0; b < batches; b++) {
-    const rows = Math.min(batch, n - b * batch);
-    const x = sampleChain({
-      eps,
-      plan,
-      n: rows,
-      dim: D,
-      key: keys[b]!,
-      callback: opts.onStep ? (info) => opts.onStep!(b * plan.length + info.i + 1, batches * plan.length) : undefined,
-    });
-    out.set(toHostSync(x), b * batch * D);
-  }
-  return hostMatrix(n, D, out);
+  return generateWithEps(eps, model, sampler, n, key, { batch: opts.batch ?? 2048, onStep: opts.onStep });
 }

@@ -5,7 +5,13 @@ import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import { modelEps, type ModelConfig } from "../diffusion/model.js";
 import { sampleChain, samplerPlan, type SamplerConfig } from "../diffusion/sample.js";
 import { makeSchedule } from "../diffusion/schedule.js";
+import type { EpsFn } from "../diffusion/types.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
+
+export interface GenerateOptions {
+  batch?: number;
+  onStep?: (done: number, total: number) => void;
+}
 
 /** Draws n samples (in batches of at most `batch`). Borrows `params`; consumes `key`. */
 export function generate(
@@ -14,7 +20,19 @@ export function generate(
   sampler: SamplerConfig,
   n: number,
   key: Key,
-  opts: { batch?: number; onStep?: (done: number, total: number) => void } = {},
+  opts: GenerateOptions = {},
+): HostMatrix {
+  return generateWithEps(modelEps(model, params), model, sampler, n, key, opts);
+}
+
+/** Draws n samples with any ε-predictor (e.g. a CFG combination) on the model's schedule. Consumes `key`. */
+export function generateWithEps(
+  eps: EpsFn,
+  model: ModelConfig,
+  sampler: SamplerConfig,
+  n: number,
+  key: Key,
+  opts: GenerateOptions = {},
 ): HostMatrix {
   const D = model.network.dataDim;
   const plan = samplerPlan(makeSchedule(model.schedule), sampler);
@@ -22,7 +40,6 @@ export function generate(
   const out = new Float32Array(n * D);
   const batches = Math.ceil(n / batch);
   const keys = batches > 0 ? splitKeys(key, batches) : (key.dispose(), []);
-  const eps = modelEps(model, params);
   for (let b = 0; b < batches; b++) {
     const rows = Math.min(batch, n - b * batch);
     const x = sampleChain({

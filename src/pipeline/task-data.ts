@@ -1,3 +1,4 @@
+import { permutation } from "../data/permutation.js";
 /**
  * Turns a task config into data: the training set, fresh draws for evaluation (the data-vs-data noise
  * floor needs two independent sets), column names, and the ground-truth reward where the task has one.
@@ -11,8 +12,6 @@ import { readNpyMatrix } from "../io/npy.js";
 import { gaussianMixtureTask } from "../tasks/gaussian-mixture.js";
 import { linearSubspaceTask, makeLinearSubspace, noisyLabels, type LinearSubspace } from "../tasks/linear-subspace.js";
 import { toy2dTask } from "../tasks/toy2d.js";
-import { uniformInt } from "pure-rand/distribution/uniformInt";
-import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 
 export interface TaskData {
   name: string;
@@ -45,18 +44,8 @@ export function readDataFile(path: string, columns?: string[]): { columns: strin
   return { columns: columns ?? t.header, matrix: t.matrix };
 }
 
-/** A seeded random permutation of 0..n−1 (Fisher–Yates with pure-rand). */
-export function shuffled(n: number, seed: number): Int32Array {
-  const rng = xoroshiro128plus(seed | 0);
-  const idx = Int32Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = uniformInt(rng, 0, i);
-    const t = idx[i]!;
-    idx[i] = idx[j]!;
-    idx[j] = t;
-  }
-  return idx;
-}
+/** A seeded random permutation of 0..n−1 (kept under this name for the CLI). */
+export { permutation as shuffled } from "../data/permutation.js";
 
 /** Builds the task's data. `baseDir` resolves a relative CSV path (the config file's folder). Consumes `key`. */
 export function taskData(task: TaskConfig, key: Key, baseDir = "."): TaskData {
@@ -132,7 +121,7 @@ export function taskData(task: TaskConfig, key: Key, baseDir = "."): TaskData {
         evalSets: (k, n) => {
           const seed = Number(k.ref.dataSync()[0]);
           k.dispose();
-          const idx = shuffled(matrix.rows, seed);
+          const idx = permutation(matrix.rows, seed);
           const m = Math.min(n, Math.floor(matrix.rows / 2));
           return [takeRows(matrix, idx.subarray(0, m)), takeRows(matrix, idx.subarray(m, 2 * m))];
         },

@@ -1,3 +1,4 @@
+import { permutation } from "../data/permutation.js";
 /**
  * One entry point for reward learning (2307.07055 step 1): validate the labeled rows, hold some out,
  * fit the chosen model on the rest, and report the fit quality on both parts. Plus prediction f̂(x),
@@ -8,8 +9,6 @@ import { splitKey, keyToSeed, type Key } from "../backend/keys.js";
 import { upload } from "../backend/ownership.js";
 import { takeRows, type HostMatrix } from "../data/matrix.js";
 import { noisyLabels } from "../tasks/linear-subspace.js";
-import { uniformInt } from "pure-rand/distribution/uniformInt";
-import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import { ensembleRewardFn, fitEnsemble, predictEnsemble } from "./ensemble.js";
 import { fitMlp, mlpRewardFn, predictMlp } from "./mlp.js";
 import { deviceReward, type DifferentiableReward } from "./reward.js";
@@ -46,18 +45,7 @@ export function splitSizes(n: number, holdout: number): { train: number; heldOut
   return { train: n - heldOut, heldOut };
 }
 
-/** A seeded random permutation of 0..n−1 (Fisher–Yates). */
-export function permutation(n: number, seed: number): Int32Array {
-  const rng = xoroshiro128plus(seed | 0);
-  const idx = Int32Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = uniformInt(rng, 0, i);
-    const t = idx[i]!;
-    idx[i] = idx[j]!;
-    idx[j] = t;
-  }
-  return idx;
-}
+export { permutation } from "../data/permutation.js";
 
 /** RMSE and R² of predictions against labels. */
 export function fitQuality(pred: ArrayLike<number>, y: ArrayLike<number>): FitQuality {
