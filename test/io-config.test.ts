@@ -170,7 +170,9 @@ describe("one-line errors", () => {
     expect(err({ sampling: { eta: -0.5 } })).toBe("cfg.json: sampling.eta: must be ≥ 0, got -0.5");
     expect(err({ reward: { kind: "ridge", l2: -1 } })).toBe("cfg.json: reward.l2: must be ≥ 0, got -1");
     expect(err({ task: { kind: "toy2d", n: 1 } })).toBe("cfg.json: task.n: must be ≥ 2, got 1");
-    expect(err({ method: { kind: "rwr", alpha: 0 } })).toBe("cfg.json: method.alpha: must be > 0, got 0");
+    expect(err({ method: { kind: "ctrl", alpha: 0 } })).toBe("cfg.json: method.alpha: must be > 0, got 0");
+    expect(err({ method: { kind: "rwr", alpha: 0 } })).toBe("cfg.json: method.alpha: (τ) must be > 0, got 0");
+    expect(err({ method: { kind: "rgdm", rho: -1 } })).toBe("cfg.json: method.rho: (ρ) must be ≥ 0, got -1");
     expect(err({ method: { kind: "cfg", scale: -1 } })).toBe("cfg.json: method.scale: must be ≥ 0, got -1");
   });
 

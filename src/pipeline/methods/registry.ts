@@ -10,6 +10,8 @@ import { runDps } from "./dps.js";
 import { runExactGuidance } from "./exact-guidance.js";
 import { runSvdd } from "./svdd.js";
 import { runTargetGuidance } from "./target-guidance.js";
+import { runRgdm } from "./rgdm.js";
+import { runRwr } from "./rwr.js";
 
 export const METHOD_RUNNERS: Partial<Record<MethodKind, MethodRunner>> = {
   none: runNone,
@@ -21,6 +23,8 @@ export const METHOD_RUNNERS: Partial<Record<MethodKind, MethodRunner>> = {
   svdd: runSvdd,
   "best-of-n": runBestOfN,
   "exact-guidance": runExactGuidance,
+  rgdm: runRgdm,
+  rwr: runRwr,
 };
 
 export function availableMethods(): string[] {

@@ -1,0 +1,310 @@
+/**
+ * Reward-guided training via a payoff distribution (RGDM, 2304.07132; methods.md). Per training step:
+ *   x_0 ~ data, t ~ U{1..T}, ε ~ N(0, I), x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε,
+ *   x̃ = μ̃_t(x_t, x_0) + σ_t z  (the forward posterior q(x_{t−1} | x_t, x_0); `center: "mean"` drops σ_t z),
+ *   δ = the reward-directed shift in the ball ‖δ‖ ≤ ρ (ρ or ρ·σ_t) — projected ascent for a differentiable
+ *       reward, K candidates chosen ∝ exp(r/τ) for a black-box one (rgdm-shift.ts),
+ *   regress the model's step mean μ_θ(x_t, t) onto y = x̃ + δ.
+ * The reward is read at x̃ + δ (`rewardAt: "x-tilde"`) or at its denoised estimate x̂_0(x̃ + δ, t−1) under a
+ * reference model (`"x0-hat"`: the pretrained model, or the model being trained when there is none).
+ *
+ * The loss. methods.md writes ‖y − μ_θ‖²/(2σ_t²). For the DDPM step μ_θ = c_x0 x̂_0(ε̂) + c_xt x_t is
+ * affine in ε̂, so y corresponds to one ε_y with μ(ε_y) = y, and ‖y − μ_θ‖² = κ_t ‖ε_y − ε̂‖². rewardiff
+ * trains the network on ε_y (or the matching x_0 / v target) with the unweighted ("simple") loss, as DDPM
+ * does: a per-t reweighting that leaves the minimiser at every t — E[y | x_t] — unchanged and avoids the
+ * infinite weight of 1/σ_1² = 1/β̃_1 = ∞. With δ = 0 and `center: "mean"` it is exactly the DDPM loss.
+ */
+import { jit, np, tree, valueAndGrad, type JArray } from "../backend/jax.js";
+import { grad } from "../backend/jax.js";
+import { keyToWords, split2, type Key } from "../backend/keys.js";
+import { scalar, toHostSync, toNumber, upload } from "../backend/ownership.js";
+import { hostMatrix, type HostMatrix } from "../data/matrix.js";
+import type { ModelConfig } from "../diffusion/model.js";
+import { targetFor, x0FromOutput } from "../diffusion/parameterization.js";
+import { makeSchedule } from "../diffusion/schedule.js";
+import { ddpmCoefficients } from "../diffusion/step.js";
+import { adamInit, adamUpdate, defaultAdam, type AdamState } from "../nn/adam.js";
+import { clipByGlobalNorm } from "../nn/clip.js";
+import { applyDenoiser, initDenoiser, type DenoiserParams } from "../nn/denoiser.js";
+import { emaDecay, emaUpdate } from "../nn/ema.js";
+import { learningRate } from "../nn/lr-schedule.js";
+import { evaluateRewardHost, requireDifferentiable, type Reward } from "../rewards/reward.js";
+import { batchIndices, type TrainConfig, type TrainState } from "../training/trainer.js";
+import { ballCandidates, checkShiftParameters, gradientShift, hostRng, selectCandidates, weightedCandidates, type ShiftRule } from "./rgdm-shift.js";
+
+/** The RGDM settings (config keys of method "rgdm", docs/rgdm.md). */
+export interface RgdmSettings {
+  /** τ, the payoff temperature (config `alpha`). */
+  tau: number;
+  /** ρ, the radius of the feasible ball. */
+  rho: number;
+  /** "absolute": radius ρ; "sigma": radius ρ·σ_t (σ_t = √β̃_t, the posterior std of the step). */
+  rhoScale: "absolute" | "sigma";
+  /** "gradient": projected ascent (differentiable reward); "candidates": K draws ∝ exp(r/τ) (any reward). */
+  variant: "gradient" | "candidates";
+  /** Update rule of the gradient variant (rgdm-shift.ts). */
+  rule: ShiftRule;
+  /** K, candidates per row (candidates variant). */
+  candidates: number;
+  /** Projected ascent steps (gradient variant). */
+  ascentSteps: number;
+  rewardAt: "x-tilde" | "x0-hat";
+  /** "sample": x̃ = μ̃ + σ_t z (the paper); "mean": x̃ = μ̃ (same fixed point, far lower variance). */
+  center: "sample" | "mean";
+  /** Candidates variant: "draw" one candidate ∝ exp(r/τ) (the paper), or regress on the "weighted" mean Σ_k softmax(r/τ)_k δ_k. */
+  select: "draw" | "weighted";
+}
+
+/** Defaults for data of dimension D: ρ = √(D+2) scaled by σ_t (the uniform ball then has the posterior's covariance σ_t² I). */
+export function defaultRgdmSettings(dim: number): RgdmSettings {
+  return { tau: 1, rho: Math.sqrt(dim + 2), rhoScale: "sigma", variant: "gradient", rule: "proximal", candidates: 8, ascentSteps: 1, rewardAt: "x0-hat", center: "mean", select: "weighted" };
+}
+
+/** Work counted per sample row. */
+export interface RgdmCost {
+  /** Reward values computed (candidates variant: K per row and step). */
+  rewardEvals: number;
+  /** Reward gradients computed (gradient variant: ascentSteps per row and step). */
+  rewardGradEvals: number;
+  /** Reference-network evaluations for x̂_0 (rewardAt "x0-hat"). */
+  modelEvals: number;
+  seconds: number;
+}
+
+export interface RgdmTrainOptions {
+  model: ModelConfig;
+  /** Steps, batch size, learning rate, … of the RGDM training. */
+  train: TrainConfig;
+  /** x_0 rows (the task's data). */
+  data: HostMatrix;
+  reward: Reward;
+  settings: RgdmSettings;
+  /** Start from these weights (fine-tuning; borrowed, copied). Omitted: fresh weights (training from scratch). */
+  init?: DenoiserParams;
+  /** Reference model for rewardAt "x0-hat" (borrowed). Omitted: the model being trained. */
+  reference?: DenoiserParams;
+  /** Consumed. */
+  key: Key;
+  onStep?: (p: { step: number; total: number; loss: number; shiftNorm: number; lr: number }) => void;
+  /** Called every `every` steps (and after the last) with the EMA weights (borrowed). */
+  monitor?: { every: number; run: (ema: DenoiserParams, step: number) => void | Promise<void> };
+  /** Config path for errors (e.g. "method[2]"). */
+  where?: string;
+}
+
+export interface RgdmResult {
+  state: TrainState;
+  losses: { step: number; loss: number }[];
+  /** Mean ‖δ‖ per logged step. */
+  shiftNorms: { step: number; value: number }[];
+  cost: RgdmCost;
+}
+
+type StepFn = (...a: JArray[] | unknown[]) => [DenoiserParams, DenoiserParams, AdamState<DenoiserParams>, JArray];
+const stepCache = new Map<string, StepFn>();
+
+/** The jitted regression step: (params, ema, opt, x_t, tNet, ᾱ [B,1], x0_y, ε_y, lr, decay) → [params, ema, opt, loss]. */
+function regressionStep(model: ModelConfig, cfg: TrainConfig): StepFn {
+  const id = JSON.stringify([model, cfg.weightDecay, cfg.gradClip]);
+  const hit = stepCache.get(id);
+  if (hit) return hit;
+  const adam = { ...defaultAdam, weightDecay: cfg.weightDecay };
+  const fn = jit(
+    (params: DenoiserParams, ema: DenoiserParams, opt: AdamState<DenoiserParams>, xt: JArray, tNet: JArray, ab: JArray, x0y: JArray, epsy: JArray, lr: JArray, decay: JArray) => {
+      const lossOf = (p: DenoiserParams) => {
+        const out = applyDenoiser(model.network, p, xt.ref, tNet.ref);
+        const target = targetFor(model.prediction, x0y.ref, epsy.ref, ab.ref);
+        return np.mean(np.square(out.sub(target)));
+      };
+      const [loss, grads] = valueAndGrad(lossOf)(tree.ref(params));
+      xt.dispose();
+      tNet.dispose();
+      ab.dispose();
+      x0y.dispose();
+      epsy.dispose();
+      const { grads: clipped, norm } = clipByGlobalNorm(grads, cfg.gradClip);
+      norm.dispose();
+      const { params: newParams, state } = adamUpdate(adam, params, clipped, opt, lr);
+      const newEma = emaUpdate(ema, tree.ref(newParams), decay);
+      return [newParams, newEma, state, loss];
+    },
+  ) as unknown as StepFn;
+  stepCache.set(id, fn);
+  return fn;
+}
+
+/** Per training index t (0-based): ᾱ_t, the posterior coefficients of q(x_{t−1} | x_t, x_0) and σ_t = √β̃_t. */
+export function posteriorTables(model: ModelConfig): { T: number; alphaBar: Float64Array; cX0: Float64Array; cXt: Float64Array; sigma: Float64Array } {
+  const schedule = makeSchedule(model.schedule);
+  const T = schedule.T;
+  const alphaBar = Float64Array.from(schedule.alphaBars);
+  const cX0 = new Float64Array(T);
+  const cXt = new Float64Array(T);
+  const sigma = new Float64Array(T);
+  for (let t = 0; t < T; t++) {
+    const c = ddpmCoefficients(schedule, t, t - 1, "small");
+    cX0[t] = c.cX0;
+    cXt[t] = c.cXt;
+    sigma[t] = c.sigma;
+  }
+  return { T, alphaBar, cX0, cXt, sigma };
+}
+
+/**
+ * x ↦ x̂_0(x, s_i) per row under `params` (rows with s_i = −1 are already clean: x̂_0 = x). Borrows
+ * `params`; the returned function consumes its argument. Differentiable.
+ */
+export function denoisedAt(model: ModelConfig, params: DenoiserParams, s: Int32Array, alphaBar: Float64Array): (x: JArray) => JArray {
+  const T = alphaBar.length;
+  const n = s.length;
+  const tNet = Float32Array.from(s, (v) => (1000 * Math.max(v, 0)) / T);
+  const ab = Float32Array.from(s, (v) => (v < 0 ? 1 : alphaBar[v]!));
+  const clean = Float32Array.from(s, (v) => (v < 0 ? 1 : 0));
+  return (x) => {
+    const out = applyDenoiser(model.network, tree.ref(params), x.ref, np.array(tNet));
+    const x0 = x0FromOutput(model.prediction, x.ref, out, upload(ab, n, 1));
+    const m = upload(clean, n, 1);
+    return x0.mul(np.subtract(1, m.ref)).add(x.mul(m));
+  };
+}
+
+function copyParams(p: DenoiserParams): DenoiserParams {
+  return tree.map((a: JArray) => a.mul(1), tree.ref(p)) as DenoiserParams;
+}
+
+/** RGDM training (see the module doc). Consumes `key`; returns a fresh state owned by the caller. */
+export async function trainRgdm(o: RgdmTrainOptions): Promise<RgdmResult> {
+  const where = o.where ?? "method";
+  const s = o.settings;
+  checkShiftParameters(s.tau, s.rho, where);
+  if (s.variant === "gradient") requireDifferentiable(o.reward, `${where}: rgdm variant "gradient" (projected ascent)`);
+  if (!(Number.isInteger(s.candidates) && s.candidates >= 1)) throw new Error(`${where}.candidates (K) must be a whole number ≥ 1, got ${s.candidates}`);
+  if (!(Number.isInteger(s.ascentSteps) && s.ascentSteps >= 1)) throw new Error(`${where}.ascentSteps must be a whole number ≥ 1, got ${s.ascentSteps}`);
+  const { model, train, data } = o;
+  const D = model.network.dataDim;
+  if (data.cols !== D) throw new Error(`${where}: the data has ${data.cols} columns but the model's data dimension is ${D}`);
+  const tab = posteriorTables(model);
+  const [kInit, kSeed] = split2(o.key);
+  const seed = keyToWords(kSeed)[0];
+  kSeed.dispose();
+  let params: DenoiserParams;
+  if (o.init) {
+    kInit.dispose();
+    params = copyParams(o.init);
+  } else {
+    params = initDenoiser(kInit, model.network);
+  }
+  let ema = copyParams(params);
+  let opt = adamInit(params);
+  const fn = regressionStep(model, train);
+  const lrSched = { kind: train.lrSchedule, lr: train.learningRate, total: train.steps, warmup: train.warmupSteps };
+  const cost: RgdmCost = { rewardEvals: 0, rewardGradEvals: 0, modelEvals: 0, seconds: 0 };
+  const losses: { step: number; loss: number }[] = [];
+  const shiftNorms: { step: number; value: number }[] = [];
+  const B = train.batchSize;
+  const t0 = performance.now();
+  for (let step = 0; step < train.steps; step++) {
+    const rng = hostRng((seed ^ Math.imul(step + 1, 0x85ebca6b)) | 0);
+    const idx = batchIndices(seed, step, data.rows, B);
+    const tIdx = new Int32Array(B);
+    const xt = new Float64Array(B * D);
+    const center = new Float32Array(B * D);
+    const radius = new Float64Array(B);
+    const sigma = new Float64Array(B);
+    for (let i = 0; i < B; i++) {
+      const t = Math.min(tab.T - 1, Math.floor(rng.uniform() * tab.T));
+      tIdx[i] = t;
+      const a = tab.alphaBar[t]!;
+      sigma[i] = tab.sigma[t]!;
+      radius[i] = s.rhoScale === "sigma" ? s.rho * sigma[i]! : s.rho;
+      for (let j = 0; j < D; j++) {
+        const x0 = data.data[idx[i]! * D + j]!;
+        const v = Math.sqrt(a) * x0 + Math.sqrt(1 - a) * rng.normal();
+        xt[i * D + j] = v;
+        const mu = tab.cX0[t]! * x0 + tab.cXt[t]! * v;
+        center[i * D + j] = s.center === "sample" ? mu + sigma[i]! * rng.normal() : mu;
+      }
+    }
+    const ref = o.reference ?? params;
+    const sIdx = Int32Array.from(tIdx, (t) => t - 1);
+    let delta: Float64Array;
+    if (s.variant === "gradient") {
+      const z = s.rewardAt === "x0-hat" ? denoisedAt(model, ref, sIdx, tab.alphaBar) : (x: JArray) => x;
+      const f = (x: JArray) => (o.reward as { fn: (x: JArray) => JArray }).fn(z(x)).sum();
+      delta = await gradientShift({
+        center,
+        dim: D,
+        radius,
+        sigma,
+        tau: s.tau,
+        rule: s.rule,
+        steps: s.ascentSteps,
+        gradAt: (x) => toHostSync(grad(f)(upload(x, B, D))),
+      });
+      cost.rewardGradEvals += B * s.ascentSteps;
+      if (s.rewardAt === "x0-hat") cost.modelEvals += B * s.ascentSteps;
+    } else {
+      const K = s.candidates;
+      const cand = ballCandidates(rng, B, K, D, radius);
+      const pts = new Float32Array(K * B * D);
+      for (let r = 0; r < K * B; r++) for (let j = 0; j < D; j++) pts[r * D + j] = center[(r % B) * D + j]! + cand[r * D + j]!;
+      let at = hostMatrix(K * B, D, pts);
+      if (s.rewardAt === "x0-hat") {
+        const sRep = new Int32Array(K * B);
+        for (let r = 0; r < K * B; r++) sRep[r] = sIdx[r % B]!;
+        at = hostMatrix(K * B, D, toHostSync(denoisedAt(model, ref, sRep, tab.alphaBar)(upload(pts, K * B, D))));
+        cost.modelEvals += K * B;
+      }
+      const r = await evaluateRewardHost(o.reward, at);
+      cost.rewardEvals += K * B;
+      if (s.select === "weighted") {
+        delta = weightedCandidates(cand, r, B, K, D, s.tau);
+      } else {
+        const pick = selectCandidates(rng, r, B, K, s.tau);
+        delta = new Float64Array(B * D);
+        for (let i = 0; i < B; i++) for (let j = 0; j < D; j++) delta[i * D + j] = cand[(pick[i]! * B + i) * D + j]!;
+      }
+    }
+    // y = x̃ + δ → the ε (and x_0) whose step mean is y: μ(ε) = (c_x0/√ᾱ + c_xt) x_t − c_x0 √(1−ᾱ)/√ᾱ · ε.
+    const epsY = new Float32Array(B * D);
+    const x0Y = new Float32Array(B * D);
+    const tNet = new Float32Array(B);
+    const ab = new Float32Array(B);
+    let shiftSum = 0;
+    for (let i = 0; i < B; i++) {
+      const t = tIdx[i]!;
+      const a = tab.alphaBar[t]!;
+      const sa = Math.sqrt(a);
+      const s1 = Math.sqrt(1 - a);
+      const cx0 = tab.cX0[t]!;
+      const lin = cx0 / sa + tab.cXt[t]!;
+      tNet[i] = (1000 * t) / tab.T;
+      ab[i] = a;
+      let sq = 0;
+      for (let j = 0; j < D; j++) {
+        const d = delta[i * D + j]!;
+        sq += d * d;
+        const y = center[i * D + j]! + d;
+        const x = xt[i * D + j]!;
+        const e = ((lin * x - y) * sa) / (cx0 * s1);
+        epsY[i * D + j] = e;
+        x0Y[i * D + j] = (x - s1 * e) / sa;
+      }
+      shiftSum += Math.sqrt(sq);
+    }
+    const lr = learningRate(lrSched, step);
+    let loss: JArray;
+    [params, ema, opt, loss] = fn(params, ema, opt, upload(Float32Array.from(xt), B, D), np.array(tNet), upload(ab, B, 1), upload(x0Y, B, D), upload(epsY, B, D), scalar(lr), scalar(emaDecay(train.ema, step)));
+    const lossValue = toNumber(loss);
+    if (!Number.isFinite(lossValue)) throw new Error(`${where}: rgdm training diverged at step ${step + 1} (loss ${lossValue}); lower the learning rate or ρ`);
+    losses.push({ step: step + 1, loss: lossValue });
+    shiftNorms.push({ step: step + 1, value: shiftSum / B });
+    o.onStep?.({ step: step + 1, total: train.steps, loss: lossValue, shiftNorm: shiftSum / B, lr });
+    if (o.monitor && ((step + 1) % o.monitor.every === 0 || step + 1 === train.steps)) await o.monitor.run(ema, step + 1);
+  }
+  cost.seconds = (performance.now() - t0) / 1000;
+  const [key, kData] = split2(np.array(new Uint32Array([seed >>> 0, 0x52474d]), { dtype: np.uint32 }));
+  const dataSeed = keyToWords(kData)[0];
+  kData.dispose();
+  return { state: { params, ema, opt, step: train.steps, key, dataSeed }, losses, shiftNorms, cost };
+}
