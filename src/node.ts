@@ -13,3 +13,4 @@ export { saveCheckpoint, loadCheckpoint } from "./io/checkpoint.js";
 export { writeFileAtomic } from "./io/atomic.js";
 export { writeReport } from "./report/write.js";
 export { saveRewardModel, loadRewardModel, REWARD_KIND, type RewardMeta } from "./rewards/checkpoint.js";
+export { saveClassifier, loadClassifier, CLASSIFIER_KIND, type ClassifierMeta } from "./rewards/classifier-checkpoint.js";

@@ -67,7 +67,7 @@ describe("defaults", () => {
       labelNoise: 0.1,
       pseudoLabelNoise: 0.1,
     });
-    expect(parseConfig({ task: { kind: "classifier-tilt" } }, "x").task).toEqual({ kind: "classifier-tilt", contexts: 2, n: 8000, gamma: 1 });
+    expect(parseConfig({ task: { kind: "classifier-tilt" } }, "x").task).toEqual({ kind: "classifier-tilt", contexts: 2, n: 8000, gamma: 1, offline: 2000, sharpness: 4, grid: 200 });
     expect(parseConfig({ task: mixture }, "x").task).toEqual({ ...mixture, n: 8000 });
     expect(parseConfig({ task: { kind: "csv", path: "d.csv", columns: ["a"] } }, "x").task).toEqual({ kind: "csv", path: "d.csv", columns: ["a"] });
   });

@@ -4,3 +4,4 @@ export * from "./mmd.js";
 export * from "./sliced-wasserstein.js";
 export * from "./floor.js";
 export * from "./subsample.js";
+export * from "./classification.js";

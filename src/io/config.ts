@@ -101,12 +101,39 @@ export const CsvTaskSchema = strict({
   columns: z.array(z.string().min(1)).min(1).optional(),
 });
 
-/** The CTRL benchmark of fixtures.md §4: `contexts` mixtures, a logistic labeler, target p(y|x)^γ p(x|c). */
+/**
+ * The CTRL benchmark of fixtures.md §4 (docs/classifier-tilt.md): `contexts` 2-D mixtures p(x|c), a
+ * logistic labeler p(y=1|x) = σ(wᵀx + b) (default w = (sharpness, 0), b = 0), `offline` (x, y) pairs
+ * and the exact target p(y|x)^γ p(x|c) on a `grid` × `grid` quadrature grid. `n` training rows (all
+ * contexts, balanced) train the pretrained p_pre(x|c) and the unconditional base model.
+ */
 export const ClassifierTiltTaskSchema = strict({
   kind: z.literal("classifier-tilt"),
   contexts: int(1).default(2),
   n: int(2).default(8000),
-  gamma: positive().default(1),
+  gamma: nonNegative().default(1),
+  offline: int(4).default(2000),
+  sharpness: positive().default(4),
+  labeler: strict({ weights: z.array(z.number()).length(2), bias: z.number().default(0) }).optional(),
+  mixtures: z.array(z.array(GaussianComponentSchema).min(1)).min(1).optional(),
+  grid: int(8).max(2000).default(200),
+}).superRefine((task, ctx) => {
+  if (!Array.isArray(task.mixtures)) return;
+  if (typeof task.contexts === "number" && task.mixtures.length !== task.contexts) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["contexts"],
+      message: `is ${task.contexts} but mixtures has ${plural(task.mixtures.length, "entry", "entries")} (one mixture per context)`,
+      input: task.contexts,
+    });
+  }
+  task.mixtures.forEach((m, c) =>
+    (Array.isArray(m) ? m : []).forEach((k, i) => {
+      if (Array.isArray(k?.mean) && k.mean.length !== 2) {
+        ctx.addIssue({ code: "custom", path: ["mixtures", c, i, "mean"], message: `has ${plural(k.mean.length, "coordinate")}; this task is 2-D`, input: k.mean });
+      }
+    }),
+  );
 });
 
 export const TaskSchema = z.discriminatedUnion("kind", [

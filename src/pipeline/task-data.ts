@@ -9,7 +9,8 @@ import { hostMatrix, takeRows, type HostMatrix } from "../data/matrix.js";
 import type { TaskConfig } from "../io/config.js";
 import { readCsv } from "../io/csv.js";
 import { readNpyMatrix } from "../io/npy.js";
-import { gaussianMixtureTask } from "../tasks/gaussian-mixture.js";
+import { gaussianMixtureTask, sampleMixture } from "../tasks/gaussian-mixture.js";
+import { classifierTiltTask, type ClassifierTiltTask } from "../tasks/classifier-tilt.js";
 import { linearSubspaceTask, makeLinearSubspace, noisyLabels, type LinearSubspace } from "../tasks/linear-subspace.js";
 import { toy2dTask } from "../tasks/toy2d.js";
 
@@ -31,6 +32,20 @@ export interface TaskData {
   subspace?: LinearSubspace;
   /** linear-subspace: ν, the noise of the pseudo-labels (task.pseudoLabelNoise). */
   pseudoLabelNoise?: number;
+  /**
+   * classifier-tilt (fixtures.md §4): the benchmark with its oracles, the context c of every training
+   * row (`train` pools all contexts; evalSets draw the context-averaged law) and the offline (x, y) set.
+   */
+  classifierTilt?: ClassifierTiltData;
+}
+
+/** The classifier-tilt task's data beyond `train` (see docs/classifier-tilt.md). */
+export interface ClassifierTiltData {
+  task: ClassifierTiltTask;
+  /** c per row of `train`. */
+  trainContexts: Int32Array;
+  /** The offline set: x from the contexts' data, y ~ p(y | x) of the ground-truth labeler, and each row's c. */
+  offline: { x: HostMatrix; y: Int32Array; contexts: Int32Array };
 }
 
 /** Reads a user's data file (.csv with a header row, or .npy). */
@@ -127,10 +142,38 @@ export function taskData(task: TaskConfig, key: Key, baseDir = "."): TaskData {
         },
       };
     }
+    case "classifier-tilt": {
+      kTask.dispose();
+      const t = classifierTiltTask({
+        contexts: task.contexts,
+        gamma: task.gamma,
+        sharpness: task.sharpness,
+        ...(task.labeler ? { labeler: task.labeler } : {}),
+        ...(task.mixtures ? { mixtures: task.mixtures } : {}),
+        grid: task.grid,
+      });
+      const [kTrain, kOffline] = splitKey(kData, 2);
+      const { x, contexts } = t.sampleData(kTrain!, task.n);
+      return {
+        name: "classifier-tilt",
+        dim: 2,
+        columns: ["x1", "x2"],
+        train: x,
+        evalSets: (k, n) => {
+          const [a, b] = splitKey(k, 2);
+          return [sampleMixture(a!, t.marginal, n), sampleMixture(b!, t.marginal, n)];
+        },
+        classifierTilt: { task: t, trainContexts: contexts, offline: t.offline(kOffline!, task.offline) },
+        // For unconditional reward methods: r(x) = log p(y = 1 | x), so p·e^{r/α} with α = 1/γ is the
+        // y = 1 target on the context-averaged law; E_p[r] exact by quadrature.
+        reward: (m) => Float32Array.from(t.logLabelProb(m, 1)),
+        rewardMeanExact: Array.from({ length: t.contexts }, (_, c) => t.target(c, 1, 0).meanLogLabelProb).reduce((a, v) => a + v, 0) / t.contexts,
+      };
+    }
     default:
       kTask.dispose();
       kData.dispose();
-      throw new Error(`task kind "${(task as { kind: string }).kind}" is not available in this version of rewardiff (toy2d, gaussian-mixture, linear-subspace, csv)`);
+      throw new Error(`task kind "${(task as { kind: string }).kind}" is not available in this version of rewardiff (toy2d, gaussian-mixture, linear-subspace, csv, classifier-tilt)`);
   }
 }
 

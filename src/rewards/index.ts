@@ -3,5 +3,6 @@ export * from "./types.js";
 export { fitRidge, predictRidge } from "./ridge.js";
 export { fitMlp, predictMlp, mlpRewardFn } from "./mlp.js";
 export { fitEnsemble, predictEnsemble, ensembleRewardFn } from "./ensemble.js";
+export * from "./classifier.js";
 export { fitReward, predictReward, rewardModelPlugin, pseudoLabel, fitQuality, checkLabeledData, splitSizes, permutation, type FitRewardOptions } from "./fit.js";
 // Files (Node only): saveRewardModel / loadRewardModel in ./checkpoint.ts, exported from "rewardiff/node".

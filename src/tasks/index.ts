@@ -5,4 +5,5 @@ export * from "./gaussian.js";
 export * from "./gaussian-mixture.js";
 export * from "./linear-subspace.js";
 export * from "./linear-reward.js";
+export * from "./classifier-tilt.js";
 export { hostNormal, hostUniform } from "./host-random.js";

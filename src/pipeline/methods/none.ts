@@ -7,8 +7,11 @@ import { sampleDistances } from "../metrics.js";
 import type { MethodRunner } from "./context.js";
 import { summary } from "../../eval/stats.js";
 import type { ResultRow } from "../../report/types.js";
+import { runPretrainedTilt } from "../classifier-tilt/none.js";
 
 export const runNone: MethodRunner = async (ctx) => {
+  // classifier-tilt: the baseline is the pretrained p_pre(x|c), which ignores the requested label.
+  if (ctx.data.classifierTilt) return runPretrainedTilt(ctx);
   const base = ctx.base();
   const n = ctx.cfg.sampling.samples;
   ctx.hooks.onStage?.(`sampling ${n} points with ${ctx.sampler.sampler} (${ctx.sampler.steps} steps)`);

@@ -1,0 +1,420 @@
+/**
+ * A classifier p̂(y | x) on clean x from an offline set of (x, y) pairs, calibrated by temperature
+ * scaling (CTRL, 2406.12120, step 1; Guo et al. 2017):
+ *   logits ℓ_φ(x) = W_out ∘ (SiLU ∘ W_L) ∘ … ∘ (SiLU ∘ W_1) ((x − x̄)/s_x)   (layers = 0: logistic / softmax regression),
+ *   log p̂(y | x) = ℓ_y/T − logsumexp_k(ℓ_k/T).
+ * The weights are trained with AdamW on the cross-entropy of the training split; then one scalar T > 0
+ * is fitted by minimising the negative log-likelihood of a held-out split (the NLL is convex in β = 1/T,
+ * so a golden-section search on log T finds it). The fit report gives held-out accuracy, NLL and the
+ * expected calibration error (equal-width bins) before and after calibration.
+ * `classifierLogProbs` is differentiable jax-js code (CTRL backpropagates γ log p̂(y | x_0) through it).
+ * Files: ./classifier-checkpoint.ts (Node only).
+ */
+import { jit, jnn, np, tree, valueAndGrad, type JArray } from "../backend/jax.js";
+import { keyToSeed, splitKey, type Key } from "../backend/keys.js";
+import { scalar, toHostSync, toNumber, upload } from "../backend/ownership.js";
+import { hostMatrix, type HostMatrix } from "../data/matrix.js";
+import { permutation } from "../data/permutation.js";
+import { expectedCalibrationError } from "../eval/classification.js";
+import { adamInit, adamUpdate, defaultAdam, type AdamState } from "../nn/adam.js";
+import { dense, initDense, type DenseParams } from "../nn/dense.js";
+import { learningRate } from "../nn/lr-schedule.js";
+import { batchIndices } from "../training/trainer.js";
+import type { HostTensor } from "./types.js";
+
+/** Settings of a classifier fit. */
+export interface ClassifierSpec {
+  /** K: number of classes (labels are 0..K−1). */
+  classes: number;
+  /** Hidden width of the MLP. */
+  hidden: number;
+  /** Hidden layers; 0 = a linear (logistic) head on the standardised x. */
+  layers: number;
+  /** Decoupled weight decay (AdamW). */
+  l2: number;
+  steps: number;
+  learningRate: number;
+  batchSize: number;
+  /** Fraction of the rows held out for the temperature fit and the held-out metrics (0 = none, T = 1). */
+  holdout: number;
+  /** Equal-width confidence bins of the ECE. */
+  eceBins: number;
+}
+
+export const defaultClassifierSpec: Omit<ClassifierSpec, "classes"> = {
+  hidden: 64,
+  layers: 2,
+  l2: 0,
+  steps: 800,
+  learningRate: 3e-3,
+  batchSize: 256,
+  holdout: 0.2,
+  eceBins: 15,
+};
+
+/** Quality of a classifier on a split. */
+export interface ClassifierSplitReport {
+  n: number;
+  accuracy: number;
+  /** Mean negative log-likelihood (nats), with the fitted temperature. */
+  nll: number;
+  /** ECE with the fitted temperature. */
+  ece: number;
+  /** The same before calibration (T = 1). */
+  nllUncalibrated: number;
+  eceUncalibrated: number;
+}
+
+export interface ClassifierFitReport {
+  /** The fitted T (1 when nothing was held out). */
+  temperature: number;
+  train: ClassifierSplitReport;
+  heldOut?: ClassifierSplitReport;
+  steps: number;
+  finalLoss: number;
+}
+
+/** A fitted classifier: plain data (host tensors + JSON settings). */
+export interface ClassifierModel {
+  kind: "classifier";
+  dim: number;
+  spec: ClassifierSpec;
+  xMean: number[];
+  xStd: number[];
+  /** T of log p̂ = log softmax(ℓ/T). */
+  temperature: number;
+  /** layers.<i>.w/b, out.w/b. */
+  tensors: Record<string, HostTensor>;
+  fit?: ClassifierFitReport;
+}
+
+type ClassifierParams = { layers: DenseParams[]; out: DenseParams };
+
+/** Logits ℓ_φ(u) [n, K] for standardised inputs u [n, D]. Consumes `p` and `u`. */
+function logitsForward(p: ClassifierParams, u: JArray): JArray {
+  let h = u;
+  for (const layer of p.layers) h = jnn.silu(dense(layer, h));
+  return dense(p.out, h);
+}
+
+/** log softmax(ℓ) [n, K] as ℓ − logsumexp(ℓ) (jax-js's nn.softmax leaks under grad). Consumes `l`. */
+function logSoftmax(l: JArray): JArray {
+  return l.ref.sub(jnn.logsumexp(l, 1, { keepdims: true }));
+}
+
+function checkLabels(y: ArrayLike<number>, classes: number, where: string): void {
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i]!;
+    if (!Number.isInteger(v) || v < 0 || v >= classes) {
+      throw new Error(`${where}: label ${i} is ${v}; labels must be whole numbers in 0..${classes - 1} (classes = ${classes})`);
+    }
+  }
+}
+
+/** Throws `${where}: key must be …` for a bad setting. */
+export function checkClassifierSpec(s: ClassifierSpec, where: string): void {
+  const whole = (k: keyof ClassifierSpec, min: number) => {
+    const v = s[k];
+    if (!Number.isInteger(v) || v < min) throw new Error(`${where}: ${k} must be a whole number ≥ ${min}, got ${v}`);
+  };
+  whole("classes", 2);
+  whole("hidden", 1);
+  whole("layers", 0);
+  whole("steps", 1);
+  whole("batchSize", 1);
+  whole("eceBins", 1);
+  if (!(s.learningRate > 0)) throw new Error(`${where}: learningRate must be > 0, got ${s.learningRate}`);
+  if (!(s.l2 >= 0)) throw new Error(`${where}: l2 must be ≥ 0, got ${s.l2}`);
+  if (!(s.holdout >= 0 && s.holdout < 1)) throw new Error(`${where}: holdout must be in [0, 1), got ${s.holdout}`);
+}
+
+function initClassifier(key: Key, dim: number, s: ClassifierSpec): ClassifierParams {
+  const keys = splitKey(key, s.layers + 1);
+  const layers: DenseParams[] = [];
+  let width = dim;
+  for (let i = 0; i < s.layers; i++) {
+    layers.push(initDense(keys[i]!, width, s.hidden));
+    width = s.hidden;
+  }
+  return { layers, out: initDense(keys[s.layers]!, width, s.classes) };
+}
+
+function deviceParams(m: ClassifierModel): ClassifierParams {
+  const t = (name: string) => {
+    const h = m.tensors[name];
+    if (!h) throw new Error(`classifier: tensor "${name}" is missing`);
+    return np.array(h.data, { shape: [...h.shape] });
+  };
+  return {
+    layers: Array.from({ length: m.spec.layers }, (_, i) => ({ w: t(`layers.${i}.w`), b: t(`layers.${i}.b`) })),
+    out: { w: t("out.w"), b: t("out.b") },
+  };
+}
+
+function hostTensors(p: ClassifierParams): Record<string, HostTensor> {
+  const out: Record<string, HostTensor> = {};
+  const put = (name: string, a: JArray) => (out[name] = { shape: [...a.shape], data: toHostSync(a.ref) });
+  p.layers.forEach((l, i) => {
+    put(`layers.${i}.w`, l.w);
+    put(`layers.${i}.b`, l.b);
+  });
+  put("out.w", p.out.w);
+  put("out.b", p.out.b);
+  return out;
+}
+
+function stats(x: HostMatrix): { mean: number[]; std: number[] } {
+  const { rows: n, cols: D } = x;
+  const mean = new Array<number>(D).fill(0);
+  const sq = new Array<number>(D).fill(0);
+  for (let r = 0; r < n; r++) for (let j = 0; j < D; j++) mean[j]! += x.data[r * D + j]! / n;
+  for (let r = 0; r < n; r++) for (let j = 0; j < D; j++) sq[j]! += (x.data[r * D + j]! - mean[j]!) ** 2;
+  return { mean, std: sq.map((s) => (Math.sqrt(s / Math.max(1, n - 1)) > 1e-6 ? Math.sqrt(s / Math.max(1, n - 1)) : 1)) };
+}
+
+function standardise(x: HostMatrix, mean: readonly number[], std: readonly number[]): Float32Array {
+  const D = x.cols;
+  return Float32Array.from(x.data, (v, i) => (v - mean[i % D]!) / std[i % D]!);
+}
+
+type Step = (p: ClassifierParams, o: AdamState<ClassifierParams>, u: JArray, oneHot: JArray, lr: JArray) => [ClassifierParams, AdamState<ClassifierParams>, JArray];
+const stepCache = new Map<number, Step>();
+
+function trainStep(weightDecay: number): Step {
+  let f = stepCache.get(weightDecay);
+  if (!f) {
+    const adam = { ...defaultAdam, weightDecay };
+    f = jit((p: ClassifierParams, o: AdamState<ClassifierParams>, u: JArray, oneHot: JArray, lr: JArray) => {
+      // Cross-entropy −mean_i Σ_k 1{y_i = k} log p̂_k(x_i).
+      const loss = (q: ClassifierParams) => np.mean(np.sum(logSoftmax(logitsForward(q, u.ref)).mul(oneHot.ref), 1)).mul(-1);
+      const [value, grads] = valueAndGrad(loss)(tree.ref(p));
+      u.dispose();
+      oneHot.dispose();
+      const next = adamUpdate(adam, p, grads, o, lr);
+      return [next.params, next.state, value];
+    }) as unknown as Step;
+    stepCache.set(weightDecay, f);
+  }
+  return f;
+}
+
+const logitsJit = jit((p: ClassifierParams, u: JArray) => logitsForward(p, u)) as unknown as (p: ClassifierParams, u: JArray) => JArray;
+
+/** Raw logits ℓ_φ(x) per row [n·K] (T not applied), in batches of at most 4096 rows. */
+export function classifierLogits(m: ClassifierModel, x: HostMatrix): Float32Array {
+  if (x.cols !== m.dim) throw new Error(`classifier: expected ${m.dim} columns, got ${x.cols}`);
+  const K = m.spec.classes;
+  const u = standardise(x, m.xMean, m.xStd);
+  const out = new Float32Array(x.rows * K);
+  const p = deviceParams(m);
+  try {
+    for (let s = 0; s < x.rows; s += 4096) {
+      const rows = Math.min(4096, x.rows - s);
+      out.set(toHostSync(logitsJit(tree.ref(p), upload(u.subarray(s * m.dim, (s + rows) * m.dim), rows, m.dim))), s * K);
+    }
+  } finally {
+    tree.dispose(p);
+  }
+  return out;
+}
+
+/** Calibrated probabilities p̂(k | x) = softmax(ℓ/T), row-major [n·K], in float64. */
+export function classifierProbs(m: ClassifierModel, x: HostMatrix, temperature = m.temperature): Float64Array {
+  return softmaxRows(classifierLogits(m, x), m.spec.classes, 1 / temperature);
+}
+
+/** argmax_k p̂(k | x) per row. */
+export function classifierPredict(m: ClassifierModel, x: HostMatrix): Int32Array {
+  const l = classifierLogits(m, x);
+  const K = m.spec.classes;
+  return Int32Array.from({ length: x.rows }, (_, r) => {
+    let best = 0;
+    for (let k = 1; k < K; k++) if (l[r * K + k]! > l[r * K + best]!) best = k;
+    return best;
+  });
+}
+
+/**
+ * log p̂(y | x) for every class as differentiable jax-js code: x [n, D] (consumed) → [n, K],
+ * including the standardisation and the temperature. The weights are uploaded per call (small).
+ */
+export function classifierLogProbs(m: ClassifierModel): (x: JArray) => JArray {
+  const mean = Float32Array.from(m.xMean);
+  const inv = Float32Array.from(m.xStd, (s) => 1 / s);
+  const invT = 1 / m.temperature;
+  return (x) => {
+    if (x.ndim !== 2 || x.shape[1] !== m.dim) {
+      const shape = x.shape.join(", ");
+      x.dispose();
+      throw new Error(`classifier: expected x of shape [n, ${m.dim}], got [${shape}]`);
+    }
+    const u = x.sub(np.array(mean, { shape: [1, m.dim] })).mul(np.array(inv, { shape: [1, m.dim] }));
+    return logSoftmax(logitsForward(deviceParams(m), u).mul(invT));
+  };
+}
+
+function softmaxRows(logits: ArrayLike<number>, K: number, beta: number): Float64Array {
+  const n = logits.length / K;
+  const out = new Float64Array(logits.length);
+  for (let r = 0; r < n; r++) {
+    let max = -Infinity;
+    for (let k = 0; k < K; k++) max = Math.max(max, beta * logits[r * K + k]!);
+    let s = 0;
+    for (let k = 0; k < K; k++) s += out[r * K + k] = Math.exp(beta * logits[r * K + k]! - max);
+    for (let k = 0; k < K; k++) out[r * K + k]! /= s;
+  }
+  return out;
+}
+
+/** Mean NLL of labels under softmax(β ℓ), in float64. */
+export function temperatureNll(logits: ArrayLike<number>, labels: ArrayLike<number>, K: number, beta: number): number {
+  const n = labels.length;
+  let total = 0;
+  for (let r = 0; r < n; r++) {
+    let max = -Infinity;
+    for (let k = 0; k < K; k++) max = Math.max(max, beta * logits[r * K + k]!);
+    let s = 0;
+    for (let k = 0; k < K; k++) s += Math.exp(beta * logits[r * K + k]! - max);
+    total += max + Math.log(s) - beta * logits[r * K + labels[r]!]!;
+  }
+  return total / n;
+}
+
+/**
+ * Temperature scaling: T = argmin_T NLL(softmax(ℓ/T), y) on held-out logits. The NLL is convex in
+ * β = 1/T, so a golden-section search over log T ∈ [log 0.01, log 100] is exact to ~1e-6 in log T.
+ */
+export function fitTemperature(logits: ArrayLike<number>, labels: ArrayLike<number>, K: number): number {
+  if (labels.length === 0) throw new Error("temperature scaling: no held-out rows");
+  if (logits.length !== labels.length * K) throw new Error(`temperature scaling: ${logits.length} logits for ${labels.length} rows × ${K} classes`);
+  checkLabels(labels, K, "temperature scaling");
+  const f = (logT: number) => temperatureNll(logits, labels, K, Math.exp(-logT));
+  let a = Math.log(0.01);
+  let b = Math.log(100);
+  const g = (Math.sqrt(5) - 1) / 2;
+  let c = b - g * (b - a);
+  let d = a + g * (b - a);
+  let fc = f(c);
+  let fd = f(d);
+  while (b - a > 1e-6) {
+    if (fc < fd) {
+      b = d;
+      d = c;
+      fd = fc;
+      c = b - g * (b - a);
+      fc = f(c);
+    } else {
+      a = c;
+      c = d;
+      fc = fd;
+      d = a + g * (b - a);
+      fd = f(d);
+    }
+  }
+  return Math.exp((a + b) / 2);
+}
+
+function splitReport(logits: Float32Array, y: ArrayLike<number>, K: number, T: number, bins: number): ClassifierSplitReport {
+  const n = y.length;
+  let correct = 0;
+  for (let r = 0; r < n; r++) {
+    let best = 0;
+    for (let k = 1; k < K; k++) if (logits[r * K + k]! > logits[r * K + best]!) best = k;
+    if (best === y[r]) correct++;
+  }
+  return {
+    n,
+    accuracy: correct / n,
+    nll: temperatureNll(logits, y, K, 1 / T),
+    ece: expectedCalibrationError(softmaxRows(logits, K, 1 / T), y, K, bins),
+    nllUncalibrated: temperatureNll(logits, y, K, 1),
+    eceUncalibrated: expectedCalibrationError(softmaxRows(logits, K, 1), y, K, bins),
+  };
+}
+
+/**
+ * Fits p̂(y | x) on (x, y): a random `holdout` fraction of the rows is kept aside, the network is
+ * trained on the rest, then T is fitted on the held-out rows. Consumes `key`.
+ */
+export function fitClassifier(
+  x: HostMatrix,
+  y: ArrayLike<number>,
+  spec: Partial<ClassifierSpec> & { classes: number },
+  key: Key,
+  opts: { onStep?: (step: number, total: number, loss: number) => void } = {},
+): ClassifierModel {
+  const s: ClassifierSpec = { ...defaultClassifierSpec, ...spec };
+  const where = "classifier";
+  try {
+    checkClassifierSpec(s, where);
+    if (y.length !== x.rows) throw new Error(`${where}: ${y.length} labels for ${x.rows} rows`);
+    checkLabels(y, s.classes, where);
+  } catch (err) {
+    key.dispose();
+    throw err;
+  }
+  const [kSplit, kInit, kData] = splitKey(key, 3);
+  const n = x.rows;
+  const D = x.cols;
+  const nHeld = Math.floor(n * s.holdout);
+  if (n - nHeld < 2) {
+    kSplit!.dispose();
+    kInit!.dispose();
+    kData!.dispose();
+    throw new Error(`${where}: ${n} rows are too few to fit (need at least 2 training rows after the holdout)`);
+  }
+  const perm = permutation(n, keyToSeed(kSplit!));
+  const take = (idx: Int32Array) => {
+    const out = new Float32Array(idx.length * D);
+    idx.forEach((r, i) => out.set(x.data.subarray(r * D, (r + 1) * D), i * D));
+    return { x: hostMatrix(idx.length, D, out), y: Int32Array.from(idx, (r) => y[r]!) };
+  };
+  const held = take(perm.subarray(0, nHeld));
+  const tr = take(perm.subarray(nHeld));
+  const { mean: xMean, std: xStd } = stats(tr.x);
+  const u = standardise(tr.x, xMean, xStd);
+  const K = s.classes;
+
+  const dataSeed = keyToSeed(kData!);
+  let params = initClassifier(kInit!, D, s);
+  let opt = adamInit(params);
+  const step = trainStep(s.l2);
+  const B = Math.min(s.batchSize, tr.x.rows);
+  const sched = { kind: "cosine" as const, lr: s.learningRate, total: s.steps, warmup: 0 };
+  const ub = new Float32Array(B * D);
+  const hot = new Float32Array(B * K);
+  let last = NaN;
+  for (let k = 0; k < s.steps; k++) {
+    const idx = batchIndices(dataSeed, k, tr.x.rows, B);
+    hot.fill(0);
+    for (let i = 0; i < B; i++) {
+      const r = idx[i]!;
+      ub.set(u.subarray(r * D, (r + 1) * D), i * D);
+      hot[i * K + tr.y[r]!] = 1;
+    }
+    let loss: JArray;
+    [params, opt, loss] = step(params, opt, upload(ub, B, D), upload(hot, B, K), scalar(learningRate(sched, k)));
+    last = toNumber(loss);
+    if (!Number.isFinite(last)) {
+      tree.dispose(params);
+      tree.dispose(opt as unknown as ClassifierParams);
+      throw new Error(`${where}: training diverged at step ${k + 1} (loss ${last}); lower learningRate`);
+    }
+    opts.onStep?.(k + 1, s.steps, last);
+  }
+  const tensors = hostTensors(params);
+  tree.dispose(params);
+  tree.dispose(opt as unknown as ClassifierParams);
+  const model: ClassifierModel = { kind: "classifier", dim: D, spec: s, xMean, xStd, temperature: 1, tensors };
+  const heldLogits = nHeld > 0 ? classifierLogits(model, held.x) : undefined;
+  const T = heldLogits ? fitTemperature(heldLogits, held.y, K) : 1;
+  model.temperature = T;
+  model.fit = {
+    temperature: T,
+    train: splitReport(classifierLogits(model, tr.x), tr.y, K, T, s.eceBins),
+    ...(heldLogits ? { heldOut: splitReport(heldLogits, held.y, K, T, s.eceBins) } : {}),
+    steps: s.steps,
+    finalLoss: last,
+  };
+  return model;
+}
