@@ -29,6 +29,7 @@ export * from "./methods/rgdm.js";
 export * from "./methods/rgdm-shift.js";
 export * from "./methods/rgdm-sample.js";
 export * from "./methods/rwr.js";
+export * from "./methods/ddpo.js";
 export * from "./nn/low-rank-score.js";
 export { generate } from "./pipeline/generate.js";
 export { encodeSafetensors, decodeSafetensors } from "./io/safetensors.js";

@@ -320,7 +320,8 @@ export const MethodSchema = z.discriminatedUnion("kind", [
     label: guidanceInterval.label,
   }),
   strict({ kind: z.literal("ctrl"), alpha: alpha() }),
-  strict({ kind: z.literal("ddpo"), alpha: alpha() }),
+  /** DDPO / DPOK (docs/ddpo.md): PPO on the denoising MDP; alpha = KL weight to the pretrained model (absent = plain DDPO). */
+  strict({ kind: z.literal("ddpo"), alpha: alpha(), iterations: int(1).optional(), batch: int(2).optional(), epochs: int(1).optional(), minibatches: int(1).optional(), clip: positive().optional(), learningRate: positive().optional(), gradClip: nonNegative().optional(), reward: guidanceReward.reward, threshold: guidanceReward.threshold, label: z.string().min(1).optional() }),
   strict({ kind: z.literal("draft"), alpha: alpha() }),
   strict({ kind: z.literal("none") }),
 ]);
@@ -364,6 +365,14 @@ export const ExperimentConfigSchema = strict({
         path: Array.isArray(cfg.method) ? ["method", i, "kind"] : ["method", "kind"],
         message: `"exact-guidance" needs the closed-form soft value of a "gaussian-mixture" task, but task.kind is "${cfg.task.kind}"`,
         input: m.kind,
+      });
+    }
+    if (m?.kind === "ddpo" && sampling?.sampler === "ddim" && sampling.eta === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["sampling", "eta"],
+        message: `is 0 (deterministic DDIM), but method "ddpo" needs stochastic sampler steps (their log-probabilities); use eta > 0 or sampler "ddpm"`,
+        input: 0,
       });
     }
     if (m?.kind === "rcgdm") {

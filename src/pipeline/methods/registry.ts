@@ -2,6 +2,7 @@
 import type { MethodKind } from "../../io/config.js";
 import type { MethodRunner } from "./context.js";
 import { runNone } from "./none.js";
+import { runDdpo } from "./ddpo.js";
 import { runRcgdm } from "./rcgdm.js";
 import { runBestOfN } from "./best-of-n.js";
 import { runCfg } from "./cfg.js";
@@ -15,6 +16,7 @@ import { runRwr } from "./rwr.js";
 
 export const METHOD_RUNNERS: Partial<Record<MethodKind, MethodRunner>> = {
   none: runNone,
+  ddpo: runDdpo,
   rcgdm: runRcgdm,
   cfg: runCfg,
   "classifier-guidance": runClassifierGuidance,

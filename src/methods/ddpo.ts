@@ -1,0 +1,438 @@
+/**
+ * DDPO / DPOK: policy-gradient fine-tuning of a diffusion model on the denoising MDP (Black et al. 2023,
+ * "DDPO"; Fan et al. 2023, "DPOK"; methods.md, "The neighbouring family").
+ *
+ * Every stochastic sampler step is a Gaussian policy π_θ(x_s | x_t) = N(μ_θ(x_t, t), σ_t² I) (src/diffusion/step.ts).
+ * One round: sample B trajectories with the current weights θ_old, store (x_t, x_s, log π_θold(x_s|x_t)),
+ * score the final x_0 with any reward r (non-differentiable is fine: only r's values are used), then take
+ * `epochs` passes of PPO over the stored steps:
+ *   ρ_k = exp(log π_θ(x_s | x_t) − log π_θold(x_s | x_t)),
+ *   L = (1/S) mean_i Σ_k [ max(−A_ik ρ_ik, −A_ik clip(ρ_ik, 1 − ε, 1 + ε)) + (α/s) KL_ik(θ) ],
+ *   KL_ik(θ) = ‖μ_θ(x_t) − μ_pre(x_t)‖² / (2σ_k²)   (DPOK's KL to the pretrained model; α = 0: plain DDPO).
+ * The objective is J(θ) = E_τ[r(x_0) − α Σ_k KL_k(x_{t_k})] (the KL of the path measures), whose optimum
+ * is p_pre(x_0) e^{r(x_0)/α} / Z. Its gradient has a score-function part, handled by PPO with the
+ * reward-to-go G_ik = r(x_0^i) − α Σ_{k' > k} KL_ik' (action k changes only later states), and a direct
+ * part ∇_θ KL_k at the stored states (the second term of L). Advantages are normalised per batch:
+ * A_ik = (G_ik − mean_i G_ik) / s, s = std_i G_i0, and the KL term is divided by the same s so the
+ * balance α between reward and KL is kept (DDPO's plain per-batch normalisation when α = 0).
+ *
+ * Deterministic steps have no log-probability: a plan with σ = 0 anywhere but its last step (into clean
+ * data, where every DDPM/DDIM plan is deterministic) is refused with a clear error. That last step
+ * x_0 = μ_pre(x_{t_1}) is taken with the frozen pretrained model, as part of the environment, so the
+ * policy gradient stays exact and the optimum is still the tilt of the pretrained model's output law.
+ */
+import { jit, np, random, tree, valueAndGrad, type JArray } from "../backend/jax.js";
+import { keyAt, keyToSeed, splitKey, splitKeyWords, type Key } from "../backend/keys.js";
+import { scalar, settle, toHostSync, toNumber, upload } from "../backend/ownership.js";
+import { hostMatrix, type HostMatrix } from "../data/matrix.js";
+import { permutation } from "../data/permutation.js";
+import { modelEps, type ModelConfig } from "../diffusion/model.js";
+import { epsFromOutput } from "../diffusion/parameterization.js";
+import { makeSchedule } from "../diffusion/schedule.js";
+import { coefficientVector, stepLogProb, stepMeanFromVector, type StepCoefficients } from "../diffusion/step.js";
+import type { EpsFn } from "../diffusion/types.js";
+import { adamInit, adamUpdate, defaultAdam, type AdamState } from "../nn/adam.js";
+import { clipByGlobalNorm } from "../nn/clip.js";
+import { applyDenoiser, type DenoiserParams } from "../nn/denoiser.js";
+
+/** Settings of a DDPO / DPOK run. */
+export interface DdpoConfig {
+  /** Rounds of (sample a batch, PPO epochs). */
+  iterations: number;
+  /** B: trajectories per round. */
+  batch: number;
+  /** PPO passes over each batch. */
+  epochs: number;
+  /** Minibatches per pass (over all (trajectory, step) pairs). */
+  minibatches: number;
+  /** ε of the clipped ratio. */
+  clip: number;
+  learningRate: number;
+  /** Max global gradient norm (0 = off). */
+  gradClip: number;
+  /** α of the KL penalty to the pretrained model (0 = DDPO without KL; > 0 = DPOK). */
+  klWeight: number;
+}
+
+export const defaultDdpoConfig: DdpoConfig = {
+  iterations: 40,
+  batch: 256,
+  epochs: 2,
+  minibatches: 4,
+  clip: 0.2,
+  learningRate: 3e-4,
+  gradClip: 1,
+  klWeight: 0,
+};
+
+/** A reward on final samples x_0 (host values, one per row; black-box rewards are fine). */
+export type DdpoReward = (x0: HostMatrix) => ArrayLike<number> | Promise<ArrayLike<number>>;
+
+/** Smallest step σ with a usable float32 log-probability (‖x_s − μ‖²/σ² must stay finite). */
+export const MIN_SIGMA = 1e-6;
+
+/**
+ * Checks that every step of `plan` but the last is stochastic (σ > 0); returns how many leading steps
+ * are stochastic (the last one may be deterministic). `where` names the config in the error.
+ */
+export function stochasticSteps(plan: readonly StepCoefficients[], where = "ddpo"): number {
+  if (plan.length === 0) throw new Error(`${where}: the sampler plan has no steps`);
+  plan.forEach((c, i) => {
+    const last = i === plan.length - 1;
+    if (!(c.sigma >= MIN_SIGMA) && !(last && c.s.index < 0 && c.sigma === 0)) {
+      throw new Error(
+        `${where} needs a stochastic sampler, but step ${i + 1} of ${plan.length} (t = ${c.t.index + 1} → ${c.s.index + 1}) is deterministic (σ = ${c.sigma === 0 ? "0" : `${c.sigma.toPrecision(2)}, below 1e-6 in float32`}): ` +
+          `use sampling.sampler "ddpm", or "ddim" with eta > 0 (DDIM with eta = 0 has no step log-probabilities)`,
+      );
+    }
+  });
+  return plan[plan.length - 1]!.sigma > 0 ? plan.length : plan.length - 1;
+}
+
+/** A batch of sampled trajectories (host copies), enough to recompute every step's log-probability. */
+export interface Trajectories {
+  n: number;
+  dim: number;
+  /** The stochastic steps, in order (their count S' = xt.length). */
+  steps: StepCoefficients[];
+  /** x_t before stochastic step k, [n·D] each. */
+  xt: Float32Array[];
+  /** x_s after stochastic step k, [n·D] each. */
+  xs: Float32Array[];
+  /** log π_θold(x_s | x_t) of step k, [n] each (stepLogProb). */
+  logProbs: Float32Array[];
+  /** KL_k = ‖μ_θold − μ_pre‖²/(2σ_k²) at x_t, [n] each (absent without a reference model). */
+  kl?: Float32Array[];
+  /** μ_pre(x_t) of step k, [n·D] each (absent without a reference model). */
+  preMeans?: Float32Array[];
+  /** The final samples x_0. */
+  x0: HostMatrix;
+}
+
+/**
+ * Samples n trajectories with the policy ε̂_θ (`policy`) and records every stochastic step. With
+ * `reference` (ε̂_pre) it also records μ_pre and the per-step KL, and takes a deterministic last step with
+ * the reference model (else with the policy). Consumes `key`.
+ */
+export function rollout(o: { policy: EpsFn; reference?: EpsFn; plan: readonly StepCoefficients[]; n: number; dim: number; key: Key; where?: string }): Trajectories {
+  const S = stochasticSteps(o.plan, o.where);
+  const keys = splitKeyWords(o.key, o.plan.length + 1);
+  let x = random.normal(keyAt(keys, 0), [o.n, o.dim]);
+  const out: Trajectories = { n: o.n, dim: o.dim, steps: o.plan.slice(0, S), xt: [], xs: [], logProbs: [], x0: hostMatrix(0, o.dim) };
+  if (o.reference) {
+    out.kl = [];
+    out.preMeans = [];
+  }
+  o.plan.forEach((c, i) => {
+    if (i >= S) {
+      // The deterministic final step into clean data: x_0 = μ(x_{t_1}).
+      const eps = (o.reference ?? o.policy)(x.ref, c.t);
+      const { mean, x0Hat } = stepMeanFromVector(x, eps, coefficientVector(c));
+      x0Hat.dispose();
+      x = mean;
+      return;
+    }
+    const xtHost = toHostSync(x.ref);
+    const { mean, x0Hat } = stepMeanFromVector(x.ref, o.policy(x.ref, c.t), coefficientVector(c));
+    x0Hat.dispose();
+    if (o.reference) {
+      const pre = stepMeanFromVector(x.ref, o.reference(x.ref, c.t), coefficientVector(c));
+      pre.x0Hat.dispose();
+      const diff = toHostSync(mean.ref.sub(pre.mean.ref));
+      out.preMeans!.push(toHostSync(pre.mean));
+      const kl = new Float32Array(o.n);
+      for (let r = 0; r < o.n; r++) {
+        let s = 0;
+        for (let d = 0; d < o.dim; d++) s += diff[r * o.dim + d]! ** 2;
+        kl[r] = s / (2 * c.sigma * c.sigma);
+      }
+      out.kl!.push(kl);
+    }
+    x.dispose();
+    const z = random.normal(keyAt(keys, i + 1), [o.n, o.dim]);
+    const xs = mean.ref.add(z.mul(scalar(c.sigma)));
+    out.logProbs.push(toHostSync(stepLogProb(mean, c.sigma, xs.ref)));
+    out.xt.push(xtHost);
+    x = xs;
+    out.xs.push(toHostSync(x.ref));
+    settle(x);
+  });
+  out.x0 = hostMatrix(o.n, o.dim, toHostSync(x));
+  return out;
+}
+
+/** Per-row inputs of the PPO loss, flattened over (step k, trajectory i): row k·n + i. */
+interface StepRows {
+  rows: number;
+  xt: Float32Array;
+  xs: Float32Array;
+  tNet: Float32Array;
+  alphaBar: Float32Array;
+  /** [rows, 6]: √ᾱ_t, √(1−ᾱ_t), c_x0, c_eps, c_xt, σ. */
+  coef: Float32Array;
+  oldLogProb: Float32Array;
+  preMean: Float32Array;
+  advantage: Float32Array;
+}
+
+function flatten(tr: Trajectories, T: number, advantage: Float32Array): StepRows {
+  const S = tr.steps.length;
+  const n = tr.n;
+  const D = tr.dim;
+  const rows = S * n;
+  const out: StepRows = {
+    rows,
+    xt: new Float32Array(rows * D),
+    xs: new Float32Array(rows * D),
+    tNet: new Float32Array(rows),
+    alphaBar: new Float32Array(rows),
+    coef: new Float32Array(rows * 6),
+    oldLogProb: new Float32Array(rows),
+    preMean: new Float32Array(rows * D),
+    advantage,
+  };
+  tr.steps.forEach((c, k) => {
+    out.xt.set(tr.xt[k]!, k * n * D);
+    out.xs.set(tr.xs[k]!, k * n * D);
+    if (tr.preMeans) out.preMean.set(tr.preMeans[k]!, k * n * D);
+    out.oldLogProb.set(tr.logProbs[k]!, k * n);
+    const cv = [Math.sqrt(c.t.alphaBar), Math.sqrt(1 - c.t.alphaBar), c.cX0, c.cEps, c.cXt, c.sigma];
+    for (let i = 0; i < n; i++) {
+      out.tNet[k * n + i] = (1000 * c.t.index) / T;
+      out.alphaBar[k * n + i] = c.t.alphaBar;
+      out.coef.set(cv, (k * n + i) * 6);
+    }
+  });
+  return out;
+}
+
+/**
+ * log π_θ(x_s | x_t) per row and the step mean μ_θ, with per-row step coefficients: the device side of
+ * the PPO ratio. Consumes every argument.
+ */
+export function policyStepLogProb(
+  model: ModelConfig,
+  params: DenoiserParams,
+  xt: JArray,
+  xs: JArray,
+  tNet: JArray,
+  alphaBar: JArray,
+  coef: JArray,
+): { logProb: JArray; mean: JArray } {
+  const D = xt.shape[1]!;
+  const col = (j: number) => coef.ref.slice([], [j, j + 1]);
+  const out = applyDenoiser(model.network, params, xt.ref, tNet);
+  const eps = epsFromOutput(model.prediction, xt.ref, out, alphaBar.reshape([-1, 1]));
+  const x0Hat = xt.ref.sub(eps.ref.mul(col(1))).div(col(0));
+  const mean = x0Hat.mul(col(2)).add(eps.mul(col(3))).add(xt.mul(col(4)));
+  const sigma = col(5);
+  coef.dispose();
+  const sq = np.sum(np.square(xs.sub(mean.ref)), -1);
+  const logSigma = np.log(sigma.ref.reshape([-1]));
+  const logProb = sq
+    .div(np.square(sigma.reshape([-1])).mul(2))
+    .mul(-1)
+    .sub(logSigma.mul(D))
+    .sub(0.5 * D * Math.log(2 * Math.PI));
+  return { logProb, mean };
+}
+
+type PpoStep = (...a: any[]) => [DenoiserParams, AdamState<DenoiserParams>, JArray, JArray];
+const ppoCache = new Map<string, PpoStep>();
+
+function ppoStep(model: ModelConfig, clip: number, gradClip: number): PpoStep {
+  const id = JSON.stringify([model, clip, gradClip]);
+  let f = ppoCache.get(id);
+  if (!f) {
+    f = jit(
+      (
+        params: DenoiserParams,
+        opt: AdamState<DenoiserParams>,
+        xt: JArray,
+        xs: JArray,
+        tNet: JArray,
+        alphaBar: JArray,
+        coef: JArray,
+        oldLogProb: JArray,
+        adv: JArray,
+        preMean: JArray,
+        klWeight: JArray,
+        lr: JArray,
+      ) => {
+        const loss = (p: DenoiserParams) => {
+          const { logProb, mean } = policyStepLogProb(model, p, xt.ref, xs.ref, tNet.ref, alphaBar.ref, coef.ref);
+          const ratio = np.exp(logProb.sub(oldLogProb.ref));
+          const unclipped = adv.ref.mul(ratio.ref).mul(-1);
+          const clipped = adv.ref.mul(np.clip(ratio, 1 - clip, 1 + clip)).mul(-1);
+          const pg = np.maximum(unclipped, clipped);
+          const sigma = coef.ref.slice([], [5, 6]).reshape([-1]);
+          const kl = np.sum(np.square(mean.sub(preMean.ref)), -1).div(np.square(sigma).mul(2));
+          return np.mean(pg.add(kl.mul(klWeight.ref)));
+        };
+        const [value, grads] = valueAndGrad(loss)(tree.ref(params));
+        // Fraction of rows whose ratio is outside the clip range (a PPO health figure), before this update.
+        const { logProb } = policyStepLogProb(model, tree.ref(params), xt, xs, tNet, alphaBar, coef);
+        const r = np.exp(logProb.sub(oldLogProb));
+        const clipFrac = np.mean(np.abs(r.sub(1)).greater(clip).astype(np.float32));
+        adv.dispose();
+        preMean.dispose();
+        klWeight.dispose();
+        const { grads: g, norm } = clipByGlobalNorm(grads, gradClip);
+        norm.dispose();
+        const next = adamUpdate(defaultAdam, params, g, opt, lr);
+        return [next.params, next.state, value, clipFrac];
+      },
+    ) as unknown as PpoStep;
+    ppoCache.set(id, f);
+  }
+  return f;
+}
+
+/** One round's figures. */
+export interface DdpoRound {
+  iteration: number;
+  rewardMean: number;
+  rewardStd: number;
+  /** Mean Σ_k KL_k of the batch (nats; the path KL to the pretrained model, estimated at θ_old). */
+  kl: number;
+  loss: number;
+  clipFraction: number;
+}
+
+export interface DdpoResult {
+  /** The fine-tuned weights (owned by the caller). */
+  params: DenoiserParams;
+  history: DdpoRound[];
+  seconds: number;
+}
+
+function rewardValues(values: ArrayLike<number>, n: number): Float64Array {
+  if (values.length !== n) throw new Error(`ddpo: the reward returned ${values.length} values for ${n} samples`);
+  const out = Float64Array.from(values);
+  const bad = out.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new Error(`ddpo: the reward returned a non-finite value (${out[bad]}) for sample ${bad + 1}`);
+  return out;
+}
+
+/**
+ * Fine-tunes a copy of `pretrained` (borrowed, unchanged) with DDPO (klWeight = 0) or DPOK (klWeight α > 0).
+ * Consumes `key`. `onRound` reports each round.
+ */
+export async function trainDdpo(o: {
+  model: ModelConfig;
+  pretrained: DenoiserParams;
+  plan: readonly StepCoefficients[];
+  reward: DdpoReward;
+  config?: Partial<DdpoConfig>;
+  key: Key;
+  where?: string;
+  onRound?: (r: DdpoRound, total: number) => void;
+}): Promise<DdpoResult> {
+  const cfg: DdpoConfig = { ...defaultDdpoConfig, ...o.config };
+  const where = o.where ?? "ddpo";
+  try {
+    stochasticSteps(o.plan, where);
+    for (const k of ["iterations", "batch", "epochs", "minibatches"] as const) {
+      if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new Error(`${where}: ${k} must be a whole number ≥ 1, got ${cfg[k]}`);
+    }
+    if (cfg.batch < 2) throw new Error(`${where}: batch must be ≥ 2 (advantages are normalised per batch)`);
+    if (!(cfg.clip > 0)) throw new Error(`${where}: clip must be > 0, got ${cfg.clip}`);
+    if (!(cfg.klWeight >= 0)) throw new Error(`${where}: the KL weight alpha must be ≥ 0, got ${cfg.klWeight}`);
+  } catch (err) {
+    o.key.dispose();
+    throw err;
+  }
+  const t0 = performance.now();
+  const D = o.model.network.dataDim;
+  const T = makeSchedule(o.model.schedule).T;
+  let params = tree.map((a: JArray) => a.mul(1), tree.ref(o.pretrained)) as DenoiserParams;
+  let opt = adamInit(params);
+  const step = ppoStep(o.model, cfg.clip, cfg.gradClip);
+  const reference = modelEps(o.model, o.pretrained);
+  const history: DdpoRound[] = [];
+  const keys = splitKey(o.key, cfg.iterations);
+  try {
+    for (let it = 0; it < cfg.iterations; it++) {
+      const [kRoll, kPerm] = splitKey(keys[it]!, 2);
+      const tr = rollout({ policy: modelEps(o.model, params), reference, plan: o.plan, n: cfg.batch, dim: D, key: kRoll!, where });
+      const r = rewardValues(await o.reward(tr.x0), cfg.batch);
+      const S = tr.steps.length;
+      const B = cfg.batch;
+      // Reward-to-go G_ik = r_i − α Σ_{k' > k} KL_ik'.
+      const G = new Float64Array(S * B);
+      let klMean = 0;
+      for (let i = 0; i < B; i++) {
+        let acc = r[i]!;
+        for (let k = S - 1; k >= 0; k--) {
+          G[k * B + i] = acc;
+          const kl = tr.kl![k]![i]!;
+          klMean += kl / B;
+          acc -= cfg.klWeight * kl;
+        }
+      }
+      let m0 = 0;
+      for (let i = 0; i < B; i++) m0 += G[i]! / B;
+      let v0 = 0;
+      for (let i = 0; i < B; i++) v0 += (G[i]! - m0) ** 2 / (B - 1);
+      const s = Math.sqrt(v0) + 1e-8;
+      const adv = new Float32Array(S * B);
+      for (let k = 0; k < S; k++) {
+        let mk = 0;
+        for (let i = 0; i < B; i++) mk += G[k * B + i]! / B;
+        for (let i = 0; i < B; i++) adv[k * B + i] = (G[k * B + i]! - mk) / s;
+      }
+      const rows = flatten(tr, T, adv);
+      const mb = Math.floor(rows.rows / cfg.minibatches);
+      if (mb < 1) throw new Error(`${where}: ${rows.rows} steps are too few for ${cfg.minibatches} minibatches`);
+      const seed = keyToSeed(kPerm!);
+      let lossSum = 0;
+      let clipSum = 0;
+      let count = 0;
+      for (let e = 0; e < cfg.epochs; e++) {
+        const perm = permutation(rows.rows, (seed + e * 0x9e3779b1) >>> 0);
+        for (let b = 0; b < cfg.minibatches; b++) {
+          const idx = perm.subarray(b * mb, (b + 1) * mb);
+          const g = (src: Float32Array, w: number) => {
+            const outA = new Float32Array(idx.length * w);
+            for (let q = 0; q < idx.length; q++) outA.set(src.subarray(idx[q]! * w, (idx[q]! + 1) * w), q * w);
+            return outA;
+          };
+          let loss: JArray;
+          let clipFrac: JArray;
+          [params, opt, loss, clipFrac] = step(
+            params,
+            opt,
+            upload(g(rows.xt, D), mb, D),
+            upload(g(rows.xs, D), mb, D),
+            np.array(g(rows.tNet, 1)),
+            np.array(g(rows.alphaBar, 1)),
+            upload(g(rows.coef, 6), mb, 6),
+            np.array(g(rows.oldLogProb, 1)),
+            np.array(g(rows.advantage, 1)),
+            upload(g(rows.preMean, D), mb, D),
+            scalar(cfg.klWeight / s),
+            scalar(cfg.learningRate),
+          );
+          const lv = toNumber(loss);
+          if (!Number.isFinite(lv)) throw new Error(`${where}: the PPO loss is ${lv} in round ${it + 1}; lower learningRate`);
+          lossSum += lv;
+          clipSum += toNumber(clipFrac);
+          count++;
+        }
+      }
+      let rm = 0;
+      for (const v of r) rm += v / B;
+      let rv = 0;
+      for (const v of r) rv += (v - rm) ** 2 / B;
+      const round: DdpoRound = { iteration: it + 1, rewardMean: rm, rewardStd: Math.sqrt(rv), kl: klMean, loss: lossSum / count, clipFraction: clipSum / count };
+      history.push(round);
+      o.onRound?.(round, cfg.iterations);
+    }
+  } catch (err) {
+    tree.dispose(params);
+    tree.dispose(opt as unknown as DenoiserParams);
+    throw err;
+  }
+  tree.dispose(opt as unknown as DenoiserParams);
+  return { params, history, seconds: (performance.now() - t0) / 1000 };
+}
