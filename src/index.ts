@@ -30,6 +30,7 @@ export * from "./methods/rgdm-shift.js";
 export * from "./methods/rgdm-sample.js";
 export * from "./methods/rwr.js";
 export * from "./methods/ddpo.js";
+export * from "./finetune/index.js";
 export * from "./nn/low-rank-score.js";
 export { generate } from "./pipeline/generate.js";
 export { encodeSafetensors, decodeSafetensors } from "./io/safetensors.js";

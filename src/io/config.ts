@@ -238,6 +238,8 @@ export const METHOD_KINDS = [
   "ctrl",
   "ddpo",
   "draft",
+  "cfg-triples",
+  "dps-classifier",
   "none",
 ] as const;
 
@@ -319,10 +321,16 @@ export const MethodSchema = z.discriminatedUnion("kind", [
     ...guidanceReward,
     label: guidanceInterval.label,
   }),
-  strict({ kind: z.literal("ctrl"), alpha: alpha() }),
+  /** CTRL (docs/ctrl.md): γ = gamma, or 1/alpha, default task.gamma; reward backprop through the sampler with a zero-initialised control y. */
+  strict({ kind: z.literal("ctrl"), alpha: alpha(), gamma: positive().optional(), trainable: z.enum(["adapters", "embedding", "all"]).optional(), nullProbability: z.number().min(0).lt(1).optional(), cfgScale: nonNegative().optional(), pretrained: z.string().min(1).optional(), steps: int(1).optional(), batchSize: int(1).optional(), learningRate: positive().optional(), gradClip: nonNegative().optional(), rank: int(1).optional(), truncation: int(1).optional(), truncationMode: z.enum(["fixed", "random"]).optional(), segment: int(1).optional(), klReduce: z.enum(["sum", "mean"]).optional(), label: z.string().min(1).optional() }),
   /** DDPO / DPOK (docs/ddpo.md): PPO on the denoising MDP; alpha = KL weight to the pretrained model (absent = plain DDPO). */
   strict({ kind: z.literal("ddpo"), alpha: alpha(), iterations: int(1).optional(), batch: int(2).optional(), epochs: int(1).optional(), minibatches: int(1).optional(), clip: positive().optional(), learningRate: positive().optional(), gradClip: nonNegative().optional(), reward: guidanceReward.reward, threshold: guidanceReward.threshold, label: z.string().min(1).optional() }),
-  strict({ kind: z.literal("draft"), alpha: alpha() }),
+  /** DRaFT / AlignProp reward backpropagation (docs/ctrl.md): max E[r] − alpha Σ KL through the last `truncation` steps. */
+  strict({ kind: z.literal("draft"), alpha: alpha(), trainable: z.enum(["adapters", "all"]).optional(), steps: int(1).optional(), batchSize: int(1).optional(), learningRate: positive().optional(), gradClip: nonNegative().optional(), rank: int(1).optional(), truncation: int(1).optional(), truncationMode: z.enum(["fixed", "random"]).optional(), segment: int(1).optional(), klReduce: z.enum(["sum", "mean"]).optional(), label: z.string().min(1).optional() }),
+  /** CTRL baseline: a model on (c, x, y) triples with y-dropout, sampled with CFG strength `scale` against y = ∅ (docs/ctrl.md). */
+  strict({ kind: z.literal("cfg-triples"), alpha: alpha(), scale: scale(), dropout: z.number().min(0).lt(1).optional(), trainSteps: int(1).optional(), label: z.string().min(1).optional() }),
+  /** CTRL baseline: DPS guidance of p_pre(x | c) with γ·log p̂(y | x̂_0), γ = 1/alpha (default task.gamma), strength `scale` (docs/ctrl.md). */
+  strict({ kind: z.literal("dps-classifier"), alpha: alpha(), scale: scale(), label: z.string().min(1).optional() }),
   strict({ kind: z.literal("none") }),
 ]);
 

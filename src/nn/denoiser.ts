@@ -8,7 +8,7 @@
  * With layers = 3, hidden = 256 and data in R²: 2(+emb) → 256 → 256 → 256 → 2, as in the benchmarks.
  * The spec is plain JSON, saved beside the weights so a checkpoint describes itself.
  */
-import { jnn, np, type JArray } from "../backend/jax.js";
+import { jnn, np, tree, type JArray } from "../backend/jax.js";
 import { splitKey, type Key } from "../backend/keys.js";
 import { dense, initDense, type DenseParams } from "./dense.js";
 import {
@@ -49,6 +49,12 @@ export interface DenoiserSpec {
    */
   fourierFeatures?: number;
   condition?: ConditionSpec;
+  /**
+   * CTRL's added control y ∈ {0..classes−1} (+ a null class): a learned table E_y [classes + 1, hidden]
+   * added to the first layer's pre-activation, h_0 = SiLU(W_in [x_t, emb(t), emb(c)] + b + E_y[y]).
+   * It starts at zero, so a network augmented with a control equals the network without it.
+   */
+  control?: { classes: number };
 }
 
 export type DenoiserParams = {
@@ -57,6 +63,8 @@ export type DenoiserParams = {
   output: DenseParams;
   valueCond?: ValueEmbeddingParams;
   classCond?: ClassEmbeddingParams;
+  /** The control embedding E_y (spec.control), zero-initialised. */
+  control?: ClassEmbeddingParams;
   /** low-rank only: the basis V [D, rank], kept orthonormal by the trainer of the method. */
   v?: JArray;
 };
@@ -89,6 +97,9 @@ export function validateDenoiserSpec(s: DenoiserSpec): void {
     if (c.kind !== "value" && c.kind !== "class") bad(`condition.kind must be "value" or "class", got ${JSON.stringify(c.kind)}`);
     if (!Number.isInteger(size) || (size as number) < 1) bad(`condition.${c.kind === "value" ? "dim" : "classes"} must be a whole number ≥ 1, got ${JSON.stringify(size)}`);
     if (!Number.isInteger(c.embedding) || c.embedding! < 1) bad(`condition.embedding must be a whole number ≥ 1, got ${JSON.stringify(c.embedding)}`);
+  }
+  if (s.control !== undefined && (!Number.isInteger(s.control.classes) || s.control.classes < 1)) {
+    bad(`control.classes must be a whole number ≥ 1, got ${JSON.stringify(s.control.classes)}`);
   }
 }
 
@@ -130,14 +141,18 @@ export function initDenoiser(key: Key, s: DenoiserSpec): DenoiserParams {
   if (s.condition?.kind === "value") p.valueCond = initValueEmbedding(condKey, s.condition.dim, s.condition.embedding);
   else if (s.condition?.kind === "class") p.classCond = initClassEmbedding(condKey, s.condition.classes, s.condition.embedding);
   else condKey.dispose();
+  // No key is drawn for the control table (it starts at zero), so adding a control leaves every other
+  // initial weight as it was.
+  if (s.control) p.control = { table: np.zeros([s.control.classes + 1, s.hidden]) };
   return p;
 }
 
 /**
- * The network's raw output for x_t [n, D] at DDPM-scale times t [n] (0..1000). Consumes `p`, `x`, `t`
- * and `cond` (pass `tree.ref(p)` to keep the parameters).
+ * The network's raw output for x_t [n, D] at DDPM-scale times t [n] (0..1000). Consumes `p`, `x`, `t`,
+ * `cond` and `control` (pass `tree.ref(p)` to keep the parameters). `control` is the one-hot [n,
+ * classes + 1] of a network with `spec.control` (last column = null class).
  */
-export function applyDenoiser(s: DenoiserSpec, p: DenoiserParams, x: JArray, t: JArray, cond?: ConditionInput): JArray {
+export function applyDenoiser(s: DenoiserSpec, p: DenoiserParams, x: JArray, t: JArray, cond?: ConditionInput, control?: JArray): JArray {
   const lowRank = s.kind === "low-rank";
   if (lowRank && !p.v) throw new Error("model: a low-rank network needs its basis V (parameter v)");
   const u = lowRank ? toSubspace(p.v!.ref, x) : x;
@@ -153,7 +168,17 @@ export function applyDenoiser(s: DenoiserSpec, p: DenoiserParams, x: JArray, t: 
   } else if (cond) {
     throw new Error("model: this network takes no condition");
   }
-  let h = jnn.silu(dense(p.input, np.concatenate(parts, -1)));
+  let pre = dense(p.input, np.concatenate(parts, -1));
+  if (s.control) {
+    if (!control || !p.control) throw new Error("model: this network takes a control input (CTRL), got none");
+    pre = pre.add(classEmbedding(p.control, control));
+  } else if (control) {
+    control.dispose();
+    throw new Error("model: this network takes no control input");
+  } else if (p.control) {
+    tree.dispose(p.control);
+  }
+  let h = jnn.silu(pre);
   for (const block of p.blocks) {
     const inner = block.norm ? layerNorm(block.norm, h.ref) : h.ref;
     const y = jnn.silu(dense(block.dense, inner));

@@ -13,6 +13,10 @@ import { runSvdd } from "./svdd.js";
 import { runTargetGuidance } from "./target-guidance.js";
 import { runRgdm } from "./rgdm.js";
 import { runRwr } from "./rwr.js";
+import { runDraft } from "./draft.js";
+import { runCtrl } from "./ctrl.js";
+import { runCfgTriples } from "./cfg-triples.js";
+import { runDpsClassifier } from "./dps-classifier.js";
 
 export const METHOD_RUNNERS: Partial<Record<MethodKind, MethodRunner>> = {
   none: runNone,
@@ -27,6 +31,10 @@ export const METHOD_RUNNERS: Partial<Record<MethodKind, MethodRunner>> = {
   "exact-guidance": runExactGuidance,
   rgdm: runRgdm,
   rwr: runRwr,
+  draft: runDraft,
+  ctrl: runCtrl,
+  "cfg-triples": runCfgTriples,
+  "dps-classifier": runDpsClassifier,
 };
 
 export function availableMethods(): string[] {

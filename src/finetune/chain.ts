@@ -1,0 +1,304 @@
+/**
+ * The differentiable sampler chain of reward backpropagation (DRaFT / AlignProp) and CTRL
+ * (methods.md, "Adding conditional control with RL" and "The neighbouring family").
+ *
+ * Every step of a stochastic sampler plan (samplerPlan: DDPM, or DDIM with η > 0) is reparameterised:
+ *   x_s = μ_θ(x_t) + σ_t z_t,   z_t ~ N(0, I) drawn once per chain and then held fixed,
+ * so x_0 is a differentiable function of the trainable parameters θ. Beside each step the KL of the
+ * policy's Gaussian step to the frozen reference's step at the same x_t is
+ *   KL_t = ‖μ_θ(x_t) − μ_ref(x_t)‖² / (2σ_t²)     (summed over dimensions; `klReduce: "mean"` averages,
+ *                                                  the CTRL reference code's quirk),
+ * and the loss minimised is the negative objective
+ *   L(θ) = −ρ · mean_i obj(x_0^i) + λ · Σ_t mean_i KL_t^i
+ * (DRaFT: obj = r, ρ = 1, λ = α; CTRL: obj = log p̂(y | x_0), ρ = γ, λ = 1).
+ *
+ * Gradients are taken by hand-written backpropagation through time:
+ *  - truncation: only the last K steps carry gradient; the earlier ones run without it (their states
+ *    and KLs are computed and reported, but contribute nothing to ∇L). K = all steps is exact BPTT.
+ *  - segment-wise recomputation: the forward pass keeps only the states at segment boundaries; the
+ *    backward pass recomputes each segment from its boundary state inside a jitted `grad` and gets
+ *    (∂L/∂θ, ∂L/∂x_start) from the cotangent ∂L/∂x_end (a vector–Jacobian product). Memory is then
+ *    bounded by one segment's residuals whatever the chain length.
+ * The noise (x_T and every z_t) follows sampleChain's key scheme exactly (keys = split(key, S + 1):
+ * x_T from key 0, step i from key i + 1), so a chain with the pretrained model reproduces sampleChain's
+ * samples under the same key.
+ */
+import { grad, jit, np, random, tree, valueAndGrad, type JArray } from "../backend/jax.js";
+import { keyAt, splitKeyWords, type Key } from "../backend/keys.js";
+import { settle, toHostSync, toNumber } from "../backend/ownership.js";
+import type { StepCoefficients } from "../diffusion/step.js";
+import type { Params } from "../nn/params.js";
+
+/**
+ * The policy being trained and its frozen reference, as traced-friendly functions. Every function
+ * consumes all its array arguments. `side` holds the per-sample side inputs (e.g. a context one-hot,
+ * a control one-hot); the model decides what each entry means.
+ */
+export interface ChainModel<P extends Params, F extends Params> {
+  /** ε̂_θ(x_t, t) of the trainable model: p trainable, f frozen, time [] (network time), alphaBar [] (ᾱ_t). */
+  eps(p: P, f: F, x: JArray, time: JArray, alphaBar: JArray, side: JArray[]): JArray;
+  /** ε̂_ref(x_t, t) of the frozen reference (pretrained) model. */
+  refEps(f: F, x: JArray, time: JArray, alphaBar: JArray, side: JArray[]): JArray;
+}
+
+/**
+ * A differentiable per-sample objective obj(x_0) → [n] (a reward, or log p̂(y | x_0) with the labels in
+ * `aux`). Consumes its arguments.
+ */
+export type ChainObjective = (x0: JArray, aux: JArray[]) => JArray;
+
+export interface ChainOptions {
+  /** ρ: weight of the objective (γ for CTRL, 1 for DRaFT). */
+  objectiveScale: number;
+  /** λ: weight of Σ_t KL_t (1 for CTRL, α for DRaFT). */
+  klWeight: number;
+  /** K: number of final steps that carry gradient (default: all). */
+  truncation?: number;
+  /**
+   * "fixed" (default, the theory): the last K steps every time. "random": the reference code's quirk,
+   * K' drawn uniformly from {1..K} at every gradient evaluation (from `truncationDraw`).
+   */
+  truncationMode?: "fixed" | "random";
+  /** Steps per recomputation segment (default: the whole truncated window, i.e. no segmentation). */
+  segment?: number;
+  /** KL summed over dimensions ("sum", default, the theory) or averaged ("mean", the reference code). */
+  klReduce?: "sum" | "mean";
+}
+
+type Jitted = ((...a: any[]) => any) & { dispose(): void };
+
+/**
+ * Number of scalars per step row: [√ᾱ_t, √(1−ᾱ_t), c_x0, c_eps, c_xt, σ, ᾱ_t, network time, 1/(2σ²),
+ * s] with 1/(2σ²) = 0 and s = 0 for the final deterministic step, else s = 1.
+ */
+const ROW = 10;
+
+/**
+ * The plan's per-step rows [S, 9] on the host. Every step must be stochastic (σ > 0: a Gaussian policy
+ * with a KL to the reference) except the last one: the final step of DDPM / DDIM(η) lands on x_0 with
+ * σ = 0 (β̃_1 = 0), a deterministic map. Its KL to the reference is infinite unless the two maps agree
+ * (the σ → 0 limit of ‖μ_θ − μ_ref‖²/(2σ²)), so that step is taken with the frozen reference's mean
+ * μ_ref(x_1) (θ acts on x_0 only through x_1) and adds no KL term. Left free, the last step would be an
+ * unpenalised map that reward hacking exploits (measured: DRaFT's reward ran off to 100× the exact tilt).
+ */
+export function planRows(plan: readonly StepCoefficients[], T: number, who: string): Float32Array {
+  const rows = new Float32Array(plan.length * ROW);
+  plan.forEach((c, i) => {
+    if (!(c.sigma > 0) && i < plan.length - 1) {
+      throw new Error(
+        `${who} needs a stochastic sampler (σ > 0 at every step but the last), but step ${i + 1} of ${plan.length} is deterministic ` +
+          `(σ = 0: DDIM with eta = 0); use sampling.eta > 0`,
+      );
+    }
+    const a = c.t.alphaBar;
+    const klCoef = c.sigma > 0 ? 1 / (2 * c.sigma * c.sigma) : 0;
+      rows.set([Math.sqrt(a), Math.sqrt(1 - a), c.cX0, c.cEps, c.cXt, c.sigma, a, (1000 * c.t.index) / T, klCoef, c.sigma > 0 ? 1 : 0], i * ROW);
+  });
+  return rows;
+}
+
+/** One reparameterised step with its KL, traced-friendly. Returns [x_s, KL per sample [n]]. Consumes all. */
+function stepTraced<P extends Params, F extends Params>(
+  m: ChainModel<P, F>,
+  klReduce: "sum" | "mean",
+  p: P,
+  f: F,
+  x: JArray,
+  z: JArray,
+  row: JArray,
+  side: JArray[],
+): [JArray, JArray] {
+  const k = (i: number) => row.ref.slice(i);
+  const epsTheta = m.eps(p, tree.ref(f) as F, x.ref, k(7), k(6), side.map((s) => s.ref));
+  const epsRef = m.refEps(f, x.ref, k(7), k(6), side);
+  // μ = c_x0 x̂_0 + c_eps ε̂ + c_xt x_t, x̂_0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t (as diffusion/step.ts).
+  const mean = (eps: JArray, xt: JArray) => {
+    const x0 = xt.ref.sub(eps.ref.mul(k(1))).div(k(0));
+    return x0.mul(k(2)).add(eps.mul(k(3))).add(xt.mul(k(4)));
+  };
+  const muFree = mean(epsTheta, x.ref);
+  const muRef = mean(epsRef, x);
+  // μ = s·μ_θ + (1 − s)·μ_ref: s = 0 on the final deterministic step (see planRows).
+  const muTheta = muFree.mul(k(9)).add(muRef.ref.mul(np.subtract(1, k(9))));
+  const sq = np.square(muTheta.ref.sub(muRef));
+  const kl = (klReduce === "sum" ? np.sum(sq, -1) : np.mean(sq, -1)).mul(k(8));
+  const xs = muTheta.add(z.mul(k(5)));
+  row.dispose();
+  return [xs, kl];
+}
+
+/** What a forward pass through the whole chain returns. */
+export interface ChainForward {
+  /** x_0 [n, D] (owned by the caller). */
+  x0: JArray;
+  /** mean_i KL_t^i per step (host), and their sum Σ_t. */
+  klPerStep: Float64Array;
+  klTotal: number;
+}
+
+/** A chain engine for one model and options: forward sampling, and the loss gradient. */
+export interface Chain<P extends Params, F extends Params> {
+  /**
+   * Runs the chain without gradient. Borrows p, f and side. Consumes `key`. Returns x_0 and the KLs.
+   */
+  forward(p: P, f: F, side: JArray[], n: number, key: Key): ChainForward;
+  /**
+   * L(θ) and ∇_θ L for one draw of the noise (key consumed). Borrows p, f, side and aux.
+   * `truncationDraw` ∈ [0, 1) picks K' in "random" truncation mode (ignored otherwise).
+   */
+  lossAndGrad(p: P, f: F, side: JArray[], aux: JArray[], n: number, key: Key, truncationDraw?: number): ChainGradient<P>;
+  /** Releases the compiled functions. */
+  dispose(): void;
+}
+
+export interface ChainGradient<P extends Params> {
+  /** ∇_θ L (owned by the caller). */
+  grads: P;
+  /** L = −ρ·mean obj + λ·Σ KL. */
+  loss: number;
+  /** mean_i obj(x_0^i). */
+  objective: number;
+  /** Σ_t mean_i KL_t^i. */
+  kl: number;
+  /** The number of steps that carried gradient. */
+  truncation: number;
+}
+
+/** Builds the engine. `plan` must be stochastic at every step; `T` is the schedule length. */
+export function makeChain<P extends Params, F extends Params>(
+  m: ChainModel<P, F>,
+  objective: ChainObjective,
+  plan: readonly StepCoefficients[],
+  T: number,
+  dim: number,
+  o: ChainOptions,
+  who = "reward backpropagation",
+): Chain<P, F> {
+  const S = plan.length;
+  const rowsHost = planRows(plan, T, who);
+  const klReduce = o.klReduce ?? "sum";
+  const K = o.truncation ?? S;
+  if (!Number.isInteger(K) || K < 1 || K > S) throw new Error(`${who}: truncation must be a whole number in 1..${S} (the chain's steps), got ${K}`);
+  const seg = o.segment ?? S;
+  if (!Number.isInteger(seg) || seg < 1) throw new Error(`${who}: segment must be a whole number ≥ 1, got ${seg}`);
+  if (!(o.klWeight >= 0) || !Number.isFinite(o.objectiveScale)) throw new Error(`${who}: the KL weight must be ≥ 0 and the objective scale finite`);
+
+  // z of a step, drawn by the same jitted kernel in the forward pass and in the recomputation.
+  const zDraw = jit((key: JArray, like: JArray) => {
+    const z = random.normal(key, like.shape);
+    like.dispose();
+    return z;
+  });
+  const rowAt = (i: number) => np.array(rowsHost.slice(i * ROW, (i + 1) * ROW));
+  const rowsOf = (a: number, b: number) => np.array(rowsHost.slice(a * ROW, b * ROW), { shape: [b - a, ROW] });
+
+  // The compiled functions take pytrees of any shape: typed loosely at the jit boundary (as diffusion/model.ts).
+  const stepFwd = jit((p: P, f: F, x: JArray, z: JArray, row: JArray, side: JArray[]) => stepTraced(m, klReduce, p, f, x, z, row, side)) as unknown as Jitted;
+  const zAt = (words: Uint32Array, i: number, n: number) => zDraw(keyAt(words, i + 1), np.zeros([n, dim]));
+
+  // One segment's vector–Jacobian product: ∂/∂(θ, x_a) of  g_b · x_b + λ Σ_{t in segment} mean KL_t.
+  const segGrad = jit((p: P, f: F, xa: JArray, gb: JArray, zs: JArray, rows: JArray, lambda: JArray, side: JArray[]) => {
+    const L = zs.shape[0]!;
+    const run = (pp: P, x: JArray) => {
+      let klSum: JArray | undefined;
+      for (let i = 0; i < L; i++) {
+        const [xs, kl] = stepTraced(m, klReduce, tree.ref(pp) as P, tree.ref(f) as F, x, zs.ref.slice(i), rows.ref.slice(i), side.map((s) => s.ref));
+        x = xs;
+        const km = np.mean(kl);
+        klSum = klSum ? klSum.add(km) : km;
+      }
+      tree.dispose(pp);
+      return np.sum(x.mul(gb.ref)).add(klSum!.mul(lambda.ref));
+    };
+    const g = grad(run, { argnums: [0, 1] })(p as never, xa) as unknown as [P, JArray];
+    tree.dispose(f);
+    gb.dispose();
+    zs.dispose();
+    rows.dispose();
+    lambda.dispose();
+    for (const s of side) s.dispose();
+    return g;
+  }) as unknown as Jitted;
+
+  // ∂/∂x_0 of mean_i obj(x_0^i), and its value.
+  const objGrad = jit((x0: JArray, aux: JArray[]) => {
+    const meanObj = (x: JArray) => np.mean(objective(x, aux.map((a) => a.ref)));
+    const out = valueAndGrad(meanObj)(x0);
+    for (const a of aux) a.dispose();
+    return out;
+  }) as unknown as Jitted;
+
+  /** Noise words: key 0 → x_T, key i + 1 → z of step i (sampleChain's scheme). */
+  const drawNoise = (key: Key, n: number) => {
+    const words = splitKeyWords(key, S + 1);
+    const xT = random.normal(keyAt(words, 0), [n, dim]);
+    return { words, xT };
+  };
+
+  return {
+    forward(p, f, side, n, key) {
+      const { words, xT } = drawNoise(key, n);
+      let x = xT;
+      const klPerStep = new Float64Array(S);
+      for (let i = 0; i < S; i++) {
+        const [xs, kl] = stepFwd(tree.ref(p) as P, tree.ref(f) as F, x, zAt(words, i, n), rowAt(i), side.map((s) => s.ref));
+        x = xs;
+        settle(x);
+        klPerStep[i] = toNumber(np.mean(kl));
+      }
+      return { x0: x, klPerStep, klTotal: klPerStep.reduce((a, b) => a + b, 0) };
+    },
+
+    lossAndGrad(p, f, side, aux, n, key, truncationDraw = 0) {
+      const Kit = o.truncationMode === "random" ? 1 + Math.min(K - 1, Math.floor(truncationDraw * K)) : K;
+      const start = S - Kit;
+      const { words, xT } = drawNoise(key, n);
+      // Forward: keep the states at segment boundaries of the window [start, S) (and x_start).
+      const boundaries = new Map<number, JArray>();
+      let x = xT;
+      let kl = 0;
+      for (let i = 0; i < S; i++) {
+        if (i >= start && (i - start) % seg === 0) boundaries.set(i, x.ref);
+        const [xs, k] = stepFwd(tree.ref(p) as P, tree.ref(f) as F, x, zAt(words, i, n), rowAt(i), side.map((s) => s.ref));
+        x = xs;
+        settle(x);
+        kl += toNumber(np.mean(k));
+      }
+      // End: g = ∂L/∂x_0 = −ρ ∇ mean obj.
+      const [objValue, gObj] = objGrad(x, aux.map((a) => a.ref)) as unknown as [JArray, JArray];
+      const objMean = toNumber(objValue);
+      let g = gObj.mul(-o.objectiveScale);
+      // Backward over segments, last first.
+      let grads: P | undefined;
+      const starts = [...boundaries.keys()].sort((a, b) => b - a);
+      for (const a of starts) {
+        const b = Math.min(a + seg, S);
+        const zs = np.stack(Array.from({ length: b - a }, (_, j) => zAt(words, a + j, n)));
+        const [gp, gx] = segGrad(tree.ref(p) as P, tree.ref(f) as F, boundaries.get(a)!, g, zs, rowsOf(a, b), np.array(new Float32Array([o.klWeight]), { shape: [] }), side.map((s) => s.ref)) as unknown as [P, JArray];
+        g = gx;
+        settle(g);
+        grads = grads ? (tree.map((u: JArray, v: JArray) => u.add(v), grads, gp) as P) : gp;
+      }
+      g.dispose();
+      return {
+        grads: grads!,
+        loss: -o.objectiveScale * objMean + o.klWeight * kl,
+        objective: objMean,
+        kl,
+        truncation: Kit,
+      };
+    },
+
+    dispose() {
+      stepFwd.dispose();
+      zDraw.dispose();
+      segGrad.dispose();
+      objGrad.dispose();
+    },
+  };
+}
+
+/** Host copy of x_0 (consumed). */
+export function chainSamples(x0: JArray): Float32Array {
+  return toHostSync(x0);
+}

@@ -1,0 +1,87 @@
+/**
+ * The fine-tuning loop shared by DRaFT and CTRL: Adam (nn/adam.ts) over the trainable subset θ only,
+ * with global-norm gradient clipping, on the chain loss L(θ) = −ρ·mean obj(x_0) + λ·Σ_t KL_t
+ * (./chain.ts), a fresh noise draw (and fresh side inputs, e.g. CTRL's labels y) at every step.
+ */
+import { tree, type JArray } from "../backend/jax.js";
+import { splitKey, type Key } from "../backend/keys.js";
+import { scalar } from "../backend/ownership.js";
+import { wasmHeapBytes } from "../backend/heap.js";
+import { adamInit, adamUpdate, defaultAdam } from "../nn/adam.js";
+import { clipByGlobalNorm } from "../nn/clip.js";
+import type { Params } from "../nn/params.js";
+import type { Chain } from "./chain.js";
+
+export interface FinetuneConfig {
+  /** Optimisation steps (one chain batch each). */
+  steps: number;
+  /** Chains per step. */
+  batchSize: number;
+  learningRate: number;
+  /** Max global gradient norm; 0 = off. */
+  gradClip: number;
+}
+
+/** One step's record. */
+export interface FinetunePoint {
+  step: number;
+  loss: number;
+  /** mean obj(x_0) (reward, or log p̂(y | x_0)). */
+  objective: number;
+  /** Σ_t mean KL_t. */
+  kl: number;
+  truncation: number;
+}
+
+/** The batch's side inputs and objective auxiliaries (owned by the loop, disposed after the step). */
+export interface FinetuneBatch {
+  side: JArray[];
+  aux: JArray[];
+}
+
+/**
+ * Runs Adam on θ. Consumes `p0` and `key`; borrows `f`. `batch(step)` builds the step's side inputs
+ * (called with a host-side draw so the same seed gives the same run). Returns the trained θ, the
+ * history and the wasm heap high-water mark seen.
+ */
+export function finetune<P extends Params, F extends Params>(
+  chain: Chain<P, F>,
+  p0: P,
+  f: F,
+  cfg: FinetuneConfig,
+  key: Key,
+  batch: (step: number, key: Key) => FinetuneBatch,
+  onStep?: (pt: FinetunePoint, total: number) => void,
+): { params: P; history: FinetunePoint[]; heapBytes: number; seconds: number } {
+  const t0 = performance.now();
+  let p = p0;
+  let opt = adamInit(p);
+  const history: FinetunePoint[] = [];
+  const keys = splitKey(key, 2 * cfg.steps + 1);
+  keys[2 * cfg.steps]!.dispose();
+  // A host-side stream for the random truncation draws (reproducible from the key).
+  let u = 0x2545f491;
+  const uniform = () => {
+    u = (Math.imul(u ^ (u >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+    return u / 2 ** 32;
+  };
+  for (let s = 0; s < cfg.steps; s++) {
+    const b = batch(s, keys[2 * s]!);
+    const r = chain.lossAndGrad(p, f, b.side, b.aux, cfg.batchSize, keys[2 * s + 1]!, uniform());
+    for (const a of [...b.side, ...b.aux]) a.dispose();
+    if (!Number.isFinite(r.loss)) {
+      tree.dispose(r.grads);
+      throw new Error(`fine-tuning diverged at step ${s + 1}: the loss is ${r.loss} (lower learningRate, or raise alpha)`);
+    }
+    const { grads, norm } = clipByGlobalNorm(r.grads, cfg.gradClip);
+    norm.dispose();
+    const next = adamUpdate(defaultAdam, p, grads, opt, scalar(cfg.learningRate));
+    p = next.params;
+    opt = next.state;
+    const pt = { step: s + 1, loss: r.loss, objective: r.objective, kl: r.kl, truncation: r.truncation };
+    history.push(pt);
+    onStep?.(pt, cfg.steps);
+  }
+  tree.dispose(opt as unknown as Params);
+  return { params: p, history, heapBytes: wasmHeapBytes(), seconds: (performance.now() - t0) / 1000 };
+}

@@ -1,0 +1,82 @@
+/**
+ * Method "cfg-triples" (CTRL's first baseline, 2406.12120): a denoiser conditioned on (c, y), trained
+ * from scratch on the offline (c, x, y) triples with the run's model and training settings; its
+ * condition is the value [e_c, e_y] (one-hots), and y is dropped (e_y → 0, "∅") with probability
+ * `dropout` (default 0.1), the context never. Sampled with classifier-free guidance against y = ∅:
+ *   ε̃ = ε(x, t, c, ∅) + w (ε(x, t, c, y) − ε(x, t, c, ∅)),  w = `scale` (default 1: plain conditioning).
+ * Evaluated by ./ctrl-eval.ts (γ from gamma/alpha/task, for the p* it is compared with).
+ */
+import { np } from "../../backend/jax.js";
+import { split2 } from "../../backend/keys.js";
+import { hostMatrix } from "../../data/matrix.js";
+import { modelEps, type ModelConfig } from "../../diffusion/model.js";
+import type { EpsFn } from "../../diffusion/types.js";
+import { disposeTrainState, initTrainState, trainSteps } from "../../training/trainer.js";
+import { CONTEXT_EMBEDDING, tiltData } from "../classifier-tilt/pretrained.js";
+import { generateWithEps } from "../generate.js";
+import type { MethodRunner } from "./context.js";
+import { resolveGamma } from "./ctrl.js";
+import { tiltEvaluation } from "./ctrl-eval.js";
+import { guidanceLabel } from "./guidance-common.js";
+
+export const runCfgTriples: MethodRunner = async (ctx) => {
+  const m = ctx.method as { scale?: number; dropout?: number; trainSteps?: number };
+  const d = tiltData(ctx);
+  const gamma = resolveGamma(ctx);
+  const label = guidanceLabel(ctx);
+  const C = d.task.contexts;
+  const K = d.task.classes;
+  const dropout = m.dropout ?? 0.1;
+  const w = m.scale ?? 1;
+  const { x, y, contexts } = d.offline;
+  const [kTrain, rest] = split2(ctx.key);
+  const [kDrop, kEval] = split2(rest);
+  // Fixed per-row y-dropout drawn from the run's key (a host stream).
+  let u = Number(kDrop.dataSync()[0]) >>> 0;
+  const uniform = () => {
+    u = (Math.imul(u ^ (u >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+    return u / 2 ** 32;
+  };
+  const values = new Float32Array(x.rows * (C + K));
+  for (let i = 0; i < x.rows; i++) {
+    values[i * (C + K) + contexts[i]!] = 1;
+    if (uniform() >= dropout) values[i * (C + K) + C + y[i]!] = 1;
+  }
+  const model: ModelConfig = { ...ctx.model, network: { ...ctx.model.network, condition: { kind: "value", dim: C + K, embedding: CONTEXT_EMBEDDING } } };
+  const train = { ...ctx.train, steps: m.trainSteps ?? ctx.train.steps };
+  ctx.hooks.onStage?.(`${label}: training a (c, y)-conditioned model on ${x.rows} offline triples for ${train.steps} steps (y-dropout ${dropout})`);
+  const t0 = performance.now();
+  const state = trainSteps(model, train, initTrainState(model, kTrain), { x, cond: { values: hostMatrix(x.rows, C + K, values), dropout: 0 } }, {
+    onProgress: (p) => ctx.hooks.onTrain?.(p, `${label} conditional model`),
+  });
+  const trainSeconds = (performance.now() - t0) / 1000;
+  const condOf = (c: number, yy: number | null) => (n: number) => {
+    const v = new Float32Array(n * (C + K));
+    for (let i = 0; i < n; i++) {
+      v[i * (C + K) + c] = 1;
+      if (yy !== null) v[i * (C + K) + C + yy] = 1;
+    }
+    return { kind: "value" as const, value: np.array(v, { shape: [n, C + K] }), keep: np.ones([n]) };
+  };
+  try {
+    return await tiltEvaluation(ctx, {
+      label,
+      gamma,
+      key: kEval,
+      trainSeconds,
+      sampler: async (c, yy, n, key) => {
+        const ec = modelEps(model, state.ema, condOf(c, yy));
+        const eu = modelEps(model, state.ema, condOf(c, null));
+        const eps: EpsFn = w === 1 ? ec : (xt, t) => {
+          const a = ec(xt.ref, t);
+          const b = eu(xt, t);
+          return b.ref.add(a.sub(b).mul(w));
+        };
+        return { samples: generateWithEps(eps, model, ctx.sampler, n, key) };
+      },
+      fields: { dropout, scale: w, finalLoss: state.losses.at(-1)?.loss ?? null },
+    });
+  } finally {
+    disposeTrainState(state);
+  }
+};

@@ -1,0 +1,142 @@
+/**
+ * Method "ctrl" (2406.12120, docs/ctrl.md) on the classifier-tilt task: the run's pretrained
+ * p_pre(x | c) (src/pipeline/classifier-tilt/pretrained.ts; or `pretrained: PATH`) is augmented with a
+ * zero-initialised control y and fine-tuned by backpropagating γ·log p̂(y | x_0) − Σ_t KL_t through the
+ * sampler (src/finetune/ctrl.ts), with the run's calibrated classifier p̂ (classifier-tilt/classifier.ts).
+ * γ = `gamma`, or 1/`alpha`, default the task's γ (so p* is the task's target). Evaluated by
+ * ./ctrl-eval.ts beside the baselines "cfg-triples" and "dps-classifier".
+ */
+import { np, type JArray } from "../../backend/jax.js";
+import { split2 } from "../../backend/keys.js";
+import { makeSchedule } from "../../diffusion/schedule.js";
+import { checkLabel, ctrlFinetune, ctrlSide } from "../../finetune/ctrl.js";
+import { disposeFinetuned, sampleFinetuned } from "../../finetune/finetuned.js";
+import { oneHot } from "../../finetune/policy.js";
+import { samplerPlan } from "../../diffusion/sample.js";
+import { classifierLogProbs } from "../../rewards/classifier.js";
+import { tiltClassifierArtefacts, tiltClassifierFor } from "../classifier-tilt/classifier.js";
+import { contextOneHot, pretrainedCheckpoints, pretrainedFor, tiltData } from "../classifier-tilt/pretrained.js";
+import type { MethodContext, MethodRunner } from "./context.js";
+import { tiltEvaluation } from "./ctrl-eval.js";
+import { guidanceLabel } from "./guidance-common.js";
+
+type CtrlConfig = {
+  alpha?: number;
+  gamma?: number;
+  trainable?: "adapters" | "embedding" | "all";
+  nullProbability?: number;
+  cfgScale?: number;
+  pretrained?: string;
+  steps?: number;
+  batchSize?: number;
+  learningRate?: number;
+  gradClip?: number;
+  rank?: number;
+  truncation?: number;
+  truncationMode?: "fixed" | "random";
+  segment?: number;
+  klReduce?: "sum" | "mean";
+};
+
+/** Where this method sits in the config, for errors (`method` or `method[i]`). */
+export function methodPath(ctx: MethodContext): string {
+  return Array.isArray(ctx.cfg.method) ? `method[${ctx.index}]` : "method";
+}
+
+/** γ from `gamma` / `alpha` (γ = 1/α), default the task's γ; refuses inconsistent values. */
+export function resolveGamma(ctx: MethodContext): number {
+  const m = ctx.method as { alpha?: number; gamma?: number };
+  const at = methodPath(ctx);
+  if (m.gamma !== undefined && m.alpha !== undefined && Math.abs(m.gamma * m.alpha - 1) > 1e-9) {
+    throw new Error(`${at}: gamma (${m.gamma}) and alpha (${m.alpha}) disagree: γ = 1/α; give one of them`);
+  }
+  return m.gamma ?? (m.alpha !== undefined ? 1 / m.alpha : tiltData(ctx).task.gamma);
+}
+
+/** The pretrained network's context input for contexts c: a value one-hot [n, C] or a class one-hot [n, C + 1]. */
+export function contextInputFor(kind: "value" | "class" | undefined, C: number): (c: Int32Array) => JArray {
+  if (kind === "class") return (c) => oneHot(c, C);
+  return (c) => np.array(contextOneHot(C, c, c.length), { shape: [c.length, C] });
+}
+
+export const runCtrl: MethodRunner = async (ctx) => {
+  const m = ctx.method as CtrlConfig;
+  const at = methodPath(ctx);
+  const d = tiltData(ctx);
+  const gamma = resolveGamma(ctx);
+  const label = guidanceLabel(ctx);
+  const pre = pretrainedFor(ctx, { ...(m.pretrained ? { path: m.pretrained } : {}), where: `${at}.pretrained` });
+  const cls = tiltClassifierFor(ctx).model;
+  const K = d.task.classes;
+  if (cls.spec.classes !== K) throw new Error(`${at}: the classifier has ${cls.spec.classes} classes, the task's control has ${K}`);
+  const C = d.task.contexts;
+  const schedule = makeSchedule(pre.model.schedule);
+  const plan = samplerPlan(schedule, ctx.sampler);
+  const contextInput = contextInputFor(pre.model.network.condition?.kind, C);
+  const optim = { steps: m.steps ?? 150, batchSize: m.batchSize ?? 128, learningRate: m.learningRate ?? 3e-3, gradClip: m.gradClip ?? 1 };
+  const trainable = m.trainable ?? "adapters";
+  const [kTrain, kEval] = split2(ctx.key);
+  ctx.hooks.onStage?.(`${label}: fine-tuning (${trainable}) with γ = ${gamma}, ${optim.steps} steps of ${optim.batchSize} chains`);
+  const logProbs = classifierLogProbs(cls);
+  const r = ctrlFinetune(
+    {
+      model: pre.model,
+      pretrained: pre.params,
+      contexts: C,
+      contextInput,
+      classes: K,
+      logProbs,
+      gamma,
+      plan,
+      T: schedule.T,
+      dim: 2,
+      trainable,
+      rank: m.rank ?? 4,
+      optim,
+      ...(m.truncation !== undefined ? { truncation: Math.min(m.truncation, plan.length) } : {}),
+      ...(m.truncationMode ? { truncationMode: m.truncationMode } : {}),
+      ...(m.segment !== undefined ? { segment: m.segment } : {}),
+      ...(m.klReduce ? { klReduce: m.klReduce } : {}),
+      ...(m.nullProbability !== undefined ? { nullProbability: m.nullProbability } : {}),
+      onStep: (pt, total) => ctx.hooks.onTrain?.({ step: pt.step, total, loss: pt.loss, lr: optim.learningRate }, label),
+    },
+    kTrain,
+  );
+  const cfgScale = m.cfgScale ?? 1;
+  if (cfgScale !== 1 && !(m.nullProbability! > 0)) {
+    disposeFinetuned(r.model);
+    throw new Error(`${at}.cfgScale: classifier-free guidance against the null control needs training with it: set ${at}.nullProbability > 0 (e.g. 0.1)`);
+  }
+  try {
+    const out = await tiltEvaluation(ctx, {
+      label,
+      gamma,
+      key: kEval,
+      trainSeconds: r.seconds,
+      sampler: async (c, y, n, key) => {
+        checkLabel(y, K, `${at}`);
+        const s = sampleFinetuned(r.model, n, key, (rows) => ctrlSide({ contexts: C, contextInput, classes: K }, new Int32Array(rows).fill(c), new Int32Array(rows).fill(y)), { cfgScale });
+        return { samples: s.samples, ...(Number.isFinite(s.kl) ? { kl: s.kl } : {}) };
+      },
+      fields: {
+        heapBytes: r.heapBytes,
+        finetune: { ...optim, truncation: Math.min(m.truncation ?? plan.length, plan.length), chainSteps: plan.length, cfgScale, nullProbability: m.nullProbability ?? 0 },
+        trainingObjective: { first: r.history[0]?.objective ?? null, last: r.history.at(-1)?.objective ?? null, klLast: r.history.at(-1)?.kl ?? null },
+      },
+    });
+    const art = tiltClassifierArtefacts(ctx);
+    out.sections = {
+      ...art.sections,
+      [`finetuning:${label}`]: {
+        options: { trainable, truncationMode: m.truncationMode ?? "fixed", klReduce: m.klReduce ?? "sum", rank: m.rank ?? 4, pretrained: pre.source },
+        heapBytes: r.heapBytes,
+        seconds: r.seconds,
+        history: r.history,
+      },
+    };
+    out.checkpoints = [...pretrainedCheckpoints(ctx), ...art.checkpoints];
+    return out;
+  } finally {
+    disposeFinetuned(r.model);
+  }
+};

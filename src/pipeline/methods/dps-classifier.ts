@@ -1,0 +1,49 @@
+/**
+ * Method "dps-classifier" (CTRL's second baseline, 2406.12120): the pretrained p_pre(x | c) guided at
+ * sampling time by DPS with the run's calibrated classifier, log h(x_t) = γ log p̂(y | x̂_0(x_t)), the
+ * gradient taken through the ε-network (src/guidance/terms.ts rewardGuidanceTerm, where "x0", jacobian
+ * "full"), strength `scale` (default 1). γ = 1/alpha, default the task's γ. Evaluated by ./ctrl-eval.ts.
+ */
+import { np, upload } from "../../backend/index.js";
+import { samplerPlan } from "../../diffusion/sample.js";
+import { makeSchedule } from "../../diffusion/schedule.js";
+import { guidedSample } from "../../guidance/sampler.js";
+import { rewardGuidanceTerm } from "../../guidance/terms.js";
+import { newCost } from "../../guidance/types.js";
+import { classifierLogProbs } from "../../rewards/classifier.js";
+import { deviceReward } from "../../rewards/reward.js";
+import { hostMatrix } from "../../data/matrix.js";
+import { tiltClassifierFor } from "../classifier-tilt/classifier.js";
+import { pretrainedEps, pretrainedFor, tiltData } from "../classifier-tilt/pretrained.js";
+import { toHostSync } from "../../backend/ownership.js";
+import type { MethodRunner } from "./context.js";
+import { resolveGamma } from "./ctrl.js";
+import { tiltEvaluation } from "./ctrl-eval.js";
+import { guidanceLabel } from "./guidance-common.js";
+
+export const runDpsClassifier: MethodRunner = async (ctx) => {
+  const m = ctx.method as { scale?: number };
+  const d = tiltData(ctx);
+  const gamma = resolveGamma(ctx);
+  const label = guidanceLabel(ctx);
+  const pre = pretrainedFor(ctx);
+  const cls = tiltClassifierFor(ctx).model;
+  const logProbs = classifierLogProbs(cls);
+  const K = d.task.classes;
+  const plan = samplerPlan(makeSchedule(pre.model.schedule), ctx.sampler);
+  const cost = newCost();
+  return tiltEvaluation(ctx, {
+    label,
+    gamma,
+    key: ctx.key,
+    sampler: async (c, y, n, key) => {
+      const col = new Float32Array(K);
+      col[y] = 1;
+      const reward = deviceReward(`log p̂(y=${y} | x)`, (x) => np.matmul(logProbs(x), upload(col, K, 1)).reshape([-1]));
+      const term = rewardGuidanceTerm(reward, { name: label, alpha: 1 / gamma, scale: m.scale ?? 1, where: "x0", jacobian: "full" });
+      const { x } = await guidedSample({ eps: pretrainedEps(pre, c), plan, terms: [term], n, dim: 2, key, cost, samplerName: ctx.sampler.sampler });
+      return { samples: hostMatrix(n, 2, toHostSync(x)) };
+    },
+    fields: { scale: m.scale ?? 1 },
+  });
+};
