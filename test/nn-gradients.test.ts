@@ -142,6 +142,17 @@ describe("∂ denoisingLoss / ∂θ vs central finite differences", () => {
     expect(Math.abs(weighted - unweighted)).toBeGreaterThan(1e-4);
     tree.dispose(params);
   });
+
+  it("a batch whose weights are all zero has loss 0 and a zero gradient (not 0/0 = NaN)", () => {
+    const model = modelFor({}, "eps");
+    const params = initDenoiser(keyFromSeed(4), model.network);
+    const ab = Float32Array.from(makeSchedule(model.schedule).alphaBars);
+    const lossOf = (p: DenoiserParams) =>
+      denoisingLoss(model, p, { x0: np.array(x0Host, { shape: [B, D] }), alphaBars: np.array(ab), key: keyFromSeed(9), weights: np.zeros([B]) });
+    expect(toNumber(lossOf(tree.ref(params)))).toBe(0);
+    const g = grad(lossOf)(params) as DenoiserParams;
+    for (const leaf of tree.leaves(g) as JArray[]) expect(toHostSync(leaf).every((v) => v === 0)).toBe(true);
+  });
 });
 
 describe("∂ Σ applyDenoiser(x) / ∂x vs central finite differences", () => {

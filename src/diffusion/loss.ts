@@ -1,7 +1,9 @@
 /**
  * The denoising loss (Ho et al. 2020), with optional per-sample weights (reward-weighted regression):
  *   t ~ U{1..T}, ε ~ N(0, I), x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε,
- *   L = Σ_i w_i · mean_d (f_θ(x_t, t)_d − target_d)² / Σ_i w_i,
+ *   L = Σ_i w_i · mean_d (f_θ(x_t, t)_d − target_d)² / max(Σ_i w_i, 1e-12),
+ * (a batch whose weights are all zero, common in low-ESS reward-weighted rounds, has loss 0 and no
+ * gradient rather than 0/0),
  * where target is ε, x_0 or v per the model's prediction type. Pure array code: runs under jit and grad.
  */
 import { np, random, type JArray } from "../backend/jax.js";
@@ -35,5 +37,5 @@ export function denoisingLoss(model: ModelConfig, params: DenoiserParams, inp: L
   const target = targetFor(model.prediction, inp.x0, eps, ab);
   const perSample = np.mean(np.square(out.sub(target)), -1);
   if (!inp.weights) return np.mean(perSample);
-  return np.sum(perSample.mul(inp.weights.ref)).div(np.sum(inp.weights));
+  return np.sum(perSample.mul(inp.weights.ref)).div(np.maximum(np.sum(inp.weights), 1e-12));
 }
