@@ -71,19 +71,19 @@ describe("rewardiff run: bad config files", () => {
     expectOneLineError(r, cfg, "method", '"magic"', "none");
   });
 
-  it("a method kind of the schema that this version cannot run is refused before any work", async () => {
+  it("a method that needs a reward on a task without one is refused before any work", async () => {
     const cfg = file("ddpo.json", JSON.stringify({ ...TINY, method: { kind: "ddpo" } }));
     const fresh = join(dir, "fresh");
     const r = await expectUntouched(dir, () => cli("run", cfg, "--out", fresh, "--quiet"));
-    expectOneLineError(r, '"ddpo"', "not available");
+    expectOneLineError(r, cfg, "method.kind", '"ddpo" needs a reward', 'task.kind "toy2d" has none');
     expect(existsSync(fresh)).toBe(false);
   });
 
-  it("one unavailable method in a list of methods refuses the whole run", async () => {
-    const cfg = file("list.json", JSON.stringify({ ...TINY, method: [{ kind: "none" }, { kind: "ddpo" }] }));
+  it("one inapplicable method in a list of methods refuses the whole run before any work", async () => {
+    const cfg = file("list.json", JSON.stringify({ ...TINY, method: [{ kind: "none" }, { kind: "ctrl" }] }));
     const fresh = join(dir, "fresh");
     const r = await expectUntouched(dir, () => cli("run", cfg, "--out", fresh, "--quiet"));
-    expectOneLineError(r, '"ddpo"', "not available");
+    expectOneLineError(r, cfg, "method[1].kind", '"ctrl"', 'needs task.kind "classifier-tilt"');
     expect(existsSync(fresh)).toBe(false);
   });
 

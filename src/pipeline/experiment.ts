@@ -32,14 +32,28 @@ export interface ExperimentResult {
 }
 
 /** Refuses a config whose methods this version cannot run, before any work. */
+/** Refuses, before any work, a method this version cannot run or that the task cannot support. */
 export function checkMethodsAvailable(cfg: ExperimentConfig, where: string): void {
   methodsOf(cfg).forEach((m, i) => {
+    const at = Array.isArray(cfg.method) ? `method[${i}].kind` : "method.kind";
     if (!METHOD_RUNNERS[m.kind]) {
-      const at = Array.isArray(cfg.method) ? `method[${i}].kind` : "method.kind";
       throw new Error(`${where}: ${at}: "${m.kind}" is not available in this version of rewardiff; available: ${availableMethods().join(", ")}`);
+    }
+    if (NEEDS_CLASSIFIER_TILT.has(m.kind) && cfg.task.kind !== "classifier-tilt") {
+      throw new Error(`${where}: ${at}: "${m.kind}" adds a control to a pretrained context-conditional model and needs task.kind "classifier-tilt", but task.kind is "${cfg.task.kind}"`);
+    }
+    if (!NEEDS_NO_TASK_REWARD.has(m.kind) && !TASKS_WITH_REWARD.has(cfg.task.kind)) {
+      throw new Error(`${where}: ${at}: "${m.kind}" needs a reward, but task.kind "${cfg.task.kind}" has none (tasks with a reward: ${[...TASKS_WITH_REWARD].join(", ")})`);
     }
   });
 }
+
+/** Tasks that define a ground-truth reward (the others only give data). */
+const TASKS_WITH_REWARD = new Set<string>(["gaussian-mixture", "linear-subspace", "classifier-tilt"]);
+/** Methods that run without the task's reward ("rcgdm" checks its own labels in the config schema). */
+const NEEDS_NO_TASK_REWARD = new Set<string>(["none", "rcgdm"]);
+/** Methods defined only on the classifier-tilt benchmark. */
+const NEEDS_CLASSIFIER_TILT = new Set<string>(["ctrl", "cfg-triples", "dps-classifier"]);
 
 export async function runExperiment(
   cfg: ExperimentConfig,
@@ -101,7 +115,7 @@ export async function runExperiment(
   const checkpoints: { name: string; save: (path: string) => void }[] = [];
   const timings: Record<string, number> = {};
   for (const [i, method] of methods.entries()) {
-    const ctx: MethodContext = { cfg, method, index: i, data, model, train, sampler, key: kMethods[i]!, base: getBase, evalSets, evalPairs, hooks };
+    const ctx: MethodContext = { cfg, method, index: i, data, model, train, sampler, key: kMethods[i]!, base: getBase, evalSets, evalPairs, hooks, earlierRows: rows.slice() };
     const t0 = performance.now();
     const out = await METHOD_RUNNERS[method.kind]!(ctx);
     timings[`${method.kind}${methods.length > 1 ? `#${i}` : ""}Seconds`] = (performance.now() - t0) / 1000;
