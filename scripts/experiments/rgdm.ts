@@ -2,14 +2,15 @@
  * `npm run experiments -- rgdm [--config FILE] [--out DIR]`: the acceptance run of issue 5. Runs
  * configs/rgdm-gm.json (RGDM and RWR at three τ on the Gaussian mixture with a linear reward, the
  * black-box indicator reward with RGDM's candidate variant, RGDM's payoff-noise sampling as separate
- * rows, and best-of-N baselines), then writes docs/results/rgdm.md with the measured numbers: mean
+ * rows, and best-of-N baselines — with `matchBudget` rows at RGDM's own reward-evaluation budget unless
+ * `--no-matched`), then writes docs/results/rgdm.md with the measured numbers: mean
  * reward ± se, the untuned model's reward (one shared estimate per reward), the exact E_p*[r] and the
  * gap, distance to the data and to exact p* samples beside their floors, ESS for RWR, the
  * reward-evaluation budget, and wall time.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { readConfig } from "../../src/io/config.js";
+import { MethodSchema, readConfig } from "../../src/io/config.js";
 import { runExperiment } from "../../src/pipeline/experiment.js";
 import type { ResultRow } from "../../src/report/types.js";
 
@@ -20,6 +21,16 @@ export async function run(args: string[]): Promise<void> {
   const path = opt("--config", "configs/rgdm-gm.json");
   const out = opt("--out", join("runs", `rgdm-${Date.now()}`));
   const cfg = readConfig(path);
+  // Best-of-N at the same reward-evaluation budget as RGDM (linear τ = 1, and the black-box indicator),
+  // unless --no-matched: N = budget / samples chains per output, so these rows are the slow ones.
+  if (!args.includes("--no-matched") && Array.isArray(cfg.method)) {
+    const labels = new Set(cfg.method.map((m) => (m as { label?: string }).label));
+    const extra = [
+      { label: "rgdm τ=1", row: { kind: "best-of-n", alpha: 1, matchBudget: "rgdm τ=1", label: "best-of-N (= rgdm τ=1 budget)" } },
+      { label: "rgdm black-box indicator", row: { kind: "best-of-n", alpha: 0.25, reward: "indicator", threshold: 1.5, matchBudget: "rgdm black-box indicator", label: "best-of-N indicator (= rgdm black-box budget)" } },
+    ];
+    for (const e of extra) if (labels.has(e.label)) cfg.method.push(MethodSchema.parse(e.row));
+  }
   const t0 = performance.now();
   const res = await runExperiment(cfg, out, { where: path, hooks: { onStage: (s) => process.stderr.write(`${s}\n`) } });
   const secs = (performance.now() - t0) / 1000;

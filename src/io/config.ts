@@ -283,7 +283,8 @@ export const MethodSchema = z.discriminatedUnion("kind", [
   strict({ kind: z.literal("dps"), scale: scale(), alpha: alpha(), jacobian: z.enum(["full", "identity"]).optional(), ...gradientPoint, ...guidanceReward, ...guidanceInterval }),
   strict({ kind: z.literal("target-guidance"), scale: scale(), alpha: alpha(), target: z.number().optional(), predictor: z.enum(["noisy-regressor", "reward"]).optional(), ...gradientPoint, ...noisyPredictor, ...guidanceReward, ...guidanceInterval }),
   strict({ kind: z.literal("svdd"), alpha: alpha(), candidates: int(1).optional(), value: z.enum(["reward-x0", "learned", "exact"]).optional(), ...noisyPredictor, ...guidanceReward, ...guidanceInterval }),
-  strict({ kind: z.literal("best-of-n"), alpha: alpha(), candidates: int(1).optional(), select: z.enum(["max", "softmax"]).optional(), ...guidanceReward, label: guidanceInterval.label }),
+  /** Best-of-N; `matchBudget` names an earlier row (its label) whose reward + gradient evaluations N × samples should equal. */
+  strict({ kind: z.literal("best-of-n"), alpha: alpha(), candidates: int(1).optional(), matchBudget: z.string().min(1).optional(), select: z.enum(["max", "softmax"]).optional(), ...guidanceReward, label: guidanceInterval.label }),
   strict({ kind: z.literal("exact-guidance"), alpha: alpha(), scale: scale(), base: z.enum(["trained", "exact"]).optional(), ...guidanceInterval }),
   /** RGDM (2304.07132; docs/rgdm.md): alpha ≡ τ, the payoff temperature; ρ the feasible-ball radius. */
   strict({
@@ -330,7 +331,7 @@ export const MethodSchema = z.discriminatedUnion("kind", [
   /** CTRL baseline: a model on (c, x, y) triples with y-dropout, sampled with CFG strength `scale` against y = ∅ (docs/ctrl.md). */
   strict({ kind: z.literal("cfg-triples"), alpha: alpha(), scale: scale(), dropout: z.number().min(0).lt(1).optional(), trainSteps: int(1).optional(), label: z.string().min(1).optional() }),
   /** CTRL baseline: DPS guidance of p_pre(x | c) with γ·log p̂(y | x̂_0), γ = 1/alpha (default task.gamma), strength `scale` (docs/ctrl.md). */
-  strict({ kind: z.literal("dps-classifier"), alpha: alpha(), scale: scale(), label: z.string().min(1).optional() }),
+  strict({ kind: z.literal("dps-classifier"), alpha: alpha(), scale: scale(), pretrained: z.string().min(1).optional(), label: z.string().min(1).optional() }),
   strict({ kind: z.literal("none") }),
 ]);
 

@@ -50,6 +50,8 @@ export interface MethodContext {
   /** Independent pairs of evaluation sets of n rows (the first is `evalSets(n)`), for averaged distances. */
   evalPairs(n: number): [HostMatrix, HostMatrix][];
   hooks: ExperimentHooks;
+  /** The result rows of the methods listed before this one (e.g. to match their reward-evaluation budget). */
+  earlierRows?: readonly ResultRow[];
 }
 
 export interface MethodOutput {
