@@ -5,6 +5,7 @@
 export * from "./index.js";
 export { runExperiment, checkMethodsAvailable } from "./pipeline/experiment.js";
 export { saveModel, loadModel } from "./pipeline/model-checkpoint.js";
+export { finetunedCheckpoint, saveFinetuned, finetunedFromLoaded } from "./finetune/checkpoint.js";
 export { taskData, readDataFile } from "./pipeline/task-data.js";
 export { readConfig, parseConfig, defaultConfig, type ExperimentConfig } from "./io/config.js";
 export { readCsv, writeCsv, parseCsv, formatCsv } from "./io/csv.js";

@@ -55,7 +55,8 @@ describe("classifier-tilt in rewardiff run", () => {
         task: { kind: "classifier-tilt", n: 2000, offline: 500 },
         reward: { kind: "classifier", steps: 150, layers: 1, hidden: 16 },
         model: { hidden: 64, layers: 2, timeEmbedding: 16, train: { steps: 400, batchSize: 256 } },
-        sampling: { sampler: "ddpm", steps: 20, samples: 300 },
+        // 1200 samples = 300 per (c, y) pair (sampling.samples is split over the C·K pairs).
+        sampling: { sampler: "ddpm", steps: 20, samples: 1200 },
       },
       "test config",
     );

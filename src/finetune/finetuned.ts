@@ -5,7 +5,7 @@
  */
 import { jit, np, random, tree, type JArray } from "../backend/jax.js";
 import { keyAt, splitKey, splitKeyWords, type Key } from "../backend/keys.js";
-import { scalar, settle, toHostSync } from "../backend/ownership.js";
+import { scalar, settle, toHostSync, toNumber } from "../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import { stepMeanFromVector, coefficientVector, type StepCoefficients } from "../diffusion/step.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
@@ -44,7 +44,7 @@ export interface SampleResult {
 /**
  * n samples in batches of `batch`; `sideFor(rows, batchIndex)` builds each batch's side inputs (e.g.
  * context and control one-hots). With `cfgScale` w ≠ 1 (CTRL only), ε̃ = ε(c, ∅) + w (ε(c, y) − ε(c, ∅))
- * and the reported KL is that of the unguided policy. Consumes `key`; borrows `m`.
+ * and the reported KL is the guided sampler's path KL to the pretrained model. Consumes `key`; borrows `m`.
  */
 export function sampleFinetuned(
   m: FinetunedModel,
@@ -70,7 +70,9 @@ export function sampleFinetuned(
         x = fwd.x0;
         klSum += fwd.klTotal * rows;
       } else {
-        x = guidedChain(m, side, rows, keys[i]!, w);
+        const g = guidedChain(m, side, rows, keys[i]!, w);
+        x = g.x;
+        klSum += g.kl * rows;
       }
       for (const s of side) s.dispose();
       out.set(toHostSync(x), i * batch * m.dim);
@@ -78,11 +80,29 @@ export function sampleFinetuned(
   } finally {
     chain.dispose();
   }
-  return { samples: hostMatrix(n, m.dim, out), kl: w === 1 ? klSum / n : NaN };
+  return { samples: hostMatrix(n, m.dim, out), kl: klSum / n };
 }
 
-/** CFG against the null control: side = [context?, control]; the null one-hot replaces the control. */
-function guidedChain(m: FinetunedModel, side: JArray[], n: number, key: Key, w: number): JArray {
+/**
+ * Host samples of the CFG sampler at any w (w = 1: plain conditional sampling, w = 0: the null
+ * control ∅). Consumes `side` and `key`; borrows `m`.
+ */
+export function guidedSamples(m: FinetunedModel, side: JArray[], n: number, key: Key, w: number): { samples: Float32Array; kl: number } {
+  try {
+    const g = guidedChain(m, side, n, key, w);
+    return { samples: toHostSync(g.x), kl: g.kl };
+  } finally {
+    for (const s of side) s.dispose();
+  }
+}
+
+/**
+ * CFG against the null control: side = [context?, control]; the null one-hot replaces the control.
+ * Returns x_0 and the guided sampler's own path KL to the pretrained model along its chains,
+ * Σ_t mean_i ‖μ̃_t − μ_pre,t‖²/(2σ_t²) (μ̃ from the guided ε̃; the final deterministic step uses the
+ * reference, as in the chain engine, and adds nothing).
+ */
+function guidedChain(m: FinetunedModel, side: JArray[], n: number, key: Key, w: number): { x: JArray; kl: number } {
   if (m.spec.controlClasses === undefined) throw new Error("classifier-free guidance needs a control (CTRL) model");
   const model = denoiserChainModel(m.spec);
   const C = m.spec.controlClasses;
@@ -97,36 +117,32 @@ function guidedChain(m: FinetunedModel, side: JArray[], n: number, key: Key, w: 
   // The final deterministic step uses the reference (as in the chain engine, ./chain.ts planRows).
   const refEps = jit((f: FrozenParams, x: JArray, time: JArray, ab: JArray, sideC: JArray[]) => model.refEps(f, x, time, ab, sideC)) as unknown as (...a: unknown[]) => JArray;
   const words = splitKeyWords(key, m.plan.length + 1);
+  const arr = (v: number) => np.array(new Float32Array([v]), { shape: [] });
   let x = random.normal(keyAt(words, 0), [n, m.dim]);
+  let kl = 0;
   m.plan.forEach((c, i) => {
     const at = c.t.alphaBar;
-    const time = np.array(new Float32Array([(1000 * c.t.index) / m.T]), { shape: [] });
+    const time = (1000 * c.t.index) / m.T;
+    const e0 = refEps(tree.ref(m.f), x.ref, arr(time), arr(at), side.map((s) => s.ref));
     if (c.sigma === 0) {
-      const e0 = refEps(tree.ref(m.f), x.ref, time, np.array(new Float32Array([at]), { shape: [] }), side.map((s) => s.ref));
       const { mean, x0Hat } = stepMeanFromVector(x, e0, coefficientVector(c));
       x0Hat.dispose();
       x = mean;
       return;
     }
-    const e = eps(
-      tree.ref(m.p),
-      tree.ref(m.f),
-      x.ref,
-      time,
-      np.array(new Float32Array([at]), { shape: [] }),
-      side.map((s) => s.ref),
-      [...ctxPart.map((s) => s.ref), nullOneHot.ref],
-      np.array(new Float32Array([w]), { shape: [] }),
-    );
+    const e = eps(tree.ref(m.p), tree.ref(m.f), x.ref, arr(time), arr(at), side.map((s) => s.ref), [...ctxPart.map((s) => s.ref), nullOneHot.ref], arr(w));
+    const ref = stepMeanFromVector(x.ref, e0, coefficientVector(c));
+    ref.x0Hat.dispose();
     const { mean, x0Hat } = stepMeanFromVector(x, e, coefficientVector(c));
     x0Hat.dispose();
+    kl += toNumber(np.mean(np.sum(np.square(mean.ref.sub(ref.mean)), -1))) / (2 * c.sigma * c.sigma);
     x = mean.add(random.normal(keyAt(words, i + 1), [n, m.dim]).mul(scalar(c.sigma)));
     settle(x);
   });
   nullOneHot.dispose();
   (eps as unknown as { dispose(): void }).dispose();
   (refEps as unknown as { dispose(): void }).dispose();
-  return x;
+  return { x, kl };
 }
 
 export { policyNetwork };

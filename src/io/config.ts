@@ -329,7 +329,7 @@ export const MethodSchema = z.discriminatedUnion("kind", [
   /** DRaFT / AlignProp reward backpropagation (docs/ctrl.md): max E[r] − alpha Σ KL through the last `truncation` steps. */
   strict({ kind: z.literal("draft"), alpha: alpha(), trainable: z.enum(["adapters", "all"]).optional(), steps: int(1).optional(), batchSize: int(1).optional(), learningRate: positive().optional(), gradClip: nonNegative().optional(), rank: int(1).optional(), truncation: int(1).optional(), truncationMode: z.enum(["fixed", "random"]).optional(), segment: int(1).optional(), klReduce: z.enum(["sum", "mean"]).optional(), label: z.string().min(1).optional() }),
   /** CTRL baseline: a model on (c, x, y) triples with y-dropout, sampled with CFG strength `scale` against y = ∅ (docs/ctrl.md). */
-  strict({ kind: z.literal("cfg-triples"), alpha: alpha(), scale: scale(), dropout: z.number().min(0).lt(1).optional(), trainSteps: int(1).optional(), label: z.string().min(1).optional() }),
+  strict({ kind: z.literal("cfg-triples"), alpha: alpha(), scale: scale(), dropout: z.number().min(0).lt(1).optional(), trainSteps: int(1).optional(), pretrained: z.string().min(1).optional(), label: z.string().min(1).optional() }),
   /** CTRL baseline: DPS guidance of p_pre(x | c) with γ·log p̂(y | x̂_0), γ = 1/alpha (default task.gamma), strength `scale` (docs/ctrl.md). */
   strict({ kind: z.literal("dps-classifier"), alpha: alpha(), scale: scale(), pretrained: z.string().min(1).optional(), label: z.string().min(1).optional() }),
   strict({ kind: z.literal("none") }),

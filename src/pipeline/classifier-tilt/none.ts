@@ -5,6 +5,7 @@
  * to the exact targets p*(x | c, y) is the distance before any control is added.
  */
 import type { MethodRunner } from "../methods/context.js";
+import { tiltSamplesPerPair } from "../methods/ctrl-eval.js";
 import { sampleDistances } from "../metrics.js";
 import type { ResultRow } from "../../report/types.js";
 import { tiltClassifierArtefacts, tiltClassifierFor } from "./classifier.js";
@@ -15,9 +16,10 @@ export const runPretrainedTilt: MethodRunner = async (ctx) => {
   const d = tiltData(ctx);
   const p = pretrainedFor(ctx);
   const classifier = tiltClassifierFor(ctx);
-  const n = ctx.cfg.sampling.samples;
+  // The same samples per (c, y) pair as the other methods of the run (sampling.samples / (C·K)).
+  const n = tiltSamplesPerPair(ctx);
   const label = "none (pretrained)";
-  ctx.hooks.onStage?.(`sampling p_pre(x|c) for ${d.task.contexts} contexts × 2 labels, ${n} each`);
+  ctx.hooks.onStage?.(`sampling p_pre(x|c) for ${d.task.contexts} contexts × 2 labels, ${n} each (sampling.samples split over the pairs)`);
   const ev = await evaluateTiltSampler(d.task, (c, _y, m, key) => samplePretrained(p, ctx.sampler, c, m, key), {
     label,
     n,

@@ -112,6 +112,11 @@ export function pretrainedFor(ctx: MethodContext, opts: { path?: string; where?:
   return hit.model;
 }
 
+/** The run's trained p_pre if a method already trained it (or undefined: nothing is trained here). */
+export function cachedPretrained(ctx: Pick<MethodContext, "data">): PretrainedTiltModel | undefined {
+  return cache.get(ctx.data)?.get("trained")?.model;
+}
+
 /** The "pretrained.safetensors" artefact of the run's trained p_pre, returned to the first caller only. */
 export function pretrainedCheckpoints(ctx: MethodContext): { name: string; save: (path: string) => void }[] {
   const hit = cache.get(ctx.data)?.get("trained");

@@ -4,7 +4,10 @@
  * condition is the value [e_c, e_y] (one-hots), and y is dropped (e_y → 0, "∅") with probability
  * `dropout` (default 0.1), the context never. Sampled with classifier-free guidance against y = ∅:
  *   ε̃ = ε(x, t, c, ∅) + w (ε(x, t, c, y) − ε(x, t, c, ∅)),  w = `scale` (default 1: plain conditioning).
- * Evaluated by ./ctrl-eval.ts (γ from gamma/alpha/task, for the p* it is compared with).
+ * Evaluated by ./ctrl-eval.ts (γ from gamma/alpha/task, for the p* it is compared with). With a p_pre at
+ * hand (`pretrained: PATH`, or the run's when another method trained it) and a stochastic sampler, the
+ * row's `klToPretrained` is this sampler's path KL to p_pre(x | c) along its own chains (final
+ * deterministic step excluded).
  */
 import { np } from "../../backend/jax.js";
 import { split2 } from "../../backend/keys.js";
@@ -12,15 +15,18 @@ import { hostMatrix } from "../../data/matrix.js";
 import { modelEps, type ModelConfig } from "../../diffusion/model.js";
 import type { EpsFn } from "../../diffusion/types.js";
 import { disposeTrainState, initTrainState, trainSteps } from "../../training/trainer.js";
-import { CONTEXT_EMBEDDING, tiltData } from "../classifier-tilt/pretrained.js";
+import { samplerPlan } from "../../diffusion/sample.js";
+import { makeSchedule } from "../../diffusion/schedule.js";
+import { CONTEXT_EMBEDDING, cachedPretrained, pretrainedEps, pretrainedFor, tiltData } from "../classifier-tilt/pretrained.js";
 import { generateWithEps } from "../generate.js";
 import type { MethodRunner } from "./context.js";
 import { resolveGamma } from "./ctrl.js";
-import { tiltEvaluation } from "./ctrl-eval.js";
+import { pathKlTracker, tiltEvaluation } from "./ctrl-eval.js";
 import { guidanceLabel } from "./guidance-common.js";
 
 export const runCfgTriples: MethodRunner = async (ctx) => {
-  const m = ctx.method as { scale?: number; dropout?: number; trainSteps?: number };
+  const m = ctx.method as { scale?: number; dropout?: number; trainSteps?: number; pretrained?: string };
+  const at = Array.isArray(ctx.cfg.method) ? `method[${ctx.index}]` : "method";
   const d = tiltData(ctx);
   const gamma = resolveGamma(ctx);
   const label = guidanceLabel(ctx);
@@ -44,6 +50,11 @@ export const runCfgTriples: MethodRunner = async (ctx) => {
   }
   const model: ModelConfig = { ...ctx.model, network: { ...ctx.model.network, condition: { kind: "value", dim: C + K, embedding: CONTEXT_EMBEDDING } } };
   const train = { ...ctx.train, steps: m.trainSteps ?? ctx.train.steps };
+  // p_pre(x | c), for klToPretrained only: a saved one (`pretrained: PATH`, the loader and checks of
+  // "ctrl"), or the run's if another method already trained it (nothing is trained for this).
+  const pre = m.pretrained ? pretrainedFor(ctx, { path: m.pretrained, where: `${at}.pretrained` }) : cachedPretrained(ctx);
+  const plan = samplerPlan(makeSchedule(model.schedule), ctx.sampler);
+  const stochastic = plan.slice(0, -1).every((c) => c.sigma > 0);
   ctx.hooks.onStage?.(`${label}: training a (c, y)-conditioned model on ${x.rows} offline triples for ${train.steps} steps (y-dropout ${dropout})`);
   const t0 = performance.now();
   const state = trainSteps(model, train, initTrainState(model, kTrain), { x, cond: { values: hostMatrix(x.rows, C + K, values), dropout: 0 } }, {
@@ -72,7 +83,10 @@ export const runCfgTriples: MethodRunner = async (ctx) => {
           const b = eu(xt, t);
           return b.ref.add(a.sub(b).mul(w));
         };
-        return { samples: generateWithEps(eps, model, ctx.sampler, n, key) };
+        if (!pre || !stochastic) return { samples: generateWithEps(eps, model, ctx.sampler, n, key) };
+        // The same samples, with the path KL of this sampler to p_pre(x | c) along its own chains.
+        const tracked = pathKlTracker(eps, pretrainedEps(pre, c), plan);
+        return { samples: generateWithEps(tracked.eps, model, ctx.sampler, n, key), kl: tracked.kl(n) };
       },
       fields: { dropout, scale: w, finalLoss: state.losses.at(-1)?.loss ?? null },
     });

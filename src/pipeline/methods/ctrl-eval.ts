@@ -11,7 +11,11 @@
  * Field names follow src/pipeline/classifier-tilt/evaluate.ts (used by "none" on this task); this
  * variant adds an asynchronous sampler (DPS), γ ≠ task.gamma, the sampler's KL and the exact KL.
  */
+import { np } from "../../backend/jax.js";
 import { keyFromSeed, splitKey, type Key } from "../../backend/keys.js";
+import { toNumber } from "../../backend/ownership.js";
+import type { StepCoefficients } from "../../diffusion/step.js";
+import type { EpsFn } from "../../diffusion/types.js";
 import { hostMatrix, type HostMatrix } from "../../data/matrix.js";
 import { classificationReport } from "../../eval/classification.js";
 import { summary } from "../../eval/stats.js";
@@ -35,6 +39,42 @@ function targetPairs(ctx: MethodContext, c: number, y: number, gamma: number, n:
   ];
 }
 
+/**
+ * Wraps a sampler's ε̃ so that, while it samples, it accumulates its path KL to a reference ε_ref
+ * (p_pre(x | c)) along its own chains. At a stochastic step of `plan`, with μ = c_x0 x̂_0 + c_eps ε +
+ * c_xt x_t and x̂_0 = (x_t − √(1−ᾱ_t) ε)/√ᾱ_t, μ̃ − μ_ref = a_t (ε̃ − ε_ref), a_t = c_eps − c_x0 √(1−ᾱ_t)/√ᾱ_t,
+ * so KL_t = a_t² ‖ε̃ − ε_ref‖²/(2σ_t²); deterministic steps (σ = 0, the final one) are left out.
+ * `kl(n)` = Σ_t mean_i KL_t^i over the n samples drawn so far (nats per sample).
+ */
+export function pathKlTracker(eps: EpsFn, refEps: EpsFn, plan: readonly StepCoefficients[]): { eps: EpsFn; kl: (n: number) => number } {
+  const byIndex = new Map(plan.map((c) => [c.t.index, c] as const));
+  let total = 0;
+  const tracked: EpsFn = (x, t) => {
+    const c = byIndex.get(t.index);
+    const e = eps(x.ref, t);
+    if (!c || !(c.sigma > 0)) {
+      x.dispose();
+      return e;
+    }
+    const er = refEps(x, t);
+    const ab = c.t.alphaBar;
+    const a = c.cEps - (c.cX0 * Math.sqrt(1 - ab)) / Math.sqrt(ab);
+    total += ((a * a) / (2 * c.sigma * c.sigma)) * toNumber(np.sum(np.square(e.ref.sub(er))));
+    return e;
+  };
+  return { eps: tracked, kl: (n) => total / n };
+}
+
+/**
+ * Samples per (c, y) pair for every method of a classifier-tilt run (ctrl, cfg-triples, dps-classifier
+ * and "none"): sampling.samples split evenly over the C·K pairs (at least 2), so that every row's
+ * distance floor is the same.
+ */
+export function tiltSamplesPerPair(ctx: Pick<MethodContext, "cfg" | "data" | "method" | "index">): number {
+  const t = tiltData(ctx).task;
+  return Math.max(2, Math.ceil(ctx.cfg.sampling.samples / (t.contexts * t.classes)));
+}
+
 /** Samples every (c, y), scores them, and builds the method's row, samples and plot. Consumes `key`. */
 export async function tiltEvaluation(
   ctx: MethodContext,
@@ -43,7 +83,7 @@ export async function tiltEvaluation(
   const d = tiltData(ctx);
   const C = d.task.contexts;
   const K = d.task.classes;
-  const per = Math.max(2, Math.ceil(ctx.cfg.sampling.samples / (C * K)));
+  const per = tiltSamplesPerPair(ctx);
   const keys = splitKey(o.key, C * K);
   const truth: number[] = [];
   const predicted: number[] = [];

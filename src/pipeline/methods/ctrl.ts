@@ -4,17 +4,19 @@
  * zero-initialised control y and fine-tuned by backpropagating γ·log p̂(y | x_0) − Σ_t KL_t through the
  * sampler (src/finetune/ctrl.ts), with the run's calibrated classifier p̂ (classifier-tilt/classifier.ts).
  * γ = `gamma`, or 1/`alpha`, default the task's γ (so p* is the task's target). Evaluated by
- * ./ctrl-eval.ts beside the baselines "cfg-triples" and "dps-classifier".
+ * ./ctrl-eval.ts beside the baselines "cfg-triples" and "dps-classifier". The fine-tuned model is saved
+ * as `model-<label>.safetensors` (src/finetune/checkpoint.ts; `rewardiff sample --context c --control y`).
  */
 import { np, type JArray } from "../../backend/jax.js";
 import { split2 } from "../../backend/keys.js";
 import { makeSchedule } from "../../diffusion/schedule.js";
 import { checkLabel, ctrlFinetune, ctrlSide } from "../../finetune/ctrl.js";
+import { finetunedCheckpoint, finetunedFileName, saveFinetuned } from "../../finetune/checkpoint.js";
 import { disposeFinetuned, sampleFinetuned } from "../../finetune/finetuned.js";
 import { oneHot } from "../../finetune/policy.js";
 import { samplerPlan } from "../../diffusion/sample.js";
 import { classifierLogProbs } from "../../rewards/classifier.js";
-import { tiltClassifierArtefacts, tiltClassifierFor } from "../classifier-tilt/classifier.js";
+import { CLASSIFIER_CHECKPOINT, tiltClassifierArtefacts, tiltClassifierFor } from "../classifier-tilt/classifier.js";
 import { contextOneHot, pretrainedCheckpoints, pretrainedFor, tiltData } from "../classifier-tilt/pretrained.js";
 import type { MethodContext, MethodRunner } from "./context.js";
 import { tiltEvaluation } from "./ctrl-eval.js";
@@ -65,6 +67,10 @@ export const runCtrl: MethodRunner = async (ctx) => {
   const d = tiltData(ctx);
   const gamma = resolveGamma(ctx);
   const label = guidanceLabel(ctx);
+  const cfgScale = m.cfgScale ?? 1;
+  if (cfgScale !== 1 && !(m.nullProbability! > 0)) {
+    throw new Error(`${at}.cfgScale: classifier-free guidance against the null control needs training with it: set ${at}.nullProbability > 0 (e.g. 0.1)`);
+  }
   const pre = pretrainedFor(ctx, { ...(m.pretrained ? { path: m.pretrained } : {}), where: `${at}.pretrained` });
   const cls = tiltClassifierFor(ctx).model;
   const K = d.task.classes;
@@ -102,11 +108,6 @@ export const runCtrl: MethodRunner = async (ctx) => {
     },
     kTrain,
   );
-  const cfgScale = m.cfgScale ?? 1;
-  if (cfgScale !== 1 && !(m.nullProbability! > 0)) {
-    disposeFinetuned(r.model);
-    throw new Error(`${at}.cfgScale: classifier-free guidance against the null control needs training with it: set ${at}.nullProbability > 0 (e.g. 0.1)`);
-  }
   try {
     const out = await tiltEvaluation(ctx, {
       label,
@@ -134,7 +135,28 @@ export const runCtrl: MethodRunner = async (ctx) => {
         history: r.history,
       },
     };
-    out.checkpoints = [...pretrainedCheckpoints(ctx), ...art.checkpoints];
+    // The fine-tuned model, materialised on the host now (r.model is released below).
+    const ck = finetunedCheckpoint(
+      r.model,
+      {
+        method: "ctrl",
+        trainable,
+        ...(trainable === "adapters" ? { rank: m.rank ?? 4 } : {}),
+        steps: optim.steps,
+        gamma,
+        sampler: { sampler: ctx.sampler.sampler, steps: ctx.sampler.steps, eta: ctx.sampler.eta },
+        context: { contexts: C, names: Array.from({ length: C }, (_, c) => `context=${c}`) },
+        control: { classes: K, names: Array.from({ length: K }, (_, y) => `y=${y}`), nullProbability: m.nullProbability ?? 0, classifier: CLASSIFIER_CHECKPOINT },
+      },
+      {
+        train: pre.train,
+        columns: ctx.data.columns,
+        data: ctx.data.name,
+        conditioning: { names: Array.from({ length: C }, (_, c) => `context=${c}`), source: "classifier-tilt contexts (one-hot e_c)", dropout: 0 },
+      },
+    );
+    const file = finetunedFileName(label);
+    out.checkpoints = [...pretrainedCheckpoints(ctx), ...art.checkpoints, { name: file, save: (path) => saveFinetuned(path, ck) }];
     return out;
   } finally {
     disposeFinetuned(r.model);

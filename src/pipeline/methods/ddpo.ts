@@ -19,6 +19,7 @@ import { defaultDdpoConfig, rollout, stochasticSteps, trainDdpo, type DdpoConfig
 import { lineChart } from "../../report/plots.js";
 import { evaluateRewardHost } from "../../rewards/reward.js";
 import type { MethodRunner } from "./context.js";
+import { exactTiltKl } from "./draft.js";
 import { guidanceOutput, guidanceSetup, type GuidanceMethodConfig } from "./guidance-common.js";
 import { sampleDistances } from "../metrics.js";
 
@@ -88,6 +89,9 @@ export const runDdpo: MethodRunner = async (ctx) => {
     });
     const row = out.rows[0]!;
     if (klWeight === 0) row.alpha = null;
+    // The exact KL(p* ‖ p) of DPOK's optimum beside the path-KL estimate `klToPretrained`.
+    const exactKl = exactTiltKl(setup);
+    if (row.reference && exactKl !== null) row.reference = { ...row.reference, kl: exactKl };
     out.sections = { [`ddpo${ctx.index}`]: { label: setup.label, loss: res.history.map((r) => ({ step: r.iteration, loss: r.loss })), rounds: res.history } };
     out.plots.push({
       title: `${setup.label}: reward over training`,

@@ -2,7 +2,8 @@
  * Method "dps-classifier" (CTRL's second baseline, 2406.12120): the pretrained p_pre(x | c) guided at
  * sampling time by DPS with the run's calibrated classifier, log h(x_t) = γ log p̂(y | x̂_0(x_t)), the
  * gradient taken through the ε-network (src/guidance/terms.ts rewardGuidanceTerm, where "x0", jacobian
- * "full"), strength `scale` (default 1). γ = 1/alpha, default the task's γ. Evaluated by ./ctrl-eval.ts.
+ * "full"), strength `scale` (default 1). γ = 1/alpha, default the task's γ. `pretrained: PATH` loads a
+ * saved p_pre (as "ctrl" does). Evaluated by ./ctrl-eval.ts.
  */
 import { np, upload } from "../../backend/index.js";
 import { samplerPlan } from "../../diffusion/sample.js";
@@ -22,11 +23,13 @@ import { tiltEvaluation } from "./ctrl-eval.js";
 import { guidanceLabel } from "./guidance-common.js";
 
 export const runDpsClassifier: MethodRunner = async (ctx) => {
-  const m = ctx.method as { scale?: number };
+  const m = ctx.method as { scale?: number; pretrained?: string };
   const d = tiltData(ctx);
   const gamma = resolveGamma(ctx);
   const label = guidanceLabel(ctx);
-  const pre = pretrainedFor(ctx);
+  const at = Array.isArray(ctx.cfg.method) ? `method[${ctx.index}]` : "method";
+  // The run's p_pre, or a saved one (`pretrained: PATH`, the same loader and checks as "ctrl").
+  const pre = pretrainedFor(ctx, { ...(m.pretrained ? { path: m.pretrained } : {}), where: `${at}.pretrained` });
   const cls = tiltClassifierFor(ctx).model;
   const logProbs = classifierLogProbs(cls);
   const K = d.task.classes;

@@ -3,8 +3,9 @@
  * model and differentiable task reward: max E[r(x_0)] − α Σ_t KL_t through the last `truncation` steps.
  * Row (docs/ctrl.md): reward vs the exact E_{p*}[r] where the task knows it (gaussian-mixture), distances
  * to exact p* samples, `klToPretrained` (Σ_t E KL_t along the fine-tuned chains, an upper bound on
- * KL(p_θ(x_0) ‖ p_pre(x_0))) beside the exact KL(p* ‖ p) = E_p*[r]/α − log Z, the wasm heap high-water
- * mark, the training curve and the options used.
+ * KL(p_θ(x_0) ‖ p_pre(x_0)), a number) beside `reference.kl` = the exact KL(p* ‖ p) = E_p*[r]/α − log Z,
+ * the wasm heap high-water mark, the training curve and the options used. The fine-tuned model is saved
+ * as `model-<label>.safetensors` (src/finetune/checkpoint.ts; sampled by `rewardiff sample` like any model).
  */
 import { split2 } from "../../backend/keys.js";
 import { makeSchedule } from "../../diffusion/schedule.js";
@@ -13,8 +14,27 @@ import { disposeFinetuned, sampleFinetuned } from "../../finetune/finetuned.js";
 import { newCost } from "../../guidance/types.js";
 import { lineChart } from "../../report/plots.js";
 import { tiltLogPartition } from "../../tasks/gaussian-mixture.js";
+import { finetunedCheckpoint, finetunedFileName, saveFinetuned } from "../../finetune/checkpoint.js";
 import type { MethodRunner } from "./context.js";
-import { guidanceOutput, guidanceSetup } from "./guidance-common.js";
+import { guidanceOutput, guidanceSetup, type GuidanceSetup } from "./guidance-common.js";
+
+/**
+ * The exact KL(p* ‖ p) = E_p*[r]/α − log Z of the run's tilt p* ∝ p·e^{r/α}, where the task knows it
+ * (gaussian-mixture): linear reward r = bᵀx, log Z in closed form (fixtures.md §3); indicator reward
+ * r = 1[bᵀx > τ], Z = e^{1/α} P_p(A) + 1 − P_p(A) and E_p*[r] = e^{1/α} P_p(A)/Z, so
+ * log Z = −log(1 − E_p*[r] + E_p*[r] e^{−1/α}). Null where p* is unknown.
+ */
+export function exactTiltKl(setup: Pick<GuidanceSetup, "reference" | "mixture" | "alpha">): number | null {
+  const ref = setup.reference;
+  if (!ref || !setup.mixture) return null;
+  const a = setup.alpha;
+  if (ref.reward === "linear") return ref.rewardMean / a - tiltLogPartition(setup.mixture.gm, setup.mixture.b, a);
+  if (ref.reward === "indicator") {
+    const m = ref.rewardMean;
+    return m / a + Math.log(1 - m + m * Math.exp(-1 / a));
+  }
+  return null;
+}
 
 type DraftConfig = {
   alpha?: number;
@@ -62,15 +82,31 @@ export const runDraft: MethodRunner = async (ctx) => {
     const t0 = performance.now();
     const s = sampleFinetuned(r.model, setup.n, kSample);
     const cost = { ...newCost(), modelEvals: setup.n * setup.plan.length * 2, seconds: (performance.now() - t0) / 1000 };
-    const exactKl = setup.mixture && setup.reference ? setup.reference.rewardMean / setup.alpha - tiltLogPartition(setup.mixture.gm, setup.mixture.b, setup.alpha) : null;
+    const exactKl = exactTiltKl(setup);
     const out = await guidanceOutput(ctx, setup, s.samples, cost, {
       trainSeconds: r.seconds,
       fields: {
-        klToPretrained: { pathKl: s.kl, exactTiltKl: exactKl },
+        klToPretrained: s.kl,
         heapBytes: r.heapBytes,
         finetune: { ...optim, truncation: Math.min(m.truncation ?? setup.plan.length, setup.plan.length), segment: m.segment ?? null },
       },
     });
+    const row = out.rows[0]!;
+    if (row.reference && exactKl !== null) row.reference = { ...row.reference, kl: exactKl };
+    const trainable = m.trainable ?? "all";
+    const ck = finetunedCheckpoint(
+      r.model,
+      {
+        method: "draft",
+        trainable,
+        ...(trainable === "adapters" ? { rank: m.rank ?? 4 } : {}),
+        steps: optim.steps,
+        alpha: setup.alpha,
+        sampler: { sampler: ctx.sampler.sampler, steps: ctx.sampler.steps, eta: ctx.sampler.eta },
+      },
+      { train: ctx.train, columns: ctx.data.columns, data: ctx.data.name },
+    );
+    out.checkpoints = [{ name: finetunedFileName(setup.label), save: (path) => saveFinetuned(path, ck) }];
     out.sections = {
       [`finetuning:${setup.label}`]: {
         options: { trainable: m.trainable ?? "all", truncationMode: m.truncationMode ?? "fixed", klReduce: m.klReduce ?? "sum", rank: m.rank ?? 4 },

@@ -1,0 +1,109 @@
+/**
+ * Fine-tuned models (DRaFT, CTRL) as self-describing model checkpoints (src/pipeline/model-checkpoint.ts):
+ *  - params = ema = the effective fine-tuned network θ_eff (LoRA adapters A·B merged into W, CTRL's
+ *    control table E_y included), so `meta.model.network` is the policy network (with `control` for CTRL);
+ *  - `reference.*` = the frozen pretrained weights (the reference p_pre), whose mean μ_pre(x_1) the
+ *    chain's final deterministic step uses (src/finetune/chain.ts planRows); sampling a loaded model
+ *    with the same sampler and key reproduces the run's samples exactly;
+ *  - the sidecar's `finetuned` block says what was fine-tuned, with which sampler, and for CTRL the
+ *    context and control inputs (names, classes, whether the null control ∅ was trained for CFG).
+ * The checkpoint is built on the host when the runner finishes (`finetunedCheckpoint`), so it survives
+ * the fine-tuned model's disposal and is written with the run's other artefacts.
+ */
+import { keyFromSeed } from "../backend/keys.js";
+import { tree, type JArray } from "../backend/jax.js";
+import { toHostSync } from "../backend/ownership.js";
+import { samplerPlan, type SamplerConfig } from "../diffusion/sample.js";
+import { makeSchedule } from "../diffusion/schedule.js";
+import { adamInit } from "../nn/adam.js";
+import { initDenoiser, type DenoiserParams, type DenoiserSpec } from "../nn/denoiser.js";
+import { namedLeaves, paramsFromHost } from "../nn/params.js";
+import { MODEL_KIND, saveModelTensors, type FinetunedInfo, type HostTensors, type LoadedModel, type ModelMeta } from "../pipeline/model-checkpoint.js";
+import { disposeTrainState, trainStateTensors, type TrainConfig } from "../training/trainer.js";
+import { finetunedParams, type FinetunedModel } from "./finetuned.js";
+import { policyNetwork } from "./policy.js";
+
+/** A fine-tuned model's checkpoint, held on the host until the run writes it. */
+export interface FinetunedCheckpoint {
+  meta: ModelMeta;
+  tensors: HostTensors;
+}
+
+/** Materialises θ_eff and the reference on the host. Borrows `m`. */
+export function finetunedCheckpoint(
+  m: FinetunedModel,
+  info: FinetunedInfo,
+  o: { train: TrainConfig; columns: string[]; data: string; conditioning?: ModelMeta["conditioning"] },
+): FinetunedCheckpoint {
+  const eff = finetunedParams(m);
+  const state = { params: tree.ref(eff) as DenoiserParams, ema: eff, opt: adamInit(eff), step: info.steps, key: keyFromSeed(0), dataSeed: 0 };
+  const tensors = trainStateTensors(state);
+  disposeTrainState(state);
+  for (const [name, leaf] of namedLeaves(m.f.base, "reference")) tensors.set(name, { shape: [...leaf.shape], data: toHostSync((leaf as JArray).ref) });
+  const meta: ModelMeta = {
+    kind: MODEL_KIND,
+    model: { ...m.spec.model, network: policyNetwork(m.spec) },
+    train: o.train,
+    step: info.steps,
+    dataSeed: 0,
+    columns: o.columns,
+    data: o.data,
+    ...(o.conditioning ? { conditioning: o.conditioning } : {}),
+    finetuned: info,
+  };
+  return { meta, tensors };
+}
+
+/** File name of a fine-tuned model in a run's folder: `model-<label>.safetensors` (protected by checkOutDir). */
+export function finetunedFileName(label: string): string {
+  return `model-${label.replace(/[^A-Za-z0-9._=-]+/g, "_")}.safetensors`;
+}
+
+/** Writes a fine-tuned checkpoint (path ends in .safetensors; the sidecar goes beside it). */
+export function saveFinetuned(path: string, ck: FinetunedCheckpoint): void {
+  saveModelTensors(path, ck.meta, ck.tensors);
+}
+
+/** The pretrained (reference) network of a fine-tuned model: the policy network without the control. */
+export function referenceNetwork(net: DenoiserSpec): DenoiserSpec {
+  const { control: _control, ...rest } = net;
+  return rest;
+}
+
+/**
+ * A loaded fine-tuned checkpoint as a {@link FinetunedModel} sampling with `sampler` (trainable mode
+ * "all": θ = θ_eff, so the policy is exactly the saved network). Consumes the loaded state.
+ */
+export function finetunedFromLoaded(loaded: LoadedModel, path: string, sampler: SamplerConfig): FinetunedModel {
+  const { meta, state, extra } = loaded;
+  const info = meta.finetuned;
+  if (!info) {
+    disposeTrainState(state);
+    throw new Error(`${path} is not a fine-tuned model (no "finetuned" block in its sidecar)`);
+  }
+  const refNet = referenceNetwork(meta.model.network);
+  const template = initDenoiser(keyFromSeed(0), refNet);
+  let base: DenoiserParams;
+  try {
+    base = paramsFromHost(template, extra, path, "reference");
+  } catch (err) {
+    disposeTrainState(state);
+    throw err;
+  } finally {
+    tree.dispose(template);
+  }
+  const { control, ...net } = state.ema;
+  tree.dispose(state.params);
+  tree.dispose(state.opt as unknown as DenoiserParams);
+  state.key.dispose();
+  const schedule = makeSchedule(meta.model.schedule);
+  const model = { ...meta.model, network: refNet };
+  return {
+    spec: { model, mode: "all", rank: 1, ...(info.control ? { controlClasses: info.control.classes } : {}) },
+    p: { net: net as DenoiserParams, ...(control ? { control } : {}) },
+    f: { base },
+    plan: samplerPlan(schedule, sampler),
+    T: schedule.T,
+    dim: meta.model.network.dataDim,
+  };
+}
