@@ -17,6 +17,7 @@
  */
 import { np, tree, type JArray } from "../backend/jax.js";
 import { keyToSeed, split2, type Key } from "../backend/keys.js";
+import { mulberry32 } from "../data/host-rng.js";
 import type { ModelConfig } from "../diffusion/model.js";
 import type { StepCoefficients } from "../diffusion/step.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
@@ -60,18 +61,6 @@ export interface CtrlResult {
   history: FinetunePoint[];
   heapBytes: number;
   seconds: number;
-}
-
-/** A small host PRNG (mulberry32) for the per-step draws of (c, y). */
-function hostRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The side inputs of CTRL chains: [context?, control one-hot]. */
@@ -123,7 +112,7 @@ export function ctrlFinetune(o: CtrlOptions, key: Key): CtrlResult {
   );
   const n = o.optim.batchSize;
   const batch = (_step: number, k: Key) => {
-    const rng = hostRng(keyToSeed(k));
+    const rng = mulberry32(keyToSeed(k));
     const c = Int32Array.from({ length: n }, () => (o.contexts > 0 ? Math.floor(rng() * o.contexts) : 0));
     const y = Int32Array.from({ length: n }, () => (q > 0 && rng() < q ? K : Math.floor(rng() * K)));
     const labels = new Float32Array(n * K);

@@ -4,7 +4,8 @@
  * (./chain.ts), a fresh noise draw (and fresh side inputs, e.g. CTRL's labels y) at every step.
  */
 import { tree, type JArray } from "../backend/jax.js";
-import { splitKey, type Key } from "../backend/keys.js";
+import { keyToSeed, splitKey, type Key } from "../backend/keys.js";
+import { mulberry32 } from "../data/host-rng.js";
 import { scalar } from "../backend/ownership.js";
 import { wasmHeapBytes } from "../backend/heap.js";
 import { adamInit, adamUpdate, defaultAdam } from "../nn/adam.js";
@@ -58,13 +59,8 @@ export function finetune<P extends Params, F extends Params>(
   let opt = adamInit(p);
   const history: FinetunePoint[] = [];
   const keys = splitKey(key, 2 * cfg.steps + 1);
-  keys[2 * cfg.steps]!.dispose();
-  // A host-side stream for the random truncation draws (reproducible from the key).
-  let u = 0x2545f491;
-  const uniform = () => {
-    u = (Math.imul(u ^ (u >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return u / 2 ** 32;
-  };
+  // A host-side stream for the random truncation draws, reproducible from the key.
+  const uniform = mulberry32(keyToSeed(keys[2 * cfg.steps]!));
   for (let s = 0; s < cfg.steps; s++) {
     const b = batch(s, keys[2 * s]!);
     const r = chain.lossAndGrad(p, f, b.side, b.aux, cfg.batchSize, keys[2 * s + 1]!, uniform());

@@ -11,6 +11,7 @@ import * as vl from "vega-lite";
 import type { TopLevelSpec } from "vega-lite";
 import type { HostMatrix } from "../data/matrix.js";
 import type { MeanStd, ResultRow } from "./types.js";
+import { mulberry32 } from "../data/host-rng.js";
 
 /** Default size of the data rectangle in pixels (axes, title and legend add to it). */
 export const PLOT_WIDTH = 360;
@@ -85,18 +86,6 @@ function roundCoordinates(svg: string): string {
     const rounded = value.replace(/(-?\d+\.\d{2})\d+/g, "$1");
     return ` ${attr}="${rounded}"`;
   });
-}
-
-/** A 32-bit deterministic generator (mulberry32); only for choosing which points to draw. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
