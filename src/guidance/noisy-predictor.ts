@@ -20,6 +20,7 @@ import { adamInit, adamUpdate, defaultAdam, type AdamState } from "../nn/adam.js
 import { dense, initDense, type DenseParams } from "../nn/dense.js";
 import { sinusoidalEmbedding } from "../nn/embeddings.js";
 import { learningRate } from "../nn/lr-schedule.js";
+import { silu } from "../nn/activations.js";
 
 /** Everything needed to rebuild a predictor (plain JSON). */
 export interface NoisyPredictorSpec {
@@ -73,8 +74,8 @@ export interface TrainNoisyPredictorOptions {
 
 /** The network output [n, outputs] at DDPM-scale times t [n]. Consumes p, x, t. */
 export function applyNoisyPredictor(spec: NoisyPredictorSpec, p: NoisyPredictorParams, x: JArray, t: JArray): JArray {
-  let h = jnn.silu(dense(p.input, np.concatenate([x, sinusoidalEmbedding(t, spec.timeEmbedding)], -1)));
-  for (const b of p.blocks) h = h.ref.add(jnn.silu(dense(b, h)));
+  let h = silu(dense(p.input, np.concatenate([x, sinusoidalEmbedding(t, spec.timeEmbedding)], -1)));
+  for (const b of p.blocks) h = h.ref.add(silu(dense(b, h)));
   return dense(p.output, h);
 }
 

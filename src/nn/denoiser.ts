@@ -8,7 +8,7 @@
  * With layers = 3, hidden = 256 and data in R²: 2(+emb) → 256 → 256 → 256 → 2, as in the benchmarks.
  * The spec is plain JSON, saved beside the weights so a checkpoint describes itself.
  */
-import { jnn, np, tree, type JArray } from "../backend/jax.js";
+import { np, tree, type JArray } from "../backend/jax.js";
 import { splitKey, type Key } from "../backend/keys.js";
 import { dense, initDense, type DenseParams } from "./dense.js";
 import {
@@ -22,6 +22,7 @@ import {
 } from "./embeddings.js";
 import { initLayerNorm, layerNorm, type LayerNormParams } from "./norm.js";
 import { fromSubspace, initSubspaceBasis, toSubspace } from "./low-rank-score.js";
+import { silu } from "./activations.js";
 
 /** A condition input: a real vector y ∈ R^dim, or a class y ∈ {0..classes−1}. */
 export type ConditionSpec =
@@ -178,10 +179,10 @@ export function applyDenoiser(s: DenoiserSpec, p: DenoiserParams, x: JArray, t: 
   } else if (p.control) {
     tree.dispose(p.control);
   }
-  let h = jnn.silu(pre);
+  let h = silu(pre);
   for (const block of p.blocks) {
     const inner = block.norm ? layerNorm(block.norm, h.ref) : h.ref;
-    const y = jnn.silu(dense(block.dense, inner));
+    const y = silu(dense(block.dense, inner));
     h = s.residual ? h.add(y) : (h.dispose(), y);
   }
   const out = dense(p.output, h);

@@ -21,6 +21,7 @@ import { dense, initDense, type DenseParams } from "../nn/dense.js";
 import { learningRate } from "../nn/lr-schedule.js";
 import { batchIndices } from "../training/trainer.js";
 import type { HostTensor } from "./types.js";
+import { silu } from "../nn/activations.js";
 
 /** Settings of a classifier fit. */
 export interface ClassifierSpec {
@@ -93,7 +94,7 @@ type ClassifierParams = { layers: DenseParams[]; out: DenseParams };
 /** Logits ℓ_φ(u) [n, K] for standardised inputs u [n, D]. Consumes `p` and `u`. */
 function logitsForward(p: ClassifierParams, u: JArray): JArray {
   let h = u;
-  for (const layer of p.layers) h = jnn.silu(dense(layer, h));
+  for (const layer of p.layers) h = silu(dense(layer, h));
   return dense(p.out, h);
 }
 

@@ -5,7 +5,7 @@
  *   f̂(x) = ȳ + s_y · g_φ((x − x̄)/s_x),   g_φ = W_out ∘ (SiLU ∘ W_L) ∘ … ∘ (SiLU ∘ W_1),
  * trained on the mean squared error with AdamW (weight decay = l2) on minibatches drawn from a seed.
  */
-import { jit, jnn, np, tree, valueAndGrad, type JArray } from "../backend/jax.js";
+import { jit, np, tree, valueAndGrad, type JArray } from "../backend/jax.js";
 import { keyToSeed, splitKey, type Key } from "../backend/keys.js";
 import { scalar, toHostSync, toNumber, upload } from "../backend/ownership.js";
 import type { HostMatrix } from "../data/matrix.js";
@@ -14,6 +14,7 @@ import { dense, initDense, type DenseParams } from "../nn/dense.js";
 import { learningRate } from "../nn/lr-schedule.js";
 import { batchIndices } from "../training/trainer.js";
 import type { HostTensor, MlpModel, MlpRegressorSpec } from "./types.js";
+import { silu } from "../nn/activations.js";
 
 /** Device parameters of the regressor g_φ. */
 export type RegressorParams = { layers: DenseParams[]; out: DenseParams };
@@ -21,7 +22,7 @@ export type RegressorParams = { layers: DenseParams[]; out: DenseParams };
 /** g_φ(u) for standardised inputs u [n, D] → [n]. Consumes `p` and `u`. */
 export function regressorForward(p: RegressorParams, u: JArray): JArray {
   let h = u;
-  for (const layer of p.layers) h = jnn.silu(dense(layer, h));
+  for (const layer of p.layers) h = silu(dense(layer, h));
   const y = dense(p.out, h);
   return y.reshape([y.shape[0]!]);
 }
