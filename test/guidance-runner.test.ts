@@ -82,6 +82,12 @@ describe("guidance runners", () => {
     }
     const byName = Object.fromEntries(rows.map((r) => [r.method, r]));
     expect(byName["svdd-indicator"]!.rewardName).toBe("indicator[r > 1]");
+    // Path KL to the base chain: positive for mean-shifting guidance, absent for selection methods.
+    for (const name of ["dps", "cfg", "classifier-guidance#2", "target-guidance"]) {
+      expect(byName[name]!.klToPretrained as number).toBeGreaterThan(0);
+      expect(typeof byName[name]!.klGuidedDeterministicStep).toBe("boolean");
+    }
+    for (const name of ["svdd-indicator", "best-of-n"]) expect(byName[name]!.klToPretrained).toBeUndefined();
     expect(byName["target-guidance"]!.target).toBe(1);
     // cfg defaults its target to the exact E_p*[r].
     expect(byName["cfg"]!.target).toBeCloseTo(byName["cfg"]!.reference!.rewardMean, 10);

@@ -7,16 +7,28 @@
  *   3. μ, x̂_0 from ε̃ (the plan's coefficients); μ ← μ + σ² Σ s g; then terms at "mean":
  *      μ ← μ + s σ² ∇_μ log h(μ, s).
  *   4. x_s = μ + σ z, or, with an SVDD term active, the selected one of M candidates μ + σ z_m.
+ * With `pathKl: true` it also accumulates the path KL to the unguided chain (types.ts PathKl): at each
+ * step the guided terms change, KL_t = ‖μ̃ − μ_base‖²/(2σ²) with μ_base the step mean of the base ε̂
+ * at the same x_t. ε̂ = ε(x_t, t) is evaluated anyway (step 1), so this costs no extra ε evaluation.
  * A separate function rather than a hook in src/diffusion/sample.ts, so the plain sampler stays jitted.
  * It is async because SVDD may call asynchronous (host) rewards.
  */
 import { grad, np, random, type JArray } from "../backend/jax.js";
 import { keyAt, splitKeyWords, type Key } from "../backend/keys.js";
-import { scalar, settle, toHostSync, upload } from "../backend/ownership.js";
+import { scalar, settle, toHostSync, toNumber, upload } from "../backend/ownership.js";
 import { coefficientVector, stepMeanFromVector, type StepCoefficients } from "../diffusion/step.js";
 import type { EpsFn, StepTime } from "../diffusion/types.js";
 import { validateRewardValues } from "../rewards/reward.js";
-import { CLEAN, newCost, type GradientTerm, type GuidanceCost, type GuidanceTerm, type SelectTerm } from "./types.js";
+import {
+  CLEAN,
+  newCost,
+  newPathKl,
+  type GradientTerm,
+  type GuidanceCost,
+  type GuidanceTerm,
+  type PathKl,
+  type SelectTerm,
+} from "./types.js";
 
 export interface GuidedSampleOptions {
   /** The base ε-predictor (for CFG: the unconditional ε_∅). */
@@ -33,6 +45,11 @@ export interface GuidedSampleOptions {
   cost?: GuidanceCost;
   /** Names the sampler in errors (e.g. "ddim with eta = 0"). */
   samplerName?: string;
+  /**
+   * Accumulate the path KL of the guided chain to the unguided one (the base `eps`), returned as
+   * `pathKl` (opt-in: one host read per guided step).
+   */
+  pathKl?: boolean;
   onStep?: (done: number, total: number) => void;
 }
 
@@ -75,9 +92,13 @@ export function checkTerms(terms: readonly GuidanceTerm[], plan: readonly StepCo
   }
 }
 
-/** Runs the guided chain. Returns x_0 [n, D] and the cost. Consumes `key` (and `xT`). */
-export async function guidedSample(o: GuidedSampleOptions): Promise<{ x: JArray; cost: GuidanceCost }> {
+/**
+ * Runs the guided chain. Returns x_0 [n, D], the cost, and (with `pathKl: true`) the path KL to the
+ * unguided chain over these n samples. Consumes `key` (and `xT`).
+ */
+export async function guidedSample(o: GuidedSampleOptions): Promise<{ x: JArray; cost: GuidanceCost; pathKl?: PathKl }> {
   const cost = o.cost ?? newCost();
+  const kl = o.pathKl ? { ...newPathKl(), n: o.n } : undefined;
   const t0 = performance.now();
   const S = o.plan.length;
   checkTerms(o.terms, o.plan, o.samplerName);
@@ -87,7 +108,7 @@ export async function guidedSample(o: GuidedSampleOptions): Promise<{ x: JArray;
     for (let i = 0; i < S; i++) {
       const c = o.plan[i]!;
       const active = o.terms.filter((term) => isActive(term, i, S));
-      x = await guidedStep(o, x, c, active, keys, i, cost);
+      x = await guidedStep(o, x, c, active, keys, i, cost, kl);
       settle(x);
       o.onStep?.(i + 1, S);
     }
@@ -100,7 +121,7 @@ export async function guidedSample(o: GuidedSampleOptions): Promise<{ x: JArray;
     throw e;
   }
   cost.seconds += (performance.now() - t0) / 1000;
-  return { x, cost };
+  return { x, cost, ...(kl ? { pathKl: kl } : {}) };
 }
 
 async function guidedStep(
@@ -111,6 +132,7 @@ async function guidedStep(
   keys: Uint32Array,
   i: number,
   cost: GuidanceCost,
+  kl: PathKl | undefined,
 ): Promise<JArray> {
   const n = x.shape[0]!;
   const at = c.t.alphaBar;
@@ -124,7 +146,10 @@ async function guidedStep(
   const combinedEps = (y: JArray, t: StepTime, count: boolean): JArray => {
     const base = o.eps(epsTerms.length > 0 ? y.ref : y, t);
     if (count) cost.modelEvals += n;
-    if (epsTerms.length === 0) return base;
+    return epsTerms.length > 0 ? mixIn(base, y, t, count) : base;
+  };
+  /** ε̂ + Σ w_j (ε_j(y) − ε̂) from the base ε̂ (consumed) at y (consumed); only with ε terms active. */
+  const mixIn = (base: JArray, y: JArray, t: StepTime, count: boolean): JArray => {
     let acc = base.ref;
     epsTerms.forEach((term, j) => {
       const ec = term.eps(j === epsTerms.length - 1 ? y : y.ref, t);
@@ -134,7 +159,16 @@ async function guidedStep(
     base.dispose();
     return acc;
   };
-  let eps = combinedEps(x.ref, c.t, true);
+  // The path KL needs the base step mean only where the terms change this step; ε̂ is reused.
+  // (σ = 0: "mean"-applied and "mean"-evaluated gradient terms are skipped, as below.)
+  const changes = epsTerms.length > 0 || gradTerms.some((term) => sigma > 0 || (term.where !== "mean" && term.apply === "eps"));
+  const track = kl !== undefined && changes && !(select.length === 1 && sigma > 0);
+  if (kl && select.length === 1 && sigma > 0) kl.selectionSteps++;
+  const baseEps = o.eps(x.ref, c.t);
+  cost.modelEvals += n;
+  const baseMean = track ? stepMeanFromVector(x.ref, baseEps.ref, coefficientVector(c)) : undefined;
+  baseMean?.x0Hat.dispose();
+  let eps = epsTerms.length > 0 ? mixIn(baseEps, x.ref, c.t, true) : baseEps;
 
   // 2. Gradient terms at x_t or x̂_0(x_t).
   const meanShifts: JArray[] = [];
@@ -159,11 +193,23 @@ async function guidedStep(
     }
   }
 
+  if (baseMean) accumulateKl(kl!, mean.ref, baseMean.mean, sigma);
+
   // 4. Noise, or SVDD's selection among M candidates.
   if (!(sigma > 0)) return mean;
   const key = keyAt(keys, 2 * i + 1);
   if (select.length === 1) return selectCandidate(select[0]!, mean, sigma, c.s, key, keyAt(keys, 2 * i + 2), cost);
   return mean.add(random.normal(key, mean.shape).mul(scalar(sigma)));
+}
+
+/**
+ * Adds this step's Σ_i ‖μ̃_i − μ_base,i‖²/(2σ²) to `kl`; at σ = 0 counts a deterministic shift instead
+ * when the means differ. The 1/(2σ²) is applied on the host (no per-step kernel). Consumes both means.
+ */
+function accumulateKl(kl: PathKl, mean: JArray, baseMean: JArray, sigma: number): void {
+  const ss = toNumber(np.sum(np.square(mean.sub(baseMean))));
+  if (sigma > 0) kl.sum += ss / (2 * sigma * sigma);
+  else if (!(ss === 0)) kl.deterministicShifts++;
 }
 
 /** ∇_x log h(x, τ) (closed form when the term has one). Consumes `x`. */

@@ -53,6 +53,56 @@ export function addCost(a: GuidanceCost, b: GuidanceCost): GuidanceCost {
   return a;
 }
 
+/**
+ * The guided chain's path KL to the unguided (base) chain, accumulated on request (guidedSample's
+ * `pathKl: true`). At step t → s with σ_t > 0 both steps are Gaussians N(·, σ_t² I) at the same x_t, so
+ *   KL_t = ‖μ̃_t − μ_base,t‖² / (2σ_t²)   (summed over dimensions),
+ * μ̃_t the guided step mean actually taken, μ_base,t the base ε's step mean. A deterministic step
+ * (σ = 0, e.g. the final one) adds nothing if μ̃ = μ_base there and makes the path KL infinite
+ * otherwise; an SVDD selection step is not a Gaussian at all (its law is a reweighting of the base
+ * step's), so the KL is not computed then. Sums over samples, so that batches add up.
+ */
+export interface PathKl {
+  /** Samples accumulated. */
+  n: number;
+  /** Σ_i Σ_t KL_t^i over the stochastic steps (nats, summed over samples i). */
+  sum: number;
+  /** Deterministic (σ = 0) steps at which μ̃ ≠ μ_base: each makes the path KL infinite. */
+  deterministicShifts: number;
+  /** Stochastic steps taken by selection among candidates (SVDD): the KL is undefined there. */
+  selectionSteps: number;
+}
+
+/** A zeroed path-KL accumulator. */
+export function newPathKl(): PathKl {
+  return { n: 0, sum: 0, deterministicShifts: 0, selectionSteps: 0 };
+}
+
+/** Adds `b` into `a` (returns a). */
+export function addPathKl(a: PathKl, b: PathKl): PathKl {
+  a.n += b.n;
+  a.sum += b.sum;
+  a.deterministicShifts += b.deterministicShifts;
+  a.selectionSteps += b.selectionSteps;
+  return a;
+}
+
+/**
+ * Σ_t E_i KL_t^i over the stochastic steps, in nats per sample; NaN when a selection step was taken
+ * (undefined) or nothing was accumulated. Deterministic steps (σ = 0, the final step of DDPM/DDIM) are
+ * not part of the sum, as for the fine-tuning rows: when guidance moved such a step the path KL proper
+ * is infinite, which {@link guidedDeterministicStep} tells.
+ */
+export function pathKlPerSample(k: PathKl): number {
+  if (k.selectionSteps > 0 || !(k.n > 0)) return NaN;
+  return k.sum / k.n;
+}
+
+/** Whether guidance moved the mean of a deterministic (σ = 0) step (the path KL proper is then infinite). */
+export function guidedDeterministicStep(k: PathKl): boolean {
+  return k.deterministicShifts > 0;
+}
+
 /** The fraction [start, stop) of the chain during which a term is active (0 = first step). */
 export interface ActiveInterval {
   readonly start: number;

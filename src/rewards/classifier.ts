@@ -17,11 +17,10 @@ import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import { permutation } from "../data/permutation.js";
 import { expectedCalibrationError } from "../eval/classification.js";
 import { adamInit, adamUpdate, defaultAdam, type AdamState } from "../nn/adam.js";
-import { dense, initDense, type DenseParams } from "../nn/dense.js";
 import { learningRate } from "../nn/lr-schedule.js";
 import { batchIndices } from "../training/trainer.js";
 import type { HostTensor } from "./types.js";
-import { silu } from "../nn/activations.js";
+import { initMlp, mlpForward, mlpFromTensors, mlpToTensors, type MlpParams } from "../nn/mlp.js";
 
 /** Settings of a classifier fit. */
 export interface ClassifierSpec {
@@ -89,13 +88,11 @@ export interface ClassifierModel {
   fit?: ClassifierFitReport;
 }
 
-type ClassifierParams = { layers: DenseParams[]; out: DenseParams };
+type ClassifierParams = MlpParams;
 
 /** Logits ℓ_φ(u) [n, K] for standardised inputs u [n, D]. Consumes `p` and `u`. */
 function logitsForward(p: ClassifierParams, u: JArray): JArray {
-  let h = u;
-  for (const layer of p.layers) h = silu(dense(layer, h));
-  return dense(p.out, h);
+  return mlpForward(p, u);
 }
 
 /** log softmax(ℓ) [n, K] as ℓ − logsumexp(ℓ) (jax-js's nn.softmax leaks under grad). Consumes `l`. */
@@ -129,39 +126,8 @@ export function checkClassifierSpec(s: ClassifierSpec, where: string): void {
   if (!(s.holdout >= 0 && s.holdout < 1)) throw new Error(`${where}: holdout must be in [0, 1), got ${s.holdout}`);
 }
 
-function initClassifier(key: Key, dim: number, s: ClassifierSpec): ClassifierParams {
-  const keys = splitKey(key, s.layers + 1);
-  const layers: DenseParams[] = [];
-  let width = dim;
-  for (let i = 0; i < s.layers; i++) {
-    layers.push(initDense(keys[i]!, width, s.hidden));
-    width = s.hidden;
-  }
-  return { layers, out: initDense(keys[s.layers]!, width, s.classes) };
-}
-
 function deviceParams(m: ClassifierModel): ClassifierParams {
-  const t = (name: string) => {
-    const h = m.tensors[name];
-    if (!h) throw new Error(`classifier: tensor "${name}" is missing`);
-    return np.array(h.data, { shape: [...h.shape] });
-  };
-  return {
-    layers: Array.from({ length: m.spec.layers }, (_, i) => ({ w: t(`layers.${i}.w`), b: t(`layers.${i}.b`) })),
-    out: { w: t("out.w"), b: t("out.b") },
-  };
-}
-
-function hostTensors(p: ClassifierParams): Record<string, HostTensor> {
-  const out: Record<string, HostTensor> = {};
-  const put = (name: string, a: JArray) => (out[name] = { shape: [...a.shape], data: toHostSync(a.ref) });
-  p.layers.forEach((l, i) => {
-    put(`layers.${i}.w`, l.w);
-    put(`layers.${i}.b`, l.b);
-  });
-  put("out.w", p.out.w);
-  put("out.b", p.out.b);
-  return out;
+  return mlpFromTensors(m.tensors, m.spec.layers, "classifier");
 }
 
 function stats(x: HostMatrix): { mean: number[]; std: number[] } {
@@ -377,7 +343,7 @@ export function fitClassifier(
   const K = s.classes;
 
   const dataSeed = keyToSeed(kData!);
-  let params = initClassifier(kInit!, D, s);
+  let params = initMlp(kInit!, D, s.hidden, s.layers, s.classes);
   let opt = adamInit(params);
   const step = trainStep(s.l2);
   const B = Math.min(s.batchSize, tr.x.rows);
@@ -403,7 +369,7 @@ export function fitClassifier(
     }
     opts.onStep?.(k + 1, s.steps, last);
   }
-  const tensors = hostTensors(params);
+  const tensors = mlpToTensors(params);
   tree.dispose(params);
   tree.dispose(opt as unknown as ClassifierParams);
   const model: ClassifierModel = { kind: "classifier", dim: D, spec: s, xMean, xStd, temperature: 1, tensors };

@@ -10,59 +10,23 @@ import { keyToSeed, splitKey, type Key } from "../backend/keys.js";
 import { scalar, toHostSync, toNumber, upload } from "../backend/ownership.js";
 import type { HostMatrix } from "../data/matrix.js";
 import { adamInit, adamUpdate, defaultAdam, type AdamState } from "../nn/adam.js";
-import { dense, initDense, type DenseParams } from "../nn/dense.js";
 import { learningRate } from "../nn/lr-schedule.js";
 import { batchIndices } from "../training/trainer.js";
-import type { HostTensor, MlpModel, MlpRegressorSpec } from "./types.js";
-import { silu } from "../nn/activations.js";
+import type { MlpModel, MlpRegressorSpec } from "./types.js";
+import { initMlp, mlpForward, mlpFromTensors, mlpToTensors, type MlpParams } from "../nn/mlp.js";
 
 /** Device parameters of the regressor g_φ. */
-export type RegressorParams = { layers: DenseParams[]; out: DenseParams };
+export type RegressorParams = MlpParams;
 
 /** g_φ(u) for standardised inputs u [n, D] → [n]. Consumes `p` and `u`. */
 export function regressorForward(p: RegressorParams, u: JArray): JArray {
-  let h = u;
-  for (const layer of p.layers) h = silu(dense(layer, h));
-  const y = dense(p.out, h);
+  const y = mlpForward(p, u);
   return y.reshape([y.shape[0]!]);
-}
-
-function initRegressor(key: Key, dim: number, spec: MlpRegressorSpec): RegressorParams {
-  const keys = splitKey(key, spec.layers + 1);
-  const layers: DenseParams[] = [];
-  let width = dim;
-  for (let i = 0; i < spec.layers; i++) {
-    layers.push(initDense(keys[i]!, width, spec.hidden));
-    width = spec.hidden;
-  }
-  return { layers, out: initDense(keys[spec.layers]!, width, 1) };
 }
 
 /** Host tensors → device parameters (fresh arrays, owned by the caller). */
 export function regressorParams(m: MlpModel): RegressorParams {
-  const t = (name: string) => {
-    const h = m.tensors[name];
-    if (!h) throw new Error(`mlp reward: tensor "${name}" is missing`);
-    return np.array(h.data, { shape: [...h.shape] });
-  };
-  return {
-    layers: Array.from({ length: m.spec.layers }, (_, i) => ({ w: t(`layers.${i}.w`), b: t(`layers.${i}.b`) })),
-    out: { w: t("out.w"), b: t("out.b") },
-  };
-}
-
-function paramsToTensors(p: RegressorParams): Record<string, HostTensor> {
-  const out: Record<string, HostTensor> = {};
-  const put = (name: string, a: JArray) => {
-    out[name] = { shape: [...a.shape], data: toHostSync(a.ref) };
-  };
-  p.layers.forEach((l, i) => {
-    put(`layers.${i}.w`, l.w);
-    put(`layers.${i}.b`, l.b);
-  });
-  put("out.w", p.out.w);
-  put("out.b", p.out.b);
-  return out;
+  return mlpFromTensors(m.tensors, m.spec.layers, "mlp reward");
 }
 
 function columnStats(x: HostMatrix): { mean: number[]; std: number[] } {
@@ -138,7 +102,7 @@ export function fitMlp(
 
   const [kInit, kData] = splitKey(key, 2);
   const dataSeed = keyToSeed(kData!);
-  let params = initRegressor(kInit!, D, spec);
+  let params = initMlp(kInit!, D, spec.hidden, spec.layers, 1);
   let opt = adamInit(params);
   const step = trainStep(spec.l2);
   const B = Math.min(spec.batchSize, n);
@@ -162,7 +126,7 @@ export function fitMlp(
     }
     opts.onStep?.(k + 1, spec.steps, lv);
   }
-  const tensors = paramsToTensors(params);
+  const tensors = mlpToTensors(params);
   tree.dispose(params);
   tree.dispose(opt as unknown as RegressorParams);
   return { kind: "mlp", dim: D, spec: { ...spec }, xMean, xStd, yMean, yStd, tensors };

@@ -3,14 +3,16 @@
  * sampling time by DPS with the run's calibrated classifier, log h(x_t) = γ log p̂(y | x̂_0(x_t)), the
  * gradient taken through the ε-network (src/guidance/terms.ts rewardGuidanceTerm, where "x0", jacobian
  * "full"), strength `scale` (default 1). γ = 1/alpha, default the task's γ. `pretrained: PATH` loads a
- * saved p_pre (as "ctrl" does). Evaluated by ./ctrl-eval.ts.
+ * saved p_pre (as "ctrl" does). Evaluated by ./ctrl-eval.ts. `klToPretrained` is the guided chains' path
+ * KL to p_pre(x | c) (src/guidance/types.ts PathKl), averaged over (c, y); omitted when infinite (a
+ * guided deterministic step, e.g. the final σ = 0 step under the default active interval).
  */
 import { np, upload } from "../../backend/index.js";
 import { samplerPlan } from "../../diffusion/sample.js";
 import { makeSchedule } from "../../diffusion/schedule.js";
 import { guidedSample } from "../../guidance/sampler.js";
 import { rewardGuidanceTerm } from "../../guidance/terms.js";
-import { newCost } from "../../guidance/types.js";
+import { newCost, pathKlPerSample } from "../../guidance/types.js";
 import { classifierLogProbs } from "../../rewards/classifier.js";
 import { deviceReward } from "../../rewards/reward.js";
 import { hostMatrix } from "../../data/matrix.js";
@@ -44,8 +46,9 @@ export const runDpsClassifier: MethodRunner = async (ctx) => {
       col[y] = 1;
       const reward = deviceReward(`log p̂(y=${y} | x)`, (x) => np.matmul(logProbs(x), upload(col, K, 1)).reshape([-1]));
       const term = rewardGuidanceTerm(reward, { name: label, alpha: 1 / gamma, scale: m.scale ?? 1, where: "x0", jacobian: "full" });
-      const { x } = await guidedSample({ eps: pretrainedEps(pre, c), plan, terms: [term], n, dim: 2, key, cost, samplerName: ctx.sampler.sampler });
-      return { samples: hostMatrix(n, 2, toHostSync(x)) };
+      const { x, pathKl } = await guidedSample({ eps: pretrainedEps(pre, c), plan, terms: [term], n, dim: 2, key, cost, samplerName: ctx.sampler.sampler, pathKl: true });
+      // Non-finite (infinite / undefined) values are left out of the row by tiltEvaluation.
+      return { samples: hostMatrix(n, 2, toHostSync(x)), ...(pathKl ? { kl: pathKlPerSample(pathKl) } : {}) };
     },
     fields: { scale: m.scale ?? 1 },
   });

@@ -6,8 +6,12 @@
  * Row fields beyond report.json's named ones: `reward` is the reward being optimised (the task's, or
  * the indicator), `rewardName`, `reference.rewardMean` = E_{p*}[r] at `alpha`, `rewardGap`
  * {gap, z} (reported, never hidden), `swToTilted` / `mmd2ToTilted` (distance to exact p* samples
- * beside the p*-vs-p* floor) and `cost` {rewardEvals, gradEvals, valueEvals, modelEvals, seconds,
- * trainSeconds}.
+ * beside the p*-vs-p* floor), `cost` {rewardEvals, gradEvals, valueEvals, modelEvals, seconds,
+ * trainSeconds}, and `klToPretrained` (nats per sample): the guided chains' path KL to the unguided base
+ * chain over the stochastic steps, Σ_t E‖μ̃_t − μ_base,t‖²/(2σ_t²) (src/guidance/types.ts PathKl), with
+ * `klGuidedDeterministicStep` true when guidance also moved the final σ = 0 step (then the path KL proper
+ * is infinite) — omitted when a step selected among candidates (SVDD; undefined), and for samples not
+ * drawn by `sampleGuided` (best-of-N's selection).
  */
 import { keyFromSeed, splitKey, type Key } from "../../backend/keys.js";
 import { toHostSync } from "../../backend/ownership.js";
@@ -22,7 +26,7 @@ import { rewardGap, tiltedDistances } from "../../guidance/benchmark.js";
 import { densityGrid, indicatorTiltReference, linearTiltReference, type TiltReference } from "../../guidance/exact.js";
 import { trainNoisyPredictor, type NoisyPredictor } from "../../guidance/noisy-predictor.js";
 import { guidedSample } from "../../guidance/sampler.js";
-import { newCost, type GuidanceCost, type GuidanceTerm } from "../../guidance/types.js";
+import { addPathKl, guidedDeterministicStep, newCost, newPathKl, pathKlPerSample, type GuidanceCost, type GuidanceTerm, type PathKl } from "../../guidance/types.js";
 import type { MethodConfig } from "../../io/config.js";
 import { methodsOf } from "../../io/config.js";
 import type { PlotFigure } from "../../report/html.js";
@@ -124,25 +128,33 @@ export function baseEps(ctx: MethodContext): EpsFn {
   return modelEps(ctx.model, ctx.base().state.ema);
 }
 
-/** Guided chains in batches of at most `batch` rows. Consumes `key`. */
+/** The path KL of samples drawn by {@link sampleGuided}, for {@link guidanceOutput}. */
+const pathKlOf = new WeakMap<HostMatrix, PathKl>();
+
+/**
+ * Guided chains in batches of at most `batch` rows, with their path KL to the unguided chain of `eps`
+ * (`pathKl`, unless `pathKl: false`; remembered with the samples for {@link guidanceOutput}). Consumes `key`.
+ */
 export async function sampleGuided(
   ctx: MethodContext,
   setup: GuidanceSetup,
   eps: EpsFn,
   terms: GuidanceTerm[],
   key: Key,
-  opts: { n?: number; batch?: number; cost?: GuidanceCost; stage?: string } = {},
-): Promise<{ samples: HostMatrix; cost: GuidanceCost }> {
+  opts: { n?: number; batch?: number; cost?: GuidanceCost; stage?: string; pathKl?: boolean } = {},
+): Promise<{ samples: HostMatrix; cost: GuidanceCost; pathKl?: PathKl }> {
   const n = opts.n ?? setup.n;
   const batch = opts.batch ?? GUIDED_BATCH;
   const cost = opts.cost ?? newCost();
   const batches = Math.max(1, Math.ceil(n / batch));
   const keys = batches === 1 ? [key] : splitKey(key, batches);
   const out = new Float32Array(n * setup.dim);
+  const track = opts.pathKl ?? true;
+  const kl = newPathKl();
   ctx.hooks.onStage?.(opts.stage ?? `${setup.label}: sampling ${n} points (${setup.plan.length} guided steps)`);
   for (let i = 0; i < batches; i++) {
     const rows = Math.min(batch, n - i * batch);
-    const { x } = await guidedSample({
+    const { x, pathKl } = await guidedSample({
       eps,
       plan: setup.plan,
       terms,
@@ -151,9 +163,11 @@ export async function sampleGuided(
       key: keys[i]!,
       cost,
       samplerName: setup.samplerName,
+      pathKl: track,
       onStep: (d, total) => ctx.hooks.onSample?.(i * total + d, batches * total, setup.label),
     });
     out.set(toHostSync(x), i * batch * setup.dim);
+    if (pathKl) addPathKl(kl, pathKl);
   }
   const samples = hostMatrix(n, setup.dim, out);
   const bad = samples.data.findIndex((v) => !Number.isFinite(v));
@@ -163,7 +177,9 @@ export async function sampleGuided(
         `check the base model's training, or lower the guidance scale`,
     );
   }
-  return { samples, cost };
+  if (!track) return { samples, cost };
+  pathKlOf.set(samples, kl);
+  return { samples, cost, pathKl: kl };
 }
 
 /** Per-run cache of trained noisy predictors (classifier-guidance, target-guidance and SVDD "learned" share one). */
@@ -264,7 +280,7 @@ export async function guidanceOutput(
   setup: GuidanceSetup,
   samples: HostMatrix,
   cost: GuidanceCost,
-  extra: { target?: number | null; trainSeconds?: number; fields?: Record<string, ResultRow[string]>; note?: string } = {},
+  extra: { target?: number | null; trainSeconds?: number; fields?: Record<string, ResultRow[string]>; note?: string; pathKl?: PathKl } = {},
 ): Promise<MethodOutput> {
   const r = await evaluateRewardHost(setup.reward, samples);
   // Draw the run's fresh-data sets for this size now: runExperiment's "samples vs data" plot asks for
@@ -286,6 +302,14 @@ export async function guidanceOutput(
     const d = tiltedDistances(samples, referencePairs(ctx, setup.reference, samples.rows), ctx.cfg.seed);
     row.swToTilted = { value: d.slicedWasserstein.value, floor: d.slicedWasserstein.floor, ratio: d.slicedWasserstein.ratio, pairs: d.slicedWasserstein.pairs };
     row.mmd2ToTilted = { value: d.mmd2.value, floor: d.mmd2.floor, pairs: d.mmd2.pairs };
+  }
+  // Before `fields`, so that a runner's own klToPretrained (fine-tuning rows) wins.
+  const pathKl = extra.pathKl ?? pathKlOf.get(samples);
+  const kl = pathKl ? pathKlPerSample(pathKl) : NaN;
+  if (Number.isFinite(kl)) {
+    row.klToPretrained = kl;
+    // The final σ = 0 step is outside the sum (as for fine-tuning rows); say when guidance moved it.
+    row.klGuidedDeterministicStep = guidedDeterministicStep(pathKl!);
   }
   Object.assign(row, extra.fields ?? {});
   row.cost = {
