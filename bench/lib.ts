@@ -294,11 +294,53 @@ export type TorchReference = TorchReferenceResult | { available: false; reason: 
  * "torch not available"), so a benchmark can report its own figures alone.
  */
 export function runTorchReference(config: Partial<BenchConfig> = {}, opts: { python?: string; timeoutMs?: number } = {}): TorchReference {
+  return spawnTorchReference<TorchReferenceResult>(["--config", JSON.stringify({ ...DEFAULT_BENCH_CONFIG, ...config })], opts);
+}
+
+/** One line of JSON printed by `bench/torch_reference.py --mode finetune`. */
+export interface TorchFinetuneResult {
+  available: true;
+  mode: "finetune";
+  torch: string;
+  python: string;
+  blas: TorchReferenceResult["blas"];
+  threads: TorchReferenceResult["threads"];
+  config: Record<string, number>;
+  /** The plan's training indices t (decreasing), to compare with rewardiff's. */
+  timesteps: number[];
+  /** One value-and-gradient of the chain loss (forward + backward, K = all steps). */
+  gradMs: number;
+  gradMsAll: number[];
+  gradMsP10: number;
+  gradMsP90: number;
+  lastLoss: number;
+  wallMs: number;
+  load: TorchReferenceResult["load"];
+  measureMs: number;
+}
+
+export type TorchFinetune = TorchFinetuneResult | { available: false; reason: string };
+
+/**
+ * Runs `bench/torch_reference.py --mode finetune` (reward backpropagation through the DDPM chain with
+ * torch autograd; bench/README.md) with the fair-reference environment. Never throws (as runTorchReference).
+ */
+export function runTorchFinetuneReference(
+  config: Partial<BenchConfig> & { chains?: number; finetuneWarmup?: number; finetuneRepeats?: number } = {},
+  opts: { python?: string; timeoutMs?: number } = {},
+): TorchFinetune {
+  return spawnTorchReference<TorchFinetuneResult>(["--mode", "finetune", "--config", JSON.stringify({ ...DEFAULT_BENCH_CONFIG, ...config })], opts);
+}
+
+function spawnTorchReference<R extends { available: true; wallMs: number }>(
+  args: string[],
+  opts: { python?: string; timeoutMs?: number },
+): R | { available: false; reason: string } {
   const python = opts.python ?? SYSTEM_PYTHON;
   const det = detectTorch(python);
   if (!det.available) return det;
   const t0 = performance.now();
-  const r = spawnSync(python, [TORCH_SCRIPT, "--config", JSON.stringify({ ...DEFAULT_BENCH_CONFIG, ...config })], {
+  const r = spawnSync(python, [TORCH_SCRIPT, ...args], {
     encoding: "utf8",
     env: torchEnv(),
     timeout: opts.timeoutMs ?? 600_000,
@@ -313,7 +355,7 @@ export function runTorchReference(config: Partial<BenchConfig> = {}, opts: { pyt
   const line = (r.stdout ?? "").trim().split("\n").filter((l) => l.startsWith("{")).pop();
   if (!line) return { available: false, reason: "torch reference printed no JSON line" };
   try {
-    return { available: true, ...(JSON.parse(line) as Omit<TorchReferenceResult, "available" | "wallMs">), wallMs };
+    return { available: true, ...(JSON.parse(line) as Omit<R, "available" | "wallMs">), wallMs } as R;
   } catch (err) {
     return { available: false, reason: `torch reference printed bad JSON: ${(err as Error).message}` };
   }

@@ -9,9 +9,14 @@
  *    inputs — what jax-js itself needs for exactly this computation; the ratio is our overhead;
  *  - raw jax-js: the plain MLP + Adam step and DDIM loop written directly in jax-js (bench/raw-jax.ts);
  *  - PyTorch (bench/torch_reference.py) with the fair set-up of design.md, when the system Python has torch.
+ *  (c) "finetune": one value-and-gradient of reward backpropagation through the 50-step DDPM chain
+ *    (src/finetune/chain.ts, bench/finetune.ts) against torch autograd (torch_reference.py --mode finetune),
+ *    stored under the key `finetuneChain`.
  * Other processes' CPU use during each measurement is recorded beside it (the machine has 2 cores).
+ * `npm run bench -- --only finetune` runs (c) alone and merges its key into the existing latest.json.
  */
 import "../src/backend/jax.js";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { np, tree } from "../src/backend/jax.js";
 import { ensureBackend } from "../src/backend/init.js";
@@ -22,7 +27,8 @@ import type { ModelConfig } from "../src/diffusion/model.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
 import { generate } from "../src/pipeline/generate.js";
 import { defaultTrainConfig, disposeTrainState, initTrainState, trainStepFn, trainSteps, type TrainConfig } from "../src/training/trainer.js";
-import { DEFAULT_BENCH_CONFIG, machineInfo, runTorchReference, startLoadMonitor, summarize, timeIt, waitForQuiet, writeResults } from "./lib.js";
+import { DEFAULT_FINETUNE_CONFIG, rewardiffChainGrad } from "./finetune.js";
+import { DEFAULT_BENCH_CONFIG, machineInfo, runTorchFinetuneReference, runTorchReference, startLoadMonitor, summarize, timeIt, waitForQuiet, writeResults } from "./lib.js";
 import { rawJaxSample, rawJaxTrainStep } from "./raw-jax.js";
 
 const here = new URL(".", import.meta.url).pathname;
@@ -89,8 +95,67 @@ async function rewardiffSample() {
   return { sample, load };
 }
 
+/** (c): rewardiff's chain gradient (segmented and not) and the PyTorch reference, as the `finetuneChain` key. */
+async function finetuneSection() {
+  const fc = DEFAULT_FINETUNE_CONFIG;
+  process.stderr.write(`reward backpropagation, ${fc.chains} chains × ${fc.steps} DDPM steps (rewardiff)…\n`);
+  const ours = await rewardiffChainGrad(cfg, fc);
+  process.stderr.write("reward backpropagation (PyTorch reference)…\n");
+  const torch = runTorchFinetuneReference({ ...cfg, steps: fc.steps, chains: fc.chains, finetuneWarmup: fc.warmup, finetuneRepeats: fc.repeats });
+  const t = torch.available ? torch : undefined;
+  const r = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+  const same = t ? t.timesteps.length === ours.timesteps.length && t.timesteps.every((v, i) => v === ours.timesteps[i]) : undefined;
+  const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
+  const section = {
+    when: new Date().toISOString(),
+    workload: "value-and-gradient of -mean r(x_0) + Σ_t mean KL_t through DDPM (trailing, β̃), all weights trainable, frozen reference; see bench/README.md",
+    rewardiff: {
+      ...ours,
+      heapMiB: { segmented: mib(ours.segmented.heapBytes), full: mib(ours.full.heapBytes) },
+    },
+    torch,
+    ...(same === undefined ? {} : { sameTimesteps: same }),
+    ratios: {
+      "rewardiff segmented / unsegmented": r(ours.segmented.gradMs.median, ours.full.gradMs.median),
+      ...(t
+        ? {
+            "rewardiff (no segmentation) / PyTorch": r(ours.full.gradMs.median, t.gradMs),
+            [`rewardiff (segments of ${fc.segment}) / PyTorch`]: r(ours.segmented.gradMs.median, t.gradMs),
+          }
+        : {}),
+    },
+  };
+  const line = (name: string, ms: number, p10: number, p90: number) =>
+    process.stdout.write(`${name.padEnd(44)} ${ms.toFixed(1)} ms (p10 ${p10.toFixed(1)}, p90 ${p90.toFixed(1)})\n`);
+  line("rewardiff chain grad, no segmentation", ours.full.gradMs.median, ours.full.gradMs.p10, ours.full.gradMs.p90);
+  line(`rewardiff chain grad, segments of ${fc.segment}`, ours.segmented.gradMs.median, ours.segmented.gradMs.p10, ours.segmented.gradMs.p90);
+  if (t) line("PyTorch chain grad (autograd)", t.gradMs, t.gradMsP10, t.gradMsP90);
+  else if (!torch.available) process.stdout.write(`PyTorch: ${torch.reason}\n`);
+  process.stdout.write(`wasm heap high-water mark: ${section.rewardiff.heapMiB.segmented} MiB after the segmented run, ${section.rewardiff.heapMiB.full} MiB after the unsegmented one\n`);
+  return section;
+}
+
+/** `--only finetune`: the section alone, merged into the existing results file (other keys kept). */
+async function onlyFinetune(path: string) {
+  const previous: Record<string, unknown> = existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>) : {};
+  const quiet = await waitForQuiet({ timeoutMs: 20_000 });
+  const section = await finetuneSection();
+  writeResults(path, { ...previous, finetuneChain: { ...section, machine: machineInfo(), machineLoadAtStart: quiet, config: cfg } });
+  process.stdout.write(`${JSON.stringify(section.ratios, null, 2)}\nwrote finetuneChain into ${path}\n`);
+}
+
+function parseOnly(argv: readonly string[]): "finetune" | undefined {
+  const i = argv.indexOf("--only");
+  if (i < 0) return undefined;
+  const v = argv[i + 1];
+  if (v !== "finetune") throw new Error(`--only: expected "finetune" (the only section that runs alone), got ${v === undefined ? "nothing" : `"${v}"`}`);
+  return v;
+}
+
 async function main() {
+  const only = parseOnly(process.argv.slice(2));
   await ensureBackend();
+  if (only === "finetune") return onlyFinetune(join(here, "results", "latest.json"));
   const quiet = await waitForQuiet({ timeoutMs: 20_000 });
   const results: Record<string, unknown> = { when: new Date().toISOString(), machine: machineInfo(), machineLoadAtStart: quiet, config: cfg };
   process.stderr.write("rewardiff training step…\n");
@@ -105,10 +170,12 @@ async function main() {
   process.stderr.write("PyTorch reference…\n");
   const torch = runTorchReference(cfg);
   const t = torch.available ? torch : undefined;
+  const finetuneChain = await finetuneSection();
   results.rewardiff = { trainStepMs: ours.trainStep, trainLoad: ours.load, sampleMs: oursSample.sample, sampleLoad: oursSample.load };
   results.sameJittedComputation = { trainStepMs: bare.trainStep, load: bare.load };
   results.rawJax = { trainStepMs: rawTrain.trainStep, trainLoad: rawTrain.load, sampleMs: rawSample.sample, sampleLoad: rawSample.load };
   results.torch = torch;
+  results.finetuneChain = finetuneChain;
   const r = (a: number, b: number) => Math.round((a / b) * 100) / 100;
   results.ratios = {
     "rewardiff train / same jitted computation (goal ≤ 1.5)": r(ours.trainStep.median, bare.trainStep.median),

@@ -13,6 +13,12 @@ Workload (identical to bench/raw-jax.ts):
   (a) one training step: forward on a batch, MSE loss against a target, backward, Adam(1e-3).
   (b) DDIM sampling, eta = 0: `samples` points x `steps` steps on the linear-beta schedule
       (T = 1000, beta 1e-4 .. 0.02), timesteps floor(i * T / steps), i = steps-1 .. 0.
+  --mode finetune: (c) one value-and-gradient of reward backpropagation through the sampler (the
+      workload of bench/finetune.ts, rewardiff's src/finetune/chain.ts): a frozen copy of the network
+      as the reference, DDPM ("small" variance, trailing spacing) with `steps` steps, `chains` chains,
+      x_s = mu_theta(x_t) + sigma_t z_t with z fixed per draw, the final sigma = 0 step with the
+      reference mean, loss = -mean r(x_0) + sum_t mean |mu_theta - mu_ref|^2 / (2 sigma_t^2),
+      r(x) = x_1 + 0.5 x_2; torch.autograd.grad w.r.t. every trainable weight, loss read with .item().
 
 Usage:  /usr/bin/python3 bench/torch_reference.py --config '{"inDim":18,"hidden":256,"depth":3,
           "outDim":2,"batch":512,"samples":1000,"steps":50}'
@@ -43,6 +49,10 @@ DEFAULTS = {
     "sampleWarmup": 1,
     "sampleRepeats": 5,
     "seed": 0,
+    # --mode finetune
+    "chains": 128,
+    "finetuneWarmup": 1,
+    "finetuneRepeats": 5,
 }
 
 
@@ -95,6 +105,7 @@ def machine_jiffies():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", default="{}", help="JSON object overriding the defaults")
+    ap.add_argument("--mode", default="train-sample", choices=["train-sample", "finetune"], help="what to measure")
     args = ap.parse_args()
     cfg = dict(DEFAULTS)
     cfg.update(json.loads(args.config))
@@ -132,6 +143,10 @@ def main():
 
     def eps_model(x, s):
         return net(torch.cat([x, embed(s)], dim=1))
+
+    if args.mode == "finetune":
+        finetune(cfg, torch, net, embed, out_dim, T)
+        return
 
     # ---- (a) training step ----
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
@@ -209,6 +224,111 @@ def main():
         "sampleMsAll": [round(v, 3) for v in sample_all],
         # Mean CPU use over both measurements, in cores: this process (all its threads), the whole
         # machine, and everything else (other processes: high values make the timings unreliable).
+        "load": {
+            "selfCores": round(cpu / wall, 2),
+            "machineCores": round(machine, 2),
+            "otherCores": round(max(0.0, machine - cpu / wall), 2),
+        },
+        "measureMs": round(wall * 1000.0, 1),
+    }
+    sys.stdout.write(json.dumps(out) + "\n")
+
+
+def ddpm_plan(T, steps):
+    """rewardiff's ddpmPlan: linear betas 1e-4..0.02, trailing spacing round(T - k T/S) - 1 (half to
+    even, as Python's round), posterior ("small") variance. Rows (t, s, abar_t, cX0, cXt, sigma)."""
+    betas = [1e-4 + (0.02 - 1e-4) * i / (T - 1) for i in range(T)] if T > 1 else [1e-4]
+    abar, a = [], 1.0
+    for b in betas:
+        a *= 1.0 - b
+        abar.append(a)
+    ts = [int(round(T - k * T / steps)) - 1 for k in range(steps)]
+    rows = []
+    for k, t in enumerate(ts):
+        s = ts[k + 1] if k + 1 < len(ts) else -1
+        at, as_ = abar[t], (abar[s] if s >= 0 else 1.0)
+        ap = at / as_
+        bp = 1.0 - ap
+        sigma2 = (1.0 - as_) / (1.0 - at) * bp
+        rows.append((t, s, at, math.sqrt(as_) * bp / (1.0 - at), math.sqrt(ap) * (1.0 - as_) / (1.0 - at), math.sqrt(max(0.0, sigma2))))
+    return rows
+
+
+def finetune(cfg, torch, net, embed, out_dim, T):
+    """(c) reward backpropagation through the DDPM chain; prints one JSON line."""
+    import copy
+
+    ref = copy.deepcopy(net)
+    for q in ref.parameters():
+        q.requires_grad_(False)
+
+    def eps_of(m, x, s):
+        return m(torch.cat([x, embed(s)], dim=1))
+
+    plan = ddpm_plan(T, int(cfg["steps"]))
+    n = int(cfg["chains"])
+    params = [q for q in net.parameters() if q.requires_grad]
+    gen = torch.Generator().manual_seed(cfg["seed"] + 2)
+    b = torch.tensor([1.0, 0.5])
+
+    def value_and_grad():
+        x = torch.randn(n, out_dim, generator=gen)
+        zs = torch.randn(len(plan), n, out_dim, generator=gen)
+        kl = torch.zeros(())
+        for k, (t, _s, at, c_x0, c_xt, sigma) in enumerate(plan):
+            tt = torch.full((n,), t / T, dtype=torch.float32)
+            sa, s1a = math.sqrt(at), math.sqrt(1.0 - at)
+
+            def mean(eps, xt):
+                return c_x0 * ((xt - s1a * eps) / sa) + c_xt * xt
+
+            mu_ref = mean(eps_of(ref, x, tt), x)
+            if sigma > 0:
+                mu = mean(eps_of(net, x, tt), x)
+                kl = kl + torch.mean(torch.sum((mu - mu_ref) ** 2, dim=1)) / (2.0 * sigma * sigma)
+                x = mu + sigma * zs[k]
+            else:
+                x = mu_ref  # the final deterministic step: the reference mean, no KL (chain.ts planRows)
+        loss = -torch.mean(x @ b) + kl
+        grads = torch.autograd.grad(loss, params)
+        return loss.item(), grads
+
+    wall0, cpu0, jif0 = time.perf_counter(), time.process_time(), machine_jiffies()
+    all_ms, last = [], float("nan")
+    for i in range(int(cfg["finetuneWarmup"]) + int(cfg["finetuneRepeats"])):
+        t0 = time.perf_counter()
+        last, _g = value_and_grad()
+        dt = (time.perf_counter() - t0) * 1000.0
+        if i >= int(cfg["finetuneWarmup"]):
+            all_ms.append(dt)
+    wall, cpu, jif1 = time.perf_counter() - wall0, time.process_time() - cpu0, machine_jiffies()
+    ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    machine = (jif1[0] - jif0[0]) / (jif1[1] - jif0[1]) * ncpu if jif0 and jif1 and jif1[1] > jif0[1] else float("nan")
+    srt = sorted(all_ms)
+
+    def q(p):
+        pos = (len(srt) - 1) * p
+        lo, hi = math.floor(pos), math.ceil(pos)
+        return srt[lo] + (srt[hi] - srt[lo]) * (pos - lo)
+
+    out = {
+        "mode": "finetune",
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "blas": blas_info(),
+        "threads": {
+            "torch": torch.get_num_threads(),
+            "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        },
+        "config": cfg,
+        "timesteps": [r[0] for r in plan],
+        "gradMs": statistics.median(all_ms),
+        "gradMsAll": [round(v, 3) for v in all_ms],
+        "gradMsP10": q(0.1),
+        "gradMsP90": q(0.9),
+        "lastLoss": last,
         "load": {
             "selfCores": round(cpu / wall, 2),
             "machineCores": round(machine, 2),
