@@ -92,6 +92,21 @@ def blas_info():
     return info
 
 
+def environment(torch):
+    """The torch / Python / BLAS versions and thread settings every result records."""
+    return {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "blas": blas_info(),
+        "threads": {
+            "torch": torch.get_num_threads(),
+            "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        },
+    }
+
+
 def machine_jiffies():
     """(busy, total) CPU jiffies of the whole machine from /proc/stat (steal counts as busy)."""
     try:
@@ -208,15 +223,7 @@ def main():
     ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     machine = (jif1[0] - jif0[0]) / (jif1[1] - jif0[1]) * ncpu if jif0 and jif1 and jif1[1] > jif0[1] else float("nan")
     out = {
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "blas": blas_info(),
-        "threads": {
-            "torch": torch.get_num_threads(),
-            "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
-            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
-            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
-        },
+        **environment(torch),
         "config": cfg,
         "trainStepMs": statistics.median(train_all),
         "trainStepMsAll": [round(v, 4) for v in train_all],
@@ -313,15 +320,7 @@ def finetune(cfg, torch, net, embed, out_dim, T):
 
     out = {
         "mode": "finetune",
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "blas": blas_info(),
-        "threads": {
-            "torch": torch.get_num_threads(),
-            "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
-            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
-            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
-        },
+        **environment(torch),
         "config": cfg,
         "timesteps": [r[0] for r in plan],
         "gradMs": statistics.median(all_ms),

@@ -21,24 +21,10 @@ import { contextOneHot, pretrainedCheckpoints, pretrainedFor, tiltData } from ".
 import type { MethodContext, MethodRunner } from "./context.js";
 import { tiltEvaluation } from "./ctrl-eval.js";
 import { guidanceLabel } from "./guidance-common.js";
+import type { MethodConfig } from "../../io/config.js";
 
-type CtrlConfig = {
-  alpha?: number;
-  gamma?: number;
-  trainable?: "adapters" | "embedding" | "all";
-  nullProbability?: number;
-  cfgScale?: number;
-  pretrained?: string;
-  steps?: number;
-  batchSize?: number;
-  learningRate?: number;
-  gradClip?: number;
-  rank?: number;
-  truncation?: number;
-  truncationMode?: "fixed" | "random";
-  segment?: number;
-  klReduce?: "sum" | "mean";
-};
+/** The validated config of this method (src/io/config.ts). */
+type CtrlConfig = Extract<MethodConfig, { kind: "ctrl" }>;
 
 /** Where this method sits in the config, for errors (`method` or `method[i]`). */
 export function methodPath(ctx: MethodContext): string {

@@ -17,6 +17,7 @@ import { tiltLogPartition } from "../../tasks/gaussian-mixture.js";
 import { finetunedCheckpoint, finetunedFileName, saveFinetuned } from "../../finetune/checkpoint.js";
 import type { MethodRunner } from "./context.js";
 import { guidanceOutput, guidanceSetup, type GuidanceSetup } from "./guidance-common.js";
+import type { MethodConfig } from "../../io/config.js";
 
 /**
  * The exact KL(p* ‖ p) = E_p*[r]/α − log Z of the run's tilt p* ∝ p·e^{r/α}, where the task knows it
@@ -36,19 +37,8 @@ export function exactTiltKl(setup: Pick<GuidanceSetup, "reference" | "mixture" |
   return null;
 }
 
-type DraftConfig = {
-  alpha?: number;
-  trainable?: "adapters" | "all";
-  steps?: number;
-  batchSize?: number;
-  learningRate?: number;
-  gradClip?: number;
-  rank?: number;
-  truncation?: number;
-  truncationMode?: "fixed" | "random";
-  segment?: number;
-  klReduce?: "sum" | "mean";
-};
+/** The validated config of this method (src/io/config.ts). */
+type DraftConfig = Extract<MethodConfig, { kind: "draft" }>;
 
 export const runDraft: MethodRunner = async (ctx) => {
   const m = ctx.method as DraftConfig;
