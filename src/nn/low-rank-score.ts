@@ -10,7 +10,7 @@
  *   x̂_0(x_t) = V ψ̃(Vᵀx_t, y, t)  ⇒  ε̂ = (x_t − √ᾱ_t V ψ̃)/√(1−ᾱ_t),  s = −ε̂/√(1−ᾱ_t) = (V ψ − x_t)/h(t)
  *
  * with ψ = √ᾱ_t ψ̃: exactly the paper's form, whose off-subspace part −(I − VVᵀ)x/h(t) is the exact
- * off-subspace score when span V = span A (fixtures.md §2). ψ̃ is the residual MLP of denoiser.ts run on
+ * off-subspace score when span V = span A (fixtures.md §2). ψ̃ is the residual MLP of denoisers/mlp.ts run on
  * the d-dimensional coordinates Vᵀx_t (with the usual time and condition embeddings). A model built on
  * this network therefore uses `prediction: "x0"`.
  *
@@ -23,7 +23,6 @@ import type { Key } from "../backend/keys.js";
 import { toHostSync } from "../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import { orthonormalColumns } from "../tasks/host-linalg.js";
-import type { DenoiserParams } from "./denoiser.js";
 
 /** A random D×d basis with orthonormal columns (QR of a Gaussian matrix). Consumes `key`. */
 export function initSubspaceBasis(key: Key, dataDim: number, rank: number): JArray {
@@ -42,7 +41,7 @@ export function fromSubspace(v: JArray, h: JArray): JArray {
 }
 
 /** V̂ as a host matrix (D×d). Borrows the parameters. */
-export function subspaceBasis(p: DenoiserParams): HostMatrix {
+export function subspaceBasis(p: { v?: JArray }): HostMatrix {
   if (!p.v) throw new Error("this network has no subspace basis V (it is not a low-rank network)");
   const [D, d] = p.v.shape as [number, number];
   return hostMatrix(D, d, toHostSync(p.v.ref));
@@ -54,7 +53,7 @@ export function subspaceBasis(p: DenoiserParams): HostMatrix {
  * V leaf and returns the parameters with the new one (other leaves untouched). A no-op for networks
  * without V.
  */
-export function orthonormalizeBasis(p: DenoiserParams): DenoiserParams {
+export function orthonormalizeBasis<P extends { v?: JArray }>(p: P): P {
   if (!p.v) return p;
   const [D, d] = p.v.shape as [number, number];
   const q = orthonormalColumns(toHostSync(p.v), D, d);
