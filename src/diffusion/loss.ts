@@ -1,19 +1,22 @@
 /**
  * The denoising loss (Ho et al. 2020), with optional per-sample weights (reward-weighted regression):
- *   t ~ U{1..T}, ε ~ N(0, I), x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε,
- *   L = Σ_i w_i · mean_d (f_θ(x_t, t)_d − target_d)² / max(Σ_i w_i, 1e-12),
- * (a batch whose weights are all zero, common in low-ESS reward-weighted rounds, has loss 0 and no
- * gradient rather than 0/0),
- * where target is ε, x_0 or v per the model's prediction type. Pure array code: runs under jit and grad.
+ *   t ~ U{1..T}, ε = P(z), z ~ N(0, I), x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε,
+ *   L = Σ_i w_i · mean_e (f_θ(x_t, t)_e − target_e)² / max(Σ_i w_i, 1e-12),
+ * where the mean runs over every entry e of a sample [...event], P is the domain's noise hook (the
+ * identity without one; e.g. the symmetric part of a matrix, docs/fixtures.md §5), so the network never
+ * sees noise outside the noise subspace, and target is ε, x_0 or v per the model's prediction type. A
+ * batch whose weights are all zero (common in low-ESS reward-weighted rounds) has loss 0 and no gradient
+ * rather than 0/0. Pure array code: runs under jit and grad.
  */
 import { np, random, type JArray } from "../backend/jax.js";
-import { applyDenoiser, type ConditionInput, type DenoiserParams } from "../nn/denoiser.js";
+import { applyDenoiser, eventShapeOf, type ConditionInput, type DenoiserParams } from "../nn/denoiser.js";
 import type { ModelConfig } from "./model.js";
 import { networkTime } from "./model.js";
-import { noised, targetFor } from "./parameterization.js";
+import { noised, targetFor, type Prediction } from "./parameterization.js";
+import type { NoiseHook } from "./types.js";
 
 export interface LossInputs {
-  /** Clean data x_0 [B, D]. */
+  /** Clean data x_0 [B, ...event] (a flat [B, D] batch is reshaped to the model's event shape). */
   x0: JArray;
   /** ᾱ for every training index, float32 [T] (a schedule constant, never a parameter). */
   alphaBars: JArray;
@@ -22,20 +25,58 @@ export interface LossInputs {
   /** Per-sample weights w_i [B] (optional). */
   weights?: JArray;
   cond?: ConditionInput;
+  /** Projects the noise draw into the model's noise space (absent: ε = z). */
+  noise?: NoiseHook;
 }
 
-/** The scalar loss. Consumes `params` and every array in `inp`. */
-export function denoisingLoss(model: ModelConfig, params: DenoiserParams, inp: LossInputs): JArray {
-  const [B, D] = inp.x0.shape as [number, number];
-  const T = inp.alphaBars.shape[0]!;
-  const keys = random.split(inp.key, 2);
+/** One forward-noising draw: training indices t [B] (int32), ε [B, ...event], ᾱ_t [B, 1, …] and x_t. */
+export interface ForwardDraw {
+  t: JArray;
+  eps: JArray;
+  ab: JArray;
+  xt: JArray;
+}
+
+/**
+ * t ~ U{0..T−1}, ε = noise(z), z ~ N(0, I) of x_0's shape, x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε. Consumes `x0`,
+ * `alphaBars` and `key`.
+ */
+export function forwardDraw(x0: JArray, alphaBars: JArray, key: JArray, noise?: NoiseHook): ForwardDraw {
+  const B = x0.shape[0]!;
+  const T = alphaBars.shape[0]!;
+  const keys = random.split(key, 2);
   const t = random.randint(keys.ref.slice(0), { minval: 0, maxval: T, shape: [B] });
-  const eps = random.normal(keys.slice(1), [B, D]);
-  const ab = np.take(inp.alphaBars, t.ref, 0).reshape([B, 1]);
-  const xt = noised(inp.x0.ref, eps.ref, ab.ref);
-  const out = applyDenoiser(model.network, params, xt, networkTime(t, T), inp.cond);
-  const target = targetFor(model.prediction, inp.x0, eps, ab);
-  const perSample = np.mean(np.square(out.sub(target)), -1);
+  const z = random.normal(keys.slice(1), x0.shape);
+  const eps = noise ? noise(z) : z;
+  const ab = np.take(alphaBars, t.ref, 0).reshape([B, ...x0.shape.slice(1).map(() => 1)]);
+  const xt = noised(x0, eps.ref, ab.ref);
+  return { t, eps, ab, xt };
+}
+
+/**
+ * The loss of any predictor `predict(x_t, t)` (t: training indices [B], int32) of the given prediction
+ * type. Consumes every array in `inp` and what `predict` consumes (it must consume x_t and t).
+ */
+export function denoisingLossOf(
+  predict: (xt: JArray, t: JArray) => JArray,
+  prediction: Prediction,
+  event: readonly number[],
+  inp: Omit<LossInputs, "cond">,
+): JArray {
+  const B = inp.x0.shape[0]!;
+  const x0 = inp.x0.ndim === event.length + 1 ? inp.x0 : inp.x0.reshape([B, ...event]);
+  const { t, eps, ab, xt } = forwardDraw(x0.ref, inp.alphaBars, inp.key, inp.noise);
+  const out = predict(xt, t);
+  const target = targetFor(prediction, x0, eps, ab);
+  const sq = np.square(out.sub(target));
+  const perSample = np.mean(event.length === 1 ? sq : sq.reshape([B, -1]), -1);
   if (!inp.weights) return np.mean(perSample);
   return np.sum(perSample.mul(inp.weights.ref)).div(np.maximum(np.sum(inp.weights), 1e-12));
+}
+
+/** The scalar loss of the model's network. Consumes `params` and every array in `inp`. */
+export function denoisingLoss(model: ModelConfig, params: DenoiserParams, inp: LossInputs): JArray {
+  const T = inp.alphaBars.shape[0]!;
+  const predict = (xt: JArray, t: JArray) => applyDenoiser(model.network, params, xt, networkTime(t, T), inp.cond);
+  return denoisingLossOf(predict, model.prediction, eventShapeOf(model.network), inp);
 }

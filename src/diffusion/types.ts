@@ -17,3 +17,7 @@ export interface StepTime {
  * A trained network, an exact closed-form denoiser (fixtures.md §1) and guided variants all fit it.
  */
 export type EpsFn = (x: JArray, t: StepTime) => JArray;
+
+/** Maps a standard-normal draw z [N, ...event] (consumed) into the model's noise space, e.g. the symmetric
+ *  part of a matrix, or zero on padded entries. Must be a linear projection (idempotent). */
+export type NoiseHook = (z: JArray) => JArray;

@@ -2,6 +2,7 @@
 export * from "./task.js";
 export * from "./toy2d.js";
 export * from "./gaussian.js";
+export * from "./symmetric-gaussian.js";
 export * from "./gaussian-mixture.js";
 export * from "./linear-subspace.js";
 export * from "./linear-reward.js";

@@ -37,7 +37,7 @@ function denoiserOf(kind: unknown): Denoiser<DenoiserSpec, DenoiserParams> {
  */
 export function parseDenoiserSpec(input: unknown): DenoiserSpec {
   const kind = typeof input === "object" && input !== null ? (input as { kind?: unknown }).kind : undefined;
-  const r = denoiserOf(kind).schema.safeParse(input);
+  const r = denoiserOf(kind).schema.safeParse(input, { reportInput: true });
   if (!r.success) throw new Error(describeZodIssues(r.error.issues, "model"));
   return r.data;
 }

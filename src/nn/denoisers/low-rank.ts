@@ -6,11 +6,10 @@
 import * as z from "zod";
 import { splitKey } from "../../backend/keys.js";
 import { fromSubspace, initSubspaceBasis, toSubspace } from "../low-rank-score.js";
-import { checkEventShape, flattenEvent, initResidualMlp, residualMlp, residualMlpFields, unflattenEvent, type DenoiserParams, type ResidualMlpSpec } from "./mlp.js";
+import { checkEventShape, strictSpec, flattenEvent, initResidualMlp, residualMlp, residualMlpFields, unflattenEvent, type DenoiserParams, type ResidualMlpSpec } from "./mlp.js";
 import { batchSize, eventShapeOf, type Denoiser } from "./types.js";
 
-export const LowRankSpecSchema = z
-  .strictObject({ kind: z.literal("low-rank"), rank: z.number().int().min(1), ...residualMlpFields })
+export const LowRankSpecSchema = strictSpec({ kind: z.literal("low-rank"), rank: z.number().int().min(1), ...residualMlpFields })
   .superRefine((s, ctx) => {
     checkEventShape(s, ctx);
     if (s.rank > s.dataDim) ctx.addIssue({ code: "custom", path: ["rank"], message: `must be ≤ dataDim (${s.dataDim}), got ${s.rank}`, input: s.rank });

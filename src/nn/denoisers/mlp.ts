@@ -21,6 +21,7 @@ import {
   type ValueEmbeddingParams,
 } from "../embeddings.js";
 import { initLayerNorm, layerNorm, type LayerNormParams } from "../norm.js";
+import { unknownKeysMessage } from "../../io/zod-error.js";
 import { batchSize, eventShapeOf, type ConditionInput, type ConditionSpec, type Denoiser, type DenoiserSpecBase } from "./types.js";
 
 /** The spec of the networks built on the residual MLP trunk (kinds "mlp" and "low-rank"). */
@@ -64,6 +65,14 @@ export type DenoiserParams = {
 
 const wholeAtLeast = (min: number) => z.number().int().min(min);
 
+/** A strict object whose unknown-key errors suggest the nearest known key. */
+export function strictSpec<T extends z.ZodRawShape>(shape: T) {
+  const known = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (iss) => (iss.code === "unrecognized_keys" ? unknownKeysMessage(iss.keys, known) : undefined),
+  });
+}
+
 const conditionSchema: z.ZodType<ConditionSpec> = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("value"), dim: wholeAtLeast(1), embedding: wholeAtLeast(1) }),
   z.strictObject({ kind: z.literal("class"), classes: wholeAtLeast(1), embedding: wholeAtLeast(1) }),
@@ -75,7 +84,7 @@ export const residualMlpFields = {
   eventShape: z.array(wholeAtLeast(1)).min(1).optional(),
   hidden: wholeAtLeast(1).default(128),
   layers: wholeAtLeast(1).default(3),
-  timeEmbedding: wholeAtLeast(2).multipleOf(2).default(32),
+  timeEmbedding: wholeAtLeast(2).multipleOf(2, "must be an even whole number").default(32),
   residual: z.boolean().default(true),
   norm: z.enum(["none", "layernorm"]).default("none"),
   fourierFeatures: z.number().int().min(0).max(16).optional(),
@@ -92,7 +101,7 @@ export function checkEventShape(s: { dataDim: number; eventShape?: number[] | un
   }
 }
 
-export const MlpSpecSchema = z.strictObject({ kind: z.literal("mlp"), ...residualMlpFields }).superRefine(checkEventShape);
+export const MlpSpecSchema = strictSpec({ kind: z.literal("mlp"), ...residualMlpFields }).superRefine(checkEventShape);
 
 /** The input width of the trunk on `width`-dimensional inputs. */
 function inputSize(s: ResidualMlpSpec, width: number): number {
