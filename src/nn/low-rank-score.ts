@@ -22,7 +22,7 @@ import { np, random, type JArray } from "../backend/jax.js";
 import type { Key } from "../backend/keys.js";
 import { toHostSync } from "../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
-import { orthonormalColumns } from "../tasks/host-linalg.js";
+import { orthonormalColumns } from "../data/orthonormal.js";
 
 /** A random D×d basis with orthonormal columns (QR of a Gaussian matrix). Consumes `key`. */
 export function initSubspaceBasis(key: Key, dataDim: number, rank: number): JArray {
