@@ -4,3 +4,4 @@ export * from "./init.js";
 export * from "./ownership.js";
 export * from "./keys.js";
 export { wasmHeapBytes } from "./heap.js";
+export * from "./threefry.js";

@@ -24,5 +24,6 @@ export {
   init,
   defaultDevice,
   blockUntilReady,
+  Array as JArrayClass,
 } from "@jax-js/jax";
 export type { Array as JArray, JsTree, OwnedFunction } from "@jax-js/jax";

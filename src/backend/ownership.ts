@@ -5,6 +5,9 @@
  */
 import { np, tree, type JArray, type JsTree } from "./jax.js";
 
+// The read helpers (toHost, toHostSync, settle, …) live in ./reads.ts, beside the webgpu read rules.
+export * from "./reads.js";
+
 /** A pytree of arrays: nested plain objects / arrays with `JArray` leaves. */
 export type Tree = JsTree<JArray>;
 
@@ -16,40 +19,6 @@ export function refTree<T extends Tree>(t: T): T {
 /** Releases one reference of every leaf. Accepts undefined for convenience. */
 export function disposeTree(t: Tree | undefined | null): void {
   if (t) tree.dispose(t);
-}
-
-/** Reads a float array back to the host as Float32Array, consuming `x`. */
-export async function toHost(x: JArray): Promise<Float32Array> {
-  const d = await x.data();
-  return d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>);
-}
-
-/** Synchronous variant of {@link toHost}; consumes `x`. */
-export function toHostSync(x: JArray): Float32Array {
-  const d = x.dataSync();
-  return d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>);
-}
-
-/**
- * Runs the work queued behind `x` now (borrows `x`). jax-js dispatches lazily and carries a list of
- * pending kernels along each new array; in a long loop of steps that list grows and each step gets
- * slower (measured: 15 ms per sampling step instead of 3). Settle the loop's carried array once per
- * step. (A synchronous read: in Node the wasm work is synchronous anyway.)
- */
-export function settle(x: JArray): void {
-  x.ref.dataSync();
-}
-
-/** Reads a scalar (or single-element) array as a JS number, consuming it. */
-export function toNumber(x: JArray): number {
-  const d = x.dataSync();
-  if (d.length !== 1) throw new Error(`expected one element, got shape [${x.shape.join(", ")}]`);
-  return Number(d[0]);
-}
-
-/** Reads an array without consuming it (adds a reference first). */
-export function peekHost(x: JArray): Float32Array {
-  return toHostSync(x.ref);
 }
 
 /**
