@@ -23,8 +23,9 @@ let current: BackendDevice = "wasm";
  * Starts the numeric backend: `init("wasm")` once (never a bare `init()`, which probes WebGPU and
  * throws in Node), then makes `device` (default: keep the current one, wasm at first) the default
  * device. Every entry point awaits this before any array op; `ensureBackend()` never changes a device
- * chosen earlier. Choosing a device later is allowed, but arrays made before stay on their device and
- * jax-js does not mix devices in one op.
+ * chosen earlier. Choosing a device later is allowed, but arrays made before stay on their device, so
+ * do the constants a function jitted before captured at its first trace (e.g. a cached ε̂ function):
+ * jax-js then moves the other arguments to that device with a synchronous read, which fails for webgpu.
  *
  * On "webgpu", arrays can only be read asynchronously (./reads.ts): from then on a synchronous read
  * of a webgpu array throws instead of returning zeros.

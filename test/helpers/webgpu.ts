@@ -32,6 +32,6 @@ export async function provideNodeWebgpu(): Promise<string | undefined> {
     else g.navigator = { gpu, userAgent: "node" } as unknown as typeof g.navigator;
   }
   const adapter = await g.navigator!.gpu!.requestAdapter();
-  if (!adapter) return `navigator.gpu gave no adapter (VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? ""})`;
+  if (!adapter) return `navigator.gpu gave no adapter (is Debian's libvulkan1 installed? VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? ""})`;
   return undefined;
 }
