@@ -95,7 +95,9 @@ let guarded = false;
  * `ensureBackend({ device: "webgpu" })`; wasm arrays are untouched). jax-js itself reads small constant
  * arrays synchronously (it inlines scalar constants into jitted kernels); those are computed on its
  * host backend, never read from the GPU, and still work: the guard only fails a read that reached the
- * GPU, which it recognises by the absence of that nested host read.
+ * GPU, which it recognises by the absence of that nested host read. During the read it hides
+ * `OffscreenCanvas`, so jax-js's canvas-based synchronous reader never runs (in Chromium it returns
+ * zeros and can lose the GPU device for the asynchronous reads that follow).
  */
 export function guardSyncReads(): void {
   if (guarded) return;
@@ -114,6 +116,11 @@ export function guardSyncReads(): void {
     const outer = delegated;
     delegated = false;
     depth++;
+    // jax-js reads webgpu synchronously through an OffscreenCanvas; hidden, that reader fails before
+    // it touches the GPU (where it exists it returns zeros, and on some adapters loses the device).
+    const g = globalThis as { OffscreenCanvas?: unknown };
+    const canvas = g.OffscreenCanvas;
+    if (canvas !== undefined) g.OffscreenCanvas = undefined;
     let result: ReturnType<JArray["dataSync"]> | undefined;
     let error: unknown;
     let failed = false;
@@ -124,6 +131,7 @@ export function guardSyncReads(): void {
       error = e;
     } finally {
       depth--;
+      if (canvas !== undefined) g.OffscreenCanvas = canvas;
     }
     const onHost = delegated;
     delegated = outer;
