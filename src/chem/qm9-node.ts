@@ -1,0 +1,47 @@
+/**
+ * QM9 (Ramakrishnan et al., Scientific Data 1, 140022, 2014; CC BY 4.0) as shipped in data/qm9/ (data card:
+ * data/qm9/README.md), read with zlib in Node, and its fixed train/validation/test split. Node-only.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
+import { parseSmilesCsv, type SmilesTable } from "./smiles-table.js";
+import { splitIndices, type SplitOptions, type Splits } from "./splits.js";
+
+/** The folder holding the shipped QM9 files (data/qm9 at the package root, from src/chem or dist/chem). */
+export function qm9Dir(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), "..", "..", "data", "qm9");
+}
+
+/** Reads a gzip-compressed text file. */
+export function readGzipText(path: string): string {
+  return gunzipSync(readFileSync(path)).toString("utf8");
+}
+
+let cached: string[] | undefined;
+
+/** The 133,247 QM9 SMILES strings in file order (read once per process). */
+export function readQm9Smiles(): string[] {
+  cached ??= parseSmilesCsv(readGzipText(join(qm9Dir(), "qm9-smiles.csv.gz")), "data/qm9/qm9-smiles.csv.gz").smiles;
+  return cached;
+}
+
+/** The QM9 property sample (14,862 rows, 14,715 distinct mol_id): header and rows of text cells, as in the file. */
+export function readQm9Props(): { header: string[]; rows: string[][] } {
+  const lines = readGzipText(join(qm9Dir(), "qm9-props-sample.csv.gz")).split("\n").filter((l) => l.length > 0);
+  return { header: lines[0]!.split(","), rows: lines.slice(1).map((l) => l.split(",")) };
+}
+
+/** QM9 split into train/validation/test SMILES by `splitIndices` (default: 80/10/10, seed 12). */
+export function qm9Splits(options: SplitOptions = {}): { train: string[]; validation: string[]; test: string[]; indices: Splits } {
+  const all = readQm9Smiles();
+  const indices = splitIndices(all.length, options);
+  const pick = (ix: number[]) => ix.map((i) => all[i]!);
+  return { train: pick(indices.train), validation: pick(indices.validation), test: pick(indices.test), indices };
+}
+
+/** Reads a user's SMILES CSV file (a `smiles` column; other columns ignored). */
+export function readSmilesCsvFile(path: string): SmilesTable {
+  return parseSmilesCsv(readFileSync(path, "utf8"), path);
+}
