@@ -3,20 +3,26 @@
  * operations the chemistry layer needs: parse + sanitise, canonical SMILES (with or without stereo),
  * Kekulé form. Every `Mol` is a wasm handle: `withMol` deletes it when the callback returns.
  */
-import initRDKitModule, { type MainModule, type Mol } from "@rdkit/rdkit";
+import rdkitPackage, { type MainModule, type Mol } from "@rdkit/rdkit";
 
 export type RDKit = MainModule;
 export type { Mol };
+
+/** The package is CommonJS (`module.exports = factory`); its typings declare an ES default export. */
+const initRDKitModule = ((rdkitPackage as unknown as { default?: unknown }).default ?? rdkitPackage) as () => Promise<MainModule>;
 
 let loading: Promise<RDKit> | undefined;
 
 /** The RDKit module, initialised on the first call (≈0.3 s) and shared afterwards. */
 export function loadRDKit(): Promise<RDKit> {
-  loading ??= initRDKitModule().then((rdkit) => {
-    rdkit.disable_logging();
-    return rdkit;
-  });
-  return loading;
+  const pending =
+    loading ??
+    initRDKitModule().then((rdkit) => {
+      rdkit.disable_logging();
+      return rdkit;
+    });
+  loading = pending;
+  return pending;
 }
 
 /**

@@ -15,9 +15,9 @@ export function parseSmilesCsv(text: string, where: string): SmilesTable {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   let records: Array<{ record: string[]; info: { lines: number } }>;
   try {
-    records = parse(body, { info: true, relax_column_count: true, skip_empty_lines: true }) as typeof records;
+    records = parse(body, { info: true, relax_column_count: true, skip_empty_lines: true }) as unknown as typeof records;
   } catch (e) {
-    throw new Error(`${where}: not valid CSV (${(e as Error).message})`);
+    throw new Error(`${where}: not valid CSV (${(e as Error).message})`, { cause: e });
   }
   const [head, ...rows] = records;
   if (head === undefined) throw new Error(`${where}: empty, expected a header row with a "smiles" column`);
