@@ -195,3 +195,29 @@ export function decodeGraph(rdkit: RDKit, graph: MolGraph, vocab: GraphVocabular
     mol.delete();
   }
 }
+
+/** Values in one flat row of a graph: nodes, then charges, then edges (each row-major, as in `MolGraph`). */
+export function graphRowLength(vocab: GraphVocabulary): number {
+  const n = vocab.maxAtoms;
+  const { nodeFeatures, chargeFeatures, edgeFeatures } = graphShape(vocab);
+  return n * nodeFeatures + n * chargeFeatures + n * n * edgeFeatures;
+}
+
+/** A graph as one flat row (nodes ‖ charges ‖ edges), the layout of a graph in a host matrix. */
+export function graphToRow(graph: MolGraph): Float32Array {
+  const row = new Float32Array(graph.nodes.length + graph.charges.length + graph.edges.length);
+  row.set(graph.nodes, 0);
+  row.set(graph.charges, graph.nodes.length);
+  row.set(graph.edges, graph.nodes.length + graph.charges.length);
+  return row;
+}
+
+/** The graph held in a flat row (views into `row`, no copy); inverse of `graphToRow`. */
+export function graphFromRow(row: Float32Array, vocab: GraphVocabulary): MolGraph {
+  const n = vocab.maxAtoms;
+  const { nodeFeatures, chargeFeatures } = graphShape(vocab);
+  if (row.length !== graphRowLength(vocab)) throw new Error(`a graph row for maxAtoms ${n} has ${graphRowLength(vocab)} values, got ${row.length}`);
+  const a = n * nodeFeatures;
+  const b = a + n * chargeFeatures;
+  return { nodes: row.subarray(0, a), charges: row.subarray(a, b), edges: row.subarray(b) };
+}
