@@ -24,7 +24,7 @@ interface JsonMol {
 }
 
 /** Distance RDKit gives unreachable atom pairs (other fragment). */
-const UNREACHABLE = 1e8;
+const UNREACHABLE: number = 1e8;
 
 function entropyBits(counts: readonly number[]): number {
   const total = counts.reduce((s, c) => s + c, 0);
