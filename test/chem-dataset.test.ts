@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeSmilesTable } from "../src/chem/dataset.js";
-import { decodeGraph } from "../src/chem/graph.js";
-import { qm9Splits, readQm9Props, readQm9Smiles } from "../src/chem/qm9-node.js";
+import { decodeGraph, graphFromRow, QM9_VOCABULARY } from "../src/chem/graph.js";
+import { encodeQm9, qm9Splits, readQm9Props, readQm9Smiles } from "../src/chem/qm9-node.js";
 import { loadRDKit, type RDKit } from "../src/chem/rdkit.js";
 import { parseSmilesCsv } from "../src/chem/smiles-table.js";
 import { splitIndices } from "../src/chem/splits.js";
@@ -56,5 +56,20 @@ describe("user SMILES CSV", () => {
 
   it("names a missing smiles column", () => {
     expect(() => parseSmilesCsv("name\nCCO\n", "x.csv")).toThrow('x.csv: no "smiles" column in the header ("name")');
+  });
+});
+
+describe("encodeQm9", () => {
+  it("encodes QM9 rows into a [n, 396] matrix and lists what it cannot encode", () => {
+    const smiles = readQm9Smiles();
+    const pick = ["C", "N#CC1CC1", "C[CH+]1C=C([NH-])N=CO1", "O=[N+]([O-])C1CC1"];
+    const out = encodeQm9(rdkit, pick);
+    expect([out.matrix.rows, out.matrix.cols]).toEqual([3, 9 * 5 + 9 * 3 + 81 * 4]);
+    expect(out.smiles).toEqual(["C", "N#CC1CC1", "O=[N+]([O-])C1CC1"]);
+    expect(out.rejected).toEqual([{ smiles: "C[CH+]1C=C([NH-])N=CO1", reason: 'RDKit cannot parse "C[CH+]1C=C([NH-])N=CO1"' }]);
+    expect(smiles).toContain("C[CH+]1C=C([NH-])N=CO1");
+    // row 1 decodes back to the molecule
+    const row = out.matrix.data.subarray(out.matrix.cols, 2 * out.matrix.cols);
+    expect(decodeGraph(rdkit, graphFromRow(row, QM9_VOCABULARY), QM9_VOCABULARY).smiles).toBe("N#CC1CC1");
   });
 });

@@ -108,9 +108,9 @@ describe("set metrics on hand-made cases", () => {
 
     const { test, train } = qm9Splits();
     // QM9's file order follows molecule size, and split indices are sorted: interleave to draw two disjoint samples
-    const parsable = test.filter((s) => canonicalize(rdkit, [s])[0] !== null);
-    const sampleA = parsable.filter((_, i) => i % 13 === 0);
-    const sampleB = parsable.filter((_, i) => i % 13 === 1);
+    const parsable = (xs: string[]) => xs.filter((s) => canonicalize(rdkit, [s])[0] !== null);
+    const sampleA = parsable(test.filter((_, i) => i % 13 === 0));
+    const sampleB = parsable(test.filter((_, i) => i % 13 === 1));
     const floorData = prepareMetricsData(rdkit, { reference: sampleA, training: train.slice(0, 5000) });
     const floor = moleculeMetrics(rdkit, sampleB, floorData);
     console.log(`QM9 floor (${sampleA.length} vs ${sampleB.length} test molecules): KL score ${floor.kl!.score.toFixed(4)}, atom TV ${floor.atomTypes.totalVariation.toFixed(4)}, bond TV ${floor.bondTypes.totalVariation.toFixed(4)}`);

@@ -6,6 +6,9 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
+import { hostMatrix, type HostMatrix } from "../data/matrix.js";
+import { encodeSmiles, graphRowLength, graphToRow, QM9_VOCABULARY } from "./graph.js";
+import type { RDKit } from "./rdkit.js";
 import { parseSmilesCsv, type SmilesTable } from "./smiles-table.js";
 import { splitIndices, type SplitOptions, type Splits } from "./splits.js";
 
@@ -44,4 +47,32 @@ export function qm9Splits(options: SplitOptions = {}): { train: string[]; valida
 /** Reads a user's SMILES CSV file (a `smiles` column; other columns ignored). */
 export function readSmilesCsvFile(path: string): SmilesTable {
   return parseSmilesCsv(readFileSync(path, "utf8"), path);
+}
+
+/** QM9 molecules encoded as graph rows, and the ones that could not be encoded (never dropped silently). */
+export interface Qm9Graphs {
+  /** One flattened graph per kept molecule (`graphToRow` layout, QM9_VOCABULARY: 396 columns). */
+  readonly matrix: HostMatrix;
+  /** The SMILES of each row of `matrix`. */
+  readonly smiles: string[];
+  /** Molecules left out, with the reason (the 510 RDKit rejects of the full file: data/qm9/README.md). */
+  readonly rejected: Array<{ smiles: string; reason: string }>;
+}
+
+/** Encodes QM9 SMILES (e.g. a split from `qm9Splits`) with QM9_VOCABULARY; unencodable ones are listed in `rejected`. */
+export function encodeQm9(rdkit: RDKit, smiles: readonly string[]): Qm9Graphs {
+  const width = graphRowLength(QM9_VOCABULARY);
+  const rows: Float32Array[] = [];
+  const kept: string[] = [];
+  const rejected: Array<{ smiles: string; reason: string }> = [];
+  for (const s of smiles) {
+    const e = encodeSmiles(rdkit, s, QM9_VOCABULARY);
+    if (e.ok) {
+      rows.push(graphToRow(e.graph));
+      kept.push(s);
+    } else rejected.push({ smiles: s, reason: e.detail });
+  }
+  const data = new Float32Array(rows.length * width);
+  rows.forEach((r, i) => data.set(r, i * width));
+  return { matrix: hostMatrix(rows.length, width, data), smiles: kept, rejected };
 }
