@@ -15,3 +15,7 @@ export { writeFileAtomic } from "./io/atomic.js";
 export { writeReport } from "./report/write.js";
 export { saveRewardModel, loadRewardModel, REWARD_KIND, type RewardMeta } from "./rewards/checkpoint.js";
 export { saveClassifier, loadClassifier, CLASSIFIER_KIND, type ClassifierMeta } from "./rewards/classifier-checkpoint.js";
+// Chemistry (RDKit MinimalLib, QM9): Node entry only for now — RDKit's wasm build is several MB and stays
+// out of the lean browser entry.
+export * from "./chem/index.js";
+export { readQm9Smiles, qm9Splits, encodeQm9, readSmilesCsvFile } from "./chem/qm9-node.js";
