@@ -18,15 +18,14 @@
 import "../src/backend/jax.js";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { np, tree } from "../src/backend/jax.js";
+import { np } from "../src/backend/jax.js";
 import { ensureBackend } from "../src/backend/init.js";
 import { keyFromSeed } from "../src/backend/keys.js";
-import { scalar, toNumber } from "../src/backend/ownership.js";
 import { hostMatrix } from "../src/data/matrix.js";
 import type { ModelConfig } from "../src/diffusion/model.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
 import { generate } from "../src/pipeline/generate.js";
-import { defaultTrainConfig, disposeTrainState, initTrainState, trainStepFn, trainSteps, type TrainConfig } from "../src/training/trainer.js";
+import { defaultTrainConfig, denoiserStep, disposeTrainState, initTrainState, trainSteps, type TrainConfig, type TrainState } from "../src/training/trainer.js";
 import { DEFAULT_FINETUNE_CONFIG, rewardiffChainGrad } from "./finetune.js";
 import { DEFAULT_BENCH_CONFIG, machineInfo, runTorchFinetuneReference, runTorchReference, startLoadMonitor, summarize, timeIt, waitForQuiet, writeResults } from "./lib.js";
 import { rawJaxSample, rawJaxTrainStep } from "./raw-jax.js";
@@ -46,11 +45,11 @@ const train: TrainConfig = { ...defaultTrainConfig, steps: WARMUP + STEPS, batch
 async function rewardiffTrain() {
   const data = hostMatrix(8192, 2, Float32Array.from({ length: 8192 * 2 }, (_, i) => Math.sin(i * 12.9898) * 1.5));
   let state = initTrainState(model, keyFromSeed(0));
-  state = trainSteps(model, train, state, { x: data }, { untilStep: WARMUP });
+  state = await trainSteps(model, train, state, { x: data }, { untilStep: WARMUP });
   const times: number[] = [];
   let last = performance.now();
   const mon = startLoadMonitor();
-  state = trainSteps(model, train, state, { x: data }, {
+  state = await trainSteps(model, train, state, { x: data }, {
     onProgress: () => {
       const now = performance.now();
       times.push(now - last);
@@ -63,22 +62,21 @@ async function rewardiffTrain() {
 }
 
 async function sameJitted() {
-  const fn = trainStepFn(model, train, false, false, 0);
-  const s = initTrainState(model, keyFromSeed(0));
-  let { params, ema, opt, key } = s;
+  const step = denoiserStep(model, train, false, false, 0);
+  let s: TrainState = initTrainState(model, keyFromSeed(0));
   const x0 = Float32Array.from({ length: cfg.batch * 2 }, (_, i) => Math.sin(i * 12.9898) * 1.5);
   const alphaBars = Float32Array.from(makeSchedule(model.schedule).alphaBars);
   const mon = startLoadMonitor();
   const trainStep = await timeIt(
-    () => {
-      let loss;
-      [params, ema, opt, key, loss] = fn(params, ema, opt, key, np.array(x0, { shape: [cfg.batch, 2] }), np.array(alphaBars), scalar(1e-3), scalar(0.995));
-      return toNumber(loss!);
+    async () => {
+      const r = step.step(s, [np.array(x0, { shape: [cfg.batch, 2] }), np.array(alphaBars)]);
+      s = r.state as TrainState;
+      return Number((await r.loss.data())[0]);
     },
     { warmup: WARMUP, repeats: STEPS },
   );
   const load = mon.stop();
-  tree.dispose([params, ema, opt as unknown as typeof params, key]);
+  disposeTrainState(s);
   return { trainStep, load };
 }
 

@@ -7,6 +7,7 @@
 export * from "./backend/index.js";
 export * from "./data/matrix.js";
 export * from "./nn/index.js";
+export * from "./optim/index.js";
 export * from "./diffusion/types.js";
 export * from "./diffusion/schedule.js";
 export * from "./diffusion/parameterization.js";

@@ -96,7 +96,7 @@ describe("low-rank network structure (any weights)", () => {
 });
 
 describe("training the low-rank network", () => {
-  it("learns span A from random init (subspace angle from ≈ √(2d) to < 0.15), V orthonormal; checkpoint round-trip", () => {
+  it("learns span A from random init (subspace angle from ≈ √(2d) to < 0.15), V orthonormal; checkpoint round-trip", async () => {
     const [k1, k2, k3] = splitKey(keyFromSeed(5), 3);
     const sub = makeLinearSubspace(k1!, { ambientDim: D, latentDim: d });
     const x = sampleLinearSubspace(k2!, sub, 4000);
@@ -106,7 +106,7 @@ describe("training the low-rank network", () => {
     const before = subspaceAngle(subspaceBasis(p0), sub.A);
     expect(before).toBeGreaterThan(1.2);
     const train = { ...defaultTrainConfig, steps: 800, batchSize: 128, learningRate: 5e-3, lrSchedule: "constant" as const };
-    const st = trainConditional(model, train, x, y, k3!, { dropout: 0.1 });
+    const st = await trainConditional(model, train, x, y, k3!, { dropout: 0.1 });
     const V = subspaceBasis(st.params);
     gram(V).forEach((r, i) => r.forEach((v, j) => expect(v).toBeCloseTo(i === j ? 1 : 0, 5)));
     const after = subspaceAngle(subspaceBasis(st.ema), sub.A);

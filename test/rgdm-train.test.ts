@@ -42,7 +42,7 @@ beforeAll(async () => {
   await ensureBackend();
   const [k1, k2] = splitKey(keyFromSeed(3), 2);
   data = task.sample(k1!, 4000);
-  const s = trainSteps(model, { ...defaultTrainConfig, steps: 500, batchSize: 256 }, initTrainState(model, k2!), { x: data });
+  const s = await trainSteps(model, { ...defaultTrainConfig, steps: 500, batchSize: 256 }, initTrainState(model, k2!), { x: data });
   base = s.ema;
 }, 60_000);
 

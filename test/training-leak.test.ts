@@ -48,15 +48,15 @@ const slack = (base: number) => Math.max(64 * 1024, 0.02 * base);
 describe("wasm heap stays flat", () => {
   let state: TrainState | undefined;
 
-  it("over 3,000 training steps after a 300-step warm-up", () => {
+  it("over 3,000 training steps after a 300-step warm-up", async () => {
     const x = data(2048);
-    state = trainSteps(model, cfg, initTrainState(model, keyFromSeed(0)), { x }, { untilStep: 300 });
+    state = await trainSteps(model, cfg, initTrainState(model, keyFromSeed(0)), { x }, { untilStep: 300 });
     const warm = wasmHeapBytes();
     expect(warm).toBeGreaterThan(0);
     const trace: number[] = [];
     let lastLoss = Infinity;
     for (let until = 800; until <= 3300; until += 500) {
-      const next = trainSteps(model, cfg, state, { x }, { untilStep: until });
+      const next = await trainSteps(model, cfg, state, { x }, { untilStep: until });
       lastLoss = next.losses.at(-1)!.loss;
       state = next;
       trace.push(wasmHeapBytes());
@@ -87,13 +87,13 @@ describe("wasm heap stays flat", () => {
   });
 
   /** Weighted training (reward-weighted regression) runs and keeps the heap flat. */
-  it("with per-sample weights (reward-weighted regression) over 1,000 steps", () => {
+  it("with per-sample weights (reward-weighted regression) over 1,000 steps", async () => {
     const x = data(512);
     const weights = Float32Array.from({ length: 512 }, (_, i) => (i % 4 === 0 ? 0 : 1 + (i % 3)));
     const wcfg = { ...cfg, steps: 1100 };
-    let s = trainSteps(model, wcfg, initTrainState(model, keyFromSeed(1)), { x, weights }, { untilStep: 100 });
+    let s = await trainSteps(model, wcfg, initTrainState(model, keyFromSeed(1)), { x, weights }, { untilStep: 100 });
     const warm = wasmHeapBytes();
-    s = trainSteps(model, wcfg, s, { x, weights }, { untilStep: 1100 });
+    s = await trainSteps(model, wcfg, s, { x, weights }, { untilStep: 1100 });
     expect(s.step).toBe(1100);
     expect(wasmHeapBytes() - warm).toBeLessThanOrEqual(slack(warm));
     disposeTrainState(s);

@@ -24,16 +24,16 @@ const model: ModelConfig = {
 };
 const train = { ...defaultTrainConfig, steps: 80, batchSize: 64, lrSchedule: "cosine" as const, warmupSteps: 10 };
 
-it("train 2N = train N, save, load, train N more (bit-identical)", () => {
+it("train 2N = train N, save, load, train N more (bit-identical)", async () => {
   const data = toy2dTask("moons").sample(keyFromSeed(1), 500);
-  const full = trainSteps(model, train, initTrainState(model, keyFromSeed(5)), { x: data });
+  const full = await trainSteps(model, train, initTrainState(model, keyFromSeed(5)), { x: data });
 
-  const half = trainSteps(model, train, initTrainState(model, keyFromSeed(5)), { x: data }, { untilStep: 40 });
+  const half = await trainSteps(model, train, initTrainState(model, keyFromSeed(5)), { x: data }, { untilStep: 40 });
   const path = join(dir, "half.safetensors");
   saveModel(path, { model, train, columns: ["x1", "x2"], data: "moons" }, half);
   const loaded = loadModel(path);
   expect(loaded.state.step).toBe(40);
-  const resumed = trainSteps(model, train, loaded.state, { x: data });
+  const resumed = await trainSteps(model, train, loaded.state, { x: data });
 
   expect(resumed.step).toBe(full.step);
   expect(keyToWords(resumed.key)).toEqual(keyToWords(full.key));
@@ -47,9 +47,9 @@ it("train 2N = train N, save, load, train N more (bit-identical)", () => {
   expect(resumed.losses.map((l) => l.loss)).toEqual(full.losses.slice(40).map((l) => l.loss));
 });
 
-it("a different seed gives different weights (the comparison can fail)", () => {
+it("a different seed gives different weights (the comparison can fail)", async () => {
   const data = toy2dTask("moons").sample(keyFromSeed(1), 500);
-  const a = trainSteps(model, { ...train, steps: 5 }, initTrainState(model, keyFromSeed(5)), { x: data });
-  const b = trainSteps(model, { ...train, steps: 5 }, initTrainState(model, keyFromSeed(6)), { x: data });
+  const a = await trainSteps(model, { ...train, steps: 5 }, initTrainState(model, keyFromSeed(5)), { x: data });
+  const b = await trainSteps(model, { ...train, steps: 5 }, initTrainState(model, keyFromSeed(6)), { x: data });
   expect(Array.from(trainStateTensors(a).get("params.input.w")!.data)).not.toEqual(Array.from(trainStateTensors(b).get("params.input.w")!.data));
 });

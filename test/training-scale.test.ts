@@ -16,7 +16,7 @@ describe("training on large-scale data", () => {
     const model = modelFromConfig(cfg.model, 2);
     const n = 200;
     const x = Float32Array.from({ length: 2 * n }, (_, i) => 300 * Math.sin(i * 1.7));
-    const out = trainSteps(model, trainFromConfig(cfg.model.train), initTrainState(model, keyFromSeed(1)), { x: hostMatrix(n, 2, x) }, { untilStep: 30 });
+    const out = await trainSteps(model, trainFromConfig(cfg.model.train), initTrainState(model, keyFromSeed(1)), { x: hostMatrix(n, 2, x) }, { untilStep: 30 });
     const losses = out.losses.map((l) => l.loss);
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses.at(-1)!).toBeLessThan(losses[0]!);

@@ -179,7 +179,7 @@ export async function trainCommand(o: TrainOptions): Promise<number> {
       throw new Error(`${o.steps === undefined ? "the checkpoint's planned steps" : `--steps ${train.steps}`}: the checkpoint is already at step ${state.step}; pass --steps N with N > ${state.step}`);
     }
     progress.stage(`resuming ${o.resume} at step ${state.step} → ${train.steps}`);
-    const next = trainSteps(meta.model, train, state, { x: src.matrix }, { onProgress: (p) => progress.update("train", p.step, p.total, { loss: p.loss }) });
+    const next = await trainSteps(meta.model, train, state, { x: src.matrix }, { onProgress: (p) => progress.update("train", p.step, p.total, { loss: p.loss }) });
     progress.done();
     saveModel(o.out, { model: meta.model, train, columns: meta.columns, data: meta.data }, next);
     log(`trained to step ${next.step}; final loss ${next.losses.at(-1)?.loss.toPrecision(4)}; wrote ${o.out}`);
@@ -207,7 +207,7 @@ export async function trainCommand(o: TrainOptions): Promise<number> {
   const modelCfg = modelFromConfig(cfg.model, data.dim);
   const trainCfg = trainFromConfig(cfg.model.train);
   progress.stage(`training on ${data.name} (${data.train.rows} rows, ${data.dim} dims) for ${trainCfg.steps} steps`);
-  const state = trainSteps(modelCfg, trainCfg, initTrainState(modelCfg, kTrain!), { x: data.train }, {
+  const state = await trainSteps(modelCfg, trainCfg, initTrainState(modelCfg, kTrain!), { x: data.train }, {
     onProgress: (p) => progress.update("train", p.step, p.total, { loss: p.loss }),
   });
   progress.done();

@@ -170,7 +170,7 @@ export async function conditionalTrainCommand(o: ConditionalTrainOptions): Promi
   progress.stage(
     `training a conditional ${o.network} model on ${src.matrix.rows} rows pseudo-labelled by ${o.rewardModel} (ŷ mean ${ys.mean.toPrecision(3)}, sd ${ys.std.toPrecision(3)}) for ${train.steps} steps`,
   );
-  const state = trainConditional(model, train, src.matrix, hostMatrix(src.matrix.rows, 1, yHat), kTrain!, {
+  const state = await trainConditional(model, train, src.matrix, hostMatrix(src.matrix.rows, 1, yHat), kTrain!, {
     dropout: o.dropout,
     onProgress: (p) => progress.update("train", p.step, p.total, { loss: p.loss }),
   });

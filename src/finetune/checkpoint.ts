@@ -15,7 +15,7 @@ import { tree, type JArray } from "../backend/jax.js";
 import { toHostSync } from "../backend/ownership.js";
 import { samplerPlan, type SamplerConfig } from "../diffusion/sample.js";
 import { makeSchedule } from "../diffusion/schedule.js";
-import { adamInit } from "../nn/adam.js";
+import { adamInit } from "../optim/adam.js";
 import { initDenoiser, type DenoiserParams, type DenoiserSpec } from "../nn/denoiser.js";
 import { namedLeaves, paramsFromHost } from "../nn/params.js";
 import { MODEL_KIND, saveModelTensors, type FinetunedInfo, type HostTensors, type LoadedModel, type ModelMeta } from "../pipeline/model-checkpoint.js";

@@ -102,14 +102,14 @@ export interface TrainConditionalOptions {
  * dropout. For the low-rank network V is re-orthonormalised after every step (and the EMA copy at the
  * end). Consumes `key` (ignored when resuming).
  */
-export function trainConditional(
+export async function trainConditional(
   model: ModelConfig,
   train: TrainConfig,
   x: HostMatrix,
   y: HostMatrix,
   key: Key,
   o: TrainConditionalOptions,
-): TrainState & { losses: { step: number; loss: number }[] } {
+): Promise<TrainState & { losses: { step: number; loss: number }[] }> {
   try {
     const condDim = conditionDim(model);
     if (y.cols !== condDim) throw new Error(`the conditions have ${y.cols} column(s) but the model is conditioned on ${condDim}`);
@@ -136,7 +136,7 @@ export function trainConditional(
   const losses: { step: number; loss: number }[] = [];
   let s = { ...state, losses };
   while (s.step < train.steps) {
-    const next = trainSteps(model, train, s, data, { untilStep: Math.min(train.steps, s.step + every), onProgress });
+    const next = await trainSteps(model, train, s, data, { untilStep: Math.min(train.steps, s.step + every), onProgress });
     losses.push(...next.losses);
     s = { ...next, params: orthonormalizeBasis(next.params), losses };
   }

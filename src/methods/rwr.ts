@@ -12,11 +12,10 @@ import { split2, splitKey, type Key } from "../backend/keys.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import type { ModelConfig } from "../diffusion/model.js";
 import { tree, type JArray } from "../backend/jax.js";
-import { adamInit } from "../nn/adam.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
 import { evaluateRewardHost, type Reward } from "../rewards/reward.js";
 import { keyToWords } from "../backend/keys.js";
-import { trainSteps, type TrainConfig, type TrainState } from "../training/trainer.js";
+import { denoiserStep, trainSteps, type TrainConfig, type TrainState } from "../training/trainer.js";
 import { mean } from "../eval/stats.js";
 
 /** softmax(r/τ) (max-shifted, in float64): weights summing to 1. */
@@ -112,7 +111,7 @@ export async function trainRwr(o: RwrTrainOptions): Promise<RwrResult> {
   const copy = (p: DenoiserParams) => tree.map((a: JArray) => a.mul(1), tree.ref(p)) as DenoiserParams;
   const params = copy(o.init);
   const [key, kData] = split2(kSeed!);
-  let state: TrainState = { params, ema: copy(params), opt: adamInit(params), step: 0, key, dataSeed: keyToWords(kData)[0] };
+  let state = denoiserStep(o.model, cfg, false, true, 0).init(params, key, keyToWords(kData)[0]) as TrainState;
   kData.dispose();
   const rounds: RwrRound[] = [];
   const losses: { step: number; loss: number }[] = [];
@@ -126,7 +125,7 @@ export async function trainRwr(o: RwrTrainOptions): Promise<RwrResult> {
     const ess = effectiveSampleSize(w);
     // Weights scaled to mean 1 (float32-friendly; the loss divides by Σ w over the batch anyway).
     const w32 = Float32Array.from(w, (v) => v * w.length);
-    const next = trainSteps(o.model, cfg, state, { x: hostMatrix(x.rows, x.cols, x.data), weights: w32 }, {
+    const next = await trainSteps(o.model, cfg, state, { x: hostMatrix(x.rows, x.cols, x.data), weights: w32 }, {
       untilStep: (k + 1) * s.stepsPerRound,
       onProgress: (p) => o.onStep?.(p.step, total, p.loss),
     });

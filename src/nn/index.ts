@@ -3,7 +3,3 @@ export * from "./dense.js";
 export * from "./norm.js";
 export * from "./embeddings.js";
 export * from "./denoiser.js";
-export * from "./adam.js";
-export * from "./clip.js";
-export * from "./lr-schedule.js";
-export * from "./ema.js";

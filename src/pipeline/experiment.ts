@@ -72,7 +72,7 @@ export async function runExperiment(
   const sampler = { sampler: cfg.sampling.sampler, steps: cfg.sampling.steps, eta: cfg.sampling.eta };
 
   let base: BaseModel | undefined;
-  const getBase = (): BaseModel => {
+  const getBase = async (): Promise<BaseModel> => {
     if (!base) {
       hooks.onStage?.(`training on ${data.name} (${data.train.rows} rows, ${data.dim} dims) for ${train.steps} steps`);
       const t0 = performance.now();
@@ -83,7 +83,7 @@ export async function runExperiment(
       const losses: { step: number; loss: number }[] = [];
       while (state.step < train.steps) {
         const until = every > 0 ? Math.min(train.steps, state.step + every) : train.steps;
-        const next = trainSteps(model, train, state, { x: data.train }, { untilStep: until, onProgress: (p) => hooks.onTrain?.(p, "base") });
+        const next = await trainSteps(model, train, state, { x: data.train }, { untilStep: until, onProgress: (p) => hooks.onTrain?.(p, "base") });
         losses.push(...next.losses);
         state = next;
         if (every > 0 && state.step < train.steps) {

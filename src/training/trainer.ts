@@ -7,56 +7,36 @@
  */
 import { uniformInt } from "pure-rand/distribution/uniformInt";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
-import { jit, np, random, tree, valueAndGrad, type JArray } from "../backend/jax.js";
+import { np, random, tree, type JArray } from "../backend/jax.js";
 import { keyFromWords, keyToWords, split2, type Key } from "../backend/keys.js";
-import { scalar, toHostSync, toNumber, upload } from "../backend/ownership.js";
+import { toHostSync, upload } from "../backend/ownership.js";
 import type { HostMatrix } from "../data/matrix.js";
 import { denoisingLoss } from "../diffusion/loss.js";
 import type { ModelConfig } from "../diffusion/model.js";
 import { makeSchedule } from "../diffusion/schedule.js";
-import { adamInit, adamUpdate, defaultAdam, type AdamState } from "../nn/adam.js";
-import { clipByGlobalNorm } from "../nn/clip.js";
 import { initDenoiser, type ConditionInput, type DenoiserParams } from "../nn/denoiser.js";
 import { namedLeaves, paramsFromHost, type Params } from "../nn/params.js";
-import { emaDecay, emaUpdate } from "../nn/ema.js";
-import { learningRate, type LrScheduleKind } from "../nn/lr-schedule.js";
+import type { AdamState } from "../optim/adam.js";
+import { defaultOptimizerConfig, optimizerFromConfig, optimizerStaticKey, type OptimizerConfig } from "../optim/config.js";
+import { learningRate } from "../optim/lr-schedule.js";
+import { runSteps } from "../optim/loop.js";
+import { disposeTrainStepState, makeTrainStep, type TrainStep, type TrainStepState } from "../optim/train-step.js";
 
-export interface TrainConfig {
+/** A denoiser training run: the optimizer (../optim/config.ts) plus the number of steps and the batch size. */
+export interface TrainConfig extends OptimizerConfig {
   steps: number;
   batchSize: number;
-  learningRate: number;
-  /** λ of AdamW; 0 = Adam. */
-  weightDecay: number;
-  /** Max global gradient norm; 0 = no clipping. */
-  gradClip: number;
-  lrSchedule: LrScheduleKind;
-  warmupSteps: number;
-  /** EMA decay δ in [0, 1). */
-  ema: number;
 }
 
 export const defaultTrainConfig: TrainConfig = {
+  ...defaultOptimizerConfig,
   steps: 4000,
   batchSize: 512,
-  learningRate: 2e-3,
-  weightDecay: 0,
-  gradClip: 1,
-  lrSchedule: "cosine",
-  warmupSteps: 0,
-  ema: 0.995,
 };
 
-/** Everything needed to continue a run exactly. Arrays are owned by the state. */
-export interface TrainState {
-  params: DenoiserParams;
+/** Everything needed to continue a run exactly (../optim/train-step.ts). Arrays are owned by the state. */
+export interface TrainState extends TrainStepState<DenoiserParams, AdamState<DenoiserParams>> {
   ema: DenoiserParams;
-  opt: AdamState<DenoiserParams>;
-  /** Optimizer steps taken so far. */
-  step: number;
-  /** The PRNG key carried from step to step. */
-  key: Key;
-  /** Seed of the host-side batch sampler (batch k uses (dataSeed, k)). */
-  dataSeed: number;
 }
 
 /** A fresh state: initial weights, EMA = weights, zero moments. Consumes `key`. */
@@ -64,19 +44,15 @@ export function initTrainState(model: ModelConfig, key: Key): TrainState {
   const [k1, k2] = split2(key);
   const [initKey, dataKey] = split2(k1);
   const params = initDenoiser(initKey, model.network);
-  const ema = tree.ref(params) as DenoiserParams;
-  const copy = tree.map((a: JArray) => a.mul(1), ema) as DenoiserParams; // a distinct buffer per leaf
   const dataSeed = keyToWords(dataKey)[0];
   dataKey.dispose();
-  return { params, ema: copy, opt: adamInit(params), step: 0, key: k2, dataSeed };
+  // The optimizer's state does not depend on the schedule: any config of the standard shape builds it.
+  return denoiserStep(model, defaultTrainConfig, false, false, 0).init(params, k2, dataSeed) as TrainState;
 }
 
 /** Releases every array of a state. */
 export function disposeTrainState(s: TrainState): void {
-  tree.dispose(s.params);
-  tree.dispose(s.ema);
-  tree.dispose(s.opt as unknown as DenoiserParams);
-  s.key.dispose();
+  disposeTrainStepState(s as unknown as TrainStepState<Params>);
 }
 
 /** Optional extras of a training run. */
@@ -110,66 +86,54 @@ function gather(m: HostMatrix, idx: Int32Array): Float32Array {
   return out;
 }
 
-type StepFn = (...args: any[]) => [DenoiserParams, DenoiserParams, AdamState<DenoiserParams>, JArray, JArray];
-
-const stepCache = new Map<string, { model: ModelConfig; fn: StepFn }>();
-
 /**
- * The jitted update for one model/config shape (cached: one compilation per run). Low-level: takes
- * (params, ema, opt, key, x0, alphaBars, lr, emaDecay[, condValues][, weights]) and returns
- * [params, ema, opt, key, loss]; `trainSteps` is the API. Exported for the benchmarks.
+ * The jitted update for one model/config (the compiled step is shared by every config with the same
+ * static parts). The batch is [x0, ᾱ table, condValues?, weights?].
  */
-export function trainStepFn(model: ModelConfig, cfg: TrainConfig, hasCond: boolean, hasWeights: boolean, dropout: number): StepFn {
-  const id = JSON.stringify([model, cfg.weightDecay, cfg.gradClip, hasCond, hasWeights, dropout]);
-  const hit = stepCache.get(id);
-  if (hit) return hit.fn;
-  const adam = { ...defaultAdam, weightDecay: cfg.weightDecay };
-  const fn = jit(
-    (
-      params: DenoiserParams,
-      ema: DenoiserParams,
-      opt: AdamState<DenoiserParams>,
-      key: JArray,
-      x0: JArray,
-      alphaBars: JArray,
-      lr: JArray,
-      decay: JArray,
-      condValues?: JArray,
-      weights?: JArray,
-    ) => {
-      if (!hasCond) condValues?.dispose();
-      const keys = random.split(key, 3);
-      const lossKey = keys.ref.slice(1);
-      let cond: ConditionInput | undefined;
-      if (hasCond) {
-        const keep = random.bernoulli(keys.ref.slice(2), 1 - dropout, [x0.shape[0]!]).astype(np.float32);
-        cond = { kind: "value" as const, value: condValues!, keep };
-      }
-      const nextKey = keys.slice(0);
-      const lossOf = (p: DenoiserParams) => denoisingLoss(model, p, { x0, alphaBars, key: lossKey, weights, cond });
-      const [loss, grads] = valueAndGrad(lossOf)(tree.ref(params));
-      const { grads: clipped, norm } = clipByGlobalNorm(grads, cfg.gradClip);
-      norm.dispose();
-      const { params: newParams, state } = adamUpdate(adam, params, clipped, opt, lr);
-      const newEma = emaUpdate(ema, tree.ref(newParams), decay);
-      return [newParams, newEma, state, nextKey, loss];
-    },
-  ) as unknown as StepFn;
-  stepCache.set(id, { model, fn });
-  return fn;
+export function denoiserStep(model: ModelConfig, cfg: TrainConfig, hasCond: boolean, hasWeights: boolean, dropout: number): TrainStep<DenoiserParams, AdamState<DenoiserParams>> {
+  const loss = (p: DenoiserParams, batch: JArray[], keys: JArray[]) => {
+    const [x0, alphaBars, ...rest] = batch as [JArray, JArray, ...JArray[]];
+    const condValues = hasCond ? rest.shift() : undefined;
+    const weights = hasWeights ? rest.shift() : undefined;
+    const [lossKey, dropKey] = keys as [JArray, JArray];
+    let cond: ConditionInput | undefined;
+    if (hasCond) {
+      const keep = random.bernoulli(dropKey, 1 - dropout, [x0.shape[0]!]).astype(np.float32);
+      cond = { kind: "value" as const, value: condValues!, keep };
+    } else {
+      dropKey.dispose();
+    }
+    return denoisingLoss(model, p, { x0, alphaBars, key: lossKey, weights, cond });
+  };
+  return makeTrainStep(loss, optimizerFromConfig(cfg, cfg.steps), {
+    ema: cfg.ema,
+    lossKeys: 2,
+    cacheKey: JSON.stringify(["denoiser", model, optimizerStaticKey(cfg), hasCond, hasWeights, dropout]),
+  });
+}
+
+/** Options of {@link trainSteps}. */
+export interface TrainStepsOptions {
+  /** Train until `state.step` reaches this (default: the config's total). */
+  untilStep?: number;
+  /** Called for every step once its loss has been read back. */
+  onProgress?: (p: ProgressInfo) => void;
+  /** Read the losses back every this many steps (asynchronously; default 1). */
+  logEvery?: number;
 }
 
 /**
  * Runs optimizer steps until `state.step` reaches `untilStep` (default: the config's total). Consumes
- * and returns the state. `onProgress` is called after every step with the loss read back.
+ * and returns the state. Losses are read back asynchronously every `logEvery` steps; a non-finite one
+ * stops the run with an error.
  */
-export function trainSteps(
+export async function trainSteps(
   model: ModelConfig,
   cfg: TrainConfig,
   state: TrainState,
   data: TrainData,
-  opts: { untilStep?: number; onProgress?: (p: ProgressInfo) => void } = {},
-): TrainState & { losses: { step: number; loss: number }[] } {
+  opts: TrainStepsOptions = {},
+): Promise<TrainState & { losses: { step: number; loss: number }[] }> {
   const { x } = data;
   if (x.cols !== model.network.dataDim) {
     throw new Error(`training data has ${x.cols} columns but the model's data dimension is ${model.network.dataDim}`);
@@ -179,42 +143,23 @@ export function trainSteps(
   const schedule = makeSchedule(model.schedule);
   const alphaBarsHost = Float32Array.from(schedule.alphaBars);
   const until = opts.untilStep ?? cfg.steps;
-  const fn = trainStepFn(model, cfg, !!data.cond, !!data.weights, data.cond?.dropout ?? 0);
+  const trainer = denoiserStep(model, cfg, !!data.cond, !!data.weights, data.cond?.dropout ?? 0);
   const lrSched = { kind: cfg.lrSchedule, lr: cfg.learningRate, total: cfg.steps, warmup: cfg.warmupSteps };
-  const losses: { step: number; loss: number }[] = [];
-  let { params, ema, opt, key, step } = state;
   const B = cfg.batchSize;
-  while (step < until) {
-    const idx = batchIndices(state.dataSeed, step, x.rows, B);
-    const x0 = upload(gather(x, idx), B, x.cols);
-    // Optional inputs always occupy their slots (jit takes no undefined arguments); a dummy array
-    // stands in for an absent condition and is never read (hasCond is fixed at compile time).
-    const extra: JArray[] = [];
-    if (data.cond) extra.push(upload(gather(data.cond.values, idx), B, data.cond.values.cols));
-    else if (data.weights) extra.push(np.zeros([1]));
-    if (data.weights) extra.push(np.array(Float32Array.from(idx, (i) => data.weights![i]!)));
-    const lr = learningRate(lrSched, step);
-    let loss: JArray;
-    [params, ema, opt, key, loss] = fn(
-      params,
-      ema,
-      opt,
-      key,
-      x0,
-      np.array(alphaBarsHost),
-      scalar(lr),
-      scalar(emaDecay(cfg.ema, step)),
-      ...extra,
-    );
-    const lossValue = toNumber(loss);
-    if (!Number.isFinite(lossValue)) {
-      throw new Error(`training diverged at step ${step + 1}: the loss is ${lossValue} (try a lower learningRate or gradClip)`);
-    }
-    step++;
-    losses.push({ step, loss: lossValue });
-    opts.onProgress?.({ step, total: until, loss: lossValue, lr });
-  }
-  return { params, ema, opt, key, step, dataSeed: state.dataSeed, losses };
+  const r = await runSteps(trainer, state, {
+    until,
+    logEvery: opts.logEvery,
+    batch: (k) => {
+      const idx = batchIndices(state.dataSeed, k, x.rows, B);
+      const batch = [upload(gather(x, idx), B, x.cols), np.array(alphaBarsHost)];
+      if (data.cond) batch.push(upload(gather(data.cond.values, idx), B, data.cond.values.cols));
+      if (data.weights) batch.push(np.array(Float32Array.from(idx, (i) => data.weights![i]!)));
+      return batch;
+    },
+    onLoss: (p) => opts.onProgress?.({ step: p.step, total: until, loss: p.loss, lr: learningRate(lrSched, p.step - 1) }),
+    diverged: (step, loss) => new Error(`training diverged at step ${step}: the loss is ${loss} (try a lower learningRate or gradClip)`),
+  });
+  return { ...(r.state as TrainState), losses: r.losses };
 }
 
 /** Names → host tensors for a checkpoint (params.*, ema.*, opt.m.*, opt.v.*, opt.count, key). Borrows `s`. */

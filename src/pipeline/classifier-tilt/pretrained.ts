@@ -98,14 +98,14 @@ export function tiltData(ctx: Pick<MethodContext, "data" | "method" | "index" | 
  * The run's p_pre(x | c): trained on first use (then cached), or loaded from `path` (relative paths are
  * resolved from the working directory). `where` names the config key in errors (e.g. `method[1].pretrained`).
  */
-export function pretrainedFor(ctx: MethodContext, opts: { path?: string; where?: string } = {}): PretrainedTiltModel {
+export async function pretrainedFor(ctx: MethodContext, opts: { path?: string; where?: string } = {}): Promise<PretrainedTiltModel> {
   const d = tiltData(ctx);
   let byKey = cache.get(ctx.data);
   if (!byKey) cache.set(ctx.data, (byKey = new Map()));
   const id = opts.path ? `path:${resolve(opts.path)}` : "trained";
   let hit = byKey.get(id);
   if (!hit) {
-    const model = opts.path ? loadPretrained(opts.path, d.task.contexts, opts.where ?? "pretrained") : trainPretrained(ctx, d);
+    const model = opts.path ? loadPretrained(opts.path, d.task.contexts, opts.where ?? "pretrained") : await trainPretrained(ctx, d);
     hit = { model, checkpointClaimed: !!opts.path };
     byKey.set(id, hit);
   }
@@ -153,7 +153,7 @@ export function releasePretrained(data: TaskData): void {
   cache.delete(data);
 }
 
-function trainPretrained(ctx: MethodContext, d: ClassifierTiltData): PretrainedTiltModel {
+async function trainPretrained(ctx: MethodContext, d: ClassifierTiltData): Promise<PretrainedTiltModel> {
   const C = d.task.contexts;
   const model = pretrainedModelConfig(ctx.model, C);
   const x = ctx.data.train;
@@ -162,7 +162,7 @@ function trainPretrained(ctx: MethodContext, d: ClassifierTiltData): PretrainedT
   const t0 = performance.now();
   // A key of its own, derived from the run's seed (not from the first method's key).
   const key: Key = keyFromSeed((ctx.cfg.seed ^ 0x5eed7e17) >>> 0);
-  const state = trainSteps(model, ctx.train, initTrainState(model, key), { x, cond: { values: cond, dropout: 0 } }, {
+  const state = await trainSteps(model, ctx.train, initTrainState(model, key), { x, cond: { values: cond, dropout: 0 } }, {
     onProgress: (pr) => ctx.hooks.onTrain?.(pr, "pretrained"),
   });
   return { model, train: ctx.train, state, params: state.ema, contexts: C, source: "trained", losses: state.losses, trainSeconds: (performance.now() - t0) / 1000 };

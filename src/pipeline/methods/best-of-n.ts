@@ -14,7 +14,7 @@ export const runBestOfN: MethodRunner = async (ctx) => {
   const setup = guidanceSetup(ctx);
   const matched = m.matchBudget === undefined ? undefined : matchedBudget(ctx, m.matchBudget, setup.n);
   const N = matched?.candidates ?? m.candidates ?? 8;
-  const eps = baseEps(ctx);
+  const eps = await baseEps(ctx);
   const res = await bestOfN({
     draw: async (key, count, cost) => (await sampleGuided(ctx, setup, eps, [], key, { n: count, cost, stage: `${setup.label}: sampling ${count} candidates` })).samples,
     reward: setup.reward,

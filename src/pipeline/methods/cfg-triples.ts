@@ -52,12 +52,12 @@ export const runCfgTriples: MethodRunner = async (ctx) => {
   const train = { ...ctx.train, steps: m.trainSteps ?? ctx.train.steps };
   // p_pre(x | c), for klToPretrained only: a saved one (`pretrained: PATH`, the loader and checks of
   // "ctrl"), or the run's if another method already trained it (nothing is trained for this).
-  const pre = m.pretrained ? pretrainedFor(ctx, { path: m.pretrained, where: `${at}.pretrained` }) : cachedPretrained(ctx);
+  const pre = m.pretrained ? await pretrainedFor(ctx, { path: m.pretrained, where: `${at}.pretrained` }) : cachedPretrained(ctx);
   const plan = samplerPlan(makeSchedule(model.schedule), ctx.sampler);
   const stochastic = plan.slice(0, -1).every((c) => c.sigma > 0);
   ctx.hooks.onStage?.(`${label}: training a (c, y)-conditioned model on ${x.rows} offline triples for ${train.steps} steps (y-dropout ${dropout})`);
   const t0 = performance.now();
-  const state = trainSteps(model, train, initTrainState(model, kTrain), { x, cond: { values: hostMatrix(x.rows, C + K, values), dropout: 0 } }, {
+  const state = await trainSteps(model, train, initTrainState(model, kTrain), { x, cond: { values: hostMatrix(x.rows, C + K, values), dropout: 0 } }, {
     onProgress: (p) => ctx.hooks.onTrain?.(p, `${label} conditional model`),
   });
   const trainSeconds = (performance.now() - t0) / 1000;

@@ -30,7 +30,7 @@ export const runCfg: MethodRunner = async (ctx) => {
   const [kTrain, kSample] = split2(ctx.key);
   ctx.hooks.onStage?.(`${setup.label}: training a reward-conditioned model (dropout ${dropout}) for ${train.steps} steps`);
   const t0 = performance.now();
-  const state = trainSteps(model, train, initTrainState(model, kTrain), { x, cond: { values: hostMatrix(x.rows, 1, y), dropout } }, {
+  const state = await trainSteps(model, train, initTrainState(model, kTrain), { x, cond: { values: hostMatrix(x.rows, 1, y), dropout } }, {
     onProgress: (p) => ctx.hooks.onTrain?.(p, `${setup.label} conditional model`),
   });
   const trainSeconds = (performance.now() - t0) / 1000;

@@ -27,7 +27,7 @@ export const runClassifierGuidance: MethodRunner = async (ctx) => {
     stop: m.stop,
   };
   const term = head === "regression" ? regressorGuidanceTerm(pred, { ...opts, alpha: setup.alpha }) : classifierGuidanceTerm(pred, 1, opts);
-  const { samples, cost } = await sampleGuided(ctx, setup, baseEps(ctx), [term], kSample);
+  const { samples, cost } = await sampleGuided(ctx, setup, await baseEps(ctx), [term], kSample);
   return await guidanceOutput(ctx, setup, samples, cost, {
     trainSeconds,
     fields: { head, where: term.where, apply: term.apply, predictorLoss: pred.losses.at(-1)?.loss ?? null },

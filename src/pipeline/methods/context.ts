@@ -44,7 +44,7 @@ export interface MethodContext {
   /** A fresh key for this method (consumed by the runner). */
   key: Key;
   /** Trains the base model on first call; later calls return the same one. */
-  base(): BaseModel;
+  base(): Promise<BaseModel>;
   /** Two independent evaluation sets of n rows (same for every method of the run, per n). */
   evalSets(n: number): [HostMatrix, HostMatrix];
   /** Independent pairs of evaluation sets of n rows (the first is `evalSets(n)`), for averaged distances. */

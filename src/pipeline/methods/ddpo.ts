@@ -39,7 +39,7 @@ export const runDdpo: MethodRunner = async (ctx) => {
     ),
     klWeight,
   };
-  const base = ctx.base();
+  const base = await ctx.base();
   const pre = base.state.ema;
   const reward = (x: Parameters<typeof evaluateRewardHost>[1]) => evaluateRewardHost(setup.reward, x);
   const [kBefore, kTrain, kAfter] = splitKey(ctx.key, 3);

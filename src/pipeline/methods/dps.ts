@@ -21,6 +21,6 @@ export const runDps: MethodRunner = async (ctx) => {
     start: m.start,
     stop: m.stop,
   });
-  const { samples, cost } = await sampleGuided(ctx, setup, baseEps(ctx), [term], ctx.key);
+  const { samples, cost } = await sampleGuided(ctx, setup, await baseEps(ctx), [term], ctx.key);
   return guidanceOutput(ctx, setup, samples, cost, { fields: { where: term.where, apply: term.apply, jacobian: term.jacobian } });
 };

@@ -43,7 +43,7 @@ type DraftConfig = Extract<MethodConfig, { kind: "draft" }>;
 export const runDraft: MethodRunner = async (ctx) => {
   const m = ctx.method as DraftConfig;
   const setup = guidanceSetup(ctx);
-  const base = ctx.base();
+  const base = await ctx.base();
   const schedule = makeSchedule(ctx.model.schedule);
   const optim = { steps: m.steps ?? 200, batchSize: m.batchSize ?? 128, learningRate: m.learningRate ?? 2e-3, gradClip: m.gradClip ?? 1 };
   const [kTrain, kSample] = split2(ctx.key);

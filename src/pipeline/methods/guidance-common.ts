@@ -124,8 +124,8 @@ function indicatorOf(name: string, r: (x: HostMatrix) => Float32Array, threshold
 }
 
 /** The trained base model's ε (the unconditional model shared by the run). */
-export function baseEps(ctx: MethodContext): EpsFn {
-  return modelEps(ctx.model, ctx.base().state.ema);
+export async function baseEps(ctx: MethodContext): Promise<EpsFn> {
+  return modelEps(ctx.model, (await ctx.base()).state.ema);
 }
 
 /** The path KL of samples drawn by {@link sampleGuided}, for {@link guidanceOutput}. */

@@ -12,7 +12,7 @@ import { runPretrainedTilt } from "../classifier-tilt/none.js";
 export const runNone: MethodRunner = async (ctx) => {
   // classifier-tilt: the baseline is the pretrained p_pre(x|c), which ignores the requested label.
   if (ctx.data.classifierTilt) return runPretrainedTilt(ctx);
-  const base = ctx.base();
+  const base = await ctx.base();
   const n = ctx.cfg.sampling.samples;
   ctx.hooks.onStage?.(`sampling ${n} points with ${ctx.sampler.sampler} (${ctx.sampler.steps} steps)`);
   const samples = generate(ctx.model, base.state.ema, ctx.sampler, n, ctx.key, {

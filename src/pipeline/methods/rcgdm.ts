@@ -149,7 +149,7 @@ export const runRcgdm: MethodRunner = async (ctx) => {
   });
   ctx.hooks.onStage?.(`${tag}: training the conditional ${m.network} model on ${data.train.rows} pseudo-labelled rows for ${ctx.train.steps} steps`);
   const t0 = performance.now();
-  const state = trainConditional(model, ctx.train, data.train, hostMatrix(data.train.rows, 1, yHat), kTrain!, {
+  const state = await trainConditional(model, ctx.train, data.train, hostMatrix(data.train.rows, 1, yHat), kTrain!, {
     dropout: m.dropout,
     onProgress: (p) => ctx.hooks.onTrain?.(p, `${tag} conditional model`),
   });
@@ -266,7 +266,7 @@ async function runTargetGuidanceVariant(
   if (r.rewardModel) plugin = rewardModelPlugin(r.rewardModel, `learned ${r.rewardModel.kind} reward`);
   else if (data.subspace) plugin = linearRewardFn(data.subspace.theta, "oracle f*");
   else throw new Error(`${tag}: target guidance needs a differentiable reward; fit one (reward.kind ridge, mlp or ensemble)`);
-  const base = ctx.base();
+  const base = await ctx.base();
   const eps = modelEps(ctx.model, base.state.ema);
   const plan = samplerPlan(makeSchedule(ctx.model.schedule), ctx.sampler);
   const n = ctx.cfg.sampling.samples;

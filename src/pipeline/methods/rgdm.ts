@@ -71,8 +71,8 @@ const untunedCache = new WeakMap<object, Map<string, Promise<{ mean: number; se:
  * `setup.reward`: computed once per run and reward (cached on the base model; the key is derived from the
  * run's seed only), so every rgdm / rwr row reports the same "before" value.
  */
-export function untunedReward(ctx: MethodContext, setup: GuidanceSetup): Promise<{ mean: number; se: number; n: number }> {
-  const base = ctx.base();
+export async function untunedReward(ctx: MethodContext, setup: GuidanceSetup): Promise<{ mean: number; se: number; n: number }> {
+  const base = await ctx.base();
   let byReward = untunedCache.get(base.state);
   if (!byReward) untunedCache.set(base.state, (byReward = new Map()));
   let hit = byReward.get(setup.reward.name);
@@ -135,7 +135,7 @@ export const runRgdm: MethodRunner = async (ctx): Promise<MethodOutput> => {
   // Refuse a deterministic sampler before any training.
   if (sampleNoise === "payoff") checkPayoffPlan(setup.plan, where, setup.samplerName);
   const init = m.init ?? "pretrained";
-  const pretrained = init === "pretrained" ? ctx.base() : undefined;
+  const pretrained = init === "pretrained" ? await ctx.base() : undefined;
   const train: TrainConfig = pretrained
     ? { ...ctx.train, steps: m.steps ?? 500, batchSize: m.batchSize ?? 256, learningRate: m.learningRate ?? ctx.train.learningRate / 2, lrSchedule: "constant", warmupSteps: 0, ema: 0.99 }
     : { ...ctx.train, steps: m.steps ?? ctx.train.steps, batchSize: m.batchSize ?? ctx.train.batchSize, learningRate: m.learningRate ?? ctx.train.learningRate };

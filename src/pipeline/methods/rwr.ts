@@ -43,7 +43,7 @@ export const runRwr: MethodRunner = async (ctx): Promise<MethodOutput> => {
     stepsPerRound: m.stepsPerRound ?? 150,
     schedule: m.schedule ?? "annealed",
   };
-  const base = ctx.base();
+  const base = await ctx.base();
   const train: TrainConfig = { ...ctx.train, batchSize: m.batchSize ?? 256, learningRate: m.learningRate ?? ctx.train.learningRate / 2, lrSchedule: "constant", warmupSteps: 0, ema: 0.99 };
   const [kTrain, kSample] = splitKey(ctx.key, 2);
   const before = await untunedReward(ctx, setup);

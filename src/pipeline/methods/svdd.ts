@@ -16,7 +16,7 @@ export const runSvdd: MethodRunner = async (ctx) => {
   const setup = guidanceSetup(ctx);
   const M = m.candidates ?? 8;
   const valueKind = m.value ?? "reward-x0";
-  const eps = baseEps(ctx);
+  const eps = await baseEps(ctx);
   const [kTrain, kSample] = split2(ctx.key);
   let trainSeconds = 0;
   let value;

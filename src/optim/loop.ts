@@ -1,0 +1,54 @@
+/**
+ * The plain training loop around a built step: batch k from the caller, one jitted step, the loss read
+ * back asynchronously every `logEvery` steps (./loss-log.ts). Continues from `state.step`, so a loop
+ * stopped at N and resumed runs exactly the steps of an uninterrupted one.
+ */
+import type { JArray } from "../backend/jax.js";
+import type { Params } from "../nn/params.js";
+import { LossLog, type StepLoss } from "./loss-log.js";
+import { disposeTrainStepState, type TrainStep, type TrainStepState } from "./train-step.js";
+import type { OptState } from "./transform.js";
+
+export interface RunStepsOptions {
+  /** Run until `state.step` reaches this. */
+  until: number;
+  /** The arrays of batch k (0-based optimizer step), consumed by the step. */
+  batch: (step: number) => JArray[];
+  /** Read the losses back every this many steps (default 1). */
+  logEvery?: number;
+  /** Called for every step once its loss has been read. */
+  onLoss?: (p: StepLoss) => void;
+  /** The error for a non-finite loss at (1-based) step `step`. */
+  diverged: (step: number, loss: number) => Error;
+}
+
+/** Runs the steps; consumes `state` (released if the run fails) and returns the new one with every loss. */
+export async function runSteps<P extends Params, O extends OptState>(
+  trainer: TrainStep<P, O>,
+  state: TrainStepState<P, O>,
+  o: RunStepsOptions,
+): Promise<{ state: TrainStepState<P, O>; losses: StepLoss[] }> {
+  const log = new LossLog(o.logEvery ?? 1, o.diverged);
+  const losses: StepLoss[] = [];
+  const record = (points: StepLoss[]) => {
+    for (const p of points) {
+      losses.push(p);
+      o.onLoss?.(p);
+    }
+  };
+  let s = state;
+  try {
+    while (s.step < o.until) {
+      const r = trainer.step(s, o.batch(s.step));
+      s = r.state;
+      for (const a of r.aux) a.dispose();
+      record(await log.push(s.step, r.loss));
+    }
+    record(await log.flush());
+  } catch (err) {
+    log.dispose();
+    disposeTrainStepState(s as unknown as TrainStepState<Params>);
+    throw err;
+  }
+  return { state: s, losses };
+}
