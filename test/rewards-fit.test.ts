@@ -58,7 +58,7 @@ describe("ridge (closed form)", () => {
     expect(m.bias).toBeCloseTo(ym - theta.reduce((s, t, j) => s + t * xm[j]!, 0), 8);
   });
 
-  it("on the linear-subspace task: θ̂ lies in span A, w = Aᵀθ̂ ≈ β, held-out R² ≈ 1 − σ² and RMSE ≈ σ", () => {
+  it("on the linear-subspace task: θ̂ lies in span A, w = Aᵀθ̂ ≈ β, held-out R² ≈ 1 − σ² and RMSE ≈ σ", async () => {
     const D = 32;
     const d = 6;
     const [k1, k2, k3, k4] = splitKey(keyFromSeed(4), 4);
@@ -66,7 +66,7 @@ describe("ridge (closed form)", () => {
     const x = sampleLinearSubspace(k2!, sub, 2000);
     const sigma = 0.1;
     const y = noisyLabels(k3!, oracleReward(sub, x), sigma);
-    const { model, report } = fitReward(x, y, { kind: "ridge", l2: 1e-3 }, k4!, { holdout: 0.25 });
+    const { model, report } = await fitReward(x, y, { kind: "ridge", l2: 1e-3 }, k4!, { holdout: 0.25 });
     const m = model as RidgeModel;
     const A = sub.A.data;
     const w = Array.from({ length: d }, (_, k) => m.weights.reduce((s, t, i) => s + A[i * d + k]! * t, 0));
@@ -81,10 +81,10 @@ describe("ridge (closed form)", () => {
     expect(Math.abs(report.heldOut!.rmse - sigma)).toBeLessThan(0.012);
   });
 
-  it("refuses a singular system (λ = 0 with fewer rows than columns) with a clear message", () => {
+  it("refuses a singular system (λ = 0 with fewer rows than columns) with a clear message", async () => {
     const x = gaussianRows(5, 6, 10);
     const y = new Float32Array(6);
-    expect(() => fitReward(x, y, { kind: "ridge", l2: 0 }, keyFromSeed(0), { holdout: 0 })).toThrow(/l2 = 0 needs more training rows \(6\) than columns \(10\)/);
+    await expect(fitReward(x, y, { kind: "ridge", l2: 0 }, keyFromSeed(0), { holdout: 0 })).rejects.toThrow(/l2 = 0 needs more training rows \(6\) than columns \(10\)/);
   });
 });
 
@@ -94,16 +94,16 @@ describe("MLP regressor and deep ensemble", () => {
   const y = Float32Array.from({ length: 600 }, (_, r) => target(x.data[2 * r]!, x.data[2 * r + 1]!));
   const spec = { kind: "mlp" as const, hidden: 64, layers: 2, l2: 0, steps: 800, learningRate: 5e-3, batchSize: 128 };
 
-  it("fits a known non-linear function: held-out RMSE far below the label sd, R² > 0.95", () => {
-    const { report } = fitReward(x, y, spec, keyFromSeed(7), { holdout: 0.2 });
+  it("fits a known non-linear function: held-out RMSE far below the label sd, R² > 0.95", async () => {
+    const { report } = await fitReward(x, y, spec, keyFromSeed(7), { holdout: 0.2 });
     expect(report.heldOut!.r2!).toBeGreaterThan(0.95);
     // The check can fail: a ridge fit of the same data is far worse.
-    const lin = fitReward(x, y, { kind: "ridge", l2: 1e-3 }, keyFromSeed(7), { holdout: 0.2 });
+    const lin = await fitReward(x, y, { kind: "ridge", l2: 1e-3 }, keyFromSeed(7), { holdout: 0.2 });
     expect(lin.report.heldOut!.r2!).toBeLessThan(0.6);
   });
 
-  it("an ensemble's prediction is its members' mean; the spread grows far from the data", () => {
-    const { model } = fitReward(x, y, { ...spec, kind: "ensemble", members: 4, steps: 400 }, keyFromSeed(8), { holdout: 0 });
+  it("an ensemble's prediction is its members' mean; the spread grows far from the data", async () => {
+    const { model } = await fitReward(x, y, { ...spec, kind: "ensemble", members: 4, steps: 400 }, keyFromSeed(8), { holdout: 0 });
     if (model.kind !== "ensemble") throw new Error("expected an ensemble");
     const probe = hostMatrix(4, 2, Float32Array.from([0, 0, 0.5, -0.5, 8, 8, -9, 7]));
     const p = predictReward(model, probe);
@@ -116,8 +116,8 @@ describe("MLP regressor and deep ensemble", () => {
     expect(far).toBeGreaterThan(3 * near);
   });
 
-  it("the MLP plug-in is differentiable: ∇f̂ matches central differences", () => {
-    const { model } = fitReward(x, y, { ...spec, steps: 200 }, keyFromSeed(9), { holdout: 0 });
+  it("the MLP plug-in is differentiable: ∇f̂ matches central differences", async () => {
+    const { model } = await fitReward(x, y, { ...spec, steps: 200 }, keyFromSeed(9), { holdout: 0 });
     const plug = rewardModelPlugin(model);
     const pts = Float32Array.from([0.3, -0.7, -1.1, 0.4]);
     const g = toHostSync(rewardGrad(plug)(upload(pts, 2, 2)));
@@ -136,15 +136,15 @@ describe("MLP regressor and deep ensemble", () => {
 });
 
 describe("checks on the labeled data", () => {
-  it("too few rows for the model, NaN labels and mismatched lengths are one-line errors", () => {
+  it("too few rows for the model, NaN labels and mismatched lengths are one-line errors", async () => {
     const x = gaussianRows(10, 6, 3);
-    expect(() => fitReward(x, new Float32Array(6), { kind: "mlp", hidden: 8, layers: 1, l2: 0, steps: 1, learningRate: 1e-3, batchSize: 4 }, keyFromSeed(0))).toThrow(
+    await expect(fitReward(x, new Float32Array(6), { kind: "mlp", hidden: 8, layers: 1, l2: 0, steps: 1, learningRate: 1e-3, batchSize: 4 }, keyFromSeed(0))).rejects.toThrow(
       /6 labeled row\(s\) are too few for a mlp reward model: 1 held out .* leaves 5 to fit on \(it needs at least 8 rows to fit on\)/,
     );
     const y = Float32Array.from([1, 2, Number.NaN, 4, 5, 6]);
-    expect(() => fitReward(x, y, { kind: "ridge", l2: 1e-3 }, keyFromSeed(0))).toThrow(/label of row 3 is not a finite number/);
-    expect(() => fitReward(x, new Float32Array(5), { kind: "ridge", l2: 1e-3 }, keyFromSeed(0))).toThrow(/5 labels for 6 rows/);
-    expect(() => fitReward(hostMatrix(1, 3), new Float32Array(1), { kind: "ridge", l2: 1e-3 }, keyFromSeed(0))).toThrow(/1 labeled row\(s\) are too few for a ridge reward model/);
+    await expect(fitReward(x, y, { kind: "ridge", l2: 1e-3 }, keyFromSeed(0))).rejects.toThrow(/label of row 3 is not a finite number/);
+    await expect(fitReward(x, new Float32Array(5), { kind: "ridge", l2: 1e-3 }, keyFromSeed(0))).rejects.toThrow(/5 labels for 6 rows/);
+    await expect(fitReward(hostMatrix(1, 3), new Float32Array(1), { kind: "ridge", l2: 1e-3 }, keyFromSeed(0))).rejects.toThrow(/1 labeled row\(s\) are too few for a ridge reward model/);
   });
 });
 
@@ -165,13 +165,13 @@ describe("pseudo-labels ŷ = f̂(x) + ν ξ", () => {
 });
 
 describe("reward-model files", () => {
-  it("ridge, MLP and ensemble round-trip with identical predictions; a diffusion model is refused", () => {
+  it("ridge, MLP and ensemble round-trip with identical predictions; a diffusion model is refused", async () => {
     const x = gaussianRows(13, 40, 3);
     const y = Float32Array.from({ length: 40 }, (_, r) => x.data[3 * r]! - x.data[3 * r + 2]!);
     const probe = gaussianRows(14, 7, 3);
     const small = { hidden: 8, layers: 2, l2: 0, steps: 20, learningRate: 1e-2, batchSize: 16 };
     for (const spec of [{ kind: "ridge" as const, l2: 1e-3 }, { kind: "mlp" as const, ...small }, { kind: "ensemble" as const, members: 2, ...small }]) {
-      const { model, report } = fitReward(x, y, spec, keyFromSeed(15), { holdout: 0.25 });
+      const { model, report } = await fitReward(x, y, spec, keyFromSeed(15), { holdout: 0.25 });
       const path = join(dir, `${spec.kind}.safetensors`);
       saveRewardModel(path, model, { columns: ["a", "b", "c"], label: "y", fit: report });
       const back = loadRewardModel(path);

@@ -96,7 +96,7 @@ export async function fitRewardCommand(o: FitRewardCommandOptions): Promise<numb
   const spec = rewardSpec(o);
   await ensureBackend();
   const progress = makeProgress(!!o.quiet);
-  const { model, report } = fitReward(x, y, spec, keyFromSeed(o.seed), {
+  const { model, report } = await fitReward(x, y, spec, keyFromSeed(o.seed), {
     holdout: o.holdout,
     where: o.data,
     onStep: (s, t, loss) => progress.update("fit", s, t, { loss }),

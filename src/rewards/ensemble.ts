@@ -10,13 +10,13 @@ import { fitMlp, mlpRewardFn, predictMlp } from "./mlp.js";
 import type { EnsembleModel, EnsembleSpec } from "./types.js";
 
 /** Fits M members. Consumes `key`. */
-export function fitEnsemble(
+export async function fitEnsemble(
   x: HostMatrix,
   y: ArrayLike<number>,
   spec: EnsembleSpec,
   key: Key,
   opts: { onStep?: (step: number, total: number, loss: number) => void } = {},
-): EnsembleModel {
+): Promise<EnsembleModel> {
   if (!Number.isInteger(spec.members) || spec.members < 1) {
     key.dispose();
     throw new Error(`ensemble reward: members must be a whole number ≥ 1, got ${spec.members}`);
@@ -25,9 +25,10 @@ export function fitEnsemble(
   const { members: M, ...rest } = spec;
   const mlpSpec = { ...rest, kind: "mlp" as const };
   const total = M * spec.steps;
-  const members = keys.map((k, i) =>
-    fitMlp(x, y, mlpSpec, k, { onStep: opts.onStep ? (s, _t, l) => opts.onStep!(i * spec.steps + s, total, l) : undefined }),
-  );
+  const members = [];
+  for (const [i, k] of keys.entries()) {
+    members.push(await fitMlp(x, y, mlpSpec, k, { onStep: opts.onStep ? (s, _t, l) => opts.onStep!(i * spec.steps + s, total, l) : undefined }));
+  }
   return { kind: "ensemble", dim: x.cols, spec: { ...spec }, members };
 }
 

@@ -74,13 +74,13 @@ export interface FitRewardOptions {
  * Fits f̂ on labeled rows (x_i, y_i). A seeded random `holdout` fraction is kept out of the fit and
  * used to report its quality. Consumes `key`.
  */
-export function fitReward(
+export async function fitReward(
   x: HostMatrix,
   y: ArrayLike<number>,
   spec: RewardModelSpec,
   key: Key,
   opts: FitRewardOptions = {},
-): { model: RewardModel; report: RewardFitReport } {
+): Promise<{ model: RewardModel; report: RewardFitReport }> {
   const holdout = opts.holdout ?? 0.2;
   try {
     checkLabeledData(x, y, spec, holdout, opts.where);
@@ -101,9 +101,9 @@ export function fitReward(
     kFit!.dispose();
     model = fitRidge(xTr, yTr, spec);
   } else if (spec.kind === "mlp") {
-    model = fitMlp(xTr, yTr, spec, kFit!, { onStep: opts.onStep });
+    model = await fitMlp(xTr, yTr, spec, kFit!, { onStep: opts.onStep });
   } else {
-    model = fitEnsemble(xTr, yTr, spec, kFit!, { onStep: opts.onStep });
+    model = await fitEnsemble(xTr, yTr, spec, kFit!, { onStep: opts.onStep });
   }
   const quality = (rows: HostMatrix, labels: Float32Array): FitQuality => {
     const p = predictReward(model, rows);

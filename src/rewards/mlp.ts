@@ -5,12 +5,13 @@
  *   f̂(x) = ȳ + s_y · g_φ((x − x̄)/s_x),   g_φ = W_out ∘ (SiLU ∘ W_L) ∘ … ∘ (SiLU ∘ W_1),
  * trained on the mean squared error with AdamW (weight decay = l2) on minibatches drawn from a seed.
  */
-import { jit, np, tree, valueAndGrad, type JArray } from "../backend/jax.js";
+import { jit, np, tree, type JArray } from "../backend/jax.js";
 import { keyToSeed, splitKey, type Key } from "../backend/keys.js";
-import { scalar, toHostSync, toNumber, upload } from "../backend/ownership.js";
+import { toHostSync, upload } from "../backend/ownership.js";
 import type { HostMatrix } from "../data/matrix.js";
-import { adamInit, adamUpdate, defaultAdam, type AdamState } from "../nn/adam.js";
-import { learningRate } from "../nn/lr-schedule.js";
+import { defaultOptimizerConfig, optimizerFromConfig, optimizerStaticKey, type OptimizerConfig } from "../optim/config.js";
+import { runSteps } from "../optim/loop.js";
+import { disposeTrainStepState, makeTrainStep, type TrainStep } from "../optim/train-step.js";
 import { batchIndices } from "../training/trainer.js";
 import type { MlpModel, MlpRegressorSpec } from "./types.js";
 import { initMlp, mlpForward, mlpFromTensors, mlpToTensors, type MlpParams } from "../nn/mlp.js";
@@ -51,38 +52,46 @@ function standardise(x: HostMatrix, mean: readonly number[], std: readonly numbe
   return out;
 }
 
-type TrainStep = (p: RegressorParams, o: AdamState<RegressorParams>, u: JArray, y: JArray, lr: JArray) => [RegressorParams, AdamState<RegressorParams>, JArray];
-const stepCache = new Map<string, TrainStep>();
+/** The optimizer of the regressor: AdamW (λ = l2) on a cosine schedule, no clipping, no EMA. */
+export function regressorOptimizer(spec: Pick<MlpRegressorSpec, "learningRate" | "l2">): OptimizerConfig {
+  return { ...defaultOptimizerConfig, learningRate: spec.learningRate, lrSchedule: "cosine", warmupSteps: 0, weightDecay: spec.l2, gradClip: 0, ema: 0 };
+}
 
-function trainStep(weightDecay: number): TrainStep {
-  const id = String(weightDecay);
-  let f = stepCache.get(id);
-  if (!f) {
-    const adam = { ...defaultAdam, weightDecay };
-    f = jit((p: RegressorParams, o: AdamState<RegressorParams>, u: JArray, y: JArray, lr: JArray) => {
-      const loss = (q: RegressorParams) => np.mean(np.square(regressorForward(q, u.ref).sub(y.ref)));
-      const [value, grads] = valueAndGrad(loss)(tree.ref(p));
-      u.dispose();
-      y.dispose();
-      const next = adamUpdate(adam, p, grads, o, lr);
-      return [next.params, next.state, value];
-    }) as unknown as TrainStep;
-    stepCache.set(id, f);
-  }
-  return f;
+/** The jitted step on the mean squared error of g_φ; the batch is [u [B, D], v [B]] (standardised). */
+export function regressorTrainStep(spec: Pick<MlpRegressorSpec, "learningRate" | "l2" | "steps">): TrainStep<RegressorParams> {
+  const cfg = regressorOptimizer(spec);
+  const loss = (q: RegressorParams, [u, y]: JArray[]) => np.mean(np.square(regressorForward(q, u!).sub(y!)));
+  return makeTrainStep(loss, optimizerFromConfig(cfg, spec.steps), { cacheKey: JSON.stringify(["mlp reward", optimizerStaticKey(cfg)]) });
+}
+
+/** Batch k of the standardised rows: B rows drawn with replacement from (dataSeed, k). */
+export function regressorBatch(u: Float32Array, v: Float32Array, D: number, B: number, dataSeed: number): (k: number) => JArray[] {
+  const n = v.length;
+  return (k) => {
+    const idx = batchIndices(dataSeed, k, n, B);
+    const ub = new Float32Array(B * D);
+    const vb = new Float32Array(B);
+    for (let i = 0; i < B; i++) {
+      const r = idx[i]!;
+      ub.set(u.subarray(r * D, (r + 1) * D), i * D);
+      vb[i] = v[r]!;
+    }
+    return [upload(ub, B, D), np.array(vb)];
+  };
 }
 
 /**
  * Fits one MLP regressor on (x, y). Consumes `key` (initialisation and the minibatch seed).
- * `onStep` is called after each optimizer step with the training loss (standardised units).
+ * `onStep` is called after each optimizer step with the training loss (standardised units), read back
+ * asynchronously every `logEvery` steps (default 1).
  */
-export function fitMlp(
+export async function fitMlp(
   x: HostMatrix,
   y: ArrayLike<number>,
   spec: MlpRegressorSpec,
   key: Key,
-  opts: { onStep?: (step: number, total: number, loss: number) => void } = {},
-): MlpModel {
+  opts: { onStep?: (step: number, total: number, loss: number) => void; logEvery?: number } = {},
+): Promise<MlpModel> {
   const n = x.rows;
   const D = x.cols;
   if (y.length !== n) {
@@ -101,34 +110,19 @@ export function fitMlp(
   const v = Float32Array.from({ length: n }, (_, i) => (y[i]! - yMean) / yStd);
 
   const [kInit, kData] = splitKey(key, 2);
+  const stateKey = kData!.ref;
   const dataSeed = keyToSeed(kData!);
-  let params = initMlp(kInit!, D, spec.hidden, spec.layers, 1);
-  let opt = adamInit(params);
-  const step = trainStep(spec.l2);
-  const B = Math.min(spec.batchSize, n);
-  const sched = { kind: "cosine" as const, lr: spec.learningRate, total: spec.steps, warmup: 0 };
-  const ub = new Float32Array(B * D);
-  const vb = new Float32Array(B);
-  for (let k = 0; k < spec.steps; k++) {
-    const idx = batchIndices(dataSeed, k, n, B);
-    for (let i = 0; i < B; i++) {
-      const r = idx[i]!;
-      ub.set(u.subarray(r * D, (r + 1) * D), i * D);
-      vb[i] = v[r]!;
-    }
-    let loss: JArray;
-    [params, opt, loss] = step(params, opt, upload(ub, B, D), np.array(vb), scalar(learningRate(sched, k)));
-    const lv = toNumber(loss);
-    if (!Number.isFinite(lv)) {
-      tree.dispose(params);
-      tree.dispose(opt as unknown as RegressorParams);
-      throw new Error(`mlp reward: training diverged at step ${k + 1} (loss ${lv}); lower learningRate`);
-    }
-    opts.onStep?.(k + 1, spec.steps, lv);
-  }
-  const tensors = mlpToTensors(params);
-  tree.dispose(params);
-  tree.dispose(opt as unknown as RegressorParams);
+  const trainer = regressorTrainStep(spec);
+  const state = trainer.init(initMlp(kInit!, D, spec.hidden, spec.layers, 1), stateKey, dataSeed);
+  const r = await runSteps(trainer, state, {
+    until: spec.steps,
+    logEvery: opts.logEvery,
+    batch: regressorBatch(u, v, D, Math.min(spec.batchSize, n), dataSeed),
+    onLoss: (p) => opts.onStep?.(p.step, spec.steps, p.loss),
+    diverged: (step, loss) => new Error(`mlp reward: training diverged at step ${step} (loss ${loss}); lower learningRate`),
+  });
+  const tensors = mlpToTensors(r.state.params);
+  disposeTrainStepState(r.state);
   return { kind: "mlp", dim: D, spec: { ...spec }, xMean, xStd, yMean, yStd, tensors };
 }
 

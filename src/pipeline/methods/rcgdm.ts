@@ -110,7 +110,7 @@ export const runRcgdm: MethodRunner = async (ctx) => {
   } else {
     if (!data.labeled) throw new Error(`rcgdm: task ${data.name} has no labeled rows to fit a reward on`);
     ctx.hooks.onStage?.(`${tag}: fitting a ${spec.kind} reward on ${data.labeled.x.rows} labeled rows`);
-    const r = fitReward(data.labeled.x, data.labeled.y, spec, kFit!, {
+    const r = await fitReward(data.labeled.x, data.labeled.y, spec, kFit!, {
       holdout,
       where: "task.labeled",
       onStep: (s, t, loss) => ctx.hooks.onTrain?.({ step: s, total: t, loss, lr: 0 }, `${tag} reward model`),
