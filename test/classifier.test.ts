@@ -11,6 +11,7 @@ import {
   fitClassifier,
   fitTemperature,
   temperatureNll,
+  type ClassifierModel,
 } from "../src/rewards/classifier.js";
 import { loadClassifier, saveClassifier } from "../src/rewards/classifier-checkpoint.js";
 import { classifierTiltTask } from "../src/tasks/classifier-tilt.js";
@@ -68,7 +69,10 @@ describe("classifier p̂(y|x) with temperature scaling", () => {
 
   const task = classifierTiltTask({});
   const off = task.offline(keyFromSeed(5), 2000);
-  const model = fitClassifier(off.x, off.y, { classes: 2, layers: 1, hidden: 32, steps: 300, learningRate: 1e-2 }, keyFromSeed(6));
+  let model: ClassifierModel;
+  beforeAll(async () => {
+    model = await fitClassifier(off.x, off.y, { classes: 2, layers: 1, hidden: 32, steps: 300, learningRate: 1e-2 }, keyFromSeed(6));
+  });
 
   it("reaches near-Bayes held-out accuracy on the classifier-tilt offline set and is calibrated", () => {
     const fit = model.fit!;
@@ -112,8 +116,8 @@ describe("classifier p̂(y|x) with temperature scaling", () => {
     expect(() => classifierLogProbs(model)(np.zeros([2, 3]))).toThrow(/expected x of shape \[n, 2\], got \[2, 3\]/);
   });
 
-  it("refuses labels outside 0..classes−1, and saves / loads exactly", () => {
-    expect(() => fitClassifier(off.x, Int32Array.from(off.y, (v, i) => (i === 7 ? 2 : v)), { classes: 2 }, keyFromSeed(1))).toThrow(
+  it("refuses labels outside 0..classes−1, and saves / loads exactly", async () => {
+    await expect(fitClassifier(off.x, Int32Array.from(off.y, (v, i) => (i === 7 ? 2 : v)), { classes: 2 }, keyFromSeed(1))).rejects.toThrow(
       /label 7 is 2; labels must be whole numbers in 0\.\.1/,
     );
     const dir = mkdtempSync(join(tmpdir(), "rewardiff-classifier-"));

@@ -34,6 +34,11 @@ export const defaultOptimizerConfig: OptimizerConfig = {
   ema: 0.995,
 };
 
+/** A plain supervised fit (reward MLP, classifier, noisy predictor): AdamW (λ) on a cosine schedule, no clipping, no EMA. */
+export function plainFitOptimizer(learningRate: number, weightDecay = 0): OptimizerConfig {
+  return { ...defaultOptimizerConfig, learningRate, lrSchedule: "cosine", warmupSteps: 0, weightDecay, gradClip: 0, ema: 0 };
+}
+
 /** The transform of `cfg` for a run of `totalSteps` optimizer steps (the length of the lr schedule). */
 export function optimizerFromConfig(cfg: OptimizerConfig, totalSteps: number): GradientTransformation {
   const hyper = {

@@ -16,8 +16,9 @@ import { scalar, toHostSync, toNumber, upload } from "../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import { permutation } from "../data/permutation.js";
 import { expectedCalibrationError } from "../eval/classification.js";
-import { adamInit, adamUpdate, defaultAdam, type AdamState } from "../nn/adam.js";
-import { learningRate } from "../nn/lr-schedule.js";
+import { optimizerFromConfig, optimizerStaticKey, plainFitOptimizer } from "../optim/config.js";
+import { runSteps } from "../optim/loop.js";
+import { disposeTrainStepState, makeTrainStep, type TrainStep } from "../optim/train-step.js";
 import { batchIndices } from "../training/trainer.js";
 import type { HostTensor } from "./types.js";
 import { initMlp, mlpForward, mlpFromTensors, mlpToTensors, type MlpParams } from "../nn/mlp.js";
@@ -144,25 +145,11 @@ function standardise(x: HostMatrix, mean: readonly number[], std: readonly numbe
   return Float32Array.from(x.data, (v, i) => (v - mean[i % D]!) / std[i % D]!);
 }
 
-type Step = (p: ClassifierParams, o: AdamState<ClassifierParams>, u: JArray, oneHot: JArray, lr: JArray) => [ClassifierParams, AdamState<ClassifierParams>, JArray];
-const stepCache = new Map<number, Step>();
-
-function trainStep(weightDecay: number): Step {
-  let f = stepCache.get(weightDecay);
-  if (!f) {
-    const adam = { ...defaultAdam, weightDecay };
-    f = jit((p: ClassifierParams, o: AdamState<ClassifierParams>, u: JArray, oneHot: JArray, lr: JArray) => {
-      // Cross-entropy −mean_i Σ_k 1{y_i = k} log p̂_k(x_i).
-      const loss = (q: ClassifierParams) => np.mean(np.sum(logSoftmax(logitsForward(q, u.ref)).mul(oneHot.ref), 1)).mul(-1);
-      const [value, grads] = valueAndGrad(loss)(tree.ref(p));
-      u.dispose();
-      oneHot.dispose();
-      const next = adamUpdate(adam, p, grads, o, lr);
-      return [next.params, next.state, value];
-    }) as unknown as Step;
-    stepCache.set(weightDecay, f);
-  }
-  return f;
+/** The jitted step on the cross-entropy −mean_i Σ_k 1{y_i = k} log p̂_k(x_i); the batch is [u [B, D], one-hot [B, K]]. */
+function classifierTrainStep(s: ClassifierSpec): TrainStep<ClassifierParams> {
+  const cfg = plainFitOptimizer(s.learningRate, s.l2);
+  const loss = (q: ClassifierParams, [u, oneHot]: JArray[]) => np.mean(np.sum(logSoftmax(logitsForward(q, u!)).mul(oneHot!), 1)).mul(-1);
+  return makeTrainStep(loss, optimizerFromConfig(cfg, s.steps), { cacheKey: JSON.stringify(["classifier", optimizerStaticKey(cfg)]) });
 }
 
 const logitsJit = jit((p: ClassifierParams, u: JArray) => logitsForward(p, u)) as unknown as (p: ClassifierParams, u: JArray) => JArray;
@@ -303,13 +290,13 @@ function splitReport(logits: Float32Array, y: ArrayLike<number>, K: number, T: n
  * Fits p̂(y | x) on (x, y): a random `holdout` fraction of the rows is kept aside, the network is
  * trained on the rest, then T is fitted on the held-out rows. Consumes `key`.
  */
-export function fitClassifier(
+export async function fitClassifier(
   x: HostMatrix,
   y: ArrayLike<number>,
   spec: Partial<ClassifierSpec> & { classes: number },
   key: Key,
-  opts: { onStep?: (step: number, total: number, loss: number) => void } = {},
-): ClassifierModel {
+  opts: { onStep?: (step: number, total: number, loss: number) => void; logEvery?: number } = {},
+): Promise<ClassifierModel> {
   const s: ClassifierSpec = { ...defaultClassifierSpec, ...spec };
   const where = "classifier";
   try {
@@ -342,36 +329,30 @@ export function fitClassifier(
   const u = standardise(tr.x, xMean, xStd);
   const K = s.classes;
 
+  const stateKey = kData!.ref;
   const dataSeed = keyToSeed(kData!);
-  let params = initMlp(kInit!, D, s.hidden, s.layers, s.classes);
-  let opt = adamInit(params);
-  const step = trainStep(s.l2);
+  const trainer = classifierTrainStep(s);
   const B = Math.min(s.batchSize, tr.x.rows);
-  const sched = { kind: "cosine" as const, lr: s.learningRate, total: s.steps, warmup: 0 };
-  const ub = new Float32Array(B * D);
-  const hot = new Float32Array(B * K);
-  let last = NaN;
-  for (let k = 0; k < s.steps; k++) {
-    const idx = batchIndices(dataSeed, k, tr.x.rows, B);
-    hot.fill(0);
-    for (let i = 0; i < B; i++) {
-      const r = idx[i]!;
-      ub.set(u.subarray(r * D, (r + 1) * D), i * D);
-      hot[i * K + tr.y[r]!] = 1;
-    }
-    let loss: JArray;
-    [params, opt, loss] = step(params, opt, upload(ub, B, D), upload(hot, B, K), scalar(learningRate(sched, k)));
-    last = toNumber(loss);
-    if (!Number.isFinite(last)) {
-      tree.dispose(params);
-      tree.dispose(opt as unknown as ClassifierParams);
-      throw new Error(`${where}: training diverged at step ${k + 1} (loss ${last}); lower learningRate`);
-    }
-    opts.onStep?.(k + 1, s.steps, last);
-  }
-  const tensors = mlpToTensors(params);
-  tree.dispose(params);
-  tree.dispose(opt as unknown as ClassifierParams);
+  const r = await runSteps(trainer, trainer.init(initMlp(kInit!, D, s.hidden, s.layers, s.classes), stateKey, dataSeed), {
+    until: s.steps,
+    logEvery: opts.logEvery,
+    batch: (k) => {
+      const idx = batchIndices(dataSeed, k, tr.x.rows, B);
+      const ub = new Float32Array(B * D);
+      const hot = new Float32Array(B * K);
+      for (let i = 0; i < B; i++) {
+        const row = idx[i]!;
+        ub.set(u.subarray(row * D, (row + 1) * D), i * D);
+        hot[i * K + tr.y[row]!] = 1;
+      }
+      return [upload(ub, B, D), upload(hot, B, K)];
+    },
+    onLoss: (p) => opts.onStep?.(p.step, s.steps, p.loss),
+    diverged: (step, loss) => new Error(`${where}: training diverged at step ${step} (loss ${loss}); lower learningRate`),
+  });
+  const last = r.losses.at(-1)?.loss ?? NaN;
+  const tensors = mlpToTensors(r.state.params);
+  disposeTrainStepState(r.state);
   const model: ClassifierModel = { kind: "classifier", dim: D, spec: s, xMean, xStd, temperature: 1, tensors };
   const heldLogits = nHeld > 0 ? classifierLogits(model, held.x) : undefined;
   const T = heldLogits ? fitTemperature(heldLogits, held.y, K) : 1;

@@ -9,7 +9,7 @@ import { jit, np, tree, type JArray } from "../backend/jax.js";
 import { keyToSeed, splitKey, type Key } from "../backend/keys.js";
 import { toHostSync, upload } from "../backend/ownership.js";
 import type { HostMatrix } from "../data/matrix.js";
-import { defaultOptimizerConfig, optimizerFromConfig, optimizerStaticKey, type OptimizerConfig } from "../optim/config.js";
+import { optimizerFromConfig, optimizerStaticKey, plainFitOptimizer } from "../optim/config.js";
 import { runSteps } from "../optim/loop.js";
 import { disposeTrainStepState, makeTrainStep, type TrainStep } from "../optim/train-step.js";
 import { batchIndices } from "../training/trainer.js";
@@ -52,14 +52,9 @@ function standardise(x: HostMatrix, mean: readonly number[], std: readonly numbe
   return out;
 }
 
-/** The optimizer of the regressor: AdamW (λ = l2) on a cosine schedule, no clipping, no EMA. */
-export function regressorOptimizer(spec: Pick<MlpRegressorSpec, "learningRate" | "l2">): OptimizerConfig {
-  return { ...defaultOptimizerConfig, learningRate: spec.learningRate, lrSchedule: "cosine", warmupSteps: 0, weightDecay: spec.l2, gradClip: 0, ema: 0 };
-}
-
 /** The jitted step on the mean squared error of g_φ; the batch is [u [B, D], v [B]] (standardised). */
 export function regressorTrainStep(spec: Pick<MlpRegressorSpec, "learningRate" | "l2" | "steps">): TrainStep<RegressorParams> {
-  const cfg = regressorOptimizer(spec);
+  const cfg = plainFitOptimizer(spec.learningRate, spec.l2);
   const loss = (q: RegressorParams, [u, y]: JArray[]) => np.mean(np.square(regressorForward(q, u!).sub(y!)));
   return makeTrainStep(loss, optimizerFromConfig(cfg, spec.steps), { cacheKey: JSON.stringify(["mlp reward", optimizerStaticKey(cfg)]) });
 }

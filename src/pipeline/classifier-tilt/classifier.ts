@@ -38,13 +38,13 @@ export function classifierSpecFromConfig(reward: RewardConfig | undefined): Part
 }
 
 /** The run's fitted, calibrated p̂(y | x) (fitted on first use). Plain data: nothing to dispose. */
-export function tiltClassifierFor(ctx: MethodContext): TiltClassifier {
+export async function tiltClassifierFor(ctx: MethodContext): Promise<TiltClassifier> {
   const d = tiltData(ctx);
   let hit = cache.get(ctx.data);
   if (!hit) {
     ctx.hooks.onStage?.(`fitting the classifier p̂(y|x) on ${d.offline.x.rows} offline (x, y) pairs`);
     const t0 = performance.now();
-    const model = fitClassifier(d.offline.x, d.offline.y, classifierSpecFromConfig(ctx.cfg.reward), keyFromSeed((ctx.cfg.seed ^ 0xc1a55) >>> 0));
+    const model = await fitClassifier(d.offline.x, d.offline.y, classifierSpecFromConfig(ctx.cfg.reward), keyFromSeed((ctx.cfg.seed ^ 0xc1a55) >>> 0));
     hit = { c: { model, fitSeconds: (performance.now() - t0) / 1000 }, claimed: false };
     cache.set(ctx.data, hit);
   }

@@ -15,7 +15,7 @@ import { pretrainedCheckpoints, pretrainedFor, samplePretrained, tiltData } from
 export const runPretrainedTilt: MethodRunner = async (ctx) => {
   const d = tiltData(ctx);
   const p = await pretrainedFor(ctx);
-  const classifier = tiltClassifierFor(ctx);
+  const classifier = await tiltClassifierFor(ctx);
   // The same samples per (c, y) pair as the other methods of the run (sampling.samples / (C·K)).
   const n = tiltSamplesPerPair(ctx);
   const label = "none (pretrained)";

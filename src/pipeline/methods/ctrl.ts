@@ -58,7 +58,7 @@ export const runCtrl: MethodRunner = async (ctx) => {
     throw new Error(`${at}.cfgScale: classifier-free guidance against the null control needs training with it: set ${at}.nullProbability > 0 (e.g. 0.1)`);
   }
   const pre = await pretrainedFor(ctx, { ...(m.pretrained ? { path: m.pretrained } : {}), where: `${at}.pretrained` });
-  const cls = tiltClassifierFor(ctx).model;
+  const cls = (await tiltClassifierFor(ctx)).model;
   const K = d.task.classes;
   if (cls.spec.classes !== K) throw new Error(`${at}: the classifier has ${cls.spec.classes} classes, the task's control has ${K}`);
   const C = d.task.contexts;

@@ -32,7 +32,7 @@ export const runDpsClassifier: MethodRunner = async (ctx) => {
   const at = Array.isArray(ctx.cfg.method) ? `method[${ctx.index}]` : "method";
   // The run's p_pre, or a saved one (`pretrained: PATH`, the same loader and checks as "ctrl").
   const pre = await pretrainedFor(ctx, { ...(m.pretrained ? { path: m.pretrained } : {}), where: `${at}.pretrained` });
-  const cls = tiltClassifierFor(ctx).model;
+  const cls = (await tiltClassifierFor(ctx)).model;
   const logProbs = classifierLogProbs(cls);
   const K = d.task.classes;
   const plan = samplerPlan(makeSchedule(pre.model.schedule), ctx.sampler);
