@@ -49,9 +49,9 @@ let data: HostMatrix;
 let reg: NoisyPredictor;
 
 describe("noisy predictors", () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     data = sampleMixture(keyFromSeed(1), gm, 4000);
-    reg = trainNoisyPredictor({ head: "regression", x: data, y: linearReward(b, data), schedule: scheduleConfig, key: keyFromSeed(2), hidden: 48, steps: 800, batchSize: 256 });
+    reg = await trainNoisyPredictor({ head: "regression", x: data, y: linearReward(b, data), schedule: scheduleConfig, key: keyFromSeed(2), hidden: 48, steps: 800, batchSize: 256 });
   });
 
   it("regression head ≈ E[r(x_0) | x_t] (closed form) at clean, middle and high noise", () => {
@@ -88,7 +88,7 @@ describe("noisy predictors", () => {
     expect(guided.r).toBeGreaterThan(plain.r + 1);
     expect(guided.cost.valueEvals).toBe(1000 * 100);
     const labels = linearReward(b, data).map((v) => (v > 1 ? 1 : 0));
-    const cls = trainNoisyPredictor({ head: "classification", classes: 2, x: data, y: labels, schedule: scheduleConfig, key: keyFromSeed(5), hidden: 32, steps: 400, batchSize: 256 });
+    const cls = await trainNoisyPredictor({ head: "classification", classes: 2, x: data, y: labels, schedule: scheduleConfig, key: keyFromSeed(5), hidden: 32, steps: 400, batchSize: 256 });
     try {
       const withCls = await draw([classifierGuidanceTerm(cls, 1, { scale: 1 })]);
       expect(withCls.r).toBeGreaterThan(plain.r + 0.5);

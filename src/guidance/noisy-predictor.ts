@@ -9,17 +9,18 @@
  */
 import { uniformInt } from "pure-rand/distribution/uniformInt";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
-import { jit, jnn, np, random, tree, valueAndGrad, type JArray } from "../backend/jax.js";
+import { jit, jnn, np, random, tree, type JArray } from "../backend/jax.js";
 import { keyToSeed, split2, splitKey, type Key } from "../backend/keys.js";
-import { disposeTree, scalar, toNumber, upload } from "../backend/ownership.js";
+import { disposeTree, upload } from "../backend/ownership.js";
 import type { HostMatrix } from "../data/matrix.js";
 import { networkTime } from "../diffusion/model.js";
 import { makeSchedule, type ScheduleConfig } from "../diffusion/schedule.js";
 import type { StepTime } from "../diffusion/types.js";
-import { adamInit, adamUpdate, defaultAdam, type AdamState } from "../nn/adam.js";
+import { optimizerFromConfig, plainFitOptimizer } from "../optim/config.js";
+import { runSteps } from "../optim/loop.js";
+import { disposeTrainStepState, makeTrainStep } from "../optim/train-step.js";
 import { dense, initDense, type DenseParams } from "../nn/dense.js";
 import { sinusoidalEmbedding } from "../nn/embeddings.js";
-import { learningRate } from "../nn/lr-schedule.js";
 import { silu } from "../nn/activations.js";
 
 /** Everything needed to rebuild a predictor (plain JSON). */
@@ -70,6 +71,8 @@ export interface TrainNoisyPredictorOptions {
   batchSize?: number;
   learningRate?: number;
   onProgress?: (step: number, total: number, loss: number) => void;
+  /** Read the losses back every this many steps (default 1). */
+  logEvery?: number;
 }
 
 /** The network output [n, outputs] at DDPM-scale times t [n]. Consumes p, x, t. */
@@ -141,7 +144,7 @@ export function noisyPredictor(
 }
 
 /** Trains a predictor on noised inputs (see the module doc). Consumes `key`. */
-export function trainNoisyPredictor(o: TrainNoisyPredictorOptions): NoisyPredictor {
+export async function trainNoisyPredictor(o: TrainNoisyPredictorOptions): Promise<NoisyPredictor> {
   const started = performance.now();
   const n = o.x.rows;
   const D = o.x.cols;
@@ -182,38 +185,28 @@ export function trainNoisyPredictor(o: TrainNoisyPredictorOptions): NoisyPredict
   const B = o.batchSize ?? 512;
   const [kInit, kRest] = split2(o.key);
   const [kData, kNoise] = split2(kRest);
-  let params = initParams(kInit, spec);
-  let opt = adamInit(params);
-  let key = kNoise;
   const rng = xoroshiro128plus(keyToSeed(kData) | 0);
   const head = o.head;
-  const step = jit((p: NoisyPredictorParams, st: AdamState<NoisyPredictorParams>, k: JArray, x0: JArray, y: JArray, ab: JArray, tNet: JArray, lr: JArray) => {
-    const ks = random.split(k, 2);
-    const eps = random.normal(ks.ref.slice(1), x0.shape);
-    const a = ab.reshape([-1, 1]);
-    const xt = x0.mul(np.sqrt(a.ref)).add(eps.mul(np.sqrt(np.subtract(1, a))));
-    const lossOf = (q: NoisyPredictorParams) => {
-      const out = applyNoisyPredictor(spec, q, xt.ref, tNet.ref);
-      if (head === "regression") return np.mean(np.square(out.reshape([-1]).sub(y.ref)));
-      return np.negative(np.mean(jnn.logSoftmax(out, -1).mul(y.ref).sum(-1)));
-    };
-    const [loss, grads] = valueAndGrad(lossOf)(tree.ref(p));
-    xt.dispose();
-    tNet.dispose();
-    y.dispose();
-    const upd = adamUpdate(defaultAdam, p, grads, st, lr);
-    return [upd.params, upd.state, ks.slice(0), loss];
-  }) as unknown as (...a: JArray[] | unknown[]) => [NoisyPredictorParams, AdamState<NoisyPredictorParams>, JArray, JArray];
+  // x_t = √ᾱ x_0 + √(1−ᾱ) ε with ε from the step's key; the batch is [x_0, y (or one-hot), ᾱ, t].
+  const loss = (q: NoisyPredictorParams, [x0, y, ab, tNet]: JArray[], [k]: JArray[]) => {
+    const eps = random.normal(k!, x0!.shape);
+    const a = ab!.reshape([-1, 1]);
+    const xt = x0!.mul(np.sqrt(a.ref)).add(eps.mul(np.sqrt(np.subtract(1, a))));
+    const out = applyNoisyPredictor(spec, q, xt, tNet!);
+    if (head === "regression") return np.mean(np.square(out.reshape([-1]).sub(y!)));
+    return np.negative(np.mean(jnn.logSoftmax(out, -1).mul(y!).sum(-1)));
+  };
+  const cfg = plainFitOptimizer(o.learningRate ?? 3e-3);
+  const trainer = makeTrainStep(loss, optimizerFromConfig(cfg, steps), { lossKeys: 1 });
   const ext = new Float32Array(T + 1);
   ext[0] = 1;
   for (let i = 0; i < T; i++) ext[i + 1] = schedule.alphaBars[i]!;
-  const losses: { step: number; loss: number }[] = [];
-  const lrSched = { kind: "cosine" as const, lr: o.learningRate ?? 3e-3, total: steps, warmup: 0 };
   const xb = new Float32Array(B * D);
   const yb = new Float32Array(B * (head === "regression" ? 1 : K));
   const abb = new Float32Array(B);
   const tb = new Float32Array(B);
-  for (let s = 0; s < steps; s++) {
+  // Batches come from one sequential host stream (called once per step, in order).
+  const batch = () => {
     yb.fill(0);
     for (let i = 0; i < B; i++) {
       const r = uniformInt(rng, 0, n - 1);
@@ -224,23 +217,17 @@ export function trainNoisyPredictor(o: TrainNoisyPredictorOptions): NoisyPredict
       abb[i] = ext[ti]!;
       tb[i] = (1000 * (ti - 1)) / T;
     }
-    let loss: JArray;
-    [params, opt, key, loss] = step(
-      params,
-      opt,
-      key,
-      upload(xb, B, D),
-      head === "regression" ? np.array(yb) : upload(yb, B, K),
-      np.array(abb),
-      np.array(tb),
-      scalar(learningRate(lrSched, s)),
-    );
-    const l = toNumber(loss);
-    if (!Number.isFinite(l)) throw new Error(`noisy predictor training diverged at step ${s + 1} (loss ${l})`);
-    losses.push({ step: s + 1, loss: l });
-    o.onProgress?.(s + 1, steps, l);
-  }
-  key.dispose();
-  disposeTree(opt as unknown as NoisyPredictorParams);
+    return [upload(xb, B, D), head === "regression" ? np.array(yb) : upload(yb, B, K), np.array(abb), np.array(tb)];
+  };
+  const r = await runSteps(trainer, trainer.init(initParams(kInit, spec), kNoise, 0), {
+    until: steps,
+    logEvery: o.logEvery,
+    batch,
+    onLoss: (p) => o.onProgress?.(p.step, steps, p.loss),
+    diverged: (step, l) => new Error(`noisy predictor training diverged at step ${step} (loss ${l})`),
+  });
+  const { params } = r.state;
+  disposeTrainStepState({ ...r.state, params: {} as NoisyPredictorParams });
+  const losses = r.losses;
   return noisyPredictor(spec, params, { losses, trainSeconds: (performance.now() - started) / 1000 });
 }

@@ -10,9 +10,9 @@
  * `classifierLogProbs` is differentiable jax-js code (CTRL backpropagates γ log p̂(y | x_0) through it).
  * Files: ./classifier-checkpoint.ts (Node only).
  */
-import { jit, jnn, np, tree, valueAndGrad, type JArray } from "../backend/jax.js";
+import { jit, jnn, np, tree, type JArray } from "../backend/jax.js";
 import { keyToSeed, splitKey, type Key } from "../backend/keys.js";
-import { scalar, toHostSync, toNumber, upload } from "../backend/ownership.js";
+import { toHostSync, upload } from "../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import { permutation } from "../data/permutation.js";
 import { expectedCalibrationError } from "../eval/classification.js";

@@ -7,7 +7,7 @@
  */
 import { uniformInt } from "pure-rand/distribution/uniformInt";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
-import { np, random, tree, type JArray } from "../backend/jax.js";
+import { np, random, type JArray } from "../backend/jax.js";
 import { keyFromWords, keyToWords, split2, type Key } from "../backend/keys.js";
 import { toHostSync, upload } from "../backend/ownership.js";
 import type { HostMatrix } from "../data/matrix.js";
