@@ -21,9 +21,9 @@
  * x_0 = μ_pre(x_{t_1}) is taken with the frozen pretrained model, as part of the environment, so the
  * policy gradient stays exact and the optimum is still the tilt of the pretrained model's output law.
  */
-import { jit, np, random, tree, valueAndGrad, type JArray } from "../backend/jax.js";
+import { np, random, tree, type JArray } from "../backend/jax.js";
 import { keyAt, keyToSeed, splitKey, splitKeyWords, type Key } from "../backend/keys.js";
-import { scalar, settle, toHostSync, toNumber, upload } from "../backend/ownership.js";
+import { scalar, settle, toHostSync, upload } from "../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import { permutation } from "../data/permutation.js";
 import { modelEps, type ModelConfig } from "../diffusion/model.js";
@@ -31,12 +31,13 @@ import { epsFromOutput } from "../diffusion/parameterization.js";
 import { makeSchedule } from "../diffusion/schedule.js";
 import { coefficientVector, stepLogProb, stepMeanFromVector, type StepCoefficients } from "../diffusion/step.js";
 import type { EpsFn } from "../diffusion/types.js";
-import { adamInit, adamUpdate, defaultAdam, type AdamState } from "../nn/adam.js";
-import { clipByGlobalNorm } from "../nn/clip.js";
+import type { Params } from "../nn/params.js";
+import { constantRateOptimizer, optimizerFromConfig, optimizerStaticKey, type OptimizerConfig } from "../optim/config.js";
+import { disposeTrainStepState, makeTrainStep, type TrainStep, type TrainStepState } from "../optim/train-step.js";
 import { applyDenoiser, type DenoiserParams } from "../nn/denoiser.js";
 
 /** Settings of a DDPO / DPOK run. */
-export interface DdpoConfig {
+export interface DdpoConfig extends Pick<OptimizerConfig, "learningRate" | "gradClip"> {
   /** Rounds of (sample a batch, PPO epochs). */
   iterations: number;
   /** B: trajectories per round. */
@@ -47,9 +48,6 @@ export interface DdpoConfig {
   minibatches: number;
   /** ε of the clipped ratio. */
   clip: number;
-  learningRate: number;
-  /** Max global gradient norm (0 = off). */
-  gradClip: number;
   /** α of the KL penalty to the pretrained model (0 = DDPO without KL; > 0 = DPOK). */
   klWeight: number;
 }
@@ -237,55 +235,26 @@ export function policyStepLogProb(
   return { logProb, mean };
 }
 
-type PpoStep = (...a: any[]) => [DenoiserParams, AdamState<DenoiserParams>, JArray, JArray];
-const ppoCache = new Map<string, PpoStep>();
-
-function ppoStep(model: ModelConfig, clip: number, gradClip: number): PpoStep {
-  const id = JSON.stringify([model, clip, gradClip]);
-  let f = ppoCache.get(id);
-  if (!f) {
-    f = jit(
-      (
-        params: DenoiserParams,
-        opt: AdamState<DenoiserParams>,
-        xt: JArray,
-        xs: JArray,
-        tNet: JArray,
-        alphaBar: JArray,
-        coef: JArray,
-        oldLogProb: JArray,
-        adv: JArray,
-        preMean: JArray,
-        klWeight: JArray,
-        lr: JArray,
-      ) => {
-        const loss = (p: DenoiserParams) => {
-          const { logProb, mean } = policyStepLogProb(model, p, xt.ref, xs.ref, tNet.ref, alphaBar.ref, coef.ref);
-          const ratio = np.exp(logProb.sub(oldLogProb.ref));
-          const unclipped = adv.ref.mul(ratio.ref).mul(-1);
-          const clipped = adv.ref.mul(np.clip(ratio, 1 - clip, 1 + clip)).mul(-1);
-          const pg = np.maximum(unclipped, clipped);
-          const sigma = coef.ref.slice([], [5, 6]).reshape([-1]);
-          const kl = np.sum(np.square(mean.sub(preMean.ref)), -1).div(np.square(sigma).mul(2));
-          return np.mean(pg.add(kl.mul(klWeight.ref)));
-        };
-        const [value, grads] = valueAndGrad(loss)(tree.ref(params));
-        // Fraction of rows whose ratio is outside the clip range (a PPO health figure), before this update.
-        const { logProb } = policyStepLogProb(model, tree.ref(params), xt, xs, tNet, alphaBar, coef);
-        const r = np.exp(logProb.sub(oldLogProb));
-        const clipFrac = np.mean(np.abs(r.sub(1)).greater(clip).astype(np.float32));
-        adv.dispose();
-        preMean.dispose();
-        klWeight.dispose();
-        const { grads: g, norm } = clipByGlobalNorm(grads, gradClip);
-        norm.dispose();
-        const next = adamUpdate(defaultAdam, params, g, opt, lr);
-        return [next.params, next.state, value, clipFrac];
-      },
-    ) as unknown as PpoStep;
-    ppoCache.set(id, f);
-  }
-  return f;
+/**
+ * The jitted PPO step on the batch [x_t, x_s, tNet, ᾱ, coef, old log-prob, advantage, pretrained mean,
+ * KL weight]: the clipped surrogate plus the KL penalty, with the fraction of rows whose ratio is outside
+ * the clip range (a PPO health figure, at the parameters before this update) as aux.
+ */
+function ppoStep(model: ModelConfig, cfg: DdpoConfig): TrainStep<DenoiserParams> {
+  const clip = cfg.clip;
+  const opt = constantRateOptimizer(cfg.learningRate, cfg.gradClip);
+  const loss = (p: DenoiserParams, [xt, xs, tNet, alphaBar, coef, oldLogProb, adv, preMean, klWeight]: JArray[]): [JArray, JArray[]] => {
+    const { logProb, mean } = policyStepLogProb(model, p, xt!, xs!, tNet!, alphaBar!, coef!.ref);
+    const ratio = np.exp(logProb.sub(oldLogProb!));
+    const clipFrac = np.mean(np.abs(ratio.ref.sub(1)).greater(clip).astype(np.float32));
+    const unclipped = adv!.ref.mul(ratio.ref).mul(-1);
+    const clipped = adv!.mul(np.clip(ratio, 1 - clip, 1 + clip)).mul(-1);
+    const pg = np.maximum(unclipped, clipped);
+    const sigma = coef!.slice([], [5, 6]).reshape([-1]);
+    const kl = np.sum(np.square(mean.sub(preMean!)), -1).div(np.square(sigma).mul(2));
+    return [np.mean(pg.add(kl.mul(klWeight!))), [clipFrac]];
+  };
+  return makeTrainStep(loss, optimizerFromConfig(opt, 1), { hasAux: true, cacheKey: JSON.stringify(["ppo", model, clip, optimizerStaticKey(opt)]) });
 }
 
 /** One round's figures. */
@@ -345,16 +314,15 @@ export async function trainDdpo(o: {
   const t0 = performance.now();
   const D = o.model.network.dataDim;
   const T = makeSchedule(o.model.schedule).T;
-  let params = tree.map((a: JArray) => a.mul(1), tree.ref(o.pretrained)) as DenoiserParams;
-  let opt = adamInit(params);
-  const step = ppoStep(o.model, cfg.clip, cfg.gradClip);
+  const trainer = ppoStep(o.model, cfg);
+  let state = trainer.init(tree.map((a: JArray) => a.mul(1), tree.ref(o.pretrained)) as DenoiserParams);
   const reference = modelEps(o.model, o.pretrained);
   const history: DdpoRound[] = [];
   const keys = splitKey(o.key, cfg.iterations);
   try {
     for (let it = 0; it < cfg.iterations; it++) {
       const [kRoll, kPerm] = splitKey(keys[it]!, 2);
-      const tr = rollout({ policy: modelEps(o.model, params), reference, plan: o.plan, n: cfg.batch, dim: D, key: kRoll!, where });
+      const tr = rollout({ policy: modelEps(o.model, state.params), reference, plan: o.plan, n: cfg.batch, dim: D, key: kRoll!, where });
       const r = rewardValues(await o.reward(tr.x0), cfg.batch);
       const S = tr.steps.length;
       const B = cfg.batch;
@@ -385,9 +353,7 @@ export async function trainDdpo(o: {
       const mb = Math.floor(rows.rows / cfg.minibatches);
       if (mb < 1) throw new Error(`${where}: ${rows.rows} steps are too few for ${cfg.minibatches} minibatches`);
       const seed = keyToSeed(kPerm!);
-      let lossSum = 0;
-      let clipSum = 0;
-      let count = 0;
+      const read: { loss: JArray; clipFrac: JArray }[] = [];
       for (let e = 0; e < cfg.epochs; e++) {
         const perm = permutation(rows.rows, (seed + e * 0x9e3779b1) >>> 0);
         for (let b = 0; b < cfg.minibatches; b++) {
@@ -397,11 +363,7 @@ export async function trainDdpo(o: {
             for (let q = 0; q < idx.length; q++) outA.set(src.subarray(idx[q]! * w, (idx[q]! + 1) * w), q * w);
             return outA;
           };
-          let loss: JArray;
-          let clipFrac: JArray;
-          [params, opt, loss, clipFrac] = step(
-            params,
-            opt,
+          const r = trainer.step(state, [
             upload(g(rows.xt, D), mb, D),
             upload(g(rows.xs, D), mb, D),
             np.array(g(rows.tNet, 1)),
@@ -411,14 +373,22 @@ export async function trainDdpo(o: {
             np.array(g(rows.advantage, 1)),
             upload(g(rows.preMean, D), mb, D),
             scalar(cfg.klWeight / s),
-            scalar(cfg.learningRate),
-          );
-          const lv = toNumber(loss);
-          if (!Number.isFinite(lv)) throw new Error(`${where}: the PPO loss is ${lv} in round ${it + 1}; lower learningRate`);
-          lossSum += lv;
-          clipSum += toNumber(clipFrac);
-          count++;
+          ]);
+          state = r.state;
+          read.push({ loss: r.loss, clipFrac: r.aux[0]! });
         }
+      }
+      // The round's losses and clip fractions, read back asynchronously once per round.
+      const losses = await Promise.all(read.map((q) => q.loss.data()));
+      const fracs = await Promise.all(read.map((q) => q.clipFrac.data()));
+      const bad = losses.find((l: ArrayLike<number>) => !Number.isFinite(Number(l[0])));
+      if (bad) throw new Error(`${where}: the PPO loss is ${Number(bad[0])} in round ${it + 1}; lower learningRate`);
+      const count = read.length;
+      let lossSum = 0;
+      let clipSum = 0;
+      for (let q = 0; q < count; q++) {
+        lossSum += Number(losses[q]![0]);
+        clipSum += Number(fracs[q]![0]);
       }
       let rm = 0;
       for (const v of r) rm += v / B;
@@ -429,10 +399,9 @@ export async function trainDdpo(o: {
       o.onRound?.(round, cfg.iterations);
     }
   } catch (err) {
-    tree.dispose(params);
-    tree.dispose(opt as unknown as DenoiserParams);
+    disposeTrainStepState(state as unknown as TrainStepState<Params>);
     throw err;
   }
-  tree.dispose(opt as unknown as DenoiserParams);
-  return { params, history, seconds: (performance.now() - t0) / 1000 };
+  tree.dispose(state.opt as Params);
+  return { params: state.params, history, seconds: (performance.now() - t0) / 1000 };
 }

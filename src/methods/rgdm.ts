@@ -14,20 +14,22 @@
  * does: a per-t reweighting that leaves the minimiser at every t — E[y | x_t] — unchanged and avoids the
  * infinite weight of 1/σ_1² = 1/β̃_1 = ∞. With δ = 0 and `center: "mean"` it is exactly the DDPM loss.
  */
-import { jit, np, tree, valueAndGrad, type JArray } from "../backend/jax.js";
+import { np, tree, type JArray } from "../backend/jax.js";
 import { grad } from "../backend/jax.js";
 import { keyToWords, split2, type Key } from "../backend/keys.js";
-import { scalar, toHostSync, toNumber, upload } from "../backend/ownership.js";
+import { toHostSync, upload } from "../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import type { ModelConfig } from "../diffusion/model.js";
 import { targetFor, x0FromOutput } from "../diffusion/parameterization.js";
 import { makeSchedule } from "../diffusion/schedule.js";
 import { ddpmCoefficients } from "../diffusion/step.js";
-import { adamInit, adamUpdate, defaultAdam, type AdamState } from "../nn/adam.js";
-import { clipByGlobalNorm } from "../nn/clip.js";
 import { applyDenoiser, initDenoiser, type DenoiserParams } from "../nn/denoiser.js";
-import { emaDecay, emaUpdate } from "../nn/ema.js";
-import { learningRate } from "../nn/lr-schedule.js";
+import type { Params } from "../nn/params.js";
+import type { AdamState } from "../optim/adam.js";
+import { optimizerFromConfig, optimizerStaticKey } from "../optim/config.js";
+import { LossLog, type StepLoss } from "../optim/loss-log.js";
+import { learningRate } from "../optim/lr-schedule.js";
+import { disposeTrainStepState, makeTrainStep, type TrainStep, type TrainStepState } from "../optim/train-step.js";
 import { evaluateRewardHost, requireDifferentiable, type Reward } from "../rewards/reward.js";
 import { batchIndices, type TrainConfig, type TrainState } from "../training/trainer.js";
 import { ballCandidates, checkShiftParameters, gradientShift, hostRng, selectCandidates, weightedCandidates, type ShiftRule } from "./rgdm-shift.js";
@@ -90,6 +92,8 @@ export interface RgdmTrainOptions {
   monitor?: { every: number; run: (ema: DenoiserParams, step: number) => void | Promise<void> };
   /** Config path for errors (e.g. "method[2]"). */
   where?: string;
+  /** Read the losses back every this many steps (default 1; always before a monitor call). */
+  logEvery?: number;
 }
 
 export interface RgdmResult {
@@ -100,37 +104,14 @@ export interface RgdmResult {
   cost: RgdmCost;
 }
 
-type StepFn = (...a: JArray[] | unknown[]) => [DenoiserParams, DenoiserParams, AdamState<DenoiserParams>, JArray];
-const stepCache = new Map<string, StepFn>();
-
-/** The jitted regression step: (params, ema, opt, x_t, tNet, ᾱ [B,1], x0_y, ε_y, lr, decay) → [params, ema, opt, loss]. */
-function regressionStep(model: ModelConfig, cfg: TrainConfig): StepFn {
-  const id = JSON.stringify([model, cfg.weightDecay, cfg.gradClip]);
-  const hit = stepCache.get(id);
-  if (hit) return hit;
-  const adam = { ...defaultAdam, weightDecay: cfg.weightDecay };
-  const fn = jit(
-    (params: DenoiserParams, ema: DenoiserParams, opt: AdamState<DenoiserParams>, xt: JArray, tNet: JArray, ab: JArray, x0y: JArray, epsy: JArray, lr: JArray, decay: JArray) => {
-      const lossOf = (p: DenoiserParams) => {
-        const out = applyDenoiser(model.network, p, xt.ref, tNet.ref);
-        const target = targetFor(model.prediction, x0y.ref, epsy.ref, ab.ref);
-        return np.mean(np.square(out.sub(target)));
-      };
-      const [loss, grads] = valueAndGrad(lossOf)(tree.ref(params));
-      xt.dispose();
-      tNet.dispose();
-      ab.dispose();
-      x0y.dispose();
-      epsy.dispose();
-      const { grads: clipped, norm } = clipByGlobalNorm(grads, cfg.gradClip);
-      norm.dispose();
-      const { params: newParams, state } = adamUpdate(adam, params, clipped, opt, lr);
-      const newEma = emaUpdate(ema, tree.ref(newParams), decay);
-      return [newParams, newEma, state, loss];
-    },
-  ) as unknown as StepFn;
-  stepCache.set(id, fn);
-  return fn;
+/** The jitted regression step on the batch [x_t, tNet, ᾱ [B,1], x0_y, ε_y]: the unweighted loss on the target of (x0_y, ε_y). */
+function regressionStep(model: ModelConfig, cfg: TrainConfig): TrainStep<DenoiserParams, AdamState<DenoiserParams>> {
+  const loss = (p: DenoiserParams, [xt, tNet, ab, x0y, epsy]: JArray[]) => {
+    const out = applyDenoiser(model.network, p, xt!, tNet!);
+    const target = targetFor(model.prediction, x0y!, epsy!, ab!);
+    return np.mean(np.square(out.sub(target)));
+  };
+  return makeTrainStep(loss, optimizerFromConfig(cfg, cfg.steps), { ema: cfg.ema, cacheKey: JSON.stringify(["rgdm", model, optimizerStaticKey(cfg)]) });
 }
 
 /** Per training index t (0-based): ᾱ_t, the posterior coefficients of q(x_{t−1} | x_t, x_0) and σ_t = √β̃_t. */
@@ -194,117 +175,132 @@ export async function trainRgdm(o: RgdmTrainOptions): Promise<RgdmResult> {
   } else {
     params = initDenoiser(kInit, model.network);
   }
-  let ema = copyParams(params);
-  let opt = adamInit(params);
-  const fn = regressionStep(model, train);
+  // The state's key and data seed are those of a fresh run from `seed` (nothing here draws from them).
+  const [stateKey, kData] = split2(np.array(new Uint32Array([seed >>> 0, 0x52474d]), { dtype: np.uint32 }));
+  const dataSeed = keyToWords(kData)[0];
+  kData.dispose();
+  const trainer = regressionStep(model, train);
+  let state = trainer.init(params, stateKey, dataSeed);
   const lrSched = { kind: train.lrSchedule, lr: train.learningRate, total: train.steps, warmup: train.warmupSteps };
+  const log = new LossLog(o.logEvery ?? 1, (step, loss) => new Error(`${where}: rgdm training diverged at step ${step} (loss ${loss}); lower the learning rate or ρ`));
+  const stepShift = new Float64Array(train.steps + 1);
+  const record = (points: StepLoss[]) => {
+    for (const p of points) {
+      losses.push(p);
+      shiftNorms.push({ step: p.step, value: stepShift[p.step]! });
+      o.onStep?.({ step: p.step, total: train.steps, loss: p.loss, shiftNorm: stepShift[p.step]!, lr: learningRate(lrSched, p.step - 1) });
+    }
+  };
   const cost: RgdmCost = { rewardEvals: 0, rewardGradEvals: 0, modelEvals: 0, seconds: 0 };
   const losses: { step: number; loss: number }[] = [];
   const shiftNorms: { step: number; value: number }[] = [];
   const B = train.batchSize;
   const t0 = performance.now();
-  for (let step = 0; step < train.steps; step++) {
-    const rng = hostRng((seed ^ Math.imul(step + 1, 0x85ebca6b)) | 0);
-    const idx = batchIndices(seed, step, data.rows, B);
-    const tIdx = new Int32Array(B);
-    const xt = new Float64Array(B * D);
-    const center = new Float32Array(B * D);
-    const radius = new Float64Array(B);
-    const sigma = new Float64Array(B);
-    for (let i = 0; i < B; i++) {
-      const t = Math.min(tab.T - 1, Math.floor(rng.uniform() * tab.T));
-      tIdx[i] = t;
-      const a = tab.alphaBar[t]!;
-      sigma[i] = tab.sigma[t]!;
-      radius[i] = s.rhoScale === "sigma" ? s.rho * sigma[i]! : s.rho;
-      for (let j = 0; j < D; j++) {
-        const x0 = data.data[idx[i]! * D + j]!;
-        const v = Math.sqrt(a) * x0 + Math.sqrt(1 - a) * rng.normal();
-        xt[i * D + j] = v;
-        const mu = tab.cX0[t]! * x0 + tab.cXt[t]! * v;
-        center[i * D + j] = s.center === "sample" ? mu + sigma[i]! * rng.normal() : mu;
+  try {
+    for (let step = 0; step < train.steps; step++) {
+      const rng = hostRng((seed ^ Math.imul(step + 1, 0x85ebca6b)) | 0);
+      const idx = batchIndices(seed, step, data.rows, B);
+      const tIdx = new Int32Array(B);
+      const xt = new Float64Array(B * D);
+      const center = new Float32Array(B * D);
+      const radius = new Float64Array(B);
+      const sigma = new Float64Array(B);
+      for (let i = 0; i < B; i++) {
+        const t = Math.min(tab.T - 1, Math.floor(rng.uniform() * tab.T));
+        tIdx[i] = t;
+        const a = tab.alphaBar[t]!;
+        sigma[i] = tab.sigma[t]!;
+        radius[i] = s.rhoScale === "sigma" ? s.rho * sigma[i]! : s.rho;
+        for (let j = 0; j < D; j++) {
+          const x0 = data.data[idx[i]! * D + j]!;
+          const v = Math.sqrt(a) * x0 + Math.sqrt(1 - a) * rng.normal();
+          xt[i * D + j] = v;
+          const mu = tab.cX0[t]! * x0 + tab.cXt[t]! * v;
+          center[i * D + j] = s.center === "sample" ? mu + sigma[i]! * rng.normal() : mu;
+        }
       }
-    }
-    const ref = o.reference ?? params;
-    const sIdx = Int32Array.from(tIdx, (t) => t - 1);
-    let delta: Float64Array;
-    if (s.variant === "gradient") {
-      const z = s.rewardAt === "x0-hat" ? denoisedAt(model, ref, sIdx, tab.alphaBar) : (x: JArray) => x;
-      const f = (x: JArray) => (o.reward as { fn: (x: JArray) => JArray }).fn(z(x)).sum();
-      delta = await gradientShift({
-        center,
-        dim: D,
-        radius,
-        sigma,
-        tau: s.tau,
-        rule: s.rule,
-        steps: s.ascentSteps,
-        gradAt: (x) => toHostSync(grad(f)(upload(x, B, D))),
-      });
-      cost.rewardGradEvals += B * s.ascentSteps;
-      if (s.rewardAt === "x0-hat") cost.modelEvals += B * s.ascentSteps;
-    } else {
-      const K = s.candidates;
-      const cand = ballCandidates(rng, B, K, D, radius);
-      const pts = new Float32Array(K * B * D);
-      for (let r = 0; r < K * B; r++) for (let j = 0; j < D; j++) pts[r * D + j] = center[(r % B) * D + j]! + cand[r * D + j]!;
-      let at = hostMatrix(K * B, D, pts);
-      if (s.rewardAt === "x0-hat") {
-        const sRep = new Int32Array(K * B);
-        for (let r = 0; r < K * B; r++) sRep[r] = sIdx[r % B]!;
-        at = hostMatrix(K * B, D, toHostSync(denoisedAt(model, ref, sRep, tab.alphaBar)(upload(pts, K * B, D))));
-        cost.modelEvals += K * B;
-      }
-      const r = await evaluateRewardHost(o.reward, at);
-      cost.rewardEvals += K * B;
-      if (s.select === "weighted") {
-        delta = weightedCandidates(cand, r, B, K, D, s.tau);
+      const ref = o.reference ?? state.params;
+      const sIdx = Int32Array.from(tIdx, (t) => t - 1);
+      let delta: Float64Array;
+      if (s.variant === "gradient") {
+        const z = s.rewardAt === "x0-hat" ? denoisedAt(model, ref, sIdx, tab.alphaBar) : (x: JArray) => x;
+        const f = (x: JArray) => (o.reward as { fn: (x: JArray) => JArray }).fn(z(x)).sum();
+        delta = await gradientShift({
+          center,
+          dim: D,
+          radius,
+          sigma,
+          tau: s.tau,
+          rule: s.rule,
+          steps: s.ascentSteps,
+          gradAt: (x) => toHostSync(grad(f)(upload(x, B, D))),
+        });
+        cost.rewardGradEvals += B * s.ascentSteps;
+        if (s.rewardAt === "x0-hat") cost.modelEvals += B * s.ascentSteps;
       } else {
-        const pick = selectCandidates(rng, r, B, K, s.tau);
-        delta = new Float64Array(B * D);
-        for (let i = 0; i < B; i++) for (let j = 0; j < D; j++) delta[i * D + j] = cand[(pick[i]! * B + i) * D + j]!;
+        const K = s.candidates;
+        const cand = ballCandidates(rng, B, K, D, radius);
+        const pts = new Float32Array(K * B * D);
+        for (let r = 0; r < K * B; r++) for (let j = 0; j < D; j++) pts[r * D + j] = center[(r % B) * D + j]! + cand[r * D + j]!;
+        let at = hostMatrix(K * B, D, pts);
+        if (s.rewardAt === "x0-hat") {
+          const sRep = new Int32Array(K * B);
+          for (let r = 0; r < K * B; r++) sRep[r] = sIdx[r % B]!;
+          at = hostMatrix(K * B, D, toHostSync(denoisedAt(model, ref, sRep, tab.alphaBar)(upload(pts, K * B, D))));
+          cost.modelEvals += K * B;
+        }
+        const r = await evaluateRewardHost(o.reward, at);
+        cost.rewardEvals += K * B;
+        if (s.select === "weighted") {
+          delta = weightedCandidates(cand, r, B, K, D, s.tau);
+        } else {
+          const pick = selectCandidates(rng, r, B, K, s.tau);
+          delta = new Float64Array(B * D);
+          for (let i = 0; i < B; i++) for (let j = 0; j < D; j++) delta[i * D + j] = cand[(pick[i]! * B + i) * D + j]!;
+        }
+      }
+      // y = x̃ + δ → the ε (and x_0) whose step mean is y: μ(ε) = (c_x0/√ᾱ + c_xt) x_t − c_x0 √(1−ᾱ)/√ᾱ · ε.
+      const epsY = new Float32Array(B * D);
+      const x0Y = new Float32Array(B * D);
+      const tNet = new Float32Array(B);
+      const ab = new Float32Array(B);
+      let shiftSum = 0;
+      for (let i = 0; i < B; i++) {
+        const t = tIdx[i]!;
+        const a = tab.alphaBar[t]!;
+        const sa = Math.sqrt(a);
+        const s1 = Math.sqrt(1 - a);
+        const cx0 = tab.cX0[t]!;
+        const lin = cx0 / sa + tab.cXt[t]!;
+        tNet[i] = (1000 * t) / tab.T;
+        ab[i] = a;
+        let sq = 0;
+        for (let j = 0; j < D; j++) {
+          const d = delta[i * D + j]!;
+          sq += d * d;
+          const y = center[i * D + j]! + d;
+          const x = xt[i * D + j]!;
+          const e = ((lin * x - y) * sa) / (cx0 * s1);
+          epsY[i * D + j] = e;
+          x0Y[i * D + j] = (x - s1 * e) / sa;
+        }
+        shiftSum += Math.sqrt(sq);
+      }
+      const r = trainer.step(state, [upload(Float32Array.from(xt), B, D), np.array(tNet), upload(ab, B, 1), upload(x0Y, B, D), upload(epsY, B, D)]);
+      state = r.state;
+      stepShift[step + 1] = shiftSum / B;
+      record(await log.push(step + 1, r.loss));
+      if (o.monitor && ((step + 1) % o.monitor.every === 0 || step + 1 === train.steps)) {
+        record(await log.flush());
+        await o.monitor.run(state.ema!, step + 1);
       }
     }
-    // y = x̃ + δ → the ε (and x_0) whose step mean is y: μ(ε) = (c_x0/√ᾱ + c_xt) x_t − c_x0 √(1−ᾱ)/√ᾱ · ε.
-    const epsY = new Float32Array(B * D);
-    const x0Y = new Float32Array(B * D);
-    const tNet = new Float32Array(B);
-    const ab = new Float32Array(B);
-    let shiftSum = 0;
-    for (let i = 0; i < B; i++) {
-      const t = tIdx[i]!;
-      const a = tab.alphaBar[t]!;
-      const sa = Math.sqrt(a);
-      const s1 = Math.sqrt(1 - a);
-      const cx0 = tab.cX0[t]!;
-      const lin = cx0 / sa + tab.cXt[t]!;
-      tNet[i] = (1000 * t) / tab.T;
-      ab[i] = a;
-      let sq = 0;
-      for (let j = 0; j < D; j++) {
-        const d = delta[i * D + j]!;
-        sq += d * d;
-        const y = center[i * D + j]! + d;
-        const x = xt[i * D + j]!;
-        const e = ((lin * x - y) * sa) / (cx0 * s1);
-        epsY[i * D + j] = e;
-        x0Y[i * D + j] = (x - s1 * e) / sa;
-      }
-      shiftSum += Math.sqrt(sq);
-    }
-    const lr = learningRate(lrSched, step);
-    let loss: JArray;
-    [params, ema, opt, loss] = fn(params, ema, opt, upload(Float32Array.from(xt), B, D), np.array(tNet), upload(ab, B, 1), upload(x0Y, B, D), upload(epsY, B, D), scalar(lr), scalar(emaDecay(train.ema, step)));
-    const lossValue = toNumber(loss);
-    if (!Number.isFinite(lossValue)) throw new Error(`${where}: rgdm training diverged at step ${step + 1} (loss ${lossValue}); lower the learning rate or ρ`);
-    losses.push({ step: step + 1, loss: lossValue });
-    shiftNorms.push({ step: step + 1, value: shiftSum / B });
-    o.onStep?.({ step: step + 1, total: train.steps, loss: lossValue, shiftNorm: shiftSum / B, lr });
-    if (o.monitor && ((step + 1) % o.monitor.every === 0 || step + 1 === train.steps)) await o.monitor.run(ema, step + 1);
+    record(await log.flush());
+  } catch (err) {
+    log.dispose();
+    disposeTrainStepState(state as unknown as TrainStepState<Params>);
+    throw err;
   }
   cost.seconds = (performance.now() - t0) / 1000;
-  const [key, kData] = split2(np.array(new Uint32Array([seed >>> 0, 0x52474d]), { dtype: np.uint32 }));
-  const dataSeed = keyToWords(kData)[0];
-  kData.dispose();
-  return { state: { params, ema, opt, step: train.steps, key, dataSeed }, losses, shiftNorms, cost };
+  return { state: state as TrainState, losses, shiftNorms, cost };
 }

@@ -39,6 +39,11 @@ export function plainFitOptimizer(learningRate: number, weightDecay = 0): Optimi
   return { ...defaultOptimizerConfig, learningRate, lrSchedule: "cosine", warmupSteps: 0, weightDecay, gradClip: 0, ema: 0 };
 }
 
+/** A constant learning rate with clipping and nothing else (PPO, reward fine-tuning). */
+export function constantRateOptimizer(learningRate: number, gradClip: number): OptimizerConfig {
+  return { ...defaultOptimizerConfig, learningRate, lrSchedule: "constant", warmupSteps: 0, weightDecay: 0, gradClip, ema: 0 };
+}
+
 /** The transform of `cfg` for a run of `totalSteps` optimizer steps (the length of the lr schedule). */
 export function optimizerFromConfig(cfg: OptimizerConfig, totalSteps: number): GradientTransformation {
   const hyper = {

@@ -22,10 +22,10 @@ export interface TrainStepState<P extends Params, O extends OptState = OptState>
   opt: O;
   /** Optimizer steps taken so far (k). */
   step: number;
-  /** The PRNG key carried from step to step. */
-  key: Key;
-  /** Seed of the host-side batch sampler (batch k uses (dataSeed, k)). */
-  dataSeed: number;
+  /** The PRNG key carried from step to step (needed when the loss draws keys). */
+  key?: Key;
+  /** Seed of the host-side batch sampler (batch k uses (dataSeed, k)), for loops that draw batches so. */
+  dataSeed?: number;
 }
 
 /**
@@ -63,7 +63,7 @@ export interface TrainStep<P extends Params, O extends OptState = OptState> {
   /** One optimizer update from precomputed gradients (consumed); the key is carried unchanged. */
   applyGradients(state: TrainStepState<P, O>, grads: P): TrainStepState<P, O>;
   /** A fresh state: `params` (consumed), EMA = a copy when kept, the optimizer's initial state. */
-  init(params: P, key: Key, dataSeed: number): TrainStepState<P, O>;
+  init(params: P, key?: Key, dataSeed?: number): TrainStepState<P, O>;
 }
 
 type Core = {
@@ -77,7 +77,7 @@ export function disposeTrainStepState(s: TrainStepState<Params, OptState>): void
   tree.dispose(s.params);
   if (s.ema) tree.dispose(s.ema);
   tree.dispose(s.opt as Params);
-  s.key.dispose();
+  s.key?.dispose();
 }
 
 /** Builds the jitted step of `loss` under `optimizer` (see the module doc). */
@@ -146,11 +146,16 @@ export function makeTrainStep<P extends Params, O extends OptState = OptState>(
     } else if (st.ema) {
       throw new Error("train step: the state has an EMA but the step keeps none (set opts.ema)");
     }
-    if (withKey) s.key = st.key;
+    if (withKey) {
+      if (!st.key) throw new Error("train step: the loss draws PRNG keys but the state has none");
+      s.key = st.key;
+    }
     return s;
   };
-  const output = (st: TrainStepState<P, O>, out: { params: P; ema?: P; opt: OptState; key?: JArray }, key: Key): TrainStepState<P, O> => {
-    const next: TrainStepState<P, O> = { params: out.params, opt: out.opt as O, step: st.step + 1, key, dataSeed: st.dataSeed };
+  const output = (st: TrainStepState<P, O>, out: { params: P; ema?: P; opt: OptState; key?: JArray }, key: Key | undefined): TrainStepState<P, O> => {
+    const next: TrainStepState<P, O> = { params: out.params, opt: out.opt as O, step: st.step + 1 };
+    if (key) next.key = key;
+    if (st.dataSeed !== undefined) next.dataSeed = st.dataSeed;
     if (hasEma) next.ema = out.ema;
     return next;
   };
@@ -167,7 +172,9 @@ export function makeTrainStep<P extends Params, O extends OptState = OptState>(
       return output(st, out, st.key);
     },
     init(params, key, dataSeed) {
-      const st: TrainStepState<P, O> = { params, opt: optimizer.init(params) as O, step: 0, key, dataSeed };
+      const st: TrainStepState<P, O> = { params, opt: optimizer.init(params) as O, step: 0 };
+      if (key) st.key = key;
+      if (dataSeed !== undefined) st.dataSeed = dataSeed;
       if (hasEma) st.ema = tree.map((a: JArray) => a.mul(1), tree.ref(params)) as P;
       return st;
     },

@@ -329,11 +329,10 @@ export async function fitClassifier(
   const u = standardise(tr.x, xMean, xStd);
   const K = s.classes;
 
-  const stateKey = kData!.ref;
   const dataSeed = keyToSeed(kData!);
   const trainer = classifierTrainStep(s);
   const B = Math.min(s.batchSize, tr.x.rows);
-  const r = await runSteps(trainer, trainer.init(initMlp(kInit!, D, s.hidden, s.layers, s.classes), stateKey, dataSeed), {
+  const r = await runSteps(trainer, trainer.init(initMlp(kInit!, D, s.hidden, s.layers, s.classes), undefined, dataSeed), {
     until: s.steps,
     logEvery: opts.logEvery,
     batch: (k) => {

@@ -105,10 +105,9 @@ export async function fitMlp(
   const v = Float32Array.from({ length: n }, (_, i) => (y[i]! - yMean) / yStd);
 
   const [kInit, kData] = splitKey(key, 2);
-  const stateKey = kData!.ref;
   const dataSeed = keyToSeed(kData!);
   const trainer = regressorTrainStep(spec);
-  const state = trainer.init(initMlp(kInit!, D, spec.hidden, spec.layers, 1), stateKey, dataSeed);
+  const state = trainer.init(initMlp(kInit!, D, spec.hidden, spec.layers, 1), undefined, dataSeed);
   const r = await runSteps(trainer, state, {
     until: spec.steps,
     logEvery: opts.logEvery,

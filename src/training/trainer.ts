@@ -37,6 +37,8 @@ export const defaultTrainConfig: TrainConfig = {
 /** Everything needed to continue a run exactly (../optim/train-step.ts). Arrays are owned by the state. */
 export interface TrainState extends TrainStepState<DenoiserParams, AdamState<DenoiserParams>> {
   ema: DenoiserParams;
+  key: Key;
+  dataSeed: number;
 }
 
 /** A fresh state: initial weights, EMA = weights, zero moments. Consumes `key`. */
