@@ -1,26 +1,22 @@
 /**
- * The fine-tuning loop shared by DRaFT and CTRL: Adam (nn/adam.ts) over the trainable subset θ only,
- * with global-norm gradient clipping, on the chain loss L(θ) = −ρ·mean obj(x_0) + λ·Σ_t KL_t
+ * The fine-tuning loop shared by DRaFT and CTRL: Adam with global-norm gradient clipping
+ * (src/optim, `applyGradients` of the train-step builder) over the trainable subset θ only, on the chain loss L(θ) = −ρ·mean obj(x_0) + λ·Σ_t KL_t
  * (./chain.ts), a fresh noise draw (and fresh side inputs, e.g. CTRL's labels y) at every step.
  */
 import { tree, type JArray } from "../backend/jax.js";
 import { keyToSeed, splitKey, type Key } from "../backend/keys.js";
 import { mulberry32 } from "../data/host-rng.js";
-import { scalar } from "../backend/ownership.js";
 import { wasmHeapBytes } from "../backend/heap.js";
-import { adamInit, adamUpdate, defaultAdam } from "../nn/adam.js";
-import { clipByGlobalNorm } from "../nn/clip.js";
 import type { Params } from "../nn/params.js";
+import { constantRateOptimizer, optimizerFromConfig, optimizerStaticKey, type OptimizerConfig } from "../optim/config.js";
+import { makeTrainStep } from "../optim/train-step.js";
 import type { Chain } from "./chain.js";
 
-export interface FinetuneConfig {
+export interface FinetuneConfig extends Pick<OptimizerConfig, "learningRate" | "gradClip"> {
   /** Optimisation steps (one chain batch each). */
   steps: number;
   /** Chains per step. */
   batchSize: number;
-  learningRate: number;
-  /** Max global gradient norm; 0 = off. */
-  gradClip: number;
 }
 
 /** One step's record. */
@@ -55,29 +51,34 @@ export function finetune<P extends Params, F extends Params>(
   onStep?: (pt: FinetunePoint, total: number) => void,
 ): { params: P; history: FinetunePoint[]; heapBytes: number; seconds: number } {
   const t0 = performance.now();
-  let p = p0;
-  let opt = adamInit(p);
+  const opt = constantRateOptimizer(cfg.learningRate, cfg.gradClip);
+  // Gradients come from the chain (./chain.ts), so only the builder's update is used; it has no loss.
+  const trainer = makeTrainStep<P>(
+    () => {
+      throw new Error("finetune: the chain computes the gradients (applyGradients only)");
+    },
+    optimizerFromConfig(opt, cfg.steps),
+    { cacheKey: JSON.stringify(["finetune", optimizerStaticKey(opt)]) },
+  );
+  let state = trainer.init(p0);
   const history: FinetunePoint[] = [];
   const keys = splitKey(key, 2 * cfg.steps + 1);
   // A host-side stream for the random truncation draws, reproducible from the key.
   const uniform = mulberry32(keyToSeed(keys[2 * cfg.steps]!));
   for (let s = 0; s < cfg.steps; s++) {
     const b = batch(s, keys[2 * s]!);
-    const r = chain.lossAndGrad(p, f, b.side, b.aux, cfg.batchSize, keys[2 * s + 1]!, uniform());
+    const r = chain.lossAndGrad(state.params, f, b.side, b.aux, cfg.batchSize, keys[2 * s + 1]!, uniform());
     for (const a of [...b.side, ...b.aux]) a.dispose();
     if (!Number.isFinite(r.loss)) {
       tree.dispose(r.grads);
+      tree.dispose(state.opt as Params);
       throw new Error(`fine-tuning diverged at step ${s + 1}: the loss is ${r.loss} (lower learningRate, or raise alpha)`);
     }
-    const { grads, norm } = clipByGlobalNorm(r.grads, cfg.gradClip);
-    norm.dispose();
-    const next = adamUpdate(defaultAdam, p, grads, opt, scalar(cfg.learningRate));
-    p = next.params;
-    opt = next.state;
+    state = trainer.applyGradients(state, r.grads as P);
     const pt = { step: s + 1, loss: r.loss, objective: r.objective, kl: r.kl, truncation: r.truncation };
     history.push(pt);
     onStep?.(pt, cfg.steps);
   }
-  tree.dispose(opt as unknown as Params);
-  return { params: p, history, heapBytes: wasmHeapBytes(), seconds: (performance.now() - t0) / 1000 };
+  tree.dispose(state.opt as Params);
+  return { params: state.params, history, heapBytes: wasmHeapBytes(), seconds: (performance.now() - t0) / 1000 };
 }
