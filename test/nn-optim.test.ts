@@ -4,12 +4,14 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend, jit, np, scalar, toHostSync, toNumber, tree, type JArray } from "../src/backend/index.js";
-import { adamInit, adamUpdate, defaultAdam, type AdamConfig, type AdamState } from "../src/nn/adam.js";
-import { clipByGlobalNorm, globalNorm } from "../src/nn/clip.js";
-import { emaDecay, emaUpdate } from "../src/nn/ema.js";
 import { classEmbedding, sinusoidalEmbedding, valueEmbedding } from "../src/nn/embeddings.js";
-import { learningRate, type LrSchedule } from "../src/nn/lr-schedule.js";
 import { layerNorm } from "../src/nn/norm.js";
+import { adamInit, adamw, defaultAdamHyper, type AdamHyper, type AdamState } from "../src/optim/adam.js";
+import { clipByGlobalNorm, clipGradients, globalNorm } from "../src/optim/clip.js";
+import { optimizerFromConfig, defaultOptimizerConfig } from "../src/optim/config.js";
+import { emaDecay, emaUpdate } from "../src/optim/ema.js";
+import { constantRate, learningRate, scaleByLearningRate, type LrSchedule } from "../src/optim/lr-schedule.js";
+import { applyUpdates, chain, type OptState } from "../src/optim/transform.js";
 
 beforeAll(ensureBackend);
 
@@ -37,6 +39,18 @@ const mapHost = (h: HostTree, f: (v: number, i: number) => number): HostTree => 
 
 function randomTree(r: () => number, scale = 1): HostTree {
   return { a: Array.from({ length: 6 }, () => scale * (2 * r() - 1)), b: { c: Array.from({ length: 4 }, () => scale * (2 * r() - 1)) } };
+}
+
+/** Adam's hyper-parameters plus AdamW's λ (the tests' shorthand for `adamw`). */
+type AdamConfig = AdamHyper & { weightDecay: number };
+const defaultAdam: AdamConfig = { ...defaultAdamHyper, weightDecay: 0 };
+
+/** One AdamW step through the transforms: θ + adamw.update(g). Consumes p, g, s and lr (the traced rate). */
+function adamUpdate<P extends DevTree>(cfg: AdamConfig, p: P, g: P, s: AdamState<P>, lr: JArray): { params: P; state: AdamState<P> } {
+  const t = adamw(constantRate(Number.NaN), cfg.weightDecay, cfg); // the rate comes from `lr` below, not from the schedule
+  const r = t.update(g, s as unknown as OptState, p, { lr });
+  lr.dispose();
+  return { params: applyUpdates(p, r.updates), state: r.state as unknown as AdamState<P> };
 }
 
 /** Adam / AdamW in float64 (PyTorch's AdamW form: θ ← θ(1 − lr λ) − lr m̂/(√v̂ + ε)). */
@@ -129,7 +143,7 @@ describe("Adam / AdamW vs a float64 reference (5 steps, same gradients)", () => 
   });
 });
 
-describe("clipByGlobalNorm", () => {
+describe("clipGradients / clipByGlobalNorm", () => {
   const g: HostTree = { a: [3, 0, 0, 0, 0, 0], b: { c: [0, 4, 0, 0] } }; // ‖g‖ = 5
 
   it("computes the global norm over all leaves", () => {
@@ -139,7 +153,7 @@ describe("clipByGlobalNorm", () => {
   });
 
   it("scales to the threshold when above it, and reports the pre-clip norm", () => {
-    const { grads, norm } = clipByGlobalNorm(toDev(g), 2);
+    const { grads, norm } = clipGradients(toDev(g), 2);
     expect(toNumber(norm)).toBeCloseTo(5, 6);
     const got = devFlat(grads);
     flat(g).forEach((v, i) => expect(got[i]!).toBeCloseTo((v * 2) / 5, 6));
@@ -147,25 +161,79 @@ describe("clipByGlobalNorm", () => {
   });
 
   it("leaves gradients below the threshold unchanged", () => {
-    const { grads, norm } = clipByGlobalNorm(toDev(g), 7);
+    const { grads, norm } = clipGradients(toDev(g), 7);
     expect(toNumber(norm)).toBeCloseTo(5, 6);
     expect(devFlat(grads)).toEqual(flat(g));
   });
 
   it("maxNorm = 0 (or negative) disables clipping", () => {
     for (const maxNorm of [0, -1]) {
-      const { grads, norm } = clipByGlobalNorm(toDev(mapHost(g, (v) => 100 * v)), maxNorm);
+      const { grads, norm } = clipGradients(toDev(mapHost(g, (v) => 100 * v)), maxNorm);
       expect(toNumber(norm)).toBeCloseTo(500, 3);
       expect(devFlat(grads)).toEqual(flat(g).map((v) => 100 * v));
     }
   });
 
   it("a zero gradient stays zero (no division by zero)", () => {
-    const { grads, norm } = clipByGlobalNorm(toDev(mapHost(g, () => 0)), 1);
+    const { grads, norm } = clipGradients(toDev(mapHost(g, () => 0)), 1);
     expect(toNumber(norm)).toBe(0);
     expect(devFlat(grads).every((v) => v === 0)).toBe(true);
   });
 });
+
+describe("gradient transformations", () => {
+  const g: HostTree = { a: [3, 0, 0, 0, 0, 0], b: { c: [0, 4, 0, 0] } }; // ‖g‖ = 5
+  const run = (t: ReturnType<typeof chain>, lr: number) => {
+    const p = toDev(mapHost(g, () => 0));
+    const s = t.init(p);
+    const sc = { lr: scalar(lr) };
+    const r = t.update(toDev(g), s, p, sc);
+    sc.lr.dispose();
+    tree.dispose(p);
+    tree.dispose(r.state);
+    return devFlat(r.updates as DevTree);
+  };
+
+  it("chain applies its members in order: clip(1) then −0.5·u differs from −0.5·u then clip(1)", () => {
+    // clip first: g/‖g‖ · (−0.5) = −0.1 g; scale first: −0.5 g has norm 2.5, clipped to norm 1 = −0.2 g.
+    const clipThenScale = run(chain(clipByGlobalNorm(1), scaleByLearningRate(constantRate(0.5))), 0.5);
+    const scaleThenClip = run(chain(scaleByLearningRate(constantRate(0.5)), clipByGlobalNorm(1)), 0.5);
+    flat(g).forEach((v, i) => {
+      expect(clipThenScale[i]!).toBeCloseTo(-0.1 * v, 6);
+      expect(scaleThenClip[i]!).toBeCloseTo(-0.2 * v, 6);
+    });
+  });
+
+  it("the learning rate is the traced scalar: the same transform gives −lr·u for each rate passed in", () => {
+    const t = scaleByLearningRate(constantRate(1));
+    for (const lr of [1e-3, 0.25, 2]) {
+      const got = run(chain(t), lr);
+      flat(g).forEach((v, i) => expect(got[i]!).toBeCloseTo(-lr * v, 6));
+    }
+  });
+
+  it("a chain's state is the union of its members' named states; a clash is refused", () => {
+    const opt = optimizerFromConfig(defaultOptimizerConfig, 100);
+    expect([...opt.stateKeys].sort()).toEqual(["count", "m", "v"]);
+    const p = toDev(theta0ForState);
+    const s = opt.init(p);
+    expect(Object.keys(s).sort()).toEqual(["count", "m", "v"]);
+    tree.dispose(s);
+    tree.dispose(p);
+    expect(() => chain(adamw(1e-3, 0), adamw(1e-3, 0.1))).toThrow(/two transforms keep state named "m"/);
+  });
+
+  it("optimizerFromConfig asks for lr_k of its schedule (warm-up then cosine) as the step's scalar", () => {
+    const cfg = { ...defaultOptimizerConfig, learningRate: 2e-3, lrSchedule: "cosine" as const, warmupSteps: 10 };
+    const opt = optimizerFromConfig(cfg, 110);
+    for (const k of [0, 4, 9, 10, 60, 109]) {
+      const want = k < 10 ? (2e-3 * (k + 1)) / 10 : 2e-3 * 0.5 * (1 + Math.cos((Math.PI * (k - 10)) / 100));
+      expect(opt.scalars!(k).lr!).toBeCloseTo(want, 15);
+    }
+  });
+});
+
+const theta0ForState: HostTree = { a: [1, 2, 3, 4, 5, 6], b: { c: [1, 2, 3, 4] } };
 
 describe("learningRate schedules", () => {
   const base: LrSchedule = { kind: "constant", lr: 1e-3, total: 1000, warmup: 0 };
