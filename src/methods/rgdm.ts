@@ -17,7 +17,7 @@
 import { np, tree, type JArray } from "../backend/jax.js";
 import { grad } from "../backend/jax.js";
 import { keyToWords, split2, type Key } from "../backend/keys.js";
-import { toHostSync, upload } from "../backend/ownership.js";
+import { toHost, upload } from "../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import type { ModelConfig } from "../diffusion/model.js";
 import { targetFor, x0FromOutput } from "../diffusion/parameterization.js";
@@ -233,7 +233,7 @@ export async function trainRgdm(o: RgdmTrainOptions): Promise<RgdmResult> {
           tau: s.tau,
           rule: s.rule,
           steps: s.ascentSteps,
-          gradAt: (x) => toHostSync(grad(f)(upload(x, B, D))),
+          gradAt: (x) => toHost(grad(f)(upload(x, B, D))),
         });
         cost.rewardGradEvals += B * s.ascentSteps;
         if (s.rewardAt === "x0-hat") cost.modelEvals += B * s.ascentSteps;
@@ -246,7 +246,7 @@ export async function trainRgdm(o: RgdmTrainOptions): Promise<RgdmResult> {
         if (s.rewardAt === "x0-hat") {
           const sRep = new Int32Array(K * B);
           for (let r = 0; r < K * B; r++) sRep[r] = sIdx[r % B]!;
-          at = hostMatrix(K * B, D, toHostSync(denoisedAt(model, ref, sRep, tab.alphaBar)(upload(pts, K * B, D))));
+          at = hostMatrix(K * B, D, await toHost(denoisedAt(model, ref, sRep, tab.alphaBar)(upload(pts, K * B, D))));
           cost.modelEvals += K * B;
         }
         const r = await evaluateRewardHost(o.reward, at);
