@@ -18,15 +18,17 @@ export interface SamplerConfig {
   steps: number;
   /** DDIM stochasticity η (ignored by DDPM). */
   eta: number;
+  /** Timestep grid (src/diffusion/respacing.ts; default "trailing") and diffusers' steps_offset ("leading" only). */
   spacing?: Spacing;
+  stepsOffset?: number;
   /** DDPM variance choice: β̃ ("small", default) or β ("large"). */
   variance?: "small" | "large";
 }
 
 /** The steps a sampler takes, in order. */
 export function samplerPlan(schedule: Schedule, cfg: SamplerConfig): StepCoefficients[] {
-  if (cfg.sampler === "ddim") return ddimPlan(schedule, cfg.steps, cfg.eta, cfg.spacing);
-  if (cfg.sampler === "ddpm") return ddpmPlan(schedule, cfg.steps, cfg.variance, cfg.spacing);
+  if (cfg.sampler === "ddim") return ddimPlan(schedule, cfg.steps, cfg.eta, cfg.spacing, cfg.stepsOffset);
+  if (cfg.sampler === "ddpm") return ddpmPlan(schedule, cfg.steps, cfg.variance, cfg.spacing, cfg.stepsOffset);
   throw new Error(`unknown sampler "${String(cfg.sampler)}" (ddpm, ddim)`);
 }
 

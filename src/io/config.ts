@@ -342,6 +342,10 @@ export const SamplingSchema = strict({
   sampler: z.enum(["ddpm", "ddim"]).default("ddim"),
   steps: int(1).default(50),
   eta: nonNegative().default(1.0),
+  /** Timestep grid, as diffusers' timestep_spacing (src/diffusion/respacing.ts; "trailing" when omitted). */
+  spacing: z.enum(["linspace", "leading", "trailing"]).optional(),
+  /** diffusers' steps_offset, added to a "leading" grid (Stable Diffusion: 1; 0 when omitted). */
+  stepsOffset: int(0).optional(),
   samples: int(1).default(1000),
   targets: z.array(z.number()).min(1).optional(),
 });

@@ -69,7 +69,8 @@ export async function runExperiment(
   const data = taskData(cfg.task, kTask!, opts.baseDir);
   const model = modelFromConfig(cfg.model, data.dim);
   const train = trainFromConfig(cfg.model.train);
-  const sampler = { sampler: cfg.sampling.sampler, steps: cfg.sampling.steps, eta: cfg.sampling.eta };
+  const { spacing, stepsOffset } = cfg.sampling;
+  const sampler = { sampler: cfg.sampling.sampler, steps: cfg.sampling.steps, eta: cfg.sampling.eta, ...(spacing ? { spacing } : {}), ...(stepsOffset !== undefined ? { stepsOffset } : {}) };
 
   let base: BaseModel | undefined;
   const getBase = async (): Promise<BaseModel> => {
