@@ -4,8 +4,8 @@
  */
 export * from "./index.js";
 export { runExperiment, checkMethodsAvailable } from "./pipeline/experiment.js";
-export { saveModel, loadModel } from "./pipeline/model-checkpoint.js";
-export { finetunedCheckpoint, saveFinetuned, finetunedFromLoaded } from "./finetune/checkpoint.js";
+export { saveModel, loadModel } from "./io/checkpoints/model-files.js";
+export { finetunedCheckpoint, saveFinetuned, finetunedFromLoaded } from "./io/checkpoints/finetuned.js";
 export { taskData, readDataFile } from "./pipeline/task-data.js";
 export { readConfig, parseConfig, defaultConfig, type ExperimentConfig } from "./io/config.js";
 export { readCsv, writeCsv, parseCsv, formatCsv } from "./io/csv.js";
@@ -13,8 +13,8 @@ export { readNpy, writeNpy, readNpyMatrix } from "./io/npy.js";
 export { saveCheckpoint, loadCheckpoint } from "./io/checkpoint.js";
 export { writeFileAtomic } from "./io/atomic.js";
 export { writeReport } from "./report/write.js";
-export { saveRewardModel, loadRewardModel, REWARD_KIND, type RewardMeta } from "./rewards/checkpoint.js";
-export { saveClassifier, loadClassifier, CLASSIFIER_KIND, type ClassifierMeta } from "./rewards/classifier-checkpoint.js";
+export { saveRewardModel, loadRewardModel, REWARD_KIND, type RewardMeta } from "./io/checkpoints/reward.js";
+export { saveClassifier, loadClassifier, CLASSIFIER_KIND, type ClassifierMeta } from "./io/checkpoints/classifier.js";
 // Chemistry (RDKit MinimalLib, QM9): Node entry only for now — RDKit's wasm build is several MB and stays
 // out of the lean browser entry.
 export * from "./chem/index.js";

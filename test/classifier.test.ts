@@ -13,7 +13,7 @@ import {
   temperatureNll,
   type ClassifierModel,
 } from "../src/rewards/classifier.js";
-import { loadClassifier, saveClassifier } from "../src/rewards/classifier-checkpoint.js";
+import { loadClassifier, saveClassifier } from "../src/io/checkpoints/classifier.js";
 import { classifierTiltTask } from "../src/tasks/classifier-tilt.js";
 import { hostNormal, hostUniform } from "../src/tasks/host-random.js";
 

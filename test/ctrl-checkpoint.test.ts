@@ -19,14 +19,14 @@ import { sampleChain, samplerPlan } from "../src/diffusion/sample.js";
 import type { EpsFn, StepTime } from "../src/diffusion/types.js";
 import { pathKlTracker } from "../src/pipeline/methods/ctrl-eval.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
-import { finetunedCheckpoint, finetunedFromLoaded, saveFinetuned } from "../src/finetune/checkpoint.js";
+import { finetunedCheckpoint, finetunedFromLoaded, saveFinetuned } from "../src/io/checkpoints/finetuned.js";
 import { ctrlSide } from "../src/finetune/ctrl.js";
 import { disposeFinetuned, guidedSamples, sampleFinetuned, type FinetunedModel } from "../src/finetune/finetuned.js";
 import { denoiserChainModel, initTrainable, type PolicySpec, type TrainableParams } from "../src/finetune/policy.js";
 import { initDenoiser } from "../src/nn/denoiser.js";
 import { indicatorTiltReference, linearTiltReference } from "../src/guidance/exact.js";
 import { exactTiltKl } from "../src/pipeline/methods/draft.js";
-import { loadModel } from "../src/pipeline/model-checkpoint.js";
+import { loadModel } from "../src/io/checkpoints/model-files.js";
 import { gaussianMixture, mixtureLogDensity } from "../src/tasks/gaussian-mixture.js";
 
 beforeAll(ensureBackend);

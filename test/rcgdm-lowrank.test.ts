@@ -15,7 +15,7 @@ import { makeSchedule } from "../src/diffusion/schedule.js";
 import { conditionalModel, trainConditional } from "../src/methods/rcgdm.js";
 import { initDenoiser } from "../src/nn/denoiser.js";
 import { orthonormalizeBasis, subspaceBasis } from "../src/nn/low-rank-score.js";
-import { loadModel, saveModel } from "../src/pipeline/model-checkpoint.js";
+import { loadModel, saveModel } from "../src/io/checkpoints/model-files.js";
 import { makeLinearSubspace, sampleLinearSubspace, subspaceAngle } from "../src/tasks/linear-subspace.js";
 import { defaultTrainConfig } from "../src/training/trainer.js";
 

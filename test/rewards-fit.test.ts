@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend, keyFromSeed, splitKey, toHostSync, upload } from "../src/backend/index.js";
 import { hostMatrix, type HostMatrix } from "../src/data/matrix.js";
-import { loadRewardModel, saveRewardModel } from "../src/rewards/checkpoint.js";
+import { loadRewardModel, saveRewardModel } from "../src/io/checkpoints/reward.js";
 import { fitReward, predictReward, pseudoLabel, rewardModelPlugin } from "../src/rewards/fit.js";
 import { rewardGrad } from "../src/rewards/reward.js";
 import { fitRidge } from "../src/rewards/ridge.js";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ensureBackend, keyFromSeed, keyToWords } from "../src/backend/index.js";
 import type { ModelConfig } from "../src/diffusion/model.js";
-import { loadModel, saveModel } from "../src/pipeline/model-checkpoint.js";
+import { loadModel, saveModel } from "../src/io/checkpoints/model-files.js";
 import { toy2dTask } from "../src/tasks/toy2d.js";
 import { defaultTrainConfig, initTrainState, trainStateTensors, trainSteps } from "../src/training/trainer.js";
 

@@ -11,8 +11,9 @@ import { slicedWasserstein } from "../eval/sliced-wasserstein.js";
 import { parseConfig, readConfig, type ExperimentConfig } from "../io/config.js";
 import { writeCsv } from "../io/csv.js";
 import { generate } from "../pipeline/generate.js";
-import { loadModel, saveModel, type FinetunedInfo, type LoadedModel } from "../pipeline/model-checkpoint.js";
-import { finetunedFromLoaded } from "../finetune/checkpoint.js";
+import { loadModel, saveModel } from "../io/checkpoints/model-files.js";
+import type { FinetunedInfo, LoadedModel } from "../io/checkpoints/model.js";
+import { finetunedFromLoaded } from "../io/checkpoints/finetuned.js";
 import { ctrlSide } from "../finetune/ctrl.js";
 import { disposeFinetuned, sampleFinetuned } from "../finetune/finetuned.js";
 import { contextInputFor } from "../pipeline/methods/ctrl.js";
@@ -278,7 +279,7 @@ export async function sampleCommand(o: SampleOptions): Promise<number> {
   return 0;
 }
 
-/** `sample` of a fine-tuned model (DRaFT, CTRL: src/finetune/checkpoint.ts). Consumes `loaded`. */
+/** `sample` of a fine-tuned model (DRaFT, CTRL: src/io/checkpoints/finetuned.ts). Consumes `loaded`. */
 function sampleFinetunedCommand(o: SampleOptions, loaded: LoadedModel): number {
   const { meta, state } = loaded;
   const info = meta.finetuned!;

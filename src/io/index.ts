@@ -15,6 +15,13 @@ export {
   type SafetensorsFile,
 } from "./safetensors.js";
 export {
+  decodeCheckpoint,
+  encodeCheckpoint,
+  parseSidecar,
+  sha256HexWeb,
+  CheckpointSidecarSchema,
+} from "./sidecar.js";
+export {
   saveCheckpoint,
   loadCheckpoint,
   checkpointPaths,

@@ -17,7 +17,7 @@ import { writeReport } from "../report/write.js";
 import { disposeTrainState, initTrainState, trainSteps } from "../training/trainer.js";
 import type { BaseModel, ExperimentHooks, MethodContext } from "./methods/context.js";
 import { METHOD_RUNNERS, availableMethods } from "./methods/registry.js";
-import { saveModel } from "./model-checkpoint.js";
+import { saveModel } from "../io/checkpoints/model-files.js";
 import { modelFromConfig, trainFromConfig } from "./model-config.js";
 import { taskData } from "./task-data.js";
 import { EVAL_PAIRS } from "./metrics.js";

@@ -8,7 +8,7 @@
  * so a golden-section search on log T finds it). The fit report gives held-out accuracy, NLL and the
  * expected calibration error (equal-width bins) before and after calibration.
  * `classifierLogProbs` is differentiable jax-js code (CTRL backpropagates γ log p̂(y | x_0) through it).
- * Files: ./classifier-checkpoint.ts (Node only).
+ * Files: src/io/checkpoints/classifier.ts (Node only).
  */
 import { jit, jnn, np, tree, type JArray } from "../backend/jax.js";
 import { keyToSeed, splitKey, type Key } from "../backend/keys.js";

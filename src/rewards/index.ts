@@ -5,4 +5,4 @@ export { fitMlp, predictMlp, mlpRewardFn } from "./mlp.js";
 export { fitEnsemble, predictEnsemble, ensembleRewardFn } from "./ensemble.js";
 export * from "./classifier.js";
 export { fitReward, predictReward, rewardModelPlugin, pseudoLabel, fitQuality, checkLabeledData, splitSizes, permutation, type FitRewardOptions } from "./fit.js";
-// Files (Node only): saveRewardModel / loadRewardModel in ./checkpoint.ts, exported from "rewardiff/node".
+// Files (Node only): saveRewardModel / loadRewardModel in src/io/checkpoints/reward.ts, exported from "rewardiff/node".

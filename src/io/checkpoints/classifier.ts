@@ -1,12 +1,12 @@
 /**
  * Classifier files (Node only): the weights in safetensors and a JSON sidecar
  * `{ kind: "rewardiff-classifier", model: {spec, xMean, xStd, temperature, fit}, columns, label, data }`,
- * with the conventions of the reward-model files (src/rewards/checkpoint.ts).
+ * with the conventions of the reward-model files (src/io/checkpoints/reward.ts).
  */
-import { checkpointPaths, loadCheckpoint, saveCheckpoint } from "../io/checkpoint.js";
-import type { Tensor } from "../io/safetensors.js";
-import { checkClassifierSpec, type ClassifierModel } from "./classifier.js";
-import type { HostTensor } from "./types.js";
+import { checkpointPaths, loadCheckpoint, saveCheckpoint } from "../checkpoint.js";
+import type { Tensor } from "../safetensors.js";
+import { checkClassifierSpec, type ClassifierModel } from "../../rewards/classifier.js";
+import type { HostTensor } from "../../rewards/types.js";
 
 export const CLASSIFIER_KIND = "rewardiff-classifier";
 

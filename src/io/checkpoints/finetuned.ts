@@ -1,5 +1,5 @@
 /**
- * Fine-tuned models (DRaFT, CTRL) as self-describing model checkpoints (src/pipeline/model-checkpoint.ts):
+ * Fine-tuned models (DRaFT, CTRL) as self-describing model checkpoints (src/io/checkpoints/model.ts):
  *  - params = ema = the effective fine-tuned network θ_eff (LoRA adapters A·B merged into W, CTRL's
  *    control table E_y included), so `meta.model.network` is the policy network (with `control` for CTRL);
  *  - `reference.*` = the frozen pretrained weights (the reference p_pre), whose mean μ_pre(x_1) the
@@ -10,18 +10,19 @@
  * The checkpoint is built on the host when the runner finishes (`finetunedCheckpoint`), so it survives
  * the fine-tuned model's disposal and is written with the run's other artefacts.
  */
-import { keyFromSeed } from "../backend/keys.js";
-import { tree, type JArray } from "../backend/jax.js";
-import { toHostSync } from "../backend/ownership.js";
-import { samplerPlan, type SamplerConfig } from "../diffusion/sample.js";
-import { makeSchedule } from "../diffusion/schedule.js";
-import { adamInit } from "../optim/adam.js";
-import { initDenoiser, type DenoiserParams, type DenoiserSpec } from "../nn/denoiser.js";
-import { namedLeaves, paramsFromHost } from "../nn/params.js";
-import { MODEL_KIND, saveModelTensors, type FinetunedInfo, type HostTensors, type LoadedModel, type ModelMeta } from "../pipeline/model-checkpoint.js";
-import { disposeTrainState, trainStateTensors, type TrainConfig } from "../training/trainer.js";
-import { finetunedParams, type FinetunedModel } from "./finetuned.js";
-import { policyNetwork } from "./policy.js";
+import { keyFromSeed } from "../../backend/keys.js";
+import { tree, type JArray } from "../../backend/jax.js";
+import { toHostSync } from "../../backend/ownership.js";
+import { samplerPlan, type SamplerConfig } from "../../diffusion/sample.js";
+import { makeSchedule } from "../../diffusion/schedule.js";
+import { adamInit } from "../../optim/adam.js";
+import { initDenoiser, type DenoiserParams, type DenoiserSpec } from "../../nn/denoiser.js";
+import { namedLeaves, paramsFromHost } from "../../nn/params.js";
+import { MODEL_KIND, type FinetunedInfo, type HostTensors, type LoadedModel, type ModelMeta } from "./model.js";
+import { saveModelTensors } from "./model-files.js";
+import { disposeTrainState, trainStateTensors, type TrainConfig } from "../../training/trainer.js";
+import { finetunedParams, type FinetunedModel } from "../../finetune/finetuned.js";
+import { policyNetwork } from "../../finetune/policy.js";
 
 /** A fine-tuned model's checkpoint, held on the host until the run writes it. */
 export interface FinetunedCheckpoint {

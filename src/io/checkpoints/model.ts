@@ -1,18 +1,19 @@
 /**
- * Model checkpoints: the training state (weights, EMA weights, Adam moments, step, PRNG key) in
- * safetensors, and everything needed to rebuild and resume the model in the JSON sidecar.
+ * Model checkpoints without file I/O (runs in a browser): the sidecar config of a diffusion model,
+ * validated with zod (strict at every depth: an unknown key or `train.batchSize: "abc"` is refused with
+ * one line naming the sidecar and the key), and the model rebuilt from a decoded checkpoint. The tensors
+ * are the training state (params.*, ema.*, opt.*, key; src/training/trainer.ts) and, for a fine-tuned
+ * model, the frozen reference network (reference.*; src/io/checkpoints/finetuned.ts).
+ * `loadModelFromBytes` loads a model from the two byte strings (SHA-256 through WebCrypto);
+ * src/io/checkpoints/model-files.ts reads and writes the files in Node.
  */
-import { checkpointPaths, loadCheckpoint, saveCheckpoint } from "../io/checkpoint.js";
-import type { Tensor } from "../io/safetensors.js";
-import type { ModelConfig } from "../diffusion/model.js";
-import { validateDenoiserSpec } from "../nn/denoiser.js";
-import { makeSchedule } from "../diffusion/schedule.js";
-import {
-  trainStateFromTensors,
-  trainStateTensors,
-  type TrainConfig,
-  type TrainState,
-} from "../training/trainer.js";
+import * as z from "zod";
+import type { ModelConfig } from "../../diffusion/model.js";
+import { makeSchedule } from "../../diffusion/schedule.js";
+import { validateDenoiserSpec } from "../../nn/denoiser.js";
+import { trainStateFromTensors, type TrainConfig, type TrainState } from "../../training/trainer.js";
+import { decodeCheckpoint, type Checkpoint } from "../sidecar.js";
+import { describeIssue } from "../zod-error.js";
 
 export const MODEL_KIND = "rewardiff-model";
 
@@ -33,7 +34,7 @@ export interface ModelMeta {
    */
   conditioning?: ModelConditioning;
   /**
-   * Fine-tuned models (DRaFT, CTRL; src/finetune/checkpoint.ts): what was fine-tuned and how to sample
+   * Fine-tuned models (DRaFT, CTRL; src/io/checkpoints/finetuned.ts): what was fine-tuned and how to sample
    * it. The weights (params = ema) are the effective fine-tuned network (LoRA adapters merged, CTRL's
    * control table included); the tensors `reference.*` hold the frozen pretrained network, whose mean
    * the chain's final deterministic step uses.
@@ -52,7 +53,7 @@ export interface FinetunedInfo {
   gamma?: number;
   alpha?: number;
   /** The sampler of the run that trained it (the chain the policy was trained on). */
-  sampler: { sampler: string; steps: number; eta?: number };
+  sampler: { sampler: string; steps: number; eta?: number; spacing?: "linspace" | "leading" | "trailing"; stepsOffset?: number };
   /** CTRL: the context c the pretrained p_pre(x | c) takes (one-hot, value condition of dimension C). */
   context?: { contexts: number; names: string[] };
   /** CTRL: the added control y ∈ {0..classes−1} (+ the null class), and whether ∅ was trained (CFG possible). */
@@ -76,23 +77,7 @@ export interface ModelConditioning {
 /** Host tensors by name (what a model checkpoint stores). */
 export type HostTensors = Map<string, { shape: readonly number[]; data: Float32Array | Uint32Array }>;
 
-/** Saves a training state; `extra` adds tensors beside it (e.g. a fine-tuned model's `reference.*`). */
-export function saveModel(path: string, meta: Omit<ModelMeta, "kind" | "step" | "dataSeed">, state: TrainState, extra?: HostTensors): void {
-  const tensors: HostTensors = trainStateTensors(state);
-  for (const [k, v] of extra ?? []) tensors.set(k, v);
-  saveModelTensors(path, { kind: MODEL_KIND, ...meta, step: state.step, dataSeed: state.dataSeed }, tensors);
-}
-
-/** Writes host tensors and a complete sidecar config (checked first, so a bad one never reaches disk). */
-export function saveModelTensors(path: string, config: ModelMeta, hostTensors: HostTensors): void {
-  checkModelMeta(config, path);
-  const tensors: Record<string, Tensor> = {};
-  for (const [name, t] of hostTensors) {
-    tensors[name] = t.data instanceof Uint32Array ? { dtype: "U32", shape: [...t.shape], data: t.data } : { dtype: "F32", shape: [...t.shape], data: t.data };
-  }
-  saveCheckpoint(path, { tensors, config: config as unknown as Record<string, unknown> });
-}
-
+/** A loaded model: its sidecar, training state, and the tensors beside the state (e.g. `reference.*`). */
 export interface LoadedModel {
   meta: ModelMeta;
   state: TrainState;
@@ -100,76 +85,149 @@ export interface LoadedModel {
   extra: Map<string, { shape: readonly number[]; data: Float32Array }>;
 }
 
-export function loadModel(path: string): LoadedModel {
-  const ck = loadCheckpoint(path);
-  const meta = checkModelMeta(ck.config, checkpointPaths(path).sidecar);
+const int = (min: number) => z.number().int().min(min);
+const names = z.array(z.string());
+
+/** The optimizer settings a model was trained with (beta1, beta2, eps: Adam's, when not the defaults). */
+const TrainBlockSchema = z.strictObject({
+  steps: int(0),
+  batchSize: int(1),
+  learningRate: z.number().positive(),
+  weightDecay: z.number().min(0),
+  gradClip: z.number().min(0),
+  lrSchedule: z.enum(["constant", "cosine", "warmup-cosine"]),
+  warmupSteps: int(0),
+  ema: z.number().min(0).lt(1),
+  beta1: z.number().min(0).lt(1).optional(),
+  beta2: z.number().min(0).lt(1).optional(),
+  eps: z.number().positive().optional(),
+});
+
+const ScheduleBlockSchema = z.strictObject({
+  kind: z.enum(["linear", "cosine", "scaled-linear", "custom"]),
+  steps: int(1),
+  betaStart: z.number().optional(),
+  betaEnd: z.number().optional(),
+  betas: z.array(z.number()).optional(),
+});
+
+const ModelBlockSchema = z.strictObject({
+  network: z.looseObject({ dataDim: z.unknown() }),
+  prediction: z.enum(["eps", "x0", "v"]),
+  schedule: ScheduleBlockSchema,
+  eventShape: z.array(int(1)).optional(),
+});
+
+const ConditioningSchema = z.strictObject({
+  names,
+  source: z.string(),
+  reward: z.string().optional(),
+  pseudoLabelNoise: z.number().min(0).optional(),
+  dropout: z.number().min(0).lt(1).optional(),
+});
+
+const FinetunedSchema = z.strictObject({
+  method: z.enum(["draft", "ctrl"]),
+  trainable: z.string(),
+  rank: int(1).optional(),
+  steps: int(0),
+  gamma: z.number().optional(),
+  alpha: z.number().optional(),
+  sampler: z.strictObject({
+    sampler: z.enum(["ddpm", "ddim"]),
+    steps: int(1),
+    eta: z.number().min(0).optional(),
+    spacing: z.enum(["linspace", "leading", "trailing"]).optional(),
+    stepsOffset: int(0).optional(),
+  }),
+  context: z.strictObject({ contexts: int(1), names }).optional(),
+  control: z.strictObject({ classes: int(1), names, nullProbability: z.number().min(0).lt(1), classifier: z.string() }).optional(),
+});
+
+/** The model sidecar's `config` (cross-field checks in {@link checkModelMeta}). */
+export const ModelMetaSchema = z.strictObject({
+  kind: z.literal(MODEL_KIND),
+  model: ModelBlockSchema,
+  train: TrainBlockSchema,
+  step: int(0),
+  dataSeed: z.number().int(),
+  columns: names,
+  data: z.string(),
+  conditioning: ConditioningSchema.optional(),
+  finetuned: FinetunedSchema.optional(),
+});
+
+/** Validates a model sidecar's config; every message names the sidecar file and the key (`config.…`). */
+export function checkModelMeta(config: unknown, where: string): ModelMeta {
+  const fail = (key: string, what: string): never => {
+    throw new Error(`${where}: config.${key}: ${what}`);
+  };
+  const kind = (config as { kind?: unknown } | null)?.kind;
+  if (kind !== MODEL_KIND) fail("kind", `expected "${MODEL_KIND}"${kind === "rewardiff-reward" ? " (this is a reward model, not a diffusion model)" : " (is this a rewardiff model?)"}`);
+  const r = ModelMetaSchema.safeParse(config, { reportInput: true });
+  if (!r.success) {
+    const issue = r.error.issues.find((i) => i.code === "unrecognized_keys") ?? r.error.issues[0]!;
+    throw new Error(`${where}: ${describeIssue(issue, ["config"])}`);
+  }
+  const c = config as ModelMeta;
+  const m = c.model;
+  try {
+    validateDenoiserSpec(m.network);
+  } catch (err) {
+    fail("model.network", (err as Error).message.replace(/^model: /, ""));
+  }
+  try {
+    makeSchedule(m.schedule);
+  } catch (err) {
+    fail("model.schedule", (err as Error).message.replace(/^schedule: /, ""));
+  }
+  if (c.columns.length !== m.network.dataDim) fail("columns", `${c.columns.length} names for a model of dimension ${m.network.dataDim}`);
+  const cond = m.network.condition;
+  if (c.conditioning !== undefined) {
+    if (!cond) fail("conditioning", "present, but model.network has no condition");
+    const dim = cond!.kind === "value" ? cond!.dim : 1;
+    if (c.conditioning.names.length !== dim) fail("conditioning.names", `${c.conditioning.names.length} names for a condition of dimension ${dim}`);
+  }
+  const f = c.finetuned;
+  if (f !== undefined) {
+    const control = m.network.control;
+    if (f.method === "ctrl") {
+      if (!f.control || !control) fail("finetuned.control", "a CTRL model needs a control (and model.network.control)");
+      if (f.control!.classes !== control!.classes) fail("finetuned.control.classes", `${f.control!.classes}, but model.network.control has ${control!.classes} classes`);
+      if (f.control!.names.length !== control!.classes) fail("finetuned.control.names", `expected ${control!.classes} names`);
+    } else if (control) fail("finetuned", "a DRaFT model has no control, but model.network.control is set");
+    if (f.context !== undefined && (!cond || cond.kind !== "value" || cond.dim !== f.context.contexts)) {
+      fail("finetuned.context.contexts", `${f.context.contexts} contexts, but model.network.condition does not take a one-hot of that size`);
+    }
+  }
+  return c;
+}
+
+/** Rebuilds a model from a decoded checkpoint (`where` names the sidecar in messages). */
+export function modelFromCheckpoint(ck: Checkpoint, where: string): LoadedModel {
+  const meta = checkModelMeta(ck.config, where);
   const tensors = new Map<string, { shape: readonly number[]; data: Float32Array | Uint32Array }>();
   for (const [name, t] of Object.entries(ck.tensors)) {
-    if (!(t.data instanceof Float32Array || t.data instanceof Uint32Array)) throw new Error(`${path}: tensor "${name}" has an unexpected dtype ${t.dtype}`);
+    if (!(t.data instanceof Float32Array || t.data instanceof Uint32Array)) throw new Error(`${where}: tensor "${name}" has an unexpected dtype ${t.dtype}`);
     tensors.set(name, { shape: t.shape, data: t.data });
   }
-  const state = trainStateFromTensors(meta.model, tensors, { step: meta.step, dataSeed: meta.dataSeed }, path);
+  const state = trainStateFromTensors(meta.model, tensors, { step: meta.step, dataSeed: meta.dataSeed }, where);
   const extra = new Map<string, { shape: readonly number[]; data: Float32Array }>();
   for (const [name, t] of tensors) if (!/^(params|ema|opt)\.|^key$/.test(name)) extra.set(name, { shape: t.shape, data: Float32Array.from(t.data) });
   return { meta, state, extra };
 }
 
-/** Validates a model sidecar's config; every message names the sidecar file and the key. */
-export function checkModelMeta(config: unknown, where: string): ModelMeta {
-  const c = config as Partial<ModelMeta> | undefined;
-  const fail = (key: string, what: string): never => {
-    throw new Error(`${where}: config.${key}: ${what}`);
-  };
-  if (!c || typeof c !== "object") fail("", "missing");
-  if (c!.kind !== MODEL_KIND) fail("kind", `expected "${MODEL_KIND}" (is this a rewardiff model?)`);
-  const m = c!.model;
-  if (!m || typeof m !== "object") fail("model", "missing");
-  if (!m!.network || typeof m!.network !== "object") fail("model.network", "missing");
-  try {
-    validateDenoiserSpec(m!.network);
-  } catch (err) {
-    fail("model.network", (err as Error).message.replace(/^model: /, ""));
-  }
-  if (!m!.schedule || typeof m!.schedule !== "object") fail("model.schedule", "missing");
-  try {
-    makeSchedule(m!.schedule);
-  } catch (err) {
-    fail("model.schedule", (err as Error).message.replace(/^schedule: /, ""));
-  }
-  if (!["eps", "x0", "v"].includes(m!.prediction as string)) fail("model.prediction", `expected "eps", "x0" or "v", got ${JSON.stringify(m!.prediction)}`);
-  if (!c!.train || typeof c!.train !== "object") fail("train", "missing");
-  if (!Number.isInteger(c!.step) || c!.step! < 0) fail("step", `expected a whole number ≥ 0, got ${JSON.stringify(c!.step)}`);
-  if (!Number.isInteger(c!.dataSeed)) fail("dataSeed", `expected a whole number, got ${JSON.stringify(c!.dataSeed)}`);
-  const cols = c!.columns;
-  if (!Array.isArray(cols) || !cols.every((x) => typeof x === "string")) fail("columns", "expected a list of column names");
-  if (cols!.length !== m!.network.dataDim) fail("columns", `${cols!.length} names for a model of dimension ${m!.network.dataDim}`);
-  if (c!.conditioning !== undefined) {
-    const k = c!.conditioning as Partial<ModelConditioning> | null;
-    const cond = m!.network.condition;
-    if (!k || typeof k !== "object") fail("conditioning", "expected an object");
-    if (!cond) fail("conditioning", "present, but model.network has no condition");
-    if (!Array.isArray(k!.names) || !k!.names.every((x) => typeof x === "string")) fail("conditioning.names", "expected a list of names");
-    const dim = cond!.kind === "value" ? cond!.dim : 1;
-    if (k!.names!.length !== dim) fail("conditioning.names", `${k!.names!.length} names for a condition of dimension ${dim}`);
-    if (typeof k!.source !== "string") fail("conditioning.source", "expected a string");
-  }
-  if (c!.finetuned !== undefined) {
-    const f = c!.finetuned as Partial<FinetunedInfo> | null;
-    if (!f || typeof f !== "object") fail("finetuned", "expected an object");
-    if (f!.method !== "draft" && f!.method !== "ctrl") fail("finetuned.method", `expected "draft" or "ctrl", got ${JSON.stringify(f!.method)}`);
-    const control = m!.network.control;
-    if (f!.method === "ctrl") {
-      if (!f!.control || !control) fail("finetuned.control", "a CTRL model needs a control (and model.network.control)");
-      if (f!.control!.classes !== control!.classes) fail("finetuned.control.classes", `${f!.control!.classes}, but model.network.control has ${control!.classes} classes`);
-      if (!Array.isArray(f!.control!.names) || f!.control!.names.length !== control!.classes) fail("finetuned.control.names", `expected ${control!.classes} names`);
-      if (!(f!.control!.nullProbability >= 0 && f!.control!.nullProbability < 1)) fail("finetuned.control.nullProbability", "expected a number in [0, 1)");
-    } else if (control) fail("finetuned", "a DRaFT model has no control, but model.network.control is set");
-    const cond = m!.network.condition;
-    if (f!.context !== undefined) {
-      if (!cond || cond.kind !== "value" || cond.dim !== f!.context.contexts) fail("finetuned.context.contexts", `${f!.context.contexts} contexts, but model.network.condition does not take a one-hot of that size`);
-    }
-    const s = f!.sampler;
-    if (!s || !["ddpm", "ddim"].includes(s.sampler) || !Number.isInteger(s.steps)) fail("finetuned.sampler", "expected { sampler, steps, eta }");
-  }
-  return c as ModelMeta;
+/**
+ * Loads a model from the safetensors bytes and the sidecar (JSON text or its parsed value), e.g. fetched
+ * by a browser. Checks the sidecar, the SHA-256 of the bytes (WebCrypto) and every tensor; the returned
+ * state's arrays are owned by the caller (`disposeTrainState`).
+ */
+export async function loadModelFromBytes(
+  weights: Uint8Array,
+  sidecar: string | object,
+  names: { weights?: string; sidecar?: string } = {},
+): Promise<LoadedModel> {
+  const n = { weights: names.weights ?? "model weights", sidecar: names.sidecar ?? "model sidecar" };
+  const ck = await decodeCheckpoint(weights, sidecar, n);
+  return modelFromCheckpoint(ck, n.sidecar);
 }

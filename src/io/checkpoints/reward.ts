@@ -3,9 +3,9 @@
  * sidecar saying what they are: `{ kind: "rewardiff-reward", model: {...settings, statistics}, columns,
  * label, fit }`. `rewardiff fit-reward` writes one, `rewardiff train --reward-model` reads it.
  */
-import { checkpointPaths, loadCheckpoint, saveCheckpoint } from "../io/checkpoint.js";
-import type { Tensor } from "../io/safetensors.js";
-import type { EnsembleModel, HostTensor, MlpModel, RewardFitReport, RewardModel } from "./types.js";
+import { checkpointPaths, loadCheckpoint, saveCheckpoint } from "../checkpoint.js";
+import type { Tensor } from "../safetensors.js";
+import type { EnsembleModel, HostTensor, MlpModel, RewardFitReport, RewardModel } from "../../rewards/types.js";
 
 export const REWARD_KIND = "rewardiff-reward";
 

@@ -8,7 +8,7 @@
 import { keyFromSeed } from "../../backend/index.js";
 import type { RewardConfig } from "../../io/config.js";
 import { fitClassifier, type ClassifierModel, type ClassifierSpec } from "../../rewards/classifier.js";
-import { saveClassifier } from "../../rewards/classifier-checkpoint.js";
+import { saveClassifier } from "../../io/checkpoints/classifier.js";
 import { TILT_CLASSES } from "../../tasks/classifier-tilt.js";
 import type { MethodContext } from "../methods/context.js";
 import type { TaskData } from "../task-data.js";

@@ -22,7 +22,7 @@ import type { ConditionInput, DenoiserParams } from "../../nn/denoiser.js";
 import { disposeTrainState, initTrainState, trainSteps, type TrainConfig, type TrainState } from "../../training/trainer.js";
 import { generateWithEps } from "../generate.js";
 import type { MethodContext } from "../methods/context.js";
-import { loadModel, saveModel } from "../model-checkpoint.js";
+import { loadModel, saveModel } from "../../io/checkpoints/model-files.js";
 import type { ClassifierTiltData, TaskData } from "../task-data.js";
 
 /** Size of the context embedding added to the denoiser's input. */
@@ -126,7 +126,7 @@ export function pretrainedCheckpoints(ctx: MethodContext): { name: string; save:
   return [{ name: PRETRAINED_CHECKPOINT, save: (path) => savePretrained(path, p, ctx.data) }];
 }
 
-/** Saves p_pre as a model checkpoint (src/pipeline/model-checkpoint.ts) with its conditioning described. */
+/** Saves p_pre as a model checkpoint (src/io/checkpoints/model.ts) with its conditioning described. */
 export function savePretrained(path: string, p: PretrainedTiltModel, data: Pick<TaskData, "columns" | "name">): void {
   saveModel(
     path,

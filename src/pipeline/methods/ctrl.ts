@@ -5,13 +5,13 @@
  * sampler (src/finetune/ctrl.ts), with the run's calibrated classifier p̂ (classifier-tilt/classifier.ts).
  * γ = `gamma`, or 1/`alpha`, default the task's γ (so p* is the task's target). Evaluated by
  * ./ctrl-eval.ts beside the baselines "cfg-triples" and "dps-classifier". The fine-tuned model is saved
- * as `model-<label>.safetensors` (src/finetune/checkpoint.ts; `rewardiff sample --context c --control y`).
+ * as `model-<label>.safetensors` (src/io/checkpoints/finetuned.ts; `rewardiff sample --context c --control y`).
  */
 import { np, type JArray } from "../../backend/jax.js";
 import { split2 } from "../../backend/keys.js";
 import { makeSchedule } from "../../diffusion/schedule.js";
 import { checkLabel, ctrlFinetune, ctrlSide } from "../../finetune/ctrl.js";
-import { finetunedCheckpoint, finetunedFileName, saveFinetuned } from "../../finetune/checkpoint.js";
+import { finetunedCheckpoint, finetunedFileName, saveFinetuned } from "../../io/checkpoints/finetuned.js";
 import { disposeFinetuned, sampleFinetuned } from "../../finetune/finetuned.js";
 import { oneHot } from "../../finetune/policy.js";
 import { samplerPlan } from "../../diffusion/sample.js";

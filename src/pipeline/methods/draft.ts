@@ -5,7 +5,7 @@
  * to exact p* samples, `klToPretrained` (Σ_t E KL_t along the fine-tuned chains, an upper bound on
  * KL(p_θ(x_0) ‖ p_pre(x_0)), a number) beside `reference.kl` = the exact KL(p* ‖ p) = E_p*[r]/α − log Z,
  * the wasm heap high-water mark, the training curve and the options used. The fine-tuned model is saved
- * as `model-<label>.safetensors` (src/finetune/checkpoint.ts; sampled by `rewardiff sample` like any model).
+ * as `model-<label>.safetensors` (src/io/checkpoints/finetuned.ts; sampled by `rewardiff sample` like any model).
  */
 import { split2 } from "../../backend/keys.js";
 import { makeSchedule } from "../../diffusion/schedule.js";
@@ -14,7 +14,7 @@ import { disposeFinetuned, sampleFinetuned } from "../../finetune/finetuned.js";
 import { newCost } from "../../guidance/types.js";
 import { lineChart } from "../../report/plots.js";
 import { tiltLogPartition } from "../../tasks/gaussian-mixture.js";
-import { finetunedCheckpoint, finetunedFileName, saveFinetuned } from "../../finetune/checkpoint.js";
+import { finetunedCheckpoint, finetunedFileName, saveFinetuned } from "../../io/checkpoints/finetuned.js";
 import type { MethodRunner } from "./context.js";
 import { guidanceOutput, guidanceSetup, type GuidanceSetup } from "./guidance-common.js";
 import type { MethodConfig } from "../../io/config.js";

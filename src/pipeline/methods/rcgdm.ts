@@ -26,7 +26,7 @@ import { subspaceBasis } from "../../nn/low-rank-score.js";
 import type { PlotFigure } from "../../report/html.js";
 import { lineChart, type LineSeries } from "../../report/plots.js";
 import type { ResultRow } from "../../report/types.js";
-import { saveRewardModel } from "../../rewards/checkpoint.js";
+import { saveRewardModel } from "../../io/checkpoints/reward.js";
 import { fitReward, predictReward, rewardModelPlugin } from "../../rewards/fit.js";
 import {
   defaultEnsemble,
@@ -38,7 +38,7 @@ import {
 } from "../../rewards/types.js";
 import { noisyLabels, subspaceAngle } from "../../tasks/linear-subspace.js";
 import { disposeTrainState } from "../../training/trainer.js";
-import { saveModel } from "../model-checkpoint.js";
+import { saveModel } from "../../io/checkpoints/model-files.js";
 import type { MethodContext, MethodOutput, MethodRunner } from "./context.js";
 
 /** The validated "rcgdm" method config (io/config.ts). */

@@ -1,0 +1,143 @@
+/**
+ * Model checkpoints: loading from bytes (the browser path: WebCrypto digest, no file system) gives the
+ * same model as loading the files, and every sidecar is validated strictly (zod), each problem one line
+ * naming the sidecar and the key.
+ */
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureBackend, keyFromSeed, keyToWords } from "../src/backend/index.js";
+import type { ModelConfig } from "../src/diffusion/model.js";
+import { loadModelFromBytes } from "../src/io/checkpoints/model.js";
+import { loadModel, saveModel } from "../src/io/checkpoints/model-files.js";
+import { sha256HexWeb } from "../src/io/sidecar.js";
+import { defaultTrainConfig, disposeTrainState, initTrainState, trainStateTensors } from "../src/training/trainer.js";
+
+const dir = mkdtempSync(join(tmpdir(), "rewardiff-model-ckpt-"));
+beforeAll(ensureBackend);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const model: ModelConfig = {
+  network: { kind: "mlp", dataDim: 2, hidden: 16, layers: 2, timeEmbedding: 8, residual: true, norm: "none" },
+  prediction: "eps",
+  schedule: { kind: "linear", steps: 100 },
+};
+
+let n = 0;
+/** A saved model (fresh weights, seed 3); returns its two paths. */
+function saved(): { weights: string; sidecar: string } {
+  const weights = join(dir, `m${n++}.safetensors`);
+  const state = initTrainState(model, keyFromSeed(3));
+  saveModel(weights, { model, train: defaultTrainConfig, columns: ["x1", "x2"], data: "test" }, state);
+  disposeTrainState(state);
+  return { weights, sidecar: weights.replace(/\.safetensors$/, ".json") };
+}
+
+function editSidecar(path: string, edit: (j: Record<string, any>) => void): void {
+  const j = JSON.parse(readFileSync(path, "utf8"));
+  edit(j);
+  writeFileSync(path, JSON.stringify(j));
+}
+
+function loadError(path: string): string {
+  try {
+    disposeTrainState(loadModel(path).state);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error("expected an error");
+}
+
+describe("WebCrypto SHA-256", () => {
+  it("matches the FIPS 180-2 test vector and node:crypto", async () => {
+    const abc = new TextEncoder().encode("abc");
+    expect(await sha256HexWeb(abc)).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const bytes = Uint8Array.from({ length: 1000 }, (_, i) => (i * 37) % 256);
+    expect(await sha256HexWeb(bytes)).toBe(createHash("sha256").update(bytes).digest("hex"));
+  });
+});
+
+describe("loadModelFromBytes", () => {
+  it("gives the same model as loading the files, from the sidecar as text or as a parsed object", async () => {
+    const { weights, sidecar } = saved();
+    const fromFiles = loadModel(weights);
+    const bytes = new Uint8Array(readFileSync(weights));
+    const text = readFileSync(sidecar, "utf8");
+    const want = trainStateTensors(fromFiles.state);
+    for (const side of [text, JSON.parse(text) as object]) {
+      const fromBytes = await loadModelFromBytes(bytes, side);
+      expect(fromBytes.meta).toEqual(fromFiles.meta);
+      expect(fromBytes.state.step).toBe(fromFiles.state.step);
+      expect(keyToWords(fromBytes.state.key)).toEqual(keyToWords(fromFiles.state.key));
+      const got = trainStateTensors(fromBytes.state);
+      expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+      for (const [name, t] of want) expect(got.get(name)!.data, name).toEqual(t.data);
+      disposeTrainState(fromBytes.state);
+    }
+    disposeTrainState(fromFiles.state);
+  });
+
+  it("refuses modified bytes by their digest and names the sources it was given", async () => {
+    const { weights, sidecar } = saved();
+    const bytes = new Uint8Array(readFileSync(weights));
+    bytes[bytes.length - 1]! ^= 0x01;
+    await expect(loadModelFromBytes(bytes, readFileSync(sidecar, "utf8"), { weights: "w.safetensors", sidecar: "w.json" })).rejects.toThrow(
+      /^w\.safetensors: sha256 [0-9a-f]{12}… does not match [0-9a-f]{12}… recorded in w\.json: the weights are corrupt or modified$/,
+    );
+  });
+});
+
+describe("strict sidecars", () => {
+  it("refuses a train block with a wrong type, naming the file and the key", () => {
+    const { weights, sidecar } = saved();
+    editSidecar(sidecar, (j) => (j.config.train.batchSize = "abc"));
+    expect(loadError(weights)).toBe(`${sidecar}: config.train.batchSize: expected a number, got "abc"`);
+    editSidecar(sidecar, (j) => (j.config.train.batchSize = 0));
+    expect(loadError(weights)).toMatch(new RegExp(`^${sidecar.replace(/[.]/g, "\\.")}: config\\.train\\.batchSize: .*1`));
+  });
+
+  it("refuses unknown keys at every depth", () => {
+    const { weights, sidecar } = saved();
+    editSidecar(sidecar, (j) => (j.config.train.learningRat = 1));
+    expect(loadError(weights)).toMatch(/: config\.train: unknown key "learningRat"/);
+    editSidecar(sidecar, (j) => {
+      delete j.config.train.learningRat;
+      j.config.model.schedule.beta = 0.1;
+    });
+    expect(loadError(weights)).toMatch(/: config\.model\.schedule: unknown key "beta"/);
+    editSidecar(sidecar, (j) => {
+      delete j.config.model.schedule.beta;
+      j.config.note = "x";
+    });
+    expect(loadError(weights)).toMatch(/: config: unknown key "note"/);
+    editSidecar(sidecar, (j) => {
+      delete j.config.note;
+      j.comment = "x";
+    });
+    expect(loadError(weights)).toBe(`${sidecar}: unknown key "comment"`);
+    editSidecar(sidecar, (j) => {
+      delete j.comment;
+      j.tensors["ema.input.w"].order = "C";
+    });
+    expect(loadError(weights)).toBe(`${sidecar}: tensors.ema.input.w must be { dtype: "F32" | "F64" | "I32" | "U32", shape: [whole numbers] }`);
+  });
+
+  it("refuses bad enums and cross-field mismatches with one line", () => {
+    const { weights, sidecar } = saved();
+    editSidecar(sidecar, (j) => (j.config.model.prediction = "score"));
+    expect(loadError(weights)).toMatch(/: config\.model\.prediction: expected one of "eps" \| "x0" \| "v", got "score"$/);
+    editSidecar(sidecar, (j) => {
+      j.config.model.prediction = "eps";
+      j.config.columns = ["a"];
+    });
+    expect(loadError(weights)).toBe(`${sidecar}: config.columns: 1 names for a model of dimension 2`);
+    editSidecar(sidecar, (j) => {
+      j.config.columns = ["a", "b"];
+      j.config.kind = "rewardiff-reward";
+    });
+    expect(loadError(weights)).toBe(`${sidecar}: config.kind: expected "rewardiff-model" (this is a reward model, not a diffusion model)`);
+    for (const m of [loadError(weights)]) expect(m.split("\n")).toHaveLength(1);
+  });
+});
