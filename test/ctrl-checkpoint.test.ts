@@ -27,6 +27,7 @@ import { initDenoiser } from "../src/nn/denoiser.js";
 import { indicatorTiltReference, linearTiltReference } from "../src/guidance/exact.js";
 import { exactTiltKl } from "../src/pipeline/methods/draft.js";
 import { loadModel } from "../src/io/checkpoints/model-files.js";
+import { defaultTrainConfig } from "../src/training/trainer.js";
 import { gaussianMixture, mixtureLogDensity } from "../src/tasks/gaussian-mixture.js";
 
 beforeAll(ensureBackend);
@@ -68,7 +69,7 @@ describe("fine-tuned checkpoints", () => {
     const m = ctrlModel("adapters");
     const info = { method: "ctrl" as const, trainable: "adapters", rank: 2, steps: 1, gamma: 1, sampler: { sampler: "ddpm", steps: 10, eta: 1 }, context: { contexts: C, names: ["c0", "c1"] }, control: { classes: 2, names: ["y=0", "y=1"], nullProbability: 0.1, classifier: "classifier.safetensors" } };
     const conditioning = { names: ["c0", "c1"], source: "test", dropout: 0 };
-    saveFinetuned(join(dir, "ctrl.safetensors"), finetunedCheckpoint(m, info, { train: {} as never, columns: ["x1", "x2"], data: "test", conditioning }));
+    saveFinetuned(join(dir, "ctrl.safetensors"), finetunedCheckpoint(m, info, { train: defaultTrainConfig, columns: ["x1", "x2"], data: "test", conditioning }));
     const back = finetunedFromLoaded(loadModel(join(dir, "ctrl.safetensors")), "ctrl.safetensors", { sampler: "ddpm", steps: 10, eta: 1 });
     expect(back.spec.controlClasses).toBe(2);
     for (const [c, y, w] of [[0, 1, 1], [1, 0, 1], [1, 1, 2]] as const) {
@@ -87,7 +88,7 @@ describe("fine-tuned checkpoints", () => {
     const spec: PolicySpec = { model: plain, mode: "all", rank: 1 };
     const d: FinetunedModel = { spec, p: perturb(initTrainable(spec, base, keyFromSeed(4)), 20), f: { base }, plan: samplerPlan(schedule, { sampler: "ddim", steps: 8, eta: 1 }), T: schedule.T, dim: 2 };
     const dinfo = { method: "draft" as const, trainable: "all", steps: 1, alpha: 1, sampler: { sampler: "ddim", steps: 8, eta: 1 } };
-    saveFinetuned(join(dir, "draft.safetensors"), finetunedCheckpoint(d, dinfo, { train: {} as never, columns: ["x1", "x2"], data: "test" }));
+    saveFinetuned(join(dir, "draft.safetensors"), finetunedCheckpoint(d, dinfo, { train: defaultTrainConfig, columns: ["x1", "x2"], data: "test" }));
     const dback = finetunedFromLoaded(loadModel(join(dir, "draft.safetensors")), "draft.safetensors", { sampler: "ddim", steps: 8, eta: 1 });
     const a = sampleFinetuned(d, 64, keyFromSeed(6));
     const b = sampleFinetuned(dback, 64, keyFromSeed(6));

@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend, keyFromSeed, keyToWords } from "../src/backend/index.js";
 import type { ModelConfig } from "../src/diffusion/model.js";
-import { loadModelFromBytes } from "../src/io/checkpoints/model.js";
-import { loadModel, saveModel } from "../src/io/checkpoints/model-files.js";
+import { disposeLoadedModel, loadModelFromBytes, trainingState } from "../src/io/checkpoints/model.js";
+import { loadModel, saveInferenceModel, saveModel, saveModelTensors, weightTensors } from "../src/io/checkpoints/model-files.js";
 import { sha256HexWeb } from "../src/io/sidecar.js";
 import { defaultTrainConfig, disposeTrainState, initTrainState, trainStateTensors } from "../src/training/trainer.js";
 
@@ -43,7 +43,7 @@ function editSidecar(path: string, edit: (j: Record<string, any>) => void): void
 
 function loadError(path: string): string {
   try {
-    disposeTrainState(loadModel(path).state);
+    disposeLoadedModel(loadModel(path));
   } catch (e) {
     return (e as Error).message;
   }
@@ -65,18 +65,19 @@ describe("loadModelFromBytes", () => {
     const fromFiles = loadModel(weights);
     const bytes = new Uint8Array(readFileSync(weights));
     const text = readFileSync(sidecar, "utf8");
-    const want = trainStateTensors(fromFiles.state);
+    const want = trainStateTensors(fromFiles.state!);
     for (const side of [text, JSON.parse(text) as object]) {
       const fromBytes = await loadModelFromBytes(bytes, side);
+      expect(fromBytes.kind).toBe("training");
       expect(fromBytes.meta).toEqual(fromFiles.meta);
-      expect(fromBytes.state.step).toBe(fromFiles.state.step);
-      expect(keyToWords(fromBytes.state.key)).toEqual(keyToWords(fromFiles.state.key));
-      const got = trainStateTensors(fromBytes.state);
+      expect(fromBytes.state!.step).toBe(fromFiles.state!.step);
+      expect(keyToWords(fromBytes.state!.key)).toEqual(keyToWords(fromFiles.state!.key));
+      const got = trainStateTensors(fromBytes.state!);
       expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
       for (const [name, t] of want) expect(got.get(name)!.data, name).toEqual(t.data);
-      disposeTrainState(fromBytes.state);
+      disposeLoadedModel(fromBytes);
     }
-    disposeTrainState(fromFiles.state);
+    disposeLoadedModel(fromFiles);
   });
 
   it("refuses modified bytes by their digest and names the sources it was given", async () => {
@@ -86,6 +87,58 @@ describe("loadModelFromBytes", () => {
     await expect(loadModelFromBytes(bytes, readFileSync(sidecar, "utf8"), { weights: "w.safetensors", sidecar: "w.json" })).rejects.toThrow(
       /^w\.safetensors: sha256 [0-9a-f]{12}… does not match [0-9a-f]{12}… recorded in w\.json: the weights are corrupt or modified$/,
     );
+  });
+});
+
+describe("inference and training checkpoints", () => {
+  it("an inference checkpoint holds the config and the EMA weights only, and loads from files or bytes", async () => {
+    const state = initTrainState(model, keyFromSeed(4));
+    const want = weightTensors(state.ema, "ema");
+    const weights = join(dir, "inference.safetensors");
+    saveInferenceModel(weights, { model, train: defaultTrainConfig, columns: ["x1", "x2"], data: "test" }, state.ema, 7);
+    disposeTrainState(state);
+    const sidecar = JSON.parse(readFileSync(join(dir, "inference.json"), "utf8"));
+    expect(sidecar.config.checkpoint).toBe("inference");
+    expect(sidecar.config.step).toBe(7);
+    expect(sidecar.config).not.toHaveProperty("dataSeed");
+    expect(Object.keys(sidecar.tensors).sort()).toEqual([...want.keys()].sort());
+    const fromBytes = await loadModelFromBytes(new Uint8Array(readFileSync(weights)), sidecar);
+    for (const loaded of [loadModel(weights), fromBytes]) {
+      expect(loaded.kind).toBe("inference");
+      expect(loaded.state).toBeUndefined();
+      const got = weightTensors(loaded.ema, "ema");
+      for (const [name, t] of want) expect(got.get(name)!.data, name).toEqual(t.data);
+      expect(() => trainingState(loaded, "--resume inference.safetensors")).toThrow(
+        /^--resume inference\.safetensors: an inference checkpoint \(EMA weights only\) has no training state/,
+      );
+    }
+  });
+
+  it("a sidecar without the checkpoint key (written before it existed) is a training checkpoint", () => {
+    const { weights, sidecar } = saved();
+    editSidecar(sidecar, (j) => {
+      expect(j.config.checkpoint).toBe("training");
+      delete j.config.checkpoint;
+    });
+    const loaded = loadModel(weights);
+    expect(loaded.kind).toBe("training");
+    expect(loaded.ema).toBe(loaded.state!.ema);
+    disposeLoadedModel(loaded);
+  });
+
+  it("each kind refuses the other's fields", () => {
+    const { weights, sidecar } = saved();
+    editSidecar(sidecar, (j) => (j.config.checkpoint = "inference"));
+    expect(loadError(weights)).toBe(`${sidecar}: config.dataSeed: an inference checkpoint has no batch sampler (remove the key)`);
+    editSidecar(sidecar, (j) => delete j.config.dataSeed);
+    expect(loadError(weights)).toMatch(/: tensor "((params|opt)\.[^"]*|key)" belongs to a training state, but this is an inference checkpoint$/);
+    editSidecar(sidecar, (j) => (j.config.checkpoint = "training"));
+    expect(loadError(weights)).toBe(`${sidecar}: config.dataSeed: missing: a training checkpoint needs the batch sampler's seed`);
+    const state = initTrainState(model, keyFromSeed(4));
+    const path = join(dir, "bad-inference.safetensors");
+    saveModelTensors(path, { kind: "rewardiff-model", checkpoint: "inference", model, train: defaultTrainConfig, step: 0, columns: ["x1", "x2"], data: "test" }, trainStateTensors(state));
+    disposeTrainState(state);
+    expect(loadError(path)).toMatch(/belongs to a training state, but this is an inference checkpoint$/);
   });
 });
 

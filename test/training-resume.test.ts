@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ensureBackend, keyFromSeed, keyToWords } from "../src/backend/index.js";
 import type { ModelConfig } from "../src/diffusion/model.js";
+import { trainingState } from "../src/io/checkpoints/model.js";
 import { loadModel, saveModel } from "../src/io/checkpoints/model-files.js";
 import { toy2dTask } from "../src/tasks/toy2d.js";
 import { defaultTrainConfig, initTrainState, trainStateTensors, trainSteps } from "../src/training/trainer.js";
@@ -31,9 +32,9 @@ it("train 2N = train N, save, load, train N more (bit-identical)", async () => {
   const half = await trainSteps(model, train, initTrainState(model, keyFromSeed(5)), { x: data }, { untilStep: 40 });
   const path = join(dir, "half.safetensors");
   saveModel(path, { model, train, columns: ["x1", "x2"], data: "moons" }, half);
-  const loaded = loadModel(path);
-  expect(loaded.state.step).toBe(40);
-  const resumed = await trainSteps(model, train, loaded.state, { x: data });
+  const loaded = trainingState(loadModel(path), path);
+  expect(loaded.step).toBe(40);
+  const resumed = await trainSteps(model, train, loaded, { x: data });
 
   expect(resumed.step).toBe(full.step);
   expect(keyToWords(resumed.key)).toEqual(keyToWords(full.key));

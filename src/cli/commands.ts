@@ -12,7 +12,7 @@ import { parseConfig, readConfig, type ExperimentConfig } from "../io/config.js"
 import { writeCsv } from "../io/csv.js";
 import { generate } from "../pipeline/generate.js";
 import { loadModel, saveModel } from "../io/checkpoints/model-files.js";
-import type { FinetunedInfo, LoadedModel } from "../io/checkpoints/model.js";
+import { disposeLoadedModel, trainingState, type FinetunedInfo, type LoadedModel } from "../io/checkpoints/model.js";
 import { finetunedFromLoaded } from "../io/checkpoints/finetuned.js";
 import { ctrlSide } from "../finetune/ctrl.js";
 import { disposeFinetuned, sampleFinetuned } from "../finetune/finetuned.js";
@@ -165,11 +165,13 @@ export async function trainCommand(o: TrainOptions): Promise<number> {
 
   const columns = o.columns ? o.columns.split(",").map((c) => c.trim()) : undefined;
   if (o.resume) {
-    const { meta, state } = loadModel(o.resume);
+    const loaded = loadModel(o.resume);
+    const { meta } = loaded;
     if (meta.finetuned) {
-      disposeTrainState(state);
+      disposeLoadedModel(loaded);
       throw new Error(`--resume ${o.resume}: a fine-tuned (${meta.finetuned.method}) model cannot resume denoising training; fine-tune again with \`rewardiff run\``);
     }
+    const state = trainingState(loaded, `--resume ${o.resume}`);
     const src = o.data ? readDataFile(o.data, columns) : undefined;
     if (!src) throw new Error("--resume needs --data with the same data file (or use `rewardiff run` for built-in tasks)");
     if (src.matrix.cols !== meta.model.network.dataDim) {
@@ -245,9 +247,9 @@ export async function sampleCommand(o: SampleOptions): Promise<number> {
   checkOutFile(o.out, !!o.force);
   await ensureBackend();
   const loaded = loadModel(o.model);
-  const { meta, state } = loaded;
+  const { meta } = loaded;
   if (o.steps > meta.model.schedule.steps) {
-    disposeTrainState(state);
+    disposeLoadedModel(loaded);
     throw new Error(`--steps ${o.steps} exceeds the model's ${meta.model.schedule.steps} training timesteps`);
   }
   if (meta.finetuned) return sampleFinetunedCommand(o, loaded);
@@ -257,19 +259,20 @@ export async function sampleCommand(o: SampleOptions): Promise<number> {
     }
     checkTargetOptions(meta, o.model, o.target, o.scale);
   } catch (err) {
-    disposeTrainState(state);
+    disposeLoadedModel(loaded);
     throw err;
   }
+  const weights = o.raw ? trainingState(loaded, `--raw: ${o.model}`).params : loaded.ema;
   const progress = makeProgress(!!o.quiet);
   const sampler = { sampler: o.sampler, steps: o.steps, eta: o.eta };
   const onStep = (d: number, t: number) => progress.update("sample", d, t);
   let x;
   try {
     x = o.target
-      ? sampleConditionalModel(meta, state, !!o.raw, sampler, o.n, o.target, o.scale ?? 1, o.seed, onStep)
-      : generate(meta.model, o.raw ? state.params : state.ema, sampler, o.n, keyFromSeed(o.seed), { onStep });
+      ? sampleConditionalModel(meta, weights, sampler, o.n, o.target, o.scale ?? 1, o.seed, onStep)
+      : generate(meta.model, weights, sampler, o.n, keyFromSeed(o.seed), { onStep });
   } finally {
-    disposeTrainState(state);
+    disposeLoadedModel(loaded);
   }
   progress.done();
   const rewardLine = o.rewardModel ? learnedRewardLine(o.rewardModel, meta.columns, x) : undefined;
@@ -281,7 +284,7 @@ export async function sampleCommand(o: SampleOptions): Promise<number> {
 
 /** `sample` of a fine-tuned model (DRaFT, CTRL: src/io/checkpoints/finetuned.ts). Consumes `loaded`. */
 function sampleFinetunedCommand(o: SampleOptions, loaded: LoadedModel): number {
-  const { meta, state } = loaded;
+  const { meta } = loaded;
   const info = meta.finetuned!;
   const sampler = { sampler: o.sampler, steps: o.steps, eta: o.eta };
   let y: number | undefined;
@@ -291,7 +294,7 @@ function sampleFinetunedCommand(o: SampleOptions, loaded: LoadedModel): number {
     c = o.context;
     y = o.control;
   } catch (err) {
-    disposeTrainState(state);
+    disposeLoadedModel(loaded);
     throw err;
   }
   const m = finetunedFromLoaded(loaded, o.model, sampler);

@@ -19,7 +19,8 @@ import { loadRewardModel, saveRewardModel } from "../io/checkpoints/reward.js";
 import { fitReward, predictReward } from "../rewards/fit.js";
 import { defaultEnsemble, defaultMlpRegressor, defaultRidge, type FitQuality, type RewardModelSpec } from "../rewards/types.js";
 import { noisyLabels } from "../tasks/linear-subspace.js";
-import { defaultTrainConfig, disposeTrainState, type TrainConfig, type TrainState } from "../training/trainer.js";
+import { defaultTrainConfig, disposeTrainState, type TrainConfig } from "../training/trainer.js";
+import type { DenoiserParams } from "../nn/denoiser.js";
 import type { SamplerConfig } from "../diffusion/sample.js";
 import { checkOutFile } from "./output.js";
 import { makeProgress } from "./progress.js";
@@ -237,8 +238,7 @@ export function checkTargetOptions(meta: ModelMeta, modelPath: string, target: n
 /** Samples a conditional model at a target (CFG strength w). Borrows `state`. */
 export function sampleConditionalModel(
   meta: ModelMeta,
-  state: TrainState,
-  raw: boolean,
+  params: DenoiserParams,
   sampler: SamplerConfig,
   n: number,
   target: number[],
@@ -246,7 +246,7 @@ export function sampleConditionalModel(
   seed: number,
   onStep?: (d: number, t: number) => void,
 ): HostMatrix {
-  return sampleAtTarget(meta.model, raw ? state.params : state.ema, sampler, n, target, keyFromSeed(seed), { scale, onStep });
+  return sampleAtTarget(meta.model, params, sampler, n, target, keyFromSeed(seed), { scale, onStep });
 }
 
 /** `sample --reward-model R`: the learned reward of the samples, for the printout. */

@@ -1,26 +1,26 @@
 /**
  * Fine-tuned models (DRaFT, CTRL) as self-describing model checkpoints (src/io/checkpoints/model.ts):
- *  - params = ema = the effective fine-tuned network θ_eff (LoRA adapters A·B merged into W, CTRL's
- *    control table E_y included), so `meta.model.network` is the policy network (with `control` for CTRL);
+ * an inference checkpoint (no fake training state), with the weights of both networks stored once:
+ *  - `ema.*` = the effective fine-tuned network θ_eff (LoRA adapters A·B merged into W, CTRL's control
+ *    table E_y included), so `meta.model.network` is the policy network (with `control` for CTRL);
  *  - `reference.*` = the frozen pretrained weights (the reference p_pre), whose mean μ_pre(x_1) the
  *    chain's final deterministic step uses (src/finetune/chain.ts planRows); sampling a loaded model
  *    with the same sampler and key reproduces the run's samples exactly;
  *  - the sidecar's `finetuned` block says what was fine-tuned, with which sampler, and for CTRL the
  *    context and control inputs (names, classes, whether the null control ∅ was trained for CFG).
  * The checkpoint is built on the host when the runner finishes (`finetunedCheckpoint`), so it survives
- * the fine-tuned model's disposal and is written with the run's other artefacts.
+ * the fine-tuned model's disposal and is written with the run's other artefacts. Files written before the
+ * inference kind existed (a training state with params = ema and zero moments) still load.
  */
 import { keyFromSeed } from "../../backend/keys.js";
-import { tree, type JArray } from "../../backend/jax.js";
-import { toHostSync } from "../../backend/ownership.js";
+import { tree } from "../../backend/jax.js";
 import { samplerPlan, type SamplerConfig } from "../../diffusion/sample.js";
 import { makeSchedule } from "../../diffusion/schedule.js";
-import { adamInit } from "../../optim/adam.js";
 import { initDenoiser, type DenoiserParams, type DenoiserSpec } from "../../nn/denoiser.js";
-import { namedLeaves, paramsFromHost } from "../../nn/params.js";
-import { MODEL_KIND, type FinetunedInfo, type HostTensors, type LoadedModel, type ModelMeta } from "./model.js";
-import { saveModelTensors } from "./model-files.js";
-import { disposeTrainState, trainStateTensors, type TrainConfig } from "../../training/trainer.js";
+import { paramsFromHost } from "../../nn/params.js";
+import { disposeLoadedModel, MODEL_KIND, type FinetunedInfo, type HostTensors, type LoadedModel, type ModelMeta } from "./model.js";
+import { saveModelTensors, weightTensors } from "./model-files.js";
+import type { TrainConfig } from "../../training/trainer.js";
 import { finetunedParams, type FinetunedModel } from "../../finetune/finetuned.js";
 import { policyNetwork } from "../../finetune/policy.js";
 
@@ -37,16 +37,15 @@ export function finetunedCheckpoint(
   o: { train: TrainConfig; columns: string[]; data: string; conditioning?: ModelMeta["conditioning"] },
 ): FinetunedCheckpoint {
   const eff = finetunedParams(m);
-  const state = { params: tree.ref(eff) as DenoiserParams, ema: eff, opt: adamInit(eff), step: info.steps, key: keyFromSeed(0), dataSeed: 0 };
-  const tensors = trainStateTensors(state);
-  disposeTrainState(state);
-  for (const [name, leaf] of namedLeaves(m.f.base, "reference")) tensors.set(name, { shape: [...leaf.shape], data: toHostSync((leaf as JArray).ref) });
+  const tensors = weightTensors(eff, "ema");
+  tree.dispose(eff);
+  for (const [name, t] of weightTensors(m.f.base, "reference")) tensors.set(name, t);
   const meta: ModelMeta = {
     kind: MODEL_KIND,
+    checkpoint: "inference",
     model: { ...m.spec.model, network: policyNetwork(m.spec) },
     train: o.train,
     step: info.steps,
-    dataSeed: 0,
     columns: o.columns,
     data: o.data,
     ...(o.conditioning ? { conditioning: o.conditioning } : {}),
@@ -73,13 +72,13 @@ export function referenceNetwork(net: DenoiserSpec): DenoiserSpec {
 
 /**
  * A loaded fine-tuned checkpoint as a {@link FinetunedModel} sampling with `sampler` (trainable mode
- * "all": θ = θ_eff, so the policy is exactly the saved network). Consumes the loaded state.
+ * "all": θ = θ_eff, so the policy is exactly the saved network). Consumes `loaded`.
  */
 export function finetunedFromLoaded(loaded: LoadedModel, path: string, sampler: SamplerConfig): FinetunedModel {
   const { meta, state, extra } = loaded;
   const info = meta.finetuned;
   if (!info) {
-    disposeTrainState(state);
+    disposeLoadedModel(loaded);
     throw new Error(`${path} is not a fine-tuned model (no "finetuned" block in its sidecar)`);
   }
   const refNet = referenceNetwork(meta.model.network);
@@ -88,15 +87,18 @@ export function finetunedFromLoaded(loaded: LoadedModel, path: string, sampler: 
   try {
     base = paramsFromHost(template, extra, path, "reference");
   } catch (err) {
-    disposeTrainState(state);
+    disposeLoadedModel(loaded);
     throw err;
   } finally {
     tree.dispose(template);
   }
-  const { control, ...net } = state.ema;
-  tree.dispose(state.params);
-  tree.dispose(state.opt as unknown as DenoiserParams);
-  state.key.dispose();
+  if (state) {
+    // An older file: a training state whose params and moments are not needed.
+    tree.dispose(state.params);
+    tree.dispose(state.opt as unknown as DenoiserParams);
+    state.key.dispose();
+  }
+  const { control, ...net } = loaded.ema;
   const schedule = makeSchedule(meta.model.schedule);
   const model = { ...meta.model, network: refNet };
   return {

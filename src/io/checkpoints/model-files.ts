@@ -1,18 +1,39 @@
 /**
- * Model checkpoints as files (Node): the training state (weights, EMA weights, optimizer moments, step,
- * PRNG key) in safetensors, and everything needed to rebuild and resume the model in the JSON sidecar
- * (validated by src/io/checkpoints/model.ts).
+ * Model checkpoints as files (Node): a training checkpoint (weights, EMA weights, optimizer moments,
+ * step, PRNG key) or an inference checkpoint (EMA weights) in safetensors, and everything needed to
+ * rebuild the model in the JSON sidecar (the kinds and their validation: src/io/checkpoints/model.ts).
  */
+import { toHostSync } from "../../backend/ownership.js";
+import type { JArray } from "../../backend/jax.js";
+import type { DenoiserParams } from "../../nn/denoiser.js";
+import { namedLeaves } from "../../nn/params.js";
 import { checkpointPaths, loadCheckpoint, saveCheckpoint } from "../checkpoint.js";
 import type { Tensor } from "../safetensors.js";
 import { trainStateTensors, type TrainState } from "../../training/trainer.js";
 import { checkModelMeta, MODEL_KIND, modelFromCheckpoint, type HostTensors, type LoadedModel, type ModelMeta } from "./model.js";
 
-/** Saves a training state; `extra` adds tensors beside it (e.g. a fine-tuned model's `reference.*`). */
-export function saveModel(path: string, meta: Omit<ModelMeta, "kind" | "step" | "dataSeed">, state: TrainState, extra?: HostTensors): void {
+/** The sidecar fields a caller gives (the kind, step and seed come from what is saved). */
+export type ModelInfo = Omit<ModelMeta, "kind" | "checkpoint" | "step" | "dataSeed">;
+
+/** Saves a training checkpoint (resumable); `extra` adds tensors beside the state. */
+export function saveModel(path: string, meta: ModelInfo, state: TrainState, extra?: HostTensors): void {
   const tensors: HostTensors = trainStateTensors(state);
   for (const [k, v] of extra ?? []) tensors.set(k, v);
-  saveModelTensors(path, { kind: MODEL_KIND, ...meta, step: state.step, dataSeed: state.dataSeed }, tensors);
+  saveModelTensors(path, { kind: MODEL_KIND, checkpoint: "training", ...meta, step: state.step, dataSeed: state.dataSeed }, tensors);
+}
+
+/** Saves an inference checkpoint: the EMA weights (borrowed) after `step` optimisation steps, plus `extra`. */
+export function saveInferenceModel(path: string, meta: ModelInfo, ema: DenoiserParams, step: number, extra?: HostTensors): void {
+  const tensors = weightTensors(ema, "ema");
+  for (const [k, v] of extra ?? []) tensors.set(k, v);
+  saveModelTensors(path, { kind: MODEL_KIND, checkpoint: "inference", ...meta, step }, tensors);
+}
+
+/** A network's weights (borrowed) as host tensors named `prefix.path`. */
+export function weightTensors(p: DenoiserParams, prefix: string): HostTensors {
+  const out: HostTensors = new Map();
+  for (const [name, leaf] of namedLeaves(p, prefix)) out.set(name, { shape: [...leaf.shape], data: toHostSync((leaf as JArray).ref) });
+  return out;
 }
 
 /** Writes host tensors and a complete sidecar config (checked first, so a bad one never reaches disk). */
@@ -25,7 +46,7 @@ export function saveModelTensors(path: string, config: ModelMeta, hostTensors: H
   saveCheckpoint(path, { tensors, config: config as unknown as Record<string, unknown> });
 }
 
-/** Loads a model checkpoint from its .safetensors or .json path. */
+/** Loads a model checkpoint (either kind) from its .safetensors or .json path. */
 export function loadModel(path: string): LoadedModel {
-  return modelFromCheckpoint(loadCheckpoint(path), checkpointPaths(path).sidecar);
+  return modelFromCheckpoint(loadCheckpoint(path), checkpointPaths(path));
 }

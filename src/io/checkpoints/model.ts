@@ -1,17 +1,24 @@
 /**
  * Model checkpoints without file I/O (runs in a browser): the sidecar config of a diffusion model,
  * validated with zod (strict at every depth: an unknown key or `train.batchSize: "abc"` is refused with
- * one line naming the sidecar and the key), and the model rebuilt from a decoded checkpoint. The tensors
- * are the training state (params.*, ema.*, opt.*, key; src/training/trainer.ts) and, for a fine-tuned
- * model, the frozen reference network (reference.*; src/io/checkpoints/finetuned.ts).
+ * one line naming the sidecar and the key), and the model rebuilt from a decoded checkpoint.
+ * Two kinds (`config.checkpoint`):
+ *  - "training": the training state (params.*, ema.*, opt.*, key; src/training/trainer.ts) with `step`
+ *    and `dataSeed`, enough to resume exactly. Sidecars without the key (written before it existed) are
+ *    read as this kind, so every older file loads unchanged.
+ *  - "inference": the config and the EMA weights (ema.*) only, what sampling needs; a fine-tuned model
+ *    (src/io/checkpoints/finetuned.ts) adds its frozen reference network (reference.*) once.
  * `loadModelFromBytes` loads a model from the two byte strings (SHA-256 through WebCrypto);
  * src/io/checkpoints/model-files.ts reads and writes the files in Node.
  */
 import * as z from "zod";
 import type { ModelConfig } from "../../diffusion/model.js";
 import { makeSchedule } from "../../diffusion/schedule.js";
-import { validateDenoiserSpec } from "../../nn/denoiser.js";
-import { trainStateFromTensors, type TrainConfig, type TrainState } from "../../training/trainer.js";
+import { tree } from "../../backend/jax.js";
+import { keyFromSeed } from "../../backend/keys.js";
+import { initDenoiser, validateDenoiserSpec, type DenoiserParams } from "../../nn/denoiser.js";
+import { paramsFromHost } from "../../nn/params.js";
+import { disposeTrainState, trainStateFromTensors, type TrainConfig, type TrainState } from "../../training/trainer.js";
 import { decodeCheckpoint, type Checkpoint } from "../sidecar.js";
 import { describeIssue } from "../zod-error.js";
 
@@ -20,10 +27,14 @@ export const MODEL_KIND = "rewardiff-model";
 /** What the JSON sidecar holds besides the tensor list. */
 export interface ModelMeta {
   kind: typeof MODEL_KIND;
+  /** "training" (resumable; the default when absent) or "inference" (EMA weights only). */
+  checkpoint?: CheckpointKind;
   model: ModelConfig;
   train: TrainConfig;
+  /** Optimisation steps taken (informative for an inference checkpoint). */
   step: number;
-  dataSeed: number;
+  /** Training checkpoints: the seed of the batch sampler. */
+  dataSeed?: number;
   /** Column names of the training data (sampling writes them as the CSV header). */
   columns: string[];
   /** Where the data came from (informative). */
@@ -35,9 +46,9 @@ export interface ModelMeta {
   conditioning?: ModelConditioning;
   /**
    * Fine-tuned models (DRaFT, CTRL; src/io/checkpoints/finetuned.ts): what was fine-tuned and how to sample
-   * it. The weights (params = ema) are the effective fine-tuned network (LoRA adapters merged, CTRL's
-   * control table included); the tensors `reference.*` hold the frozen pretrained network, whose mean
-   * the chain's final deterministic step uses.
+   * it. An inference checkpoint: `ema.*` is the effective fine-tuned network (LoRA adapters merged,
+   * CTRL's control table included); `reference.*` holds the frozen pretrained network, whose mean the
+   * chain's final deterministic step uses. (Older files stored it as a training state with params = ema.)
    */
   finetuned?: FinetunedInfo;
 }
@@ -77,12 +88,32 @@ export interface ModelConditioning {
 /** Host tensors by name (what a model checkpoint stores). */
 export type HostTensors = Map<string, { shape: readonly number[]; data: Float32Array | Uint32Array }>;
 
-/** A loaded model: its sidecar, training state, and the tensors beside the state (e.g. `reference.*`). */
+/** What a model checkpoint holds: everything to resume training, or the EMA weights only. */
+export type CheckpointKind = "training" | "inference";
+
+/** A loaded model. Its arrays are owned by the caller: release them with {@link disposeLoadedModel}. */
 export interface LoadedModel {
   meta: ModelMeta;
-  state: TrainState;
-  /** Tensors beside the training state (e.g. `reference.*` of a fine-tuned model), as float arrays. */
+  kind: CheckpointKind;
+  /** The EMA weights, which sampling uses (for a training checkpoint, the same arrays as `state.ema`). */
+  ema: DenoiserParams;
+  /** Training checkpoints only: the state to resume from. */
+  state?: TrainState;
+  /** Tensors beside the weights (e.g. `reference.*` of a fine-tuned model), as float arrays. */
   extra: Map<string, { shape: readonly number[]; data: Float32Array }>;
+}
+
+/** Releases a loaded model's arrays. */
+export function disposeLoadedModel(m: LoadedModel): void {
+  if (m.state) disposeTrainState(m.state);
+  else tree.dispose(m.ema);
+}
+
+/** The training state of a loaded model; an inference checkpoint is refused (and released) naming `where`. */
+export function trainingState(m: LoadedModel, where: string): TrainState {
+  if (m.state) return m.state;
+  disposeLoadedModel(m);
+  throw new Error(`${where}: an inference checkpoint (EMA weights only) has no training state to resume or read raw weights from`);
 }
 
 const int = (min: number) => z.number().int().min(min);
@@ -147,10 +178,11 @@ const FinetunedSchema = z.strictObject({
 /** The model sidecar's `config` (cross-field checks in {@link checkModelMeta}). */
 export const ModelMetaSchema = z.strictObject({
   kind: z.literal(MODEL_KIND),
+  checkpoint: z.enum(["training", "inference"]).optional(),
   model: ModelBlockSchema,
   train: TrainBlockSchema,
   step: int(0),
-  dataSeed: z.number().int(),
+  dataSeed: z.number().int().optional(),
   columns: names,
   data: z.string(),
   conditioning: ConditioningSchema.optional(),
@@ -171,6 +203,9 @@ export function checkModelMeta(config: unknown, where: string): ModelMeta {
   }
   const c = config as ModelMeta;
   const m = c.model;
+  const training = (c.checkpoint ?? "training") === "training";
+  if (training && c.dataSeed === undefined) fail("dataSeed", "missing: a training checkpoint needs the batch sampler's seed");
+  if (!training && c.dataSeed !== undefined) fail("dataSeed", "an inference checkpoint has no batch sampler (remove the key)");
   try {
     validateDenoiserSpec(m.network);
   } catch (err) {
@@ -203,24 +238,37 @@ export function checkModelMeta(config: unknown, where: string): ModelMeta {
   return c;
 }
 
-/** Rebuilds a model from a decoded checkpoint (`where` names the sidecar in messages). */
-export function modelFromCheckpoint(ck: Checkpoint, where: string): LoadedModel {
-  const meta = checkModelMeta(ck.config, where);
+/** Rebuilds a model from a decoded checkpoint; `names` name the sidecar (config errors) and the weights (tensor errors). */
+export function modelFromCheckpoint(ck: Checkpoint, names: { weights: string; sidecar: string }): LoadedModel {
+  const meta = checkModelMeta(ck.config, names.sidecar);
+  const where = names.weights;
   const tensors = new Map<string, { shape: readonly number[]; data: Float32Array | Uint32Array }>();
   for (const [name, t] of Object.entries(ck.tensors)) {
     if (!(t.data instanceof Float32Array || t.data instanceof Uint32Array)) throw new Error(`${where}: tensor "${name}" has an unexpected dtype ${t.dtype}`);
     tensors.set(name, { shape: t.shape, data: t.data });
   }
-  const state = trainStateFromTensors(meta.model, tensors, { step: meta.step, dataSeed: meta.dataSeed }, where);
   const extra = new Map<string, { shape: readonly number[]; data: Float32Array }>();
   for (const [name, t] of tensors) if (!/^(params|ema|opt)\.|^key$/.test(name)) extra.set(name, { shape: t.shape, data: Float32Array.from(t.data) });
-  return { meta, state, extra };
+  if ((meta.checkpoint ?? "training") === "training") {
+    const state = trainStateFromTensors(meta.model, tensors, { step: meta.step, dataSeed: meta.dataSeed! }, where);
+    return { meta, kind: "training", ema: state.ema, state, extra };
+  }
+  for (const name of tensors.keys()) {
+    if (/^(params|opt)\.|^key$/.test(name)) throw new Error(`${where}: tensor "${name}" belongs to a training state, but this is an inference checkpoint`);
+  }
+  const floats = new Map([...tensors].filter(([k]) => k.startsWith("ema.")).map(([k, v]) => [k, { shape: v.shape, data: Float32Array.from(v.data) }]));
+  const template = initDenoiser(keyFromSeed(0), meta.model.network);
+  try {
+    return { meta, kind: "inference", ema: paramsFromHost(template, floats, where, "ema"), extra };
+  } finally {
+    tree.dispose(template);
+  }
 }
 
 /**
  * Loads a model from the safetensors bytes and the sidecar (JSON text or its parsed value), e.g. fetched
  * by a browser. Checks the sidecar, the SHA-256 of the bytes (WebCrypto) and every tensor; the returned
- * state's arrays are owned by the caller (`disposeTrainState`).
+ * arrays are owned by the caller ({@link disposeLoadedModel}).
  */
 export async function loadModelFromBytes(
   weights: Uint8Array,
@@ -229,5 +277,5 @@ export async function loadModelFromBytes(
 ): Promise<LoadedModel> {
   const n = { weights: names.weights ?? "model weights", sidecar: names.sidecar ?? "model sidecar" };
   const ck = await decodeCheckpoint(weights, sidecar, n);
-  return modelFromCheckpoint(ck, n.sidecar);
+  return modelFromCheckpoint(ck, n);
 }

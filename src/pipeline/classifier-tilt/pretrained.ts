@@ -23,6 +23,7 @@ import { disposeTrainState, initTrainState, trainSteps, type TrainConfig, type T
 import { generateWithEps } from "../generate.js";
 import type { MethodContext } from "../methods/context.js";
 import { loadModel, saveModel } from "../../io/checkpoints/model-files.js";
+import { trainingState } from "../../io/checkpoints/model.js";
 import type { ClassifierTiltData, TaskData } from "../task-data.js";
 
 /** Size of the context embedding added to the denoiser's input. */
@@ -169,7 +170,9 @@ async function trainPretrained(ctx: MethodContext, d: ClassifierTiltData): Promi
 }
 
 function loadPretrained(path: string, contexts: number, where: string): PretrainedTiltModel {
-  const { meta, state } = loadModel(path);
+  const loaded = loadModel(path);
+  const { meta } = loaded;
+  const state = trainingState(loaded, `${where}: ${path}`);
   const net = meta.model.network;
   const cond = net.condition;
   const fail = (what: string): never => {
