@@ -36,5 +36,5 @@ export * from "./nn/low-rank-score.js";
 export { generate } from "./pipeline/generate.js";
 export { encodeSafetensors, decodeSafetensors } from "./io/safetensors.js";
 export { decodeCheckpoint, sha256HexWeb, type Checkpoint } from "./io/sidecar.js";
-export { loadModelFromBytes, checkModelMeta, MODEL_KIND, type LoadedModel, type ModelMeta } from "./io/checkpoints/model.js";
+export { loadModelFromBytes, checkModelMeta, disposeLoadedModel, trainingState, MODEL_KIND, type CheckpointKind, type LoadedModel, type ModelMeta } from "./io/checkpoints/model.js";
 export * from "./report/index.js";

@@ -4,7 +4,7 @@
  */
 export * from "./index.js";
 export { runExperiment, checkMethodsAvailable } from "./pipeline/experiment.js";
-export { saveModel, loadModel } from "./io/checkpoints/model-files.js";
+export { saveModel, saveInferenceModel, loadModel } from "./io/checkpoints/model-files.js";
 export { finetunedCheckpoint, saveFinetuned, finetunedFromLoaded } from "./io/checkpoints/finetuned.js";
 export { taskData, readDataFile } from "./pipeline/task-data.js";
 export { readConfig, parseConfig, defaultConfig, type ExperimentConfig } from "./io/config.js";

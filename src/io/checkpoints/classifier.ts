@@ -1,14 +1,16 @@
 /**
  * Classifier files (Node only): the weights in safetensors and a JSON sidecar
  * `{ kind: "rewardiff-classifier", model: {spec, xMean, xStd, temperature, fit}, columns, label, data }`,
- * with the conventions of the reward-model files (src/io/checkpoints/reward.ts).
+ * with the conventions of the reward-model files (src/io/checkpoints/reward.ts), validated strictly (./schemas.ts).
  */
 import { checkpointPaths, loadCheckpoint, saveCheckpoint } from "../checkpoint.js";
 import type { Tensor } from "../safetensors.js";
 import { checkClassifierSpec, type ClassifierModel } from "../../rewards/classifier.js";
 import type { HostTensor } from "../../rewards/types.js";
+import { classifierConfigSchema, parseCheckpointConfig } from "./schemas.js";
 
 export const CLASSIFIER_KIND = "rewardiff-classifier";
+const ClassifierConfigSchema = classifierConfigSchema(CLASSIFIER_KIND);
 
 /** What the sidecar records besides the weights. */
 export interface ClassifierMeta {
@@ -38,6 +40,7 @@ export function loadClassifier(path: string): { model: ClassifierModel; meta: Cl
     throw new Error(`${where}: config.${key}: ${what}`);
   };
   if (c.kind !== CLASSIFIER_KIND) fail("kind", `expected "${CLASSIFIER_KIND}" (is this a rewardiff classifier?)`);
+  parseCheckpointConfig(ClassifierConfigSchema, c, where);
   const m = c.model as Partial<ClassifierModel> | undefined;
   if (!m || typeof m !== "object" || m.kind !== "classifier") return fail("model", "missing or not a classifier");
   const dim = m.dim;

@@ -1,13 +1,16 @@
 /**
  * Reward-model files: the weights in safetensors (ridge: θ̂ as float64; MLPs: float32 layers) and a JSON
  * sidecar saying what they are: `{ kind: "rewardiff-reward", model: {...settings, statistics}, columns,
- * label, fit }`. `rewardiff fit-reward` writes one, `rewardiff train --reward-model` reads it.
+ * label, fit }` (validated strictly: ./schemas.ts). `rewardiff fit-reward` writes one, `rewardiff train
+ * --reward-model` reads it.
  */
 import { checkpointPaths, loadCheckpoint, saveCheckpoint } from "../checkpoint.js";
 import type { Tensor } from "../safetensors.js";
+import { parseCheckpointConfig, rewardConfigSchema } from "./schemas.js";
 import type { EnsembleModel, HostTensor, MlpModel, RewardFitReport, RewardModel } from "../../rewards/types.js";
 
 export const REWARD_KIND = "rewardiff-reward";
+const RewardConfigSchema = rewardConfigSchema(REWARD_KIND);
 
 /** What the sidecar records besides the weights. */
 export interface RewardMeta {
@@ -56,6 +59,7 @@ export function loadRewardModel(path: string): { model: RewardModel; meta: Rewar
   if (c.kind !== REWARD_KIND) {
     fail("kind", `expected "${REWARD_KIND}"${c.kind === "rewardiff-model" ? " (this is a diffusion model, not a reward model)" : " (is this a rewardiff reward model?)"}`);
   }
+  parseCheckpointConfig(RewardConfigSchema, c, where);
   const cols = c.columns;
   if (!Array.isArray(cols) || !cols.every((s) => typeof s === "string")) fail("columns", "expected a list of column names");
   if (typeof c.label !== "string") fail("label", "expected the label column's name");
