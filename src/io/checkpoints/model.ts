@@ -143,10 +143,10 @@ const ScheduleBlockSchema = z.strictObject({
 });
 
 const ModelBlockSchema = z.strictObject({
+  /** Checked against its kind's strict schema by validateDenoiserSpec (src/nn/denoisers/). */
   network: z.looseObject({ dataDim: z.unknown() }),
   prediction: z.enum(["eps", "x0", "v"]),
   schedule: ScheduleBlockSchema,
-  eventShape: z.array(int(1)).optional(),
 });
 
 const ConditioningSchema = z.strictObject({
