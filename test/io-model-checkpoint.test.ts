@@ -172,6 +172,11 @@ describe("strict sidecars", () => {
     expect(loadError(weights)).toBe(`${sidecar}: unknown key "comment"`);
     editSidecar(sidecar, (j) => {
       delete j.comment;
+      j.config.model.network.dropout = 0.1;
+    });
+    expect(loadError(weights)).toMatch(/: config\.model\.network: .*unknown key "dropout"/);
+    editSidecar(sidecar, (j) => delete j.config.model.network.dropout);
+    editSidecar(sidecar, (j) => {
       j.tensors["ema.input.w"].order = "C";
     });
     expect(loadError(weights)).toBe(`${sidecar}: tensors.ema.input.w must be { dtype: "F32" | "F64" | "I32" | "U32", shape: [whole numbers] }`);
