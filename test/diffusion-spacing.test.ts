@@ -13,6 +13,7 @@ import { ddimPlan } from "../src/diffusion/samplers/ddim.js";
 import { ddpmPlan } from "../src/diffusion/samplers/ddpm.js";
 import { samplerPlan } from "../src/diffusion/sample.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
+import { parseConfig } from "../src/io/config.js";
 
 /** numpy.rint: nearest, halves to even. */
 function rint(x: number): number {
@@ -151,5 +152,15 @@ describe("samplers visit the grid", () => {
         expect(k + 1 < grid.length ? grid[k + 1] : -1).toBe(prev < 0 ? -1 : prev);
       });
     }
+  });
+});
+
+describe("the experiment config's sampling.spacing and sampling.stepsOffset", () => {
+  it("are optional (the grid's defaults live in src/diffusion/respacing.ts) and checked", () => {
+    expect(parseConfig({}, "cfg.json").sampling).not.toHaveProperty("spacing");
+    const c = parseConfig({ sampling: { spacing: "leading", stepsOffset: 1 } }, "cfg.json");
+    expect(c.sampling).toMatchObject({ spacing: "leading", stepsOffset: 1 });
+    expect(() => parseConfig({ sampling: { spacing: "uniform" } }, "cfg.json")).toThrow(/^cfg\.json: sampling\.spacing: expected one of "linspace" \| "leading" \| "trailing", got "uniform"$/);
+    expect(() => parseConfig({ sampling: { stepsOffset: -1 } }, "cfg.json")).toThrow(/^cfg\.json: sampling\.stepsOffset: /);
   });
 });
