@@ -20,7 +20,7 @@ import { initDenoiser, validateDenoiserSpec, type DenoiserParams } from "../../n
 import { paramsFromHost } from "../../nn/params.js";
 import { disposeTrainState, trainStateFromTensors, type TrainConfig, type TrainState } from "../../training/trainer.js";
 import { decodeCheckpoint, type Checkpoint } from "../sidecar.js";
-import { describeIssue } from "../zod-error.js";
+import { parseCheckpointConfig } from "./schemas.js";
 
 export const MODEL_KIND = "rewardiff-model";
 
@@ -196,11 +196,7 @@ export function checkModelMeta(config: unknown, where: string): ModelMeta {
   };
   const kind = (config as { kind?: unknown } | null)?.kind;
   if (kind !== MODEL_KIND) fail("kind", `expected "${MODEL_KIND}"${kind === "rewardiff-reward" ? " (this is a reward model, not a diffusion model)" : " (is this a rewardiff model?)"}`);
-  const r = ModelMetaSchema.safeParse(config, { reportInput: true });
-  if (!r.success) {
-    const issue = r.error.issues.find((i) => i.code === "unrecognized_keys") ?? r.error.issues[0]!;
-    throw new Error(`${where}: ${describeIssue(issue, ["config"])}`);
-  }
+  parseCheckpointConfig(ModelMetaSchema, config, where);
   const c = config as ModelMeta;
   const m = c.model;
   const training = (c.checkpoint ?? "training") === "training";
