@@ -26,8 +26,8 @@ import { denoiserChainModel, initTrainable, type PolicySpec, type TrainableParam
 import { initDenoiser } from "../src/nn/denoiser.js";
 import { indicatorTiltReference, linearTiltReference } from "../src/guidance/exact.js";
 import { exactTiltKl } from "../src/pipeline/methods/draft.js";
-import { loadModel } from "../src/io/checkpoints/model-files.js";
-import { defaultTrainConfig } from "../src/training/trainer.js";
+import { loadModel, saveModelTensors } from "../src/io/checkpoints/model-files.js";
+import { defaultTrainConfig, disposeTrainState, initTrainState, trainStateTensors } from "../src/training/trainer.js";
 import { gaussianMixture, mixtureLogDensity } from "../src/tasks/gaussian-mixture.js";
 
 beforeAll(ensureBackend);
@@ -97,6 +97,45 @@ describe("fine-tuned checkpoints", () => {
     expect(a.kl).toBeGreaterThan(1e-3);
     disposeFinetuned(dback);
     disposeFinetuned(d);
+  });
+
+  it("is an inference checkpoint (θ_eff and the reference once); the older training-state layout still samples the same", () => {
+    const dir = mkdtempSync(join(tmpdir(), "rewardiff-ctrl-old-"));
+    dirs.push(dir);
+    const m = ctrlModel("adapters");
+    const info = { method: "ctrl" as const, trainable: "adapters", rank: 2, steps: 1, gamma: 1, sampler: { sampler: "ddpm", steps: 10, eta: 1 }, context: { contexts: C, names: ["c0", "c1"] }, control: { classes: 2, names: ["y=0", "y=1"], nullProbability: 0.1, classifier: "classifier.safetensors" } };
+    const ck = finetunedCheckpoint(m, info, { train: defaultTrainConfig, columns: ["x1", "x2"], data: "test", conditioning: { names: ["c0", "c1"], source: "test", dropout: 0 } });
+    saveFinetuned(join(dir, "new.safetensors"), ck);
+    const names = [...ck.tensors.keys()];
+    expect(ck.meta.checkpoint).toBe("inference");
+    expect(names.filter((k) => !/^(ema|reference)\./.test(k))).toEqual([]);
+    const eff = names.filter((k) => k.startsWith("ema.")).length;
+    expect(eff).toBeGreaterThan(0);
+    expect(names.filter((k) => k.startsWith("reference.")).length).toBe(eff - 1); // θ_eff has the control table E_y too
+
+    // The layout written before inference checkpoints existed: params = ema = θ_eff, zero moments, key 0, no `checkpoint` key.
+    const loaded = loadModel(join(dir, "new.safetensors"));
+    const fresh = initTrainState(loaded.meta.model, keyFromSeed(0));
+    tree.dispose(fresh.params);
+    tree.dispose(fresh.ema);
+    const oldState = { ...fresh, params: tree.ref(loaded.ema), ema: loaded.ema, step: info.steps, dataSeed: 0 };
+    const tensors = trainStateTensors(oldState);
+    disposeTrainState(oldState);
+    for (const [k, v] of loaded.extra) tensors.set(k, { shape: [...v.shape], data: v.data });
+    const { checkpoint: _kind, ...oldMeta } = loaded.meta;
+    saveModelTensors(join(dir, "old.safetensors"), { ...oldMeta, dataSeed: 0 }, tensors);
+    const oldLoaded = loadModel(join(dir, "old.safetensors"));
+    expect(oldLoaded.kind).toBe("training");
+
+    const sampler = { sampler: "ddpm" as const, steps: 10, eta: 1 };
+    const fromNew = finetunedFromLoaded(loadModel(join(dir, "new.safetensors")), "new.safetensors", sampler);
+    const fromOld = finetunedFromLoaded(oldLoaded, "old.safetensors", sampler);
+    const a = sampleFinetuned(fromNew, 64, keyFromSeed(7), (n) => side(n, 1, 1));
+    const b = sampleFinetuned(fromOld, 64, keyFromSeed(7), (n) => side(n, 1, 1));
+    expect(Array.from(b.samples.data)).toEqual(Array.from(a.samples.data));
+    disposeFinetuned(fromNew);
+    disposeFinetuned(fromOld);
+    disposeFinetuned(m);
   });
 });
 
