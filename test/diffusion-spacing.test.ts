@@ -62,6 +62,8 @@ describe("timestep grids equal diffusers' set_timesteps", () => {
     expect(respace(1000, 10, "trailing")).toEqual([999, 899, 799, 699, 599, 499, 399, 299, 199, 99]);
   });
 
+  // diffusers' defaults: DDIMScheduler and DDPMScheduler.__init__ take timestep_spacing="leading", steps_offset=0
+  // (src/diffusers/schedulers/scheduling_ddim.py, scheduling_ddpm.py); Stable Diffusion's scheduler config sets steps_offset=1.
   it("diffusers' default (leading, steps_offset 0) and Stable Diffusion's grid (leading, steps_offset 1), T = 1000, S = 50", () => {
     expect(respace(1000, 50, "leading")).toEqual(Array.from({ length: 50 }, (_, k) => 980 - 20 * k));
     const sd = respace(1000, 50, "leading", 1);
