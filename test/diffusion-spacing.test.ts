@@ -164,5 +164,9 @@ describe("the experiment config's sampling.spacing and sampling.stepsOffset", ()
     expect(c.sampling).toMatchObject({ spacing: "leading", stepsOffset: 1 });
     expect(() => parseConfig({ sampling: { spacing: "uniform" } }, "cfg.json")).toThrow(/^cfg\.json: sampling\.spacing: expected one of "linspace" \| "leading" \| "trailing", got "uniform"$/);
     expect(() => parseConfig({ sampling: { stepsOffset: -1 } }, "cfg.json")).toThrow(/^cfg\.json: sampling\.stepsOffset: /);
+    // Refused when the config is read, before any training.
+    expect(() => parseConfig({ sampling: { stepsOffset: 1 } }, "cfg.json")).toThrow(
+      /^cfg\.json: sampling\.stepsOffset: 1 applies only to spacing "leading" \(diffusers ignores steps_offset for the others\)$/,
+    );
   });
 });

@@ -348,6 +348,10 @@ export const SamplingSchema = strict({
   stepsOffset: int(0).optional(),
   samples: int(1).default(1000),
   targets: z.array(z.number()).min(1).optional(),
+}).superRefine((s, ctx) => {
+  if (s.stepsOffset && s.spacing !== "leading") {
+    ctx.addIssue({ code: "custom", path: ["stepsOffset"], message: `${s.stepsOffset} applies only to spacing "leading" (diffusers ignores steps_offset for the others)`, input: s.stepsOffset });
+  }
 });
 
 // ---------------------------------------------------------------------------------------- experiment
