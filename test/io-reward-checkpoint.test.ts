@@ -41,10 +41,10 @@ describe("reward-model sidecars", () => {
   const x = hostMatrix(40, 3, Float32Array.from({ length: 120 }, (_, i) => Math.sin(i * 1.7)));
   const y = Float32Array.from({ length: 40 }, (_, r) => x.data[3 * r]! - 2 * x.data[3 * r + 1]!);
 
-  it("round-trip (ridge, mlp, ensemble) and refuse unknown keys and wrong types", () => {
+  it("round-trip (ridge, mlp, ensemble) and refuse unknown keys and wrong types", async () => {
     const small = { hidden: 8, layers: 1, l2: 0, steps: 5, learningRate: 1e-2, batchSize: 16 };
     for (const spec of [{ kind: "ridge" as const, l2: 1e-3 }, { kind: "mlp" as const, ...small }, { kind: "ensemble" as const, members: 2, ...small }]) {
-      const { model, report } = fitReward(x, y, spec, keyFromSeed(1), { holdout: 0.25 });
+      const { model, report } = await fitReward(x, y, spec, keyFromSeed(1), { holdout: 0.25 });
       saveRewardModel(join(dir, `${spec.kind}.safetensors`), model, { columns: ["a", "b", "c"], label: "y", fit: report, data: "test" });
       expect(loadRewardModel(join(dir, `${spec.kind}.safetensors`)).model.kind).toBe(spec.kind);
     }
@@ -58,9 +58,9 @@ describe("reward-model sidecars", () => {
 });
 
 describe("classifier sidecars", () => {
-  it("round-trip and refuse unknown keys and wrong types", () => {
+  it("round-trip and refuse unknown keys and wrong types", async () => {
     const off = classifierTiltTask({}).offline(keyFromSeed(5), 300);
-    const model = fitClassifier(off.x, off.y, { classes: 2, layers: 1, hidden: 8, steps: 20, learningRate: 1e-2 }, keyFromSeed(6));
+    const model = await fitClassifier(off.x, off.y, { classes: 2, layers: 1, hidden: 8, steps: 20, learningRate: 1e-2 }, keyFromSeed(6));
     saveClassifier(join(dir, "clf.safetensors"), model, { columns: ["x1", "x2"], label: "y" });
     expect(loadClassifier(join(dir, "clf.safetensors")).model.temperature).toBe(model.temperature);
     const at = (name: string) => join(dir, `${name}.json`);
