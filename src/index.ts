@@ -33,7 +33,7 @@ export * from "./methods/rwr.js";
 export * from "./methods/ddpo.js";
 export * from "./finetune/index.js";
 export * from "./nn/low-rank-score.js";
-export { generate } from "./pipeline/generate.js";
+export { generate } from "./runners/generate.js";
 export { encodeSafetensors, decodeSafetensors } from "./io/safetensors.js";
 export { decodeCheckpoint, sha256HexWeb, type Checkpoint } from "./io/sidecar.js";
 export { loadModelFromBytes, checkModelMeta, disposeLoadedModel, trainingState, MODEL_KIND, type CheckpointKind, type LoadedModel, type ModelMeta } from "./io/checkpoints/model.js";

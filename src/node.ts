@@ -3,10 +3,10 @@
  * atomic writes), model checkpoints and the config-driven experiment runner.
  */
 export * from "./index.js";
-export { runExperiment, checkMethodsAvailable } from "./pipeline/experiment.js";
+export { runExperiment, checkMethodsAvailable } from "./runners/experiment.js";
 export { saveModel, saveInferenceModel, loadModel } from "./io/checkpoints/model-files.js";
 export { finetunedCheckpoint, saveFinetuned, finetunedFromLoaded } from "./io/checkpoints/finetuned.js";
-export { taskData, readDataFile } from "./pipeline/task-data.js";
+export { taskData, readDataFile } from "./runners/task-data.js";
 export { readConfig, parseConfig, defaultConfig, type ExperimentConfig } from "./io/config.js";
 export { readCsv, writeCsv, parseCsv, formatCsv } from "./io/csv.js";
 export { readNpy, writeNpy, readNpyMatrix } from "./io/npy.js";

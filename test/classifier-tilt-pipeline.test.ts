@@ -10,11 +10,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend, keyFromSeed } from "../src/backend/index.js";
 import { parseConfig } from "../src/io/config.js";
-import { evaluateTiltSampler } from "../src/pipeline/classifier-tilt/evaluate.js";
-import { pretrainedFor, samplePretrained } from "../src/pipeline/classifier-tilt/pretrained.js";
-import { runExperiment } from "../src/pipeline/experiment.js";
-import type { MethodContext } from "../src/pipeline/methods/context.js";
-import { taskData } from "../src/pipeline/task-data.js";
+import { evaluateTiltSampler } from "../src/runners/classifier-tilt/evaluate.js";
+import { pretrainedFor, samplePretrained } from "../src/runners/classifier-tilt/pretrained.js";
+import { runExperiment } from "../src/runners/experiment.js";
+import type { MethodContext } from "../src/runners/methods/context.js";
+import { taskData } from "../src/runners/task-data.js";
 import { classifierTiltTask } from "../src/tasks/classifier-tilt.js";
 
 const dirs: string[] = [];

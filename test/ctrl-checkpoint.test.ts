@@ -17,7 +17,7 @@ import type { JArray } from "../src/backend/jax.js";
 import type { ModelConfig } from "../src/diffusion/model.js";
 import { sampleChain, samplerPlan } from "../src/diffusion/sample.js";
 import type { EpsFn, StepTime } from "../src/diffusion/types.js";
-import { pathKlTracker } from "../src/pipeline/methods/ctrl-eval.js";
+import { pathKlTracker } from "../src/runners/methods/ctrl-eval.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
 import { finetunedCheckpoint, finetunedFromLoaded, saveFinetuned } from "../src/io/checkpoints/finetuned.js";
 import { ctrlSide } from "../src/finetune/ctrl.js";
@@ -25,7 +25,7 @@ import { disposeFinetuned, guidedSamples, sampleFinetuned, type FinetunedModel }
 import { denoiserChainModel, initTrainable, type PolicySpec, type TrainableParams } from "../src/finetune/policy.js";
 import { initDenoiser } from "../src/nn/denoiser.js";
 import { indicatorTiltReference, linearTiltReference } from "../src/guidance/exact.js";
-import { exactTiltKl } from "../src/pipeline/methods/draft.js";
+import { exactTiltKl } from "../src/runners/methods/draft.js";
 import { loadModel, saveModelTensors } from "../src/io/checkpoints/model-files.js";
 import { defaultTrainConfig, disposeTrainState, initTrainState, trainStateTensors } from "../src/training/trainer.js";
 import { gaussianMixture, mixtureLogDensity } from "../src/tasks/gaussian-mixture.js";

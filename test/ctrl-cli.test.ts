@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend, keyFromSeed } from "../src/backend/index.js";
 import { parseCsv } from "../src/io/csv.js";
-import { pretrainedModelConfig } from "../src/pipeline/classifier-tilt/pretrained.js";
+import { pretrainedModelConfig } from "../src/runners/classifier-tilt/pretrained.js";
 import { saveModel } from "../src/io/checkpoints/model-files.js";
 import { classifierTiltTask } from "../src/tasks/classifier-tilt.js";
 import { defaultTrainConfig, disposeTrainState, initTrainState } from "../src/training/trainer.js";

@@ -8,9 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../src/io/config.js";
-import { runExperiment } from "../src/pipeline/experiment.js";
+import { runExperiment } from "../src/runners/experiment.js";
 import { exactTiltedRewardMean, gaussianMixture } from "../src/tasks/gaussian-mixture.js";
-import { selfNormalisedTilt } from "../src/pipeline/methods/ddpo.js";
+import { selfNormalisedTilt } from "../src/runners/methods/ddpo.js";
 
 const dirs: string[] = [];
 const fresh = () => {

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../src/io/config.js";
-import { runExperiment } from "../src/pipeline/experiment.js";
+import { runExperiment } from "../src/runners/experiment.js";
 
 const dirs: string[] = [];
 const fresh = () => {

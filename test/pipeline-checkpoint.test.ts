@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { parseConfig } from "../src/io/config.js";
-import { runExperiment } from "../src/pipeline/experiment.js";
+import { runExperiment } from "../src/runners/experiment.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rewardiff-ckpt-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

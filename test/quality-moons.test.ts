@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { parseConfig } from "../src/io/config.js";
-import { runExperiment } from "../src/pipeline/experiment.js";
+import { runExperiment } from "../src/runners/experiment.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rewardiff-quality-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,7 +18,7 @@ it("moons: SW(samples, data) ≤ 2 × SW(data, data) with default settings", asy
   const cfg = parseConfig({ task: { kind: "toy2d", name: "moons" } }, "test"); // every setting at its default
   const { report } = await runExperiment(cfg, dir);
   const sw = report.results[0]!.slicedWasserstein as { value: number; floor: number; ratio: number };
-  // value and floor are each averaged over four independent fresh-data pairs (src/pipeline/metrics.ts)
+  // value and floor are each averaged over four independent fresh-data pairs (src/runners/metrics.ts)
   console.log(`moons: SW ${sw.value.toFixed(4)}, floor ${sw.floor.toFixed(4)}, ratio ${(sw.value / sw.floor).toFixed(2)}`);
   expect(sw.floor).toBeGreaterThan(0);
   expect(sw.value / sw.floor).toBeLessThan(2);

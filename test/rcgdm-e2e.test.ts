@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend } from "../src/backend/index.js";
 import { parseConfig } from "../src/io/config.js";
-import { runExperiment } from "../src/pipeline/experiment.js";
+import { runExperiment } from "../src/runners/experiment.js";
 import type { Report, ResultRow } from "../src/report/types.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rewardiff-rcgdm-e2e-"));

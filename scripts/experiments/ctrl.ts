@@ -19,7 +19,7 @@ import { makeChain } from "../../src/finetune/chain.js";
 import { denoiserChainModel, initTrainable, type PolicySpec } from "../../src/finetune/policy.js";
 import { parseConfig } from "../../src/io/config.js";
 import { initDenoiser } from "../../src/nn/denoiser.js";
-import { runExperiment } from "../../src/pipeline/experiment.js";
+import { runExperiment } from "../../src/runners/experiment.js";
 import type { ResultRow } from "../../src/report/types.js";
 import { linearRewardFn } from "../../src/rewards/reward.js";
 

@@ -11,7 +11,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MethodSchema, readConfig } from "../../src/io/config.js";
-import { runExperiment } from "../../src/pipeline/experiment.js";
+import { runExperiment } from "../../src/runners/experiment.js";
 import type { ResultRow } from "../../src/report/types.js";
 
 const f = (v: unknown, d = 3) => (typeof v === "number" ? Number(v.toFixed(d)).toString() : "—");

@@ -14,7 +14,7 @@ import { readCsv } from "../io/csv.js";
 import { conditionDim, conditionalModel, sampleAtTarget, trainConditional } from "../methods/rcgdm.js";
 import { saveModel } from "../io/checkpoints/model-files.js";
 import type { ModelMeta } from "../io/checkpoints/model.js";
-import { readDataFile } from "../pipeline/task-data.js";
+import { readDataFile } from "../runners/task-data.js";
 import { loadRewardModel, saveRewardModel } from "../io/checkpoints/reward.js";
 import { fitReward, predictReward } from "../rewards/fit.js";
 import { defaultEnsemble, defaultMlpRegressor, defaultRidge, type FitQuality, type RewardModelSpec } from "../rewards/types.js";

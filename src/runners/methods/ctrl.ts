@@ -1,6 +1,6 @@
 /**
  * Method "ctrl" (2406.12120, docs/ctrl.md) on the classifier-tilt task: the run's pretrained
- * p_pre(x | c) (src/pipeline/classifier-tilt/pretrained.ts; or `pretrained: PATH`) is augmented with a
+ * p_pre(x | c) (src/runners/classifier-tilt/pretrained.ts; or `pretrained: PATH`) is augmented with a
  * zero-initialised control y and fine-tuned by backpropagating γ·log p̂(y | x_0) − Σ_t KL_t through the
  * sampler (src/finetune/ctrl.ts), with the run's calibrated classifier p̂ (classifier-tilt/classifier.ts).
  * γ = `gamma`, or 1/`alpha`, default the task's γ (so p* is the task's target). Evaluated by

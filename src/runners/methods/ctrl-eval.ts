@@ -8,7 +8,7 @@
  *  - sliced-Wasserstein / MMD² distance to exact draws of p*(x | c, y) ∝ p(y|x)^γ p(x|c) (grid
  *    quadrature), beside the p*-vs-p* floor, averaged over (c, y);
  *  - the exact references: accuracy of p*, E_p*[log p(y|x)], KL(p* ‖ p(·|c)) = γ E_p*[log p(y|x)] − log Z_cy.
- * Field names follow src/pipeline/classifier-tilt/evaluate.ts (used by "none" on this task); this
+ * Field names follow src/runners/classifier-tilt/evaluate.ts (used by "none" on this task); this
  * variant adds an asynchronous sampler (DPS), γ ≠ task.gamma, the sampler's KL and the exact KL.
  */
 import { np } from "../../backend/jax.js";
