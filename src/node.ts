@@ -7,7 +7,7 @@ export { runExperiment, checkMethodsAvailable } from "./runners/experiment.js";
 export { saveModel, saveInferenceModel, loadModel } from "./io/checkpoints/model-files.js";
 export { finetunedCheckpoint, saveFinetuned, finetunedFromLoaded } from "./io/checkpoints/finetuned.js";
 export { taskData, readDataFile } from "./runners/task-data.js";
-export { readConfig, parseConfig, defaultConfig, type ExperimentConfig } from "./io/config.js";
+export { readConfig, parseConfig, defaultConfig, type ExperimentConfig } from "./runners/config.js";
 export { readCsv, writeCsv, parseCsv, formatCsv } from "./io/csv.js";
 export { readNpy, writeNpy, readNpyMatrix } from "./io/npy.js";
 export { saveCheckpoint, loadCheckpoint } from "./io/checkpoint.js";

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseConfig } from "../src/io/config.js";
+import { parseConfig } from "../src/runners/config.js";
 import { runExperiment } from "../src/runners/experiment.js";
 
 const dirs: string[] = [];
@@ -35,8 +35,8 @@ describe("best-of-n matchBudget", () => {
     }, "cfg.json");
     const { report } = await runExperiment(cfg, fresh(), { where: "cfg.json" });
     const rows = report.results as Record<string, unknown>[];
-    const rwr = rows.find((r) => r.method === "rwr")!;
-    const bon = rows.find((r) => r.method === "bon")!;
+    const rwr = rows.find((r) => r.label === "rwr")!;
+    const bon = rows.find((r) => r.label === "bon")!;
     const cost = rwr.cost as { rewardEvals: number; gradEvals: number };
     // Independent of the code under test: RWR scores every sample of every round once.
     expect(cost.rewardEvals + cost.gradEvals).toBe(2 * 100);

@@ -9,11 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend, keyFromSeed } from "../src/backend/index.js";
-import { parseConfig } from "../src/io/config.js";
+import { parseConfig } from "../src/runners/config.js";
 import { evaluateTiltSampler } from "../src/runners/classifier-tilt/evaluate.js";
 import { pretrainedFor, samplePretrained } from "../src/runners/classifier-tilt/pretrained.js";
 import { runExperiment } from "../src/runners/experiment.js";
-import type { MethodContext } from "../src/runners/methods/context.js";
+import { newRunState, type MethodContext } from "../src/runners/methods/context.js";
 import { taskData } from "../src/runners/task-data.js";
 import { classifierTiltTask } from "../src/tasks/classifier-tilt.js";
 
@@ -77,15 +77,15 @@ describe("classifier-tilt in rewardiff run", () => {
 
     // Loading it back (frozen) reproduces the same sampler; a mismatched task is refused clearly.
     const data = taskData(cfg.task, keyFromSeed(0));
-    const ctx = { cfg, method: { kind: "none" }, index: 0, data } as unknown as MethodContext;
-    const p = await pretrainedFor(ctx, { path: join(out, "pretrained.safetensors"), where: "method.pretrained" });
+    const ctx = { cfg, method: { kind: "none" }, index: 0, data, state: newRunState() } as unknown as MethodContext;
+    const p = pretrainedFor(ctx, { path: join(out, "pretrained.safetensors"), where: "method.pretrained" });
     expect(p.source).toContain("pretrained.safetensors");
     const s = samplePretrained(p, { sampler: "ddpm", steps: 20, eta: 1 }, 1, 400, keyFromSeed(9));
     const cls = data.classifierTilt!.task.trueClass(s);
     expect(cls.reduce((a, v) => a + v, 0) / 400).toBeGreaterThan(0.55);
     const three = taskData(parseConfig({ task: { kind: "classifier-tilt", contexts: 3, n: 10, offline: 10 } }, "c").task, keyFromSeed(0));
-    const ctx3 = { cfg, method: { kind: "none" }, index: 0, data: three } as unknown as MethodContext;
-    await expect(pretrainedFor(ctx3, { path: join(out, "pretrained.safetensors"), where: "method.pretrained" })).rejects.toThrow(
+    const ctx3 = { cfg, method: { kind: "none" }, index: 0, data: three, state: newRunState() } as unknown as MethodContext;
+    expect(() => pretrainedFor(ctx3, { path: join(out, "pretrained.safetensors"), where: "method.pretrained" })).toThrow(
       /method\.pretrained: .*pretrained\.safetensors: the model's context condition has dimension 2, but the task has 3 contexts/,
     );
   });

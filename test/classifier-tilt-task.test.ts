@@ -3,7 +3,7 @@ import { ensureBackend, keyFromSeed } from "../src/backend/index.js";
 import { hostMatrix } from "../src/data/matrix.js";
 import { mixtureMoments } from "../src/tasks/gaussian-mixture.js";
 import { classifierTiltTask } from "../src/tasks/classifier-tilt.js";
-import { parseConfig } from "../src/io/config.js";
+import { parseConfig } from "../src/runners/config.js";
 
 beforeAll(async () => {
   await ensureBackend();

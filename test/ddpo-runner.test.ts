@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseConfig } from "../src/io/config.js";
+import { parseConfig } from "../src/runners/config.js";
 import { runExperiment } from "../src/runners/experiment.js";
 import { exactTiltedRewardMean, gaussianMixture } from "../src/tasks/gaussian-mixture.js";
 import { selfNormalisedTilt } from "../src/runners/methods/ddpo.js";

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseConfig } from "../src/io/config.js";
+import { parseConfig } from "../src/runners/config.js";
 import { runExperiment } from "../src/runners/experiment.js";
 
 const dirs: string[] = [];
@@ -59,7 +59,9 @@ describe("guidance runners", () => {
     const out = fresh();
     const { report } = await runExperiment(cfg, out);
     const rows = report.results;
-    expect(rows.map((r) => r.method)).toEqual([
+    // `label` names the row (the entry's label, else the kind, "#i" when a default repeats); `method` is the kind.
+    expect(rows.map((r) => r.method)).toEqual(cfg.method instanceof Array ? cfg.method.map((m) => m.kind) : []);
+    expect(rows.map((r) => r.label)).toEqual([
       "exact-guidance (exact ε)",
       "exact-guidance",
       "classifier-guidance#2",
@@ -80,7 +82,7 @@ describe("guidance runners", () => {
       expect(row.swToTilted).toMatchObject({ value: expect.any(Number), floor: expect.any(Number), pairs: 4 });
       expect(row.cost).toMatchObject({ rewardEvals: expect.any(Number), gradEvals: expect.any(Number), seconds: expect.any(Number) });
     }
-    const byName = Object.fromEntries(rows.map((r) => [r.method, r]));
+    const byName = Object.fromEntries(rows.map((r) => [r.label, r]));
     expect(byName["svdd-indicator"]!.rewardName).toBe("indicator[r > 1]");
     // Path KL to the base chain: positive for mean-shifting guidance, absent for selection methods.
     for (const name of ["dps", "cfg", "classifier-guidance#2", "target-guidance"]) {

@@ -2,7 +2,7 @@ import { describe, it, expect } from "vitest";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { defaultConfig, methodsOf, parseConfig, readConfig, type ExperimentConfig } from "../src/io/config.js";
+import { defaultConfig, methodsOf, parseConfig, readConfig, type ExperimentConfig } from "../src/runners/config.js";
 
 function errorOf(f: () => unknown): string {
   try {
@@ -85,7 +85,8 @@ describe("defaults", () => {
 
   it("accepts one method or a list, and methodsOf always gives a list", () => {
     const one = parseConfig({ method: { kind: "cfg", scale: 2 } }, "x");
-    expect(methodsOf(one)).toEqual([{ kind: "cfg", scale: 2 }]);
+    // The method's schema fills its own defaults (α = 1, condition dropout 0.1: docs/config.md).
+    expect(methodsOf(one)).toEqual([{ kind: "cfg", scale: 2, alpha: 1, dropout: 0.1 }]);
     const many = parseConfig({ task: mixture, method: [{ kind: "exact-guidance", alpha: 0.5 }, { kind: "svdd", alpha: 1 }, { kind: "best-of-n" }] }, "x");
     expect(methodsOf(many).map((m) => m.kind)).toEqual(["exact-guidance", "svdd", "best-of-n"]);
   });

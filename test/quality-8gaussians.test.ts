@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { parseConfig } from "../src/io/config.js";
+import { parseConfig } from "../src/runners/config.js";
 import { runExperiment } from "../src/runners/experiment.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rewardiff-quality-"));

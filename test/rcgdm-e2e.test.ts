@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend } from "../src/backend/index.js";
-import { parseConfig } from "../src/io/config.js";
+import { parseConfig } from "../src/runners/config.js";
 import { runExperiment } from "../src/runners/experiment.js";
 import type { Report, ResultRow } from "../src/report/types.js";
 

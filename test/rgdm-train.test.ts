@@ -12,7 +12,7 @@ import { ensureBackend } from "../src/backend/init.js";
 import { keyFromSeed, splitKey } from "../src/backend/keys.js";
 import { hostMatrix } from "../src/data/matrix.js";
 import { mean } from "../src/eval/stats.js";
-import { parseConfig } from "../src/io/config.js";
+import { parseConfig } from "../src/runners/config.js";
 import { defaultRgdmSettings, trainRgdm } from "../src/methods/rgdm.js";
 import { effectiveSampleSize, trainRwr } from "../src/methods/rwr.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { ensureBackend, keyFromSeed } from "../src/backend/index.js";
 import { hostMatrix } from "../src/data/matrix.js";
-import { parseConfig } from "../src/io/config.js";
+import { parseConfig } from "../src/runners/config.js";
 import { modelFromConfig, trainFromConfig } from "../src/runners/model-config.js";
 import { disposeTrainState, initTrainState, trainSteps } from "../src/training/trainer.js";
 

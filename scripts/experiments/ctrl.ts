@@ -17,7 +17,7 @@ import { samplerPlan } from "../../src/diffusion/sample.js";
 import { makeSchedule } from "../../src/diffusion/schedule.js";
 import { makeChain } from "../../src/finetune/chain.js";
 import { denoiserChainModel, initTrainable, type PolicySpec } from "../../src/finetune/policy.js";
-import { parseConfig } from "../../src/io/config.js";
+import { parseConfig } from "../../src/runners/config.js";
 import { initDenoiser } from "../../src/nn/denoiser.js";
 import { runExperiment } from "../../src/runners/experiment.js";
 import type { ResultRow } from "../../src/report/types.js";
@@ -77,7 +77,7 @@ async function cfgRun(out: string): Promise<string[]> {
     "",
     "| method | accuracy | macro-F1 | exact p* accuracy | E log p(y\\|x) | exact | SW to p* (floor) | KL to pretrained | exact KL(p*‖p) | train s |",
     "|---|---|---|---|---|---|---|---|---|---|",
-    `| ${r.method} | ${fmt(r.accuracy)} | ${fmt(r.macroF1)} | ${fmt(ref?.accuracy)} | ${fmt(r.reward?.mean)} | ${fmt(ref?.rewardMean)} | ${fmt(sw?.value)} (${fmt(sw?.floor)}) | ${fmt(r.klToPretrained)} | ${fmt(ref?.kl)} | ${fmt((r.cost as { trainSeconds?: number } | undefined)?.trainSeconds, 1)} |`,
+    `| ${r.label} | ${fmt(r.accuracy)} | ${fmt(r.macroF1)} | ${fmt(ref?.accuracy)} | ${fmt(r.reward?.mean)} | ${fmt(ref?.rewardMean)} | ${fmt(sw?.value)} (${fmt(sw?.floor)}) | ${fmt(r.klToPretrained)} | ${fmt(ref?.kl)} | ${fmt((r.cost as { trainSeconds?: number } | undefined)?.trainSeconds, 1)} |`,
     "",
     `Report: ${join(dir, "report.json")}.`,
     "",
@@ -124,7 +124,7 @@ export async function run(args: string[]): Promise<void> {
         for (const r of rows) {
           const sw = r.swToTilted as { value?: number; floor?: number } | undefined;
           const cost = r.cost as { trainSeconds?: number } | undefined;
-          lines.push(`| ${r.method} | ${fmt(r.reward?.mean)} | ${fmt(r.reference?.rewardMean)} | ${fmt(sw?.value)} (${fmt(sw?.floor)}) | ${fmt(r.klToPretrained)} | ${fmt(r.reference?.kl)} | ${typeof r.heapBytes === "number" ? fmt(r.heapBytes / MB, 0) : "–"} | ${fmt(cost?.trainSeconds, 1)} |`);
+          lines.push(`| ${r.label} | ${fmt(r.reward?.mean)} | ${fmt(r.reference?.rewardMean)} | ${fmt(sw?.value)} (${fmt(sw?.floor)}) | ${fmt(r.klToPretrained)} | ${fmt(r.reference?.kl)} | ${typeof r.heapBytes === "number" ? fmt(r.heapBytes / MB, 0) : "–"} | ${fmt(cost?.trainSeconds, 1)} |`);
         }
       } else {
         lines.push("| method | accuracy | macro-F1 | exact p* accuracy | E log p(y\\|x) | exact | SW to p* (floor) | KL to pretrained | exact KL(p*‖p) | heap (MiB) | train s |", "|---|---|---|---|---|---|---|---|---|---|---|");
@@ -132,7 +132,7 @@ export async function run(args: string[]): Promise<void> {
           const sw = (r.targetSlicedWasserstein ?? r.swToTarget) as { value?: number; floor?: number } | undefined;
           const ref = r.reference as { rewardMean: number; accuracy?: number; kl?: number } | undefined;
           const cost = r.cost as { trainSeconds?: number } | undefined;
-          lines.push(`| ${r.method} | ${fmt(r.accuracy)} | ${fmt(r.macroF1)} | ${fmt(ref?.accuracy)} | ${fmt(r.reward?.mean)} | ${fmt(ref?.rewardMean)} | ${fmt(sw?.value)} (${fmt(sw?.floor)}) | ${fmt(r.klToPretrained)} | ${fmt(ref?.kl)} | ${typeof r.heapBytes === "number" ? fmt(r.heapBytes / MB, 0) : "–"} | ${fmt(cost?.trainSeconds, 1)} |`);
+          lines.push(`| ${r.label} | ${fmt(r.accuracy)} | ${fmt(r.macroF1)} | ${fmt(ref?.accuracy)} | ${fmt(r.reward?.mean)} | ${fmt(ref?.rewardMean)} | ${fmt(sw?.value)} (${fmt(sw?.floor)}) | ${fmt(r.klToPretrained)} | ${fmt(ref?.kl)} | ${typeof r.heapBytes === "number" ? fmt(r.heapBytes / MB, 0) : "–"} | ${fmt(cost?.trainSeconds, 1)} |`);
         }
       }
       lines.push("", `Report: ${join(dir, "report.json")}.`, "");

@@ -11,7 +11,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { parseConfig, type ExperimentConfig } from "../../src/io/config.js";
+import { parseConfig, type ExperimentConfig } from "../../src/runners/config.js";
 import { runExperiment } from "../../src/runners/experiment.js";
 import { lineChart, type LineSeries } from "../../src/report/plots.js";
 import type { ResultRow } from "../../src/report/types.js";

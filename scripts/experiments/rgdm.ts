@@ -10,7 +10,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { MethodSchema, readConfig } from "../../src/io/config.js";
+import { MethodSchema, readConfig } from "../../src/runners/config.js";
 import { runExperiment } from "../../src/runners/experiment.js";
 import type { ResultRow } from "../../src/report/types.js";
 
@@ -55,7 +55,7 @@ export async function run(args: string[]): Promise<void> {
     const cost = r.cost as { rewardEvals: number; gradEvals: number; trainSeconds: number; seconds: number } | undefined;
     const se = g?.standardError ?? (r.reward ? r.reward.std / Math.sqrt(r.samples) : undefined);
     lines.push(
-      `| ${r.method} | ${f(r.alpha)} | ${r.reward ? `${f(r.reward.mean)} ± ${f(se)}` : "—"} | ${typeof r.rewardBefore === "number" ? `${f(r.rewardBefore)} ± ${f(r.rewardBeforeSe)} (n ${f(r.rewardBeforeSamples, 0)})` : "—"} | ${f(r.reference?.rewardMean)} | ${g ? `${f(g.gap)} (${f(g.z, 1)})` : "—"} | ${sw ? `${f(sw.value)} (${f(sw.floor)})` : "—"} | ${swp ? `${f(swp.value)} (${f(swp.floor)})` : "—"} | ${ess ? `${f(ess.first, 0)}→${f(ess.last, 0)} (${f(r.samplesPerRound, 0)})` : "—"} | ${cost ? cost.rewardEvals + cost.gradEvals : "—"} | ${cost ? f(cost.trainSeconds, 1) : "—"} | ${cost?.seconds ? f(cost.seconds, 1) : "—"} |`,
+      `| ${r.label} | ${f(r.alpha)} | ${r.reward ? `${f(r.reward.mean)} ± ${f(se)}` : "—"} | ${typeof r.rewardBefore === "number" ? `${f(r.rewardBefore)} ± ${f(r.rewardBeforeSe)} (n ${f(r.rewardBeforeSamples, 0)})` : "—"} | ${f(r.reference?.rewardMean)} | ${g ? `${f(g.gap)} (${f(g.z, 1)})` : "—"} | ${sw ? `${f(sw.value)} (${f(sw.floor)})` : "—"} | ${swp ? `${f(swp.value)} (${f(swp.floor)})` : "—"} | ${ess ? `${f(ess.first, 0)}→${f(ess.last, 0)} (${f(r.samplesPerRound, 0)})` : "—"} | ${cost ? cost.rewardEvals + cost.gradEvals : "—"} | ${cost ? f(cost.trainSeconds, 1) : "—"} | ${cost?.seconds ? f(cost.seconds, 1) : "—"} |`,
     );
   }
   lines.push("", `Timings (s): ${Object.entries(res.report.timings).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")}.`, "");

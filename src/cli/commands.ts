@@ -8,7 +8,7 @@ import { keyFromSeed, splitKey } from "../backend/keys.js";
 import { distanceWithFloor } from "../eval/floor.js";
 import { medianHeuristic, mmd2 } from "../eval/mmd.js";
 import { slicedWasserstein } from "../eval/sliced-wasserstein.js";
-import { parseConfig, readConfig, type ExperimentConfig } from "../io/config.js";
+import { parseConfig, readConfig, type ExperimentConfig } from "../runners/config.js";
 import { writeCsv } from "../io/csv.js";
 import { generate } from "../runners/generate.js";
 import { loadModel, saveModel } from "../io/checkpoints/model-files.js";

@@ -265,8 +265,8 @@ export function learnedRewardLine(rewardPath: string, columns: string[], x: Host
 
 /** The per-target table of rcgdm rows (the demo's printout); empty when the report has none. */
 export function rcgdmTable(report: { results: readonly Record<string, unknown>[] }): string {
-  // rcgdm rows, and the target-guidance rows of its sampling-time variant (they carry the subspace metrics)
-  const rows = report.results.filter((r) => r.method === "rcgdm" || (r.method === "target-guidance" && r.onSupport !== undefined));
+  // rcgdm rows; those of its sampling-time variant (target guidance) where they carry the subspace metrics
+  const rows = report.results.filter((r) => r.method === "rcgdm" && (r.variant !== "target-guidance" || r.onSupport !== undefined));
   if (rows.length === 0) return "";
   const f = (v: unknown, digits = 3): string => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "—");
   const ms = (v: unknown): string => {

@@ -13,7 +13,7 @@ const fmt = (v: unknown): string => {
 };
 
 export function resultsTable(report: Report): string {
-  const cols = ["method", "target", "alpha", "samples", "slicedWasserstein", "mmd2", "reward", "reference"].filter((c) =>
+  const cols = ["label", "method", "target", "alpha", "samples", "slicedWasserstein", "mmd2", "reward", "reference"].filter((c) =>
     report.results.some((r) => r[c] !== undefined),
   );
   const rows = [cols, ...report.results.map((r) => cols.map((c) => fmt(r[c])))];

@@ -4,21 +4,19 @@
  * e.g. `cfg.json: model: unknown key "hiden" (did you mean "hidden"?)`.
  */
 import * as z from "zod";
-import { readText } from "./files.js";
-import { parseJson } from "./json.js";
 import { describeZodIssues, unknownKeysMessage } from "./zod-error.js";
 
 /** A strict object whose unknown-key errors suggest the nearest known key. */
-function strict<T extends z.ZodRawShape>(shape: T) {
+export function strict<T extends z.ZodRawShape>(shape: T) {
   const known = Object.keys(shape);
   return z.strictObject(shape, {
     error: (iss) => (iss.code === "unrecognized_keys" ? unknownKeysMessage(iss.keys, known) : undefined),
   });
 }
 
-const int = (min: number) => z.number().int().min(min);
-const nonNegative = () => z.number().min(0);
-const positive = () => z.number().positive();
+export const int = (min: number) => z.number().int().min(min);
+export const nonNegative = () => z.number().min(0);
+export const positive = () => z.number().positive();
 
 // ---------------------------------------------------------------------------------------------- task
 
@@ -222,119 +220,6 @@ export const ModelSchema = strict({
   train: TrainSchema.prefault({}),
 });
 
-// -------------------------------------------------------------------------------------------- method
-
-export const METHOD_KINDS = [
-  "rcgdm",
-  "cfg",
-  "classifier-guidance",
-  "dps",
-  "target-guidance",
-  "svdd",
-  "best-of-n",
-  "exact-guidance",
-  "rgdm",
-  "rwr",
-  "ctrl",
-  "ddpo",
-  "draft",
-  "cfg-triples",
-  "dps-classifier",
-  "none",
-] as const;
-
-/** Temperature / KL strength α: the exact target is p · exp(r/α). */
-const alpha = () => positive().optional();
-/** Guidance strength. */
-const scale = () => nonNegative().optional();
-/** Guidance methods (docs/guidance.md): active interval [start, stop) of the chain and a row label. */
-const guidanceInterval = {
-  start: z.number().min(0).lt(1).optional(),
-  stop: z.number().gt(0).max(1).optional(),
-  label: z.string().min(1).optional(),
-};
-/** Where a gradient term takes its gradient (x_t, x̂_0, the step mean) and what it changes (ε̂ or the mean). */
-const gradientPoint = { where: z.enum(["xt", "x0", "mean"]).optional(), apply: z.enum(["eps", "mean"]).optional() };
-/** The reward guidance steers by: the task's, or the indicator 1[r(x) > threshold] (non-differentiable). */
-const guidanceReward = { reward: z.enum(["task", "indicator"]).optional(), threshold: z.number().optional() };
-/** The time-conditioned predictor trained on noised inputs (classifier guidance, target guidance, SVDD "learned"). */
-const noisyPredictor = { hidden: int(1).optional(), layers: int(1).optional(), trainSteps: int(1).optional() };
-
-export const MethodSchema = z.discriminatedUnion("kind", [
-  /**
-   * 2307.07055 (docs/rcgdm.md): reward fit (config.reward, default ridge) → pseudo-labels with noise ν →
-   * conditional diffusion with condition dropout → samples at each target with CFG strength w = scale.
-   */
-  strict({
-    kind: z.literal("rcgdm"),
-    scale: nonNegative().default(1),
-    dropout: z.number().min(0).lt(1).default(0.1),
-    network: z.enum(["mlp", "low-rank"]).default("mlp"),
-    rank: int(1).optional(),
-    conditionEmbedding: int(1).default(32),
-    pseudoLabelNoise: nonNegative().optional(),
-    targets: z.array(z.number()).min(1).optional(),
-    label: z.string().min(1).optional(),
-    /** "target-guidance": the unconditional base model + target guidance with the learned reward (strength = scale). */
-    variant: z.enum(["conditional", "target-guidance"]).default("conditional"),
-  }),
-  strict({ kind: z.literal("cfg"), scale: scale(), alpha: alpha(), target: z.number().optional(), dropout: z.number().min(0).lt(1).optional(), trainSteps: int(1).optional(), ...guidanceInterval }),
-  strict({ kind: z.literal("classifier-guidance"), scale: scale(), alpha: alpha(), head: z.enum(["regression", "classification"]).optional(), ...gradientPoint, ...noisyPredictor, ...guidanceReward, ...guidanceInterval }),
-  strict({ kind: z.literal("dps"), scale: scale(), alpha: alpha(), jacobian: z.enum(["full", "identity"]).optional(), ...gradientPoint, ...guidanceReward, ...guidanceInterval }),
-  strict({ kind: z.literal("target-guidance"), scale: scale(), alpha: alpha(), target: z.number().optional(), predictor: z.enum(["noisy-regressor", "reward"]).optional(), ...gradientPoint, ...noisyPredictor, ...guidanceReward, ...guidanceInterval }),
-  strict({ kind: z.literal("svdd"), alpha: alpha(), candidates: int(1).optional(), value: z.enum(["reward-x0", "learned", "exact"]).optional(), ...noisyPredictor, ...guidanceReward, ...guidanceInterval }),
-  /** Best-of-N; `matchBudget` names an earlier row (its label) whose reward + gradient evaluations N × samples should equal. */
-  strict({ kind: z.literal("best-of-n"), alpha: alpha(), candidates: int(1).optional(), matchBudget: z.string().min(1).optional(), select: z.enum(["max", "softmax"]).optional(), ...guidanceReward, label: guidanceInterval.label }),
-  strict({ kind: z.literal("exact-guidance"), alpha: alpha(), scale: scale(), base: z.enum(["trained", "exact"]).optional(), ...guidanceInterval }),
-  /** RGDM (2304.07132; docs/rgdm.md): alpha ≡ τ, the payoff temperature; ρ the feasible-ball radius. */
-  strict({
-    kind: z.literal("rgdm"),
-    alpha: z.number().superRefine((v, c) => { if (!(v > 0)) c.addIssue({ code: "custom", message: `(τ) must be > 0, got ${v}`, input: v }); }).optional(),
-    rho: z.number().superRefine((v, c) => { if (!(v >= 0)) c.addIssue({ code: "custom", message: `(ρ) must be ≥ 0, got ${v}`, input: v }); }).optional(),
-    rhoScale: z.enum(["absolute", "sigma"]).optional(),
-    variant: z.enum(["gradient", "candidates"]).optional(),
-    rule: z.enum(["argmax", "proximal"]).optional(),
-    candidates: int(1).optional(),
-    ascentSteps: int(1).optional(),
-    rewardAt: z.enum(["x-tilde", "x0-hat"]).optional(),
-    center: z.enum(["sample", "mean"]).optional(),
-    select: z.enum(["draw", "weighted"]).optional(),
-    init: z.enum(["pretrained", "scratch"]).optional(),
-    steps: int(1).optional(),
-    batchSize: int(1).optional(),
-    learningRate: positive().optional(),
-    monitorEvery: int(1).optional(),
-    monitorSamples: int(1).optional(),
-    sampleNoise: z.enum(["gaussian", "payoff"]).optional(),
-    ...guidanceReward,
-    label: guidanceInterval.label,
-  }),
-  /** Reward-weighted regression (docs/rgdm.md): alpha ≡ τ; weights softmax(r/τ_k) over rounds. */
-  strict({
-    kind: z.literal("rwr"),
-    alpha: z.number().superRefine((v, c) => { if (!(v > 0)) c.addIssue({ code: "custom", message: `(τ) must be > 0, got ${v}`, input: v }); }).optional(),
-    rounds: int(1).optional(),
-    samplesPerRound: int(1).optional(),
-    stepsPerRound: int(1).optional(),
-    schedule: z.enum(["annealed", "constant"]).optional(),
-    batchSize: int(1).optional(),
-    learningRate: positive().optional(),
-    ...guidanceReward,
-    label: guidanceInterval.label,
-  }),
-  /** CTRL (docs/ctrl.md): γ = gamma, or 1/alpha, default task.gamma; reward backprop through the sampler with a zero-initialised control y. */
-  strict({ kind: z.literal("ctrl"), alpha: alpha(), gamma: positive().optional(), trainable: z.enum(["adapters", "embedding", "all"]).optional(), nullProbability: z.number().min(0).lt(1).optional(), cfgScale: nonNegative().optional(), pretrained: z.string().min(1).optional(), steps: int(1).optional(), batchSize: int(1).optional(), learningRate: positive().optional(), gradClip: nonNegative().optional(), rank: int(1).optional(), truncation: int(1).optional(), truncationMode: z.enum(["fixed", "random"]).optional(), segment: int(1).optional(), klReduce: z.enum(["sum", "mean"]).optional(), label: z.string().min(1).optional() }),
-  /** DDPO / DPOK (docs/ddpo.md): PPO on the denoising MDP; alpha = KL weight to the pretrained model (absent = plain DDPO). */
-  strict({ kind: z.literal("ddpo"), alpha: alpha(), iterations: int(1).optional(), batch: int(2).optional(), epochs: int(1).optional(), minibatches: int(1).optional(), clip: positive().optional(), learningRate: positive().optional(), gradClip: nonNegative().optional(), reward: guidanceReward.reward, threshold: guidanceReward.threshold, label: z.string().min(1).optional() }),
-  /** DRaFT / AlignProp reward backpropagation (docs/ctrl.md): max E[r] − alpha Σ KL through the last `truncation` steps. */
-  strict({ kind: z.literal("draft"), alpha: alpha(), trainable: z.enum(["adapters", "all"]).optional(), steps: int(1).optional(), batchSize: int(1).optional(), learningRate: positive().optional(), gradClip: nonNegative().optional(), rank: int(1).optional(), truncation: int(1).optional(), truncationMode: z.enum(["fixed", "random"]).optional(), segment: int(1).optional(), klReduce: z.enum(["sum", "mean"]).optional(), label: z.string().min(1).optional() }),
-  /** CTRL baseline: a model on (c, x, y) triples with y-dropout, sampled with CFG strength `scale` against y = ∅ (docs/ctrl.md). */
-  strict({ kind: z.literal("cfg-triples"), alpha: alpha(), scale: scale(), dropout: z.number().min(0).lt(1).optional(), trainSteps: int(1).optional(), pretrained: z.string().min(1).optional(), label: z.string().min(1).optional() }),
-  /** CTRL baseline: DPS guidance of p_pre(x | c) with γ·log p̂(y | x̂_0), γ = 1/alpha (default task.gamma), strength `scale` (docs/ctrl.md). */
-  strict({ kind: z.literal("dps-classifier"), alpha: alpha(), scale: scale(), pretrained: z.string().min(1).optional(), label: z.string().min(1).optional() }),
-  strict({ kind: z.literal("none") }),
-]);
-
 // ------------------------------------------------------------------------------------------ sampling
 
 /** Sampling: DDIM(η) or DDPM with `steps` ≤ T; `targets` are the requested rewards of conditioning methods. */
@@ -356,16 +241,41 @@ export const SamplingSchema = strict({
 
 // ---------------------------------------------------------------------------------------- experiment
 
-export const ExperimentConfigSchema = strict({
+/**
+ * Every key of an experiment config except `method`: the method union is assembled from the
+ * registered method modules in src/runners/config.ts (each method owns its schema).
+ */
+export const experimentShape = {
   seed: int(0).default(0),
   task: TaskSchema.prefault({ kind: "toy2d" }),
   reward: RewardSchema.optional(),
   model: ModelSchema.prefault({}),
-  method: z.union([MethodSchema, z.array(MethodSchema).min(1)]).prefault({ kind: "none" }),
   sampling: SamplingSchema.prefault({}),
-}).superRefine((cfg, ctx) => {
-  const sampling = cfg.sampling as Partial<typeof cfg.sampling> | undefined;
-  const schedule = (cfg.model as Partial<typeof cfg.model> | undefined)?.schedule;
+};
+
+/** Tasks that define a ground-truth reward (the others only give data). */
+export const TASKS_WITH_REWARD: readonly string[] = ["gaussian-mixture", "linear-subspace", "classifier-tilt"];
+
+/** A method entry as every method kind has it: its kind and an optional row label. */
+export interface MethodEntry {
+  kind: string;
+  label?: string;
+}
+
+/** A validated config as a runner sees it (the method entries typed by their own module). */
+export type RunConfig = {
+  seed: number;
+  task: TaskConfig;
+  reward?: RewardConfig;
+  model: ModelConfig;
+  sampling: SamplingConfig;
+  method: MethodEntry | MethodEntry[];
+};
+
+/** The config's `sampling.steps` may not exceed the schedule's T (a check of the experiment schema). */
+export function checkSamplingSteps(cfg: { sampling?: Partial<SamplingConfig>; model?: Partial<ModelConfig> }, ctx: z.RefinementCtx): void {
+  const sampling = cfg.sampling;
+  const schedule = cfg.model?.schedule;
   if (typeof sampling?.steps === "number" && typeof schedule?.steps === "number" && sampling.steps > schedule.steps) {
     ctx.addIssue({
       code: "custom",
@@ -374,48 +284,7 @@ export const ExperimentConfigSchema = strict({
       input: sampling.steps,
     });
   }
-  const methods = cfg.method === undefined ? [] : methodsOf(cfg);
-  methods.forEach((m, i) => {
-    if (m?.kind === "exact-guidance" && cfg.task?.kind !== "gaussian-mixture") {
-      ctx.addIssue({
-        code: "custom",
-        path: Array.isArray(cfg.method) ? ["method", i, "kind"] : ["method", "kind"],
-        message: `"exact-guidance" needs the closed-form soft value of a "gaussian-mixture" task, but task.kind is "${cfg.task.kind}"`,
-        input: m.kind,
-      });
-    }
-    if (m?.kind === "ddpo" && sampling?.sampler === "ddim" && sampling.eta === 0) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["sampling", "eta"],
-        message: `is 0 (deterministic DDIM), but method "ddpo" needs stochastic sampler steps (their log-probabilities); use eta > 0 or sampler "ddpm"`,
-        input: 0,
-      });
-    }
-    if (m?.kind === "rcgdm") {
-      const at = Array.isArray(cfg.method) ? ["method", i] : ["method"];
-      if (m.targets === undefined && sampling?.targets === undefined) {
-        ctx.addIssue({ code: "custom", path: ["sampling", "targets"], message: "missing: method \"rcgdm\" samples at target rewards; give sampling.targets (or method.targets), e.g. [0.5, 1, 2, 4]", input: undefined });
-      }
-      const rewardKind = (cfg.reward as Partial<RewardConfig> | undefined)?.kind ?? "ridge";
-      if (!["ridge", "mlp", "ensemble", "oracle"].includes(rewardKind)) {
-        ctx.addIssue({ code: "custom", path: ["reward", "kind"], message: `"${rewardKind}" cannot pseudo-label for "rcgdm" (ridge, mlp, ensemble, oracle)`, input: rewardKind });
-      }
-      const taskKind = cfg.task?.kind;
-      if (taskKind !== "linear-subspace" && !(rewardKind === "oracle" && taskKind === "gaussian-mixture")) {
-        ctx.addIssue({
-          code: "custom",
-          path: [...at, "kind"],
-          message: `"rcgdm" needs labeled data: task.kind "linear-subspace" (or reward.kind "oracle" with a "gaussian-mixture" task), but task.kind is "${taskKind}"; for your own data use \`rewardiff fit-reward\` and \`rewardiff train --reward-model\``,
-          input: m.kind,
-        });
-      }
-      if (m.network === "low-rank" && m.rank === undefined && taskKind !== "linear-subspace") {
-        ctx.addIssue({ code: "custom", path: [...at, "rank"], message: "missing: the low-rank network needs a rank (it defaults to task.latentDim only on linear-subspace)", input: undefined });
-      }
-    }
-  });
-});
+}
 
 export type Toy2dTask = z.output<typeof Toy2dTaskSchema>;
 export type GaussianComponent = z.output<typeof GaussianComponentSchema>;
@@ -428,38 +297,20 @@ export type RewardConfig = z.output<typeof RewardSchema>;
 export type ScheduleConfig = z.output<typeof ScheduleSchema>;
 export type TrainConfig = z.output<typeof TrainSchema>;
 export type ModelConfig = z.output<typeof ModelSchema>;
-export type MethodKind = (typeof METHOD_KINDS)[number];
-export type MethodConfig = z.output<typeof MethodSchema>;
 export type SamplingConfig = z.output<typeof SamplingSchema>;
-/** A validated config with every default filled in. */
-export type ExperimentConfig = z.output<typeof ExperimentConfigSchema>;
-/** What a user may write (defaults optional). */
-export type ExperimentConfigInput = z.input<typeof ExperimentConfigSchema>;
 
-function plural(n: number, one: string, many = one + "s"): string {
+export function plural(n: number, one: string, many = one + "s"): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
 /** The methods of a config as a list (a single method object becomes a one-element list). */
-export function methodsOf(cfg: { method: MethodConfig | MethodConfig[] }): MethodConfig[] {
+export function methodsOf<M>(cfg: { method: M | M[] }): M[] {
   return Array.isArray(cfg.method) ? cfg.method : [cfg.method];
 }
 
-/** Validates a parsed JSON value; throws one line `where: path: problem` on the first problem. */
-export function parseConfig(json: unknown, where: string): ExperimentConfig {
-  const result = ExperimentConfigSchema.safeParse(json, { reportInput: true });
-  if (!result.success) throw new Error(describeConfigError(result.error, where));
-  return result.data;
-}
-
-/** Reads and validates a JSON config file (duplicate keys are refused too). */
-export function readConfig(path: string): ExperimentConfig {
-  return parseConfig(parseJson(readText(path, "config file"), path, { rejectDuplicateKeys: true }), path);
-}
-
-/** The config used when none is given: every default. */
-export function defaultConfig(): ExperimentConfig {
-  return parseConfig({}, "default config");
+/** The config path of method i: `method` for a single method object, else `method[i]`. */
+export function methodPath(cfg: { method: unknown }, i: number): (string | number)[] {
+  return Array.isArray(cfg.method) ? ["method", i] : ["method"];
 }
 
 /** One line for a failed validation: `where: path: problem`. */

@@ -272,7 +272,8 @@ export function renderReportHtml(opts: ReportHtmlOptions): string {
     results.length > 0
       ? tableHtml(
           results as unknown as Record<string, unknown>[],
-          ["method", "target", "alpha", "samples"],
+          // The row's name first where rows carry one (report.json `label`; `method` is the kind).
+          [...(results.some((r) => typeof r.label === "string") ? ["label"] : []), "method", "target", "alpha", "samples"],
           `${results.length} result row(s); {mean, std} shown as mean ± std; blank = not measured for that row.`,
         )
       : `<p class="empty">No results.</p>`;

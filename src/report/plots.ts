@@ -533,9 +533,9 @@ function formatSetting(v: number): string {
   return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4)));
 }
 
-/** A short label for a result row: "method", plus "target=…" and "α=…" where they apply. */
-export function resultLabel(row: Pick<ResultRow, "method" | "target" | "alpha">): string {
-  const parts = [row.method];
+/** A short label for a result row: its `label` (else its method), plus "target=…" and "α=…" where they apply. */
+export function resultLabel(row: Pick<ResultRow, "method" | "label" | "target" | "alpha">): string {
+  const parts = [row.label ?? row.method];
   if (row.target !== null && row.target !== undefined) parts.push(`target=${formatSetting(row.target)}`);
   if (row.alpha !== null && row.alpha !== undefined) parts.push(`α=${formatSetting(row.alpha)}`);
   return parts.join(" ");

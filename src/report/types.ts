@@ -18,8 +18,14 @@ export type MetricValue = number | string | boolean | null | MeanStd | { [k: str
 
 /** One (method, target, alpha) setting evaluated on `samples` generated samples. */
 export interface ResultRow {
-  /** Method kind as in the config ("rcgdm", "cfg", "dps", ...), or a user label for the row. */
+  /** Method kind as in the config ("rcgdm", "cfg", "dps", ...). */
   method: string;
+  /**
+   * The row's name: the method entry's `label`, else its default (the kind; "kind#i" when a default
+   * repeats), or a runner's name for one of several rows of an entry (e.g. "cfg[a=1]"). Set on every
+   * row `rewardiff run` writes; entries' labels are unique in a run.
+   */
+  label?: string;
   /** Requested reward value (conditioning methods); null where the method takes no target. */
   target: number | null;
   /** Temperature / KL strength of the tilt p · exp(r/alpha); null where the method has none. */
@@ -128,6 +134,7 @@ export function assertReport(value: unknown, where = "report"): Report {
     if (row === null || typeof row !== "object" || Array.isArray(row)) fail(`results[${i}] is not an object`);
     const o = row as Record<string, unknown>;
     if (typeof o.method !== "string") fail(`results[${i}].method must be a string`);
+    if (o.label !== undefined && typeof o.label !== "string") fail(`results[${i}].label must be a string`);
     for (const k of ["target", "alpha"]) {
       if (o[k] !== null && typeof o[k] !== "number") fail(`results[${i}].${k} must be a number or null`);
     }

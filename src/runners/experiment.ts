@@ -8,15 +8,17 @@ import { join } from "node:path";
 import { ensureBackend } from "../backend/init.js";
 import { keyFromSeed, splitKey } from "../backend/keys.js";
 import type { HostMatrix } from "../data/matrix.js";
-import { methodsOf, type ExperimentConfig } from "../io/config.js";
+import { methodsOf } from "../io/config.js";
 import { writeCsv } from "../io/csv.js";
 import { renderReportHtml, type PlotFigure } from "../report/html.js";
 import { lineChart, scatterPlot } from "../report/plots.js";
 import type { Report, ResultRow } from "../report/types.js";
 import { writeReport } from "../report/write.js";
 import { disposeTrainState, initTrainState, trainSteps } from "../training/trainer.js";
-import type { BaseModel, ExperimentHooks, MethodContext } from "./methods/context.js";
-import { METHOD_RUNNERS, availableMethods } from "./methods/registry.js";
+import { checkTaskReward, type ExperimentConfig } from "./config.js";
+import { checkUniqueLabels, methodLabels } from "./labels.js";
+import { newRunState, type BaseModel, type ExperimentHooks, type MethodContext } from "./methods/context.js";
+import { methodModule } from "./methods/registry.js";
 import { saveModel } from "../io/checkpoints/model-files.js";
 import { modelFromConfig, trainFromConfig } from "./model-config.js";
 import { taskData } from "./task-data.js";
@@ -31,29 +33,15 @@ export interface ExperimentResult {
   files: string[];
 }
 
-/** Refuses a config whose methods this version cannot run, before any work. */
-/** Refuses, before any work, a method this version cannot run or that the task cannot support. */
+/**
+ * Refuses, before any work, a config whose methods cannot run: a method that needs the task's reward on
+ * a task without one, and row labels that are not unique. (The task kinds and sampler a method needs
+ * are checked when the config is parsed: src/runners/config.ts.)
+ */
 export function checkMethodsAvailable(cfg: ExperimentConfig, where: string): void {
-  methodsOf(cfg).forEach((m, i) => {
-    const at = Array.isArray(cfg.method) ? `method[${i}].kind` : "method.kind";
-    if (!METHOD_RUNNERS[m.kind]) {
-      throw new Error(`${where}: ${at}: "${m.kind}" is not available in this version of rewardiff; available: ${availableMethods().join(", ")}`);
-    }
-    if (NEEDS_CLASSIFIER_TILT.has(m.kind) && cfg.task.kind !== "classifier-tilt") {
-      throw new Error(`${where}: ${at}: "${m.kind}" adds a control to a pretrained context-conditional model and needs task.kind "classifier-tilt", but task.kind is "${cfg.task.kind}"`);
-    }
-    if (!NEEDS_NO_TASK_REWARD.has(m.kind) && !TASKS_WITH_REWARD.has(cfg.task.kind)) {
-      throw new Error(`${where}: ${at}: "${m.kind}" needs a reward, but task.kind "${cfg.task.kind}" has none (tasks with a reward: ${[...TASKS_WITH_REWARD].join(", ")})`);
-    }
-  });
+  checkTaskReward(cfg, where);
+  checkUniqueLabels(cfg, where);
 }
-
-/** Tasks that define a ground-truth reward (the others only give data). */
-const TASKS_WITH_REWARD = new Set<string>(["gaussian-mixture", "linear-subspace", "classifier-tilt"]);
-/** Methods that run without the task's reward ("rcgdm" checks its own labels in the config schema). */
-const NEEDS_NO_TASK_REWARD = new Set<string>(["none", "rcgdm"]);
-/** Methods defined only on the classifier-tilt benchmark. */
-const NEEDS_CLASSIFIER_TILT = new Set<string>(["ctrl", "cfg-triples", "dps-classifier"]);
 
 export async function runExperiment(
   cfg: ExperimentConfig,
@@ -65,6 +53,8 @@ export async function runExperiment(
   const started = performance.now();
   const hooks = opts.hooks ?? {};
   const methods = methodsOf(cfg);
+  const labels = methodLabels(cfg);
+  const state = newRunState();
   const [kTask, kTrain, kEval, ...kMethods] = splitKey(keyFromSeed(cfg.seed), 3 + methods.length);
   const data = taskData(cfg.task, kTask!, opts.baseDir);
   const model = modelFromConfig(cfg.model, data.dim);
@@ -116,11 +106,13 @@ export async function runExperiment(
   const checkpoints: { name: string; save: (path: string) => void }[] = [];
   const timings: Record<string, number> = {};
   for (const [i, method] of methods.entries()) {
-    const ctx: MethodContext = { cfg, method, index: i, data, model, train, sampler, key: kMethods[i]!, base: getBase, evalSets, evalPairs, hooks, earlierRows: rows.slice() };
+    const label = labels[i]!;
+    const ctx: MethodContext = { cfg, method, index: i, label, state, data, model, train, sampler, key: kMethods[i]!, base: getBase, evalSets, evalPairs, hooks, earlierRows: rows.slice() };
     const t0 = performance.now();
-    const out = await METHOD_RUNNERS[method.kind]!(ctx);
-    timings[`${method.kind}${methods.length > 1 ? `#${i}` : ""}Seconds`] = (performance.now() - t0) / 1000;
-    rows.push(...out.rows);
+    const out = await methodModule(method.kind).run(ctx);
+    timings[`${label}Seconds`] = (performance.now() - t0) / 1000;
+    // Every row names its method's kind; its label is the runner's (e.g. "cfg[a=1]"), else the entry's.
+    for (const row of out.rows) rows.push({ ...row, method: method.kind, label: typeof row.label === "string" ? row.label : label });
     samples.push(...out.samples);
     plots.push(...out.plots);
     Object.assign(sections, out.sections ?? {});
@@ -188,6 +180,7 @@ export async function runExperiment(
     files.push(path);
   }
   for (const k of evalKeys) k.dispose();
+  state.release();
   return { report, samples, files };
 }
 

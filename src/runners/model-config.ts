@@ -1,6 +1,6 @@
 /** From the user-facing config (io/config.ts) to the library's model and training types. */
 import type { ModelConfig } from "../diffusion/model.js";
-import type { ExperimentConfig } from "../io/config.js";
+import type { ExperimentConfig } from "./config.js";
 import type { TrainConfig } from "../training/trainer.js";
 
 export function modelFromConfig(m: ExperimentConfig["model"], dataDim: number): ModelConfig {

@@ -1,8 +1,8 @@
 /**
  * The run's classifier p̂(y | x) for the classifier-tilt task (CTRL step 1): fitted on the task's
  * offline (x, y) set and calibrated by temperature scaling (src/rewards/classifier.ts), once per run
- * (a WeakMap on the run's TaskData; the key is derived from the run's seed, so every method of a run
- * sees the same classifier whatever their order). Settings come from `config.reward` when its kind is
+ * (kept in the run's state; the key is derived from the run's seed, so every method of a run sees the
+ * same classifier whatever their order). Settings come from `config.reward` when its kind is
  * "classifier" (hidden, layers, steps, learningRate, batchSize, l2, holdout), else the defaults.
  */
 import { keyFromSeed } from "../../backend/index.js";
@@ -11,7 +11,6 @@ import { fitClassifier, type ClassifierModel, type ClassifierSpec } from "../../
 import { saveClassifier } from "../../io/checkpoints/classifier.js";
 import { TILT_CLASSES } from "../../tasks/classifier-tilt.js";
 import type { MethodContext } from "../methods/context.js";
-import type { TaskData } from "../task-data.js";
 import { tiltData } from "./pretrained.js";
 
 export const CLASSIFIER_CHECKPOINT = "classifier.safetensors";
@@ -21,7 +20,8 @@ export interface TiltClassifier {
   fitSeconds: number;
 }
 
-const cache = new WeakMap<TaskData, { c: TiltClassifier; claimed: boolean }>();
+/** The run-state id of the classifier. */
+const STATE_ID = "classifier-tilt:classifier";
 
 /** The classifier settings a config asks for (config.reward of kind "classifier"). */
 export function classifierSpecFromConfig(reward: RewardConfig | undefined): Partial<ClassifierSpec> & { classes: number } {
@@ -40,15 +40,12 @@ export function classifierSpecFromConfig(reward: RewardConfig | undefined): Part
 /** The run's fitted, calibrated p̂(y | x) (fitted on first use). Plain data: nothing to dispose. */
 export async function tiltClassifierFor(ctx: MethodContext): Promise<TiltClassifier> {
   const d = tiltData(ctx);
-  let hit = cache.get(ctx.data);
-  if (!hit) {
+  return ctx.state.memo(STATE_ID, () => {
     ctx.hooks.onStage?.(`fitting the classifier p̂(y|x) on ${d.offline.x.rows} offline (x, y) pairs`);
     const t0 = performance.now();
-    const model = await fitClassifier(d.offline.x, d.offline.y, classifierSpecFromConfig(ctx.cfg.reward), keyFromSeed((ctx.cfg.seed ^ 0xc1a55) >>> 0));
-    hit = { c: { model, fitSeconds: (performance.now() - t0) / 1000 }, claimed: false };
-    cache.set(ctx.data, hit);
-  }
-  return hit.c;
+    const model = fitClassifier(d.offline.x, d.offline.y, classifierSpecFromConfig(ctx.cfg.reward), keyFromSeed((ctx.cfg.seed ^ 0xc1a55) >>> 0));
+    return { c: { model, fitSeconds: (performance.now() - t0) / 1000 }, claimed: false };
+  }).value.c;
 }
 
 /**
@@ -60,7 +57,7 @@ export function tiltClassifierArtefacts(ctx: MethodContext): {
   sections: Record<string, unknown>;
   checkpoints: { name: string; save: (path: string) => void }[];
 } {
-  const hit = cache.get(ctx.data);
+  const hit = ctx.state.peek<{ c: TiltClassifier; claimed: boolean }>(STATE_ID);
   if (!hit || hit.claimed) return { sections: {}, checkpoints: [] };
   hit.claimed = true;
   const m = hit.c.model;

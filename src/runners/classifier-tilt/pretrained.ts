@@ -7,8 +7,8 @@
  * used conditioned on c.
  *
  * Trained once per run on the task's training rows with their contexts (key derived from the run's
- * seed, so it does not depend on which method asks first), cached per run (a WeakMap on the run's
- * TaskData), and saved once as the artefact `pretrained.safetensors`. A method option
+ * seed, so it does not depend on which method asks first), kept in the run's state (released when the
+ * run ends), and saved once as the artefact `pretrained.safetensors`. A method option
  * `pretrained: "path/to/model.safetensors"` loads a saved one instead (frozen; checked against the task).
  */
 import { resolve } from "node:path";
@@ -31,7 +31,7 @@ export const CONTEXT_EMBEDDING = 32;
 /** File name of the pretrained model in the run's output folder. */
 export const PRETRAINED_CHECKPOINT = "pretrained.safetensors";
 
-/** The pretrained p_pre(x | c). Everything here is owned by the run's cache: borrow, never dispose. */
+/** The pretrained p_pre(x | c). Everything here is owned by the run's state: borrow, never dispose. */
 export interface PretrainedTiltModel {
   /** The network (with condition { kind: "value", dim: C }), prediction and schedule. */
   model: ModelConfig;
@@ -79,11 +79,13 @@ export function pretrainedModelConfig(base: ModelConfig, contexts: number): Mode
   return { ...base, network: { ...base.network, condition: { kind: "value", dim: contexts, embedding: CONTEXT_EMBEDDING } } };
 }
 
-interface CacheEntry {
+/** A p_pre kept in the run's state, and whether its checkpoint was handed out. */
+interface PretrainedEntry {
   model: PretrainedTiltModel;
   checkpointClaimed: boolean;
 }
-const cache = new WeakMap<TaskData, Map<string, CacheEntry>>();
+/** The run-state id of p_pre: trained by the run, or loaded from a path. */
+const stateId = (source: string) => `classifier-tilt:pretrained:${source}`;
 
 /** The classifier-tilt part of the run's data, or a clear error naming the method. */
 export function tiltData(ctx: Pick<MethodContext, "data" | "method" | "index" | "cfg">): ClassifierTiltData {
@@ -96,31 +98,26 @@ export function tiltData(ctx: Pick<MethodContext, "data" | "method" | "index" | 
 }
 
 /**
- * The run's p_pre(x | c): trained on first use (then cached), or loaded from `path` (relative paths are
+ * The run's p_pre(x | c): trained on first use (then kept in the run's state), or loaded from `path` (relative paths are
  * resolved from the working directory). `where` names the config key in errors (e.g. `method[1].pretrained`).
  */
 export async function pretrainedFor(ctx: MethodContext, opts: { path?: string; where?: string } = {}): Promise<PretrainedTiltModel> {
   const d = tiltData(ctx);
-  let byKey = cache.get(ctx.data);
-  if (!byKey) cache.set(ctx.data, (byKey = new Map()));
-  const id = opts.path ? `path:${resolve(opts.path)}` : "trained";
-  let hit = byKey.get(id);
-  if (!hit) {
-    const model = opts.path ? loadPretrained(opts.path, d.task.contexts, opts.where ?? "pretrained") : await trainPretrained(ctx, d);
-    hit = { model, checkpointClaimed: !!opts.path };
-    byKey.set(id, hit);
-  }
-  return hit.model;
+  const id = stateId(opts.path ? `path:${resolve(opts.path)}` : "trained");
+  return ctx.state.memo<PretrainedEntry>(id, () => {
+    const model = opts.path ? loadPretrained(opts.path, d.task.contexts, opts.where ?? "pretrained") : trainPretrained(ctx, d);
+    return { model, checkpointClaimed: !!opts.path };
+  }, (e) => disposeTrainState(e.model.state)).value.model;
 }
 
 /** The run's trained p_pre if a method already trained it (or undefined: nothing is trained here). */
-export function cachedPretrained(ctx: Pick<MethodContext, "data">): PretrainedTiltModel | undefined {
-  return cache.get(ctx.data)?.get("trained")?.model;
+export function cachedPretrained(ctx: Pick<MethodContext, "state">): PretrainedTiltModel | undefined {
+  return ctx.state.peek<PretrainedEntry>(stateId("trained"))?.model;
 }
 
 /** The "pretrained.safetensors" artefact of the run's trained p_pre, returned to the first caller only. */
 export function pretrainedCheckpoints(ctx: MethodContext): { name: string; save: (path: string) => void }[] {
-  const hit = cache.get(ctx.data)?.get("trained");
+  const hit = ctx.state.peek<PretrainedEntry>(stateId("trained"));
   if (!hit || hit.checkpointClaimed) return [];
   hit.checkpointClaimed = true;
   const p = hit.model;
@@ -146,15 +143,7 @@ export function savePretrained(path: string, p: PretrainedTiltModel, data: Pick<
   );
 }
 
-/** Frees the cached models of a run (optional: the cache is weak on the run's data). */
-export function releasePretrained(data: TaskData): void {
-  const byKey = cache.get(data);
-  if (!byKey) return;
-  for (const e of byKey.values()) disposeTrainState(e.model.state);
-  cache.delete(data);
-}
-
-async function trainPretrained(ctx: MethodContext, d: ClassifierTiltData): Promise<PretrainedTiltModel> {
+function trainPretrained(ctx: MethodContext, d: ClassifierTiltData): PretrainedTiltModel {
   const C = d.task.contexts;
   const model = pretrainedModelConfig(ctx.model, C);
   const x = ctx.data.train;

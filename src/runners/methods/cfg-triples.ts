@@ -19,21 +19,36 @@ import { samplerPlan } from "../../diffusion/sample.js";
 import { makeSchedule } from "../../diffusion/schedule.js";
 import { CONTEXT_EMBEDDING, cachedPretrained, pretrainedEps, pretrainedFor, tiltData } from "../classifier-tilt/pretrained.js";
 import { generateWithEps } from "../generate.js";
-import type { MethodRunner } from "./context.js";
+import * as z from "zod";
+import { int, strict } from "../../io/config.js";
+import { defineMethod } from "./context.js";
+import { CLASSIFIER_TILT, labelField, optionalAlpha, scaleField } from "./schema-parts.js";
 import { resolveGamma } from "./ctrl.js";
 import { pathKlTracker, tiltEvaluation } from "./ctrl-eval.js";
-import { guidanceLabel } from "./guidance-common.js";
 
-export const runCfgTriples: MethodRunner = async (ctx) => {
-  const m = ctx.method as { scale?: number; dropout?: number; trainSteps?: number; pretrained?: string };
+export const cfgTriplesMethod = defineMethod({
+  kind: "cfg-triples",
+  summary: "CTRL baseline: a model on (c, x, y) triples with y-dropout, sampled with CFG against y = ∅ (docs/ctrl.md)",
+  schema: strict({
+    kind: z.literal("cfg-triples"),
+    alpha: optionalAlpha(),
+    scale: scaleField(),
+    dropout: z.number().min(0).lt(1).default(0.1),
+    trainSteps: int(1).optional().describe("default: model.train.steps"),
+    pretrained: z.string().min(1).optional(),
+    label: labelField(),
+  }),
+  requires: { taskReward: true, taskKinds: CLASSIFIER_TILT },
+  run: async (ctx) => {
+  const m = ctx.method;
   const at = Array.isArray(ctx.cfg.method) ? `method[${ctx.index}]` : "method";
   const d = tiltData(ctx);
   const gamma = resolveGamma(ctx);
-  const label = guidanceLabel(ctx);
+  const label = ctx.label;
   const C = d.task.contexts;
   const K = d.task.classes;
-  const dropout = m.dropout ?? 0.1;
-  const w = m.scale ?? 1;
+  const dropout = m.dropout;
+  const w = m.scale;
   const { x, y, contexts } = d.offline;
   const [kTrain, rest] = split2(ctx.key);
   const [kDrop, kEval] = split2(rest);
@@ -93,4 +108,5 @@ export const runCfgTriples: MethodRunner = async (ctx) => {
   } finally {
     disposeTrainState(state);
   }
-};
+},
+});

@@ -12,14 +12,31 @@ import { modelEps, type ModelConfig } from "../../diffusion/model.js";
 import { cfgTerm } from "../../guidance/terms.js";
 import { evaluateRewardHost } from "../../rewards/reward.js";
 import { disposeTrainState, initTrainState, trainSteps } from "../../training/trainer.js";
-import type { MethodOutput, MethodRunner } from "./context.js";
-import { guidanceOutput, guidanceSetup, guidanceTargets, mergeOutputs, sampleGuided, type GuidanceMethodConfig } from "./guidance-common.js";
+import * as z from "zod";
+import { int, strict } from "../../io/config.js";
+import { defineMethod, type MethodOutput } from "./context.js";
+import { guidanceOutput, guidanceSetup, guidanceTargets, mergeOutputs, sampleGuided } from "./guidance-common.js";
+import { alphaField, guidanceInterval, scaleField } from "./schema-parts.js";
 
-export const runCfg: MethodRunner = async (ctx) => {
-  const m = ctx.method as GuidanceMethodConfig & { target?: number; dropout?: number; trainSteps?: number };
+export const cfgMethod = defineMethod({
+  kind: "cfg",
+  summary: "classifier-free guidance on a reward-conditioned model (docs/guidance.md)",
+  schema: strict({
+    kind: z.literal("cfg"),
+    scale: scaleField(),
+    alpha: alphaField(),
+    target: z.number().optional(),
+    dropout: z.number().min(0).lt(1).default(0.1),
+    /** Training steps of the conditional model (default: model.train.steps). */
+    trainSteps: int(1).optional().describe("default: model.train.steps"),
+    ...guidanceInterval,
+  }),
+  requires: { taskReward: true },
+  run: async (ctx) => {
+  const m = ctx.method;
   const setup = guidanceSetup(ctx);
   const targets = guidanceTargets(ctx, setup, m.target);
-  const dropout = m.dropout ?? 0.1;
+  const dropout = m.dropout;
   const x = ctx.data.train;
   const y = await evaluateRewardHost(setup.reward, x);
   const model: ModelConfig = {
@@ -40,14 +57,15 @@ export const runCfg: MethodRunner = async (ctx) => {
     const outs: MethodOutput[] = [];
     for (const [i, a] of targets.entries()) {
       const cond = modelEps(model, state.ema, (n) => ({ kind: "value", value: upload(new Float32Array(n).fill(a), n, 1), keep: np.ones([n]) }));
-      const term = cfgTerm(cond, { name: setup.label, scale: m.scale ?? 1, start: m.start, stop: m.stop });
+      const term = cfgTerm(cond, { name: setup.label, scale: m.scale, start: m.start, stop: m.stop });
       const label = targets.length > 1 ? `${setup.label}[a=${a}]` : setup.label;
       const s = { ...setup, label };
-      const { samples, cost } = await sampleGuided(ctx, s, uncond, [term], keys[i]!);
-      outs.push(await guidanceOutput(ctx, s, samples, cost, { target: a, trainSeconds, fields: { dropout, finalLoss: state.losses.at(-1)?.loss ?? null } }));
+      const { samples, cost, pathKl } = await sampleGuided(ctx, s, uncond, [term], keys[i]!);
+      outs.push(await guidanceOutput(ctx, s, samples, cost, { pathKl, target: a, trainSeconds, fields: { dropout, finalLoss: state.losses.at(-1)?.loss ?? null } }));
     }
     return mergeOutputs(outs);
   } finally {
     disposeTrainState(state);
   }
-};
+},
+});

@@ -1,14 +1,17 @@
 /**
  * The plug point of the experiment runner: every method kind of the config ("none", "rcgdm", "dps", …)
- * is a {@link MethodRunner} registered in ./registry.ts. A runner gets the run's data, model config,
- * keys and a lazily trained unconditional base model, and returns result rows, samples and plots.
+ * is a {@link MethodModule} registered in ./registry.ts: its kind, its config schema (defaults filled
+ * in there, and only there), what it requires of the task and sampler, and its runner. A runner gets
+ * the run's data, model config, a key and the run's lazy shared state ({@link RunState}: the base model,
+ * trained once, and whatever else methods share), and returns result rows, samples and plots.
  * Runners are plain async functions; side effects (files) stay in the experiment runner.
  */
 import type { Key } from "../../backend/keys.js";
 import type { HostMatrix } from "../../data/matrix.js";
 import type { ModelConfig } from "../../diffusion/model.js";
 import type { SamplerConfig } from "../../diffusion/sample.js";
-import type { ExperimentConfig, MethodConfig } from "../../io/config.js";
+import type * as z from "zod";
+import type { MethodEntry, RunConfig } from "../../io/config.js";
 import type { PlotFigure } from "../../report/html.js";
 import type { ResultRow } from "../../report/types.js";
 import type { ProgressInfo, TrainConfig, TrainState } from "../../training/trainer.js";
@@ -32,11 +35,52 @@ export interface BaseModel {
   trainSeconds: number;
 }
 
-export interface MethodContext {
-  cfg: ExperimentConfig;
-  method: MethodConfig;
+/**
+ * State shared by the methods of one run, built on first use and released by the experiment runner:
+ * `memo(id, build, dispose?)` returns the value stored under `id`, calling `build` once (the first
+ * caller owns the build's cost, later callers get `{ fresh: false }`); `release()` calls every
+ * `dispose` given (device memory of shared models) when the run ends.
+ */
+export interface RunState {
+  memo<T>(id: string, build: () => T, dispose?: (value: T) => void): { value: T; fresh: boolean };
+  /** The value stored under `id`, if any (nothing is built). */
+  peek<T>(id: string): T | undefined;
+  /** Disposes what the stored values hold; the state is empty afterwards. */
+  release(): void;
+}
+
+/** A {@link RunState} backed by a Map (one per run). */
+export function newRunState(): RunState {
+  const store = new Map<string, unknown>();
+  const disposers: (() => void)[] = [];
+  return {
+    memo<T>(id: string, build: () => T, dispose?: (value: T) => void) {
+      if (store.has(id)) return { value: store.get(id) as T, fresh: false };
+      const value = build();
+      store.set(id, value);
+      if (dispose) disposers.push(() => dispose(value));
+      return { value, fresh: true };
+    },
+    peek<T>(id: string) {
+      return store.get(id) as T | undefined;
+    },
+    release() {
+      for (const d of disposers.splice(0)) d();
+      store.clear();
+    },
+  };
+}
+
+export interface MethodContext<M extends MethodEntry = MethodEntry> {
+  cfg: RunConfig;
+  /** This method's validated config (every default of its schema filled in). */
+  method: M;
   /** Index of this method in the config's list. */
   index: number;
+  /** The row label of this method (its `label`, else the default; unique in the run). */
+  label: string;
+  /** The run's lazily built shared state (predictors, references, pretrained models). */
+  state: RunState;
   data: TaskData;
   model: ModelConfig;
   train: TrainConfig;
@@ -65,4 +109,36 @@ export interface MethodOutput {
   checkpoints?: { name: string; save: (path: string) => void }[];
 }
 
-export type MethodRunner = (ctx: MethodContext) => Promise<MethodOutput>;
+export type MethodRunner<M extends MethodEntry = MethodEntry> = (ctx: MethodContext<M>) => Promise<MethodOutput>;
+
+/** What a method needs of the run; checked when the config is parsed, before any work. */
+export interface MethodRequirements {
+  /** The task's ground-truth reward (tasks listed in TASKS_WITH_REWARD, src/io/config.ts). */
+  taskReward: boolean;
+  /** Only these task kinds, and why (the error reads `"<kind>" needs <why>, but task.kind is "<t>"`). */
+  taskKinds?: { kinds: readonly string[]; why: string };
+  /** A stochastic sampler step (σ_t > 0): refused with DDIM at η = 0. */
+  stochasticSampler?: boolean;
+}
+
+/** Adds one config issue at `path` (a path from the config's root). */
+export type AddIssue = (path: (string | number)[], message: string, input?: unknown) => void;
+
+/** A method: its kind, config schema (with its defaults), requirements and runner. */
+export interface MethodModule<S extends z.ZodType<MethodEntry> = z.ZodType<MethodEntry>> {
+  kind: string;
+  /** One line for docs/config.md. */
+  summary: string;
+  schema: S;
+  requires: MethodRequirements;
+  /** Checks of this method against the rest of the config (`at` = the method's path). */
+  refine?: (m: z.output<S>, cfg: Partial<RunConfig>, at: (string | number)[], add: AddIssue) => void;
+  /** The row label when the entry gives none (default: the kind). */
+  defaultLabel?: (m: z.output<S>) => string;
+  run: MethodRunner<z.output<S>>;
+}
+
+/** Declares a method module (a typed identity: the runner's config type comes from the schema). */
+export function defineMethod<S extends z.ZodType<MethodEntry>>(m: MethodModule<S>): MethodModule<S> {
+  return m;
+}

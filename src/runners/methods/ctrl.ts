@@ -18,13 +18,11 @@ import { samplerPlan } from "../../diffusion/sample.js";
 import { classifierLogProbs } from "../../rewards/classifier.js";
 import { CLASSIFIER_CHECKPOINT, tiltClassifierArtefacts, tiltClassifierFor } from "../classifier-tilt/classifier.js";
 import { contextOneHot, pretrainedCheckpoints, pretrainedFor, tiltData } from "../classifier-tilt/pretrained.js";
-import type { MethodContext, MethodRunner } from "./context.js";
+import * as z from "zod";
+import { nonNegative, positive, strict } from "../../io/config.js";
+import { defineMethod, type MethodContext } from "./context.js";
 import { tiltEvaluation } from "./ctrl-eval.js";
-import { guidanceLabel } from "./guidance-common.js";
-import type { MethodConfig } from "../../io/config.js";
-
-/** The validated config of this method (src/io/config.ts). */
-type CtrlConfig = Extract<MethodConfig, { kind: "ctrl" }>;
+import { CLASSIFIER_TILT, finetuneOptim, labelField, optionalAlpha } from "./schema-parts.js";
 
 /** Where this method sits in the config, for errors (`method` or `method[i]`). */
 export function methodPath(ctx: MethodContext): string {
@@ -47,26 +45,43 @@ export function contextInputFor(kind: "value" | "class" | undefined, C: number):
   return (c) => np.array(contextOneHot(C, c, c.length), { shape: [c.length, C] });
 }
 
-export const runCtrl: MethodRunner = async (ctx) => {
-  const m = ctx.method as CtrlConfig;
+export const ctrlMethod = defineMethod({
+  kind: "ctrl",
+  summary: "CTRL: reward backprop through the sampler with a zero-initialised control y (docs/ctrl.md)",
+  schema: strict({
+    kind: z.literal("ctrl"),
+    alpha: optionalAlpha().describe("γ = 1/alpha; default: gamma, else the task's γ"),
+    gamma: positive().optional().describe("default: 1/alpha, else the task's γ"),
+    trainable: z.enum(["adapters", "embedding", "all"]).default("adapters"),
+    nullProbability: z.number().min(0).lt(1).default(0),
+    cfgScale: nonNegative().default(1),
+    pretrained: z.string().min(1).optional(),
+    ...finetuneOptim({ steps: 150, batchSize: 128, learningRate: 3e-3 }),
+    label: labelField(),
+  }),
+  requires: { taskReward: true, taskKinds: CLASSIFIER_TILT },
+  refine: (m, _cfg, at, add) => {
+    if (m.cfgScale !== 1 && !(m.nullProbability > 0)) {
+      add([...at, "cfgScale"], `classifier-free guidance against the null control needs training with it: set nullProbability > 0 (e.g. 0.1)`, m.cfgScale);
+    }
+  },
+  run: async (ctx) => {
+  const m = ctx.method;
   const at = methodPath(ctx);
   const d = tiltData(ctx);
   const gamma = resolveGamma(ctx);
-  const label = guidanceLabel(ctx);
-  const cfgScale = m.cfgScale ?? 1;
-  if (cfgScale !== 1 && !(m.nullProbability! > 0)) {
-    throw new Error(`${at}.cfgScale: classifier-free guidance against the null control needs training with it: set ${at}.nullProbability > 0 (e.g. 0.1)`);
-  }
-  const pre = await pretrainedFor(ctx, { ...(m.pretrained ? { path: m.pretrained } : {}), where: `${at}.pretrained` });
-  const cls = (await tiltClassifierFor(ctx)).model;
+  const label = ctx.label;
+  const cfgScale = m.cfgScale;
+  const pre = pretrainedFor(ctx, { ...(m.pretrained ? { path: m.pretrained } : {}), where: `${at}.pretrained` });
+  const cls = tiltClassifierFor(ctx).model;
   const K = d.task.classes;
   if (cls.spec.classes !== K) throw new Error(`${at}: the classifier has ${cls.spec.classes} classes, the task's control has ${K}`);
   const C = d.task.contexts;
   const schedule = makeSchedule(pre.model.schedule);
   const plan = samplerPlan(schedule, ctx.sampler);
   const contextInput = contextInputFor(pre.model.network.condition?.kind, C);
-  const optim = { steps: m.steps ?? 150, batchSize: m.batchSize ?? 128, learningRate: m.learningRate ?? 3e-3, gradClip: m.gradClip ?? 1 };
-  const trainable = m.trainable ?? "adapters";
+  const optim = { steps: m.steps, batchSize: m.batchSize, learningRate: m.learningRate, gradClip: m.gradClip };
+  const trainable = m.trainable;
   const [kTrain, kEval] = split2(ctx.key);
   ctx.hooks.onStage?.(`${label}: fine-tuning (${trainable}) with γ = ${gamma}, ${optim.steps} steps of ${optim.batchSize} chains`);
   const logProbs = classifierLogProbs(cls);
@@ -83,13 +98,13 @@ export const runCtrl: MethodRunner = async (ctx) => {
       T: schedule.T,
       dim: 2,
       trainable,
-      rank: m.rank ?? 4,
+      rank: m.rank,
       optim,
       ...(m.truncation !== undefined ? { truncation: Math.min(m.truncation, plan.length) } : {}),
-      ...(m.truncationMode ? { truncationMode: m.truncationMode } : {}),
+      truncationMode: m.truncationMode,
       ...(m.segment !== undefined ? { segment: m.segment } : {}),
-      ...(m.klReduce ? { klReduce: m.klReduce } : {}),
-      ...(m.nullProbability !== undefined ? { nullProbability: m.nullProbability } : {}),
+      klReduce: m.klReduce,
+      nullProbability: m.nullProbability,
       onStep: (pt, total) => ctx.hooks.onTrain?.({ step: pt.step, total, loss: pt.loss, lr: optim.learningRate }, label),
     },
     kTrain,
@@ -107,7 +122,7 @@ export const runCtrl: MethodRunner = async (ctx) => {
       },
       fields: {
         heapBytes: r.heapBytes,
-        finetune: { ...optim, truncation: Math.min(m.truncation ?? plan.length, plan.length), chainSteps: plan.length, cfgScale, nullProbability: m.nullProbability ?? 0 },
+        finetune: { ...optim, truncation: Math.min(m.truncation ?? plan.length, plan.length), chainSteps: plan.length, cfgScale, nullProbability: m.nullProbability },
         trainingObjective: { first: r.history[0]?.objective ?? null, last: r.history.at(-1)?.objective ?? null, klLast: r.history.at(-1)?.kl ?? null },
       },
     });
@@ -115,7 +130,7 @@ export const runCtrl: MethodRunner = async (ctx) => {
     out.sections = {
       ...art.sections,
       [`finetuning:${label}`]: {
-        options: { trainable, truncationMode: m.truncationMode ?? "fixed", klReduce: m.klReduce ?? "sum", rank: m.rank ?? 4, pretrained: pre.source },
+        options: { trainable, truncationMode: m.truncationMode, klReduce: m.klReduce, rank: m.rank, pretrained: pre.source },
         heapBytes: r.heapBytes,
         seconds: r.seconds,
         history: r.history,
@@ -127,12 +142,12 @@ export const runCtrl: MethodRunner = async (ctx) => {
       {
         method: "ctrl",
         trainable,
-        ...(trainable === "adapters" ? { rank: m.rank ?? 4 } : {}),
+        ...(trainable === "adapters" ? { rank: m.rank } : {}),
         steps: optim.steps,
         gamma,
         sampler: { sampler: ctx.sampler.sampler, steps: ctx.sampler.steps, eta: ctx.sampler.eta },
         context: { contexts: C, names: Array.from({ length: C }, (_, c) => `context=${c}`) },
-        control: { classes: K, names: Array.from({ length: K }, (_, y) => `y=${y}`), nullProbability: m.nullProbability ?? 0, classifier: CLASSIFIER_CHECKPOINT },
+        control: { classes: K, names: Array.from({ length: K }, (_, y) => `y=${y}`), nullProbability: m.nullProbability, classifier: CLASSIFIER_CHECKPOINT },
       },
       {
         train: pre.train,
@@ -147,4 +162,5 @@ export const runCtrl: MethodRunner = async (ctx) => {
   } finally {
     disposeFinetuned(r.model);
   }
-};
+},
+});

@@ -18,25 +18,48 @@ import { newCost } from "../../guidance/types.js";
 import { defaultDdpoConfig, rollout, stochasticSteps, trainDdpo, type DdpoConfig } from "../../methods/ddpo.js";
 import { lineChart } from "../../report/plots.js";
 import { evaluateRewardHost } from "../../rewards/reward.js";
-import type { MethodRunner } from "./context.js";
+import * as z from "zod";
+import { int, nonNegative, positive, strict } from "../../io/config.js";
+import { defineMethod } from "./context.js";
 import { exactTiltKl } from "./draft.js";
-import { guidanceOutput, guidanceSetup, type GuidanceMethodConfig } from "./guidance-common.js";
+import { guidanceOutput, guidanceSetup } from "./guidance-common.js";
+import { guidanceReward, labelField, optionalAlpha } from "./schema-parts.js";
 import { sampleDistances } from "../metrics.js";
 
-type DdpoMethodConfig = GuidanceMethodConfig & Partial<Omit<DdpoConfig, "klWeight">>;
+const D = defaultDdpoConfig;
 
-export const runDdpo: MethodRunner = async (ctx) => {
-  const m = ctx.method as DdpoMethodConfig;
+export const ddpoMethod = defineMethod({
+  kind: "ddpo",
+  summary: "DDPO / DPOK: PPO on the denoising MDP; alpha = KL weight to the pretrained model (docs/ddpo.md)",
+  schema: strict({
+    kind: z.literal("ddpo"),
+    alpha: optionalAlpha().describe("KL weight (DPOK); absent: plain DDPO"),
+    iterations: int(1).default(D.iterations),
+    batch: int(2).default(D.batch),
+    epochs: int(1).default(D.epochs),
+    minibatches: int(1).default(D.minibatches),
+    clip: positive().default(D.clip),
+    learningRate: positive().default(D.learningRate),
+    gradClip: nonNegative().default(D.gradClip),
+    ...guidanceReward,
+    label: labelField(),
+  }),
+  requires: { taskReward: true, stochasticSampler: true },
+  run: async (ctx) => {
+  const m = ctx.method;
   const where = Array.isArray(ctx.cfg.method) ? `method[${ctx.index}]` : "method";
   const klWeight = m.alpha ?? 0;
   const setup = guidanceSetup(ctx);
   if (klWeight === 0) delete setup.reference; // plain DDPO: no finite-temperature optimum to compare with
   stochasticSteps(setup.plan, `${where} ("ddpo")`);
   const config: DdpoConfig = {
-    ...defaultDdpoConfig,
-    ...Object.fromEntries(
-      (["iterations", "batch", "epochs", "minibatches", "clip", "learningRate", "gradClip"] as const).filter((k) => m[k] !== undefined).map((k) => [k, m[k]]),
-    ),
+    iterations: m.iterations,
+    batch: m.batch,
+    epochs: m.epochs,
+    minibatches: m.minibatches,
+    clip: m.clip,
+    learningRate: m.learningRate,
+    gradClip: m.gradClip,
     klWeight,
   };
   const base = await ctx.base();
@@ -111,7 +134,8 @@ export const runDdpo: MethodRunner = async (ctx) => {
   } finally {
     tree.dispose(res.params);
   }
-};
+  },
+});
 
 /**
  * The optimum DPOK can reach is the tilt of the pretrained *sampler's* output law p_pre,0 (not of the

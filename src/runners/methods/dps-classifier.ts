@@ -19,16 +19,29 @@ import { hostMatrix } from "../../data/matrix.js";
 import { tiltClassifierFor } from "../classifier-tilt/classifier.js";
 import { pretrainedEps, pretrainedFor, tiltData } from "../classifier-tilt/pretrained.js";
 import { toHostSync } from "../../backend/ownership.js";
-import type { MethodRunner } from "./context.js";
+import * as z from "zod";
+import { strict } from "../../io/config.js";
+import { defineMethod } from "./context.js";
+import { CLASSIFIER_TILT, labelField, optionalAlpha, scaleField } from "./schema-parts.js";
 import { resolveGamma } from "./ctrl.js";
 import { tiltEvaluation } from "./ctrl-eval.js";
-import { guidanceLabel } from "./guidance-common.js";
 
-export const runDpsClassifier: MethodRunner = async (ctx) => {
-  const m = ctx.method as { scale?: number; pretrained?: string };
+export const dpsClassifierMethod = defineMethod({
+  kind: "dps-classifier",
+  summary: "CTRL baseline: DPS guidance of p_pre(x | c) with γ·log p̂(y | x̂₀) (docs/ctrl.md)",
+  schema: strict({
+    kind: z.literal("dps-classifier"),
+    alpha: optionalAlpha(),
+    scale: scaleField(),
+    pretrained: z.string().min(1).optional(),
+    label: labelField(),
+  }),
+  requires: { taskReward: true, taskKinds: CLASSIFIER_TILT },
+  run: async (ctx) => {
+  const m = ctx.method;
   const d = tiltData(ctx);
   const gamma = resolveGamma(ctx);
-  const label = guidanceLabel(ctx);
+  const label = ctx.label;
   const at = Array.isArray(ctx.cfg.method) ? `method[${ctx.index}]` : "method";
   // The run's p_pre, or a saved one (`pretrained: PATH`, the same loader and checks as "ctrl").
   const pre = await pretrainedFor(ctx, { ...(m.pretrained ? { path: m.pretrained } : {}), where: `${at}.pretrained` });
@@ -45,11 +58,12 @@ export const runDpsClassifier: MethodRunner = async (ctx) => {
       const col = new Float32Array(K);
       col[y] = 1;
       const reward = deviceReward(`log p̂(y=${y} | x)`, (x) => np.matmul(logProbs(x), upload(col, K, 1)).reshape([-1]));
-      const term = rewardGuidanceTerm(reward, { name: label, alpha: 1 / gamma, scale: m.scale ?? 1, where: "x0", jacobian: "full" });
+      const term = rewardGuidanceTerm(reward, { name: label, alpha: 1 / gamma, scale: m.scale, where: "x0", jacobian: "full" });
       const { x, pathKl } = await guidedSample({ eps: pretrainedEps(pre, c), plan, terms: [term], n, dim: 2, key, cost, samplerName: ctx.sampler.sampler, pathKl: true });
       // Non-finite (infinite / undefined) values are left out of the row by tiltEvaluation.
       return { samples: hostMatrix(n, 2, toHostSync(x)), ...(pathKl ? { kl: pathKlPerSample(pathKl) } : {}) };
     },
-    fields: { scale: m.scale ?? 1 },
+    fields: { scale: m.scale },
   });
-};
+},
+});

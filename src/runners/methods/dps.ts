@@ -4,23 +4,40 @@
  * ∂x̂_0/∂x_t ≈ I/√ᾱ_t ("identity"); `where` / `apply` as in docs/guidance.md. Refuses a
  * non-differentiable reward (e.g. `reward: "indicator"`) with a clear error.
  */
+import * as z from "zod";
+import { strict } from "../../io/config.js";
 import { rewardGuidanceTerm } from "../../guidance/terms.js";
-import type { MethodRunner } from "./context.js";
-import { baseEps, guidanceOutput, guidanceSetup, sampleGuided, type GuidanceMethodConfig } from "./guidance-common.js";
+import { defineMethod } from "./context.js";
+import { baseEps, guidanceOutput, guidanceSetup, sampleGuided } from "./guidance-common.js";
+import { alphaField, gradientPoint, guidanceInterval, guidanceReward, scaleField } from "./schema-parts.js";
 
-export const runDps: MethodRunner = async (ctx) => {
-  const m = ctx.method as GuidanceMethodConfig & { where?: "xt" | "x0" | "mean"; apply?: "eps" | "mean"; jacobian?: "full" | "identity" };
-  const setup = guidanceSetup(ctx);
-  const term = rewardGuidanceTerm(setup.reward, {
-    name: setup.label,
-    alpha: setup.alpha,
-    scale: m.scale ?? 1,
-    where: m.where ?? "x0",
-    ...(m.apply ? { apply: m.apply } : {}),
-    jacobian: m.jacobian ?? "full",
-    start: m.start,
-    stop: m.stop,
-  });
-  const { samples, cost } = await sampleGuided(ctx, setup, await baseEps(ctx), [term], ctx.key);
-  return guidanceOutput(ctx, setup, samples, cost, { fields: { where: term.where, apply: term.apply, jacobian: term.jacobian } });
-};
+export const dpsMethod = defineMethod({
+  kind: "dps",
+  summary: "DPS / reconstruction guidance: ∇ r(x̂₀(x_t))/α through the ε-network (docs/guidance.md)",
+  schema: strict({
+    kind: z.literal("dps"),
+    scale: scaleField(),
+    alpha: alphaField(),
+    jacobian: z.enum(["full", "identity"]).default("full"),
+    ...gradientPoint("x0"),
+    ...guidanceReward,
+    ...guidanceInterval,
+  }),
+  requires: { taskReward: true },
+  run: async (ctx) => {
+    const m = ctx.method;
+    const setup = guidanceSetup(ctx);
+    const term = rewardGuidanceTerm(setup.reward, {
+      name: setup.label,
+      alpha: setup.alpha,
+      scale: m.scale,
+      where: m.where,
+      ...(m.apply ? { apply: m.apply } : {}),
+      jacobian: m.jacobian,
+      start: m.start,
+      stop: m.stop,
+    });
+    const { samples, cost, pathKl } = await sampleGuided(ctx, setup, baseEps(ctx), [term], ctx.key);
+    return guidanceOutput(ctx, setup, samples, cost, { pathKl, fields: { where: term.where, apply: term.apply, jacobian: term.jacobian } });
+  },
+});

@@ -15,9 +15,11 @@ import { newCost } from "../../guidance/types.js";
 import { lineChart } from "../../report/plots.js";
 import { tiltLogPartition } from "../../tasks/gaussian-mixture.js";
 import { finetunedCheckpoint, finetunedFileName, saveFinetuned } from "../../io/checkpoints/finetuned.js";
-import type { MethodRunner } from "./context.js";
+import * as z from "zod";
+import { strict } from "../../io/config.js";
+import { defineMethod } from "./context.js";
 import { guidanceOutput, guidanceSetup, type GuidanceSetup } from "./guidance-common.js";
-import type { MethodConfig } from "../../io/config.js";
+import { alphaField, finetuneOptim, labelField } from "./schema-parts.js";
 
 /**
  * The exact KL(p* ‖ p) = E_p*[r]/α − log Z of the run's tilt p* ∝ p·e^{r/α}, where the task knows it
@@ -37,15 +39,23 @@ export function exactTiltKl(setup: Pick<GuidanceSetup, "reference" | "mixture" |
   return null;
 }
 
-/** The validated config of this method (src/io/config.ts). */
-type DraftConfig = Extract<MethodConfig, { kind: "draft" }>;
-
-export const runDraft: MethodRunner = async (ctx) => {
-  const m = ctx.method as DraftConfig;
+export const draftMethod = defineMethod({
+  kind: "draft",
+  summary: "DRaFT / AlignProp: max E[r] − α Σ KL by backprop through the last K sampler steps (docs/ctrl.md)",
+  schema: strict({
+    kind: z.literal("draft"),
+    alpha: alphaField(),
+    trainable: z.enum(["adapters", "all"]).default("all"),
+    ...finetuneOptim({ steps: 200, batchSize: 128, learningRate: 2e-3 }),
+    label: labelField(),
+  }),
+  requires: { taskReward: true },
+  run: async (ctx) => {
+  const m = ctx.method;
   const setup = guidanceSetup(ctx);
   const base = await ctx.base();
   const schedule = makeSchedule(ctx.model.schedule);
-  const optim = { steps: m.steps ?? 200, batchSize: m.batchSize ?? 128, learningRate: m.learningRate ?? 2e-3, gradClip: m.gradClip ?? 1 };
+  const optim = { steps: m.steps, batchSize: m.batchSize, learningRate: m.learningRate, gradClip: m.gradClip };
   const [kTrain, kSample] = split2(ctx.key);
   ctx.hooks.onStage?.(`${setup.label}: reward backpropagation, ${optim.steps} steps of ${optim.batchSize} chains (${setup.plan.length} sampler steps)`);
   const r = draftFinetune(
@@ -57,13 +67,13 @@ export const runDraft: MethodRunner = async (ctx) => {
       plan: setup.plan,
       T: schedule.T,
       dim: setup.dim,
-      trainable: m.trainable ?? "all",
-      rank: m.rank ?? 4,
+      trainable: m.trainable,
+      rank: m.rank,
       optim,
       ...(m.truncation !== undefined ? { truncation: Math.min(m.truncation, setup.plan.length) } : {}),
-      ...(m.truncationMode ? { truncationMode: m.truncationMode } : {}),
+      truncationMode: m.truncationMode,
       ...(m.segment !== undefined ? { segment: m.segment } : {}),
-      ...(m.klReduce ? { klReduce: m.klReduce } : {}),
+      klReduce: m.klReduce,
       onStep: (pt, total) => ctx.hooks.onTrain?.({ step: pt.step, total, loss: pt.loss, lr: optim.learningRate }, setup.label),
     },
     kTrain,
@@ -83,13 +93,13 @@ export const runDraft: MethodRunner = async (ctx) => {
     });
     const row = out.rows[0]!;
     if (row.reference && exactKl !== null) row.reference = { ...row.reference, kl: exactKl };
-    const trainable = m.trainable ?? "all";
+    const trainable = m.trainable;
     const ck = finetunedCheckpoint(
       r.model,
       {
         method: "draft",
         trainable,
-        ...(trainable === "adapters" ? { rank: m.rank ?? 4 } : {}),
+        ...(trainable === "adapters" ? { rank: m.rank } : {}),
         steps: optim.steps,
         alpha: setup.alpha,
         sampler: { sampler: ctx.sampler.sampler, steps: ctx.sampler.steps, eta: ctx.sampler.eta },
@@ -99,7 +109,7 @@ export const runDraft: MethodRunner = async (ctx) => {
     out.checkpoints = [{ name: finetunedFileName(setup.label), save: (path) => saveFinetuned(path, ck) }];
     out.sections = {
       [`finetuning:${setup.label}`]: {
-        options: { trainable: m.trainable ?? "all", truncationMode: m.truncationMode ?? "fixed", klReduce: m.klReduce ?? "sum", rank: m.rank ?? 4 },
+        options: { trainable: m.trainable, truncationMode: m.truncationMode, klReduce: m.klReduce, rank: m.rank },
         heapBytes: r.heapBytes,
         seconds: r.seconds,
         history: r.history,
@@ -122,4 +132,5 @@ export const runDraft: MethodRunner = async (ctx) => {
   } finally {
     disposeFinetuned(r.model);
   }
-};
+},
+});

@@ -27,8 +27,6 @@ import { densityGrid, indicatorTiltReference, linearTiltReference, type TiltRefe
 import { trainNoisyPredictor, type NoisyPredictor } from "../../guidance/noisy-predictor.js";
 import { guidedSample } from "../../guidance/sampler.js";
 import { addPathKl, guidedDeterministicStep, newCost, newPathKl, pathKlPerSample, type GuidanceCost, type GuidanceTerm, type PathKl } from "../../guidance/types.js";
-import type { MethodConfig } from "../../io/config.js";
-import { methodsOf } from "../../io/config.js";
 import type { PlotFigure } from "../../report/html.js";
 import { scatterPlot } from "../../report/plots.js";
 import type { ResultRow } from "../../report/types.js";
@@ -41,13 +39,14 @@ export const TILT_PAIRS = 4;
 /** Largest batch a guided chain runs at once (SVDD multiplies it by M). */
 export const GUIDED_BATCH = 4096;
 
-/** Method config fields the guidance kinds may carry (all optional). */
-export type GuidanceMethodConfig = MethodConfig & {
+/**
+ * Method config fields the guidance kinds may carry: their schemas fill the defaults in (alpha 1,
+ * reward "task", threshold 0; ./schema-parts.ts); a kind without the field (e.g. "ddpo" without alpha,
+ * whose row is then compared with the tilt at α = 1 only where it has one) takes the same values here.
+ */
+export type GuidanceMethodConfig = {
+  kind: string;
   alpha?: number;
-  scale?: number;
-  start?: number;
-  stop?: number;
-  label?: string;
   reward?: "task" | "indicator";
   threshold?: number;
 };
@@ -68,17 +67,8 @@ export interface GuidanceSetup {
   dim: number;
 }
 
-/** The row label: `label`, else the kind (with "#i" when the config has several methods of the kind). */
-export function guidanceLabel(ctx: MethodContext, suffix = ""): string {
-  const m = ctx.method as GuidanceMethodConfig;
-  if (m.label) return m.label;
-  const variant = (x: MethodConfig) => JSON.stringify([x.kind, (x as { base?: unknown }).base, (x as { label?: unknown }).label]);
-  const same = methodsOf(ctx.cfg).filter((x) => variant(x) === variant(m)).length;
-  return `${m.kind}${suffix}${same > 1 ? `#${ctx.index}` : ""}`;
-}
-
 /** Reward, reference, plan and sizes for a guidance runner. */
-export function guidanceSetup(ctx: MethodContext, suffix = ""): GuidanceSetup {
+export function guidanceSetup(ctx: MethodContext): GuidanceSetup {
   const m = ctx.method as GuidanceMethodConfig;
   const alpha = m.alpha ?? 1;
   const kind = m.reward ?? "task";
@@ -107,7 +97,7 @@ export function guidanceSetup(ctx: MethodContext, suffix = ""): GuidanceSetup {
   const plan = samplerPlan(schedule, ctx.sampler);
   const samplerName = ctx.sampler.sampler === "ddim" ? `the ddim sampler with eta = ${ctx.sampler.eta}` : "the ddpm sampler";
   return {
-    label: guidanceLabel(ctx, suffix),
+    label: ctx.label,
     alpha,
     reward,
     ...(mixture ? { mixture } : {}),
@@ -128,12 +118,9 @@ export async function baseEps(ctx: MethodContext): Promise<EpsFn> {
   return modelEps(ctx.model, (await ctx.base()).state.ema);
 }
 
-/** The path KL of samples drawn by {@link sampleGuided}, for {@link guidanceOutput}. */
-const pathKlOf = new WeakMap<HostMatrix, PathKl>();
-
 /**
  * Guided chains in batches of at most `batch` rows, with their path KL to the unguided chain of `eps`
- * (`pathKl`, unless `pathKl: false`; remembered with the samples for {@link guidanceOutput}). Consumes `key`.
+ * (`pathKl`, unless `pathKl: false`; pass it on to {@link guidanceOutput}). Consumes `key`.
  */
 export async function sampleGuided(
   ctx: MethodContext,
@@ -178,18 +165,14 @@ export async function sampleGuided(
     );
   }
   if (!track) return { samples, cost };
-  pathKlOf.set(samples, kl);
   return { samples, cost, pathKl: kl };
 }
-
-/** Per-run cache of trained noisy predictors (classifier-guidance, target-guidance and SVDD "learned" share one). */
-const predictorCache = new WeakMap<object, Map<string, Promise<NoisyPredictor>>>();
 
 /**
  * A noisy regressor / classifier on the task's training rows, labelled by the guidance reward
  * (classification: y = 1[r > threshold]). Trained once per run and setting, and shared by the methods
- * that ask for the same one (the runner that trains it reports its training time). Owned by the cache:
- * do not dispose. Consumes `key`.
+ * that ask for the same one (kept in the run's state; the runner that trains it reports its training
+ * time). Owned by the run: do not dispose. Consumes `key`.
  */
 export async function trainPredictorFor(
   ctx: MethodContext,
@@ -198,16 +181,8 @@ export async function trainPredictorFor(
   key: Key,
   threshold = 0,
 ): Promise<{ predictor: NoisyPredictor; trainSeconds: number }> {
-  const m = ctx.method as GuidanceMethodConfig & { hidden?: number; layers?: number; trainSteps?: number };
-  const settings = { head, threshold: head === "classification" ? threshold : null, reward: setup.reward.name, hidden: m.hidden ?? 64, layers: m.layers ?? 2, steps: m.trainSteps ?? 1500 };
-  const id = JSON.stringify(settings);
-  let byRun = predictorCache.get(ctx.cfg);
-  if (!byRun) predictorCache.set(ctx.cfg, (byRun = new Map()));
-  const hit = byRun.get(id);
-  if (hit) {
-    key.dispose();
-    return { predictor: await hit, trainSeconds: 0 };
-  }
+  const m = ctx.method as GuidanceMethodConfig & { hidden: number; layers: number; trainSteps: number };
+  const settings = { head, threshold: head === "classification" ? threshold : null, reward: setup.reward.name, hidden: m.hidden, layers: m.layers, steps: m.trainSteps };
   const train = async (): Promise<NoisyPredictor> => {
     const x = ctx.data.train;
     const r = await evaluateRewardHost(setup.reward, x);
@@ -226,9 +201,12 @@ export async function trainPredictorFor(
       onProgress: (step, total, loss) => ctx.hooks.onTrain?.({ step, total, loss, lr: 0 }, `${setup.label} predictor`),
     });
   };
-  const pending = train();
-  byRun.set(id, pending);
-  const predictor = await pending;
+  const { value, fresh } = ctx.state.memo(`noisy-predictor:${JSON.stringify(settings)}`, train);
+  if (!fresh) {
+    key.dispose();
+    return { predictor: await value, trainSeconds: 0 };
+  }
+  const predictor = await value;
   return { predictor, trainSeconds: predictor.trainSeconds };
 }
 
@@ -252,21 +230,13 @@ export function mergeOutputs(outs: MethodOutput[]): MethodOutput {
   };
 }
 
-/** Per-run cache of exact p* reference pairs (same for every method of a run, per α / reward / n). */
-const referenceCache = new WeakMap<object, Map<string, [HostMatrix, HostMatrix][]>>();
-
+/** Exact p* reference pairs, drawn once per run and α / reward / n (kept in the run's state). */
 function referencePairs(ctx: MethodContext, ref: TiltReference, n: number): [HostMatrix, HostMatrix][] {
-  let byRun = referenceCache.get(ctx.cfg);
-  if (!byRun) referenceCache.set(ctx.cfg, (byRun = new Map()));
-  const id = `${ref.reward}|${ref.alpha}|${ref.rewardMean}|${n}`;
-  let hit = byRun.get(id);
-  if (!hit) {
+  return ctx.state.memo(`tilt-reference:${ref.reward}|${ref.alpha}|${ref.rewardMean}|${n}`, () => {
     // A key that depends only on the run's seed: every method is compared with the same p* draws.
     const keys = splitKey(keyForReference(ctx.cfg.seed), 2 * TILT_PAIRS);
-    hit = Array.from({ length: TILT_PAIRS }, (_, k) => [ref.sample(keys[2 * k]!, n), ref.sample(keys[2 * k + 1]!, n)] as [HostMatrix, HostMatrix]);
-    byRun.set(id, hit);
-  }
-  return hit;
+    return Array.from({ length: TILT_PAIRS }, (_, k) => [ref.sample(keys[2 * k]!, n), ref.sample(keys[2 * k + 1]!, n)] as [HostMatrix, HostMatrix]);
+  }).value;
 }
 
 /** A key for the p* reference draws: a stream of its own, derived from the run's seed only. */
@@ -287,7 +257,8 @@ export async function guidanceOutput(
   // them after the methods ran, when its evaluation keys are already released.
   ctx.evalSets(samples.rows);
   const row: ResultRow = {
-    method: setup.label,
+    method: ctx.method.kind,
+    label: setup.label,
     target: extra.target ?? null,
     alpha: setup.alpha,
     samples: samples.rows,
@@ -304,7 +275,7 @@ export async function guidanceOutput(
     row.mmd2ToTilted = { value: d.mmd2.value, floor: d.mmd2.floor, pairs: d.mmd2.pairs };
   }
   // Before `fields`, so that a runner's own klToPretrained (fine-tuning rows) wins.
-  const pathKl = extra.pathKl ?? pathKlOf.get(samples);
+  const pathKl = extra.pathKl;
   const kl = pathKl ? pathKlPerSample(pathKl) : NaN;
   if (Number.isFinite(kl)) {
     row.klToPretrained = kl;

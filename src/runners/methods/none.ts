@@ -4,12 +4,19 @@
  */
 import { generate } from "../generate.js";
 import { sampleDistances } from "../metrics.js";
-import type { MethodRunner } from "./context.js";
+import * as z from "zod";
+import { strict } from "../../io/config.js";
+import { defineMethod } from "./context.js";
 import { summary } from "../../eval/stats.js";
 import type { ResultRow } from "../../report/types.js";
 import { runPretrainedTilt } from "../classifier-tilt/none.js";
 
-export const runNone: MethodRunner = async (ctx) => {
+export const noneMethod = defineMethod({
+  kind: "none",
+  summary: "the unconditional base model, sampled as is: the baseline",
+  schema: strict({ kind: z.literal("none"), label: z.string().min(1).optional() }),
+  requires: { taskReward: false },
+  run: async (ctx) => {
   // classifier-tilt: the baseline is the pretrained p_pre(x|c), which ignores the requested label.
   if (ctx.data.classifierTilt) return runPretrainedTilt(ctx);
   const base = await ctx.base();
@@ -24,4 +31,5 @@ export const runNone: MethodRunner = async (ctx) => {
     if (ctx.data.rewardMeanExact !== undefined) row.reference = { rewardMean: ctx.data.rewardMeanExact };
   }
   return { rows: [row], samples: [{ label: "base model", matrix: samples }], plots: [] };
-};
+  },
+});

@@ -39,22 +39,30 @@ import {
 import { noisyLabels, subspaceAngle } from "../../tasks/linear-subspace.js";
 import { disposeTrainState } from "../../training/trainer.js";
 import { saveModel } from "../../io/checkpoints/model-files.js";
-import type { MethodContext, MethodOutput, MethodRunner } from "./context.js";
+import * as z from "zod";
+import { int, nonNegative, strict } from "../../io/config.js";
+import { defineMethod, type MethodContext, type MethodOutput } from "./context.js";
+import { labelField } from "./schema-parts.js";
 
-/** The validated "rcgdm" method config (io/config.ts). */
-export interface RcgdmMethodConfig {
-  kind: "rcgdm";
-  scale: number;
-  dropout: number;
-  network: "mlp" | "low-rank";
-  rank?: number;
-  conditionEmbedding: number;
-  pseudoLabelNoise?: number;
-  targets?: number[];
-  label?: string;
+/** config.reward kinds that can pseudo-label (fit f̂ on the labeled rows, or the oracle f*). */
+const PSEUDO_LABEL_REWARDS = ["ridge", "mlp", "ensemble", "oracle"];
+
+const rcgdmSchema = strict({
+  kind: z.literal("rcgdm"),
+  scale: nonNegative().default(1),
+  dropout: z.number().min(0).lt(1).default(0.1),
+  network: z.enum(["mlp", "low-rank"]).default("mlp"),
+  rank: int(1).optional().describe("default: task.latentDim (linear-subspace)"),
+  conditionEmbedding: int(1).default(32),
+  pseudoLabelNoise: nonNegative().optional().describe("default: task.pseudoLabelNoise"),
+  targets: z.array(z.number()).min(1).optional().describe("default: sampling.targets"),
+  label: labelField(),
   /** "conditional" (the method of the paper) or "target-guidance" (its image code's sampling-time variant). */
-  variant: "conditional" | "target-guidance";
-}
+  variant: z.enum(["conditional", "target-guidance"]).default("conditional"),
+});
+
+/** The validated "rcgdm" method config. */
+export type RcgdmMethodConfig = z.output<typeof rcgdmSchema>;
 
 /** config.reward → the library's reward-model settings ("oracle" → undefined). */
 export function rewardSpecFromConfig(r: RewardConfig | undefined): { spec?: RewardModelSpec; holdout: number } {
@@ -77,18 +85,37 @@ export function rewardSpecFromConfig(r: RewardConfig | undefined): { spec?: Rewa
   return { spec, holdout };
 }
 
-function rowLabel(ctx: MethodContext, m: RcgdmMethodConfig): string {
-  if (m.label) return m.label;
-  if (m.variant === "target-guidance") return "target-guidance";
-  return m.network === "low-rank" ? "rcgdm-low-rank" : "rcgdm";
-}
-
-export const runRcgdm: MethodRunner = async (ctx) => {
-  const m = ctx.method as unknown as RcgdmMethodConfig;
+export const rcgdmMethod = defineMethod({
+  kind: "rcgdm",
+  summary: "reward-conditioned diffusion: pseudo-labels from a fitted reward, CFG at each target (docs/rcgdm.md)",
+  schema: rcgdmSchema,
+  // Labels, not the task's reward: the checks are the refinement's.
+  requires: { taskReward: false },
+  defaultLabel: (m) => (m.variant === "target-guidance" ? "target-guidance" : m.network === "low-rank" ? "rcgdm-low-rank" : "rcgdm"),
+  refine: (m, cfg, at, add) => {
+    if (m.targets === undefined && cfg.sampling?.targets === undefined) {
+      add(["sampling", "targets"], 'missing: method "rcgdm" samples at target rewards; give sampling.targets (or method.targets), e.g. [0.5, 1, 2, 4]');
+    }
+    const rewardKind = (cfg.reward as Partial<RewardConfig> | undefined)?.kind ?? "ridge";
+    if (!PSEUDO_LABEL_REWARDS.includes(rewardKind)) {
+      add(["reward", "kind"], `"${rewardKind}" cannot pseudo-label for "rcgdm" (${PSEUDO_LABEL_REWARDS.join(", ")})`, rewardKind);
+    }
+    const taskKind = cfg.task?.kind;
+    if (taskKind !== "linear-subspace" && !(rewardKind === "oracle" && taskKind === "gaussian-mixture")) {
+      add(
+        [...at, "kind"],
+        `"rcgdm" needs labeled data: task.kind "linear-subspace" (or reward.kind "oracle" with a "gaussian-mixture" task), but task.kind is "${taskKind}"; for your own data use \`rewardiff fit-reward\` and \`rewardiff train --reward-model\``,
+        m.kind,
+      );
+    }
+    if (m.network === "low-rank" && m.rank === undefined && taskKind !== "linear-subspace") {
+      add([...at, "rank"], "missing: the low-rank network needs a rank (it defaults to task.latentDim only on linear-subspace)");
+    }
+  },
+  run: async (ctx) => {
+  const m = ctx.method;
   const data = ctx.data;
-  const label = rowLabel(ctx, m);
-  const sameLabel = ctx.cfg.method instanceof Array ? ctx.cfg.method.filter((x) => rowLabel(ctx, x as unknown as RcgdmMethodConfig) === label && x.kind === "rcgdm").length : 1;
-  const tag = sameLabel > 1 ? `${label}#${ctx.index}` : label;
+  const tag = ctx.label;
   const targets = m.targets ?? ctx.cfg.sampling.targets;
   if (!targets || targets.length === 0) throw new Error("rcgdm: no targets (give sampling.targets or method.targets)");
   const [kFit, kPseudo, kTrain, kSample] = splitKey(ctx.key, 4);
@@ -244,14 +271,15 @@ export const runRcgdm: MethodRunner = async (ctx) => {
     disposeTrainState(state);
     throw err;
   }
-};
+  },
+});
 
 /**
  * The sampling-time alternative (item 5 of the issue; the official 2307.07055 image code): the
  * unconditional base model of the run plus target-value guidance with the *learned* reward,
  *   ε̃ = ε̂ + √(1−ᾱ_t) · s · ∇_{x_t} ½ (a − f̂(x̂_0(x_t)))²,
  * with per-sample strength s = method.scale (src/guidance/terms.ts `targetGuidanceTerm`, gradient
- * through x̂_0). Same rows and metrics as the conditional method, method "target-guidance".
+ * through x̂_0). Same rows and metrics as the conditional method, method "rcgdm" with `variant: "target-guidance"`.
  */
 async function runTargetGuidanceVariant(
   ctx: MethodContext,
@@ -292,18 +320,19 @@ async function runTargetGuidanceVariant(
     if (x.data.some((v) => !Number.isFinite(v))) {
       // Reported, not hidden: the row says so and carries no metrics (they do not exist).
       ctx.hooks.onStage?.(`${tag}: the guided chain diverged at target ${a} (non-finite samples); lower method.scale`);
-      rows.push({ method: "target-guidance", target: a, alpha: null, samples: 0, label: tag, scale: m.scale, diverged: true });
+      rows.push({ method: "rcgdm", variant: "target-guidance", target: a, alpha: null, samples: 0, label: tag, scale: m.scale, diverged: true });
       continue;
     }
     let row: ResultRow;
     // Target guidance has no pseudo-labels: the exact reference of fixtures.md §2 describes the
     // conditional method's target law, and is given here for comparison only.
-    if (data.subspace) row = subspaceTargetRow(data.subspace, x, a, { method: "target-guidance", proxy: r.spec ? r.proxy(x) : undefined, linear: r.linear, nu });
+    if (data.subspace) row = subspaceTargetRow(data.subspace, x, a, { method: "rcgdm", proxy: r.spec ? r.proxy(x) : undefined, linear: r.linear, nu });
     else {
-      row = { method: "target-guidance", target: a, alpha: null, samples: n };
+      row = { method: "rcgdm", target: a, alpha: null, samples: n };
       if (data.reward) row.reward = summary(data.reward(x));
     }
     row.label = tag;
+    row.variant = "target-guidance";
     row.scale = m.scale;
     row.cost = { rewardEvals: cost.rewardEvals, gradEvals: cost.gradEvals, modelEvals: cost.modelEvals, seconds: cost.seconds };
     rows.push(row);

@@ -29,33 +29,14 @@ import { evaluateRewardHost } from "../../rewards/reward.js";
 import { disposeTrainState, type TrainConfig } from "../../training/trainer.js";
 import { generate } from "../generate.js";
 import { sampleDistances } from "../metrics.js";
-import type { MethodContext, MethodOutput, MethodRunner } from "./context.js";
+import * as z from "zod";
+import { int, positive, strict } from "../../io/config.js";
+import { defineMethod, type MethodContext, type MethodOutput } from "./context.js";
+import { guidanceReward, labelField, symbolNonNegative, symbolPositive } from "./schema-parts.js";
 import { GUIDED_BATCH, guidanceOutput, guidanceSetup, mergeOutputs, sampleGuided, type GuidanceSetup } from "./guidance-common.js";
 
-/** The validated "rgdm" method config (io/config.ts). */
-export interface RgdmMethodConfig {
-  kind: "rgdm";
-  alpha?: number;
-  rho?: number;
-  rhoScale?: RgdmSettings["rhoScale"];
-  variant?: RgdmSettings["variant"];
-  rule?: RgdmSettings["rule"];
-  candidates?: number;
-  ascentSteps?: number;
-  rewardAt?: RgdmSettings["rewardAt"];
-  center?: RgdmSettings["center"];
-  select?: RgdmSettings["select"];
-  init?: "pretrained" | "scratch";
-  steps?: number;
-  batchSize?: number;
-  learningRate?: number;
-  monitorEvery?: number;
-  monitorSamples?: number;
-  sampleNoise?: "gaussian" | "payoff";
-  reward?: "task" | "indicator";
-  threshold?: number;
-  label?: string;
-}
+/** Settings whose default depends on the data's dimension (src/methods/rgdm.ts defaultRgdmSettings). */
+const DIM_DEFAULT = "default: defaultRgdmSettings(dim) (src/methods/rgdm.ts)";
 
 /** Config path of the method ("method" or "method[i]"). */
 export function methodPath(ctx: MethodContext): string {
@@ -64,25 +45,19 @@ export function methodPath(ctx: MethodContext): string {
 
 /** Samples of the untuned base model behind the shared `rewardBefore` (se ≈ sd/64). */
 export const UNTUNED_SAMPLES = 4096;
-const untunedCache = new WeakMap<object, Map<string, Promise<{ mean: number; se: number; n: number }>>>();
 
 /**
  * Mean reward (± standard error) of {@link UNTUNED_SAMPLES} samples of the run's untuned base model under
- * `setup.reward`: computed once per run and reward (cached on the base model; the key is derived from the
+ * `setup.reward`: computed once per run and reward (kept in the run's state; the key is derived from the
  * run's seed only), so every rgdm / rwr row reports the same "before" value.
  */
-export async function untunedReward(ctx: MethodContext, setup: GuidanceSetup): Promise<{ mean: number; se: number; n: number }> {
-  const base = await ctx.base();
-  let byReward = untunedCache.get(base.state);
-  if (!byReward) untunedCache.set(base.state, (byReward = new Map()));
-  let hit = byReward.get(setup.reward.name);
-  if (!hit) {
+export function untunedReward(ctx: MethodContext, setup: GuidanceSetup): Promise<{ mean: number; se: number; n: number }> {
+  return ctx.state.memo(`untuned-reward:${setup.reward.name}`, () => {
+    const base = ctx.base();
     ctx.hooks.onStage?.(`untuned reference: mean ${setup.reward.name} of ${UNTUNED_SAMPLES} base-model samples`);
     const x = generate(ctx.model, base.state.ema, ctx.sampler, UNTUNED_SAMPLES, keyFromSeed((ctx.cfg.seed ^ 0x0b5e11e) >>> 0));
-    hit = evaluateRewardHost(setup.reward, x).then((r) => ({ mean: mean(r), se: standardError(r), n: r.length }));
-    byReward.set(setup.reward.name, hit);
-  }
-  return hit;
+    return evaluateRewardHost(setup.reward, x).then((r) => ({ mean: mean(r), se: standardError(r), n: r.length }));
+  }).value;
 }
 
 /** A reward monitor: mean reward of `n` fresh samples of the given weights, one key per call. */
@@ -113,8 +88,34 @@ export async function rewardCurvePlot(setup: GuidanceSetup, points: { step: numb
   };
 }
 
-export const runRgdm: MethodRunner = async (ctx): Promise<MethodOutput> => {
-  const m = ctx.method as unknown as RgdmMethodConfig;
+export const rgdmMethod = defineMethod({
+  kind: "rgdm",
+  summary: "RGDM: regression toward the payoff-optimal x̃ in a ρ-ball, τ = alpha (docs/rgdm.md)",
+  schema: strict({
+    kind: z.literal("rgdm"),
+    alpha: symbolPositive("τ").default(1),
+    rho: symbolNonNegative("ρ").optional().describe(DIM_DEFAULT),
+    rhoScale: z.enum(["absolute", "sigma"]).optional().describe(DIM_DEFAULT),
+    variant: z.enum(["gradient", "candidates"]).optional().describe("default: gradient for a differentiable reward, else candidates"),
+    rule: z.enum(["argmax", "proximal"]).optional().describe(DIM_DEFAULT),
+    candidates: int(1).optional().describe(DIM_DEFAULT),
+    ascentSteps: int(1).optional().describe(DIM_DEFAULT),
+    rewardAt: z.enum(["x-tilde", "x0-hat"]).optional().describe(DIM_DEFAULT),
+    center: z.enum(["sample", "mean"]).optional().describe(DIM_DEFAULT),
+    select: z.enum(["draw", "weighted"]).optional().describe(DIM_DEFAULT),
+    init: z.enum(["pretrained", "scratch"]).default("pretrained"),
+    steps: int(1).optional().describe("default: 500 from the pretrained model, model.train.steps from scratch"),
+    batchSize: int(1).optional().describe("default: 256 from the pretrained model, model.train.batchSize from scratch"),
+    learningRate: positive().optional().describe("default: model.train.learningRate (/ 2 from the pretrained model)"),
+    monitorEvery: int(1).optional().describe("default: steps / 5"),
+    monitorSamples: int(1).default(256),
+    sampleNoise: z.enum(["gaussian", "payoff"]).default("gaussian"),
+    ...guidanceReward,
+    label: labelField(),
+  }),
+  requires: { taskReward: true },
+  run: async (ctx) => {
+  const m = ctx.method;
   const where = methodPath(ctx);
   const setup = guidanceSetup(ctx);
   const dim = ctx.data.dim;
@@ -131,17 +132,17 @@ export const runRgdm: MethodRunner = async (ctx): Promise<MethodOutput> => {
     center: m.center ?? d.center,
     select: m.select ?? d.select,
   };
-  const sampleNoise = m.sampleNoise ?? "gaussian";
+  const sampleNoise = m.sampleNoise;
   // Refuse a deterministic sampler before any training.
   if (sampleNoise === "payoff") checkPayoffPlan(setup.plan, where, setup.samplerName);
-  const init = m.init ?? "pretrained";
-  const pretrained = init === "pretrained" ? await ctx.base() : undefined;
+  const init = m.init;
+  const pretrained = init === "pretrained" ? ctx.base() : undefined;
   const train: TrainConfig = pretrained
     ? { ...ctx.train, steps: m.steps ?? 500, batchSize: m.batchSize ?? 256, learningRate: m.learningRate ?? ctx.train.learningRate / 2, lrSchedule: "constant", warmupSteps: 0, ema: 0.99 }
     : { ...ctx.train, steps: m.steps ?? ctx.train.steps, batchSize: m.batchSize ?? ctx.train.batchSize, learningRate: m.learningRate ?? ctx.train.learningRate };
   const every = m.monitorEvery ?? Math.max(1, Math.ceil(train.steps / 5));
   const [kTrain, kMonitor, kSample, kPayoff] = splitKey(ctx.key, 4);
-  const monitor = rewardMonitor(ctx, setup, m.monitorSamples ?? 256, Math.ceil(train.steps / every) + 1, kMonitor!);
+  const monitor = rewardMonitor(ctx, setup, m.monitorSamples, Math.ceil(train.steps / every) + 1, kMonitor!);
   // Step 0: the untuned base model, one shared large-sample estimate per run (rows stay comparable).
   const before = pretrained ? await untunedReward(ctx, setup) : undefined;
   if (before) monitor.points.push({ step: 0, reward: before.mean });
@@ -191,6 +192,7 @@ export const runRgdm: MethodRunner = async (ctx): Promise<MethodOutput> => {
       const pCost: GuidanceCost = { rewardEvals: res.cost.rewardEvals + c.rewardEvals, gradEvals: res.cost.rewardGradEvals, valueEvals: c.valueEvals, modelEvals: res.cost.modelEvals + c.modelEvals, seconds: c.seconds };
       outs.push(
         await guidanceOutput(ctx, pSetup, sampled.samples, pCost, {
+          pathKl: sampled.pathKl,
           trainSeconds: res.cost.seconds,
           fields: {
             ...sampleDistances(ctx, sampled.samples),
@@ -215,7 +217,7 @@ export const runRgdm: MethodRunner = async (ctx): Promise<MethodOutput> => {
       setup,
       monitor.points,
       "training step",
-      `Mean reward of ${m.monitorSamples ?? 256} fresh samples every ${every} steps${before ? ` (step 0: the untuned base model, ${before.n} samples)` : ""}.`,
+      `Mean reward of ${m.monitorSamples} fresh samples every ${every} steps${before ? ` (step 0: the untuned base model, ${before.n} samples)` : ""}.`,
     ),
   );
   out.sections = {
@@ -229,4 +231,5 @@ export const runRgdm: MethodRunner = async (ctx): Promise<MethodOutput> => {
     },
   };
   return out;
-};
+  },
+});

@@ -14,37 +14,41 @@ import { trainRwr, type RwrSettings } from "../../methods/rwr.js";
 import { disposeTrainState, type TrainConfig } from "../../training/trainer.js";
 import { generate } from "../generate.js";
 import { sampleDistances } from "../metrics.js";
-import type { MethodOutput, MethodRunner } from "./context.js";
+import * as z from "zod";
+import { int, positive, strict } from "../../io/config.js";
+import { defineMethod } from "./context.js";
+import { guidanceReward, labelField, symbolPositive } from "./schema-parts.js";
 import { guidanceOutput, guidanceSetup } from "./guidance-common.js";
 import { methodPath, rewardCurvePlot, untunedReward } from "./rgdm.js";
 
-/** The validated "rwr" method config (io/config.ts). */
-export interface RwrMethodConfig {
-  kind: "rwr";
-  alpha?: number;
-  rounds?: number;
-  samplesPerRound?: number;
-  stepsPerRound?: number;
-  schedule?: RwrSettings["schedule"];
-  batchSize?: number;
-  learningRate?: number;
-  reward?: "task" | "indicator";
-  threshold?: number;
-  label?: string;
-}
-
-export const runRwr: MethodRunner = async (ctx): Promise<MethodOutput> => {
-  const m = ctx.method as unknown as RwrMethodConfig;
+export const rwrMethod = defineMethod({
+  kind: "rwr",
+  summary: "reward-weighted regression: rounds of fine-tuning on softmax(r/τ_k)-weighted samples (docs/rgdm.md)",
+  schema: strict({
+    kind: z.literal("rwr"),
+    alpha: symbolPositive("τ").default(1),
+    rounds: int(1).default(4),
+    samplesPerRound: int(1).default(2000),
+    stepsPerRound: int(1).default(150),
+    schedule: z.enum(["annealed", "constant"]).default("annealed"),
+    batchSize: int(1).default(256),
+    learningRate: positive().optional().describe("default: model.train.learningRate / 2"),
+    ...guidanceReward,
+    label: labelField(),
+  }),
+  requires: { taskReward: true },
+  run: async (ctx) => {
+  const m = ctx.method;
   const setup = guidanceSetup(ctx);
   const settings: RwrSettings = {
     tau: setup.alpha,
-    rounds: m.rounds ?? 4,
-    samplesPerRound: m.samplesPerRound ?? 2000,
-    stepsPerRound: m.stepsPerRound ?? 150,
-    schedule: m.schedule ?? "annealed",
+    rounds: m.rounds,
+    samplesPerRound: m.samplesPerRound,
+    stepsPerRound: m.stepsPerRound,
+    schedule: m.schedule,
   };
-  const base = await ctx.base();
-  const train: TrainConfig = { ...ctx.train, batchSize: m.batchSize ?? 256, learningRate: m.learningRate ?? ctx.train.learningRate / 2, lrSchedule: "constant", warmupSteps: 0, ema: 0.99 };
+  const base = ctx.base();
+  const train: TrainConfig = { ...ctx.train, batchSize: m.batchSize, learningRate: m.learningRate ?? ctx.train.learningRate / 2, lrSchedule: "constant", warmupSteps: 0, ema: 0.99 };
   const [kTrain, kSample] = splitKey(ctx.key, 2);
   const before = await untunedReward(ctx, setup);
   ctx.hooks.onStage?.(`${setup.label}: rwr (${settings.rounds} rounds of ${settings.samplesPerRound} samples, τ = ${settings.tau})`);
@@ -92,4 +96,5 @@ export const runRwr: MethodRunner = async (ctx): Promise<MethodOutput> => {
   out.plots.push(await rewardCurvePlot(setup, points, "round", `Mean reward of each round's ${settings.samplesPerRound} samples (round 0: the pretrained model); the last point is the final samples.`));
   out.sections = { [`rwr:${setup.label}`]: { rounds: res.rounds, settings, train: { batchSize: train.batchSize, learningRate: train.learningRate } } };
   return out;
-};
+  },
+});
