@@ -6,6 +6,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { demoCommand, evaluateCommand, runCommand, sampleCommand, trainCommand } from "./commands.js";
 import { intArg, numArg } from "./args.js";
 import { fitRewardCommand, parseTarget } from "./rcgdm-commands.js";
+import { trainDefaults } from "./train-defaults.js";
 
 /** A probability-like option in [0, 1). */
 function probArg(name: string) {
@@ -25,6 +26,9 @@ function targetArg(v: string): number[] {
 }
 
 const VERSION = "0.1.0";
+
+/** `train`'s defaults, read from the schema and constants training uses (./train-defaults.ts). */
+const TD = trainDefaults();
 
 function program(): Command {
   const p = new Command("rewardiff")
@@ -61,11 +65,11 @@ function program(): Command {
     .option("--data <file>", "your data: CSV with a header row, or .npy (rows = samples)")
     .option("--columns <a,b,...>", "CSV columns to use (default: all)")
     .requiredOption("--out <model.safetensors>", "where to write the model (a .json sidecar goes beside it)")
-    .option("--steps <n>", "optimizer steps (default 3000)", intArg("--steps", 1))
-    .option("--batch-size <n>", "batch size (default 256)", intArg("--batch-size", 1))
-    .option("--lr <x>", "learning rate (default 1e-3)", numArg("--lr", { min: 0, exclusiveMin: true }))
-    .option("--hidden <n>", "hidden width (default 256)", intArg("--hidden", 1))
-    .option("--layers <n>", "hidden layers (default 3)", intArg("--layers", 1))
+    .option("--steps <n>", `optimizer steps (default ${TD.steps})`, intArg("--steps", 1))
+    .option("--batch-size <n>", `batch size (default ${TD.batchSize})`, intArg("--batch-size", 1))
+    .option("--lr <x>", `learning rate (default ${TD.learningRate})`, numArg("--lr", { min: 0, exclusiveMin: true }))
+    .option("--hidden <n>", `hidden width (default ${TD.hidden}; conditional model ${TD.conditional.hidden})`, intArg("--hidden", 1))
+    .option("--layers <n>", `hidden layers (default ${TD.layers}; conditional model ${TD.conditional.layers})`, intArg("--layers", 1))
     .option("--seed <n>", "random seed", intArg("--seed"), 0)
     .option("--resume <model.safetensors>", "continue training a checkpoint (with the same --data) up to --steps")
     .option("--unlabeled <file>", "conditional model (2307.07055): unlabeled data (CSV or .npy) to pseudo-label with --reward-model")

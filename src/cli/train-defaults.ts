@@ -1,0 +1,37 @@
+/**
+ * The defaults `rewardiff train` uses, read from where training takes them (never restated): the
+ * unconditional model is built from the experiment config's model schema (src/io/config.ts, through
+ * src/runners/config.ts defaultConfig), the conditional one (`--unlabeled --reward-model`) from the
+ * library's defaults (src/training/trainer.ts defaultTrainConfig, src/methods/rcgdm.ts
+ * defaultConditionalNetwork). `train --help` prints these numbers.
+ */
+import { defaultConditionalNetwork } from "../methods/rcgdm.js";
+import { defaultConfig } from "../runners/config.js";
+
+export interface TrainDefaults {
+  steps: number;
+  batchSize: number;
+  learningRate: number;
+  hidden: number;
+  layers: number;
+  /** The conditional model's network (its optimisation defaults are the same numbers; see trainDefaults). */
+  conditional: { hidden: number; layers: number };
+}
+
+/**
+ * The defaults of `rewardiff train`. The optimisation numbers are the config schema's; the conditional
+ * path's (defaultTrainConfig) must equal them, since help prints one number for both
+ * (test/cli-train-defaults.test.ts checks it).
+ */
+export function trainDefaults(): TrainDefaults {
+  const model = defaultConfig().model;
+  const t = model.train;
+  return {
+    steps: t.steps,
+    batchSize: t.batchSize,
+    learningRate: t.learningRate,
+    hidden: model.hidden,
+    layers: model.layers,
+    conditional: { hidden: defaultConditionalNetwork.hidden, layers: defaultConditionalNetwork.layers },
+  };
+}
