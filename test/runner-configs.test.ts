@@ -1,0 +1,48 @@
+/**
+ * Every shipped config (configs/*.json) parses with the method modules' schemas and passes the checks
+ * `rewardiff run` makes before any work (task reward, unique row labels); and duplicate row labels are
+ * refused before any work with one line naming method[i].label.
+ */
+import { mkdtempSync, readdirSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parseConfig, readConfig } from "../src/runners/config.js";
+import { checkMethodsAvailable, runExperiment } from "../src/runners/experiment.js";
+import { methodLabels } from "../src/runners/labels.js";
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const CONFIGS = readdirSync("configs").filter((f) => f.endsWith(".json")).sort();
+
+describe("shipped configs", () => {
+  it("there are configs to check", () => expect(CONFIGS.length).toBeGreaterThan(0));
+  it.each(CONFIGS)("configs/%s parses and passes the pre-run checks", (file) => {
+    const cfg = readConfig(join("configs", file));
+    expect(() => checkMethodsAvailable(cfg, file)).not.toThrow();
+    const labels = methodLabels(cfg);
+    expect(new Set(labels).size).toBe(labels.length);
+  });
+});
+
+describe("row labels", () => {
+  const mixture = { kind: "gaussian-mixture", components: [{ weight: 1, mean: [0, 0], std: 1 }], rewardWeights: [1, 0] };
+
+  it("default to the kind, with #i where a default repeats; given labels are kept", () => {
+    const cfg = parseConfig({ task: mixture, method: [{ kind: "none" }, { kind: "dps" }, { kind: "dps" }, { kind: "svdd", label: "mine" }, { kind: "exact-guidance", base: "exact" }] }, "c");
+    expect(methodLabels(cfg)).toEqual(["none", "dps#1", "dps#2", "mine", "exact-guidance (exact ε)"]);
+  });
+
+  it("a duplicate label is refused before any work, naming method[i].label", async () => {
+    const cfg = parseConfig({ task: mixture, method: [{ kind: "dps", label: "x" }, { kind: "svdd", label: "x" }] }, "c");
+    expect(() => checkMethodsAvailable(cfg, "cfg.json")).toThrow(/^cfg\.json: method\[1\]\.label: "x" is already the label of method\[0\]; row labels must be unique in a run$/);
+    // A given label that equals another entry's default label is a duplicate too.
+    const clash = parseConfig({ task: mixture, method: [{ kind: "dps" }, { kind: "svdd", label: "dps" }] }, "c");
+    expect(() => checkMethodsAvailable(clash, "cfg.json")).toThrow(/method\[1\]\.label: "dps" is already the label of method\[0\]/);
+    const out = join(mkdtempSync(join(tmpdir(), "rewardiff-labels-")), "run");
+    dirs.push(out);
+    await expect(runExperiment(cfg, out, { where: "cfg.json" })).rejects.toThrow(/method\[1\]\.label/);
+    expect(existsSync(out)).toBe(false);
+  });
+});
