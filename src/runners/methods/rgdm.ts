@@ -35,8 +35,8 @@ import { defineMethod, type MethodContext, type MethodOutput } from "./context.j
 import { guidanceReward, labelField, symbolNonNegative, symbolPositive } from "./schema-parts.js";
 import { GUIDED_BATCH, guidanceOutput, guidanceSetup, mergeOutputs, sampleGuided, type GuidanceSetup } from "./guidance-common.js";
 
-/** Settings whose default depends on the data's dimension (src/methods/rgdm.ts defaultRgdmSettings). */
-const DIM_DEFAULT = "default: defaultRgdmSettings(dim) (src/methods/rgdm.ts)";
+/** The library's defaults (src/methods/rgdm.ts); only ρ = √(D+2) depends on the dimension D. */
+const RD = defaultRgdmSettings(0);
 
 /** Config path of the method ("method" or "method[i]"). */
 export function methodPath(ctx: MethodContext): string {
@@ -94,15 +94,15 @@ export const rgdmMethod = defineMethod({
   schema: strict({
     kind: z.literal("rgdm"),
     alpha: symbolPositive("τ").default(1),
-    rho: symbolNonNegative("ρ").optional().describe(DIM_DEFAULT),
-    rhoScale: z.enum(["absolute", "sigma"]).optional().describe(DIM_DEFAULT),
+    rho: symbolNonNegative("ρ").optional().describe("default: √(D+2), D = the data's dimension"),
+    rhoScale: z.enum(["absolute", "sigma"]).default(RD.rhoScale),
     variant: z.enum(["gradient", "candidates"]).optional().describe("default: gradient for a differentiable reward, else candidates"),
-    rule: z.enum(["argmax", "proximal"]).optional().describe(DIM_DEFAULT),
-    candidates: int(1).optional().describe(DIM_DEFAULT),
-    ascentSteps: int(1).optional().describe(DIM_DEFAULT),
-    rewardAt: z.enum(["x-tilde", "x0-hat"]).optional().describe(DIM_DEFAULT),
-    center: z.enum(["sample", "mean"]).optional().describe(DIM_DEFAULT),
-    select: z.enum(["draw", "weighted"]).optional().describe(DIM_DEFAULT),
+    rule: z.enum(["argmax", "proximal"]).default(RD.rule),
+    candidates: int(1).default(RD.candidates),
+    ascentSteps: int(1).default(RD.ascentSteps),
+    rewardAt: z.enum(["x-tilde", "x0-hat"]).default(RD.rewardAt),
+    center: z.enum(["sample", "mean"]).default(RD.center),
+    select: z.enum(["draw", "weighted"]).default(RD.select),
     init: z.enum(["pretrained", "scratch"]).default("pretrained"),
     steps: int(1).optional().describe("default: 500 from the pretrained model, model.train.steps from scratch"),
     batchSize: int(1).optional().describe("default: 256 from the pretrained model, model.train.batchSize from scratch"),
@@ -119,18 +119,17 @@ export const rgdmMethod = defineMethod({
   const where = methodPath(ctx);
   const setup = guidanceSetup(ctx);
   const dim = ctx.data.dim;
-  const d = defaultRgdmSettings(dim);
   const settings: RgdmSettings = {
     tau: setup.alpha,
-    rho: m.rho ?? d.rho,
-    rhoScale: m.rhoScale ?? d.rhoScale,
+    rho: m.rho ?? defaultRgdmSettings(dim).rho,
+    rhoScale: m.rhoScale,
     variant: m.variant ?? (setup.reward.differentiable ? "gradient" : "candidates"),
-    rule: m.rule ?? d.rule,
-    candidates: m.candidates ?? d.candidates,
-    ascentSteps: m.ascentSteps ?? d.ascentSteps,
-    rewardAt: m.rewardAt ?? d.rewardAt,
-    center: m.center ?? d.center,
-    select: m.select ?? d.select,
+    rule: m.rule,
+    candidates: m.candidates,
+    ascentSteps: m.ascentSteps,
+    rewardAt: m.rewardAt,
+    center: m.center,
+    select: m.select,
   };
   const sampleNoise = m.sampleNoise;
   // Refuse a deterministic sampler before any training.
