@@ -4,7 +4,7 @@
  * unit length per sample and added to the step mean,
  *   μ̃_t = μ_t + ζ σ_t² g_t/‖g_t‖,   ζ = `scale`,
  * so every step moves by at most ζσ_t² along the reward's direction, whatever the reward's magnitude or
- * the Jacobian's size at high noise (where plain DPS's 1/√ᾱ_t blows up; docs/guidance.md). Norms
+ * the Jacobian's size at high noise (where plain DPS's 1/√ᾱ_t blows up; docs/config.md lists its keys). Norms
  * reduce over every event axis. Needs stochastic steps (σ_t > 0). The step does not depend on α;
  * `alpha` only names the exact tilt p* ∝ p·e^{r/α} the row is compared with.
  */
@@ -53,7 +53,7 @@ export function normalisedDps(reward: DifferentiableReward, eps: EpsFn): { logH:
 
 export const dpsNormalisedMethod = defineMethod({
   kind: "dps-normalised",
-  summary: "DPS with per-step normalised strength: μ̃ = μ + ζσ_t² g/‖g‖, g = ∇_{x_t} r(x̂₀(x_t)) (docs/guidance.md)",
+  summary: "DPS with per-step normalised strength: μ̃ = μ + ζσ_t² g/‖g‖, g = ∇_{x_t} r(x̂₀(x_t))",
   schema: strict({
     kind: z.literal("dps-normalised"),
     scale: scaleField(),

@@ -33,6 +33,7 @@ import type { ResultRow } from "../../report/types.js";
 import { evaluateRewardHost, hostReward, linearRewardFn, type Reward } from "../../rewards/reward.js";
 import { gaussianMixtureTask, type GaussianMixture } from "../../tasks/gaussian-mixture.js";
 import type { MethodContext, MethodOutput } from "./context.js";
+import { DEFAULT_ALPHA, DEFAULT_REWARD, DEFAULT_THRESHOLD } from "./schema-parts.js";
 
 /** Number of independent (A, B) pairs of exact p* samples the distances are averaged over. */
 export const TILT_PAIRS = 4;
@@ -40,9 +41,8 @@ export const TILT_PAIRS = 4;
 export const GUIDED_BATCH = 4096;
 
 /**
- * Method config fields the guidance kinds may carry: their schemas fill the defaults in (alpha 1,
- * reward "task", threshold 0; ./schema-parts.ts); a kind without the field (e.g. "ddpo" without alpha,
- * whose row is then compared with the tilt at α = 1 only where it has one) takes the same values here.
+ * Method config fields the guidance kinds may carry: their schemas fill the defaults in
+ * (./schema-parts.ts); a kind without the field takes the same default constants here.
  */
 export type GuidanceMethodConfig = {
   kind: string;
@@ -70,8 +70,8 @@ export interface GuidanceSetup {
 /** Reward, reference, plan and sizes for a guidance runner. */
 export function guidanceSetup(ctx: MethodContext): GuidanceSetup {
   const m = ctx.method as GuidanceMethodConfig;
-  const alpha = m.alpha ?? 1;
-  const kind = m.reward ?? "task";
+  const alpha = m.alpha ?? DEFAULT_ALPHA;
+  const kind = m.reward ?? DEFAULT_REWARD;
   const task = ctx.cfg.task;
   let reward: Reward;
   let mixture: GuidanceSetup["mixture"];
@@ -84,14 +84,14 @@ export function guidanceSetup(ctx: MethodContext): GuidanceSetup {
       reward = linearRewardFn(b, "linear");
       reference = linearTiltReference(t.mixture, b, alpha);
     } else {
-      const c = m.threshold ?? 0;
+      const c = m.threshold ?? DEFAULT_THRESHOLD;
       reward = indicatorOf(`indicator[r > ${c}]`, (x) => t.reward(x), c);
       reference = indicatorTiltReference(t.mixture, b, c, alpha);
     }
   } else {
     const truth = ctx.data.reward;
     if (!truth) throw new Error(`method "${m.kind}" needs a reward, but task "${ctx.data.name}" has none`);
-    reward = kind === "task" ? hostReward("task reward", truth) : indicatorOf(`indicator[r > ${m.threshold ?? 0}]`, truth, m.threshold ?? 0);
+    reward = kind === "task" ? hostReward("task reward", truth) : indicatorOf(`indicator[r > ${m.threshold ?? DEFAULT_THRESHOLD}]`, truth, m.threshold ?? DEFAULT_THRESHOLD);
   }
   const schedule = makeSchedule(ctx.model.schedule);
   const plan = samplerPlan(schedule, ctx.sampler);

@@ -37,6 +37,8 @@ import { GUIDED_BATCH, guidanceOutput, guidanceSetup, mergeOutputs, sampleGuided
 
 /** The library's defaults (src/methods/rgdm.ts); only ρ = √(D+2) depends on the dimension D. */
 const RD = defaultRgdmSettings(0);
+/** RGDM training from the pretrained model: steps and batch size (learning rate: the model's / 2). */
+const FROM_PRETRAINED = { steps: 500, batchSize: 256 };
 
 /** Config path of the method ("method" or "method[i]"). */
 export function methodPath(ctx: MethodContext): string {
@@ -104,8 +106,8 @@ export const rgdmMethod = defineMethod({
     center: z.enum(["sample", "mean"]).default(RD.center),
     select: z.enum(["draw", "weighted"]).default(RD.select),
     init: z.enum(["pretrained", "scratch"]).default("pretrained"),
-    steps: int(1).optional().describe("default: 500 from the pretrained model, model.train.steps from scratch"),
-    batchSize: int(1).optional().describe("default: 256 from the pretrained model, model.train.batchSize from scratch"),
+    steps: int(1).optional().describe(`default: ${FROM_PRETRAINED.steps} from the pretrained model, model.train.steps from scratch`),
+    batchSize: int(1).optional().describe(`default: ${FROM_PRETRAINED.batchSize} from the pretrained model, model.train.batchSize from scratch`),
     learningRate: positive().optional().describe("default: model.train.learningRate (/ 2 from the pretrained model)"),
     monitorEvery: int(1).optional().describe("default: steps / 5"),
     monitorSamples: int(1).default(256),
@@ -137,7 +139,7 @@ export const rgdmMethod = defineMethod({
   const init = m.init;
   const pretrained = init === "pretrained" ? ctx.base() : undefined;
   const train: TrainConfig = pretrained
-    ? { ...ctx.train, steps: m.steps ?? 500, batchSize: m.batchSize ?? 256, learningRate: m.learningRate ?? ctx.train.learningRate / 2, lrSchedule: "constant", warmupSteps: 0, ema: 0.99 }
+    ? { ...ctx.train, steps: m.steps ?? FROM_PRETRAINED.steps, batchSize: m.batchSize ?? FROM_PRETRAINED.batchSize, learningRate: m.learningRate ?? ctx.train.learningRate / 2, lrSchedule: "constant", warmupSteps: 0, ema: 0.99 }
     : { ...ctx.train, steps: m.steps ?? ctx.train.steps, batchSize: m.batchSize ?? ctx.train.batchSize, learningRate: m.learningRate ?? ctx.train.learningRate };
   const every = m.monitorEvery ?? Math.max(1, Math.ceil(train.steps / 5));
   const [kTrain, kMonitor, kSample, kPayoff] = splitKey(ctx.key, 4);

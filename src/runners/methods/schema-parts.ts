@@ -5,8 +5,17 @@
 import * as z from "zod";
 import { int, nonNegative, positive } from "../../io/config.js";
 
+/**
+ * Defaults of the shared fields, also taken by guidance-common.ts for a kind whose schema lacks the
+ * field (e.g. "draft" has no `reward`: it always uses the task's; "ddpo" without α is compared with
+ * the tilt at α = DEFAULT_ALPHA where the task knows it).
+ */
+export const DEFAULT_ALPHA = 1;
+export const DEFAULT_REWARD = "task" as const;
+export const DEFAULT_THRESHOLD = 0;
+
 /** Temperature / KL strength α of the tilt p · exp(r/α), default 1. */
-export const alphaField = () => positive().default(1);
+export const alphaField = () => positive().default(DEFAULT_ALPHA);
 /** Temperature α without a default (the method derives it, e.g. γ = 1/α from the task). */
 export const optionalAlpha = () => positive().optional();
 /** Guidance strength s, default 1. */
@@ -31,8 +40,8 @@ export const gradientPointChosen = () => ({
 });
 /** The reward the method steers by: the task's, or the indicator 1[r(x) > threshold] (non-differentiable). */
 export const guidanceReward = {
-  reward: z.enum(["task", "indicator"]).default("task"),
-  threshold: z.number().default(0),
+  reward: z.enum(["task", "indicator"]).default(DEFAULT_REWARD),
+  threshold: z.number().default(DEFAULT_THRESHOLD),
 };
 /** The time-conditioned predictor trained on noised inputs (classifier guidance, target guidance, SVDD "learned"). */
 export const noisyPredictor = {
