@@ -26,6 +26,19 @@ describe("shipped configs", () => {
   });
 });
 
+describe("method requirements and refinements", () => {
+  it("are checked when the config is parsed, naming the key", () => {
+    const tilt = { kind: "classifier-tilt" };
+    expect(() => parseConfig({ task: tilt, method: [{ kind: "none" }, { kind: "ctrl", cfgScale: 2 }] }, "c.json")).toThrow(
+      /^c\.json: method\[1\]\.cfgScale: classifier-free guidance against the null control needs training with it: set nullProbability > 0/,
+    );
+    expect(() => parseConfig({ task: tilt, method: { kind: "ctrl", cfgScale: 2, nullProbability: 0.1 } }, "c.json")).not.toThrow();
+    expect(() => parseConfig({ task: { kind: "toy2d" }, method: { kind: "dps-classifier" } }, "c.json")).toThrow(/^c\.json: method\.kind: "dps-classifier" needs task\.kind "classifier-tilt"/);
+    expect(() => parseConfig({ method: { kind: "dps-normalised" }, sampling: { sampler: "ddim", eta: 0 } }, "c.json")).toThrow(/^c\.json: sampling\.eta: is 0 \(deterministic DDIM\), but method "dps-normalised" needs stochastic sampler steps/);
+    expect(() => parseConfig({ method: { kind: "best-of-n", candidates: 4, matchBudget: "x" } }, "c.json")).toThrow(/^c\.json: method\.matchBudget: give either candidates or matchBudget, not both$/);
+  });
+});
+
 describe("row labels", () => {
   const mixture = { kind: "gaussian-mixture", components: [{ weight: 1, mean: [0, 0], std: 1 }], rewardWeights: [1, 0] };
 

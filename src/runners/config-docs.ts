@@ -60,7 +60,7 @@ export function renderMethodTables(): string {
     const needs = [
       m.requires.taskReward ? "the task's reward" : "",
       m.requires.taskKinds ? `task.kind ${m.requires.taskKinds.kinds.map(show).join(" or ")}` : "",
-      m.requires.stochasticSampler ? "stochastic sampler steps (not DDIM with η = 0)" : "",
+      m.requires.stochasticSampler ? `stochastic sampler steps, not DDIM with η = 0 (${m.requires.stochasticSampler.why})` : "",
     ].filter(Boolean);
     if (needs.length > 0) out.push(`Needs ${needs.join("; ")}.`, "");
     out.push("| key | values | default |", "|---|---|---|");

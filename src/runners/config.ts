@@ -52,7 +52,7 @@ function checkRequirements(kind: string, req: MethodRequirements, cfg: Partial<R
   if (req.stochasticSampler && sampling?.sampler === "ddim" && sampling.eta === 0) {
     add(
       ["sampling", "eta"],
-      `is 0 (deterministic DDIM), but method "${kind}" needs stochastic sampler steps (their log-probabilities); use eta > 0 or sampler "ddpm"`,
+      `is 0 (deterministic DDIM), but method "${kind}" needs stochastic sampler steps (${req.stochasticSampler.why}); use eta > 0 or sampler "ddpm"`,
       0,
     );
   }

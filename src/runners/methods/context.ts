@@ -117,8 +117,8 @@ export interface MethodRequirements {
   taskReward: boolean;
   /** Only these task kinds, and why (the error reads `"<kind>" needs <why>, but task.kind is "<t>"`). */
   taskKinds?: { kinds: readonly string[]; why: string };
-  /** A stochastic sampler step (σ_t > 0): refused with DDIM at η = 0. */
-  stochasticSampler?: boolean;
+  /** Stochastic sampler steps (σ_t > 0), and why: refused with DDIM at η = 0. */
+  stochasticSampler?: { why: string };
 }
 
 /** Adds one config issue at `path` (a path from the config's root). */

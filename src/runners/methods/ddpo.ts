@@ -44,7 +44,7 @@ export const ddpoMethod = defineMethod({
     ...guidanceReward,
     label: labelField(),
   }),
-  requires: { taskReward: true, stochasticSampler: true },
+  requires: { taskReward: true, stochasticSampler: { why: "their log-probabilities" } },
   run: async (ctx) => {
   const m = ctx.method;
   const where = Array.isArray(ctx.cfg.method) ? `method[${ctx.index}]` : "method";

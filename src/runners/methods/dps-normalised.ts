@@ -60,7 +60,7 @@ export const dpsNormalisedMethod = defineMethod({
     alpha: alphaField(),
     ...guidanceInterval,
   }),
-  requires: { taskReward: true, stochasticSampler: true },
+  requires: { taskReward: true, stochasticSampler: { why: "its mean shift ζσ_t²g/‖g‖ vanishes where σ_t = 0" } },
   run: async (ctx) => {
     const m = ctx.method;
     const setup = guidanceSetup(ctx);
