@@ -25,7 +25,7 @@ import { hostMatrix } from "../src/data/matrix.js";
 import type { ModelConfig } from "../src/diffusion/model.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
 import { generate } from "../src/runners/generate.js";
-import { defaultTrainConfig, disposeTrainState, initTrainState, trainStepFn, trainSteps, type TrainConfig } from "../src/training/trainer.js";
+import { defaultTrainConfig, denoiserStep, disposeTrainState, initTrainState, trainSteps, type TrainConfig, type TrainState } from "../src/training/trainer.js";
 import { DEFAULT_FINETUNE_CONFIG, rewardiffChainGrad } from "./finetune.js";
 import { DEFAULT_BENCH_CONFIG, machineInfo, runTorchFinetuneReference, runTorchReference, startLoadMonitor, summarize, timeIt, waitForQuiet, writeResults } from "./lib.js";
 import { rawJaxSample, rawJaxTrainStep } from "./raw-jax.js";

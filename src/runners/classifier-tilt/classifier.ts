@@ -23,6 +23,12 @@ export interface TiltClassifier {
 /** The run-state id of the classifier. */
 const STATE_ID = "classifier-tilt:classifier";
 
+/** The classifier kept in the run's state, and whether its artefacts were handed out. */
+interface ClassifierEntry {
+  c: TiltClassifier;
+  claimed: boolean;
+}
+
 /** The classifier settings a config asks for (config.reward of kind "classifier"). */
 export function classifierSpecFromConfig(reward: RewardConfig | undefined): Partial<ClassifierSpec> & { classes: number } {
   const spec: Partial<ClassifierSpec> & { classes: number } = { classes: TILT_CLASSES };
@@ -40,12 +46,13 @@ export function classifierSpecFromConfig(reward: RewardConfig | undefined): Part
 /** The run's fitted, calibrated p̂(y | x) (fitted on first use). Plain data: nothing to dispose. */
 export async function tiltClassifierFor(ctx: MethodContext): Promise<TiltClassifier> {
   const d = tiltData(ctx);
-  return ctx.state.memo(STATE_ID, () => {
+  const entry = ctx.state.memo(STATE_ID, async (): Promise<ClassifierEntry> => {
     ctx.hooks.onStage?.(`fitting the classifier p̂(y|x) on ${d.offline.x.rows} offline (x, y) pairs`);
     const t0 = performance.now();
-    const model = fitClassifier(d.offline.x, d.offline.y, classifierSpecFromConfig(ctx.cfg.reward), keyFromSeed((ctx.cfg.seed ^ 0xc1a55) >>> 0));
+    const model = await fitClassifier(d.offline.x, d.offline.y, classifierSpecFromConfig(ctx.cfg.reward), keyFromSeed((ctx.cfg.seed ^ 0xc1a55) >>> 0));
     return { c: { model, fitSeconds: (performance.now() - t0) / 1000 }, claimed: false };
-  }).value.c;
+  }).value;
+  return (await entry).c;
 }
 
 /**
@@ -53,11 +60,11 @@ export async function tiltClassifierFor(ctx: MethodContext): Promise<TiltClassif
  * several CTRL-family methods writes them once): `{ classifier: { temperature, heldOut: {accuracy, nll,
  * ece, nllUncalibrated, eceUncalibrated}, ... } }` and `classifier.safetensors`.
  */
-export function tiltClassifierArtefacts(ctx: MethodContext): {
+export async function tiltClassifierArtefacts(ctx: MethodContext): Promise<{
   sections: Record<string, unknown>;
   checkpoints: { name: string; save: (path: string) => void }[];
-} {
-  const hit = ctx.state.peek<{ c: TiltClassifier; claimed: boolean }>(STATE_ID);
+}> {
+  const hit = await ctx.state.peek<Promise<ClassifierEntry>>(STATE_ID);
   if (!hit || hit.claimed) return { sections: {}, checkpoints: [] };
   hit.claimed = true;
   const m = hit.c.model;

@@ -36,12 +36,12 @@ export const runPretrainedTilt: MethodRunner = async (ctx) => {
     ...ev.fields,
     ...sampleDistances(ctx, ev.samples[0]!.matrix),
   };
-  const artefacts = tiltClassifierArtefacts(ctx);
+  const artefacts = await tiltClassifierArtefacts(ctx);
   return {
     rows: [row],
     samples: ev.samples,
     plots: ev.plots,
     sections: { ...artefacts.sections, pretrained: { loss: p.losses, trainSeconds: p.trainSeconds, source: p.source }, ...tiltSection(ctx.index, label, ev.perPair) },
-    checkpoints: [...pretrainedCheckpoints(ctx), ...artefacts.checkpoints],
+    checkpoints: [...(await pretrainedCheckpoints(ctx)), ...artefacts.checkpoints],
   };
 };

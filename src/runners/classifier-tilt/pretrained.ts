@@ -104,20 +104,25 @@ export function tiltData(ctx: Pick<MethodContext, "data" | "method" | "index" | 
 export async function pretrainedFor(ctx: MethodContext, opts: { path?: string; where?: string } = {}): Promise<PretrainedTiltModel> {
   const d = tiltData(ctx);
   const id = stateId(opts.path ? `path:${resolve(opts.path)}` : "trained");
-  return ctx.state.memo<PretrainedEntry>(id, () => {
-    const model = opts.path ? loadPretrained(opts.path, d.task.contexts, opts.where ?? "pretrained") : trainPretrained(ctx, d);
-    return { model, checkpointClaimed: !!opts.path };
-  }, (e) => disposeTrainState(e.model.state)).value.model;
+  const entry = ctx.state.memo<Promise<PretrainedEntry>>(
+    id,
+    async () => {
+      const model = opts.path ? loadPretrained(opts.path, d.task.contexts, opts.where ?? "pretrained") : await trainPretrained(ctx, d);
+      return { model, checkpointClaimed: !!opts.path };
+    },
+    (p) => void p.then((e) => disposeTrainState(e.model.state), () => undefined),
+  ).value;
+  return (await entry).model;
 }
 
 /** The run's trained p_pre if a method already trained it (or undefined: nothing is trained here). */
-export function cachedPretrained(ctx: Pick<MethodContext, "state">): PretrainedTiltModel | undefined {
-  return ctx.state.peek<PretrainedEntry>(stateId("trained"))?.model;
+export async function cachedPretrained(ctx: Pick<MethodContext, "state">): Promise<PretrainedTiltModel | undefined> {
+  return (await ctx.state.peek<Promise<PretrainedEntry>>(stateId("trained")))?.model;
 }
 
 /** The "pretrained.safetensors" artefact of the run's trained p_pre, returned to the first caller only. */
-export function pretrainedCheckpoints(ctx: MethodContext): { name: string; save: (path: string) => void }[] {
-  const hit = ctx.state.peek<PretrainedEntry>(stateId("trained"));
+export async function pretrainedCheckpoints(ctx: MethodContext): Promise<{ name: string; save: (path: string) => void }[]> {
+  const hit = await ctx.state.peek<Promise<PretrainedEntry>>(stateId("trained"));
   if (!hit || hit.checkpointClaimed) return [];
   hit.checkpointClaimed = true;
   const p = hit.model;
@@ -143,7 +148,7 @@ export function savePretrained(path: string, p: PretrainedTiltModel, data: Pick<
   );
 }
 
-function trainPretrained(ctx: MethodContext, d: ClassifierTiltData): PretrainedTiltModel {
+async function trainPretrained(ctx: MethodContext, d: ClassifierTiltData): Promise<PretrainedTiltModel> {
   const C = d.task.contexts;
   const model = pretrainedModelConfig(ctx.model, C);
   const x = ctx.data.train;

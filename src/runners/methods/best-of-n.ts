@@ -37,7 +37,7 @@ export const bestOfNMethod = defineMethod({
     const setup = guidanceSetup(ctx);
     const matched = m.matchBudget === undefined ? undefined : matchedBudget(ctx, m.matchBudget, setup.n);
     const N = matched?.candidates ?? m.candidates ?? DEFAULT_CANDIDATES;
-    const eps = baseEps(ctx);
+    const eps = await baseEps(ctx);
     const res = await bestOfN({
       draw: async (key, count, cost) => (await sampleGuided(ctx, setup, eps, [], key, { n: count, cost, stage: `${setup.label}: sampling ${count} candidates` })).samples,
       reward: setup.reward,

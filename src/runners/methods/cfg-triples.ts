@@ -67,7 +67,7 @@ export const cfgTriplesMethod = defineMethod({
   const train = { ...ctx.train, steps: m.trainSteps ?? ctx.train.steps };
   // p_pre(x | c), for klToPretrained only: a saved one (`pretrained: PATH`, the loader and checks of
   // "ctrl"), or the run's if another method already trained it (nothing is trained for this).
-  const pre = m.pretrained ? await pretrainedFor(ctx, { path: m.pretrained, where: `${at}.pretrained` }) : cachedPretrained(ctx);
+  const pre = m.pretrained ? await pretrainedFor(ctx, { path: m.pretrained, where: `${at}.pretrained` }) : await cachedPretrained(ctx);
   const plan = samplerPlan(makeSchedule(model.schedule), ctx.sampler);
   const stochastic = plan.slice(0, -1).every((c) => c.sigma > 0);
   ctx.hooks.onStage?.(`${label}: training a (c, y)-conditioned model on ${x.rows} offline triples for ${train.steps} steps (y-dropout ${dropout})`);

@@ -44,7 +44,7 @@ export const classifierGuidanceMethod = defineMethod({
       stop: m.stop,
     };
     const term = head === "regression" ? regressorGuidanceTerm(pred, { ...opts, alpha: setup.alpha }) : classifierGuidanceTerm(pred, 1, opts);
-    const { samples, cost, pathKl } = await sampleGuided(ctx, setup, baseEps(ctx), [term], kSample);
+    const { samples, cost, pathKl } = await sampleGuided(ctx, setup, await baseEps(ctx), [term], kSample);
     return await guidanceOutput(ctx, setup, samples, cost, {
       pathKl,
       trainSeconds,

@@ -72,8 +72,8 @@ export const ctrlMethod = defineMethod({
   const gamma = resolveGamma(ctx);
   const label = ctx.label;
   const cfgScale = m.cfgScale;
-  const pre = pretrainedFor(ctx, { ...(m.pretrained ? { path: m.pretrained } : {}), where: `${at}.pretrained` });
-  const cls = tiltClassifierFor(ctx).model;
+  const pre = await pretrainedFor(ctx, { ...(m.pretrained ? { path: m.pretrained } : {}), where: `${at}.pretrained` });
+  const cls = (await tiltClassifierFor(ctx)).model;
   const K = d.task.classes;
   if (cls.spec.classes !== K) throw new Error(`${at}: the classifier has ${cls.spec.classes} classes, the task's control has ${K}`);
   const C = d.task.contexts;
@@ -126,7 +126,7 @@ export const ctrlMethod = defineMethod({
         trainingObjective: { first: r.history[0]?.objective ?? null, last: r.history.at(-1)?.objective ?? null, klLast: r.history.at(-1)?.kl ?? null },
       },
     });
-    const art = tiltClassifierArtefacts(ctx);
+    const art = await tiltClassifierArtefacts(ctx);
     out.sections = {
       ...art.sections,
       [`finetuning:${label}`]: {
@@ -157,7 +157,7 @@ export const ctrlMethod = defineMethod({
       },
     );
     const file = finetunedFileName(label);
-    out.checkpoints = [...pretrainedCheckpoints(ctx), ...art.checkpoints, { name: file, save: (path) => saveFinetuned(path, ck) }];
+    out.checkpoints = [...(await pretrainedCheckpoints(ctx)), ...art.checkpoints, { name: file, save: (path) => saveFinetuned(path, ck) }];
     return out;
   } finally {
     disposeFinetuned(r.model);

@@ -65,7 +65,7 @@ export const dpsNormalisedMethod = defineMethod({
     const m = ctx.method;
     const setup = guidanceSetup(ctx);
     requireDifferentiable(setup.reward, `method "${setup.label}"`);
-    const eps = baseEps(ctx);
+    const eps = await baseEps(ctx);
     const { logH, gradLogH } = normalisedDps(setup.reward, eps);
     const term = gradientTerm(logH, { name: setup.label, scale: m.scale, where: "xt", apply: "mean", gradLogH, start: m.start, stop: m.stop });
     const { samples, cost, pathKl } = await sampleGuided(ctx, setup, eps, [term], ctx.key);

@@ -37,7 +37,7 @@ export const dpsMethod = defineMethod({
       start: m.start,
       stop: m.stop,
     });
-    const { samples, cost, pathKl } = await sampleGuided(ctx, setup, baseEps(ctx), [term], ctx.key);
+    const { samples, cost, pathKl } = await sampleGuided(ctx, setup, await baseEps(ctx), [term], ctx.key);
     return guidanceOutput(ctx, setup, samples, cost, { pathKl, fields: { where: term.where, apply: term.apply, jacobian: term.jacobian } });
   },
 });

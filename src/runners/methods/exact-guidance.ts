@@ -32,7 +32,7 @@ export const exactGuidanceMethod = defineMethod({
     if (!setup.mixture) throw new Error(`"exact-guidance" needs the closed-form soft value of a "gaussian-mixture" task, but the task is "${ctx.data.name}"`);
     const { gm, b } = setup.mixture;
     const term = exactGuidanceTerm(gm, b, setup.alpha, { name: setup.label, scale: m.scale, start: m.start, stop: m.stop });
-    const eps = base === "exact" ? mixtureEps(gm) : baseEps(ctx);
+    const eps = base === "exact" ? mixtureEps(gm) : await baseEps(ctx);
     const { samples, cost, pathKl } = await sampleGuided(ctx, setup, eps, [term], ctx.key);
     return guidanceOutput(ctx, setup, samples, cost, {
       pathKl,

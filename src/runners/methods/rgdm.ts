@@ -54,11 +54,12 @@ export const UNTUNED_SAMPLES = 4096;
  * run's seed only), so every rgdm / rwr row reports the same "before" value.
  */
 export function untunedReward(ctx: MethodContext, setup: GuidanceSetup): Promise<{ mean: number; se: number; n: number }> {
-  return ctx.state.memo(`untuned-reward:${setup.reward.name}`, () => {
-    const base = ctx.base();
+  return ctx.state.memo(`untuned-reward:${setup.reward.name}`, async () => {
+    const base = await ctx.base();
     ctx.hooks.onStage?.(`untuned reference: mean ${setup.reward.name} of ${UNTUNED_SAMPLES} base-model samples`);
     const x = generate(ctx.model, base.state.ema, ctx.sampler, UNTUNED_SAMPLES, keyFromSeed((ctx.cfg.seed ^ 0x0b5e11e) >>> 0));
-    return evaluateRewardHost(setup.reward, x).then((r) => ({ mean: mean(r), se: standardError(r), n: r.length }));
+    const r = await evaluateRewardHost(setup.reward, x);
+    return { mean: mean(r), se: standardError(r), n: r.length };
   }).value;
 }
 
@@ -137,7 +138,7 @@ export const rgdmMethod = defineMethod({
   // Refuse a deterministic sampler before any training.
   if (sampleNoise === "payoff") checkPayoffPlan(setup.plan, where, setup.samplerName);
   const init = m.init;
-  const pretrained = init === "pretrained" ? ctx.base() : undefined;
+  const pretrained = init === "pretrained" ? await ctx.base() : undefined;
   const train: TrainConfig = pretrained
     ? { ...ctx.train, steps: m.steps ?? FROM_PRETRAINED.steps, batchSize: m.batchSize ?? FROM_PRETRAINED.batchSize, learningRate: m.learningRate ?? ctx.train.learningRate / 2, lrSchedule: "constant", warmupSteps: 0, ema: 0.99 }
     : { ...ctx.train, steps: m.steps ?? ctx.train.steps, batchSize: m.batchSize ?? ctx.train.batchSize, learningRate: m.learningRate ?? ctx.train.learningRate };

@@ -47,7 +47,7 @@ export const rwrMethod = defineMethod({
     stepsPerRound: m.stepsPerRound,
     schedule: m.schedule,
   };
-  const base = ctx.base();
+  const base = await ctx.base();
   const train: TrainConfig = { ...ctx.train, batchSize: m.batchSize, learningRate: m.learningRate ?? ctx.train.learningRate / 2, lrSchedule: "constant", warmupSteps: 0, ema: 0.99 };
   const [kTrain, kSample] = splitKey(ctx.key, 2);
   const before = await untunedReward(ctx, setup);

@@ -32,7 +32,7 @@ export const svddMethod = defineMethod({
     const setup = guidanceSetup(ctx);
     const M = m.candidates;
     const valueKind = m.value;
-    const eps = baseEps(ctx);
+    const eps = await baseEps(ctx);
     const [kTrain, kSample] = split2(ctx.key);
     let trainSeconds = 0;
     let value;

@@ -53,7 +53,7 @@ export const targetGuidanceMethod = defineMethod({
       });
       const label = targets.length > 1 ? `${setup.label}[a=${a}]` : setup.label;
       const s = { ...setup, label };
-      const { samples, cost, pathKl } = await sampleGuided(ctx, s, baseEps(ctx), [term], keys[i]!);
+      const { samples, cost, pathKl } = await sampleGuided(ctx, s, await baseEps(ctx), [term], keys[i]!);
       outs.push(await guidanceOutput(ctx, s, samples, cost, { pathKl, target: a, trainSeconds, fields: { predictor: kind, where: term.where } }));
     }
     return mergeOutputs(outs);
