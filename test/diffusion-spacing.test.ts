@@ -13,7 +13,7 @@ import { ddimPlan } from "../src/diffusion/samplers/ddim.js";
 import { ddpmPlan } from "../src/diffusion/samplers/ddpm.js";
 import { samplerPlan } from "../src/diffusion/sample.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
-import { parseConfig } from "../src/io/config.js";
+import { parseConfig } from "../src/runners/config.js";
 
 /** numpy.rint: nearest, halves to even. */
 function rint(x: number): number {
