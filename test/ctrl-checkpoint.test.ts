@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend, keyFromSeed, np, random, tree } from "../src/backend/index.js";
 import type { JArray } from "../src/backend/jax.js";
 import type { ModelConfig } from "../src/diffusion/model.js";
-import { sampleChain, samplerPlan } from "../src/diffusion/sample.js";
+import { sample, samplerPlan } from "../src/diffusion/sample.js";
 import type { EpsFn, StepTime } from "../src/diffusion/types.js";
 import { pathKlTracker } from "../src/pipeline/methods/ctrl-eval.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
@@ -198,7 +198,7 @@ describe("reference.kl of fine-tuning rows (exactTiltKl)", () => {
 });
 
 describe("pathKlTracker (klToPretrained of the cfg-triples baseline)", () => {
-  it("equals the chain engine's path KL Σ_t E‖μ_θ − μ_pre‖²/(2σ_t²) for the same model and key", () => {
+  it("equals the chain engine's path KL Σ_t E‖μ_θ − μ_pre‖²/(2σ_t²) for the same model and key", async () => {
     const plain: ModelConfig = { ...model, network: { ...model.network, condition: undefined } };
     const base = initDenoiser(keyFromSeed(8), plain.network);
     const schedule = makeSchedule(plain.schedule);
@@ -213,12 +213,12 @@ describe("pathKlTracker (klToPretrained of the cfg-triples baseline)", () => {
     const n = 128;
     const engine = sampleFinetuned(m, n, keyFromSeed(12));
     const tracked = pathKlTracker(policy, reference, plan);
-    sampleChain({ eps: tracked.eps, plan, n, dim: 2, key: keyFromSeed(12) }).dispose();
+    (await sample({ model: tracked.eps, plan, n, eventShape: [2], key: keyFromSeed(12) })).dispose();
     expect(engine.kl).toBeGreaterThan(1e-3);
     expect(Math.abs(tracked.kl(n) - engine.kl)).toBeLessThan(1e-3 * engine.kl);
     // Against itself the path KL is exactly 0.
     const self = pathKlTracker(reference, reference, plan);
-    sampleChain({ eps: self.eps, plan, n, dim: 2, key: keyFromSeed(12) }).dispose();
+    (await sample({ model: self.eps, plan, n, eventShape: [2], key: keyFromSeed(12) })).dispose();
     expect(self.kl(n)).toBe(0);
     disposeFinetuned(m);
   });

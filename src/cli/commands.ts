@@ -269,8 +269,8 @@ export async function sampleCommand(o: SampleOptions): Promise<number> {
   let x;
   try {
     x = o.target
-      ? sampleConditionalModel(meta, weights, sampler, o.n, o.target, o.scale ?? 1, o.seed, onStep)
-      : generate(meta.model, weights, sampler, o.n, keyFromSeed(o.seed), { onStep });
+      ? await sampleConditionalModel(meta, weights, sampler, o.n, o.target, o.scale ?? 1, o.seed, onStep)
+      : await generate(meta.model, weights, sampler, o.n, keyFromSeed(o.seed), { onStep });
   } finally {
     disposeLoadedModel(loaded);
   }

@@ -189,7 +189,7 @@ export function sampleAtTarget(
   target: readonly number[],
   key: Key,
   opts: { scale?: number; batch?: number; onStep?: (done: number, total: number) => void } = {},
-): HostMatrix {
+): Promise<HostMatrix> {
   let eps: EpsFn;
   try {
     eps = cfgEps(model, params, target, opts.scale ?? 1);

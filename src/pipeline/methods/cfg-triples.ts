@@ -83,10 +83,10 @@ export const runCfgTriples: MethodRunner = async (ctx) => {
           const b = eu(xt, t);
           return b.ref.add(a.sub(b).mul(w));
         };
-        if (!pre || !stochastic) return { samples: generateWithEps(eps, model, ctx.sampler, n, key) };
+        if (!pre || !stochastic) return { samples: await generateWithEps(eps, model, ctx.sampler, n, key) };
         // The same samples, with the path KL of this sampler to p_pre(x | c) along its own chains.
         const tracked = pathKlTracker(eps, pretrainedEps(pre, c), plan);
-        return { samples: generateWithEps(tracked.eps, model, ctx.sampler, n, key), kl: tracked.kl(n) };
+        return { samples: await generateWithEps(tracked.eps, model, ctx.sampler, n, key), kl: tracked.kl(n) };
       },
       fields: { dropout, scale: w, finalLoss: state.losses.at(-1)?.loss ?? null },
     });

@@ -62,7 +62,7 @@ export const runRwr: MethodRunner = async (ctx): Promise<MethodOutput> => {
   let samples;
   try {
     ctx.hooks.onStage?.(`${setup.label}: sampling ${setup.n} points`);
-    samples = generate(ctx.model, res.state.ema, ctx.sampler, setup.n, kSample!, { onStep: (a, b) => ctx.hooks.onSample?.(a, b, setup.label) });
+    samples = await generate(ctx.model, res.state.ema, ctx.sampler, setup.n, kSample!, { onStep: (a, b) => ctx.hooks.onSample?.(a, b, setup.label) });
   } finally {
     disposeTrainState(res.state);
   }
