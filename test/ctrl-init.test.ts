@@ -40,7 +40,7 @@ describe("ctrl at initialisation", () => {
       for (const [c, y] of [[0, 0], [1, 1], [1, 0]] as const) {
         const cs = new Int32Array(n).fill(c);
         const ys = new Int32Array(n).fill(y);
-        const ours = sampleFinetuned(m, n, keyFromSeed(7), () => ctrlSide({ contexts: C, contextInput: contextValue, classes: 2 }, cs, ys));
+        const ours = await sampleFinetuned(m, n, keyFromSeed(7), () => ctrlSide({ contexts: C, contextInput: contextValue, classes: 2 }, cs, ys));
         expect(ours.kl).toBe(0);
         const eps = modelEps(model, base, (k) => ({ kind: "value", value: contextValue(new Int32Array(k).fill(c)), keep: np.ones([k]) }));
         const ref = toHostSync((await sample({ model: eps, plan, n, eventShape: [2], key: keyFromSeed(7) })));

@@ -117,7 +117,7 @@ describe("finetune chain", () => {
   it("at initialisation KL = 0 exactly and x_0 equals the sampling loop's under the same key", async () => {
     const { spec, p, f } = setup("adapters", 0);
     const chain = makeChain(denoiserChainModel(spec), reward, plan, schedule.T, D, { objectiveScale: 1, klWeight: 1 });
-    const fwd = chain.forward(p, f, [], N, keyFromSeed(8));
+    const fwd = await chain.forward(p, f, [], N, keyFromSeed(8));
     expect(fwd.klTotal).toBe(0);
     const ours = toHostSync(fwd.x0);
     const ref = toHostSync((await sample({ model: modelEps(model, f.base), plan, n: N, eventShape: [D], key: keyFromSeed(8) })));

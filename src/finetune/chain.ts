@@ -25,8 +25,8 @@
  */
 import { grad, jit, np, random, tree, valueAndGrad, type JArray } from "../backend/jax.js";
 import { keyAt, splitKeyWords, type Key } from "../backend/keys.js";
-import { settle, toHostSync, toNumber } from "../backend/ownership.js";
-import type { StepCoefficients } from "../diffusion/step.js";
+import { settle, toHost, toHostSync, toNumber } from "../backend/ownership.js";
+import { coefficientRow, COEFFICIENT_COUNT, pathKl, requireStochastic, stepFromOutput, type StepCoefficients } from "../diffusion/step.js";
 import type { Params } from "../nn/params.js";
 
 /**
@@ -82,17 +82,13 @@ const ROW = 10;
  * unpenalised map that reward hacking exploits (measured: DRaFT's reward ran off to 100× the exact tilt).
  */
 export function planRows(plan: readonly StepCoefficients[], T: number, who: string): Float32Array {
+  requireStochastic(plan, { what: `${who} needs a stochastic sampler (σ > 0 at every step but the last)`, hint: "use sampling.eta > 0 (DDIM with eta = 0 is deterministic)" });
   const rows = new Float32Array(plan.length * ROW);
   plan.forEach((c, i) => {
-    if (!(c.sigma > 0) && i < plan.length - 1) {
-      throw new Error(
-        `${who} needs a stochastic sampler (σ > 0 at every step but the last), but step ${i + 1} of ${plan.length} is deterministic ` +
-          `(σ = 0: DDIM with eta = 0); use sampling.eta > 0`,
-      );
-    }
     const a = c.t.alphaBar;
     const klCoef = c.sigma > 0 ? 1 / (2 * c.sigma * c.sigma) : 0;
-      rows.set([Math.sqrt(a), Math.sqrt(1 - a), c.cX0, c.cEps, c.cXt, c.sigma, a, (1000 * c.t.index) / T, klCoef, c.sigma > 0 ? 1 : 0], i * ROW);
+    rows.set(coefficientRow(c), i * ROW);
+    rows.set([a, (1000 * c.t.index) / T, klCoef, c.sigma > 0 ? 1 : 0], i * ROW + COEFFICIENT_COUNT);
   });
   return rows;
 }
@@ -111,17 +107,18 @@ function stepTraced<P extends Params, F extends Params>(
   const k = (i: number) => row.ref.slice(i);
   const epsTheta = m.eps(p, tree.ref(f) as F, x.ref, k(7), k(6), side.map((s) => s.ref));
   const epsRef = m.refEps(f, x.ref, k(7), k(6), side);
-  // μ = c_x0 x̂_0 + c_eps ε̂ + c_xt x_t, x̂_0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t (as diffusion/step.ts).
+  // The step's mean (diffusion/step.ts) from the row's first COEFFICIENT_COUNT entries.
   const mean = (eps: JArray, xt: JArray) => {
-    const x0 = xt.ref.sub(eps.ref.mul(k(1))).div(k(0));
-    return x0.mul(k(2)).add(eps.mul(k(3))).add(xt.mul(k(4)));
+    const st = stepFromOutput("eps", xt, eps, row.ref.slice([0, COEFFICIENT_COUNT]));
+    st.x0Hat.dispose();
+    st.epsHat.dispose();
+    return st.mean;
   };
   const muFree = mean(epsTheta, x.ref);
   const muRef = mean(epsRef, x);
   // μ = s·μ_θ + (1 − s)·μ_ref: s = 0 on the final deterministic step (see planRows).
   const muTheta = muFree.mul(k(9)).add(muRef.ref.mul(np.subtract(1, k(9))));
-  const sq = np.square(muTheta.ref.sub(muRef));
-  const kl = (klReduce === "sum" ? np.sum(sq, -1) : np.mean(sq, -1)).mul(k(8));
+  const kl = pathKl(muTheta.ref, muRef, k(8), klReduce);
   const xs = muTheta.add(z.mul(k(5)));
   row.dispose();
   return [xs, kl];
@@ -141,7 +138,7 @@ export interface Chain<P extends Params, F extends Params> {
   /**
    * Runs the chain without gradient. Borrows p, f and side. Consumes `key`. Returns x_0 and the KLs.
    */
-  forward(p: P, f: F, side: JArray[], n: number, key: Key): ChainForward;
+  forward(p: P, f: F, side: JArray[], n: number, key: Key): Promise<ChainForward>;
   /**
    * L(θ) and ∇_θ L for one draw of the noise (key consumed). Borrows p, f, side and aux.
    * `truncationDraw` ∈ [0, 1) picks K' in "random" truncation mode (ignored otherwise).
@@ -236,15 +233,14 @@ export function makeChain<P extends Params, F extends Params>(
   };
 
   return {
-    forward(p, f, side, n, key) {
+    async forward(p, f, side, n, key) {
       const { words, xT } = drawNoise(key, n);
       let x = xT;
       const klPerStep = new Float64Array(S);
       for (let i = 0; i < S; i++) {
         const [xs, kl] = stepFwd(tree.ref(p) as P, tree.ref(f) as F, x, zAt(words, i, n), rowAt(i), side.map((s) => s.ref));
         x = xs;
-        settle(x);
-        klPerStep[i] = toNumber(np.mean(kl));
+        klPerStep[i] = (await toHost(np.mean(kl)))[0]!;
       }
       return { x0: x, klPerStep, klTotal: klPerStep.reduce((a, b) => a + b, 0) };
     },
