@@ -13,6 +13,7 @@ import { np } from "../../backend/jax.js";
 import { split2 } from "../../backend/keys.js";
 import { hostMatrix } from "../../data/matrix.js";
 import { modelEps, type ModelConfig } from "../../diffusion/model.js";
+import { classifierFree } from "../../diffusion/step.js";
 import type { EpsFn } from "../../diffusion/types.js";
 import { disposeTrainState, initTrainState, trainSteps } from "../../training/trainer.js";
 import { samplerPlan } from "../../diffusion/sample.js";
@@ -81,7 +82,7 @@ export const runCfgTriples: MethodRunner = async (ctx) => {
         const eps: EpsFn = w === 1 ? ec : (xt, t) => {
           const a = ec(xt.ref, t);
           const b = eu(xt, t);
-          return b.ref.add(a.sub(b).mul(w));
+          return classifierFree(b, [[a, w]]);
         };
         if (!pre || !stochastic) return { samples: await generateWithEps(eps, model, ctx.sampler, n, key) };
         // The same samples, with the path KL of this sampler to p_pre(x | c) along its own chains.
