@@ -36,7 +36,7 @@ function jittedEps(spec: DenoiserSpec, prediction: Prediction) {
     f = jit((p: DenoiserParams, x: JArray, t: JArray, a: JArray, s: JArray, condArrays?: JArray[]) => {
       const n = x.shape[0]!;
       const cond = condArrays ? conditionFromArrays(spec, condArrays) : undefined;
-      const out = applyDenoiser(spec, p, x.ref.reshape([n, -1]), np.broadcastTo(t, [n]), cond).reshape(x.shape);
+      const out = applyDenoiser(spec, p, x.ref, np.broadcastTo(t, [n]), cond);
       if (prediction === "eps") {
         a.dispose();
         s.dispose();
@@ -83,8 +83,7 @@ export function modelOutput(model: ModelConfig, params: DenoiserParams, condFor?
   if (!f) {
     f = jit((p: DenoiserParams, x: JArray, t: JArray, condArrays?: JArray[]) => {
       const cond = condArrays ? conditionFromArrays(spec, condArrays) : undefined;
-      const shape = x.shape;
-      return applyDenoiser(spec, p, x.reshape([shape[0]!, -1]), np.broadcastTo(t, [shape[0]!]), cond).reshape(shape);
+      return applyDenoiser(spec, p, x, np.broadcastTo(t, [x.shape[0]!]), cond);
     }) as (...a: any[]) => JArray;
     outputCache.set(spec, f);
   }

@@ -7,6 +7,7 @@ import { sample, samplerPlan, type SamplerConfig } from "../diffusion/sample.js"
 import { makeSchedule } from "../diffusion/schedule.js";
 import type { EpsFn, ModelFn } from "../diffusion/types.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
+import { eventShapeOf } from "../nn/denoisers/types.js";
 
 export interface GenerateOptions {
   batch?: number;
@@ -46,7 +47,7 @@ export async function generateWithEps(
       model: eps,
       plan,
       n: rows,
-      eventShape: [D],
+      eventShape: eventShapeOf(model.network),
       key: keys[b]!,
       hooks: opts.onStep ? { onStep: (info) => opts.onStep!(b * plan.length + info.i + 1, batches * plan.length) } : {},
     });
