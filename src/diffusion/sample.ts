@@ -10,6 +10,7 @@
  */
 import { jit, random, type JArray } from "../backend/jax.js";
 import { keyAt, splitKeyWords, type Key } from "../backend/keys.js";
+import { settleAsync } from "../backend/reads.js";
 import { ddimPlan } from "./samplers/ddim.js";
 import { ddpmPlan } from "./samplers/ddpm.js";
 import type { Prediction } from "./parameterization.js";
@@ -181,7 +182,7 @@ export async function sample(o: SampleOptions): Promise<JArray> {
         const out = model.apply(x.ref, c.t);
         [x, x0Hat] = fusedUpdate(model.prediction, hooks.noise)(x, out, keyAt(keys, i + 1), coefficientVector(c));
       }
-      await x.blockUntilReady();
+      await settleAsync(x);
       hooks.onStep?.({ ...ctx, x, x0Hat });
       x0Hat.dispose();
     }
