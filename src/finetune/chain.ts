@@ -19,8 +19,9 @@
  *    backward pass recomputes each segment from its boundary state inside a jitted `grad` and gets
  *    (∂L/∂θ, ∂L/∂x_start) from the cotangent ∂L/∂x_end (a vector–Jacobian product). Memory is then
  *    bounded by one segment's residuals whatever the chain length.
- * The noise (x_T and every z_t) follows sampleChain's key scheme exactly (keys = split(key, S + 1):
- * x_T from key 0, step i from key i + 1), so a chain with the pretrained model reproduces sampleChain's
+ * The noise (x_T and every z_t) follows the key scheme of the sampling loop (src/diffusion/sample.ts;
+ * keys = split(key, S + 1):
+ * x_T from key 0, step i from key i + 1), so a chain with the pretrained model reproduces the loop's
  * samples under the same key.
  */
 import { grad, jit, np, random, tree, valueAndGrad, type JArray } from "../backend/jax.js";
@@ -225,7 +226,7 @@ export function makeChain<P extends Params, F extends Params>(
     return out;
   }) as unknown as Jitted;
 
-  /** Noise words: key 0 → x_T, key i + 1 → z of step i (sampleChain's scheme). */
+  /** Noise words: key 0 → x_T, key i + 1 → z of step i (the sampling loop's scheme). */
   const drawNoise = (key: Key, n: number) => {
     const words = splitKeyWords(key, S + 1);
     const xT = random.normal(keyAt(words, 0), [n, dim]);
