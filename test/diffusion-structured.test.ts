@@ -7,9 +7,12 @@
  * as the vector test), every sample exactly symmetric.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { ensureBackend, keyFromSeed, toHostSync } from "../src/backend/index.js";
+import { ensureBackend, keyFromSeed, toHostSync, tree } from "../src/backend/index.js";
 import { modelEps, modelOutput, type ModelConfig } from "../src/diffusion/model.js";
 import { sample, samplerPlan, type SamplerConfig } from "../src/diffusion/sample.js";
+import { makeChain } from "../src/finetune/chain.js";
+import { denoiserChainModel, initTrainable } from "../src/finetune/policy.js";
+import { rollout } from "../src/methods/ddpo.js";
 import { initDenoiser } from "../src/nn/denoiser.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
 import { symmetricFreeEntries, symmetricGaussianTask } from "../src/tasks/symmetric-gaussian.js";
@@ -91,5 +94,23 @@ describe("an exact Gaussian over symmetric 3×3 matrices (noise hook: the symmet
     expect(ha.every(Number.isFinite)).toBe(true);
     // The v-model's two paths differ only by float32 rounding of x̂_0 (taken from the output or via ε̂).
     expect(worst).toBeLessThan(1e-4);
+    // The fine-tuning chain at θ = pretrained and the DDPO rollout draw the same x_0 on [3, 3] with the hook.
+    const spec = { model, mode: "all" as const, rank: 2 };
+    const p = initTrainable(spec, params, keyFromSeed(3));
+    const chain = makeChain(denoiserChainModel(spec), (x) => x, plan, 100, [3, 3], { objectiveScale: 0, klWeight: 0, noise: task.noise });
+    const fwd = await chain.forward(p, { base: params }, [], 8, keyFromSeed(2));
+    expect(fwd.klTotal).toBe(0);
+    const hc = toHostSync(fwd.x0);
+    chain.dispose();
+    tree.dispose(p);
+    const tr = await rollout({ policy: modelEps(model, params), plan, n: 8, dim: 9, eventShape: [3, 3], noise: task.noise, key: keyFromSeed(2) });
+    let worstChain = 0;
+    let worstRollout = 0;
+    for (let i = 0; i < hb.length; i++) {
+      worstChain = Math.max(worstChain, Math.abs(hc[i]! - hb[i]!));
+      worstRollout = Math.max(worstRollout, Math.abs(tr.x0.data[i]! - hb[i]!));
+    }
+    expect(worstChain).toBeLessThan(1e-5);
+    expect(worstRollout).toBe(0);
   });
 });

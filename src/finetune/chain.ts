@@ -24,10 +24,12 @@
  * x_T from key 0, step i from key i + 1), so a chain with the pretrained model reproduces the loop's
  * samples under the same key.
  */
-import { grad, jit, np, random, tree, valueAndGrad, type JArray } from "../backend/jax.js";
+import { grad, jit, np, tree, valueAndGrad, type JArray } from "../backend/jax.js";
 import { keyAt, splitKeyWords, type Key } from "../backend/keys.js";
 import { settle, toHost, toHostSync, toNumber } from "../backend/ownership.js";
 import { coefficientRow, COEFFICIENT_COUNT, pathKl, requireStochastic, stepFromOutput, type StepCoefficients } from "../diffusion/step.js";
+import { drawNoise as standardNoise } from "../diffusion/sample.js";
+import type { NoiseHook } from "../diffusion/types.js";
 import type { Params } from "../nn/params.js";
 
 /**
@@ -64,6 +66,8 @@ export interface ChainOptions {
   segment?: number;
   /** KL summed over dimensions ("sum", default, the theory) or averaged ("mean", the reference code). */
   klReduce?: "sum" | "mean";
+  /** Maps every standard-normal draw (x_T, z_t) into the model's noise space (src/diffusion/types.ts). */
+  noise?: NoiseHook;
 }
 
 type Jitted = ((...a: any[]) => any) & { dispose(): void };
@@ -168,7 +172,8 @@ export function makeChain<P extends Params, F extends Params>(
   objective: ChainObjective,
   plan: readonly StepCoefficients[],
   T: number,
-  dim: number,
+  /** Entries per sample (event [dim]) or the event shape. */
+  event: number | readonly number[],
   o: ChainOptions,
   who = "reward backpropagation",
 ): Chain<P, F> {
@@ -182,8 +187,9 @@ export function makeChain<P extends Params, F extends Params>(
   if (!(o.klWeight >= 0) || !Number.isFinite(o.objectiveScale)) throw new Error(`${who}: the KL weight must be ≥ 0 and the objective scale finite`);
 
   // z of a step, drawn by the same jitted kernel in the forward pass and in the recomputation.
+  const eventShape = typeof event === "number" ? [event] : [...event];
   const zDraw = jit((key: JArray, like: JArray) => {
-    const z = random.normal(key, like.shape);
+    const z = standardNoise(key, like.shape, o.noise);
     like.dispose();
     return z;
   });
@@ -192,7 +198,7 @@ export function makeChain<P extends Params, F extends Params>(
 
   // The compiled functions take pytrees of any shape: typed loosely at the jit boundary (as diffusion/model.ts).
   const stepFwd = jit((p: P, f: F, x: JArray, z: JArray, row: JArray, side: JArray[]) => stepTraced(m, klReduce, p, f, x, z, row, side)) as unknown as Jitted;
-  const zAt = (words: Uint32Array, i: number, n: number) => zDraw(keyAt(words, i + 1), np.zeros([n, dim]));
+  const zAt = (words: Uint32Array, i: number, n: number) => zDraw(keyAt(words, i + 1), np.zeros([n, ...eventShape]));
 
   // One segment's vector–Jacobian product: ∂/∂(θ, x_a) of  g_b · x_b + λ Σ_{t in segment} mean KL_t.
   const segGrad = jit((p: P, f: F, xa: JArray, gb: JArray, zs: JArray, rows: JArray, lambda: JArray, side: JArray[]) => {
@@ -229,7 +235,7 @@ export function makeChain<P extends Params, F extends Params>(
   /** Noise words: key 0 → x_T, key i + 1 → z of step i (the sampling loop's scheme). */
   const drawNoise = (key: Key, n: number) => {
     const words = splitKeyWords(key, S + 1);
-    const xT = random.normal(keyAt(words, 0), [n, dim]);
+    const xT = standardNoise(keyAt(words, 0), [n, ...eventShape], o.noise);
     return { words, xT };
   };
 

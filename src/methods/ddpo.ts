@@ -30,7 +30,7 @@ import { modelEps, type ModelConfig } from "../diffusion/model.js";
 import { sample, type GuidanceHook, type StepInfo } from "../diffusion/sample.js";
 import { makeSchedule } from "../diffusion/schedule.js";
 import { coefficientVector, coefficientRow, pathKl, requireStochastic, stepFromOutput, stepKl, stepLogProb, type EventReduce, type StepCoefficients } from "../diffusion/step.js";
-import type { EpsFn } from "../diffusion/types.js";
+import type { EpsFn, NoiseHook } from "../diffusion/types.js";
 import type { Params } from "../nn/params.js";
 import { constantRateOptimizer, optimizerFromConfig, optimizerStaticKey, type OptimizerConfig } from "../optim/config.js";
 import { disposeTrainStepState, makeTrainStep, type TrainStep, type TrainStepState } from "../optim/train-step.js";
@@ -130,6 +130,9 @@ export async function rollout(o: {
   key: Key;
   where?: string;
   reduce?: EventReduce;
+  /** The event shape of a sample (default [dim]; its entries must number dim). */
+  eventShape?: readonly number[];
+  noise?: NoiseHook;
 }): Promise<Trajectories> {
   let S: number;
   try {
@@ -167,7 +170,8 @@ export async function rollout(o: {
     dev.logProbs.push(stepLogProb(policyMean!, info.coefficients.sigma, info.x.ref, o.reduce));
     policyMean = undefined;
   };
-  const x0 = await sample({ model: o.policy, plan: o.plan, n: o.n, eventShape: [o.dim], key: o.key, hooks: { guidance: hook, onStep } });
+  const hooks = { guidance: hook, onStep, ...(o.noise ? { noise: o.noise } : {}) };
+  const x0 = await sample({ model: o.policy, plan: o.plan, n: o.n, eventShape: o.eventShape ?? [o.dim], key: o.key, hooks });
   const read = (a: JArray[]) => Promise.all(a.map((v) => toHost(v)));
   const out: Trajectories = {
     n: o.n,
