@@ -80,7 +80,7 @@ describe("classifier-tilt in rewardiff run", () => {
     const ctx = { cfg, method: { kind: "none" }, index: 0, data, state: newRunState() } as unknown as MethodContext;
     const p = await pretrainedFor(ctx, { path: join(out, "pretrained.safetensors"), where: "method.pretrained" });
     expect(p.source).toContain("pretrained.safetensors");
-    const s = samplePretrained(p, { sampler: "ddpm", steps: 20, eta: 1 }, 1, 400, keyFromSeed(9));
+    const s = await samplePretrained(p, { sampler: "ddpm", steps: 20, eta: 1 }, 1, 400, keyFromSeed(9));
     const cls = data.classifierTilt!.task.trueClass(s);
     expect(cls.reduce((a, v) => a + v, 0) / 400).toBeGreaterThan(0.55);
     const three = taskData(parseConfig({ task: { kind: "classifier-tilt", contexts: 3, n: 10, offline: 10 } }, "c").task, keyFromSeed(0));

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend, keyFromSeed, np, random, tree } from "../src/backend/index.js";
 import type { JArray } from "../src/backend/jax.js";
 import type { ModelConfig } from "../src/diffusion/model.js";
-import { sampleChain, samplerPlan } from "../src/diffusion/sample.js";
+import { sample, samplerPlan } from "../src/diffusion/sample.js";
 import type { EpsFn, StepTime } from "../src/diffusion/types.js";
 import { pathKlTracker } from "../src/runners/methods/ctrl-eval.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
@@ -63,7 +63,7 @@ function ctrlModel(mode: "adapters" | "all"): FinetunedModel {
 }
 
 describe("fine-tuned checkpoints", () => {
-  it("a CTRL model (adapters merged) and a DRaFT model sample the same after a save/load round trip", () => {
+  it("a CTRL model (adapters merged) and a DRaFT model sample the same after a save/load round trip", async () => {
     const dir = mkdtempSync(join(tmpdir(), "rewardiff-ctrl-ck-"));
     dirs.push(dir);
     const m = ctrlModel("adapters");
@@ -73,8 +73,8 @@ describe("fine-tuned checkpoints", () => {
     const back = finetunedFromLoaded(loadModel(join(dir, "ctrl.safetensors")), "ctrl.safetensors", { sampler: "ddpm", steps: 10, eta: 1 });
     expect(back.spec.controlClasses).toBe(2);
     for (const [c, y, w] of [[0, 1, 1], [1, 0, 1], [1, 1, 2]] as const) {
-      const a = sampleFinetuned(m, 64, keyFromSeed(5), (n) => side(n, c, y), { cfgScale: w });
-      const b = sampleFinetuned(back, 64, keyFromSeed(5), (n) => side(n, c, y), { cfgScale: w });
+      const a = await sampleFinetuned(m, 64, keyFromSeed(5), (n) => side(n, c, y), { cfgScale: w });
+      const b = await sampleFinetuned(back, 64, keyFromSeed(5), (n) => side(n, c, y), { cfgScale: w });
       expect(maxDiff(a.samples.data, b.samples.data)).toBeLessThan(1e-4);
       if (w === 1) expect(Math.abs(a.kl - b.kl)).toBeLessThan(1e-4 * Math.max(1, a.kl));
     }
@@ -90,8 +90,8 @@ describe("fine-tuned checkpoints", () => {
     const dinfo = { method: "draft" as const, trainable: "all", steps: 1, alpha: 1, sampler: { sampler: "ddim", steps: 8, eta: 1 } };
     saveFinetuned(join(dir, "draft.safetensors"), finetunedCheckpoint(d, dinfo, { train: defaultTrainConfig, columns: ["x1", "x2"], data: "test" }));
     const dback = finetunedFromLoaded(loadModel(join(dir, "draft.safetensors")), "draft.safetensors", { sampler: "ddim", steps: 8, eta: 1 });
-    const a = sampleFinetuned(d, 64, keyFromSeed(6));
-    const b = sampleFinetuned(dback, 64, keyFromSeed(6));
+    const a = await sampleFinetuned(d, 64, keyFromSeed(6));
+    const b = await sampleFinetuned(dback, 64, keyFromSeed(6));
     expect(maxDiff(a.samples.data, b.samples.data)).toBeLessThan(1e-4);
     // The fine-tuned model is not the pretrained one (the reference path KL is positive).
     expect(a.kl).toBeGreaterThan(1e-3);
@@ -99,7 +99,7 @@ describe("fine-tuned checkpoints", () => {
     disposeFinetuned(d);
   });
 
-  it("is an inference checkpoint (θ_eff and the reference once); the older training-state layout still samples the same", () => {
+  it("is an inference checkpoint (θ_eff and the reference once); the older training-state layout still samples the same", async () => {
     const dir = mkdtempSync(join(tmpdir(), "rewardiff-ctrl-old-"));
     dirs.push(dir);
     const m = ctrlModel("adapters");
@@ -130,8 +130,8 @@ describe("fine-tuned checkpoints", () => {
     const sampler = { sampler: "ddpm" as const, steps: 10, eta: 1 };
     const fromNew = finetunedFromLoaded(loadModel(join(dir, "new.safetensors")), "new.safetensors", sampler);
     const fromOld = finetunedFromLoaded(oldLoaded, "old.safetensors", sampler);
-    const a = sampleFinetuned(fromNew, 64, keyFromSeed(7), (n) => side(n, 1, 1));
-    const b = sampleFinetuned(fromOld, 64, keyFromSeed(7), (n) => side(n, 1, 1));
+    const a = await sampleFinetuned(fromNew, 64, keyFromSeed(7), (n) => side(n, 1, 1));
+    const b = await sampleFinetuned(fromOld, 64, keyFromSeed(7), (n) => side(n, 1, 1));
     expect(Array.from(b.samples.data)).toEqual(Array.from(a.samples.data));
     disposeFinetuned(fromNew);
     disposeFinetuned(fromOld);
@@ -140,17 +140,17 @@ describe("fine-tuned checkpoints", () => {
 });
 
 describe("CTRL classifier-free guidance against the null control", () => {
-  it("w = 1 is plain conditional sampling, w = 0 is null-control sampling, w = 2 differs from both", () => {
+  it("w = 1 is plain conditional sampling, w = 0 is null-control sampling, w = 2 differs from both", async () => {
     const m = ctrlModel("all");
     const n = 64;
     const key = () => keyFromSeed(11);
-    const condRun = sampleFinetuned(m, n, key(), () => side(n, 1, 1));
+    const condRun = await sampleFinetuned(m, n, key(), () => side(n, 1, 1));
     const cond = condRun.samples.data;
-    const nul = sampleFinetuned(m, n, key(), () => side(n, 1, 2)).samples.data; // y = 2 = classes: the null control ∅
-    const g1run = guidedSamples(m, side(n, 1, 1), n, key(), 1);
+    const nul = (await sampleFinetuned(m, n, key(), () => side(n, 1, 2))).samples.data; // y = 2 = classes: the null control ∅
+    const g1run = await guidedSamples(m, side(n, 1, 1), n, key(), 1);
     const g1 = g1run.samples;
-    const g0 = guidedSamples(m, side(n, 1, 1), n, key(), 0).samples;
-    const g2run = guidedSamples(m, side(n, 1, 1), n, key(), 2);
+    const g0 = (await guidedSamples(m, side(n, 1, 1), n, key(), 0)).samples;
+    const g2run = await guidedSamples(m, side(n, 1, 1), n, key(), 2);
     const g2 = g2run.samples;
     // The guided sampler's path KL to the pretrained model: at w = 1 the chain engine's Σ_t KL_t.
     expect(condRun.kl).toBeGreaterThan(1e-3);
@@ -162,7 +162,7 @@ describe("CTRL classifier-free guidance against the null control", () => {
     expect(maxDiff(cond, nul)).toBeGreaterThan(1e-2);
     expect(maxDiff(g2, cond)).toBeGreaterThan(1e-2);
     // Through sampleFinetuned's cfgScale option the same guided sampler is used.
-    const viaOpt = sampleFinetuned(m, n, key(), () => side(n, 1, 1), { cfgScale: 2 });
+    const viaOpt = await sampleFinetuned(m, n, key(), () => side(n, 1, 1), { cfgScale: 2 });
     expect(maxDiff(viaOpt.samples.data, g2)).toBeLessThan(1e-6);
     expect(Math.abs(viaOpt.kl - g2run.kl)).toBeLessThan(1e-6 * g2run.kl);
     disposeFinetuned(m);
@@ -198,7 +198,7 @@ describe("reference.kl of fine-tuning rows (exactTiltKl)", () => {
 });
 
 describe("pathKlTracker (klToPretrained of the cfg-triples baseline)", () => {
-  it("equals the chain engine's path KL Σ_t E‖μ_θ − μ_pre‖²/(2σ_t²) for the same model and key", () => {
+  it("equals the chain engine's path KL Σ_t E‖μ_θ − μ_pre‖²/(2σ_t²) for the same model and key", async () => {
     const plain: ModelConfig = { ...model, network: { ...model.network, condition: undefined } };
     const base = initDenoiser(keyFromSeed(8), plain.network);
     const schedule = makeSchedule(plain.schedule);
@@ -211,14 +211,14 @@ describe("pathKlTracker (klToPretrained of the cfg-triples baseline)", () => {
     const policy: EpsFn = (x, t) => cm.eps(tree.ref(m.p) as TrainableParams, tree.ref(m.f), x, time(t), ab(t), []);
     const reference: EpsFn = (x, t) => cm.refEps(tree.ref(m.f), x, time(t), ab(t), []);
     const n = 128;
-    const engine = sampleFinetuned(m, n, keyFromSeed(12));
+    const engine = await sampleFinetuned(m, n, keyFromSeed(12));
     const tracked = pathKlTracker(policy, reference, plan);
-    sampleChain({ eps: tracked.eps, plan, n, dim: 2, key: keyFromSeed(12) }).dispose();
+    (await sample({ model: tracked.eps, plan, n, eventShape: [2], key: keyFromSeed(12) })).dispose();
     expect(engine.kl).toBeGreaterThan(1e-3);
     expect(Math.abs(tracked.kl(n) - engine.kl)).toBeLessThan(1e-3 * engine.kl);
     // Against itself the path KL is exactly 0.
     const self = pathKlTracker(reference, reference, plan);
-    sampleChain({ eps: self.eps, plan, n, dim: 2, key: keyFromSeed(12) }).dispose();
+    (await sample({ model: self.eps, plan, n, eventShape: [2], key: keyFromSeed(12) })).dispose();
     expect(self.kl(n)).toBe(0);
     disposeFinetuned(m);
   });

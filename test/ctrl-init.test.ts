@@ -1,13 +1,13 @@
 /**
  * CTRL's augmented network equals the pretrained one at initialisation: the control embedding E_y
  * starts at zero, so under the same key the augmented model's samples are identical to the pretrained
- * model's (sampled by the library's ordinary sampler, sampleChain + modelEps), for every label y and
+ * model's (sampled by the library's ordinary sampler, sample + modelEps), for every label y and
  * every trainable mode, and every KL_t is exactly 0. Bad labels are refused with a clear error.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend, keyFromSeed, np, toHostSync, tree } from "../src/backend/index.js";
 import { modelEps, type ModelConfig } from "../src/diffusion/model.js";
-import { sampleChain, samplerPlan } from "../src/diffusion/sample.js";
+import { sample, samplerPlan } from "../src/diffusion/sample.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
 import { checkLabel, ctrlSide } from "../src/finetune/ctrl.js";
 import { sampleFinetuned, type FinetunedModel } from "../src/finetune/finetuned.js";
@@ -30,7 +30,7 @@ const contextValue = (c: Int32Array) => {
 
 describe("ctrl at initialisation", () => {
   for (const mode of ["adapters", "embedding", "all"] as const) {
-    it(`${mode}: identical samples to the pretrained model under the same key, KL = 0`, () => {
+    it(`${mode}: identical samples to the pretrained model under the same key, KL = 0`, async () => {
       const base = initDenoiser(keyFromSeed(1), model.network);
       const schedule = makeSchedule(model.schedule);
       const plan = samplerPlan(schedule, { sampler: "ddim", steps: 10, eta: 1 });
@@ -40,10 +40,10 @@ describe("ctrl at initialisation", () => {
       for (const [c, y] of [[0, 0], [1, 1], [1, 0]] as const) {
         const cs = new Int32Array(n).fill(c);
         const ys = new Int32Array(n).fill(y);
-        const ours = sampleFinetuned(m, n, keyFromSeed(7), () => ctrlSide({ contexts: C, contextInput: contextValue, classes: 2 }, cs, ys));
+        const ours = await sampleFinetuned(m, n, keyFromSeed(7), () => ctrlSide({ contexts: C, contextInput: contextValue, classes: 2 }, cs, ys));
         expect(ours.kl).toBe(0);
         const eps = modelEps(model, base, (k) => ({ kind: "value", value: contextValue(new Int32Array(k).fill(c)), keep: np.ones([k]) }));
-        const ref = toHostSync(sampleChain({ eps, plan, n, dim: 2, key: keyFromSeed(7) }));
+        const ref = toHostSync((await sample({ model: eps, plan, n, eventShape: [2], key: keyFromSeed(7) })));
         const maxDiff = Math.max(...ours.samples.data.map((v, i) => Math.abs(v - ref[i]!)));
         expect(maxDiff).toBeLessThan(1e-5);
       }

@@ -22,7 +22,7 @@ beforeAll(async () => {
 const schedule = { kind: "linear" as const, steps: 100, betaStart: 1e-4, betaEnd: 0.02 };
 
 describe("ddpo step log-probabilities", () => {
-  it("match N(x_s; μ, σ²I) recomputed in float64 from the stored trajectory (exact Gaussian ε)", () => {
+  it("match N(x_s; μ, σ²I) recomputed in float64 from the stored trajectory (exact Gaussian ε)", async () => {
     const m = [0.5, -1];
     const S = [0.3, 2];
     const eps = exactGaussianEps(m, [
@@ -30,7 +30,7 @@ describe("ddpo step log-probabilities", () => {
       [0, S[1]!],
     ]);
     const plan = samplerPlan(makeSchedule(schedule), { sampler: "ddim", steps: 8, eta: 0.7 });
-    const tr = rollout({ policy: eps, plan, n: 64, dim: 2, key: keyFromSeed(4) });
+    const tr = await rollout({ policy: eps, plan, n: 64, dim: 2, key: keyFromSeed(4) });
     expect(tr.steps.length).toBe(7); // the last DDIM step into clean data is deterministic
     tr.steps.forEach((c, k) => {
       const a = c.t.alphaBar;
@@ -50,7 +50,7 @@ describe("ddpo step log-probabilities", () => {
     });
   });
 
-  it("the PPO loss's per-row log-probability equals the rollout's at θ_old (a network, eps and v predictions)", () => {
+  it("the PPO loss's per-row log-probability equals the rollout's at θ_old (a network, eps and v predictions)", async () => {
     for (const prediction of ["eps", "v"] as const) {
       const model: ModelConfig = {
         network: { kind: "mlp", dataDim: 2, hidden: 16, layers: 2, timeEmbedding: 8, residual: true, norm: "none" },
@@ -59,7 +59,7 @@ describe("ddpo step log-probabilities", () => {
       };
       const st = initTrainState(model, keyFromSeed(1));
       const plan = samplerPlan(makeSchedule(schedule), { sampler: "ddpm", steps: 6, eta: 1 });
-      const tr = rollout({ policy: modelEps(model, st.params), plan, n: 16, dim: 2, key: keyFromSeed(2) });
+      const tr = await rollout({ policy: modelEps(model, st.params), plan, n: 16, dim: 2, key: keyFromSeed(2) });
       const n = 16;
       tr.steps.forEach((c, k) => {
         const coef = new Float32Array(n * 6);
@@ -141,7 +141,7 @@ describe("ddpo fine-tuning", () => {
     const st = await trainSteps(model, train, initTrainState(model, keyFromSeed(3)), { x: data });
     const plan = samplerPlan(makeSchedule(long), { sampler: "ddpm", steps: 10, eta: 1 });
     const pe = modelEps(model, st.ema);
-    const pre = rollout({ policy: pe, reference: pe, plan, n: 20000, dim: 2, key: keyFromSeed(8) }).x0;
+    const pre = (await rollout({ policy: pe, reference: pe, plan, n: 20000, dim: 2, key: keyFromSeed(8) })).x0;
     let mu = 0;
     let v = 0;
     for (let i = 0; i < pre.rows; i++) mu += pre.data[2 * i]! / pre.rows;

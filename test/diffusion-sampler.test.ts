@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend, keyFromSeed, np, toHostSync, type JArray } from "../src/backend/index.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
-import { sampleChain, samplerPlan, type SamplerConfig } from "../src/diffusion/sample.js";
+import { sample, samplerPlan, type SamplerConfig } from "../src/diffusion/sample.js";
 import type { EpsFn } from "../src/diffusion/types.js";
 import { eye, invert, matmul, sampleMoments, transpose } from "./helpers/linalg.js";
 import type { StepCoefficients } from "../src/diffusion/step.js";
@@ -77,8 +77,8 @@ describe("samplers with the exact Gaussian denoiser (fixtures §1)", () => {
     ["DDIM η=1, 1000 steps", { sampler: "ddim", steps: 1000, eta: 1 }],
   ];
   for (const [name, cfg] of fine) {
-    it(`${name} reproduces the data law N(m, S) within sampling error + 3%`, () => {
-      const x = sampleChain({ eps: exactEps, plan: samplerPlan(schedule, cfg), n, dim: D, key: keyFromSeed(7) });
+    it(`${name} reproduces the data law N(m, S) within sampling error + 3%`, async () => {
+      const x = (await sample({ model: exactEps, plan: samplerPlan(schedule, cfg), n, eventShape: [D], key: keyFromSeed(7) }));
       expectMoments(toHostSync(x), n, m, S, 0.03);
     });
   }
@@ -90,9 +90,9 @@ describe("samplers with the exact Gaussian denoiser (fixtures §1)", () => {
     ["DDIM η=0.5, 50 steps", { sampler: "ddim", steps: 50, eta: 0.5 }],
   ];
   for (const [name, cfg] of coarse) {
-    it(`${name} matches the exact law of its discretised chain`, () => {
+    it(`${name} matches the exact law of its discretised chain`, async () => {
       const plan = samplerPlan(schedule, cfg);
-      const x = sampleChain({ eps: exactEps, plan, n, dim: D, key: keyFromSeed(11) });
+      const x = (await sample({ model: exactEps, plan, n, eventShape: [D], key: keyFromSeed(11) }));
       const law = chainLaw(plan);
       expectMoments(toHostSync(x), n, law.mean, law.cov, 0);
     });
@@ -111,10 +111,10 @@ describe("samplers with the exact Gaussian denoiser (fixtures §1)", () => {
     });
   });
 
-  it("a wrong denoiser fails the same check (the test can fail)", () => {
+  it("a wrong denoiser fails the same check (the test can fail)", async () => {
     const wrong: EpsFn = (x, t) => exactEps(x.mul(1.1), t);
     const plan = samplerPlan(schedule, { sampler: "ddim", steps: 50, eta: 0 });
-    const x = sampleChain({ eps: wrong, plan, n: 4000, dim: D, key: keyFromSeed(1) });
+    const x = (await sample({ model: wrong, plan, n: 4000, eventShape: [D], key: keyFromSeed(1) }));
     const law = chainLaw(plan);
     const { mean } = sampleMoments(toHostSync(x), D);
     expect(Math.abs(mean[0]! - law.mean[0]!)).toBeGreaterThan(4 * Math.sqrt(law.cov[0]![0]! / 4000));

@@ -51,7 +51,7 @@ describe("draft on a Gaussian mixture", () => {
     );
     const before = r.history[0]!;
     expect(Math.abs(before.kl)).toBeLessThan(1e-9);
-    const after = sampleFinetuned(r.model, 2000, keyFromSeed(4));
+    const after = await sampleFinetuned(r.model, 2000, keyFromSeed(4));
     const r1 = meanReward(after.samples.data);
     const r0 = before.objective;
     expect(Math.abs(r0)).toBeLessThan(0.25);

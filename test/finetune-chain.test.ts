@@ -4,12 +4,12 @@
  *    the same noise key, so it is a deterministic function of θ);
  *  - truncation K = all steps gives the same gradient as no truncation, and K < S a different one;
  *  - segment-wise recomputation (segments of 1 and 2 steps) gives the same gradient as one segment;
- *  - at initialisation every KL is exactly 0, and x_0 equals sampleChain's under the same key.
+ *  - at initialisation every KL is exactly 0, and x_0 equals the sampling loop's under the same key.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend, keyFromSeed, np, toHostSync, tree, type JArray } from "../src/backend/index.js";
 import { modelEps, type ModelConfig } from "../src/diffusion/model.js";
-import { sampleChain, samplerPlan } from "../src/diffusion/sample.js";
+import { sample, samplerPlan } from "../src/diffusion/sample.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
 import { makeChain, type ChainObjective } from "../src/finetune/chain.js";
 import { denoiserChainModel, initTrainable, type FrozenParams, type PolicySpec, type TrainableParams } from "../src/finetune/policy.js";
@@ -114,13 +114,13 @@ describe("finetune chain", () => {
     tree.dispose(f);
   });
 
-  it("at initialisation KL = 0 exactly and x_0 equals sampleChain's under the same key", () => {
+  it("at initialisation KL = 0 exactly and x_0 equals the sampling loop's under the same key", async () => {
     const { spec, p, f } = setup("adapters", 0);
     const chain = makeChain(denoiserChainModel(spec), reward, plan, schedule.T, D, { objectiveScale: 1, klWeight: 1 });
-    const fwd = chain.forward(p, f, [], N, keyFromSeed(8));
+    const fwd = await chain.forward(p, f, [], N, keyFromSeed(8));
     expect(fwd.klTotal).toBe(0);
     const ours = toHostSync(fwd.x0);
-    const ref = toHostSync(sampleChain({ eps: modelEps(model, f.base), plan, n: N, dim: D, key: keyFromSeed(8) }));
+    const ref = toHostSync((await sample({ model: modelEps(model, f.base), plan, n: N, eventShape: [D], key: keyFromSeed(8) })));
     const maxDiff = Math.max(...ours.map((v, i) => Math.abs(v - ref[i]!)));
     expect(maxDiff).toBeLessThan(1e-5);
     chain.dispose();

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend, keyFromSeed, np, toHostSync, upload } from "../src/backend/index.js";
 import { hostMatrix, type HostMatrix } from "../src/data/matrix.js";
-import { sampleChain, samplerPlan } from "../src/diffusion/sample.js";
+import { sample, samplerPlan } from "../src/diffusion/sample.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
 import { rewardGap, tiltedDistances } from "../src/guidance/benchmark.js";
 import { exactGuidanceTerm, linearTiltReference } from "../src/guidance/exact.js";
@@ -34,9 +34,9 @@ function pairs(sample: (k: number) => HostMatrix): [HostMatrix, HostMatrix][] {
 }
 
 describe("exact guidance reproduces p* ∝ p·exp(r/α)", () => {
-  it("first: the plain DDPM chain driven by the exact ε reproduces p (reward within 3 SE, distance at the floor)", () => {
+  it("first: the plain DDPM chain driven by the exact ε reproduces p (reward within 3 SE, distance at the floor)", async () => {
     const plan = samplerPlan(schedule, { sampler: "ddpm", steps: 400, eta: 1 });
-    const x = hostMatrix(n, 2, toHostSync(sampleChain({ eps: mixtureEps(gm), plan, n, dim: 2, key: keyFromSeed(11) })));
+    const x = hostMatrix(n, 2, toHostSync(await sample({ model: mixtureEps(gm), plan, n, eventShape: [2], key: keyFromSeed(11) })));
     const exactMean = gm.weights.reduce((s, w, k) => s + w * (b[0]! * gm.means[k]![0]! + b[1]! * gm.means[k]![1]!), 0);
     const gap = rewardGap(linearReward(b, x), exactMean);
     expect(Math.abs(gap.z)).toBeLessThan(3);
@@ -67,7 +67,7 @@ describe("exact guidance reproduces p* ∝ p·exp(r/α)", () => {
     const plan = samplerPlan(schedule, { sampler: "ddim", steps: 25, eta: 0 });
     const xT = toHostSync(np.multiply(np.arange(0, 128).astype(np.float32).reshape([64, 2]), 0.05).sub(1.5));
     const { x } = await guidedSample({ eps: mixtureEps(gm), plan, terms: [exactGuidanceTerm(gm, b, alpha)], n: 64, dim: 2, key: keyFromSeed(1), xT: upload(xT, 64, 2) });
-    const plain = sampleChain({ eps: mixtureEps(tiltedMixture(gm, b, alpha)), plan, n: 64, dim: 2, key: keyFromSeed(2), xT: upload(xT, 64, 2) });
+    const plain = await sample({ model: mixtureEps(tiltedMixture(gm, b, alpha)), plan, n: 64, eventShape: [2], key: keyFromSeed(2), xT: upload(xT, 64, 2) });
     const a = toHostSync(x);
     const c = toHostSync(plain);
     let worst = 0;

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend, keyFromSeed, np, splitKey, toHostSync, type JArray } from "../src/backend/index.js";
 import { hostMatrix } from "../src/data/matrix.js";
 import { modelEps } from "../src/diffusion/model.js";
-import { sampleChain, samplerPlan, type SamplerConfig } from "../src/diffusion/sample.js";
+import { sample, samplerPlan, type SamplerConfig } from "../src/diffusion/sample.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
 import type { StepCoefficients } from "../src/diffusion/step.js";
 import { cfgEps, conditionalModel } from "../src/methods/rcgdm.js";
@@ -91,9 +91,9 @@ describe("the exact conditional score of fixtures.md §2 (no training)", () => {
     expect(r.std).toBeCloseTo(Math.sqrt(rewardVar), 10);
   });
 
-  it("DDPM with 1000 steps reproduces N(A w a/c, A(I − wwᵀ/c)Aᵀ): moments, mean reward, zero off-support", () => {
+  it("DDPM with 1000 steps reproduces N(A w a/c, A(I − wwᵀ/c)Aᵀ): moments, mean reward, zero off-support", async () => {
     const eps = exactGaussianEps(m, S);
-    const x = toHostSync(sampleChain({ eps, plan: samplerPlan(schedule, { sampler: "ddpm", steps: 1000, eta: 1 }), n, dim: D, key: keyFromSeed(21) }));
+    const x = toHostSync(await sample({ model: eps, plan: samplerPlan(schedule, { sampler: "ddpm", steps: 1000, eta: 1 }), n, eventShape: [D], key: keyFromSeed(21) }));
     expectMoments(x, n, m, S, 0.03);
     const X = hostMatrix(n, D, x);
     const r = oracleReward(sub, X);
@@ -110,18 +110,18 @@ describe("the exact conditional score of fixtures.md §2 (no training)", () => {
     ["DDIM η=0, 50 steps", { sampler: "ddim", steps: 50, eta: 0 }],
   ];
   for (const [name, cfg] of coarse) {
-    it(`${name} matches the exact law of its discretised chain (mean unbiased for η = 1)`, () => {
+    it(`${name} matches the exact law of its discretised chain (mean unbiased for η = 1)`, async () => {
       const plan = samplerPlan(schedule, cfg);
       const chain = chainLaw(plan, m, S);
-      const x = toHostSync(sampleChain({ eps: exactGaussianEps(m, S), plan, n, dim: D, key: keyFromSeed(22) }));
+      const x = toHostSync(await sample({ model: exactGaussianEps(m, S), plan, n, eventShape: [D], key: keyFromSeed(22) }));
       expectMoments(x, n, chain.mean, chain.cov, 0);
       if (cfg.eta === 1) chain.mean.forEach((v, i) => expect(Math.abs(v - m[i]!)).toBeLessThan(1e-4));
     });
   }
 
-  it("the check can fail: samples at a target 10% off are refused", () => {
+  it("the check can fail: samples at a target 10% off are refused", async () => {
     const wrong = law(1.1 * a);
-    const x = toHostSync(sampleChain({ eps: exactGaussianEps(wrong.m, wrong.S), plan: samplerPlan(schedule, { sampler: "ddim", steps: 100, eta: 1 }), n: 4000, dim: D, key: keyFromSeed(5) }));
+    const x = toHostSync(await sample({ model: exactGaussianEps(wrong.m, wrong.S), plan: samplerPlan(schedule, { sampler: "ddim", steps: 100, eta: 1 }), n: 4000, eventShape: [D], key: keyFromSeed(5) }));
     const r = oracleReward(sub, hostMatrix(4000, D, x));
     let mr = 0;
     for (const v of r) mr += v / 4000;

@@ -46,18 +46,18 @@ beforeAll(async () => {
   base = s.ema;
 }, 60_000);
 
-const rewardOf = (params: DenoiserParams, seed: number) => mean(task.reward(generate(model, params, sampler, 1000, keyFromSeed(seed))));
+const rewardOf = async (params: DenoiserParams, seed: number) => mean(task.reward(await generate(model, params, sampler, 1000, keyFromSeed(seed))));
 
 describe("rgdm / rwr training", () => {
   it("rgdm (gradient, proximal) raises the mean reward monotonically as τ falls", async () => {
     const out: number[] = [];
     for (const [i, tau] of TAUS.entries()) {
       const res = await trainRgdm({ model, train: fine, data, reward, settings: { ...defaultRgdmSettings(2), tau }, init: base, reference: base, key: keyFromSeed(10 + i) });
-      out.push(rewardOf(res.state.ema, 20 + i));
+      out.push(await rewardOf(res.state.ema, 20 + i));
       expect(res.cost.rewardGradEvals).toBe(150 * 128);
       disposeTrainState(res.state);
     }
-    const before = rewardOf(base, 30);
+    const before = await rewardOf(base, 30);
     expect(out[0]).toBeGreaterThan(before);
     expect(out[1]).toBeGreaterThan(out[0]! + 0.2);
     expect(out[2]).toBeGreaterThan(out[1]! + 0.2);
@@ -79,7 +79,7 @@ describe("rgdm / rwr training", () => {
         expect(r.temperature).toBe(2 * tau);
       }
       expect(res.rewardEvals).toBe(2000);
-      out.push(rewardOf(res.state.ema, 50 + i));
+      out.push(await rewardOf(res.state.ema, 50 + i));
       disposeTrainState(res.state);
     }
     expect(out[1]).toBeGreaterThan(out[0]! + 0.2);

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend, keyFromSeed, toHostSync, wasmHeapBytes } from "../src/backend/index.js";
 import { hostMatrix } from "../src/data/matrix.js";
 import { modelEps, type ModelConfig } from "../src/diffusion/model.js";
-import { sampleChain, samplerPlan } from "../src/diffusion/sample.js";
+import { sample, samplerPlan } from "../src/diffusion/sample.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
 import { defaultTrainConfig, disposeTrainState, initTrainState, trainSteps, type TrainConfig, type TrainState } from "../src/training/trainer.js";
 
@@ -67,19 +67,19 @@ describe("wasm heap stays flat", () => {
     expect(peak - warm, `heap ${warm} B after warm-up, then ${trace.join(", ")}`).toBeLessThanOrEqual(slack(warm));
   });
 
-  it("over 20 repeated sampling runs (modelEps + sampleChain)", () => {
+  it("over 20 repeated sampling runs (modelEps + sample)", async () => {
     expect(state).toBeDefined();
     const schedule = makeSchedule(model.schedule);
     const plan = samplerPlan(schedule, { sampler: "ddpm", steps: 50, eta: 1 });
     const eps = modelEps(model, state!.ema);
-    const run = (seed: number) => toHostSync(sampleChain({ eps, plan, n: 1024, dim: 2, key: keyFromSeed(seed) }));
-    const first = run(1000); // compiles the step kernels
+    const run = async (seed: number) => toHostSync(await sample({ model: eps, plan, n: 1024, eventShape: [2], key: keyFromSeed(seed) }));
+    const first = await run(1000); // compiles the step kernels
     expect(first.every(Number.isFinite)).toBe(true);
-    run(1001);
+    await run(1001);
     const warm = wasmHeapBytes();
     const trace: number[] = [];
     for (let r = 0; r < 20; r++) {
-      run(2000 + r);
+      await run(2000 + r);
       trace.push(wasmHeapBytes());
     }
     expect(Math.max(...trace) - warm, `heap ${warm} B after warm-up, then ${trace.join(", ")}`).toBeLessThanOrEqual(slack(warm));

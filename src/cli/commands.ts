@@ -269,8 +269,8 @@ export async function sampleCommand(o: SampleOptions): Promise<number> {
   let x;
   try {
     x = o.target
-      ? sampleConditionalModel(meta, weights, sampler, o.n, o.target, o.scale ?? 1, o.seed, onStep)
-      : generate(meta.model, weights, sampler, o.n, keyFromSeed(o.seed), { onStep });
+      ? await sampleConditionalModel(meta, weights, sampler, o.n, o.target, o.scale ?? 1, o.seed, onStep)
+      : await generate(meta.model, weights, sampler, o.n, keyFromSeed(o.seed), { onStep });
   } finally {
     disposeLoadedModel(loaded);
   }
@@ -283,7 +283,7 @@ export async function sampleCommand(o: SampleOptions): Promise<number> {
 }
 
 /** `sample` of a fine-tuned model (DRaFT, CTRL: src/io/checkpoints/finetuned.ts). Consumes `loaded`. */
-function sampleFinetunedCommand(o: SampleOptions, loaded: LoadedModel): number {
+async function sampleFinetunedCommand(o: SampleOptions, loaded: LoadedModel): Promise<number> {
   const { meta } = loaded;
   const info = meta.finetuned!;
   const sampler = { sampler: o.sampler, steps: o.steps, eta: o.eta };
@@ -306,7 +306,7 @@ function sampleFinetunedCommand(o: SampleOptions, loaded: LoadedModel): number {
       info.control
         ? ctrlSide({ contexts: info.context?.contexts ?? 0, contextInput: contextInputFor("value", info.context?.contexts ?? 0), classes: info.control.classes }, new Int32Array(rows).fill(c ?? 0), new Int32Array(rows).fill(y!))
         : [];
-    x = sampleFinetuned(m, o.n, keyFromSeed(o.seed), sideFor, { cfgScale: o.cfgScale ?? 1 }).samples;
+    x = (await sampleFinetuned(m, o.n, keyFromSeed(o.seed), sideFor, { cfgScale: o.cfgScale ?? 1 })).samples;
   } finally {
     disposeFinetuned(m);
   }

@@ -245,7 +245,7 @@ export function sampleConditionalModel(
   scale: number,
   seed: number,
   onStep?: (d: number, t: number) => void,
-): HostMatrix {
+): Promise<HostMatrix> {
   return sampleAtTarget(meta.model, params, sampler, n, target, keyFromSeed(seed), { scale, onStep });
 }
 

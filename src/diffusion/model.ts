@@ -5,9 +5,9 @@
 import { jit, np, tree, type JArray } from "../backend/jax.js";
 import { scalar } from "../backend/ownership.js";
 import { applyDenoiser, type ConditionInput, type DenoiserParams, type DenoiserSpec } from "../nn/denoiser.js";
-import { epsFromOutput, type Prediction } from "./parameterization.js";
+import { denoised, type Prediction } from "./parameterization.js";
 import { makeSchedule, type Schedule, type ScheduleConfig } from "./schedule.js";
-import type { EpsFn } from "./types.js";
+import type { EpsFn, ModelFn, StepTime } from "./types.js";
 
 export interface ModelConfig {
   network: DenoiserSpec;
@@ -32,11 +32,20 @@ function jittedEps(spec: DenoiserSpec, prediction: Prediction) {
   if (!f) {
     // jit takes arrays only: the condition crosses as its arrays ([value, keep] or [oneHot]) and its
     // kind (fixed by the spec) is put back inside.
-    f = jit((p: DenoiserParams, x: JArray, t: JArray, ab: JArray, condArrays?: JArray[]) => {
+    // a = √ᾱ_t and s = √(1−ᾱ_t) arrive as traced scalars computed in float64 on the host.
+    f = jit((p: DenoiserParams, x: JArray, t: JArray, a: JArray, s: JArray, condArrays?: JArray[]) => {
       const n = x.shape[0]!;
       const cond = condArrays ? conditionFromArrays(spec, condArrays) : undefined;
       const out = applyDenoiser(spec, p, x.ref, np.broadcastTo(t, [n]), cond);
-      return epsFromOutput(prediction, x, out, ab);
+      if (prediction === "eps") {
+        a.dispose();
+        s.dispose();
+        x.dispose();
+        return out;
+      }
+      const { x0Hat, epsHat } = denoised(prediction, x, out, a, s);
+      x0Hat.dispose();
+      return epsHat;
     }) as (...a: any[]) => JArray;
     bySpec.set(prediction, f);
   }
@@ -55,9 +64,37 @@ export function modelEps(
   const schedule = makeSchedule(model.schedule);
   const f = jittedEps(model.network, model.prediction);
   return (x, t) => {
-    const args: unknown[] = [tree.ref(params), x, networkTime(t.index, schedule.T), scalar(t.alphaBar)];
+    const args: unknown[] = [tree.ref(params), x, networkTime(t.index, schedule.T), scalar(Math.sqrt(t.alphaBar)), scalar(Math.sqrt(1 - t.alphaBar))];
     if (condFor) args.push(conditionArrays(condFor(x.shape[0]!)));
     return f(...args);
+  };
+}
+
+const outputCache = new WeakMap<DenoiserSpec, (...a: any[]) => JArray>();
+
+/**
+ * The raw network output of a trained model with its prediction kind (what the sampling loop uses:
+ * x̂_0 comes straight from x̂_0- and v-outputs). Borrows `params` and `cond` as {@link modelEps}.
+ */
+export function modelOutput(model: ModelConfig, params: DenoiserParams, condFor?: (n: number) => ConditionInput): ModelFn {
+  const schedule = makeSchedule(model.schedule);
+  const spec = model.network;
+  let f = outputCache.get(spec);
+  if (!f) {
+    f = jit((p: DenoiserParams, x: JArray, t: JArray, condArrays?: JArray[]) => {
+      const cond = condArrays ? conditionFromArrays(spec, condArrays) : undefined;
+      return applyDenoiser(spec, p, x, np.broadcastTo(t, [x.shape[0]!]), cond);
+    }) as (...a: any[]) => JArray;
+    outputCache.set(spec, f);
+  }
+  const g = f;
+  return {
+    prediction: model.prediction,
+    apply: (x: JArray, t: StepTime) => {
+      const args: unknown[] = [tree.ref(params), x, networkTime(t.index, schedule.T)];
+      if (condFor) args.push(conditionArrays(condFor(x.shape[0]!)));
+      return g(...args);
+    },
   };
 }
 

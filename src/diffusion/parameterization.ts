@@ -18,6 +18,18 @@ const disposeCoef = (c: Coef) => {
   if (typeof c !== "number") c.dispose();
 };
 
+/**
+ * x̂_0 and ε̂ from the network output `out` at x_t, given a = √ᾱ and s = √(1−ᾱ) (computed in float64 by
+ * the caller): the predicted quantity is taken as it is and only the other one is derived from it.
+ * Consumes `x`, `out`, `a` and `s`.
+ */
+export function denoised(kind: Prediction, x: JArray, out: JArray, a: Coef, s: Coef): { x0Hat: JArray; epsHat: JArray } {
+  if (kind === "eps") return { x0Hat: x.sub(out.ref.mul(s)).div(a), epsHat: out };
+  if (kind === "x0") return { x0Hat: out.ref, epsHat: x.sub(out.mul(a)).div(s) };
+  // v = √ᾱ ε − √(1−ᾱ) x_0.
+  return { x0Hat: x.ref.mul(refOf(a)).sub(out.ref.mul(refOf(s))), epsHat: x.mul(s).add(out.mul(a)) };
+}
+
 /** ε̂ from the network output `out` at x_t. Consumes `x`, `out` and `ab`. */
 export function epsFromOutput(kind: Prediction, x: JArray, out: JArray, ab: Coef): JArray {
   if (kind === "eps") {
@@ -25,23 +37,16 @@ export function epsFromOutput(kind: Prediction, x: JArray, out: JArray, ab: Coef
     disposeCoef(ab);
     return out;
   }
-  const a = sqrtOf(refOf(ab));
-  const s = sqrtOneMinus(ab);
-  if (kind === "x0") return x.sub(out.mul(a)).div(s); // (x − √ᾱ x̂0)/√(1−ᾱ)
-  return x.mul(s).add(out.mul(a)); // √(1−ᾱ) x + √ᾱ v
+  const { x0Hat, epsHat } = denoised(kind, x, out, sqrtOf(refOf(ab)), sqrtOneMinus(ab));
+  x0Hat.dispose();
+  return epsHat;
 }
 
 /** x̂_0 from the network output at x_t. Consumes `x`, `out` and `ab`. */
 export function x0FromOutput(kind: Prediction, x: JArray, out: JArray, ab: Coef): JArray {
-  if (kind === "x0") {
-    x.dispose();
-    disposeCoef(ab);
-    return out;
-  }
-  const a = sqrtOf(refOf(ab));
-  const s = sqrtOneMinus(ab);
-  if (kind === "eps") return x.sub(out.mul(s)).div(a);
-  return x.mul(a).sub(out.mul(s)); // √ᾱ x − √(1−ᾱ) v
+  const { x0Hat, epsHat } = denoised(kind, x, out, sqrtOf(refOf(ab)), sqrtOneMinus(ab));
+  epsHat.dispose();
+  return x0Hat;
 }
 
 /** x̂_0 from ε̂ (Tweedie's formula for the VP process). Consumes `x`, `eps` and `ab`. */

@@ -1,16 +1,23 @@
 /**
- * The sampling loop (k-diffusion style: a plain function with a callback). It runs any plan of
- * Gaussian steps with any ε-predictor; guidance wraps the ε-predictor or the step (later modules).
+ * The sampling loop (k-diffusion style: a plain async function with hooks). It runs any plan of
+ * Gaussian steps (./step.ts) with any model output on samples of any event shape [N, ...event].
+ * One key scheme serves every loop in rewardiff: keys = split(key, S + 1), key 0 draws x_T and key
+ * i + 1 drives step i (a step that needs more randomness, e.g. SVDD's candidates, splits its own key).
+ * Hooks:
+ *  - guidance: may replace the step mean μ (from x_t and the model's x̂_0, ε̂) and the draw x_s ~ N(μ, σ²I);
+ *  - noise: maps every standard-normal draw (x_T and each z) into the model's noise space;
+ *  - onStep: sees the current samples and x̂_0 after each step (borrowed).
  */
 import { jit, random, type JArray } from "../backend/jax.js";
-import { settle } from "../backend/ownership.js";
 import { keyAt, splitKeyWords, type Key } from "../backend/keys.js";
+import { settleAsync } from "../backend/reads.js";
 import { ddimPlan } from "./samplers/ddim.js";
 import { ddpmPlan } from "./samplers/ddpm.js";
+import type { Prediction } from "./parameterization.js";
 import type { Spacing } from "./respacing.js";
 import type { Schedule } from "./schedule.js";
-import { coefficientVector, stepMeanFromVector, type StepCoefficients } from "./step.js";
-import type { EpsFn } from "./types.js";
+import { coefficientVector, stepFromOutput, type StepCoefficients } from "./step.js";
+import type { EpsFn, ModelFn, NoiseHook } from "./types.js";
 
 export interface SamplerConfig {
   sampler: "ddpm" | "ddim";
@@ -32,51 +39,160 @@ export function samplerPlan(schedule: Schedule, cfg: SamplerConfig): StepCoeffic
   throw new Error(`unknown sampler "${String(cfg.sampler)}" (ddpm, ddim)`);
 }
 
-/** What the callback sees after each step (arrays are borrowed: copy with `.ref` to keep them). */
-export interface StepInfo {
+/** Where the loop is: step i of total, its coefficients. */
+export interface StepContext {
   /** 0-based position in the plan. */
   i: number;
   total: number;
   coefficients: StepCoefficients;
+}
+
+/** What the per-step callback sees (arrays are borrowed: copy with `.ref` to keep them). */
+export interface StepInfo extends StepContext {
   /** x_s after the step. */
   x: JArray;
   x0Hat: JArray;
 }
 
-/**
- * x_s = μ + σ z, z ~ N(0, I) drawn from `key`, with μ from the traced coefficient vector: one compiled
- * kernel serves every step of every chain of the same shape.
- */
-const updateStep = jit((x: JArray, epsHat: JArray, key: JArray, cv: JArray) => {
-  const sigma = cv.ref.slice(5);
-  const z = random.normal(key, x.shape);
-  const { mean, x0Hat } = stepMeanFromVector(x, epsHat, cv);
-  return [mean.add(z.mul(sigma)), x0Hat] as [JArray, JArray];
-});
-
-export interface SampleOptions {
-  eps: EpsFn;
-  plan: readonly StepCoefficients[];
-  /** Starting noise x_T [n, D] (consumed); drawn from N(0, I) with `key` when omitted. */
-  xT?: JArray;
-  n: number;
-  dim: number;
-  key: Key;
-  callback?: (info: StepInfo) => void;
+/** The model's Gaussian step at x_t, before guidance (arrays owned by the hook). */
+export interface BaseStep {
+  mean: JArray;
+  x0Hat: JArray;
+  epsHat: JArray;
 }
 
-/** Runs the chain from x_T ~ N(0, I) to x_0. Consumes `key`. Returns x_0 [n, D]. */
-export function sampleChain(o: SampleOptions): JArray {
-  // One split up front: step i uses keys[i + 1] (cheaper than splitting at every step).
-  const keys = splitKeyWords(o.key, o.plan.length + 1);
-  let x = o.xT ?? random.normal(keyAt(keys, 0), [o.n, o.dim]);
-  o.plan.forEach((c, i) => {
-    const epsHat = o.eps(x.ref, c.t);
-    const [next, x0Hat] = updateStep(x, epsHat, keyAt(keys, i + 1), coefficientVector(c));
-    x = next;
-    settle(x);
-    if (o.callback) o.callback({ i, total: o.plan.length, coefficients: c, x, x0Hat });
-    x0Hat.dispose();
-  });
+/** Changes a step (guidance). Every method may be async (host rewards). */
+export interface GuidanceHook {
+  /**
+   * The mean to draw x_s from, given x_t (borrowed) and the model's step (consumed). Return
+   * `base.mean` to leave the step as it is; `x0Hat` is what the per-step callback sees.
+   */
+  step(ctx: StepContext, x: JArray, base: BaseStep): JArray | Promise<JArray>;
+  /**
+   * Draws x_s ~ N(μ, σ²I) differently (σ > 0 only), from the step's key (consumed) — e.g. SVDD's
+   * selection among candidates μ + σ z_m, the key split inside. Return undefined to draw μ + σ z.
+   */
+  draw?(ctx: StepContext, mean: JArray, key: Key, noise: NoiseHook | undefined): Promise<JArray> | undefined;
+}
+
+export interface SampleHooks {
+  guidance?: GuidanceHook;
+  noise?: NoiseHook;
+  onStep?: (info: StepInfo) => void;
+}
+
+export interface SampleOptions {
+  /** The network output with its prediction kind, or an ε-predictor. */
+  model: ModelFn | EpsFn;
+  plan: readonly StepCoefficients[];
+  n: number;
+  /** The event shape of one sample (e.g. [D], [3, 3]). */
+  eventShape: readonly number[];
+  /** Consumed. */
+  key: Key;
+  /** Starting noise x_T [n, ...event] (consumed); drawn from N(0, I) (through the noise hook) with key 0 when omitted. */
+  xT?: JArray;
+  hooks?: SampleHooks;
+}
+
+/** The model as a {@link ModelFn}. */
+export function asModelFn(model: ModelFn | EpsFn): ModelFn {
+  return typeof model === "function" ? { prediction: "eps", apply: model } : model;
+}
+
+/** A standard-normal draw of `shape` from `key` (consumed), through the noise hook. */
+export function drawNoise(key: Key, shape: readonly number[], noise?: NoiseHook): JArray {
+  const z = random.normal(key, [...shape]);
+  return noise ? noise(z) : z;
+}
+
+type Update = (x: JArray, out: JArray, key: JArray, cv: JArray) => [JArray, JArray];
+const updates = new Map<NoiseHook | "none", Map<Prediction, Update>>();
+
+/**
+ * x_s = μ + σ z with μ from the model output and the traced coefficient vector, z from the step's key:
+ * one compiled kernel per (prediction, noise hook) serves every step of every chain of the same shape.
+ */
+function fusedUpdate(prediction: Prediction, noise: NoiseHook | undefined): Update {
+  let byNoise = updates.get(noise ?? "none");
+  if (!byNoise) updates.set(noise ?? "none", (byNoise = new Map()));
+  let f = byNoise.get(prediction);
+  if (!f) {
+    f = jit((x: JArray, out: JArray, key: JArray, cv: JArray) => {
+      const sigma = cv.ref.slice(5);
+      const z = drawNoise(key, x.shape, noise);
+      const { mean, x0Hat, epsHat } = stepFromOutput(prediction, x, out, cv);
+      epsHat.dispose();
+      return [mean.add(z.mul(sigma)), x0Hat] as [JArray, JArray];
+    }) as unknown as Update;
+    byNoise.set(prediction, f);
+  }
+  return f;
+}
+
+/** Runs step i of the loop with a guidance hook. Consumes `x` and `key`. */
+async function guidedStep(
+  hook: GuidanceHook,
+  ctx: StepContext,
+  model: ModelFn,
+  x: JArray,
+  key: Key,
+  noise: NoiseHook | undefined,
+): Promise<[JArray, JArray]> {
+  const c = ctx.coefficients;
+  const base = stepFromOutput(model.prediction, x.ref, model.apply(x.ref, c.t), coefficientVector(c));
+  const x0Hat = base.x0Hat.ref;
+  let mean: JArray;
+  try {
+    mean = await hook.step(ctx, x, base);
+  } finally {
+    x.dispose();
+  }
+  if (!(c.sigma > 0)) {
+    key.dispose();
+    return [mean, x0Hat];
+  }
+  const drawn = hook.draw?.(ctx, mean, key, noise);
+  if (drawn) return [await drawn, x0Hat];
+  return [mean.add(drawNoise(key, mean.shape, noise).mul(c.sigma)), x0Hat];
+}
+
+/**
+ * Runs the chain from x_T ~ N(0, I) to x_0 [n, ...event]. Consumes `key` (and `xT`). Reads nothing
+ * synchronously: it waits for each step's result asynchronously (this bounds jax-js's queue of pending
+ * kernels, which otherwise slows every later step).
+ */
+export async function sample(o: SampleOptions): Promise<JArray> {
+  const S = o.plan.length;
+  const model = asModelFn(o.model);
+  const shape = [o.n, ...o.eventShape];
+  const hooks = o.hooks ?? {};
+  const keys = splitKeyWords(o.key, S + 1);
+  let x = o.xT ?? drawNoise(keyAt(keys, 0), shape, hooks.noise);
+  try {
+    for (let i = 0; i < S; i++) {
+      const c = o.plan[i]!;
+      const ctx: StepContext = { i, total: S, coefficients: c };
+      let x0Hat: JArray;
+      if (hooks.guidance) {
+        const cur = x;
+        x = undefined as unknown as JArray; // owned by the step now
+        [x, x0Hat] = await guidedStep(hooks.guidance, ctx, model, cur, keyAt(keys, i + 1), hooks.noise);
+      } else {
+        const out = model.apply(x.ref, c.t);
+        [x, x0Hat] = fusedUpdate(model.prediction, hooks.noise)(x, out, keyAt(keys, i + 1), coefficientVector(c));
+      }
+      await settleAsync(x);
+      hooks.onStep?.({ ...ctx, x, x0Hat });
+      x0Hat.dispose();
+    }
+  } catch (e) {
+    try {
+      x?.dispose(); // the carried chain state, unless the failing step had consumed it already
+    } catch {
+      // already released
+    }
+    throw e;
+  }
   return x;
 }

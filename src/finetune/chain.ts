@@ -19,14 +19,17 @@
  *    backward pass recomputes each segment from its boundary state inside a jitted `grad` and gets
  *    (∂L/∂θ, ∂L/∂x_start) from the cotangent ∂L/∂x_end (a vector–Jacobian product). Memory is then
  *    bounded by one segment's residuals whatever the chain length.
- * The noise (x_T and every z_t) follows sampleChain's key scheme exactly (keys = split(key, S + 1):
- * x_T from key 0, step i from key i + 1), so a chain with the pretrained model reproduces sampleChain's
+ * The noise (x_T and every z_t) follows the key scheme of the sampling loop (src/diffusion/sample.ts;
+ * keys = split(key, S + 1):
+ * x_T from key 0, step i from key i + 1), so a chain with the pretrained model reproduces the loop's
  * samples under the same key.
  */
-import { grad, jit, np, random, tree, valueAndGrad, type JArray } from "../backend/jax.js";
+import { grad, jit, np, tree, valueAndGrad, type JArray } from "../backend/jax.js";
 import { keyAt, splitKeyWords, type Key } from "../backend/keys.js";
-import { settle, toHostSync, toNumber } from "../backend/ownership.js";
-import type { StepCoefficients } from "../diffusion/step.js";
+import { settle, toHost, toHostSync, toNumber } from "../backend/ownership.js";
+import { coefficientRow, COEFFICIENT_COUNT, pathKl, requireStochastic, stepFromOutput, type StepCoefficients } from "../diffusion/step.js";
+import { drawNoise as standardNoise } from "../diffusion/sample.js";
+import type { NoiseHook } from "../diffusion/types.js";
 import type { Params } from "../nn/params.js";
 
 /**
@@ -63,6 +66,8 @@ export interface ChainOptions {
   segment?: number;
   /** KL summed over dimensions ("sum", default, the theory) or averaged ("mean", the reference code). */
   klReduce?: "sum" | "mean";
+  /** Maps every standard-normal draw (x_T, z_t) into the model's noise space (src/diffusion/types.ts). */
+  noise?: NoiseHook;
 }
 
 type Jitted = ((...a: any[]) => any) & { dispose(): void };
@@ -82,17 +87,13 @@ const ROW = 10;
  * unpenalised map that reward hacking exploits (measured: DRaFT's reward ran off to 100× the exact tilt).
  */
 export function planRows(plan: readonly StepCoefficients[], T: number, who: string): Float32Array {
+  requireStochastic(plan, { what: `${who} needs a stochastic sampler (σ > 0 at every step but the last)`, hint: "use sampling.eta > 0 (DDIM with eta = 0 is deterministic)" });
   const rows = new Float32Array(plan.length * ROW);
   plan.forEach((c, i) => {
-    if (!(c.sigma > 0) && i < plan.length - 1) {
-      throw new Error(
-        `${who} needs a stochastic sampler (σ > 0 at every step but the last), but step ${i + 1} of ${plan.length} is deterministic ` +
-          `(σ = 0: DDIM with eta = 0); use sampling.eta > 0`,
-      );
-    }
     const a = c.t.alphaBar;
     const klCoef = c.sigma > 0 ? 1 / (2 * c.sigma * c.sigma) : 0;
-      rows.set([Math.sqrt(a), Math.sqrt(1 - a), c.cX0, c.cEps, c.cXt, c.sigma, a, (1000 * c.t.index) / T, klCoef, c.sigma > 0 ? 1 : 0], i * ROW);
+    rows.set(coefficientRow(c), i * ROW);
+    rows.set([a, (1000 * c.t.index) / T, klCoef, c.sigma > 0 ? 1 : 0], i * ROW + COEFFICIENT_COUNT);
   });
   return rows;
 }
@@ -111,17 +112,18 @@ function stepTraced<P extends Params, F extends Params>(
   const k = (i: number) => row.ref.slice(i);
   const epsTheta = m.eps(p, tree.ref(f) as F, x.ref, k(7), k(6), side.map((s) => s.ref));
   const epsRef = m.refEps(f, x.ref, k(7), k(6), side);
-  // μ = c_x0 x̂_0 + c_eps ε̂ + c_xt x_t, x̂_0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t (as diffusion/step.ts).
+  // The step's mean (diffusion/step.ts) from the row's first COEFFICIENT_COUNT entries.
   const mean = (eps: JArray, xt: JArray) => {
-    const x0 = xt.ref.sub(eps.ref.mul(k(1))).div(k(0));
-    return x0.mul(k(2)).add(eps.mul(k(3))).add(xt.mul(k(4)));
+    const st = stepFromOutput("eps", xt, eps, row.ref.slice([0, COEFFICIENT_COUNT]));
+    st.x0Hat.dispose();
+    st.epsHat.dispose();
+    return st.mean;
   };
   const muFree = mean(epsTheta, x.ref);
   const muRef = mean(epsRef, x);
   // μ = s·μ_θ + (1 − s)·μ_ref: s = 0 on the final deterministic step (see planRows).
   const muTheta = muFree.mul(k(9)).add(muRef.ref.mul(np.subtract(1, k(9))));
-  const sq = np.square(muTheta.ref.sub(muRef));
-  const kl = (klReduce === "sum" ? np.sum(sq, -1) : np.mean(sq, -1)).mul(k(8));
+  const kl = pathKl(muTheta.ref, muRef, k(8), klReduce);
   const xs = muTheta.add(z.mul(k(5)));
   row.dispose();
   return [xs, kl];
@@ -141,7 +143,7 @@ export interface Chain<P extends Params, F extends Params> {
   /**
    * Runs the chain without gradient. Borrows p, f and side. Consumes `key`. Returns x_0 and the KLs.
    */
-  forward(p: P, f: F, side: JArray[], n: number, key: Key): ChainForward;
+  forward(p: P, f: F, side: JArray[], n: number, key: Key): Promise<ChainForward>;
   /**
    * L(θ) and ∇_θ L for one draw of the noise (key consumed). Borrows p, f, side and aux.
    * `truncationDraw` ∈ [0, 1) picks K' in "random" truncation mode (ignored otherwise).
@@ -170,7 +172,8 @@ export function makeChain<P extends Params, F extends Params>(
   objective: ChainObjective,
   plan: readonly StepCoefficients[],
   T: number,
-  dim: number,
+  /** Entries per sample (event [dim]) or the event shape. */
+  event: number | readonly number[],
   o: ChainOptions,
   who = "reward backpropagation",
 ): Chain<P, F> {
@@ -184,8 +187,9 @@ export function makeChain<P extends Params, F extends Params>(
   if (!(o.klWeight >= 0) || !Number.isFinite(o.objectiveScale)) throw new Error(`${who}: the KL weight must be ≥ 0 and the objective scale finite`);
 
   // z of a step, drawn by the same jitted kernel in the forward pass and in the recomputation.
+  const eventShape = typeof event === "number" ? [event] : [...event];
   const zDraw = jit((key: JArray, like: JArray) => {
-    const z = random.normal(key, like.shape);
+    const z = standardNoise(key, like.shape, o.noise);
     like.dispose();
     return z;
   });
@@ -194,7 +198,7 @@ export function makeChain<P extends Params, F extends Params>(
 
   // The compiled functions take pytrees of any shape: typed loosely at the jit boundary (as diffusion/model.ts).
   const stepFwd = jit((p: P, f: F, x: JArray, z: JArray, row: JArray, side: JArray[]) => stepTraced(m, klReduce, p, f, x, z, row, side)) as unknown as Jitted;
-  const zAt = (words: Uint32Array, i: number, n: number) => zDraw(keyAt(words, i + 1), np.zeros([n, dim]));
+  const zAt = (words: Uint32Array, i: number, n: number) => zDraw(keyAt(words, i + 1), np.zeros([n, ...eventShape]));
 
   // One segment's vector–Jacobian product: ∂/∂(θ, x_a) of  g_b · x_b + λ Σ_{t in segment} mean KL_t.
   const segGrad = jit((p: P, f: F, xa: JArray, gb: JArray, zs: JArray, rows: JArray, lambda: JArray, side: JArray[]) => {
@@ -228,23 +232,22 @@ export function makeChain<P extends Params, F extends Params>(
     return out;
   }) as unknown as Jitted;
 
-  /** Noise words: key 0 → x_T, key i + 1 → z of step i (sampleChain's scheme). */
+  /** Noise words: key 0 → x_T, key i + 1 → z of step i (the sampling loop's scheme). */
   const drawNoise = (key: Key, n: number) => {
     const words = splitKeyWords(key, S + 1);
-    const xT = random.normal(keyAt(words, 0), [n, dim]);
+    const xT = standardNoise(keyAt(words, 0), [n, ...eventShape], o.noise);
     return { words, xT };
   };
 
   return {
-    forward(p, f, side, n, key) {
+    async forward(p, f, side, n, key) {
       const { words, xT } = drawNoise(key, n);
       let x = xT;
       const klPerStep = new Float64Array(S);
       for (let i = 0; i < S; i++) {
         const [xs, kl] = stepFwd(tree.ref(p) as P, tree.ref(f) as F, x, zAt(words, i, n), rowAt(i), side.map((s) => s.ref));
         x = xs;
-        settle(x);
-        klPerStep[i] = toNumber(np.mean(kl));
+        klPerStep[i] = (await toHost(np.mean(kl)))[0]!;
       }
       return { x0: x, klPerStep, klTotal: klPerStep.reduce((a, b) => a + b, 0) };
     },

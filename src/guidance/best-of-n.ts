@@ -5,6 +5,7 @@
  * base). Works with any reward (differentiable or not, sync or async). Cost: N·n samples and N·n
  * reward evaluations.
  */
+import { selectCandidateRows } from "../data/selection.js";
 import { random } from "../backend/jax.js";
 import { split2, type Key } from "../backend/keys.js";
 import { toHostSync } from "../backend/ownership.js";
@@ -56,25 +57,9 @@ export async function bestOfN(o: BestOfNOptions): Promise<BestOfNResult> {
   const D = all.cols;
   const out = new Float32Array(o.n * D);
   const kept = new Float32Array(o.n);
-  const w = new Float64Array(N);
+  const picks = selectCandidateRows(r, o.n, N, select === "softmax" ? alpha : 0, (i) => u[i]!);
   for (let i = 0; i < o.n; i++) {
-    let best = 0;
-    for (let j = 1; j < N; j++) if (r[j * o.n + i]! > r[best * o.n + i]!) best = j;
-    let pick = best;
-    if (select === "softmax") {
-      let total = 0;
-      for (let j = 0; j < N; j++) total += w[j] = Math.exp((r[j * o.n + i]! - r[best * o.n + i]!) / alpha);
-      const target = u[i]! * total;
-      let acc = 0;
-      pick = N - 1;
-      for (let j = 0; j < N; j++) {
-        acc += w[j]!;
-        if (target < acc) {
-          pick = j;
-          break;
-        }
-      }
-    }
+    const pick = picks[i]!;
     out.set(all.data.subarray((pick * o.n + i) * D, (pick * o.n + i + 1) * D), i * D);
     kept[i] = r[pick * o.n + i]!;
   }

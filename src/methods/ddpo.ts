@@ -21,16 +21,16 @@
  * x_0 = μ_pre(x_{t_1}) is taken with the frozen pretrained model, as part of the environment, so the
  * policy gradient stays exact and the optimum is still the tilt of the pretrained model's output law.
  */
-import { np, random, tree, type JArray } from "../backend/jax.js";
-import { keyAt, keyToSeed, splitKey, splitKeyWords, type Key } from "../backend/keys.js";
-import { scalar, settle, toHostSync, upload } from "../backend/ownership.js";
+import { np, tree, type JArray } from "../backend/jax.js";
+import { keyToSeed, splitKey, type Key } from "../backend/keys.js";
+import { scalar, toHost, upload } from "../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import { permutation } from "../data/permutation.js";
 import { modelEps, type ModelConfig } from "../diffusion/model.js";
-import { epsFromOutput } from "../diffusion/parameterization.js";
+import { sample, type GuidanceHook, type StepInfo } from "../diffusion/sample.js";
 import { makeSchedule } from "../diffusion/schedule.js";
-import { coefficientVector, stepLogProb, stepMeanFromVector, type StepCoefficients } from "../diffusion/step.js";
-import type { EpsFn } from "../diffusion/types.js";
+import { coefficientVector, coefficientRow, pathKl, requireStochastic, stepFromOutput, stepKl, stepLogProb, type EventReduce, type StepCoefficients } from "../diffusion/step.js";
+import type { EpsFn, NoiseHook } from "../diffusion/types.js";
 import type { Params } from "../nn/params.js";
 import { constantRateOptimizer, optimizerFromConfig, optimizerStaticKey, type OptimizerConfig } from "../optim/config.js";
 import { disposeTrainStepState, makeTrainStep, type TrainStep, type TrainStepState } from "../optim/train-step.js";
@@ -75,16 +75,15 @@ export const MIN_SIGMA = 1e-6;
  */
 export function stochasticSteps(plan: readonly StepCoefficients[], where = "ddpo"): number {
   if (plan.length === 0) throw new Error(`${where}: the sampler plan has no steps`);
-  plan.forEach((c, i) => {
-    const last = i === plan.length - 1;
-    if (!(c.sigma >= MIN_SIGMA) && !(last && c.s.index < 0 && c.sigma === 0)) {
-      throw new Error(
-        `${where} needs a stochastic sampler, but step ${i + 1} of ${plan.length} (t = ${c.t.index + 1} → ${c.s.index + 1}) is deterministic (σ = ${c.sigma === 0 ? "0" : `${c.sigma.toPrecision(2)}, below 1e-6 in float32`}): ` +
-          `use sampling.sampler "ddpm", or "ddim" with eta > 0 (DDIM with eta = 0 has no step log-probabilities)`,
-      );
-    }
+  const S = plan.length;
+  requireStochastic(plan, {
+    what: `${where} needs a stochastic sampler`,
+    active: (i, c) => !(i === S - 1 && c.s.index < 0 && c.sigma === 0),
+    minSigma: MIN_SIGMA,
+    showTimes: true,
+    hint: `use sampling.sampler "ddpm", or "ddim" with eta > 0 (DDIM with eta = 0 has no step log-probabilities)`,
   });
-  return plan[plan.length - 1]!.sigma > 0 ? plan.length : plan.length - 1;
+  return plan[S - 1]!.sigma > 0 ? S : S - 1;
 }
 
 /** A batch of sampled trajectories (host copies), enough to recompute every step's log-probability. */
@@ -97,7 +96,7 @@ export interface Trajectories {
   xt: Float32Array[];
   /** x_s after stochastic step k, [n·D] each. */
   xs: Float32Array[];
-  /** log π_θold(x_s | x_t) of step k, [n] each (stepLogProb). */
+  /** log π_θold(x_s | x_t) of step k, [n] each (stepLogProb with the rollout's reduce). */
   logProbs: Float32Array[];
   /** KL_k = ‖μ_θold − μ_pre‖²/(2σ_k²) at x_t, [n] each (absent without a reference model). */
   kl?: Float32Array[];
@@ -107,55 +106,86 @@ export interface Trajectories {
   x0: HostMatrix;
 }
 
+/** The step of an ε-predictor at x_t (borrowed): its mean (owned). */
+function meanOf(eps: EpsFn, x: JArray, c: StepCoefficients): JArray {
+  const st = stepFromOutput("eps", x.ref, eps(x.ref, c.t), coefficientVector(c));
+  st.x0Hat.dispose();
+  st.epsHat.dispose();
+  return st.mean;
+}
+
 /**
- * Samples n trajectories with the policy ε̂_θ (`policy`) and records every stochastic step. With
- * `reference` (ε̂_pre) it also records μ_pre and the per-step KL, and takes a deterministic last step with
- * the reference model (else with the policy). Consumes `key`.
+ * Samples n trajectories with the policy ε̂_θ (`policy`) and records every stochastic step: the sampling
+ * loop (src/diffusion/sample.ts, its key scheme) with a hook that records x_t, and the log-probability
+ * of the x_s the loop drew (`reduce`: "sum", the theory, or "mean", ddpo-pytorch's). With `reference`
+ * (ε̂_pre) it also records μ_pre and the per-step KL, and takes a deterministic last step with the
+ * reference model (else with the policy). Consumes `key`.
  */
-export function rollout(o: { policy: EpsFn; reference?: EpsFn; plan: readonly StepCoefficients[]; n: number; dim: number; key: Key; where?: string }): Trajectories {
-  const S = stochasticSteps(o.plan, o.where);
-  const keys = splitKeyWords(o.key, o.plan.length + 1);
-  let x = random.normal(keyAt(keys, 0), [o.n, o.dim]);
-  const out: Trajectories = { n: o.n, dim: o.dim, steps: o.plan.slice(0, S), xt: [], xs: [], logProbs: [], x0: hostMatrix(0, o.dim) };
-  if (o.reference) {
-    out.kl = [];
-    out.preMeans = [];
+export async function rollout(o: {
+  policy: EpsFn;
+  reference?: EpsFn;
+  plan: readonly StepCoefficients[];
+  n: number;
+  dim: number;
+  key: Key;
+  where?: string;
+  reduce?: EventReduce;
+  /** The event shape of a sample (default [dim]; its entries must number dim). */
+  eventShape?: readonly number[];
+  noise?: NoiseHook;
+}): Promise<Trajectories> {
+  let S: number;
+  try {
+    S = stochasticSteps(o.plan, o.where);
+  } catch (e) {
+    o.key.dispose();
+    throw e;
   }
-  o.plan.forEach((c, i) => {
-    if (i >= S) {
-      // The deterministic final step into clean data: x_0 = μ(x_{t_1}).
-      const eps = (o.reference ?? o.policy)(x.ref, c.t);
-      const { mean, x0Hat } = stepMeanFromVector(x, eps, coefficientVector(c));
-      x0Hat.dispose();
-      x = mean;
-      return;
-    }
-    const xtHost = toHostSync(x.ref);
-    const { mean, x0Hat } = stepMeanFromVector(x.ref, o.policy(x.ref, c.t), coefficientVector(c));
-    x0Hat.dispose();
-    if (o.reference) {
-      const pre = stepMeanFromVector(x.ref, o.reference(x.ref, c.t), coefficientVector(c));
-      pre.x0Hat.dispose();
-      const diff = toHostSync(mean.ref.sub(pre.mean.ref));
-      out.preMeans!.push(toHostSync(pre.mean));
-      const kl = new Float32Array(o.n);
-      for (let r = 0; r < o.n; r++) {
-        let s = 0;
-        for (let d = 0; d < o.dim; d++) s += diff[r * o.dim + d]! ** 2;
-        kl[r] = s / (2 * c.sigma * c.sigma);
+  const dev = { xt: [] as JArray[], xs: [] as JArray[], logProbs: [] as JArray[], kl: [] as JArray[], preMeans: [] as JArray[] };
+  let policyMean: JArray | undefined;
+  const hook: GuidanceHook = {
+    step(ctx, x, base) {
+      const c = ctx.coefficients;
+      base.x0Hat.dispose();
+      base.epsHat.dispose();
+      if (ctx.i >= S) {
+        // The deterministic final step into clean data: x_0 = μ(x_{t_1}).
+        if (!o.reference) return base.mean;
+        base.mean.dispose();
+        return meanOf(o.reference, x, c);
       }
-      out.kl!.push(kl);
-    }
-    x.dispose();
-    const z = random.normal(keyAt(keys, i + 1), [o.n, o.dim]);
-    const xs = mean.ref.add(z.mul(scalar(c.sigma)));
-    out.logProbs.push(toHostSync(stepLogProb(mean, c.sigma, xs.ref)));
-    out.xt.push(xtHost);
-    x = xs;
-    out.xs.push(toHostSync(x.ref));
-    settle(x);
-  });
-  out.x0 = hostMatrix(o.n, o.dim, toHostSync(x));
+      dev.xt.push(x.ref);
+      if (o.reference) {
+        const pre = meanOf(o.reference, x, c);
+        dev.kl.push(stepKl(base.mean.ref, pre.ref, c.sigma));
+        dev.preMeans.push(pre);
+      }
+      policyMean = base.mean.ref;
+      return base.mean;
+    },
+  };
+  const onStep = (info: StepInfo) => {
+    if (info.i >= S) return;
+    dev.xs.push(info.x.ref);
+    dev.logProbs.push(stepLogProb(policyMean!, info.coefficients.sigma, info.x.ref, o.reduce));
+    policyMean = undefined;
+  };
+  const hooks = { guidance: hook, onStep, ...(o.noise ? { noise: o.noise } : {}) };
+  const x0 = await sample({ model: o.policy, plan: o.plan, n: o.n, eventShape: o.eventShape ?? [o.dim], key: o.key, hooks });
+  const read = (a: JArray[]) => Promise.all(a.map((v) => toHost(v)));
+  const out: Trajectories = {
+    n: o.n,
+    dim: o.dim,
+    steps: o.plan.slice(0, S),
+    xt: await read(dev.xt),
+    xs: await read(dev.xs),
+    logProbs: await read(dev.logProbs),
+    x0: hostMatrix(o.n, o.dim, await toHost(x0)),
+  };
+  if (o.reference) {
+    out.kl = await read(dev.kl);
+    out.preMeans = await read(dev.preMeans);
+  }
   return out;
 }
 
@@ -194,7 +224,7 @@ function flatten(tr: Trajectories, T: number, advantage: Float32Array): StepRows
     out.xs.set(tr.xs[k]!, k * n * D);
     if (tr.preMeans) out.preMean.set(tr.preMeans[k]!, k * n * D);
     out.oldLogProb.set(tr.logProbs[k]!, k * n);
-    const cv = [Math.sqrt(c.t.alphaBar), Math.sqrt(1 - c.t.alphaBar), c.cX0, c.cEps, c.cXt, c.sigma];
+    const cv = coefficientRow(c);
     for (let i = 0; i < n; i++) {
       out.tNet[k * n + i] = (1000 * c.t.index) / T;
       out.alphaBar[k * n + i] = c.t.alphaBar;
@@ -205,8 +235,10 @@ function flatten(tr: Trajectories, T: number, advantage: Float32Array): StepRows
 }
 
 /**
- * log π_θ(x_s | x_t) per row and the step mean μ_θ, with per-row step coefficients: the device side of
- * the PPO ratio. Consumes every argument.
+ * log π_θ(x_s | x_t) per row and the step mean μ_θ, with per-row step coefficients [rows, 6]
+ * (coefficientRow): the device side of the PPO ratio, the one step and log-probability of
+ * src/diffusion/step.ts. `alphaBar` is unused (√ᾱ_t, √(1−ᾱ_t) come with the coefficients). Consumes
+ * every argument.
  */
 export function policyStepLogProb(
   model: ModelConfig,
@@ -216,23 +248,15 @@ export function policyStepLogProb(
   tNet: JArray,
   alphaBar: JArray,
   coef: JArray,
+  reduce: EventReduce = "sum",
 ): { logProb: JArray; mean: JArray } {
-  const D = xt.shape[1]!;
-  const col = (j: number) => coef.ref.slice([], [j, j + 1]);
+  alphaBar.dispose();
+  const sigma = coef.ref.slice([], 5);
   const out = applyDenoiser(model.network, params, xt.ref, tNet);
-  const eps = epsFromOutput(model.prediction, xt.ref, out, alphaBar.reshape([-1, 1]));
-  const x0Hat = xt.ref.sub(eps.ref.mul(col(1))).div(col(0));
-  const mean = x0Hat.mul(col(2)).add(eps.mul(col(3))).add(xt.mul(col(4)));
-  const sigma = col(5);
-  coef.dispose();
-  const sq = np.sum(np.square(xs.sub(mean.ref)), -1);
-  const logSigma = np.log(sigma.ref.reshape([-1]));
-  const logProb = sq
-    .div(np.square(sigma.reshape([-1])).mul(2))
-    .mul(-1)
-    .sub(logSigma.mul(D))
-    .sub(0.5 * D * Math.log(2 * Math.PI));
-  return { logProb, mean };
+  const { mean, x0Hat, epsHat } = stepFromOutput(model.prediction, xt, out, coef);
+  x0Hat.dispose();
+  epsHat.dispose();
+  return { logProb: stepLogProb(mean.ref, sigma, xs, reduce), mean };
 }
 
 /**
@@ -251,7 +275,7 @@ function ppoStep(model: ModelConfig, cfg: DdpoConfig): TrainStep<DenoiserParams>
     const clipped = adv!.mul(np.clip(ratio, 1 - clip, 1 + clip)).mul(-1);
     const pg = np.maximum(unclipped, clipped);
     const sigma = coef!.slice([], [5, 6]).reshape([-1]);
-    const kl = np.sum(np.square(mean.sub(preMean!)), -1).div(np.square(sigma).mul(2));
+    const kl = pathKl(mean, preMean!, np.divide(0.5, np.square(sigma)));
     return [np.mean(pg.add(kl.mul(klWeight!))), [clipFrac]];
   };
   return makeTrainStep(loss, optimizerFromConfig(opt, 1), { hasAux: true, cacheKey: JSON.stringify(["ppo", model, clip, optimizerStaticKey(opt)]) });
@@ -322,7 +346,7 @@ export async function trainDdpo(o: {
   try {
     for (let it = 0; it < cfg.iterations; it++) {
       const [kRoll, kPerm] = splitKey(keys[it]!, 2);
-      const tr = rollout({ policy: modelEps(o.model, state.params), reference, plan: o.plan, n: cfg.batch, dim: D, key: kRoll!, where });
+      const tr = await rollout({ policy: modelEps(o.model, state.params), reference, plan: o.plan, n: cfg.batch, dim: D, key: kRoll!, where });
       const r = rewardValues(await o.reward(tr.x0), cfg.batch);
       const S = tr.steps.length;
       const B = cfg.batch;

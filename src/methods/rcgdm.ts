@@ -18,6 +18,7 @@ import type { Key } from "../backend/keys.js";
 import type { HostMatrix } from "../data/matrix.js";
 import { modelEps, type ModelConfig } from "../diffusion/model.js";
 import type { SamplerConfig } from "../diffusion/sample.js";
+import { classifierFree } from "../diffusion/step.js";
 import type { EpsFn } from "../diffusion/types.js";
 import type { Prediction } from "../diffusion/parameterization.js";
 import type { ScheduleConfig } from "../diffusion/schedule.js";
@@ -176,7 +177,7 @@ export function cfgEps(model: ModelConfig, params: DenoiserParams, target: reado
   return (x, t) => {
     const e0 = uncond(x.ref, t);
     const e1 = cond(x, t);
-    return e0.mul(1 - scale).add(e1.mul(scale));
+    return classifierFree(e0, [[e1, scale]]);
   };
 }
 
@@ -189,7 +190,7 @@ export function sampleAtTarget(
   target: readonly number[],
   key: Key,
   opts: { scale?: number; batch?: number; onStep?: (done: number, total: number) => void } = {},
-): HostMatrix {
+): Promise<HostMatrix> {
   let eps: EpsFn;
   try {
     eps = cfgEps(model, params, target, opts.scale ?? 1);

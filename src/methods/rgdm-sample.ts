@@ -20,7 +20,7 @@
  */
 import type { JArray } from "../backend/jax.js";
 import type { Key } from "../backend/keys.js";
-import type { StepCoefficients } from "../diffusion/step.js";
+import { requireStochastic, type StepCoefficients } from "../diffusion/step.js";
 import type { EpsFn } from "../diffusion/types.js";
 import { guidedSample } from "../guidance/sampler.js";
 import { rewardAtX0Value, svddTerm } from "../guidance/terms.js";
@@ -61,14 +61,7 @@ export function payoffNoiseTerm(reward: Reward, eps: EpsFn, s: PayoffNoiseSettin
  * One line naming the config key, the step and the sampler.
  */
 export function checkPayoffPlan(plan: readonly StepCoefficients[], where = "method", samplerName = "this sampler"): void {
-  const S = plan.length;
-  for (let i = 0; i < S - 1; i++) {
-    if (!(plan[i]!.sigma > 0)) {
-      throw new Error(
-        `${where}.sampleNoise "payoff" draws each step's noise from K candidates, but step ${i + 1} of ${S} of ${samplerName} is deterministic (σ = 0); use the ddpm sampler or ddim with eta > 0`,
-      );
-    }
-  }
+  requireStochastic(plan, { what: `${where}.sampleNoise "payoff" draws each step's noise from K candidates`, samplerName });
 }
 
 /** Runs the chain with payoff noise (see the module doc). Consumes `key`; returns x_0 [n, D] and the cost. */

@@ -18,6 +18,7 @@
  * Black-box reward: K candidates δ_k uniform in the ball; row i keeps candidate k with probability
  * ∝ exp(r(x̃_i + δ_k)/τ) (a draw from the payoff distribution restricted to the K candidates).
  */
+import { selectCandidateRows, softmaxAverageRows } from "../data/selection.js";
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 
@@ -142,26 +143,7 @@ export function ballCandidates(rng: HostRng, B: number, K: number, dim: number, 
  */
 export function selectCandidates(rng: HostRng, rewards: ArrayLike<number>, B: number, K: number, tau: number): Int32Array {
   if (rewards.length !== B * K) throw new Error(`rgdm: ${rewards.length} candidate rewards for ${B} rows × ${K} candidates`);
-  const pick = new Int32Array(B);
-  const w = new Float64Array(K);
-  for (let i = 0; i < B; i++) {
-    let max = -Infinity;
-    for (let k = 0; k < K; k++) max = Math.max(max, rewards[k * B + i]!);
-    let total = 0;
-    for (let k = 0; k < K; k++) total += w[k] = Math.exp((rewards[k * B + i]! - max) / tau);
-    const target = rng.uniform() * total;
-    let acc = 0;
-    let chosen = K - 1;
-    for (let k = 0; k < K; k++) {
-      acc += w[k]!;
-      if (target < acc) {
-        chosen = k;
-        break;
-      }
-    }
-    pick[i] = chosen;
-  }
-  return pick;
+  return selectCandidateRows(rewards, B, K, tau, () => rng.uniform());
 }
 
 /**
@@ -171,16 +153,7 @@ export function selectCandidates(rng: HostRng, rewards: ArrayLike<number>, B: nu
  */
 export function weightedCandidates(cand: Float64Array, rewards: ArrayLike<number>, B: number, K: number, dim: number, tau: number): Float64Array {
   if (rewards.length !== B * K) throw new Error(`rgdm: ${rewards.length} candidate rewards for ${B} rows × ${K} candidates`);
-  const out = new Float64Array(B * dim);
-  const w = new Float64Array(K);
-  for (let i = 0; i < B; i++) {
-    let max = -Infinity;
-    for (let k = 0; k < K; k++) max = Math.max(max, rewards[k * B + i]!);
-    let total = 0;
-    for (let k = 0; k < K; k++) total += w[k] = Math.exp((rewards[k * B + i]! - max) / tau);
-    for (let k = 0; k < K; k++) for (let j = 0; j < dim; j++) out[i * dim + j]! += (w[k]! / total) * cand[(k * B + i) * dim + j]!;
-  }
-  return out;
+  return softmaxAverageRows(cand, rewards, B, K, dim, tau);
 }
 
 /** Checks τ (method.alpha) and ρ; `where` names the config path. */

@@ -20,7 +20,7 @@ import { keyToWords, split2, type Key } from "../backend/keys.js";
 import { toHost, upload } from "../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import type { ModelConfig } from "../diffusion/model.js";
-import { targetFor, x0FromOutput } from "../diffusion/parameterization.js";
+import { denoised, targetFor } from "../diffusion/parameterization.js";
 import { makeSchedule } from "../diffusion/schedule.js";
 import { ddpmCoefficients } from "../diffusion/step.js";
 import { applyDenoiser, initDenoiser, type DenoiserParams } from "../nn/denoiser.js";
@@ -139,11 +139,14 @@ export function denoisedAt(model: ModelConfig, params: DenoiserParams, s: Int32A
   const T = alphaBar.length;
   const n = s.length;
   const tNet = Float32Array.from(s, (v) => (1000 * Math.max(v, 0)) / T);
-  const ab = Float32Array.from(s, (v) => (v < 0 ? 1 : alphaBar[v]!));
+  // √ᾱ and √(1−ᾱ) per row in float64, rounded once (clean rows: 1 and 1, masked out below).
+  const a = Float32Array.from(s, (v) => (v < 0 ? 1 : Math.sqrt(alphaBar[v]!)));
+  const b = Float32Array.from(s, (v) => (v < 0 ? 1 : Math.sqrt(1 - alphaBar[v]!)));
   const clean = Float32Array.from(s, (v) => (v < 0 ? 1 : 0));
   return (x) => {
     const out = applyDenoiser(model.network, tree.ref(params), x.ref, np.array(tNet));
-    const x0 = x0FromOutput(model.prediction, x.ref, out, upload(ab, n, 1));
+    const { x0Hat: x0, epsHat } = denoised(model.prediction, x.ref, out, upload(a, n, 1), upload(b, n, 1));
+    epsHat.dispose();
     const m = upload(clean, n, 1);
     return x0.mul(np.subtract(1, m.ref)).add(x.mul(m));
   };

@@ -8,6 +8,7 @@
  *    method.alpha = τ (in the infinite-capacity limit);
  *  - "constant": τ_k = τ (classic online RWR): after k rounds p_0 · exp(k r/τ), heading for the arg-max.
  */
+import { softmaxWeights } from "../data/selection.js";
 import { split2, splitKey, type Key } from "../backend/keys.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import type { ModelConfig } from "../diffusion/model.js";
@@ -22,16 +23,10 @@ import { mean } from "../eval/stats.js";
 export function rwrWeights(r: ArrayLike<number>, tau: number): Float64Array {
   if (!(Number.isFinite(tau) && tau > 0)) throw new Error(`rwr: alpha (τ) must be > 0, got ${tau}`);
   if (r.length === 0) throw new Error("rwr: no rewards to weight");
-  let max = -Infinity;
   for (let i = 0; i < r.length; i++) {
     if (!Number.isFinite(r[i]!)) throw new Error(`rwr: reward ${i + 1} of ${r.length} is not finite (${r[i]})`);
-    max = Math.max(max, r[i]!);
   }
-  const w = new Float64Array(r.length);
-  let total = 0;
-  for (let i = 0; i < r.length; i++) total += w[i] = Math.exp((r[i]! - max) / tau);
-  for (let i = 0; i < r.length; i++) w[i]! /= total;
-  return w;
+  return softmaxWeights(r, tau);
 }
 
 /** Effective sample size (Σw)²/Σw² of importance weights (n for equal weights, 1 for a single one). */

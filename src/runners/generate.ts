@@ -1,12 +1,13 @@
 /** Sampling from a trained model into host memory (the step shared by `sample`, `run` and `demo`). */
-import { toHostSync } from "../backend/ownership.js";
+import { toHost } from "../backend/ownership.js";
 import { splitKey, type Key } from "../backend/keys.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
-import { modelEps, type ModelConfig } from "../diffusion/model.js";
-import { sampleChain, samplerPlan, type SamplerConfig } from "../diffusion/sample.js";
+import { modelOutput, type ModelConfig } from "../diffusion/model.js";
+import { sample, samplerPlan, type SamplerConfig } from "../diffusion/sample.js";
 import { makeSchedule } from "../diffusion/schedule.js";
-import type { EpsFn } from "../diffusion/types.js";
+import type { EpsFn, ModelFn } from "../diffusion/types.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
+import { eventShapeOf } from "../nn/denoisers/types.js";
 
 export interface GenerateOptions {
   batch?: number;
@@ -21,19 +22,19 @@ export function generate(
   n: number,
   key: Key,
   opts: GenerateOptions = {},
-): HostMatrix {
-  return generateWithEps(modelEps(model, params), model, sampler, n, key, opts);
+): Promise<HostMatrix> {
+  return generateWithEps(modelOutput(model, params), model, sampler, n, key, opts);
 }
 
-/** Draws n samples with any ε-predictor (e.g. a CFG combination) on the model's schedule. Consumes `key`. */
-export function generateWithEps(
-  eps: EpsFn,
+/** Draws n samples with any ε-predictor (e.g. a CFG combination) or network output on the model's schedule. Consumes `key`. */
+export async function generateWithEps(
+  eps: EpsFn | ModelFn,
   model: ModelConfig,
   sampler: SamplerConfig,
   n: number,
   key: Key,
   opts: GenerateOptions = {},
-): HostMatrix {
+): Promise<HostMatrix> {
   const D = model.network.dataDim;
   const plan = samplerPlan(makeSchedule(model.schedule), sampler);
   const batch = opts.batch ?? 4096;
@@ -42,15 +43,15 @@ export function generateWithEps(
   const keys = batches > 0 ? splitKeys(key, batches) : (key.dispose(), []);
   for (let b = 0; b < batches; b++) {
     const rows = Math.min(batch, n - b * batch);
-    const x = sampleChain({
-      eps,
+    const x = await sample({
+      model: eps,
       plan,
       n: rows,
-      dim: D,
+      eventShape: eventShapeOf(model.network),
       key: keys[b]!,
-      callback: opts.onStep ? (info) => opts.onStep!(b * plan.length + info.i + 1, batches * plan.length) : undefined,
+      hooks: opts.onStep ? { onStep: (info) => opts.onStep!(b * plan.length + info.i + 1, batches * plan.length) } : {},
     });
-    out.set(toHostSync(x), b * batch * D);
+    out.set(await toHost(x.reshape([rows, D])), b * batch * D);
   }
   return hostMatrix(n, D, out);
 }

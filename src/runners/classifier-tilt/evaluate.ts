@@ -26,7 +26,7 @@ import { classifierPredict, type ClassifierModel } from "../../rewards/classifie
 import { TILT_CLASSES, type ClassifierTiltTask } from "../../tasks/classifier-tilt.js";
 
 /** Draws n samples of the model's p(x | c, y). Consumes `key`. */
-export type TiltSampler = (c: number, y: number, n: number, key: Key) => HostMatrix;
+export type TiltSampler = (c: number, y: number, n: number, key: Key) => HostMatrix | Promise<HostMatrix>;
 
 /** One (c, y) pair's results. */
 export interface TiltPairResult {
@@ -87,7 +87,7 @@ export async function evaluateTiltSampler(task: ClassifierTiltTask, sampler: Til
   const plots: PlotFigure[] = [];
   let exactReward = 0;
   for (const [i, [c, y]] of pairs.entries()) {
-    const x = sampler(c, y, o.n, keys[3 * i]!);
+    const x = await sampler(c, y, o.n, keys[3 * i]!);
     if (x.rows !== o.n || x.cols !== 2) throw new Error(`classifier-tilt evaluation: the sampler returned ${x.rows}×${x.cols} for (c=${c}, y=${y}), expected ${o.n}×2`);
     const target = task.target(c, y);
     const cls = task.trueClass(x);

@@ -70,7 +70,7 @@ export function pretrainedEps(p: PretrainedTiltModel, c: number): EpsFn {
 }
 
 /** n samples of p_pre(x | c) with the given sampler. Consumes `key`. */
-export function samplePretrained(p: PretrainedTiltModel, sampler: SamplerConfig, c: number, n: number, key: Key): HostMatrix {
+export function samplePretrained(p: PretrainedTiltModel, sampler: SamplerConfig, c: number, n: number, key: Key): Promise<HostMatrix> {
   return generateWithEps(pretrainedEps(p, c), p.model, sampler, n, key);
 }
 

@@ -13,6 +13,7 @@ import { np } from "../../backend/jax.js";
 import { split2 } from "../../backend/keys.js";
 import { hostMatrix } from "../../data/matrix.js";
 import { modelEps, type ModelConfig } from "../../diffusion/model.js";
+import { classifierFree } from "../../diffusion/step.js";
 import type { EpsFn } from "../../diffusion/types.js";
 import { disposeTrainState, initTrainState, trainSteps } from "../../training/trainer.js";
 import { samplerPlan } from "../../diffusion/sample.js";
@@ -96,12 +97,12 @@ export const cfgTriplesMethod = defineMethod({
         const eps: EpsFn = w === 1 ? ec : (xt, t) => {
           const a = ec(xt.ref, t);
           const b = eu(xt, t);
-          return b.ref.add(a.sub(b).mul(w));
+          return classifierFree(b, [[a, w]]);
         };
-        if (!pre || !stochastic) return { samples: generateWithEps(eps, model, ctx.sampler, n, key) };
+        if (!pre || !stochastic) return { samples: await generateWithEps(eps, model, ctx.sampler, n, key) };
         // The same samples, with the path KL of this sampler to p_pre(x | c) along its own chains.
         const tracked = pathKlTracker(eps, pretrainedEps(pre, c), plan);
-        return { samples: generateWithEps(tracked.eps, model, ctx.sampler, n, key), kl: tracked.kl(n) };
+        return { samples: await generateWithEps(tracked.eps, model, ctx.sampler, n, key), kl: tracked.kl(n) };
       },
       fields: { dropout, scale: w, finalLoss: state.losses.at(-1)?.loss ?? null },
     });

@@ -117,7 +117,7 @@ export const ctrlMethod = defineMethod({
       trainSeconds: r.seconds,
       sampler: async (c, y, n, key) => {
         checkLabel(y, K, `${at}`);
-        const s = sampleFinetuned(r.model, n, key, (rows) => ctrlSide({ contexts: C, contextInput, classes: K }, new Int32Array(rows).fill(c), new Int32Array(rows).fill(y)), { cfgScale });
+        const s = await sampleFinetuned(r.model, n, key, (rows) => ctrlSide({ contexts: C, contextInput, classes: K }, new Int32Array(rows).fill(c), new Int32Array(rows).fill(y)), { cfgScale });
         return { samples: s.samples, ...(Number.isFinite(s.kl) ? { kl: s.kl } : {}) };
       },
       fields: {

@@ -68,7 +68,7 @@ export const ddpoMethod = defineMethod({
   const [kBefore, kTrain, kAfter] = splitKey(ctx.key, 3);
   const preEps = modelEps(ctx.model, pre);
   ctx.hooks.onStage?.(`${setup.label}: sampling the pretrained model (${setup.n} points)`);
-  const before = rollout({ policy: preEps, reference: preEps, plan: setup.plan, n: setup.n, dim: setup.dim, key: kBefore!, where });
+  const before = await rollout({ policy: preEps, reference: preEps, plan: setup.plan, n: setup.n, dim: setup.dim, key: kBefore!, where });
   const rBefore = await reward(before.x0);
   ctx.hooks.onStage?.(`${setup.label}: ${config.iterations} rounds of PPO (batch ${config.batch}, ${config.epochs} epochs)`);
   const res = await trainDdpo({
@@ -84,7 +84,7 @@ export const ddpoMethod = defineMethod({
   try {
     ctx.hooks.onStage?.(`${setup.label}: sampling the fine-tuned model (${setup.n} points)`);
     const t0 = performance.now();
-    const after = rollout({ policy: modelEps(ctx.model, res.params), reference: preEps, plan: setup.plan, n: setup.n, dim: setup.dim, key: kAfter!, where });
+    const after = await rollout({ policy: modelEps(ctx.model, res.params), reference: preEps, plan: setup.plan, n: setup.n, dim: setup.dim, key: kAfter!, where });
     const kl = after.kl!.reduce((s, k) => s + k.reduce((a, v) => a + v, 0) / setup.n, 0);
     const cost = newCost();
     cost.rewardEvals = config.iterations * config.batch;

@@ -80,7 +80,7 @@ export const draftMethod = defineMethod({
   );
   try {
     const t0 = performance.now();
-    const s = sampleFinetuned(r.model, setup.n, kSample);
+    const s = await sampleFinetuned(r.model, setup.n, kSample);
     const cost = { ...newCost(), modelEvals: setup.n * setup.plan.length * 2, seconds: (performance.now() - t0) / 1000 };
     const exactKl = exactTiltKl(setup);
     const out = await guidanceOutput(ctx, setup, s.samples, cost, {

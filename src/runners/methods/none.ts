@@ -22,7 +22,7 @@ export const noneMethod = defineMethod({
   const base = await ctx.base();
   const n = ctx.cfg.sampling.samples;
   ctx.hooks.onStage?.(`sampling ${n} points with ${ctx.sampler.sampler} (${ctx.sampler.steps} steps)`);
-  const samples = generate(ctx.model, base.state.ema, ctx.sampler, n, ctx.key, {
+  const samples = await generate(ctx.model, base.state.ema, ctx.sampler, n, ctx.key, {
     onStep: (d, t) => ctx.hooks.onSample?.(d, t),
   });
   const row: ResultRow = { method: "none", target: null, alpha: null, samples: samples.rows, ...sampleDistances(ctx, samples) };

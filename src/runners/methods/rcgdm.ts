@@ -193,7 +193,7 @@ export const rcgdmMethod = defineMethod({
     const t1 = performance.now();
     for (const [i, a] of targets.entries()) {
       ctx.hooks.onStage?.(`${tag}: sampling ${n} points at target ${a} (w = ${m.scale})`);
-      const x = sampleAtTarget(model, state.ema, ctx.sampler, n, [a], keys[i]!, {
+      const x = await sampleAtTarget(model, state.ema, ctx.sampler, n, [a], keys[i]!, {
         scale: m.scale,
         onStep: (d, t) => ctx.hooks.onSample?.(d, t, `${tag} a=${a}`),
       });

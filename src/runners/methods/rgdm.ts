@@ -57,7 +57,7 @@ export function untunedReward(ctx: MethodContext, setup: GuidanceSetup): Promise
   return ctx.state.memo(`untuned-reward:${setup.reward.name}`, async () => {
     const base = await ctx.base();
     ctx.hooks.onStage?.(`untuned reference: mean ${setup.reward.name} of ${UNTUNED_SAMPLES} base-model samples`);
-    const x = generate(ctx.model, base.state.ema, ctx.sampler, UNTUNED_SAMPLES, keyFromSeed((ctx.cfg.seed ^ 0x0b5e11e) >>> 0));
+    const x = await generate(ctx.model, base.state.ema, ctx.sampler, UNTUNED_SAMPLES, keyFromSeed((ctx.cfg.seed ^ 0x0b5e11e) >>> 0));
     const r = await evaluateRewardHost(setup.reward, x);
     return { mean: mean(r), se: standardError(r), n: r.length };
   }).value;
@@ -70,7 +70,7 @@ export function rewardMonitor(ctx: MethodContext, setup: GuidanceSetup, n: numbe
   const points: { step: number; reward: number }[] = [];
   const run = async (params: DenoiserParams, step: number) => {
     if (used >= keys.length) return;
-    const x = generate(ctx.model, params, ctx.sampler, n, keys[used++]!);
+    const x = await generate(ctx.model, params, ctx.sampler, n, keys[used++]!);
     points.push({ step, reward: mean(await evaluateRewardHost(setup.reward, x)) });
   };
   const dispose = () => keys.slice(used).forEach((k) => k.dispose());
@@ -176,7 +176,7 @@ export const rgdmMethod = defineMethod({
   const outs: MethodOutput[] = [];
   try {
     ctx.hooks.onStage?.(`${setup.label}: sampling ${setup.n} points`);
-    const samples = generate(ctx.model, res.state.ema, ctx.sampler, setup.n, kSample!, { onStep: (a, b) => ctx.hooks.onSample?.(a, b, setup.label) });
+    const samples = await generate(ctx.model, res.state.ema, ctx.sampler, setup.n, kSample!, { onStep: (a, b) => ctx.hooks.onSample?.(a, b, setup.label) });
     const cost: GuidanceCost = { rewardEvals: res.cost.rewardEvals, gradEvals: res.cost.rewardGradEvals, valueEvals: 0, modelEvals: res.cost.modelEvals, seconds: 0 };
     outs.push(
       await guidanceOutput(ctx, setup, samples, cost, {

@@ -66,7 +66,7 @@ export const rwrMethod = defineMethod({
   let samples;
   try {
     ctx.hooks.onStage?.(`${setup.label}: sampling ${setup.n} points`);
-    samples = generate(ctx.model, res.state.ema, ctx.sampler, setup.n, kSample!, { onStep: (a, b) => ctx.hooks.onSample?.(a, b, setup.label) });
+    samples = await generate(ctx.model, res.state.ema, ctx.sampler, setup.n, kSample!, { onStep: (a, b) => ctx.hooks.onSample?.(a, b, setup.label) });
   } finally {
     disposeTrainState(res.state);
   }
