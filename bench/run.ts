@@ -24,7 +24,7 @@ import { keyFromSeed } from "../src/backend/keys.js";
 import { hostMatrix } from "../src/data/matrix.js";
 import type { ModelConfig } from "../src/diffusion/model.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
-import { generate } from "../src/runners/generate.js";
+import { generate } from "../src/diffusion/generate.js";
 import { defaultTrainConfig, denoiserStep, disposeTrainState, initTrainState, trainSteps, type TrainConfig, type TrainState } from "../src/training/trainer.js";
 import { DEFAULT_FINETUNE_CONFIG, rewardiffChainGrad } from "./finetune.js";
 import { DEFAULT_BENCH_CONFIG, machineInfo, runTorchFinetuneReference, runTorchReference, startLoadMonitor, summarize, timeIt, waitForQuiet, writeResults } from "./lib.js";

@@ -4,7 +4,7 @@
  * the conditional path (`--unlabeled --reward-model`) trains with.
  */
 import { describe, expect, it } from "vitest";
-import { defaultConditionalNetwork } from "../src/methods/rcgdm.js";
+import { defaultConditionalNetwork } from "../src/training/rcgdm.js";
 import { defaultConfig } from "../src/runners/config.js";
 import { defaultTrainConfig } from "../src/training/trainer.js";
 import { cli } from "./fixtures/cli/harness.js";

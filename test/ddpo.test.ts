@@ -9,7 +9,7 @@ import { ensureBackend, keyFromSeed, np, toHostSync, tree, upload } from "../src
 import { modelEps, type ModelConfig } from "../src/diffusion/model.js";
 import { samplerPlan } from "../src/diffusion/sample.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
-import { policyStepLogProb, rollout, stochasticSteps, trainDdpo } from "../src/methods/ddpo.js";
+import { policyStepLogProb, rollout, stochasticSteps, trainDdpo } from "../src/finetune/ddpo.js";
 import { halfspaceIndicator } from "../src/rewards/reward.js";
 import { exactGaussianEps } from "../src/tasks/gaussian.js";
 import { sampleMixture, gaussianMixture } from "../src/tasks/gaussian-mixture.js";

@@ -17,7 +17,7 @@ import { makeChain } from "../src/finetune/chain.js";
 import { sampleFinetuned, type FinetunedModel } from "../src/finetune/finetuned.js";
 import { denoiserChainModel, initTrainable, type PolicySpec } from "../src/finetune/policy.js";
 import { guidedSample } from "../src/guidance/sampler.js";
-import { rollout } from "../src/methods/ddpo.js";
+import { rollout } from "../src/finetune/ddpo.js";
 import { initDenoiser, type DenoiserParams } from "../src/nn/denoiser.js";
 
 beforeAll(ensureBackend);

@@ -12,7 +12,7 @@ import { modelEps, modelOutput, type ModelConfig } from "../src/diffusion/model.
 import { sample, samplerPlan, type SamplerConfig } from "../src/diffusion/sample.js";
 import { makeChain } from "../src/finetune/chain.js";
 import { denoiserChainModel, initTrainable } from "../src/finetune/policy.js";
-import { rollout } from "../src/methods/ddpo.js";
+import { rollout } from "../src/finetune/ddpo.js";
 import { initDenoiser } from "../src/nn/denoiser.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
 import { symmetricFreeEntries, symmetricGaussianTask } from "../src/tasks/symmetric-gaussian.js";

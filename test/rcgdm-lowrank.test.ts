@@ -12,7 +12,7 @@ import { ensureBackend, keyFromSeed, np, splitKey, toHostSync, upload } from "..
 import { hostMatrix } from "../src/data/matrix.js";
 import { modelEps } from "../src/diffusion/model.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
-import { conditionalModel, trainConditional } from "../src/methods/rcgdm.js";
+import { conditionalModel, trainConditional } from "../src/training/rcgdm.js";
 import { initDenoiser } from "../src/nn/denoiser.js";
 import { orthonormalizeBasis, subspaceBasis } from "../src/nn/low-rank-score.js";
 import { loadModel, saveModel } from "../src/io/checkpoints/model-files.js";

@@ -11,7 +11,7 @@ import { keyFromSeed } from "../src/backend/keys.js";
 import { toHostSync, upload } from "../src/backend/ownership.js";
 import { samplerPlan } from "../src/diffusion/sample.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
-import { checkPayoffPlan, payoffNoiseSample } from "../src/methods/rgdm-sample.js";
+import { checkPayoffPlan, payoffNoiseSample } from "../src/guidance/payoff-noise.js";
 import { hostReward, linearRewardFn } from "../src/rewards/reward.js";
 import { exactGaussianEps } from "../src/tasks/gaussian.js";
 

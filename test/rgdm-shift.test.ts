@@ -4,7 +4,7 @@
  * uniform in the ball, and the payoff draw picks candidate k with probability ∝ exp(r_k/τ).
  */
 import { describe, expect, it } from "vitest";
-import { ascentUpdate, ballCandidates, checkShiftParameters, gradientShift, hostRng, projectBall, selectCandidates, weightedCandidates } from "../src/methods/rgdm-shift.js";
+import { ascentUpdate, ballCandidates, checkShiftParameters, gradientShift, hostRng, projectBall, selectCandidates, weightedCandidates } from "../src/training/rgdm-shift.js";
 
 const b = [1, 0.5];
 const nb = Math.hypot(1, 0.5);

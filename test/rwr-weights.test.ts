@@ -1,6 +1,6 @@
 /** RWR weights and ESS (methods/rwr.ts) against hand computations; bad inputs refused clearly. */
 import { describe, expect, it } from "vitest";
-import { effectiveSampleSize, rwrWeights } from "../src/methods/rwr.js";
+import { effectiveSampleSize, rwrWeights } from "../src/training/rwr.js";
 
 describe("rwr weights", () => {
   it("softmax(r/τ) and (Σw)²/Σw² match a hand computation", () => {

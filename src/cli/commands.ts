@@ -10,7 +10,7 @@ import { medianHeuristic, mmd2 } from "../eval/mmd.js";
 import { slicedWasserstein } from "../eval/sliced-wasserstein.js";
 import { parseConfig, readConfig, type ExperimentConfig } from "../runners/config.js";
 import { writeCsv } from "../io/csv.js";
-import { generate } from "../runners/generate.js";
+import { generate } from "../diffusion/generate.js";
 import { loadModel, saveModel } from "../io/checkpoints/model-files.js";
 import { disposeLoadedModel, trainingState, type FinetunedInfo, type LoadedModel } from "../io/checkpoints/model.js";
 import { finetunedFromLoaded } from "../io/checkpoints/finetuned.js";

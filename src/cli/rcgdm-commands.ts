@@ -11,7 +11,7 @@ import { keyFromSeed, splitKey } from "../backend/keys.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import { summary } from "../eval/stats.js";
 import { readCsv } from "../io/csv.js";
-import { conditionDim, conditionalModel, sampleAtTarget, trainConditional } from "../methods/rcgdm.js";
+import { conditionDim, conditionalModel, sampleAtTarget, trainConditional } from "../training/rcgdm.js";
 import { saveModel } from "../io/checkpoints/model-files.js";
 import type { ModelMeta } from "../io/checkpoints/model.js";
 import { readDataFile } from "../runners/task-data.js";

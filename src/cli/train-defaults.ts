@@ -5,7 +5,7 @@
  * library's defaults (src/training/trainer.ts defaultTrainConfig, src/methods/rcgdm.ts
  * defaultConditionalNetwork). `train --help` prints these numbers.
  */
-import { defaultConditionalNetwork } from "../methods/rcgdm.js";
+import { defaultConditionalNetwork } from "../training/rcgdm.js";
 import { defaultConfig } from "../runners/config.js";
 
 export interface TrainDefaults {

@@ -17,7 +17,7 @@
 import { type Key, splitKey } from "../backend/keys.js";
 import { toHostSync } from "../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
-import type { DensityGrid } from "../report/plots.js";
+import type { DensityGrid } from "../data/grid.js";
 import {
   exactTiltedRewardMean,
   mixtureLogDensity,

@@ -6,6 +6,7 @@
  * What a plot draws is what was measured: non-finite values are left out and subsampling is stated
  * in the plot's subtitle.
  */
+import type { DensityGrid } from "../data/grid.js";
 import * as vega from "vega";
 import * as vl from "vega-lite";
 import type { TopLevelSpec } from "vega-lite";
@@ -137,18 +138,8 @@ export interface ScatterSet {
   points: HostMatrix;
 }
 
-/**
- * A density (or any scalar field) on a grid, drawn as a heatmap under the points. `x` and `y` are the
- * strictly increasing cell centres; `z[j][i]` is the value at (x[i], y[j]) (rows follow y, as in
- * numpy's `meshgrid` default). Non-finite values leave their cell blank.
- */
-export interface DensityGrid {
-  x: ArrayLike<number>;
-  y: ArrayLike<number>;
-  z: ArrayLike<number>[];
-  /** Legend title for the heatmap; default "density". */
-  label?: string;
-}
+
+export type { DensityGrid };
 
 export interface ScatterOptions {
   title: string;

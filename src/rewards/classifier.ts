@@ -19,7 +19,7 @@ import { expectedCalibrationError } from "../eval/classification.js";
 import { optimizerFromConfig, optimizerStaticKey, plainFitOptimizer } from "../optim/config.js";
 import { runSteps } from "../optim/loop.js";
 import { disposeTrainStepState, makeTrainStep, type TrainStep } from "../optim/train-step.js";
-import { batchIndices } from "../training/trainer.js";
+import { batchIndices } from "../data/batches.js";
 import type { HostTensor } from "./types.js";
 import { initMlp, mlpForward, mlpFromTensors, mlpToTensors, type MlpParams } from "../nn/mlp.js";
 

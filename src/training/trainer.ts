@@ -5,11 +5,10 @@
  * drawn from (dataSeed, step), so training N steps, saving, loading and training N more gives the same
  * weights as training 2N steps.
  */
-import { uniformInt } from "pure-rand/distribution/uniformInt";
-import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import { np, random, type JArray } from "../backend/jax.js";
 import { keyFromWords, keyToWords, split2, type Key } from "../backend/keys.js";
 import { toHostSync, upload } from "../backend/ownership.js";
+import { batchIndices } from "../data/batches.js";
 import type { HostMatrix } from "../data/matrix.js";
 import { denoisingLoss } from "../diffusion/loss.js";
 import type { ModelConfig } from "../diffusion/model.js";
@@ -67,6 +66,8 @@ export interface TrainData {
   weights?: Float32Array;
 }
 
+export { batchIndices };
+
 export interface ProgressInfo {
   step: number;
   total: number;
@@ -74,13 +75,6 @@ export interface ProgressInfo {
   lr: number;
 }
 
-/** Batch k's row indices: uniform with replacement, from (dataSeed, k) only. */
-export function batchIndices(dataSeed: number, step: number, rows: number, batch: number): Int32Array {
-  const rng = xoroshiro128plus((dataSeed ^ Math.imul(step + 1, 0x9e3779b1)) | 0);
-  const out = new Int32Array(batch);
-  for (let i = 0; i < batch; i++) out[i] = uniformInt(rng, 0, rows - 1);
-  return out;
-}
 
 function gather(m: HostMatrix, idx: Int32Array): Float32Array {
   const out = new Float32Array(idx.length * m.cols);

@@ -20,7 +20,7 @@ import type { SamplerConfig } from "../../diffusion/sample.js";
 import type { EpsFn } from "../../diffusion/types.js";
 import type { ConditionInput, DenoiserParams } from "../../nn/denoiser.js";
 import { disposeTrainState, initTrainState, trainSteps, type TrainConfig, type TrainState } from "../../training/trainer.js";
-import { generateWithEps } from "../generate.js";
+import { generateWithEps } from "../../diffusion/generate.js";
 import type { MethodContext } from "../methods/context.js";
 import { loadModel, saveModel } from "../../io/checkpoints/model-files.js";
 import { trainingState } from "../../io/checkpoints/model.js";

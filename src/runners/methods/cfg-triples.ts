@@ -19,7 +19,7 @@ import { disposeTrainState, initTrainState, trainSteps } from "../../training/tr
 import { samplerPlan } from "../../diffusion/sample.js";
 import { makeSchedule } from "../../diffusion/schedule.js";
 import { CONTEXT_EMBEDDING, cachedPretrained, pretrainedEps, pretrainedFor, tiltData } from "../classifier-tilt/pretrained.js";
-import { generateWithEps } from "../generate.js";
+import { generateWithEps } from "../../diffusion/generate.js";
 import * as z from "zod";
 import { int, strict } from "../../io/config.js";
 import { defineMethod } from "./context.js";

@@ -15,7 +15,7 @@ import { tree } from "../../backend/jax.js";
 import { modelEps } from "../../diffusion/model.js";
 import { summary } from "../../eval/stats.js";
 import { newCost } from "../../guidance/types.js";
-import { defaultDdpoConfig, rollout, stochasticSteps, trainDdpo, type DdpoConfig } from "../../methods/ddpo.js";
+import { defaultDdpoConfig, rollout, stochasticSteps, trainDdpo, type DdpoConfig } from "../../finetune/ddpo.js";
 import { lineChart } from "../../report/plots.js";
 import { evaluateRewardHost } from "../../rewards/reward.js";
 import * as z from "zod";

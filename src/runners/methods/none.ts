@@ -2,7 +2,7 @@
  * Method "none": the unconditional base model, sampled as is. The baseline every reward-directed
  * method is compared with, and the foundation's end-to-end check (distance to fresh data vs the floor).
  */
-import { generate } from "../generate.js";
+import { generate } from "../../diffusion/generate.js";
 import { sampleDistances } from "../metrics.js";
 import * as z from "zod";
 import { strict } from "../../io/config.js";

@@ -19,15 +19,15 @@
 import { keyFromSeed, splitKey, type Key } from "../../backend/keys.js";
 import { mean, standardError } from "../../eval/stats.js";
 import { modelEps } from "../../diffusion/model.js";
-import { checkPayoffPlan, payoffNoiseTerm } from "../../methods/rgdm-sample.js";
+import { checkPayoffPlan, payoffNoiseTerm } from "../../guidance/payoff-noise.js";
 import type { GuidanceCost } from "../../guidance/types.js";
-import { defaultRgdmSettings, trainRgdm, type RgdmSettings } from "../../methods/rgdm.js";
+import { defaultRgdmSettings, trainRgdm, type RgdmSettings } from "../../training/rgdm.js";
 import type { DenoiserParams } from "../../nn/denoiser.js";
 import { lineChart, type LineSeries } from "../../report/plots.js";
 import type { PlotFigure } from "../../report/html.js";
 import { evaluateRewardHost } from "../../rewards/reward.js";
 import { disposeTrainState, type TrainConfig } from "../../training/trainer.js";
-import { generate } from "../generate.js";
+import { generate } from "../../diffusion/generate.js";
 import { sampleDistances } from "../metrics.js";
 import * as z from "zod";
 import { int, positive, strict } from "../../io/config.js";

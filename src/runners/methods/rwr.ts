@@ -10,9 +10,9 @@
  */
 import { splitKey } from "../../backend/keys.js";
 import type { GuidanceCost } from "../../guidance/types.js";
-import { trainRwr, type RwrSettings } from "../../methods/rwr.js";
+import { trainRwr, type RwrSettings } from "../../training/rwr.js";
 import { disposeTrainState, type TrainConfig } from "../../training/trainer.js";
-import { generate } from "../generate.js";
+import { generate } from "../../diffusion/generate.js";
 import { sampleDistances } from "../metrics.js";
 import * as z from "zod";
 import { int, positive, strict } from "../../io/config.js";

@@ -31,7 +31,7 @@ import { LossLog, type StepLoss } from "../optim/loss-log.js";
 import { learningRate } from "../optim/lr-schedule.js";
 import { disposeTrainStepState, makeTrainStep, type TrainStep, type TrainStepState } from "../optim/train-step.js";
 import { evaluateRewardHost, requireDifferentiable, type Reward } from "../rewards/reward.js";
-import { batchIndices, type TrainConfig, type TrainState } from "../training/trainer.js";
+import { batchIndices, type TrainConfig, type TrainState } from "./trainer.js";
 import { ballCandidates, checkShiftParameters, gradientShift, hostRng, selectCandidates, weightedCandidates, type ShiftRule } from "./rgdm-shift.js";
 
 /** The RGDM settings (config keys of method "rgdm", docs/rgdm.md). */

@@ -24,8 +24,8 @@ import type { Prediction } from "../diffusion/parameterization.js";
 import type { ScheduleConfig } from "../diffusion/schedule.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
 import { orthonormalizeBasis } from "../nn/low-rank-score.js";
-import { generateWithEps } from "../runners/generate.js";
-import { initTrainState, trainSteps, type ProgressInfo, type TrainConfig, type TrainState } from "../training/trainer.js";
+import { generateWithEps } from "../diffusion/generate.js";
+import { initTrainState, trainSteps, type ProgressInfo, type TrainConfig, type TrainState } from "./trainer.js";
 
 /** The conditional network's settings. */
 export interface ConditionalNetworkOptions {

@@ -2,10 +2,10 @@
 import { toHost } from "../backend/ownership.js";
 import { splitKey, type Key } from "../backend/keys.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
-import { modelOutput, type ModelConfig } from "../diffusion/model.js";
-import { sample, samplerPlan, type SamplerConfig } from "../diffusion/sample.js";
-import { makeSchedule } from "../diffusion/schedule.js";
-import type { EpsFn, ModelFn } from "../diffusion/types.js";
+import { modelOutput, type ModelConfig } from "./model.js";
+import { sample, samplerPlan, type SamplerConfig } from "./sample.js";
+import { makeSchedule } from "./schedule.js";
+import type { EpsFn, ModelFn } from "./types.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
 import { eventShapeOf } from "../nn/denoisers/types.js";
 

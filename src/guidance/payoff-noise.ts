@@ -22,9 +22,9 @@ import type { JArray } from "../backend/jax.js";
 import type { Key } from "../backend/keys.js";
 import { requireStochastic, type StepCoefficients } from "../diffusion/step.js";
 import type { EpsFn } from "../diffusion/types.js";
-import { guidedSample } from "../guidance/sampler.js";
-import { rewardAtX0Value, svddTerm } from "../guidance/terms.js";
-import type { GuidanceCost, SelectTerm, ValueFn } from "../guidance/types.js";
+import { guidedSample } from "./sampler.js";
+import { rewardAtX0Value, svddTerm } from "./terms.js";
+import type { GuidanceCost, SelectTerm, ValueFn } from "./types.js";
 import { evaluateReward, type Reward } from "../rewards/reward.js";
 
 /** Where the payoff reward of a noise candidate is read. */

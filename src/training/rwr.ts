@@ -16,7 +16,7 @@ import { tree, type JArray } from "../backend/jax.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
 import { evaluateRewardHost, type Reward } from "../rewards/reward.js";
 import { keyToWords } from "../backend/keys.js";
-import { denoiserStep, trainSteps, type TrainConfig, type TrainState } from "../training/trainer.js";
+import { denoiserStep, trainSteps, type TrainConfig, type TrainState } from "./trainer.js";
 import { mean } from "../eval/stats.js";
 
 /** softmax(r/τ) (max-shifted, in float64): weights summing to 1. */
