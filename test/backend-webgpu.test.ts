@@ -127,7 +127,7 @@ async function runOn(device: BackendDevice, initial: Map<string, Float32Array>, 
   const sgdStep = sgdStepFor(m);
   const tensors = new Map([...initial].map(([name, data]) => [name, { shape: namedLeaves(template).get(name)!.shape, data }]));
   let params = paramsFromHost(template, tensors, "initial parameters");
-  expect(params.input.w.device).toBe(device);
+  expect(namedLeaves(params).get("input.w")!.device).toBe(device);
   const keys = splitKeyWords(keyFromSeed(2), STEPS);
   const losses: number[] = [];
   for (let i = 0; i < STEPS; i++) {

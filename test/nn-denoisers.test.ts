@@ -147,7 +147,7 @@ describe("event shapes", () => {
 
 describe("spec schema and registry", () => {
   it("registers mlp and low-rank; parsing fills the defaults", () => {
-    expect(Object.keys(DENOISERS)).toEqual(["mlp", "low-rank"]);
+    expect(Object.keys(DENOISERS)).toEqual(["mlp", "low-rank", "graph-transformer"]);
     expect(parseDenoiserSpec({ kind: "mlp", dataDim: 2 })).toEqual({ kind: "mlp", dataDim: 2, hidden: 128, layers: 3, timeEmbedding: 32, residual: true, norm: "none" });
     const full = { kind: "low-rank", rank: 3, dataDim: 9, eventShape: [3, 3], hidden: 8, layers: 2, timeEmbedding: 4, residual: false, norm: "layernorm", fourierFeatures: 2, condition: { kind: "value", dim: 1, embedding: 4 }, control: { classes: 2 } };
     expect(parseDenoiserSpec(full)).toEqual(full);
@@ -156,7 +156,7 @@ describe("spec schema and registry", () => {
   it("rejects bad specs with one line naming the field", () => {
     const base = { kind: "mlp", dataDim: 4, hidden: 8, layers: 2, timeEmbedding: 4, residual: true, norm: "none" } as DenoiserSpec;
     const cases: [unknown, RegExp][] = [
-      [{ ...base, kind: "unet" }, /^model: unknown network kind "unet" \(mlp, low-rank\)$/],
+      [{ ...base, kind: "unet" }, /^model: unknown network kind "unet" \(mlp, low-rank, graph-transformer\)$/],
       [{ ...base, hidden: 0 }, /^model: hidden: .*0/],
       [{ ...base, timeEmbedding: 5 }, /^model: timeEmbedding: must be an even whole number/],
       [{ ...base, eventShape: [3, 3] }, /^model: eventShape: \[3, 3\] holds 9 values, but dataDim is 4$/],

@@ -11,7 +11,7 @@ import { ensureBackend, grad, keyFromSeed, np, toHostSync, toNumber, tree, type 
 import { denoisingLoss } from "../src/diffusion/loss.js";
 import type { ModelConfig } from "../src/diffusion/model.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
-import { applyDenoiser, initDenoiser, type DenoiserParams, type DenoiserSpec } from "../src/nn/denoiser.js";
+import { applyDenoiser, initDenoiser, type DenoiserParams, type DenoiserSpec, type ResidualMlpSpec } from "../src/nn/denoiser.js";
 import { namedLeaves, paramsFromHost, paramsToHost } from "../src/nn/params.js";
 
 beforeAll(ensureBackend);
@@ -34,7 +34,7 @@ const rnd = lcg(5);
 const x0Host = Float32Array.from({ length: B * D }, () => 2 * rnd() - 1);
 const weightsHost = Float32Array.from({ length: B }, (_, i) => (i % 3 === 0 ? 0 : 0.2 + rnd() * 2));
 
-function modelFor(network: Partial<DenoiserSpec>, prediction: ModelConfig["prediction"]): ModelConfig {
+function modelFor(network: Partial<ResidualMlpSpec>, prediction: ModelConfig["prediction"]): ModelConfig {
   return {
     network: { kind: "mlp", dataDim: D, hidden: 8, layers: 2, timeEmbedding: 4, residual: true, norm: "none", ...network },
     prediction,
@@ -98,7 +98,7 @@ function lossFn(model: ModelConfig, withWeights: boolean): (p: DenoiserParams) =
 }
 
 describe("∂ denoisingLoss / ∂θ vs central finite differences", () => {
-  const cases: [string, Partial<DenoiserSpec>, ModelConfig["prediction"], boolean][] = [
+  const cases: [string, Partial<ResidualMlpSpec>, ModelConfig["prediction"], boolean][] = [
     ["eps prediction, no norm", {}, "eps", false],
     ["eps prediction, layernorm", { norm: "layernorm", layers: 3 }, "eps", false],
     ["v prediction", {}, "v", false],

@@ -16,7 +16,7 @@ import { np, random, tree, type JArray } from "../backend/jax.js";
 import { splitKey, type Key } from "../backend/keys.js";
 import type { ModelConfig } from "../diffusion/model.js";
 import { epsFromOutput } from "../diffusion/parameterization.js";
-import { applyDenoiser, type ConditionInput, type DenoiserParams, type DenoiserSpec } from "../nn/denoiser.js";
+import { applyDenoiser, residualMlpParams, type ConditionInput, type DenoiserParams, type DenoiserSpec } from "../nn/denoiser.js";
 import type { DenseParams } from "../nn/dense.js";
 import type { ChainModel } from "./chain.js";
 
@@ -66,11 +66,18 @@ export function initTrainable(spec: PolicySpec, base: DenoiserParams, key: Key):
     key.dispose();
     p.net = tree.map((a: JArray) => a.mul(1), tree.ref(base)) as DenoiserParams;
   } else if (spec.mode === "adapters") {
-    const keys = splitKey(key, base.blocks.length + 2);
+    let mlp;
+    try {
+      mlp = residualMlpParams(base, "adapters");
+    } catch (err) {
+      key.dispose();
+      throw err;
+    }
+    const keys = splitKey(key, mlp.blocks.length + 2);
     p.lora = {
-      input: initAdapter(keys[0]!, base.input, spec.rank),
-      blocks: base.blocks.map((bl, i) => initAdapter(keys[i + 2]!, bl.dense, spec.rank)),
-      output: initAdapter(keys[1]!, base.output, spec.rank),
+      input: initAdapter(keys[0]!, mlp.input, spec.rank),
+      blocks: mlp.blocks.map((bl, i) => initAdapter(keys[i + 2]!, bl.dense, spec.rank)),
+      output: initAdapter(keys[1]!, mlp.output, spec.rank),
     };
   } else key.dispose();
   return p;
@@ -90,11 +97,12 @@ export function effectiveParams(p: TrainableParams, f: FrozenParams): DenoiserPa
   } else net = f.base;
   if (p.lora) {
     const l = p.lora;
+    const mlp = residualMlpParams(net, "adapters");
     net = {
-      ...net,
-      input: withAdapter(net.input, l.input),
-      blocks: net.blocks.map((bl, i) => ({ ...bl, dense: withAdapter(bl.dense, l.blocks[i]!) })),
-      output: withAdapter(net.output, l.output),
+      ...mlp,
+      input: withAdapter(mlp.input, l.input),
+      blocks: mlp.blocks.map((bl, i) => ({ ...bl, dense: withAdapter(bl.dense, l.blocks[i]!) })),
+      output: withAdapter(mlp.output, l.output),
     };
   }
   if (p.control) net = { ...net, control: p.control };

@@ -6,21 +6,37 @@
 import type { JArray } from "../../backend/jax.js";
 import type { Key } from "../../backend/keys.js";
 import { describeZodIssues } from "../../io/zod-error.js";
+import { graphTransformerDenoiser, type GraphTransformerParams, type GraphTransformerSpec } from "./graph-transformer.js";
 import { lowRankDenoiser } from "./low-rank.js";
-import { mlpDenoiser, type DenoiserParams, type ResidualMlpSpec } from "./mlp.js";
+import { mlpDenoiser, type DenoiserParams as ResidualMlpParams, type ResidualMlpSpec } from "./mlp.js";
 import type { ConditionInput, Denoiser } from "./types.js";
 
 export type { ConditionInput, ConditionSpec, Denoiser, DenoiserSpecBase } from "./types.js";
 export { eventShapeOf } from "./types.js";
-export { fourierFeatures, type DenoiserParams, type ResidualMlpSpec } from "./mlp.js";
+export { fourierFeatures, type ResidualMlpSpec } from "./mlp.js";
+export type { ResidualMlpParams };
+export type { GraphTransformerParams, GraphTransformerSpec } from "./graph-transformer.js";
 
 /** The spec of any registered network (JSON; stored in checkpoints). */
-export type DenoiserSpec = ResidualMlpSpec;
+export type DenoiserSpec = ResidualMlpSpec | GraphTransformerSpec;
+
+/** The parameters of any registered network. */
+export type DenoiserParams = ResidualMlpParams | GraphTransformerParams;
+
+/**
+ * `p` as the residual-MLP trunk's parameters (kinds "mlp" and "low-rank"), for code that reaches into its
+ * layers (e.g. LoRA adapters); throws `${where}: ...` for another network.
+ */
+export function residualMlpParams(p: DenoiserParams, where: string): ResidualMlpParams {
+  if (!("blocks" in p)) throw new Error(`${where}: needs an "mlp" or "low-rank" network`);
+  return p;
+}
 
 /** Every registered network, by kind. */
 export const DENOISERS: { readonly [K in DenoiserSpec["kind"]]: Denoiser<DenoiserSpec, DenoiserParams> } = {
   mlp: mlpDenoiser,
   "low-rank": lowRankDenoiser,
+  "graph-transformer": graphTransformerDenoiser,
 };
 
 export const DENOISER_KINDS = Object.keys(DENOISERS) as DenoiserSpec["kind"][];
