@@ -16,6 +16,7 @@ import { graphNoise } from "../src/diffusion/graph-noise.js";
 import { denoisingLossOf } from "../src/diffusion/loss.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
 import { adamInit, adamUpdate, defaultAdam } from "../src/nn/adam.js";
+import { initTrainable } from "../src/finetune/policy.js";
 import { applyDenoiser, initDenoiser, parseDenoiserSpec, type DenoiserParams, type DenoiserSpec } from "../src/nn/denoiser.js";
 import { namedLeaves } from "../src/nn/params.js";
 
@@ -273,6 +274,17 @@ describe("graph transformer", () => {
     const oneHot = np.array(Float32Array.from([1, 0, 0, 0, 0, 1]), { shape: [2, 3] });
     const b = toHostSync(applyDenoiser(withControl, initDenoiser(keyFromSeed(5), withControl), x, np.array([10, 900]), undefined, oneHot));
     expect(Array.from(b)).toEqual(Array.from(a));
+  });
+
+  it("LoRA adapters (residual-MLP layers only) refuse it with a message; a full copy works", () => {
+    const spec = smallSpec();
+    const base = initDenoiser(keyFromSeed(4), spec);
+    const model = { network: spec, prediction: "eps" as const, schedule: { kind: "linear" as const, steps: 100 } };
+    expect(() => initTrainable({ model, mode: "adapters", rank: 2 }, base, keyFromSeed(5))).toThrow(/^adapters: needs an "mlp" or "low-rank" network$/);
+    const all = initTrainable({ model, mode: "all", rank: 2 }, base, keyFromSeed(5));
+    expect([...namedLeaves(all.net!).keys()]).toEqual([...namedLeaves(base).keys()]);
+    tree.dispose(all);
+    tree.dispose(base);
   });
 
   it("has finite, non-zero gradients in every layer", () => {
