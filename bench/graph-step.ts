@@ -115,13 +115,19 @@ export async function graphStepSection(cfg: GraphStepConfig = DEFAULT_GRAPH_STEP
     });
     if (th.available && th.params !== params) throw new Error(`the PyTorch model has ${th.params} parameters, rewardiff's ${params}: not the same model`);
   }
+  const machine = machineInfo();
+  const atEnd = loadavg().map((v) => Math.round(v * 100) / 100);
+  const busy = Math.max(loadavgAtStart[0]!, atEnd[0]!) > machine.cores / 2;
   return {
     bench: "graph-step",
     network: spec,
     params,
     steps: rows,
-    loadavg: { atStart: loadavgAtStart, atEnd: loadavg().map((v) => Math.round(v * 100) / 100) },
-    machine: machineInfo(),
+    loadavg: { atStart: loadavgAtStart, atEnd },
+    note: busy
+      ? `machine busy (1-minute load average up to ${Math.max(loadavgAtStart[0]!, atEnd[0]!)} on ${machine.cores} cores): other processes shared the CPU, the timings are inflated and noisy`
+      : "machine quiet (1-minute load average at most half the cores)",
+    machine,
   };
 }
 

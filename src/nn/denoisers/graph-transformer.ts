@@ -16,9 +16,9 @@
  * Output:  x̂_i = W_on LN(h)_i,   Ê_ij = (o_ij + o_ji)/2 with o_ij = W_oe LN(e)_ij   (symmetric edges)
  * read as ε̂, x̂_0 or v̂ per the model's prediction type. No term depends on a node's index, so permuting
  * the nodes of x_t permutes the output's nodes and both edge axes (test/nn-graph-transformer.test.ts).
- * Attention over n nodes is written as broadcast products and sums rather than matmuls, as n (9 for QM9)
- * is no multiple of 4 (docs: jax-js's scalar matmul path); every matmul width is a multiple of 4 when d_h,
- * d_e, H, F and E are.
+ * Attention over n nodes is written as broadcast products and sums rather than matmuls: n (9 for QM9) is
+ * no multiple of 4, and jax-js runs a matmul with such a width or inner dimension without SIMD. Every matmul
+ * width is a multiple of 4 when d_h, d_e, H, F, E and the time embedding are (the defaults: 96, 48, 8, 8, 4, 32).
  */
 import * as z from "zod";
 import { jnn, np, tree, type JArray } from "../../backend/jax.js";
@@ -131,7 +131,7 @@ export const GraphTransformerSpecSchema = strictSpec({
   if (s.hidden % s.heads !== 0) {
     ctx.addIssue({ code: "custom", path: ["heads"], message: `must divide hidden (${s.hidden}), got ${s.heads}`, input: s.heads });
   }
-}) as unknown as z.ZodType<GraphTransformerSpec, unknown>;
+});
 
 /** Keys per layer and before the layers (the order of `init`'s key use). */
 const LAYER_KEYS = 8;
