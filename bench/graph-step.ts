@@ -3,9 +3,9 @@
  * widths: 4 layers, node/edge streams 96/48, 8 heads, QM9 rows of 396 values) at batch 128 and 256, in
  * rewardiff vs the same model in PyTorch (bench/torch_graph_reference.py, same parameter count).
  * The step: t ~ U{0..T−1}, ε = graph noise hook (src/diffusion/graph-noise.ts) of z ~ N(0, I),
- * x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε, loss = mean (ε̂ − ε)², backward, Adam(1e-3); rewardiff runs it as one
- * jitted function (denoisingLossOf + valueAndGrad + adamUpdate) with the loss read back asynchronously
- * every step; PyTorch with torch.set_num_threads(1) and OpenBLAS's 2 threads (design.md, "A fair PyTorch
+ * x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε, loss = mean (ε̂ − ε)², backward, Adam(1e-3); rewardiff runs it as the
+ * train-step builder's one jitted step (src/optim/train-step.ts: denoisingLossOf, gradient, Adam) with the
+ * loss read back asynchronously every step; PyTorch with torch.set_num_threads(1) and OpenBLAS's 2 threads (design.md, "A fair PyTorch
  * reference"). Prints one JSON line: ms/step for both, the parameter count, and the machine load
  * (os.loadavg() and the CPU use of other processes during each measurement).
  *
@@ -16,17 +16,16 @@ import { spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { jit, np, random, tree, valueAndGrad, type JArray } from "../src/backend/jax.js";
+import { np, tree } from "../src/backend/jax.js";
 import { ensureBackend } from "../src/backend/init.js";
 import { keyFromSeed } from "../src/backend/keys.js";
-import { scalar } from "../src/backend/ownership.js";
 import { QM9_GRAPH_LAYOUT } from "../src/data/graph-layout.js";
 import { graphNoise } from "../src/diffusion/graph-noise.js";
 import { denoisingLossOf } from "../src/diffusion/loss.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
-import { adamInit, adamUpdate, defaultAdam, type AdamState } from "../src/nn/adam.js";
 import { applyDenoiser, initDenoiser, parseDenoiserSpec, type DenoiserParams, type DenoiserSpec } from "../src/nn/denoiser.js";
 import { parameterCount } from "../src/nn/params.js";
+import { adam, disposeTrainStepState, makeTrainStep } from "../src/optim/index.js";
 import { detectTorch, machineInfo, startLoadMonitor, SYSTEM_PYTHON, timeIt, torchEnv, type LoadReport } from "./lib.js";
 
 const TORCH_GRAPH_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "torch_graph_reference.py");
@@ -49,32 +48,25 @@ export function graphStepSpec(): DenoiserSpec {
 export async function rewardiffGraphStep(spec: DenoiserSpec, B: number, warmup: number, repeats: number): Promise<{ ms: number; all: number[]; load: LoadReport; lastLoss: number }> {
   const hook = graphNoise(QM9_GRAPH_LAYOUT);
   const D = spec.dataDim;
-  const step = jit((p: DenoiserParams, opt: AdamState<DenoiserParams>, x0: JArray, key: JArray, ab: JArray, lr: JArray) => {
-    const keys = random.split(key, 2);
-    const lossOf = (q: DenoiserParams) =>
-      denoisingLossOf((xt, t) => applyDenoiser(spec, q, xt, t.astype(np.float32).mul(1000 / T)), "eps", [D], { x0, alphaBars: ab, key: keys.ref.slice(1), noise: hook });
-    const [loss, grads] = valueAndGrad(lossOf)(tree.ref(p));
-    const { params, state } = adamUpdate(defaultAdam, p, grads, opt, lr);
-    return [params, state, keys.slice(0), loss];
-  }) as unknown as (...a: unknown[]) => [DenoiserParams, AdamState<DenoiserParams>, JArray, JArray];
+  const trainer = makeTrainStep<DenoiserParams>(
+    (q, [x0, ab], [key]) => denoisingLossOf((xt, t) => applyDenoiser(spec, q, xt, t.astype(np.float32).mul(1000 / T)), "eps", [D], { x0: x0!, alphaBars: ab!, key: key!, noise: hook }),
+    adam(1e-3),
+    { lossKeys: 1 },
+  );
   const alphaBars = Float32Array.from(makeSchedule({ kind: "linear", steps: T }).alphaBars);
-  const x0Host = Float32Array.from({ length: B * D }, (_, i) => (Math.sin(i * 12.9898) * 43758.5453) % 1 < 0.2 ? 1 : 0);
-  let params = initDenoiser(keyFromSeed(0), spec);
-  let opt = adamInit(params);
-  let key = keyFromSeed(1);
+  const x0Host = Float32Array.from({ length: B * D }, (_, i) => ((Math.sin(i * 12.9898) * 43758.5453) % 1 < 0.2 ? 1 : 0));
+  let state = trainer.init(initDenoiser(keyFromSeed(0), spec), keyFromSeed(1));
   let lastLoss = Number.NaN;
   const one = async () => {
-    let loss: JArray;
-    [params, opt, key, loss] = step(params, opt, np.array(x0Host, { shape: [B, D] }), key, np.array(alphaBars), scalar(1e-3));
-    lastLoss = (await loss.data())[0] as number;
+    const r = trainer.step(state, [np.array(x0Host, { shape: [B, D] }), np.array(alphaBars)]);
+    state = r.state;
+    lastLoss = (await r.loss.data())[0] as number;
   };
   for (let i = 0; i < warmup; i++) await one();
   const mon = startLoadMonitor();
   const timing = await timeIt(one, { warmup: 0, repeats });
   const load = mon.stop();
-  tree.dispose(params);
-  tree.dispose(opt as unknown as DenoiserParams);
-  key.dispose();
+  disposeTrainStepState(state);
   return { ms: timing.median, all: timing.all.map((v) => Math.round(v * 10) / 10), load, lastLoss };
 }
 

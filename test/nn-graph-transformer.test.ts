@@ -6,7 +6,7 @@
  * gradients, and a short training run on QM9 graph rows whose loss falls.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { ensureBackend, jit, keyFromSeed, np, random, scalar, splitKey, toHostSync, tree, valueAndGrad, wasmHeapBytes, type JArray } from "../src/backend/index.js";
+import { ensureBackend, jit, keyFromSeed, np, random, toHostSync, tree, valueAndGrad, wasmHeapBytes, type JArray } from "../src/backend/index.js";
 import { encodeSmiles, graphFromRow, graphRowLength, graphShape, QM9_VOCABULARY } from "../src/chem/graph.js";
 import { encodeQm9, qm9Splits } from "../src/chem/qm9-node.js";
 import { loadRDKit, type RDKit } from "../src/chem/rdkit.js";
@@ -15,10 +15,10 @@ import { mulberry32 } from "../src/data/host-rng.js";
 import { graphNoise } from "../src/diffusion/graph-noise.js";
 import { denoisingLossOf } from "../src/diffusion/loss.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
-import { adamInit, adamUpdate, defaultAdam } from "../src/nn/adam.js";
 import { initTrainable } from "../src/finetune/policy.js";
 import { applyDenoiser, initDenoiser, parseDenoiserSpec, type DenoiserParams, type DenoiserSpec } from "../src/nn/denoiser.js";
 import { namedLeaves } from "../src/nn/params.js";
+import { adam, disposeTrainStepState, makeTrainStep } from "../src/optim/index.js";
 
 let rdkit: RDKit;
 beforeAll(async () => {
@@ -313,7 +313,7 @@ describe("graph transformer", () => {
     for (const [group, sq] of layerNorms) expect(sq, group).toBeGreaterThan(0);
   });
 
-  it("trains on 500 QM9 graph rows: the ε-loss at a fixed draw falls within 50 Adam steps, the heap stays flat", { timeout: 180_000 }, () => {
+  it("trains on 500 QM9 graph rows: the ε-loss at a fixed draw falls within 50 Adam steps, the heap stays flat", { timeout: 180_000 }, async () => {
     const train = qm9Splits().train;
     const rng = mulberry32(8);
     const pick = Array.from({ length: 500 }, () => train[Math.floor(rng() * train.length)]!);
@@ -326,11 +326,7 @@ describe("graph transformer", () => {
     const lossOf = (q: DenoiserParams, x0: JArray, key: JArray, ab: JArray) =>
       denoisingLossOf((xt, t) => applyDenoiser(spec, q, xt, t.astype(np.float32).mul(1000 / T)), "eps", [D], { x0, alphaBars: ab, key, noise: hook });
     const evalLoss = jit((q: DenoiserParams, x0: JArray, key: JArray, ab: JArray) => lossOf(q, x0, key, ab));
-    const step = jit((q: DenoiserParams, opt: ReturnType<typeof adamInit<DenoiserParams>>, x0: JArray, key: JArray, ab: JArray, lr: JArray) => {
-      const [loss, grads] = valueAndGrad((r: DenoiserParams) => lossOf(r, x0, key, ab))(tree.ref(q));
-      const { params, state } = adamUpdate(defaultAdam, q, grads, opt, lr);
-      return [params, state, loss] as const;
-    });
+    const trainer = makeTrainStep<DenoiserParams>((q, [x0, ab], [key]) => lossOf(q, x0!, key!, ab!), adam(3e-3), { lossKeys: 1 });
     const B = 64;
     const batch = (k: number) => {
       const r = mulberry32(100 + k);
@@ -344,23 +340,20 @@ describe("graph transformer", () => {
     // A fixed evaluation: 256 rows, one fixed draw of t and ε.
     const evalRows = np.array(data.matrix.data.slice(0, 256 * D), { shape: [256, D] });
     const evaluate = (q: DenoiserParams) => toHostSync(evalLoss(tree.ref(q), evalRows.ref, keyFromSeed(77), np.array(alphaBars)))[0]!;
-    let params = initDenoiser(keyFromSeed(9), spec);
-    let opt = adamInit(params);
-    const before = evaluate(params);
-    const keys = splitKey(keyFromSeed(10), 50);
+    let state = trainer.init(initDenoiser(keyFromSeed(9), spec), keyFromSeed(10));
+    const before = evaluate(state.params);
     let heapWarm = 0;
     for (let k = 0; k < 50; k++) {
-      let loss: JArray;
-      [params, opt, loss] = step(params, opt, batch(k), keys[k]!, np.array(alphaBars), scalar(3e-3));
-      expect(Number.isFinite(toHostSync(loss)[0])).toBe(true);
+      const r = trainer.step(state, [batch(k), np.array(alphaBars)]);
+      state = r.state;
+      expect(Number.isFinite((await r.loss.data())[0])).toBe(true);
       if (k === 9) heapWarm = wasmHeapBytes();
     }
     // A leaked batch per step would be 64 × 396 × 4 B ≈ 100 KB, 4 MB over the last 40 steps.
     expect(wasmHeapBytes() - heapWarm).toBeLessThan(1 << 20);
-    const after = evaluate(params);
+    const after = evaluate(state.params);
     evalRows.dispose();
-    tree.dispose(params);
-    tree.dispose(opt as unknown as DenoiserParams);
+    disposeTrainStepState(state);
     expect(before).toBeGreaterThan(0.5);
     expect(after, `loss ${before} → ${after}`).toBeLessThan(0.75 * before);
   });
