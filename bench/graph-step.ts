@@ -109,16 +109,18 @@ export async function graphStepSection(cfg: GraphStepConfig = DEFAULT_GRAPH_STEP
   }
   const machine = machineInfo();
   const atEnd = loadavg().map((v) => Math.round(v * 100) / 100);
-  const busy = Math.max(loadavgAtStart[0]!, atEnd[0]!) > machine.cores / 2;
+  // Other processes' CPU use while rewardiff was timed (the load average also counts this benchmark).
+  const others = Math.max(...rows.map((r) => (r.rewardiff as { load: LoadReport }).load.otherCores));
   return {
     bench: "graph-step",
     network: spec,
     params,
     steps: rows,
     loadavg: { atStart: loadavgAtStart, atEnd },
-    note: busy
-      ? `machine busy (1-minute load average up to ${Math.max(loadavgAtStart[0]!, atEnd[0]!)} on ${machine.cores} cores): other processes shared the CPU, the timings are inflated and noisy`
-      : "machine quiet (1-minute load average at most half the cores)",
+    note:
+      others > 0.25
+        ? `machine busy: other processes used up to ${others} of ${machine.cores} cores while rewardiff was timed; the timings are inflated and noisy`
+        : `machine quiet: other processes used at most ${others} cores while rewardiff was timed`,
     machine,
   };
 }
