@@ -4,6 +4,7 @@ import { splitKey, type Key } from "../backend/keys.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import { modelOutput, type ModelConfig } from "./model.js";
 import { sample, samplerPlan, type SamplerConfig } from "./sample.js";
+import { noiseHookOf } from "./noise-space.js";
 import { makeSchedule } from "./schedule.js";
 import type { EpsFn, ModelFn } from "./types.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
@@ -40,6 +41,7 @@ export async function generateWithEps(
   const batch = opts.batch ?? 4096;
   const out = new Float32Array(n * D);
   const batches = Math.ceil(n / batch);
+  const noise = noiseHookOf(model.noise);
   const keys = batches > 0 ? splitKeys(key, batches) : (key.dispose(), []);
   for (let b = 0; b < batches; b++) {
     const rows = Math.min(batch, n - b * batch);
@@ -49,7 +51,10 @@ export async function generateWithEps(
       n: rows,
       eventShape: eventShapeOf(model.network),
       key: keys[b]!,
-      hooks: opts.onStep ? { onStep: (info) => opts.onStep!(b * plan.length + info.i + 1, batches * plan.length) } : {},
+      hooks: {
+        ...(noise ? { noise } : {}),
+        ...(opts.onStep ? { onStep: (info: { i: number }) => opts.onStep!(b * plan.length + info.i + 1, batches * plan.length) } : {}),
+      },
     });
     out.set(await toHost(x.reshape([rows, D])), b * batch * D);
   }

@@ -7,12 +7,15 @@ import { scalar } from "../backend/ownership.js";
 import { applyDenoiser, type ConditionInput, type DenoiserParams, type DenoiserSpec } from "../nn/denoiser.js";
 import { denoised, type Prediction } from "./parameterization.js";
 import { makeSchedule, type Schedule, type ScheduleConfig } from "./schedule.js";
+import type { NoiseSpace } from "./noise-space.js";
 import type { EpsFn, ModelFn, StepTime } from "./types.js";
 
 export interface ModelConfig {
   network: DenoiserSpec;
   prediction: Prediction;
   schedule: ScheduleConfig;
+  /** The noise space (./noise-space.ts); absent = all of R^D. */
+  noise?: NoiseSpace;
 }
 
 /** The network's time input for training index i: t = 1000 · i / T (the DDPM scale whatever T is). */

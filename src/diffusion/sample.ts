@@ -100,6 +100,16 @@ export function asModelFn(model: ModelFn | EpsFn): ModelFn {
   return typeof model === "function" ? { prediction: "eps", apply: model } : model;
 }
 
+/**
+ * With a noise hook P, the network's output passes through P too: x_T and every z_t lie in the noise space V,
+ * and so do the true ε, x₀ and v (linear in x₀ and ε), so projecting the prediction only removes what a
+ * learned network gets wrong outside V. Without it, an off-subspace error in ε̂ is amplified by 1/√ᾱ_t in x̂₀
+ * at high noise and the chain leaves V.
+ */
+function projectedOutput(model: ModelFn, noise: NoiseHook | undefined): ModelFn {
+  return noise ? { prediction: model.prediction, apply: (x, t) => noise(model.apply(x, t)) } : model;
+}
+
 /** A standard-normal draw of `shape` from `key` (consumed), through the noise hook. */
 export function drawNoise(key: Key, shape: readonly number[], noise?: NoiseHook): JArray {
   const z = random.normal(key, [...shape]);
@@ -164,9 +174,9 @@ async function guidedStep(
  */
 export async function sample(o: SampleOptions): Promise<JArray> {
   const S = o.plan.length;
-  const model = asModelFn(o.model);
-  const shape = [o.n, ...o.eventShape];
   const hooks = o.hooks ?? {};
+  const model = projectedOutput(asModelFn(o.model), hooks.noise);
+  const shape = [o.n, ...o.eventShape];
   const keys = splitKeyWords(o.key, S + 1);
   let x = o.xT ?? drawNoise(keyAt(keys, 0), shape, hooks.noise);
   try {

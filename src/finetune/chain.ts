@@ -108,10 +108,13 @@ function stepTraced<P extends Params, F extends Params>(
   z: JArray,
   row: JArray,
   side: JArray[],
+  noise: NoiseHook | undefined,
 ): [JArray, JArray] {
   const k = (i: number) => row.ref.slice(i);
-  const epsTheta = m.eps(p, tree.ref(f) as F, x.ref, k(7), k(6), side.map((s) => s.ref));
-  const epsRef = m.refEps(f, x.ref, k(7), k(6), side);
+  // With a noise hook the ε̂s are projected too, as in the sampling loop (src/diffusion/sample.ts).
+  const proj = (e: JArray) => (noise ? noise(e) : e);
+  const epsTheta = proj(m.eps(p, tree.ref(f) as F, x.ref, k(7), k(6), side.map((s) => s.ref)));
+  const epsRef = proj(m.refEps(f, x.ref, k(7), k(6), side));
   // The step's mean (diffusion/step.ts) from the row's first COEFFICIENT_COUNT entries.
   const mean = (eps: JArray, xt: JArray) => {
     const st = stepFromOutput("eps", xt, eps, row.ref.slice([0, COEFFICIENT_COUNT]));
@@ -197,7 +200,7 @@ export function makeChain<P extends Params, F extends Params>(
   const rowsOf = (a: number, b: number) => np.array(rowsHost.slice(a * ROW, b * ROW), { shape: [b - a, ROW] });
 
   // The compiled functions take pytrees of any shape: typed loosely at the jit boundary (as diffusion/model.ts).
-  const stepFwd = jit((p: P, f: F, x: JArray, z: JArray, row: JArray, side: JArray[]) => stepTraced(m, klReduce, p, f, x, z, row, side)) as unknown as Jitted;
+  const stepFwd = jit((p: P, f: F, x: JArray, z: JArray, row: JArray, side: JArray[]) => stepTraced(m, klReduce, p, f, x, z, row, side, o.noise)) as unknown as Jitted;
   const zAt = (words: Uint32Array, i: number, n: number) => zDraw(keyAt(words, i + 1), np.zeros([n, ...eventShape]));
 
   // One segment's vector–Jacobian product: ∂/∂(θ, x_a) of  g_b · x_b + λ Σ_{t in segment} mean KL_t.
@@ -206,7 +209,7 @@ export function makeChain<P extends Params, F extends Params>(
     const run = (pp: P, x: JArray) => {
       let klSum: JArray | undefined;
       for (let i = 0; i < L; i++) {
-        const [xs, kl] = stepTraced(m, klReduce, tree.ref(pp) as P, tree.ref(f) as F, x, zs.ref.slice(i), rows.ref.slice(i), side.map((s) => s.ref));
+        const [xs, kl] = stepTraced(m, klReduce, tree.ref(pp) as P, tree.ref(f) as F, x, zs.ref.slice(i), rows.ref.slice(i), side.map((s) => s.ref), o.noise);
         x = xs;
         const km = np.mean(kl);
         klSum = klSum ? klSum.add(km) : km;

@@ -11,6 +11,7 @@ import { toHostSync, upload } from "../backend/ownership.js";
 import { batchIndices } from "../data/batches.js";
 import type { HostMatrix } from "../data/matrix.js";
 import { denoisingLoss } from "../diffusion/loss.js";
+import { noiseHookOf } from "../diffusion/noise-space.js";
 import type { ModelConfig } from "../diffusion/model.js";
 import { makeSchedule } from "../diffusion/schedule.js";
 import { initDenoiser, type ConditionInput, type DenoiserParams } from "../nn/denoiser.js";
@@ -87,6 +88,7 @@ function gather(m: HostMatrix, idx: Int32Array): Float32Array {
  * static parts). The batch is [x0, ᾱ table, condValues?, weights?].
  */
 export function denoiserStep(model: ModelConfig, cfg: TrainConfig, hasCond: boolean, hasWeights: boolean, dropout: number): TrainStep<DenoiserParams, AdamState<DenoiserParams>> {
+  const noise = noiseHookOf(model.noise);
   const loss = (p: DenoiserParams, batch: JArray[], keys: JArray[]) => {
     const [x0, alphaBars, ...rest] = batch as [JArray, JArray, ...JArray[]];
     const condValues = hasCond ? rest.shift() : undefined;
@@ -99,7 +101,7 @@ export function denoiserStep(model: ModelConfig, cfg: TrainConfig, hasCond: bool
     } else {
       dropKey.dispose();
     }
-    return denoisingLoss(model, p, { x0, alphaBars, key: lossKey, weights, cond });
+    return denoisingLoss(model, p, { x0, alphaBars, key: lossKey, weights, cond, noise });
   };
   return makeTrainStep(loss, optimizerFromConfig(cfg, cfg.steps), {
     ema: cfg.ema,

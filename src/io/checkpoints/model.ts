@@ -147,6 +147,14 @@ const ModelBlockSchema = z.strictObject({
   network: z.looseObject({ dataDim: z.unknown() }),
   prediction: z.enum(["eps", "x0", "v"]),
   schedule: ScheduleBlockSchema,
+  /** The noise space (src/diffusion/noise-space.ts); absent = all of R^D. */
+  noise: z
+    .discriminatedUnion("kind", [
+      z.strictObject({ kind: z.literal("full") }),
+      z.strictObject({ kind: z.literal("symmetric") }),
+      z.strictObject({ kind: z.literal("graph"), maxNodes: int(1), nodeBlocks: z.array(int(1)).min(1), edgeFeatures: int(1) }),
+    ])
+    .optional(),
 });
 
 const ConditioningSchema = z.strictObject({

@@ -1,0 +1,85 @@
+/**
+ * A model's noise space travels with it: the trainer's forward noise, `generate`'s sampler draws and the
+ * checkpoint all use `model.noise` (src/diffusion/noise-space.ts). Checked on symmetric 3×3 matrices
+ * (fixtures.md §5): samples of a model trained and sampled through the library's own entry points are
+ * exactly symmetric, and a model without the noise space is not.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ensureBackend } from "../src/backend/init.js";
+import { keyFromSeed, splitKey } from "../src/backend/keys.js";
+import { generate } from "../src/diffusion/generate.js";
+import type { ModelConfig } from "../src/diffusion/model.js";
+import { noiseHookOf } from "../src/diffusion/noise-space.js";
+import { loadModel, saveModel } from "../src/io/checkpoints/model-files.js";
+import { symmetricGaussianTask } from "../src/tasks/symmetric-gaussian.js";
+import { defaultTrainConfig, disposeTrainState, initTrainState, trainSteps } from "../src/training/trainer.js";
+
+beforeAll(ensureBackend);
+
+const task = symmetricGaussianTask([1, 0.5, 0, 2, 0.3, -1], [
+  [1, 0.2, 0, 0, 0, 0],
+  [0.2, 0.5, 0, 0, 0, 0],
+  [0, 0, 0.3, 0, 0, 0],
+  [0, 0, 0, 1, 0, 0],
+  [0, 0, 0, 0, 0.4, 0],
+  [0, 0, 0, 0, 0, 0.8],
+]);
+
+function modelWith(noise: ModelConfig["noise"]): ModelConfig {
+  return {
+    network: { kind: "mlp", dataDim: 9, eventShape: [3, 3], hidden: 64, layers: 2, timeEmbedding: 16, residual: true, norm: "none" } as ModelConfig["network"],
+    prediction: "eps",
+    schedule: { kind: "linear", steps: 1000 },
+    ...(noise ? { noise } : {}),
+  };
+}
+
+/** max |X − Xᵀ| over all samples (rows of 9 values). */
+function asymmetry(rows: Float32Array): number {
+  let worst = 0;
+  for (let r = 0; r < rows.length / 9; r++) {
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) worst = Math.max(worst, Math.abs(rows[r * 9 + i * 3 + j]! - rows[r * 9 + j * 3 + i]!));
+  }
+  return worst;
+}
+
+async function trainAndSample(model: ModelConfig, seed: number) {
+  const [kData, kInit, kSample] = splitKey(keyFromSeed(seed), 3);
+  const data = task.sample(kData!, 2000);
+  const cfg = { ...defaultTrainConfig, steps: 60, batchSize: 128 };
+  const state = await trainSteps(model, cfg, initTrainState(model, kInit!), { x: data }, { logEvery: 20 });
+  const x = await generate(model, state.ema, { sampler: "ddpm", steps: 20, eta: 1 }, 200, kSample!);
+  return { state, x };
+}
+
+describe("noise space of a model", () => {
+  it("resolves to no hook for the full space and to projections otherwise", () => {
+    expect(noiseHookOf(undefined)).toBeUndefined();
+    expect(noiseHookOf({ kind: "full" })).toBeUndefined();
+    expect(noiseHookOf({ kind: "symmetric" })).toBeTypeOf("function");
+    expect(noiseHookOf({ kind: "graph", maxNodes: 9, nodeBlocks: [5, 3], edgeFeatures: 4 })).toBeTypeOf("function");
+    expect(() => noiseHookOf({ kind: "spherical" } as never)).toThrow(/unknown noise space "spherical"/);
+  });
+
+  it("training, sampling and the checkpoint keep samples on the symmetric subspace", async () => {
+    const model = modelWith({ kind: "symmetric" });
+    const { state, x } = await trainAndSample(model, 1);
+    expect(asymmetry(x.data)).toBe(0);
+    const path = join(mkdtempSync(join(tmpdir(), "rewardiff-noise-")), "m.safetensors");
+    saveModel(path, { model, train: { ...defaultTrainConfig, steps: 60, batchSize: 128 }, columns: Array.from({ length: 9 }, (_, i) => `x${i}`), data: "symmetric" }, state);
+    const loaded = loadModel(path);
+    expect(loaded.meta.model.noise).toEqual({ kind: "symmetric" });
+    const again = await generate(loaded.meta.model, loaded.ema, { sampler: "ddpm", steps: 20, eta: 1 }, 50, keyFromSeed(3));
+    expect(asymmetry(again.data)).toBe(0);
+    disposeTrainState(state);
+  });
+
+  it("without the noise space the same model's samples leave the subspace (the check can fail)", async () => {
+    const { state, x } = await trainAndSample(modelWith(undefined), 1);
+    expect(asymmetry(x.data)).toBeGreaterThan(1e-3);
+    disposeTrainState(state);
+  });
+});
