@@ -52,7 +52,9 @@ function defaultOf(key: string, f: JsonField): string {
 
 /** The generated tables (the text between the markers, without them). */
 export function renderMethodTables(): string {
-  const out: string[] = [];
+  const out: string[] = ["| kind | what it does |", "|---|---|"];
+  for (const m of METHOD_MODULES) out.push(`| [\`${m.kind}\`](#${m.kind}) | ${m.summary.replace(/\|/g, "\\|")} |`);
+  out.push("");
   for (const m of METHOD_MODULES) {
     const js = z.toJSONSchema(m.schema, { unrepresentable: "any", io: "input" }) as { properties: Record<string, JsonField> };
     out.push(`#### \`${m.kind}\``, "", `${m.summary}.`, "");
