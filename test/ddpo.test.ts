@@ -50,7 +50,7 @@ describe("ddpo step log-probabilities", () => {
     });
   });
 
-  it("the PPO loss's per-row log-probability equals the rollout's at θ_old (a network, eps and v predictions)", async () => {
+  it("the PPO loss's per-row log-probability equals the rollout's at θ_old (a network, eps and v predictions; sum and mean over dimensions)", async () => {
     for (const prediction of ["eps", "v"] as const) {
       const model: ModelConfig = {
         network: { kind: "mlp", dataDim: 2, hidden: 16, layers: 2, timeEmbedding: 8, residual: true, norm: "none" },
@@ -59,24 +59,31 @@ describe("ddpo step log-probabilities", () => {
       };
       const st = initTrainState(model, keyFromSeed(1));
       const plan = samplerPlan(makeSchedule(schedule), { sampler: "ddpm", steps: 6, eta: 1 });
-      const tr = await rollout({ policy: modelEps(model, st.params), plan, n: 16, dim: 2, key: keyFromSeed(2) });
-      const n = 16;
-      tr.steps.forEach((c, k) => {
-        const coef = new Float32Array(n * 6);
-        for (let i = 0; i < n; i++) coef.set([Math.sqrt(c.t.alphaBar), Math.sqrt(1 - c.t.alphaBar), c.cX0, c.cEps, c.cXt, c.sigma], 6 * i);
-        const { logProb, mean } = policyStepLogProb(
-          model,
-          tree.ref(st.params),
-          upload(tr.xt[k]!, n, 2),
-          upload(tr.xs[k]!, n, 2),
-          np.full([n], (1000 * c.t.index) / 100),
-          np.full([n], c.t.alphaBar),
-          upload(coef, n, 6),
-        );
-        mean.dispose();
-        const lp = toHostSync(logProb);
-        for (let i = 0; i < n; i++) expect(Math.abs(lp[i]! - tr.logProbs[k]![i]!)).toBeLessThan(1e-3 * Math.max(1, Math.abs(lp[i]!)));
-      });
+      const bySum: Float32Array[] = [];
+      for (const reduce of ["sum", "mean"] as const) {
+        const tr = await rollout({ policy: modelEps(model, st.params), plan, n: 16, dim: 2, key: keyFromSeed(2), reduce });
+        const n = 16;
+        tr.steps.forEach((c, k) => {
+          const coef = new Float32Array(n * 6);
+          for (let i = 0; i < n; i++) coef.set([Math.sqrt(c.t.alphaBar), Math.sqrt(1 - c.t.alphaBar), c.cX0, c.cEps, c.cXt, c.sigma], 6 * i);
+          const { logProb, mean } = policyStepLogProb(
+            model,
+            tree.ref(st.params),
+            upload(tr.xt[k]!, n, 2),
+            upload(tr.xs[k]!, n, 2),
+            np.full([n], (1000 * c.t.index) / 100),
+            np.full([n], c.t.alphaBar),
+            upload(coef, n, 6),
+            reduce,
+          );
+          mean.dispose();
+          const lp = toHostSync(logProb);
+          for (let i = 0; i < n; i++) expect(Math.abs(lp[i]! - tr.logProbs[k]![i]!)).toBeLessThan(1e-3 * Math.max(1, Math.abs(lp[i]!)));
+          // ddpo-pytorch's mean over the D = 2 dimensions is the summed log-density divided by D.
+          if (reduce === "sum") bySum[k] = lp;
+          else for (let i = 0; i < n; i++) expect(Math.abs(2 * lp[i]! - bySum[k]![i]!)).toBeLessThan(1e-4 * Math.max(1, Math.abs(bySum[k]![i]!)));
+        });
+      }
       disposeTrainState(st);
     }
   });

@@ -50,6 +50,12 @@ export interface DdpoConfig extends Pick<OptimizerConfig, "learningRate" | "grad
   clip: number;
   /** α of the KL penalty to the pretrained model (0 = DDPO without KL; > 0 = DPOK). */
   klWeight: number;
+  /**
+   * How a step's log-probability reduces over the event axes: "sum" (the theory: log N(x_s; μ, σ²I)) or "mean"
+   * (ddpo-pytorch's convention). The ratio's clip ε then bounds a different trust region: with "mean" the
+   * ratio of a D-dimensional step is the D-th root of the true one, so ε allows D times the log-ratio.
+   */
+  logProbReduce: EventReduce;
 }
 
 export const defaultDdpoConfig: DdpoConfig = {
@@ -61,6 +67,7 @@ export const defaultDdpoConfig: DdpoConfig = {
   learningRate: 3e-4,
   gradClip: 1,
   klWeight: 0,
+  logProbReduce: "sum",
 };
 
 /** A reward on final samples x_0 (host values, one per row; black-box rewards are fine). */
@@ -268,7 +275,7 @@ function ppoStep(model: ModelConfig, cfg: DdpoConfig): TrainStep<DenoiserParams>
   const clip = cfg.clip;
   const opt = constantRateOptimizer(cfg.learningRate, cfg.gradClip);
   const loss = (p: DenoiserParams, [xt, xs, tNet, alphaBar, coef, oldLogProb, adv, preMean, klWeight]: JArray[]): [JArray, JArray[]] => {
-    const { logProb, mean } = policyStepLogProb(model, p, xt!, xs!, tNet!, alphaBar!, coef!.ref);
+    const { logProb, mean } = policyStepLogProb(model, p, xt!, xs!, tNet!, alphaBar!, coef!.ref, cfg.logProbReduce);
     const ratio = np.exp(logProb.sub(oldLogProb!));
     const clipFrac = np.mean(np.abs(ratio.ref.sub(1)).greater(clip).astype(np.float32));
     const unclipped = adv!.ref.mul(ratio.ref).mul(-1);
@@ -278,7 +285,7 @@ function ppoStep(model: ModelConfig, cfg: DdpoConfig): TrainStep<DenoiserParams>
     const kl = pathKl(mean, preMean!, np.divide(0.5, np.square(sigma)));
     return [np.mean(pg.add(kl.mul(klWeight!))), [clipFrac]];
   };
-  return makeTrainStep(loss, optimizerFromConfig(opt, 1), { hasAux: true, cacheKey: JSON.stringify(["ppo", model, clip, optimizerStaticKey(opt)]) });
+  return makeTrainStep(loss, optimizerFromConfig(opt, 1), { hasAux: true, cacheKey: JSON.stringify(["ppo", model, clip, cfg.logProbReduce, optimizerStaticKey(opt)]) });
 }
 
 /** One round's figures. */
@@ -346,7 +353,7 @@ export async function trainDdpo(o: {
   try {
     for (let it = 0; it < cfg.iterations; it++) {
       const [kRoll, kPerm] = splitKey(keys[it]!, 2);
-      const tr = await rollout({ policy: modelEps(o.model, state.params), reference, plan: o.plan, n: cfg.batch, dim: D, key: kRoll!, where });
+      const tr = await rollout({ policy: modelEps(o.model, state.params), reference, plan: o.plan, n: cfg.batch, dim: D, key: kRoll!, where, reduce: cfg.logProbReduce });
       const r = rewardValues(await o.reward(tr.x0), cfg.batch);
       const S = tr.steps.length;
       const B = cfg.batch;

@@ -41,6 +41,7 @@ export const ddpoMethod = defineMethod({
     clip: positive().default(D.clip),
     learningRate: positive().default(D.learningRate),
     gradClip: nonNegative().default(D.gradClip),
+    logProbReduce: z.enum(["sum", "mean"]).default(D.logProbReduce).describe("log-probability over the event axes: sum (the theory) or mean (ddpo-pytorch's; a wider trust region for the same clip)"),
     ...guidanceReward,
     label: labelField(),
   }),
@@ -61,6 +62,7 @@ export const ddpoMethod = defineMethod({
     learningRate: m.learningRate,
     gradClip: m.gradClip,
     klWeight,
+    logProbReduce: m.logProbReduce,
   };
   const base = await ctx.base();
   const pre = base.state.ema;
