@@ -1,4 +1,4 @@
-/** File formats and the experiment config: CSV, .npy, safetensors checkpoints, JSON, atomic writes. */
+/** File formats: CSV, .npy, safetensors checkpoints, JSON, atomic writes. */
 export { writeFileAtomic } from "./atomic.js";
 export { readBytes, readText } from "./files.js";
 export { parseJson, locateJsonError, checkJsonValue, type JsonSyntaxError, type ParseJsonOptions } from "./json.js";
@@ -33,5 +33,4 @@ export {
   type CheckpointPaths,
   type CheckpointSidecar,
 } from "./checkpoint.js";
-export * from "./config.js";
 export { describeZodIssues } from "./zod-error.js";

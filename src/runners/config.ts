@@ -8,7 +8,7 @@
 import * as z from "zod";
 import { readText } from "../io/files.js";
 import { parseJson } from "../io/json.js";
-import { TASKS_WITH_REWARD, checkSamplingSteps, describeConfigError, experimentShape, methodPath, methodsOf, strict, type RunConfig } from "../io/config.js";
+import { TASKS_WITH_REWARD, checkSamplingSteps, describeConfigError, experimentShape, methodPath, methodsOf, strict, type RunConfig } from "./config-schemas.js";
 import type { AddIssue, MethodRequirements } from "./methods/context.js";
 import { METHOD_MODULES, methodModule } from "./methods/registry.js";
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { ensureBackend } from "../backend/init.js";
 import { keyFromSeed, splitKey } from "../backend/keys.js";
 import type { HostMatrix } from "../data/matrix.js";
-import { methodsOf } from "../io/config.js";
+import { methodsOf } from "./config-schemas.js";
 import { writeCsv } from "../io/csv.js";
 import { renderReportHtml, type PlotFigure } from "../report/html.js";
 import { lineChart, scatterPlot } from "../report/plots.js";

@@ -4,7 +4,7 @@
  * entries would get the same default. Labels name the rows, the samples files and the fine-tuned
  * checkpoints, so they must be unique: a duplicate is refused before any work.
  */
-import { methodsOf, type MethodEntry } from "../io/config.js";
+import { methodsOf, type MethodEntry } from "./config-schemas.js";
 import { methodModule } from "./methods/registry.js";
 
 /** The label of every method entry of a config, in order. */

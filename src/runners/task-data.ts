@@ -6,7 +6,7 @@ import { permutation } from "../data/permutation.js";
 import { resolve, dirname } from "node:path";
 import { splitKey, type Key } from "../backend/keys.js";
 import { hostMatrix, takeRows, type HostMatrix } from "../data/matrix.js";
-import type { TaskConfig } from "../io/config.js";
+import type { TaskConfig } from "./config-schemas.js";
 import { readCsv } from "../io/csv.js";
 import { readNpyMatrix } from "../io/npy.js";
 import { gaussianMixtureTask, sampleMixture } from "../tasks/gaussian-mixture.js";

@@ -6,7 +6,7 @@
  * "classifier" (hidden, layers, steps, learningRate, batchSize, l2, holdout), else the defaults.
  */
 import { keyFromSeed } from "../../backend/index.js";
-import type { RewardConfig } from "../../io/config.js";
+import type { RewardConfig } from "../config-schemas.js";
 import { fitClassifier, type ClassifierModel, type ClassifierSpec } from "../../rewards/classifier.js";
 import { saveClassifier } from "../../io/checkpoints/classifier.js";
 import { TILT_CLASSES } from "../../tasks/classifier-tilt.js";

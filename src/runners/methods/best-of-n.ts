@@ -7,7 +7,7 @@
 import * as z from "zod";
 import { bestOfN } from "../../guidance/best-of-n.js";
 import { newCost } from "../../guidance/types.js";
-import { int, strict } from "../../io/config.js";
+import { int, strict } from "../config-schemas.js";
 import { defineMethod, type MethodContext } from "./context.js";
 import { baseEps, guidanceOutput, guidanceSetup, sampleGuided } from "./guidance-common.js";
 import { alphaField, guidanceReward, labelField } from "./schema-parts.js";

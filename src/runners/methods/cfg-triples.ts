@@ -21,7 +21,7 @@ import { makeSchedule } from "../../diffusion/schedule.js";
 import { CONTEXT_EMBEDDING, cachedPretrained, pretrainedEps, pretrainedFor, tiltData } from "../classifier-tilt/pretrained.js";
 import { generateWithEps } from "../../diffusion/generate.js";
 import * as z from "zod";
-import { int, strict } from "../../io/config.js";
+import { int, strict } from "../config-schemas.js";
 import { defineMethod } from "./context.js";
 import { CLASSIFIER_TILT, labelField, optionalAlpha, scaleField } from "./schema-parts.js";
 import { resolveGamma } from "./ctrl.js";

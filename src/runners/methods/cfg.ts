@@ -13,7 +13,7 @@ import { cfgTerm } from "../../guidance/terms.js";
 import { evaluateRewardHost } from "../../rewards/reward.js";
 import { disposeTrainState, initTrainState, trainSteps } from "../../training/trainer.js";
 import * as z from "zod";
-import { int, strict } from "../../io/config.js";
+import { int, strict } from "../config-schemas.js";
 import { defineMethod, type MethodOutput } from "./context.js";
 import { guidanceOutput, guidanceSetup, guidanceTargets, mergeOutputs, sampleGuided } from "./guidance-common.js";
 import { alphaField, guidanceInterval, scaleField } from "./schema-parts.js";

@@ -8,7 +8,7 @@
 import * as z from "zod";
 import { split2 } from "../../backend/keys.js";
 import { classifierGuidanceTerm, regressorGuidanceTerm } from "../../guidance/terms.js";
-import { strict } from "../../io/config.js";
+import { strict } from "../config-schemas.js";
 import { defineMethod } from "./context.js";
 import { baseEps, guidanceOutput, guidanceSetup, sampleGuided, trainPredictorFor } from "./guidance-common.js";
 import { alphaField, gradientPoint, guidanceInterval, guidanceReward, noisyPredictor, scaleField } from "./schema-parts.js";

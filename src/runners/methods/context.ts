@@ -11,7 +11,7 @@ import type { HostMatrix } from "../../data/matrix.js";
 import type { ModelConfig } from "../../diffusion/model.js";
 import type { SamplerConfig } from "../../diffusion/sample.js";
 import type * as z from "zod";
-import type { MethodEntry, RunConfig } from "../../io/config.js";
+import type { MethodEntry, RunConfig } from "../config-schemas.js";
 import type { PlotFigure } from "../../report/html.js";
 import type { ResultRow } from "../../report/types.js";
 import type { ProgressInfo, TrainConfig, TrainState } from "../../training/trainer.js";

@@ -19,7 +19,7 @@ import { classifierLogProbs } from "../../rewards/classifier.js";
 import { CLASSIFIER_CHECKPOINT, tiltClassifierArtefacts, tiltClassifierFor } from "../classifier-tilt/classifier.js";
 import { contextOneHot, pretrainedCheckpoints, pretrainedFor, tiltData } from "../classifier-tilt/pretrained.js";
 import * as z from "zod";
-import { nonNegative, positive, strict } from "../../io/config.js";
+import { nonNegative, positive, strict } from "../config-schemas.js";
 import { defineMethod, type MethodContext } from "./context.js";
 import { tiltEvaluation } from "./ctrl-eval.js";
 import { CLASSIFIER_TILT, finetuneOptim, labelField, optionalAlpha } from "./schema-parts.js";

@@ -19,7 +19,7 @@ import { defaultDdpoConfig, rollout, stochasticSteps, trainDdpo, type DdpoConfig
 import { lineChart } from "../../report/plots.js";
 import { evaluateRewardHost } from "../../rewards/reward.js";
 import * as z from "zod";
-import { int, nonNegative, positive, strict } from "../../io/config.js";
+import { int, nonNegative, positive, strict } from "../config-schemas.js";
 import { defineMethod } from "./context.js";
 import { exactTiltKl } from "./draft.js";
 import { guidanceOutput, guidanceSetup } from "./guidance-common.js";

@@ -20,7 +20,7 @@ import { tiltClassifierFor } from "../classifier-tilt/classifier.js";
 import { pretrainedEps, pretrainedFor, tiltData } from "../classifier-tilt/pretrained.js";
 import { toHostSync } from "../../backend/ownership.js";
 import * as z from "zod";
-import { strict } from "../../io/config.js";
+import { strict } from "../config-schemas.js";
 import { defineMethod } from "./context.js";
 import { CLASSIFIER_TILT, labelField, optionalAlpha, scaleField } from "./schema-parts.js";
 import { resolveGamma } from "./ctrl.js";

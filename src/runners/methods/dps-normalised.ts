@@ -14,7 +14,7 @@ import { scalar } from "../../backend/ownership.js";
 import type { EpsFn } from "../../diffusion/types.js";
 import { gradientTerm } from "../../guidance/terms.js";
 import type { LogLikelihood, LogLikelihoodGrad } from "../../guidance/types.js";
-import { strict } from "../../io/config.js";
+import { strict } from "../config-schemas.js";
 import { requireDifferentiable, type DifferentiableReward } from "../../rewards/reward.js";
 import { defineMethod } from "./context.js";
 import { baseEps, guidanceOutput, guidanceSetup, sampleGuided } from "./guidance-common.js";

@@ -5,7 +5,7 @@
  * non-differentiable reward (e.g. `reward: "indicator"`) with a clear error.
  */
 import * as z from "zod";
-import { strict } from "../../io/config.js";
+import { strict } from "../config-schemas.js";
 import { rewardGuidanceTerm } from "../../guidance/terms.js";
 import { defineMethod } from "./context.js";
 import { baseEps, guidanceOutput, guidanceSetup, sampleGuided } from "./guidance-common.js";

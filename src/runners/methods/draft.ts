@@ -16,7 +16,7 @@ import { lineChart } from "../../report/plots.js";
 import { tiltLogPartition } from "../../tasks/gaussian-mixture.js";
 import { finetunedCheckpoint, finetunedFileName, saveFinetuned } from "../../io/checkpoints/finetuned.js";
 import * as z from "zod";
-import { strict } from "../../io/config.js";
+import { strict } from "../config-schemas.js";
 import { defineMethod } from "./context.js";
 import { guidanceOutput, guidanceSetup, type GuidanceSetup } from "./guidance-common.js";
 import { alphaField, finetuneOptim, labelField } from "./schema-parts.js";

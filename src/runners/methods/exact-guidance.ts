@@ -7,7 +7,7 @@
  */
 import * as z from "zod";
 import { exactGuidanceTerm } from "../../guidance/exact.js";
-import { strict } from "../../io/config.js";
+import { strict } from "../config-schemas.js";
 import { mixtureEps } from "../../tasks/gaussian-mixture.js";
 import { defineMethod } from "./context.js";
 import { baseEps, guidanceOutput, guidanceSetup, sampleGuided } from "./guidance-common.js";

@@ -5,7 +5,7 @@
 import { generate } from "../../diffusion/generate.js";
 import { sampleDistances } from "../metrics.js";
 import * as z from "zod";
-import { strict } from "../../io/config.js";
+import { strict } from "../config-schemas.js";
 import { defineMethod } from "./context.js";
 import { summary } from "../../eval/stats.js";
 import type { ResultRow } from "../../report/types.js";

@@ -19,7 +19,7 @@ import { targetGuidanceTerm } from "../../guidance/terms.js";
 import { linearRewardFn, type Reward } from "../../rewards/reward.js";
 import { hostMatrix, type HostMatrix } from "../../data/matrix.js";
 import { summary } from "../../eval/stats.js";
-import type { RewardConfig } from "../../io/config.js";
+import type { RewardConfig } from "../config-schemas.js";
 import { conditionalModel, sampleAtTarget, trainConditional } from "../../training/rcgdm.js";
 import { onSupportNorm, subspaceTargetRow, type LinearRewardCoefficients } from "../rcgdm-metrics.js";
 import { subspaceBasis } from "../../nn/low-rank-score.js";
@@ -40,7 +40,7 @@ import { noisyLabels, subspaceAngle } from "../../tasks/linear-subspace.js";
 import { disposeTrainState } from "../../training/trainer.js";
 import { saveModel } from "../../io/checkpoints/model-files.js";
 import * as z from "zod";
-import { int, nonNegative, strict } from "../../io/config.js";
+import { int, nonNegative, strict } from "../config-schemas.js";
 import { defineMethod, type MethodContext, type MethodOutput } from "./context.js";
 import { labelField } from "./schema-parts.js";
 

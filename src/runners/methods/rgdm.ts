@@ -30,7 +30,7 @@ import { disposeTrainState, type TrainConfig } from "../../training/trainer.js";
 import { generate } from "../../diffusion/generate.js";
 import { sampleDistances } from "../metrics.js";
 import * as z from "zod";
-import { int, positive, strict } from "../../io/config.js";
+import { int, positive, strict } from "../config-schemas.js";
 import { defineMethod, type MethodContext, type MethodOutput } from "./context.js";
 import { guidanceReward, labelField, symbolNonNegative, symbolPositive } from "./schema-parts.js";
 import { GUIDED_BATCH, guidanceOutput, guidanceSetup, mergeOutputs, sampleGuided, type GuidanceSetup } from "./guidance-common.js";

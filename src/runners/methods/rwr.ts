@@ -15,7 +15,7 @@ import { disposeTrainState, type TrainConfig } from "../../training/trainer.js";
 import { generate } from "../../diffusion/generate.js";
 import { sampleDistances } from "../metrics.js";
 import * as z from "zod";
-import { int, positive, strict } from "../../io/config.js";
+import { int, positive, strict } from "../config-schemas.js";
 import { defineMethod } from "./context.js";
 import { guidanceReward, labelField, symbolPositive } from "./schema-parts.js";
 import { guidanceOutput, guidanceSetup } from "./guidance-common.js";

@@ -3,7 +3,7 @@
  * filled in when the config is parsed; runners read the validated values.
  */
 import * as z from "zod";
-import { int, nonNegative, positive } from "../../io/config.js";
+import { int, nonNegative, positive } from "../config-schemas.js";
 
 /**
  * Defaults of the shared fields, also taken by guidance-common.ts for a kind whose schema lacks the

@@ -9,7 +9,7 @@ import * as z from "zod";
 import { split2 } from "../../backend/keys.js";
 import { exactSoftValue } from "../../guidance/exact.js";
 import { predictorValue, rewardAtX0Value, svddTerm } from "../../guidance/terms.js";
-import { int, strict } from "../../io/config.js";
+import { int, strict } from "../config-schemas.js";
 import { defineMethod } from "./context.js";
 import { baseEps, GUIDED_BATCH, guidanceOutput, guidanceSetup, sampleGuided, trainPredictorFor } from "./guidance-common.js";
 import { alphaField, guidanceInterval, guidanceReward, noisyPredictor } from "./schema-parts.js";

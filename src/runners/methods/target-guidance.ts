@@ -9,7 +9,7 @@ import * as z from "zod";
 import { split2, splitKey } from "../../backend/keys.js";
 import type { NoisyPredictor } from "../../guidance/noisy-predictor.js";
 import { targetGuidanceTerm } from "../../guidance/terms.js";
-import { strict } from "../../io/config.js";
+import { strict } from "../config-schemas.js";
 import { defineMethod, type MethodOutput } from "./context.js";
 import { baseEps, guidanceOutput, guidanceSetup, guidanceTargets, mergeOutputs, sampleGuided, trainPredictorFor } from "./guidance-common.js";
 import { alphaField, gradientPointChosen, guidanceInterval, guidanceReward, noisyPredictor, scaleField } from "./schema-parts.js";

@@ -3,8 +3,10 @@
  * at any depth), defaults are filled in, and any problem becomes one line naming the file and the key,
  * e.g. `cfg.json: model: unknown key "hiden" (did you mean "hidden"?)`.
  */
+import { residualMlpFields } from "../nn/denoisers/mlp.js";
+import { defaultTrainConfig } from "../training/trainer.js";
 import * as z from "zod";
-import { describeZodIssues, unknownKeysMessage } from "./zod-error.js";
+import { describeZodIssues, unknownKeysMessage } from "../io/zod-error.js";
 
 /** A strict object whose unknown-key errors suggest the nearest known key. */
 export function strict<T extends z.ZodRawShape>(shape: T) {
@@ -195,24 +197,27 @@ export const ScheduleSchema = strict({
 
 /** Optimisation of the denoiser. gradClip 0 = off; ema is the EMA decay (0 = no averaging). */
 export const TrainSchema = strict({
-  steps: int(0).default(4000),
-  batchSize: int(1).default(512),
-  learningRate: positive().default(2e-3),
-  weightDecay: nonNegative().default(0),
-  gradClip: nonNegative().default(1.0),
-  lrSchedule: z.enum(["constant", "cosine", "warmup-cosine"]).default("cosine"),
-  warmupSteps: int(0).default(0),
-  ema: nonNegative().lt(1).default(0.995),
+  steps: int(0).default(defaultTrainConfig.steps),
+  batchSize: int(1).default(defaultTrainConfig.batchSize),
+  learningRate: positive().default(defaultTrainConfig.learningRate),
+  weightDecay: nonNegative().default(defaultTrainConfig.weightDecay),
+  gradClip: nonNegative().default(defaultTrainConfig.gradClip),
+  lrSchedule: z.enum(["constant", "cosine", "warmup-cosine"]).default(defaultTrainConfig.lrSchedule),
+  warmupSteps: int(0).default(defaultTrainConfig.warmupSteps),
+  ema: nonNegative().lt(1).default(defaultTrainConfig.ema),
   checkpointEvery: int(0).default(0),
 });
 
-/** The denoising network (an MLP with a time embedding), its parameterisation, schedule and training. */
+/**
+ * The denoising network (the residual MLP: its keys and defaults are the network's own schema,
+ * src/nn/denoisers/mlp.ts), its parameterisation, schedule and training.
+ */
 export const ModelSchema = strict({
-  hidden: int(1).default(128),
-  layers: int(1).default(3),
-  timeEmbedding: int(1).default(32),
-  residual: z.boolean().default(true),
-  norm: z.enum(["none", "layernorm"]).default("none"),
+  hidden: residualMlpFields.hidden,
+  layers: residualMlpFields.layers,
+  timeEmbedding: residualMlpFields.timeEmbedding,
+  residual: residualMlpFields.residual,
+  norm: residualMlpFields.norm,
   /** Fourier features of x per coordinate (0..16); "auto" = 4 for data of dimension ≤ 3, else 0. */
   fourierFeatures: z.union([z.literal("auto"), int(0).max(16)]).default("auto"),
   prediction: z.enum(["eps", "x0", "v"]).default("eps"),
