@@ -83,7 +83,7 @@ export async function rewardiffChainGrad(cfg: BenchConfig, fc: FinetuneBenchConf
     const mon = startLoadMonitor();
     const gradMs = await timeIt(
       async () => {
-        const r = chain.lossAndGrad(p, f, [], [], fc.chains, keyFromSeed(seed++));
+        const r = await chain.lossAndGrad(p, f, [], [], fc.chains, keyFromSeed(seed++));
         lastLoss = r.loss;
         await blockUntilReady(r.grads);
         tree.dispose(r.grads);

@@ -74,14 +74,14 @@ describe("classifier p̂(y|x) with temperature scaling", () => {
     model = await fitClassifier(off.x, off.y, { classes: 2, layers: 1, hidden: 32, steps: 300, learningRate: 1e-2 }, keyFromSeed(6));
   });
 
-  it("reaches near-Bayes held-out accuracy on the classifier-tilt offline set and is calibrated", () => {
+  it("reaches near-Bayes held-out accuracy on the classifier-tilt offline set and is calibrated", async () => {
     const fit = model.fit!;
     expect(fit.heldOut!.n).toBe(400);
     // Bayes accuracy of the true labeler on fresh data: E[max(p, 1 − p)].
     const fresh = task.sampleData(keyFromSeed(7), 20_000).x;
     const p = task.labelProb(fresh);
     const bayes = p.reduce((a, v) => a + Math.max(v, 1 - v), 0) / p.length;
-    const q = classifierProbs(model, fresh);
+    const q = await classifierProbs(model, fresh);
     let agree = 0;
     for (let r = 0; r < fresh.rows; r++) agree += (q[2 * r + 1]! > 0.5) === (p[r]! > 0.5) ? 1 : 0;
     expect(agree / fresh.rows).toBeGreaterThan(0.97);
@@ -95,10 +95,10 @@ describe("classifier p̂(y|x) with temperature scaling", () => {
     expect(mad).toBeLessThan(0.05);
   });
 
-  it("logProbs is differentiable jax code equal to the host probabilities, with the right gradient", () => {
+  it("logProbs is differentiable jax code equal to the host probabilities, with the right gradient", async () => {
     const pts = hostMatrix(3, 2, Float32Array.from([0.2, 1, -1.5, -1, 1.4, 0.3]));
     const lp = toHostSync(classifierLogProbs(model)(upload(pts.data, 3, 2)));
-    const q = classifierProbs(model, pts);
+    const q = await classifierProbs(model, pts);
     for (let i = 0; i < 6; i++) expect(lp[i]!).toBeCloseTo(Math.log(q[i]!), 4);
     const f = (x: ReturnType<typeof upload>) => classifierLogProbs(model)(x).slice([], 1).sum();
     const g = toHostSync(grad(f)(upload(pts.data, 3, 2)));
@@ -109,7 +109,7 @@ describe("classifier p̂(y|x) with temperature scaling", () => {
         const minus = Float32Array.from(pts.data);
         plus[2 * r + d]! += h;
         minus[2 * r + d]! -= h;
-        const fd = (Math.log(classifierProbs(model, hostMatrix(3, 2, plus))[2 * r + 1]!) - Math.log(classifierProbs(model, hostMatrix(3, 2, minus))[2 * r + 1]!)) / (2 * h);
+        const fd = (Math.log((await classifierProbs(model, hostMatrix(3, 2, plus)))[2 * r + 1]!) - Math.log((await classifierProbs(model, hostMatrix(3, 2, minus)))[2 * r + 1]!)) / (2 * h);
         expect(Math.abs(g[2 * r + d]! - fd)).toBeLessThan(0.02 * Math.max(1, Math.abs(fd)));
       }
     }
@@ -125,7 +125,7 @@ describe("classifier p̂(y|x) with temperature scaling", () => {
     saveClassifier(path, model, { columns: ["x1", "x2"], label: "y" });
     const back = loadClassifier(path);
     expect(back.model.temperature).toBe(model.temperature);
-    expect(Array.from(classifierProbs(back.model, off.x).subarray(0, 20))).toEqual(Array.from(classifierProbs(model, off.x).subarray(0, 20)));
+    expect(Array.from((await classifierProbs(back.model, off.x)).subarray(0, 20))).toEqual(Array.from((await classifierProbs(model, off.x)).subarray(0, 20)));
     const side = join(dir, "c.json");
     const j = JSON.parse(readFileSync(side, "utf8"));
     j.config.model.spec.hidden = 16;

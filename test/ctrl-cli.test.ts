@@ -134,7 +134,7 @@ describe("ctrl from the command line", () => {
     writeFileSync(join(out, "report.json"), "{}\n");
     for (const [file, m, columns, needle] of wrong) {
       const st = initTrainState(m, keyFromSeed(0));
-      saveModel(join(dir, file), { model: m, train, columns, data: "test" }, st);
+      await saveModel(join(dir, file), { model: m, train, columns, data: "test" }, st);
       disposeTrainState(st);
       const cfg = writeConfig(dir, {
         task: { kind: "classifier-tilt", n: 200, offline: 100 },

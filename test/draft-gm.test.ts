@@ -45,7 +45,7 @@ describe("draft on a Gaussian mixture", () => {
     const schedule = makeSchedule(model.schedule);
     const plan = samplerPlan(schedule, { sampler: "ddpm", steps: 20, eta: 1 });
     const exact = exactTiltedRewardMean(gm, b, alpha);
-    const r = draftFinetune(
+    const r = await draftFinetune(
       { model, pretrained: st.ema, reward: linearRewardFn(b), alpha, plan, T: schedule.T, dim: 2, trainable: "all", rank: 4, optim: { steps: 60, batchSize: 128, learningRate: 3e-3, gradClip: 1 } },
       keyFromSeed(3),
     );
@@ -62,12 +62,12 @@ describe("draft on a Gaussian mixture", () => {
     console.log(`draft: r0 ${r0.toFixed(3)} → ${r1.toFixed(3)} (exact ${exact.toFixed(3)}), KL ${after.kl.toFixed(3)}, ${r.seconds.toFixed(1)} s`);
   });
 
-  it("refuses bad input with one clear line", () => {
+  it("refuses bad input with one clear line", async () => {
     const schedule = makeSchedule(model.schedule);
     const plan = samplerPlan(schedule, { sampler: "ddpm", steps: 5, eta: 1 });
     const base = initDenoiser(keyFromSeed(1), model.network);
     const o = { model, pretrained: base, alpha: 1, plan, T: schedule.T, dim: 2, trainable: "all" as const, rank: 2, optim: { steps: 1, batchSize: 4, learningRate: 1e-3, gradClip: 1 } };
-    expect(() => draftFinetune({ ...o, reward: halfspaceIndicator(b) }, keyFromSeed(2))).toThrow(/needs a differentiable reward/);
+    await expect(draftFinetune({ ...o, reward: halfspaceIndicator(b) }, keyFromSeed(2))).rejects.toThrow(/needs a differentiable reward/);
     expect(() => initTrainable({ model, mode: "embedding", rank: 2 }, base, keyFromSeed(3))).toThrow(/"embedding" applies to CTRL only/);
     const ddim0 = samplerPlan(schedule, { sampler: "ddim", steps: 5, eta: 0 });
     const m = denoiserChainModel({ model, mode: "all", rank: 2 });

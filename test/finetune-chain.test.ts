@@ -41,12 +41,12 @@ function lcg(seed: number): () => number {
   };
 }
 
-function setup(mode: "all" | "adapters", perturb: number): { spec: PolicySpec; p: TrainableParams; f: FrozenParams } {
+async function setup(mode: "all" | "adapters", perturb: number): Promise<{ spec: PolicySpec; p: TrainableParams; f: FrozenParams }> {
   const base: DenoiserParams = initDenoiser(keyFromSeed(3), model.network);
   const spec: PolicySpec = { model, mode, rank: 2 };
   let p = initTrainable(spec, base, keyFromSeed(4));
   if (perturb > 0) {
-    const host = paramsToHost(p);
+    const host = await paramsToHost(p);
     const r = lcg(9);
     for (const t of host.values()) for (let i = 0; i < t.data.length; i++) t.data[i] = t.data[i]! + perturb * (2 * r() - 1);
     const q = paramsFromHost(p, host, "perturb");
@@ -56,18 +56,18 @@ function setup(mode: "all" | "adapters", perturb: number): { spec: PolicySpec; p
   return { spec, p, f: { base } };
 }
 
-const flat = (g: TrainableParams) => Float64Array.from([...paramsToHost(g).values()].flatMap((t) => Array.from(t.data)));
+const flat = async (g: TrainableParams) => Float64Array.from([...(await paramsToHost(g)).values()].flatMap((t) => Array.from(t.data)));
 
 describe("finetune chain", () => {
-  it("gradient matches central finite differences along random directions", () => {
-    const { spec, p, f } = setup("all", 0.3);
+  it("gradient matches central finite differences along random directions", async () => {
+    const { spec, p, f } = await setup("all", 0.3);
     const chain = makeChain(denoiserChainModel(spec), reward, plan, schedule.T, D, { objectiveScale: 1, klWeight: 0.5 });
     const lossAt = (q: TrainableParams) => chain.lossAndGrad(q, f, [], [], N, keyFromSeed(11));
-    const g0 = lossAt(p);
-    const gFlat = flat(g0.grads);
+    const g0 = await lossAt(p);
+    const gFlat = await flat(g0.grads);
     tree.dispose(g0.grads);
     expect(g0.kl).toBeGreaterThan(1e-3);
-    const host = paramsToHost(p);
+    const host = await paramsToHost(p);
     const r = lcg(21);
     for (let dir = 0; dir < 3; dir++) {
       const delta = new Map([...host].map(([k, t]) => [k, Float32Array.from(t.data, () => 2 * r() - 1)]));
@@ -77,8 +77,8 @@ describe("finetune chain", () => {
         const m = new Map([...host].map(([k, t]) => [k, { shape: t.shape, data: Float32Array.from(t.data, (v, i) => v + s * h * delta.get(k)![i]!) }]));
         return paramsFromHost(p, m, "fd");
       };
-      const lp = lossAt(shifted(1));
-      const lm = lossAt(shifted(-1));
+      const lp = await lossAt(shifted(1));
+      const lm = await lossAt(shifted(-1));
       tree.dispose(lp.grads);
       tree.dispose(lm.grads);
       const fd = (lp.loss - lm.loss) / (2 * h);
@@ -91,31 +91,31 @@ describe("finetune chain", () => {
     tree.dispose(f);
   });
 
-  it("truncation K = S equals the full gradient; segments give the same gradient as one segment", () => {
-    const { spec, p, f } = setup("adapters", 0.2);
+  it("truncation K = S equals the full gradient; segments give the same gradient as one segment", async () => {
+    const { spec, p, f } = await setup("adapters", 0.2);
     const m = denoiserChainModel(spec);
-    const grads = (o: { truncation?: number; segment?: number }) => {
+    const grads = async (o: { truncation?: number; segment?: number }) => {
       const chain = makeChain(m, reward, plan, schedule.T, D, { objectiveScale: 1, klWeight: 0.7, ...o });
-      const r = chain.lossAndGrad(p, f, [], [], N, keyFromSeed(5));
+      const r = await chain.lossAndGrad(p, f, [], [], N, keyFromSeed(5));
       chain.dispose();
-      const out = flat(r.grads);
+      const out = await flat(r.grads);
       tree.dispose(r.grads);
       return out;
     };
-    const full = grads({});
+    const full = await grads({});
     const maxAbs = Math.max(...full.map(Math.abs));
     expect(maxAbs).toBeGreaterThan(1e-3);
     const close = (a: Float64Array, tol = 1e-4) => Math.max(...a.map((v, i) => Math.abs(v - full[i]!))) / maxAbs < tol;
-    expect(close(grads({ truncation: plan.length }))).toBe(true);
-    expect(close(grads({ segment: 1 }))).toBe(true);
-    expect(close(grads({ segment: 2 }))).toBe(true);
-    expect(close(grads({ truncation: 2 }), 1e-2)).toBe(false);
+    expect(close(await grads({ truncation: plan.length }))).toBe(true);
+    expect(close(await grads({ segment: 1 }))).toBe(true);
+    expect(close(await grads({ segment: 2 }))).toBe(true);
+    expect(close(await grads({ truncation: 2 }), 1e-2)).toBe(false);
     tree.dispose(p);
     tree.dispose(f);
   });
 
   it("at initialisation KL = 0 exactly and x_0 equals the sampling loop's under the same key", async () => {
-    const { spec, p, f } = setup("adapters", 0);
+    const { spec, p, f } = await setup("adapters", 0);
     const chain = makeChain(denoiserChainModel(spec), reward, plan, schedule.T, D, { objectiveScale: 1, klWeight: 1 });
     const fwd = await chain.forward(p, f, [], N, keyFromSeed(8));
     expect(fwd.klTotal).toBe(0);

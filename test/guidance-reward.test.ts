@@ -1,12 +1,11 @@
 /** Rewards as plug-ins (src/rewards/reward.ts): shapes, validation, differentiability, async host rewards. */
 import { beforeAll, describe, expect, it } from "vitest";
-import { ensureBackend, np, toHostSync, upload } from "../src/backend/index.js";
+import { ensureBackend, np, toHost, upload } from "../src/backend/index.js";
 import { fromRows } from "../src/data/matrix.js";
 import {
   deviceReward,
   evaluateReward,
   evaluateRewardHost,
-  evaluateRewardSync,
   halfspaceIndicator,
   hostReward,
   linearRewardFn,
@@ -29,14 +28,13 @@ describe("reward plug-ins", () => {
   it("linear reward: values, gradient rows equal to b, and a clear error for the wrong dimension", async () => {
     const r = linearRewardFn([2, -1]);
     expect(Array.from(await evaluateReward(r, batch()))).toEqual([0, -2.5, 3]);
-    expect(Array.from(toHostSync(rewardGrad(r)(batch())))).toEqual([2, -1, 2, -1, 2, -1]);
-    expect(() => evaluateRewardSync(r, upload(new Float32Array(3), 1, 3))).toThrow(/reward "linear": expected samples of shape \[n, 2\], got \[1, 3\]/);
+    expect(Array.from(await toHost(rewardGrad(r)(batch())))).toEqual([2, -1, 2, -1, 2, -1]);
+    await expect(evaluateReward(r, upload(new Float32Array(3), 1, 3))).rejects.toThrow(/reward "linear": expected samples of shape \[n, 2\], got \[1, 3\]/);
   });
 
   it("host rewards may be sync or async and are validated: one finite value per sample, errors name the reward", async () => {
     const asyncR = hostReward("remote", async (x) => Array.from({ length: x.rows }, (_, i) => i * 0.5));
     expect(Array.from(await evaluateReward(asyncR, batch()))).toEqual([0, 0.5, 1]);
-    expect(() => evaluateRewardSync(asyncR, batch())).toThrow(/reward "remote" is asynchronous/);
     const short = hostReward("short", () => [1, 2]);
     await expect(evaluateRewardHost(short, pts)).rejects.toThrow(/reward "short" returned 2 values for 3 samples/);
     const nan = hostReward("flaky", () => [1, Number.NaN, 2]);
@@ -47,9 +45,9 @@ describe("reward plug-ins", () => {
     await expect(evaluateReward(inf, batch())).rejects.toThrow(/reward "blowup" returned a non-finite value/);
   });
 
-  it("non-differentiable rewards (host, or device marked so) are refused by gradient code with a clear error", () => {
+  it("non-differentiable rewards (host, or device marked so) are refused by gradient code with a clear error", async () => {
     const ind = halfspaceIndicator([1, 0], 0);
-    expect(Array.from(evaluateRewardSync(ind, batch()))).toEqual([1, 0, 0]);
+    expect(Array.from(await evaluateReward(ind, batch()))).toEqual([1, 0, 0]);
     expect(() => requireDifferentiable(ind, "DPS guidance")).toThrow(
       /DPS guidance needs a differentiable reward, but reward "indicator" is not differentiable \(a host\/black-box reward\); use a derivative-free method \(svdd, best-of-n\)/,
     );

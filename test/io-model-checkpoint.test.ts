@@ -27,10 +27,10 @@ const model: ModelConfig = {
 
 let n = 0;
 /** A saved model (fresh weights, seed 3); returns its two paths. */
-function saved(): { weights: string; sidecar: string } {
+async function saved(): Promise<{ weights: string; sidecar: string }> {
   const weights = join(dir, `m${n++}.safetensors`);
   const state = initTrainState(model, keyFromSeed(3));
-  saveModel(weights, { model, train: defaultTrainConfig, columns: ["x1", "x2"], data: "test" }, state);
+  await saveModel(weights, { model, train: defaultTrainConfig, columns: ["x1", "x2"], data: "test" }, state);
   disposeTrainState(state);
   return { weights, sidecar: weights.replace(/\.safetensors$/, ".json") };
 }
@@ -61,18 +61,18 @@ describe("WebCrypto SHA-256", () => {
 
 describe("loadModelFromBytes", () => {
   it("gives the same model as loading the files, from the sidecar as text or as a parsed object", async () => {
-    const { weights, sidecar } = saved();
+    const { weights, sidecar } = await saved();
     const fromFiles = loadModel(weights);
     const bytes = new Uint8Array(readFileSync(weights));
     const text = readFileSync(sidecar, "utf8");
-    const want = trainStateTensors(fromFiles.state!);
+    const want = await trainStateTensors(fromFiles.state!);
     for (const side of [text, JSON.parse(text) as object]) {
       const fromBytes = await loadModelFromBytes(bytes, side);
       expect(fromBytes.kind).toBe("training");
       expect(fromBytes.meta).toEqual(fromFiles.meta);
       expect(fromBytes.state!.step).toBe(fromFiles.state!.step);
       expect(keyToWords(fromBytes.state!.key)).toEqual(keyToWords(fromFiles.state!.key));
-      const got = trainStateTensors(fromBytes.state!);
+      const got = await trainStateTensors(fromBytes.state!);
       expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
       for (const [name, t] of want) expect(got.get(name)!.data, name).toEqual(t.data);
       disposeLoadedModel(fromBytes);
@@ -81,7 +81,7 @@ describe("loadModelFromBytes", () => {
   });
 
   it("refuses modified bytes by their digest and names the sources it was given", async () => {
-    const { weights, sidecar } = saved();
+    const { weights, sidecar } = await saved();
     const bytes = new Uint8Array(readFileSync(weights));
     bytes[bytes.length - 1]! ^= 0x01;
     await expect(loadModelFromBytes(bytes, readFileSync(sidecar, "utf8"), { weights: "w.safetensors", sidecar: "w.json" })).rejects.toThrow(
@@ -93,9 +93,9 @@ describe("loadModelFromBytes", () => {
 describe("inference and training checkpoints", () => {
   it("an inference checkpoint holds the config and the EMA weights only, and loads from files or bytes", async () => {
     const state = initTrainState(model, keyFromSeed(4));
-    const want = weightTensors(state.ema, "ema");
+    const want = await weightTensors(state.ema, "ema");
     const weights = join(dir, "inference.safetensors");
-    saveInferenceModel(weights, { model, train: defaultTrainConfig, columns: ["x1", "x2"], data: "test" }, state.ema, 7);
+    await saveInferenceModel(weights, { model, train: defaultTrainConfig, columns: ["x1", "x2"], data: "test" }, state.ema, 7);
     disposeTrainState(state);
     const sidecar = JSON.parse(readFileSync(join(dir, "inference.json"), "utf8"));
     expect(sidecar.config.checkpoint).toBe("inference");
@@ -106,7 +106,7 @@ describe("inference and training checkpoints", () => {
     for (const loaded of [loadModel(weights), fromBytes]) {
       expect(loaded.kind).toBe("inference");
       expect(loaded.state).toBeUndefined();
-      const got = weightTensors(loaded.ema, "ema");
+      const got = await weightTensors(loaded.ema, "ema");
       for (const [name, t] of want) expect(got.get(name)!.data, name).toEqual(t.data);
       expect(() => trainingState(loaded, "--resume inference.safetensors")).toThrow(
         /^--resume inference\.safetensors: an inference checkpoint \(EMA weights only\) has no training state/,
@@ -114,8 +114,8 @@ describe("inference and training checkpoints", () => {
     }
   });
 
-  it("a sidecar without the checkpoint key (written before it existed) is a training checkpoint", () => {
-    const { weights, sidecar } = saved();
+  it("a sidecar without the checkpoint key (written before it existed) is a training checkpoint", async () => {
+    const { weights, sidecar } = await saved();
     editSidecar(sidecar, (j) => {
       expect(j.config.checkpoint).toBe("training");
       delete j.config.checkpoint;
@@ -126,8 +126,8 @@ describe("inference and training checkpoints", () => {
     disposeLoadedModel(loaded);
   });
 
-  it("each kind refuses the other's fields", () => {
-    const { weights, sidecar } = saved();
+  it("each kind refuses the other's fields", async () => {
+    const { weights, sidecar } = await saved();
     editSidecar(sidecar, (j) => (j.config.checkpoint = "inference"));
     expect(loadError(weights)).toBe(`${sidecar}: config.dataSeed: an inference checkpoint has no batch sampler (remove the key)`);
     editSidecar(sidecar, (j) => delete j.config.dataSeed);
@@ -136,23 +136,23 @@ describe("inference and training checkpoints", () => {
     expect(loadError(weights)).toBe(`${sidecar}: config.dataSeed: missing: a training checkpoint needs the batch sampler's seed`);
     const state = initTrainState(model, keyFromSeed(4));
     const path = join(dir, "bad-inference.safetensors");
-    saveModelTensors(path, { kind: "rewardiff-model", checkpoint: "inference", model, train: defaultTrainConfig, step: 0, columns: ["x1", "x2"], data: "test" }, trainStateTensors(state));
+    saveModelTensors(path, { kind: "rewardiff-model", checkpoint: "inference", model, train: defaultTrainConfig, step: 0, columns: ["x1", "x2"], data: "test" }, await trainStateTensors(state));
     disposeTrainState(state);
     expect(loadError(path)).toMatch(/belongs to a training state, but this is an inference checkpoint$/);
   });
 });
 
 describe("strict sidecars", () => {
-  it("refuses a train block with a wrong type, naming the file and the key", () => {
-    const { weights, sidecar } = saved();
+  it("refuses a train block with a wrong type, naming the file and the key", async () => {
+    const { weights, sidecar } = await saved();
     editSidecar(sidecar, (j) => (j.config.train.batchSize = "abc"));
     expect(loadError(weights)).toBe(`${sidecar}: config.train.batchSize: expected a number, got "abc"`);
     editSidecar(sidecar, (j) => (j.config.train.batchSize = 0));
     expect(loadError(weights)).toMatch(new RegExp(`^${sidecar.replace(/[.]/g, "\\.")}: config\\.train\\.batchSize: .*1`));
   });
 
-  it("refuses unknown keys at every depth", () => {
-    const { weights, sidecar } = saved();
+  it("refuses unknown keys at every depth", async () => {
+    const { weights, sidecar } = await saved();
     editSidecar(sidecar, (j) => (j.config.train.learningRat = 1));
     expect(loadError(weights)).toMatch(/: config\.train: unknown key "learningRat"/);
     editSidecar(sidecar, (j) => {
@@ -182,8 +182,8 @@ describe("strict sidecars", () => {
     expect(loadError(weights)).toBe(`${sidecar}: tensors.ema.input.w must be { dtype: "F32" | "F64" | "I32" | "U32", shape: [whole numbers] }`);
   });
 
-  it("refuses bad enums and cross-field mismatches with one line", () => {
-    const { weights, sidecar } = saved();
+  it("refuses bad enums and cross-field mismatches with one line", async () => {
+    const { weights, sidecar } = await saved();
     editSidecar(sidecar, (j) => (j.config.model.prediction = "score"));
     expect(loadError(weights)).toMatch(/: config\.model\.prediction: expected one of "eps" \| "x0" \| "v", got "score"$/);
     editSidecar(sidecar, (j) => {

@@ -24,14 +24,14 @@ function dense(key: JArray, inDim: number, outDim: number): { w: Float32Array; b
   return { w: toHostSync(random.normal(key, [inDim, outDim]).mul(1 / Math.sqrt(inDim))), b: new Float32Array(outDim) };
 }
 
-function hostOf(p: DenoiserParams): Map<string, { shape: number[]; data: Float32Array }> {
-  const h = paramsToHost(p);
+async function hostOf(p: DenoiserParams): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+  const h = await paramsToHost(p);
   tree.dispose(p);
   return h;
 }
 
 describe("MLP parameter layout and initialisation", () => {
-  it("matches the key scheme leaf by leaf, in the saved order (condition, layernorm, control, Fourier features)", () => {
+  it("matches the key scheme leaf by leaf, in the saved order (condition, layernorm, control, Fourier features)", async () => {
     const spec: DenoiserSpec = {
       kind: "mlp",
       dataDim: 3,
@@ -44,7 +44,7 @@ describe("MLP parameter layout and initialisation", () => {
       condition: { kind: "value", dim: 2, embedding: 4 },
       control: { classes: 2 },
     };
-    const got = hostOf(initDenoiser(keyFromSeed(21), spec));
+    const got = await hostOf(initDenoiser(keyFromSeed(21), spec));
     // keys = split(key, layers + 2): 0 → W_in, 1 → W_out, i + 1 → block i, layers + 1 → the condition.
     const keys = splitKey(keyFromSeed(21), spec.layers + 2);
     const inDim = 3 * (1 + 2 * 2) + 4 + 4;
@@ -88,9 +88,9 @@ describe("MLP parameter layout and initialisation", () => {
     expect(got.get("input.w")!.shape).toEqual([inDim, 8]);
   });
 
-  it("low-rank: the trunk on rank-wide inputs from split(key, layers + 3), V orthonormal [D, rank] after the output layer", () => {
+  it("low-rank: the trunk on rank-wide inputs from split(key, layers + 3), V orthonormal [D, rank] after the output layer", async () => {
     const spec: DenoiserSpec = { kind: "low-rank", rank: 2, dataDim: 5, hidden: 8, layers: 2, timeEmbedding: 4, residual: true, norm: "none", condition: { kind: "class", classes: 3, embedding: 4 } };
-    const got = hostOf(initDenoiser(keyFromSeed(5), spec));
+    const got = await hostOf(initDenoiser(keyFromSeed(5), spec));
     const keys = splitKey(keyFromSeed(5), spec.layers + 3);
     const want = new Map<string, Float32Array>();
     const a = dense(keys[0]!, 2 + 4 + 4, 8);
@@ -119,15 +119,15 @@ describe("event shapes", () => {
   const tHost = Float32Array.from({ length: N }, (_, k) => 37 + 130 * k);
 
   for (const kind of ["mlp", "low-rank"] as const) {
-    it(`${kind}: on [N, 3, 3] equals the same network on the flattened [N, 9], output [N, 3, 3]`, () => {
+    it(`${kind}: on [N, 3, 3] equals the same network on the flattened [N, 9], output [N, 3, 3]`, async () => {
       const flat: DenoiserSpec = { kind, dataDim: 9, hidden: 16, layers: 3, timeEmbedding: 8, residual: true, norm: "layernorm", fourierFeatures: 1, ...(kind === "low-rank" ? { rank: 4 } : {}) };
       const shaped: DenoiserSpec = { ...flat, eventShape: [3, 3] };
       expect(eventShapeOf(flat)).toEqual([9]);
       expect(eventShapeOf(shaped)).toEqual([3, 3]);
       const p = initDenoiser(keyFromSeed(8), shaped);
       const pFlat = initDenoiser(keyFromSeed(8), flat);
-      const a = paramsToHost(p);
-      const b = paramsToHost(pFlat);
+      const a = await paramsToHost(p);
+      const b = await paramsToHost(pFlat);
       tree.dispose(pFlat);
       for (const [name, t] of a) expect(Array.from(t.data), name).toEqual(Array.from(b.get(name)!.data));
       const outShaped = applyDenoiser(shaped, tree.ref(p), np.array(xHost, { shape: [N, 3, 3] }), np.array(tHost));

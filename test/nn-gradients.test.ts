@@ -48,11 +48,11 @@ type Host = Map<string, { shape: number[]; data: Float32Array }>;
  * Checks ∂L/∂θ from `grad` against central differences on `perLeaf` random coordinates of every leaf.
  * `loss(p)` must consume `p` and return a scalar array.
  */
-function checkParamGradients(params: DenoiserParams, loss: (p: DenoiserParams) => JArray, perLeaf = 3, seed = 1): number {
+async function checkParamGradients(params: DenoiserParams, loss: (p: DenoiserParams) => JArray, perLeaf = 3, seed = 1): Promise<number> {
   const g = grad(loss)(tree.ref(params)) as DenoiserParams;
-  const gHost = paramsToHost(g);
+  const gHost = await paramsToHost(g);
   tree.dispose(g);
-  const base: Host = paramsToHost(params);
+  const base: Host = await paramsToHost(params);
   const lossAtHost = (tensors: Host) => toNumber(loss(paramsFromHost(params, tensors, "fd")));
   const maxAbs = Math.max(...[...gHost.values()].flatMap((t) => Array.from(t.data, Math.abs)));
   expect(maxAbs).toBeGreaterThan(1e-3); // a live gradient, not a degenerate zero
@@ -106,7 +106,7 @@ describe("∂ denoisingLoss / ∂θ vs central finite differences", () => {
     ["per-sample weights", {}, "eps", true],
   ];
   for (const [label, net, prediction, withWeights] of cases) {
-    it(label, () => {
+    it(label, async () => {
       const model = modelFor(net, prediction);
       const params = initDenoiser(keyFromSeed(3), model.network);
       const names = [...namedLeaves(params).keys()];
@@ -114,7 +114,7 @@ describe("∂ denoisingLoss / ∂θ vs central finite differences", () => {
       const loss = lossFn(model, withWeights);
       // The loss is a deterministic function of θ with a fixed key.
       expect(toNumber(loss(tree.ref(params)))).toBe(toNumber(loss(tree.ref(params))));
-      const compared = checkParamGradients(params, loss);
+      const compared = await checkParamGradients(params, loss);
       expect(compared).toBeGreaterThanOrEqual(names.length * 3 - 2);
       tree.dispose(params);
     });

@@ -39,17 +39,17 @@ function gram(v: { rows: number; cols: number; data: Float32Array }): number[][]
 describe("low-rank network structure (any weights)", () => {
   const model = conditionalModel(D, 1, { network: "low-rank", rank: d, hidden: 16, layers: 2, timeEmbedding: 8, conditionEmbedding: 4, schedule: { kind: "linear", steps: 100 } });
 
-  it("predicts x̂_0 (prediction x0) and starts with an orthonormal V", () => {
+  it("predicts x̂_0 (prediction x0) and starts with an orthonormal V", async () => {
     expect(model.prediction).toBe("x0");
     const p = initDenoiser(keyFromSeed(1), model.network);
-    const V = subspaceBasis(p);
+    const V = await subspaceBasis(p);
     expect([V.rows, V.cols]).toEqual([D, d]);
     gram(V).forEach((r, i) => r.forEach((v, j) => expect(v).toBeCloseTo(i === j ? 1 : 0, 5)));
   });
 
-  it("the off-span part of ε̂ is exactly (I − VVᵀ)x_t/√(1−ᾱ_t): s = (Vψ − x)/h(t) with h = 1 − ᾱ", () => {
+  it("the off-span part of ε̂ is exactly (I − VVᵀ)x_t/√(1−ᾱ_t): s = (Vψ − x)/h(t) with h = 1 − ᾱ", async () => {
     const p = initDenoiser(keyFromSeed(2), model.network);
-    const V = subspaceBasis(p);
+    const V = await subspaceBasis(p);
     const sched = makeSchedule(model.schedule);
     const n = 6;
     const xs = Float32Array.from({ length: n * D }, (_, i) => Math.sin(1.7 * i) * 2);
@@ -72,9 +72,9 @@ describe("low-rank network structure (any weights)", () => {
     }
   });
 
-  it("orthonormalizeBasis restores VᵀV = I and keeps span V", () => {
+  it("orthonormalizeBasis restores VᵀV = I and keeps span V", async () => {
     const p = initDenoiser(keyFromSeed(3), model.network);
-    const V0 = subspaceBasis(p);
+    const V0 = await subspaceBasis(p);
     // A non-orthonormal basis of the same span: V M with M = [[2, 1, 0], [0, 1, 0], [0.5, 0, 3]].
     const M = [
       [2, 1, 0],
@@ -88,8 +88,8 @@ describe("low-rank network structure (any weights)", () => {
     });
     p.v!.dispose();
     p.v = upload(skew, D, d);
-    const q = orthonormalizeBasis(p);
-    const V1 = subspaceBasis(q);
+    const q = await orthonormalizeBasis(p);
+    const V1 = await subspaceBasis(q);
     gram(V1).forEach((r, i) => r.forEach((v, j) => expect(v).toBeCloseTo(i === j ? 1 : 0, 5)));
     expect(subspaceAngle(V1, V0)).toBeLessThan(1e-5);
   });
@@ -103,17 +103,17 @@ describe("training the low-rank network", () => {
     const y = hostMatrix(4000, 1, Float32Array.from({ length: 4000 }, (_, r) => sub.theta.reduce((s, t, i) => s + t * x.data[r * D + i]!, 0)));
     const model = conditionalModel(D, 1, { network: "low-rank", rank: d, hidden: 32, layers: 2, timeEmbedding: 8, conditionEmbedding: 8, schedule: { kind: "linear", steps: 200 } });
     const p0 = initDenoiser(keyFromSeed(99), model.network);
-    const before = subspaceAngle(subspaceBasis(p0), sub.A);
+    const before = subspaceAngle(await subspaceBasis(p0), sub.A);
     expect(before).toBeGreaterThan(1.2);
     const train = { ...defaultTrainConfig, steps: 800, batchSize: 128, learningRate: 5e-3, lrSchedule: "constant" as const };
     const st = await trainConditional(model, train, x, y, k3!, { dropout: 0.1 });
-    const V = subspaceBasis(st.params);
+    const V = await subspaceBasis(st.params);
     gram(V).forEach((r, i) => r.forEach((v, j) => expect(v).toBeCloseTo(i === j ? 1 : 0, 5)));
-    const after = subspaceAngle(subspaceBasis(st.ema), sub.A);
+    const after = subspaceAngle(await subspaceBasis(st.ema), sub.A);
     expect(after).toBeLessThan(0.15);
 
     const path = join(dir, "lowrank.safetensors");
-    saveModel(path, { model, train, columns: Array.from({ length: D }, (_, i) => `x${i + 1}`), data: "test", conditioning: { names: ["reward"], source: "pseudo-labels", dropout: 0.1 } }, st);
+    await saveModel(path, { model, train, columns: Array.from({ length: D }, (_, i) => `x${i + 1}`), data: "test", conditioning: { names: ["reward"], source: "pseudo-labels", dropout: 0.1 } }, st);
     const back = loadModel(path);
     expect(back.meta.model.network).toMatchObject({ kind: "low-rank", rank: d, condition: { kind: "value", dim: 1 } });
     expect(back.meta.conditioning?.names).toEqual(["reward"]);

@@ -106,8 +106,9 @@ describe("MLP regressor and deep ensemble", () => {
     const { model } = await fitReward(x, y, { ...spec, kind: "ensemble", members: 4, steps: 400 }, keyFromSeed(8), { holdout: 0 });
     if (model.kind !== "ensemble") throw new Error("expected an ensemble");
     const probe = hostMatrix(4, 2, Float32Array.from([0, 0, 0.5, -0.5, 8, 8, -9, 7]));
-    const p = predictReward(model, probe);
-    const members = model.members.map((mm) => predictReward(mm, probe).mean);
+    const p = await predictReward(model, probe);
+    const members: Float32Array[] = [];
+    for (const mm of model.members) members.push((await predictReward(mm, probe)).mean);
     for (let i = 0; i < 4; i++) {
       expect(p.mean[i]).toBeCloseTo(members.reduce((s, m) => s + m[i]!, 0) / members.length, 4);
     }
@@ -127,8 +128,8 @@ describe("MLP regressor and deep ensemble", () => {
       const dn = Float32Array.from(pts);
       up[i]! += h;
       dn[i]! -= h;
-      const fu = predictReward(model, hostMatrix(2, 2, up)).mean;
-      const fd = predictReward(model, hostMatrix(2, 2, dn)).mean;
+      const fu = (await predictReward(model, hostMatrix(2, 2, up))).mean;
+      const fd = (await predictReward(model, hostMatrix(2, 2, dn))).mean;
       const row = Math.floor(i / 2);
       expect(g[i]!).toBeCloseTo((fu[row]! - fd[row]!) / (2 * h), 2);
     }
@@ -149,18 +150,18 @@ describe("checks on the labeled data", () => {
 });
 
 describe("pseudo-labels ŷ = f̂(x) + ν ξ", () => {
-  it("have residuals with mean 0 and sd ν (within sampling error)", () => {
+  it("have residuals with mean 0 and sd ν (within sampling error)", async () => {
     const m: RidgeModel = { kind: "ridge", dim: 3, spec: { kind: "ridge", l2: 0 }, weights: [1, -2, 0.5], bias: 0.1 };
     const x = gaussianRows(11, 20000, 3);
     const nu = 0.3;
-    const yh = pseudoLabel(m, x, nu, keyFromSeed(12));
-    const f = predictReward(m, x).mean;
+    const yh = await pseudoLabel(m, x, nu, keyFromSeed(12));
+    const f = (await predictReward(m, x)).mean;
     const r = Array.from(yh, (v, i) => v - f[i]!);
     const mean = r.reduce((s, v) => s + v, 0) / r.length;
     const sd = Math.sqrt(r.reduce((s, v) => s + (v - mean) ** 2, 0) / (r.length - 1));
     expect(Math.abs(mean)).toBeLessThan(4 * (nu / Math.sqrt(r.length)));
     expect(Math.abs(sd - nu)).toBeLessThan(4 * nu / Math.sqrt(2 * r.length));
-    expect(() => pseudoLabel(m, x, -1, keyFromSeed(0))).toThrow(/ν must be a finite number ≥ 0/);
+    await expect(pseudoLabel(m, x, -1, keyFromSeed(0))).rejects.toThrow(/ν must be a finite number ≥ 0/);
   });
 });
 
@@ -177,7 +178,7 @@ describe("reward-model files", () => {
       const back = loadRewardModel(path);
       expect(back.meta.columns).toEqual(["a", "b", "c"]);
       expect(back.meta.fit?.heldOut?.n).toBe(10);
-      expect(Array.from(predictReward(back.model, probe).mean)).toEqual(Array.from(predictReward(model, probe).mean));
+      expect(Array.from((await predictReward(back.model, probe)).mean)).toEqual(Array.from((await predictReward(model, probe)).mean));
     }
     const sidecar = join(dir, "ridge.json");
     const j = JSON.parse(readFileSync(sidecar, "utf8"));

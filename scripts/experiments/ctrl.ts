@@ -25,7 +25,7 @@ import { linearRewardFn } from "../../src/rewards/reward.js";
 
 const MB = 2 ** 20;
 
-function heapRun(segment: number | undefined): { heapBefore: number; heapAfter: number; seconds: number } {
+async function heapRun(segment: number | undefined): Promise<{ heapBefore: number; heapAfter: number; seconds: number }> {
   const model: ModelConfig = {
     network: { kind: "mlp", dataDim: 2, hidden: 256, layers: 3, timeEmbedding: 32, residual: true, norm: "none" },
     prediction: "eps",
@@ -44,7 +44,7 @@ function heapRun(segment: number | undefined): { heapBefore: number; heapAfter: 
   });
   const heapBefore = wasmHeapBytes();
   const t0 = performance.now();
-  for (let i = 0; i < 2; i++) tree.dispose(chain.lossAndGrad(p, { base }, [], [], 512, keyFromSeed(3 + i)).grads);
+  for (let i = 0; i < 2; i++) tree.dispose((await chain.lossAndGrad(p, { base }, [], [], 512, keyFromSeed(3 + i))).grads);
   const seconds = (performance.now() - t0) / 2000;
   chain.dispose();
   tree.dispose(p);
@@ -91,10 +91,10 @@ export async function run(args: string[]): Promise<void> {
   const outIdx = args.indexOf("--out");
   const out = outIdx >= 0 ? args[outIdx + 1]! : "runs/experiments-ctrl";
   const lines: string[] = ["# Reward backpropagation and CTRL: measured results", "", "Produced by `npm run experiments -- ctrl` (scripts/experiments/ctrl.ts) on this machine (2 cores, wasm).", ""];
-  const memory = (): string[] => {
+  const memory = async (): Promise<string[]> => {
   process.stderr.write("ctrl experiment: heap of a 50-step backward pass\n");
-  const seg = heapRun(5);
-  const full = heapRun(undefined);
+  const seg = await heapRun(5);
+  const full = await heapRun(undefined);
   return [
     "## 3. Memory of backpropagation through a 50-step chain",
     "",
@@ -139,7 +139,7 @@ export async function run(args: string[]): Promise<void> {
     }
     lines.push(...(await cfgRun(out)));
   }
-  lines.push(...memory());
+  lines.push(...(await memory()));
   mkdirSync("docs/results", { recursive: true });
   writeFileSync("docs/results/ctrl.md", lines.join("\n") + "\n");
   process.stdout.write(lines.join("\n") + "\n");

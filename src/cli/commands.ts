@@ -184,7 +184,7 @@ export async function trainCommand(o: TrainOptions): Promise<number> {
     progress.stage(`resuming ${o.resume} at step ${state.step} → ${train.steps}`);
     const next = await trainSteps(meta.model, train, state, { x: src.matrix }, { onProgress: (p) => progress.update("train", p.step, p.total, { loss: p.loss }) });
     progress.done();
-    saveModel(o.out, { model: meta.model, train, columns: meta.columns, data: meta.data }, next);
+    await saveModel(o.out, { model: meta.model, train, columns: meta.columns, data: meta.data }, next);
     log(`trained to step ${next.step}; final loss ${next.losses.at(-1)?.loss.toPrecision(4)}; wrote ${o.out}`);
     disposeTrainState(next);
     return 0;
@@ -214,7 +214,7 @@ export async function trainCommand(o: TrainOptions): Promise<number> {
     onProgress: (p) => progress.update("train", p.step, p.total, { loss: p.loss }),
   });
   progress.done();
-  saveModel(o.out, { model: modelCfg, train: trainCfg, columns: data.columns, data: data.name }, state);
+  await saveModel(o.out, { model: modelCfg, train: trainCfg, columns: data.columns, data: data.name }, state);
   log(`trained ${state.step} steps; final loss ${state.losses.at(-1)?.loss.toPrecision(4) ?? "n/a"}; wrote ${o.out}`);
   disposeTrainState(state);
   return 0;
@@ -275,7 +275,7 @@ export async function sampleCommand(o: SampleOptions): Promise<number> {
     disposeLoadedModel(loaded);
   }
   progress.done();
-  const rewardLine = o.rewardModel ? learnedRewardLine(o.rewardModel, meta.columns, x) : undefined;
+  const rewardLine = o.rewardModel ? await learnedRewardLine(o.rewardModel, meta.columns, x) : undefined;
   writeCsv(o.out, meta.columns, x);
   log(`wrote ${o.n} samples to ${o.out}${o.target ? ` (target ${o.target.join(", ")}, guidance w = ${o.scale ?? 1})` : ""}`);
   if (rewardLine) log(rewardLine);

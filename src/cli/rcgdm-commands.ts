@@ -155,7 +155,7 @@ export async function conditionalTrainCommand(o: ConditionalTrainOptions): Promi
   await ensureBackend();
   const progress = makeProgress(!!o.quiet);
   const [kPseudo, kTrain] = splitKey(keyFromSeed(o.seed), 2);
-  const yHat = noisyLabels(kPseudo!, predictReward(reward, src.matrix).mean, o.pseudoLabelNoise);
+  const yHat = noisyLabels(kPseudo!, (await predictReward(reward, src.matrix)).mean, o.pseudoLabelNoise);
   const model = conditionalModel(src.matrix.cols, 1, {
     network: o.network,
     ...(o.rank !== undefined ? { rank: o.rank } : {}),
@@ -177,7 +177,7 @@ export async function conditionalTrainCommand(o: ConditionalTrainOptions): Promi
     onProgress: (p) => progress.update("train", p.step, p.total, { loss: p.loss }),
   });
   progress.done();
-  saveModel(
+  await saveModel(
     o.out,
     {
       model,
@@ -250,7 +250,7 @@ export function sampleConditionalModel(
 }
 
 /** `sample --reward-model R`: the learned reward of the samples, for the printout. */
-export function learnedRewardLine(rewardPath: string, columns: string[], x: HostMatrix): string {
+export async function learnedRewardLine(rewardPath: string, columns: string[], x: HostMatrix): Promise<string> {
   const { model, meta } = loadRewardModel(rewardPath);
   const idx = meta.columns.map((c) => columns.indexOf(c));
   if (idx.some((i) => i < 0) || model.dim !== meta.columns.length) {
@@ -258,7 +258,7 @@ export function learnedRewardLine(rewardPath: string, columns: string[], x: Host
   }
   const cols = hostMatrix(x.rows, idx.length, new Float32Array(x.rows * idx.length));
   for (let r = 0; r < x.rows; r++) idx.forEach((j, k) => (cols.data[r * idx.length + k] = x.data[r * x.cols + j]!));
-  const s = summary(predictReward(model, cols).mean);
+  const s = summary((await predictReward(model, cols)).mean);
   return `learned reward f̂ (${rewardPath}) of the samples: mean ${s.mean.toPrecision(4)}, sd ${s.std.toPrecision(4)}`;
 }
 

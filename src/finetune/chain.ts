@@ -26,7 +26,7 @@
  */
 import { grad, jit, np, tree, valueAndGrad, type JArray } from "../backend/jax.js";
 import { keyAt, splitKeyWords, type Key } from "../backend/keys.js";
-import { settle, toHost, toHostSync, toNumber } from "../backend/ownership.js";
+import { settleAsync, toHost, toNumberAsync } from "../backend/ownership.js";
 import { coefficientRow, COEFFICIENT_COUNT, pathKl, requireStochastic, stepFromOutput, type StepCoefficients } from "../diffusion/step.js";
 import { drawNoise as standardNoise } from "../diffusion/sample.js";
 import type { NoiseHook } from "../diffusion/types.js";
@@ -151,7 +151,7 @@ export interface Chain<P extends Params, F extends Params> {
    * L(θ) and ∇_θ L for one draw of the noise (key consumed). Borrows p, f, side and aux.
    * `truncationDraw` ∈ [0, 1) picks K' in "random" truncation mode (ignored otherwise).
    */
-  lossAndGrad(p: P, f: F, side: JArray[], aux: JArray[], n: number, key: Key, truncationDraw?: number): ChainGradient<P>;
+  lossAndGrad(p: P, f: F, side: JArray[], aux: JArray[], n: number, key: Key, truncationDraw?: number): Promise<ChainGradient<P>>;
   /** Releases the compiled functions. */
   dispose(): void;
 }
@@ -255,24 +255,28 @@ export function makeChain<P extends Params, F extends Params>(
       return { x0: x, klPerStep, klTotal: klPerStep.reduce((a, b) => a + b, 0) };
     },
 
-    lossAndGrad(p, f, side, aux, n, key, truncationDraw = 0) {
+    async lossAndGrad(p, f, side, aux, n, key, truncationDraw = 0) {
       const Kit = o.truncationMode === "random" ? 1 + Math.min(K - 1, Math.floor(truncationDraw * K)) : K;
       const start = S - Kit;
       const { words, xT } = drawNoise(key, n);
       // Forward: keep the states at segment boundaries of the window [start, S) (and x_start).
+      // The per-step mean KLs stay on the device and are read once, after the chain.
       const boundaries = new Map<number, JArray>();
       let x = xT;
-      let kl = 0;
+      const klSteps: JArray[] = [];
       for (let i = 0; i < S; i++) {
         if (i >= start && (i - start) % seg === 0) boundaries.set(i, x.ref);
         const [xs, k] = stepFwd(tree.ref(p) as P, tree.ref(f) as F, x, zAt(words, i, n), rowAt(i), side.map((s) => s.ref));
         x = xs;
-        settle(x);
-        kl += toNumber(np.mean(k));
+        klSteps.push(np.mean(k));
+        await settleAsync(x);
       }
+      // Σ_t in float64 on the host, in step order.
+      let kl = 0;
+      for (const v of await toHost(np.stack(klSteps))) kl += v;
       // End: g = ∂L/∂x_0 = −ρ ∇ mean obj.
       const [objValue, gObj] = objGrad(x, aux.map((a) => a.ref)) as unknown as [JArray, JArray];
-      const objMean = toNumber(objValue);
+      const objMean = await toNumberAsync(objValue);
       let g = gObj.mul(-o.objectiveScale);
       // Backward over segments, last first.
       let grads: P | undefined;
@@ -282,7 +286,7 @@ export function makeChain<P extends Params, F extends Params>(
         const zs = np.stack(Array.from({ length: b - a }, (_, j) => zAt(words, a + j, n)));
         const [gp, gx] = segGrad(tree.ref(p) as P, tree.ref(f) as F, boundaries.get(a)!, g, zs, rowsOf(a, b), np.array(new Float32Array([o.klWeight]), { shape: [] }), side.map((s) => s.ref)) as unknown as [P, JArray];
         g = gx;
-        settle(g);
+        await settleAsync(g);
         grads = grads ? (tree.map((u: JArray, v: JArray) => u.add(v), grads, gp) as P) : gp;
       }
       g.dispose();
@@ -305,6 +309,6 @@ export function makeChain<P extends Params, F extends Params>(
 }
 
 /** Host copy of x_0 (consumed). */
-export function chainSamples(x0: JArray): Float32Array {
-  return toHostSync(x0);
+export async function chainSamples(x0: JArray): Promise<Float32Array> {
+  return toHost(x0);
 }

@@ -82,7 +82,7 @@ export function checkLabel(y: number, classes: number, where: string): void {
 }
 
 /** Fine-tunes the augmented model. Consumes `key`. */
-export function ctrlFinetune(o: CtrlOptions, key: Key): CtrlResult {
+export async function ctrlFinetune(o: CtrlOptions, key: Key): Promise<CtrlResult> {
   if (!(o.gamma > 0) || !Number.isFinite(o.gamma)) throw new Error(`ctrl: gamma must be a finite number > 0, got ${o.gamma}`);
   if (!Number.isInteger(o.classes) || o.classes < 2) throw new Error(`ctrl: the control needs at least 2 classes, got ${o.classes}`);
   const q = o.nullProbability ?? 0;
@@ -122,7 +122,7 @@ export function ctrlFinetune(o: CtrlOptions, key: Key): CtrlResult {
     return { side: ctrlSide(o, c, y), aux: [np.array(labels, { shape: [n, K] })] };
   };
   try {
-    const r = finetune(chain, p0, f, o.optim, kRun, batch, o.onStep);
+    const r = await finetune(chain, p0, f, o.optim, kRun, batch, o.onStep);
     return { model: { spec, p: r.params, f, plan: o.plan, T: o.T, dim: o.dim }, history: r.history, heapBytes: r.heapBytes, seconds: r.seconds };
   } catch (e) {
     tree.dispose(f);

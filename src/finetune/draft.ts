@@ -46,7 +46,7 @@ export interface DraftResult {
 }
 
 /** Fine-tunes by reward backpropagation. Consumes `key`. */
-export function draftFinetune(o: DraftOptions, key: Key): DraftResult {
+export async function draftFinetune(o: DraftOptions, key: Key): Promise<DraftResult> {
   requireDifferentiable(o.reward, "draft (reward backpropagation)");
   if (!(o.alpha > 0)) throw new Error(`draft: alpha must be > 0, got ${o.alpha}`);
   const reward = o.reward;
@@ -74,7 +74,7 @@ export function draftFinetune(o: DraftOptions, key: Key): DraftResult {
     "draft",
   );
   try {
-    const r = finetune(chain, p0, f, o.optim, kRun, (_s, k) => (k.dispose(), { side: [], aux: [] }), o.onStep);
+    const r = await finetune(chain, p0, f, o.optim, kRun, (_s, k) => (k.dispose(), { side: [], aux: [] }), o.onStep);
     return { model: { spec, p: r.params, f, plan: o.plan, T: o.T, dim: o.dim }, history: r.history, heapBytes: r.heapBytes, seconds: r.seconds };
   } catch (e) {
     tree.dispose(f);

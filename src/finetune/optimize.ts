@@ -41,7 +41,7 @@ export interface FinetuneBatch {
  * (called with a host-side draw so the same seed gives the same run). Returns the trained θ, the
  * history and the wasm heap high-water mark seen.
  */
-export function finetune<P extends Params, F extends Params>(
+export async function finetune<P extends Params, F extends Params>(
   chain: Chain<P, F>,
   p0: P,
   f: F,
@@ -49,7 +49,7 @@ export function finetune<P extends Params, F extends Params>(
   key: Key,
   batch: (step: number, key: Key) => FinetuneBatch,
   onStep?: (pt: FinetunePoint, total: number) => void,
-): { params: P; history: FinetunePoint[]; heapBytes: number; seconds: number } {
+): Promise<{ params: P; history: FinetunePoint[]; heapBytes: number; seconds: number }> {
   const t0 = performance.now();
   const opt = constantRateOptimizer(cfg.learningRate, cfg.gradClip);
   // Gradients come from the chain (./chain.ts), so only the builder's update is used; it has no loss.
@@ -67,7 +67,7 @@ export function finetune<P extends Params, F extends Params>(
   const uniform = mulberry32(keyToSeed(keys[2 * cfg.steps]!));
   for (let s = 0; s < cfg.steps; s++) {
     const b = batch(s, keys[2 * s]!);
-    const r = chain.lossAndGrad(state.params, f, b.side, b.aux, cfg.batchSize, keys[2 * s + 1]!, uniform());
+    const r = await chain.lossAndGrad(state.params, f, b.side, b.aux, cfg.batchSize, keys[2 * s + 1]!, uniform());
     for (const a of [...b.side, ...b.aux]) a.dispose();
     if (!Number.isFinite(r.loss)) {
       tree.dispose(r.grads);

@@ -8,7 +8,7 @@
 import { selectCandidateRows } from "../data/selection.js";
 import { random } from "../backend/jax.js";
 import { split2, type Key } from "../backend/keys.js";
-import { toHostSync } from "../backend/ownership.js";
+import { toHost } from "../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import { evaluateRewardHost, type Reward } from "../rewards/reward.js";
 import { newCost, type GuidanceCost } from "./types.js";
@@ -53,7 +53,7 @@ export async function bestOfN(o: BestOfNOptions): Promise<BestOfNResult> {
   if (all.rows !== N * o.n) throw new Error(`best-of-n: the sampler returned ${all.rows} rows, expected ${N * o.n}`);
   const r = await evaluateRewardHost(o.reward, all);
   cost.rewardEvals += all.rows;
-  const u = toHostSync(random.uniform(kPick, [o.n]));
+  const u = await toHost(random.uniform(kPick, [o.n]));
   const D = all.cols;
   const out = new Float32Array(o.n * D);
   const kept = new Float32Array(o.n);

@@ -15,7 +15,7 @@
  * p* is sampled exactly by rejection from p (accept with probability exp((r − 1)/α)).
  */
 import { type Key, splitKey } from "../backend/keys.js";
-import { toHostSync } from "../backend/ownership.js";
+import { toHost } from "../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import type { DensityGrid } from "../data/grid.js";
 import {
@@ -61,7 +61,7 @@ export function exactSoftValue(gm: GaussianMixture, b: readonly number[], alpha:
   const v = softValue(gm, b, alpha);
   return (x, time, cost) => {
     cost.valueEvals += x.shape[0]!;
-    return toHostSync(v(x, time.alphaBar));
+    return toHost(v(x, time.alphaBar));
   };
 }
 

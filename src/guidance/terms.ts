@@ -11,7 +11,7 @@
  *   svddTerm                SVDD selection with a value v: r(x̂_0(x_s)), a learned f_φ(x_s, s), or exact
  */
 import { np } from "../backend/jax.js";
-import { scalar, toHostSync } from "../backend/ownership.js";
+import { scalar, toHost } from "../backend/ownership.js";
 import type { EpsFn, StepTime } from "../diffusion/types.js";
 import { evaluateReward, requireDifferentiable, type Reward } from "../rewards/reward.js";
 import type { NoisyPredictor } from "./noisy-predictor.js";
@@ -199,7 +199,7 @@ export function predictorValue(pred: NoisyPredictor): ValueFn {
   if (pred.spec.head !== "regression") throw new Error("predictorValue needs a regression predictor");
   return (x, time, cost) => {
     cost.valueEvals += x.shape[0]!;
-    return toHostSync(pred.predict(x, time));
+    return toHost(pred.predict(x, time));
   };
 }
 

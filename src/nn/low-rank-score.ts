@@ -20,7 +20,7 @@
  */
 import { np, random, type JArray } from "../backend/jax.js";
 import type { Key } from "../backend/keys.js";
-import { toHostSync } from "../backend/ownership.js";
+import { toHost, toHostSync } from "../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import { orthonormalColumns } from "../data/orthonormal.js";
 
@@ -41,10 +41,10 @@ export function fromSubspace(v: JArray, h: JArray): JArray {
 }
 
 /** V̂ as a host matrix (D×d). Borrows the parameters. */
-export function subspaceBasis(p: { v?: JArray }): HostMatrix {
+export async function subspaceBasis(p: { v?: JArray }): Promise<HostMatrix> {
   if (!p.v) throw new Error("this network has no subspace basis V (it is not a low-rank network)");
   const [D, d] = p.v.shape as [number, number];
-  return hostMatrix(D, d, toHostSync(p.v.ref));
+  return hostMatrix(D, d, await toHost(p.v.ref));
 }
 
 /**
@@ -53,9 +53,9 @@ export function subspaceBasis(p: { v?: JArray }): HostMatrix {
  * V leaf and returns the parameters with the new one (other leaves untouched). A no-op for networks
  * without V.
  */
-export function orthonormalizeBasis<P extends { v?: JArray }>(p: P): P {
+export async function orthonormalizeBasis<P extends { v?: JArray }>(p: P): Promise<P> {
   if (!p.v) return p;
   const [D, d] = p.v.shape as [number, number];
-  const q = orthonormalColumns(toHostSync(p.v), D, d);
+  const q = orthonormalColumns(await toHost(p.v), D, d);
   return { ...p, v: np.array(Float32Array.from(q), { shape: [D, d] }) };
 }

@@ -6,7 +6,7 @@
  */
 import { np, type JArray } from "../backend/jax.js";
 import { splitKey, type Key } from "../backend/keys.js";
-import { toHostSync } from "../backend/ownership.js";
+import { toHost } from "../backend/ownership.js";
 import { silu } from "./activations.js";
 import { dense, initDense, type DenseParams } from "./dense.js";
 
@@ -34,16 +34,16 @@ export function mlpForward(p: MlpParams, u: JArray): JArray {
   return dense(p.out, h);
 }
 
-/** Device weights → named host tensors. Borrows `p`. */
-export function mlpToTensors(p: MlpParams): Record<string, MlpHostTensor> {
+/** Device weights → named host tensors (read asynchronously: any device). Borrows `p`. */
+export async function mlpToTensors(p: MlpParams): Promise<Record<string, MlpHostTensor>> {
   const out: Record<string, MlpHostTensor> = {};
-  const put = (name: string, a: JArray) => (out[name] = { shape: [...a.shape], data: toHostSync(a.ref) });
-  p.layers.forEach((l, i) => {
-    put(`layers.${i}.w`, l.w);
-    put(`layers.${i}.b`, l.b);
-  });
-  put("out.w", p.out.w);
-  put("out.b", p.out.b);
+  const put = async (name: string, a: JArray) => (out[name] = { shape: [...a.shape], data: await toHost(a.ref) });
+  for (const [i, l] of p.layers.entries()) {
+    await put(`layers.${i}.w`, l.w);
+    await put(`layers.${i}.b`, l.b);
+  }
+  await put("out.w", p.out.w);
+  await put("out.b", p.out.b);
   return out;
 }
 

@@ -3,7 +3,7 @@
  * dotted paths of the leaves ("layers.0.w"), so a checkpoint is self-describing.
  */
 import { np, type JArray } from "../backend/jax.js";
-import { toHostSync } from "../backend/ownership.js";
+import { toHost } from "../backend/ownership.js";
 
 /** A parameter tree: objects and arrays nesting down to `JArray` leaves. */
 export type Params = { [k: string]: Params | JArray } | Params[] | JArray;
@@ -27,10 +27,10 @@ export function namedLeaves(p: Params, prefix = ""): Map<string, JArray> {
   return out;
 }
 
-/** A host copy of every leaf: name → {shape, data}. Borrows the tree. */
-export function paramsToHost(p: Params): Map<string, { shape: number[]; data: Float32Array }> {
+/** A host copy of every leaf: name → {shape, data} (read asynchronously: any device). Borrows the tree. */
+export async function paramsToHost(p: Params): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [name, leaf] of namedLeaves(p)) out.set(name, { shape: [...leaf.shape], data: toHostSync(leaf.ref) });
+  for (const [name, leaf] of namedLeaves(p)) out.set(name, { shape: [...leaf.shape], data: await toHost(leaf.ref) });
   return out;
 }
 

@@ -12,7 +12,7 @@
  */
 import { jit, jnn, np, tree, type JArray } from "../backend/jax.js";
 import { keyToSeed, splitKey, type Key } from "../backend/keys.js";
-import { toHostSync, upload } from "../backend/ownership.js";
+import { toHost, upload } from "../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import { permutation } from "../data/permutation.js";
 import { expectedCalibrationError } from "../eval/classification.js";
@@ -154,8 +154,8 @@ function classifierTrainStep(s: ClassifierSpec): TrainStep<ClassifierParams> {
 
 const logitsJit = jit((p: ClassifierParams, u: JArray) => logitsForward(p, u)) as unknown as (p: ClassifierParams, u: JArray) => JArray;
 
-/** Raw logits ℓ_φ(x) per row [n·K] (T not applied), in batches of at most 4096 rows. */
-export function classifierLogits(m: ClassifierModel, x: HostMatrix): Float32Array {
+/** Raw logits ℓ_φ(x) per row [n·K] (T not applied), in batches of at most 4096 rows, read asynchronously. */
+export async function classifierLogits(m: ClassifierModel, x: HostMatrix): Promise<Float32Array> {
   if (x.cols !== m.dim) throw new Error(`classifier: expected ${m.dim} columns, got ${x.cols}`);
   const K = m.spec.classes;
   const u = standardise(x, m.xMean, m.xStd);
@@ -164,7 +164,7 @@ export function classifierLogits(m: ClassifierModel, x: HostMatrix): Float32Arra
   try {
     for (let s = 0; s < x.rows; s += 4096) {
       const rows = Math.min(4096, x.rows - s);
-      out.set(toHostSync(logitsJit(tree.ref(p), upload(u.subarray(s * m.dim, (s + rows) * m.dim), rows, m.dim))), s * K);
+      out.set(await toHost(logitsJit(tree.ref(p), upload(u.subarray(s * m.dim, (s + rows) * m.dim), rows, m.dim))), s * K);
     }
   } finally {
     tree.dispose(p);
@@ -173,13 +173,13 @@ export function classifierLogits(m: ClassifierModel, x: HostMatrix): Float32Arra
 }
 
 /** Calibrated probabilities p̂(k | x) = softmax(ℓ/T), row-major [n·K], in float64. */
-export function classifierProbs(m: ClassifierModel, x: HostMatrix, temperature = m.temperature): Float64Array {
-  return softmaxRows(classifierLogits(m, x), m.spec.classes, 1 / temperature);
+export async function classifierProbs(m: ClassifierModel, x: HostMatrix, temperature = m.temperature): Promise<Float64Array> {
+  return softmaxRows(await classifierLogits(m, x), m.spec.classes, 1 / temperature);
 }
 
 /** argmax_k p̂(k | x) per row. */
-export function classifierPredict(m: ClassifierModel, x: HostMatrix): Int32Array {
-  const l = classifierLogits(m, x);
+export async function classifierPredict(m: ClassifierModel, x: HostMatrix): Promise<Int32Array> {
+  const l = await classifierLogits(m, x);
   const K = m.spec.classes;
   return Int32Array.from({ length: x.rows }, (_, r) => {
     let best = 0;
@@ -350,15 +350,15 @@ export async function fitClassifier(
     diverged: (step, loss) => new Error(`${where}: training diverged at step ${step} (loss ${loss}); lower learningRate`),
   });
   const last = r.losses.at(-1)?.loss ?? NaN;
-  const tensors = mlpToTensors(r.state.params);
+  const tensors = await mlpToTensors(r.state.params);
   disposeTrainStepState(r.state);
   const model: ClassifierModel = { kind: "classifier", dim: D, spec: s, xMean, xStd, temperature: 1, tensors };
-  const heldLogits = nHeld > 0 ? classifierLogits(model, held.x) : undefined;
+  const heldLogits = nHeld > 0 ? await classifierLogits(model, held.x) : undefined;
   const T = heldLogits ? fitTemperature(heldLogits, held.y, K) : 1;
   model.temperature = T;
   model.fit = {
     temperature: T,
-    train: splitReport(classifierLogits(model, tr.x), tr.y, K, T, s.eceBins),
+    train: splitReport(await classifierLogits(model, tr.x), tr.y, K, T, s.eceBins),
     ...(heldLogits ? { heldOut: splitReport(heldLogits, held.y, K, T, s.eceBins) } : {}),
     steps: s.steps,
     finalLoss: last,

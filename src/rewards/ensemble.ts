@@ -33,8 +33,9 @@ export async function fitEnsemble(
 }
 
 /** Mean and spread (std across members, population form) per row. */
-export function predictEnsemble(m: EnsembleModel, x: HostMatrix): { mean: Float32Array; spread: Float32Array } {
-  const preds = m.members.map((mm) => predictMlp(mm, x));
+export async function predictEnsemble(m: EnsembleModel, x: HostMatrix): Promise<{ mean: Float32Array; spread: Float32Array }> {
+  const preds: Float32Array[] = [];
+  for (const mm of m.members) preds.push(await predictMlp(mm, x));
   const M = preds.length;
   const mean = new Float32Array(x.rows);
   const spread = new Float32Array(x.rows);

@@ -105,23 +105,23 @@ export async function fitReward(
   } else {
     model = await fitEnsemble(xTr, yTr, spec, kFit!, { onStep: opts.onStep });
   }
-  const quality = (rows: HostMatrix, labels: Float32Array): FitQuality => {
-    const p = predictReward(model, rows);
+  const quality = async (rows: HostMatrix, labels: Float32Array): Promise<FitQuality> => {
+    const p = await predictReward(model, rows);
     const q = fitQuality(p.mean, labels);
     if (p.spread) q.meanSpread = p.spread.reduce((s, v) => s + v, 0) / p.spread.length;
     return q;
   };
-  const report: RewardFitReport = { kind: model.kind, train: quality(xTr, yTr), seconds: 0 };
-  if (heldOut > 0) report.heldOut = quality(takeRows(x, teIdx), Float32Array.from(teIdx, (i) => y[i]!));
+  const report: RewardFitReport = { kind: model.kind, train: await quality(xTr, yTr), seconds: 0 };
+  if (heldOut > 0) report.heldOut = await quality(takeRows(x, teIdx), Float32Array.from(teIdx, (i) => y[i]!));
   report.seconds = (performance.now() - t0) / 1000;
   return { model, report };
 }
 
 /** f̂(x) per row; deep ensembles also give the spread (std across members). */
-export function predictReward(m: RewardModel, x: HostMatrix): { mean: Float32Array; spread?: Float32Array } {
+export async function predictReward(m: RewardModel, x: HostMatrix): Promise<{ mean: Float32Array; spread?: Float32Array }> {
   if (x.cols !== m.dim) throw new Error(`reward model: expected ${m.dim} columns, got ${x.cols}`);
   if (m.kind === "ridge") return { mean: predictRidge(m, x) };
-  if (m.kind === "mlp") return { mean: predictMlp(m, x) };
+  if (m.kind === "mlp") return { mean: await predictMlp(m, x) };
   return predictEnsemble(m, x);
 }
 
@@ -151,14 +151,14 @@ export function rewardModelPlugin(m: RewardModel, name = `learned ${m.kind} rewa
  * Pseudo-labels (2307.07055 step 2): ŷ_j = f̂(x_j) + ν ξ_j, ξ_j ~ N(0, 1), for the unlabeled rows.
  * Consumes `key`.
  */
-export function pseudoLabel(m: RewardModel, x: HostMatrix, nu: number, key: Key): Float32Array {
+export async function pseudoLabel(m: RewardModel, x: HostMatrix, nu: number, key: Key): Promise<Float32Array> {
   if (!(Number.isFinite(nu) && nu >= 0)) {
     key.dispose();
     throw new Error(`pseudo-label noise ν must be a finite number ≥ 0, got ${nu}`);
   }
   let f: Float32Array;
   try {
-    f = predictReward(m, x).mean;
+    f = (await predictReward(m, x)).mean;
   } catch (err) {
     key.dispose();
     throw err;

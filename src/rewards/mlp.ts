@@ -7,7 +7,7 @@
  */
 import { jit, np, tree, type JArray } from "../backend/jax.js";
 import { keyToSeed, splitKey, type Key } from "../backend/keys.js";
-import { toHostSync, upload } from "../backend/ownership.js";
+import { toHost, upload } from "../backend/ownership.js";
 import type { HostMatrix } from "../data/matrix.js";
 import { optimizerFromConfig, optimizerStaticKey, plainFitOptimizer } from "../optim/config.js";
 import { runSteps } from "../optim/loop.js";
@@ -115,15 +115,15 @@ export async function fitMlp(
     onLoss: (p) => opts.onStep?.(p.step, spec.steps, p.loss),
     diverged: (step, loss) => new Error(`mlp reward: training diverged at step ${step} (loss ${loss}); lower learningRate`),
   });
-  const tensors = mlpToTensors(r.state.params);
+  const tensors = await mlpToTensors(r.state.params);
   disposeTrainStepState(r.state);
   return { kind: "mlp", dim: D, spec: { ...spec }, xMean, xStd, yMean, yStd, tensors };
 }
 
 const forward = jit((p: RegressorParams, u: JArray) => regressorForward(p, u)) as unknown as (p: RegressorParams, u: JArray) => JArray;
 
-/** f̂(x) per row (device forward pass in batches of at most 4096 rows). */
-export function predictMlp(m: MlpModel, x: HostMatrix): Float32Array {
+/** f̂(x) per row (device forward pass in batches of at most 4096 rows, read asynchronously). */
+export async function predictMlp(m: MlpModel, x: HostMatrix): Promise<Float32Array> {
   if (x.cols !== m.dim) throw new Error(`mlp reward: expected ${m.dim} columns, got ${x.cols}`);
   const u = standardise(x, m.xMean, m.xStd);
   const out = new Float32Array(x.rows);
@@ -132,7 +132,7 @@ export function predictMlp(m: MlpModel, x: HostMatrix): Float32Array {
     const batch = 4096;
     for (let s = 0; s < x.rows; s += batch) {
       const rows = Math.min(batch, x.rows - s);
-      const g = toHostSync(forward(tree.ref(p), upload(u.subarray(s * m.dim, (s + rows) * m.dim), rows, m.dim)));
+      const g = await toHost(forward(tree.ref(p), upload(u.subarray(s * m.dim, (s + rows) * m.dim), rows, m.dim)));
       for (let i = 0; i < rows; i++) out[s + i] = m.yMean + m.yStd * g[i]!;
     }
   } finally {

@@ -12,8 +12,8 @@
  *   asynchronous, returning `n` numbers (Float32Array, Float64Array or number[]). Never differentiable:
  *   a black box (a simulator, a lookup, a call to another process).
  *
- * Use {@link evaluateReward} (async) or {@link evaluateRewardSync} (device rewards and synchronous host
- * rewards) to get validated values: exactly `n` finite numbers, else one clear error naming the reward.
+ * Use {@link evaluateReward} (async, any device) to get validated values: exactly `n` finite numbers,
+ * else one clear error naming the reward.
  * Use {@link requireDifferentiable} in gradient-based code to refuse a black-box reward with a clear
  * error, and {@link rewardGrad} for ∇_x Σ_i r(x_i) (row i is ∇r(x_i), since samples do not interact).
  *
@@ -21,7 +21,7 @@
  * {@link halfspaceIndicator} (1[bᵀx > c], non-differentiable). Tasks provide their own via these
  * constructors; users pass theirs to the library API (e.g. `deviceReward("mine", fn)`).
  */
-import { grad, np, toHostSync, upload, type JArray } from "../backend/index.js";
+import { grad, np, toHost, upload, type JArray } from "../backend/index.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import type { RewardTask } from "../tasks/task.js";
 
@@ -150,22 +150,8 @@ export function validateRewardValues(reward: Pick<Reward, "name">, values: Rewar
 export async function evaluateReward(reward: Reward, x: JArray): Promise<Float32Array> {
   const n = x.shape[0]!;
   if (reward.kind === "device") return deviceValues(reward, x, n);
-  const m = toHostMatrix(x);
+  const m = await toHostMatrix(x);
   return validateRewardValues(reward, await reward.fn(m), n);
-}
-
-/**
- * r(x) on the host, validated, synchronously. Consumes `x`. Throws for a host reward that returns a
- * Promise (use {@link evaluateReward} for those).
- */
-export function evaluateRewardSync(reward: Reward, x: JArray): Float32Array {
-  const n = x.shape[0]!;
-  if (reward.kind === "device") return deviceValues(reward, x, n);
-  const v = reward.fn(toHostMatrix(x));
-  if (v instanceof Promise) {
-    throw new Error(`reward "${reward.name}" is asynchronous; use evaluateReward (async) instead`);
-  }
-  return validateRewardValues(reward, v, n);
 }
 
 /** r(x) of a host matrix, validated (uploads it for a device reward). */
@@ -184,24 +170,24 @@ export function rewardGrad(reward: Reward, who = "this method"): (x: JArray) => 
   return (x) => grad(f)(x);
 }
 
-function deviceValues(reward: DeviceReward, x: JArray, n: number): Float32Array {
+async function deviceValues(reward: DeviceReward, x: JArray, n: number): Promise<Float32Array> {
   const y = reward.fn(x);
   if (y.shape.length !== 1 || y.shape[0] !== n) {
     const shape = `[${y.shape.join(", ")}]`;
     y.dispose();
     throw new Error(`reward "${reward.name}" returned shape ${shape} for ${n} samples (expected [${n}])`);
   }
-  return validateRewardValues(reward, toHostSync(y), n);
+  return validateRewardValues(reward, await toHost(y), n);
 }
 
-function toHostMatrix(x: JArray): HostMatrix {
+async function toHostMatrix(x: JArray): Promise<HostMatrix> {
   if (x.shape.length !== 2) {
     const shape = `[${x.shape.join(", ")}]`;
     x.dispose();
     throw new Error(`rewards take a [n, D] batch, got shape ${shape}`);
   }
   const [rows, cols] = x.shape as [number, number];
-  return hostMatrix(rows, cols, toHostSync(x));
+  return hostMatrix(rows, cols, await toHost(x));
 }
 
 function checkName(name: string): void {

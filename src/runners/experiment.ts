@@ -78,7 +78,7 @@ export async function runExperiment(
         losses.push(...next.losses);
         state = next;
         if (every > 0 && state.step < train.steps) {
-          saveModel(join(outDir, "model.safetensors"), { model, train, columns: data.columns, data: data.name }, state);
+          await saveModel(join(outDir, "model.safetensors"), { model, train, columns: data.columns, data: data.name }, state);
         }
       }
       const trained = Object.assign(state, { losses });
@@ -103,7 +103,7 @@ export async function runExperiment(
   const samples: { label: string; matrix: HostMatrix }[] = [];
   const plots: PlotFigure[] = [];
   const sections: Record<string, unknown> = {};
-  const checkpoints: { name: string; save: (path: string) => void }[] = [];
+  const checkpoints: { name: string; save: (path: string) => void | Promise<void> }[] = [];
   const timings: Record<string, number> = {};
   for (const [i, method] of methods.entries()) {
     const label = labels[i]!;
@@ -170,13 +170,13 @@ export async function runExperiment(
   }
   if (b) {
     const path = join(outDir, "model.safetensors");
-    saveModel(path, { model, train, columns: data.columns, data: data.name }, b.state);
+    await saveModel(path, { model, train, columns: data.columns, data: data.name }, b.state);
     files.push(path);
     disposeTrainState(b.state);
   }
   for (const c of checkpoints) {
     const path = join(outDir, c.name);
-    c.save(path);
+    await c.save(path);
     files.push(path);
   }
   for (const k of evalKeys) k.dispose();

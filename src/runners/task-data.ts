@@ -4,7 +4,7 @@ import { permutation } from "../data/permutation.js";
  * floor needs two independent sets), column names, and the ground-truth reward where the task has one.
  */
 import { resolve, dirname } from "node:path";
-import { splitKey, type Key } from "../backend/keys.js";
+import { keyToWords, splitKey, type Key } from "../backend/keys.js";
 import { hostMatrix, takeRows, type HostMatrix } from "../data/matrix.js";
 import type { TaskConfig } from "./config-schemas.js";
 import { readCsv } from "../io/csv.js";
@@ -134,7 +134,7 @@ export function taskData(task: TaskConfig, key: Key, baseDir = "."): TaskData {
         train: matrix,
         // No generator: two disjoint random halves of the data (each at most n rows).
         evalSets: (k, n) => {
-          const seed = Number(k.ref.dataSync()[0]);
+          const seed = keyToWords(k)[0];
           k.dispose();
           const idx = permutation(matrix.rows, seed);
           const m = Math.min(n, Math.floor(matrix.rows / 2));

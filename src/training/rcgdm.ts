@@ -139,9 +139,9 @@ export async function trainConditional(
   while (s.step < train.steps) {
     const next = await trainSteps(model, train, s, data, { untilStep: Math.min(train.steps, s.step + every), onProgress });
     losses.push(...next.losses);
-    s = { ...next, params: orthonormalizeBasis(next.params), losses };
+    s = { ...next, params: await orthonormalizeBasis(next.params), losses };
   }
-  s.ema = orthonormalizeBasis(s.ema);
+  s.ema = await orthonormalizeBasis(s.ema);
   return s;
 }
 

@@ -6,8 +6,8 @@
  * weights as training 2N steps.
  */
 import { np, random, type JArray } from "../backend/jax.js";
-import { keyFromWords, keyToWords, split2, type Key } from "../backend/keys.js";
-import { toHostSync, upload } from "../backend/ownership.js";
+import { keyFromWords, keyToWords, keyToWordsAsync, split2, type Key } from "../backend/keys.js";
+import { toHost, upload } from "../backend/ownership.js";
 import { batchIndices } from "../data/batches.js";
 import type { HostMatrix } from "../data/matrix.js";
 import { denoisingLoss } from "../diffusion/loss.js";
@@ -160,15 +160,18 @@ export async function trainSteps(
   return { ...(r.state as TrainState), losses: r.losses };
 }
 
-/** Names → host tensors for a checkpoint (params.*, ema.*, opt.m.*, opt.v.*, opt.count, key). Borrows `s`. */
-export function trainStateTensors(s: TrainState): Map<string, { shape: number[]; data: Float32Array | Uint32Array }> {
+/**
+ * Names → host tensors for a checkpoint (params.*, ema.*, opt.m.*, opt.v.*, opt.count, key), read
+ * asynchronously (any device). Borrows `s`.
+ */
+export async function trainStateTensors(s: TrainState): Promise<Map<string, { shape: number[]; data: Float32Array | Uint32Array }>> {
   const out = new Map<string, { shape: number[]; data: Float32Array | Uint32Array }>();
   for (const [prefix, t] of [["params", s.params], ["ema", s.ema], ["opt", s.opt]] as const) {
     for (const [name, leaf] of namedLeaves(t as unknown as Params, prefix)) {
-      out.set(name, { shape: [...leaf.shape], data: toHostSync(leaf.ref) });
+      out.set(name, { shape: [...leaf.shape], data: await toHost(leaf.ref) });
     }
   }
-  out.set("key", { shape: [2], data: Uint32Array.from(keyToWords(s.key)) });
+  out.set("key", { shape: [2], data: Uint32Array.from(await keyToWordsAsync(s.key)) });
   return out;
 }
 

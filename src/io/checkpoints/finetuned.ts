@@ -30,16 +30,16 @@ export interface FinetunedCheckpoint {
   tensors: HostTensors;
 }
 
-/** Materialises θ_eff and the reference on the host. Borrows `m`. */
-export function finetunedCheckpoint(
+/** Materialises θ_eff and the reference on the host (read asynchronously). Borrows `m`. */
+export async function finetunedCheckpoint(
   m: FinetunedModel,
   info: FinetunedInfo,
   o: { train: TrainConfig; columns: string[]; data: string; conditioning?: ModelMeta["conditioning"] },
-): FinetunedCheckpoint {
+): Promise<FinetunedCheckpoint> {
   const eff = finetunedParams(m);
-  const tensors = weightTensors(eff, "ema");
+  const tensors = await weightTensors(eff, "ema");
   tree.dispose(eff);
-  for (const [name, t] of weightTensors(m.f.base, "reference")) tensors.set(name, t);
+  for (const [name, t] of await weightTensors(m.f.base, "reference")) tensors.set(name, t);
   const meta: ModelMeta = {
     kind: MODEL_KIND,
     checkpoint: "inference",

@@ -3,7 +3,7 @@
  * step, PRNG key) or an inference checkpoint (EMA weights) in safetensors, and everything needed to
  * rebuild the model in the JSON sidecar (the kinds and their validation: src/io/checkpoints/model.ts).
  */
-import { toHostSync } from "../../backend/ownership.js";
+import { toHost } from "../../backend/ownership.js";
 import type { JArray } from "../../backend/jax.js";
 import type { DenoiserParams } from "../../nn/denoiser.js";
 import { namedLeaves } from "../../nn/params.js";
@@ -16,23 +16,23 @@ import { checkModelMeta, MODEL_KIND, modelFromCheckpoint, type HostTensors, type
 export type ModelInfo = Omit<ModelMeta, "kind" | "checkpoint" | "step" | "dataSeed">;
 
 /** Saves a training checkpoint (resumable); `extra` adds tensors beside the state. */
-export function saveModel(path: string, meta: ModelInfo, state: TrainState, extra?: HostTensors): void {
-  const tensors: HostTensors = trainStateTensors(state);
+export async function saveModel(path: string, meta: ModelInfo, state: TrainState, extra?: HostTensors): Promise<void> {
+  const tensors: HostTensors = await trainStateTensors(state);
   for (const [k, v] of extra ?? []) tensors.set(k, v);
   saveModelTensors(path, { kind: MODEL_KIND, checkpoint: "training", ...meta, step: state.step, dataSeed: state.dataSeed }, tensors);
 }
 
 /** Saves an inference checkpoint: the EMA weights (borrowed) after `step` optimisation steps, plus `extra`. */
-export function saveInferenceModel(path: string, meta: ModelInfo, ema: DenoiserParams, step: number, extra?: HostTensors): void {
-  const tensors = weightTensors(ema, "ema");
+export async function saveInferenceModel(path: string, meta: ModelInfo, ema: DenoiserParams, step: number, extra?: HostTensors): Promise<void> {
+  const tensors = await weightTensors(ema, "ema");
   for (const [k, v] of extra ?? []) tensors.set(k, v);
   saveModelTensors(path, { kind: MODEL_KIND, checkpoint: "inference", ...meta, step }, tensors);
 }
 
-/** A network's weights (borrowed) as host tensors named `prefix.path`. */
-export function weightTensors(p: DenoiserParams, prefix: string): HostTensors {
+/** A network's weights (borrowed) as host tensors named `prefix.path`, read asynchronously (any device). */
+export async function weightTensors(p: DenoiserParams, prefix: string): Promise<HostTensors> {
   const out: HostTensors = new Map();
-  for (const [name, leaf] of namedLeaves(p, prefix)) out.set(name, { shape: [...leaf.shape], data: toHostSync((leaf as JArray).ref) });
+  for (const [name, leaf] of namedLeaves(p, prefix)) out.set(name, { shape: [...leaf.shape], data: await toHost((leaf as JArray).ref) });
   return out;
 }
 

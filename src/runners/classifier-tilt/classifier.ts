@@ -62,7 +62,7 @@ export async function tiltClassifierFor(ctx: MethodContext): Promise<TiltClassif
  */
 export async function tiltClassifierArtefacts(ctx: MethodContext): Promise<{
   sections: Record<string, unknown>;
-  checkpoints: { name: string; save: (path: string) => void }[];
+  checkpoints: { name: string; save: (path: string) => void | Promise<void> }[];
 }> {
   const hit = await ctx.state.peek<Promise<ClassifierEntry>>(STATE_ID);
   if (!hit || hit.claimed) return { sections: {}, checkpoints: [] };

@@ -117,7 +117,7 @@ export async function evaluateTiltSampler(task: ClassifierTiltTask, sampler: Til
       mmd2: { value: mm.value, floor: mm.floor },
     };
     if (o.classifier) {
-      const pred = classifierPredict(o.classifier, x);
+      const pred = await classifierPredict(o.classifier, x);
       pr.classifierAccuracy = pred.reduce((s, v) => s + (v === y ? 1 : 0), 0) / o.n;
     }
     perPair.push(pr);

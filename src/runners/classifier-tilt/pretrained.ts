@@ -121,7 +121,7 @@ export async function cachedPretrained(ctx: Pick<MethodContext, "state">): Promi
 }
 
 /** The "pretrained.safetensors" artefact of the run's trained p_pre, returned to the first caller only. */
-export async function pretrainedCheckpoints(ctx: MethodContext): Promise<{ name: string; save: (path: string) => void }[]> {
+export async function pretrainedCheckpoints(ctx: MethodContext): Promise<{ name: string; save: (path: string) => void | Promise<void> }[]> {
   const hit = await ctx.state.peek<Promise<PretrainedEntry>>(stateId("trained"));
   if (!hit || hit.checkpointClaimed) return [];
   hit.checkpointClaimed = true;
@@ -130,8 +130,8 @@ export async function pretrainedCheckpoints(ctx: MethodContext): Promise<{ name:
 }
 
 /** Saves p_pre as a model checkpoint (src/io/checkpoints/model.ts) with its conditioning described. */
-export function savePretrained(path: string, p: PretrainedTiltModel, data: Pick<TaskData, "columns" | "name">): void {
-  saveModel(
+export async function savePretrained(path: string, p: PretrainedTiltModel, data: Pick<TaskData, "columns" | "name">): Promise<void> {
+  await saveModel(
     path,
     {
       model: p.model,

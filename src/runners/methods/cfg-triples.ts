@@ -10,7 +10,7 @@
  * deterministic step excluded).
  */
 import { np } from "../../backend/jax.js";
-import { split2 } from "../../backend/keys.js";
+import { keyToWords, split2 } from "../../backend/keys.js";
 import { hostMatrix } from "../../data/matrix.js";
 import { modelEps, type ModelConfig } from "../../diffusion/model.js";
 import { classifierFree } from "../../diffusion/step.js";
@@ -54,7 +54,8 @@ export const cfgTriplesMethod = defineMethod({
   const [kTrain, rest] = split2(ctx.key);
   const [kDrop, kEval] = split2(rest);
   // Fixed per-row y-dropout drawn from the run's key (a host stream).
-  let u = Number(kDrop.dataSync()[0]) >>> 0;
+  let u = keyToWords(kDrop)[0];
+  kDrop.dispose();
   const uniform = () => {
     u = (Math.imul(u ^ (u >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
     return u / 2 ** 32;
@@ -102,7 +103,7 @@ export const cfgTriplesMethod = defineMethod({
         if (!pre || !stochastic) return { samples: await generateWithEps(eps, model, ctx.sampler, n, key) };
         // The same samples, with the path KL of this sampler to p_pre(x | c) along its own chains.
         const tracked = pathKlTracker(eps, pretrainedEps(pre, c), plan);
-        return { samples: await generateWithEps(tracked.eps, model, ctx.sampler, n, key), kl: tracked.kl(n) };
+        return { samples: await generateWithEps(tracked.eps, model, ctx.sampler, n, key), kl: await tracked.kl(n) };
       },
       fields: { dropout, scale: w, finalLoss: state.losses.at(-1)?.loss ?? null },
     });

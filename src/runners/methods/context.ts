@@ -106,7 +106,7 @@ export interface MethodOutput {
   /** Extra sections merged into report.json (e.g. training curves). */
   sections?: Record<string, unknown>;
   /** Extra checkpoints to save: path suffix → writer. */
-  checkpoints?: { name: string; save: (path: string) => void }[];
+  checkpoints?: { name: string; save: (path: string) => void | Promise<void> }[];
 }
 
 export type MethodRunner<M extends MethodEntry = MethodEntry> = (ctx: MethodContext<M>) => Promise<MethodOutput>;

@@ -11,9 +11,9 @@
  * Field names follow src/runners/classifier-tilt/evaluate.ts (used by "none" on this task); this
  * variant adds an asynchronous sampler (DPS), γ ≠ task.gamma, the sampler's KL and the exact KL.
  */
-import { np } from "../../backend/jax.js";
+import { np, type JArray } from "../../backend/jax.js";
 import { keyFromSeed, splitKey, type Key } from "../../backend/keys.js";
-import { toNumber } from "../../backend/ownership.js";
+import { toHost } from "../../backend/ownership.js";
 import type { StepCoefficients } from "../../diffusion/step.js";
 import type { EpsFn } from "../../diffusion/types.js";
 import { hostMatrix, type HostMatrix } from "../../data/matrix.js";
@@ -44,11 +44,14 @@ function targetPairs(ctx: MethodContext, c: number, y: number, gamma: number, n:
  * (p_pre(x | c)) along its own chains. At a stochastic step of `plan`, with μ = c_x0 x̂_0 + c_eps ε +
  * c_xt x_t and x̂_0 = (x_t − √(1−ᾱ_t) ε)/√ᾱ_t, μ̃ − μ_ref = a_t (ε̃ − ε_ref), a_t = c_eps − c_x0 √(1−ᾱ_t)/√ᾱ_t,
  * so KL_t = a_t² ‖ε̃ − ε_ref‖²/(2σ_t²); deterministic steps (σ = 0, the final one) are left out.
- * `kl(n)` = Σ_t mean_i KL_t^i over the n samples drawn so far (nats per sample).
+ * `kl(n)` = Σ_t mean_i KL_t^i over the n samples drawn so far (nats per sample). The per-step sums
+ * ‖ε̃ − ε_ref‖² stay on the device until `kl` reads them (once, asynchronously).
  */
-export function pathKlTracker(eps: EpsFn, refEps: EpsFn, plan: readonly StepCoefficients[]): { eps: EpsFn; kl: (n: number) => number } {
+export function pathKlTracker(eps: EpsFn, refEps: EpsFn, plan: readonly StepCoefficients[]): { eps: EpsFn; kl: (n: number) => Promise<number> } {
   const byIndex = new Map(plan.map((c) => [c.t.index, c] as const));
   let total = 0;
+  const weights: number[] = [];
+  const sums: JArray[] = [];
   const tracked: EpsFn = (x, t) => {
     const c = byIndex.get(t.index);
     const e = eps(x.ref, t);
@@ -59,10 +62,19 @@ export function pathKlTracker(eps: EpsFn, refEps: EpsFn, plan: readonly StepCoef
     const er = refEps(x, t);
     const ab = c.t.alphaBar;
     const a = c.cEps - (c.cX0 * Math.sqrt(1 - ab)) / Math.sqrt(ab);
-    total += ((a * a) / (2 * c.sigma * c.sigma)) * toNumber(np.sum(np.square(e.ref.sub(er))));
+    weights.push((a * a) / (2 * c.sigma * c.sigma));
+    sums.push(np.sum(np.square(e.ref.sub(er))));
     return e;
   };
-  return { eps: tracked, kl: (n) => total / n };
+  const kl = async (n: number) => {
+    if (sums.length > 0) {
+      const v = await toHost(np.stack(sums.splice(0)));
+      v.forEach((s, i) => (total += weights[i]! * s));
+      weights.length = 0;
+    }
+    return total / n;
+  };
+  return { eps: tracked, kl };
 }
 
 /**

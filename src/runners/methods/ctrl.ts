@@ -85,7 +85,7 @@ export const ctrlMethod = defineMethod({
   const [kTrain, kEval] = split2(ctx.key);
   ctx.hooks.onStage?.(`${label}: fine-tuning (${trainable}) with γ = ${gamma}, ${optim.steps} steps of ${optim.batchSize} chains`);
   const logProbs = classifierLogProbs(cls);
-  const r = ctrlFinetune(
+  const r = await ctrlFinetune(
     {
       model: pre.model,
       pretrained: pre.params,
@@ -137,7 +137,7 @@ export const ctrlMethod = defineMethod({
       },
     };
     // The fine-tuned model, materialised on the host now (r.model is released below).
-    const ck = finetunedCheckpoint(
+    const ck = await finetunedCheckpoint(
       r.model,
       {
         method: "ctrl",

@@ -18,7 +18,7 @@ import { deviceReward } from "../../rewards/reward.js";
 import { hostMatrix } from "../../data/matrix.js";
 import { tiltClassifierFor } from "../classifier-tilt/classifier.js";
 import { pretrainedEps, pretrainedFor, tiltData } from "../classifier-tilt/pretrained.js";
-import { toHostSync } from "../../backend/ownership.js";
+import { toHost } from "../../backend/ownership.js";
 import * as z from "zod";
 import { strict } from "../config-schemas.js";
 import { defineMethod } from "./context.js";
@@ -61,7 +61,7 @@ export const dpsClassifierMethod = defineMethod({
       const term = rewardGuidanceTerm(reward, { name: label, alpha: 1 / gamma, scale: m.scale, where: "x0", jacobian: "full" });
       const { x, pathKl } = await guidedSample({ eps: pretrainedEps(pre, c), plan, terms: [term], n, dim: 2, key, cost, samplerName: ctx.sampler.sampler, pathKl: true });
       // Non-finite (infinite / undefined) values are left out of the row by tiltEvaluation.
-      return { samples: hostMatrix(n, 2, toHostSync(x)), ...(pathKl ? { kl: pathKlPerSample(pathKl) } : {}) };
+      return { samples: hostMatrix(n, 2, await toHost(x)), ...(pathKl ? { kl: pathKlPerSample(pathKl) } : {}) };
     },
     fields: { scale: m.scale },
   });

@@ -58,7 +58,7 @@ export const draftMethod = defineMethod({
   const optim = { steps: m.steps, batchSize: m.batchSize, learningRate: m.learningRate, gradClip: m.gradClip };
   const [kTrain, kSample] = split2(ctx.key);
   ctx.hooks.onStage?.(`${setup.label}: reward backpropagation, ${optim.steps} steps of ${optim.batchSize} chains (${setup.plan.length} sampler steps)`);
-  const r = draftFinetune(
+  const r = await draftFinetune(
     {
       model: ctx.model,
       pretrained: base.state.ema,
@@ -94,7 +94,7 @@ export const draftMethod = defineMethod({
     const row = out.rows[0]!;
     if (row.reference && exactKl !== null) row.reference = { ...row.reference, kl: exactKl };
     const trainable = m.trainable;
-    const ck = finetunedCheckpoint(
+    const ck = await finetunedCheckpoint(
       r.model,
       {
         method: "draft",

@@ -14,7 +14,7 @@
  * drawn by `sampleGuided` (best-of-N's selection).
  */
 import { keyFromSeed, splitKey, type Key } from "../../backend/keys.js";
-import { toHostSync } from "../../backend/ownership.js";
+import { toHost } from "../../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../../data/matrix.js";
 import { modelEps } from "../../diffusion/model.js";
 import { samplerPlan } from "../../diffusion/sample.js";
@@ -153,7 +153,7 @@ export async function sampleGuided(
       pathKl: track,
       onStep: (d, total) => ctx.hooks.onSample?.(i * total + d, batches * total, setup.label),
     });
-    out.set(toHostSync(x), i * batch * setup.dim);
+    out.set(await toHost(x), i * batch * setup.dim);
     if (pathKl) addPathKl(kl, pathKl);
   }
   const samples = hostMatrix(n, setup.dim, out);

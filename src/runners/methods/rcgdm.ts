@@ -10,7 +10,7 @@
  * Plots: reward vs target (with a/(1+ν²) and the exact reference), off-support vs target, training loss.
  */
 import { splitKey, type Key } from "../../backend/keys.js";
-import { toHostSync } from "../../backend/ownership.js";
+import { toHost } from "../../backend/ownership.js";
 import { modelEps } from "../../diffusion/model.js";
 import { samplerPlan } from "../../diffusion/sample.js";
 import { makeSchedule } from "../../diffusion/schedule.js";
@@ -128,7 +128,7 @@ export const rcgdmMethod = defineMethod({
   let rewardModel: RewardModel | undefined;
   let fit: RewardFitReport | undefined;
   let linear: LinearRewardCoefficients | undefined;
-  let proxy: (x: HostMatrix) => Float32Array;
+  let proxy: (x: HostMatrix) => Float32Array | Promise<Float32Array>;
   if (!spec) {
     kFit!.dispose();
     if (!data.reward) throw new Error(`rcgdm: reward.kind "oracle" needs a task with a ground-truth reward (task ${data.name} has none)`);
@@ -145,7 +145,7 @@ export const rcgdmMethod = defineMethod({
     rewardModel = r.model;
     fit = r.report;
     const rm = r.model;
-    proxy = (x) => predictReward(rm, x).mean;
+    proxy = async (x) => (await predictReward(rm, x)).mean;
     if (rm.kind === "ridge") linear = { weights: rm.weights, bias: rm.bias };
   }
 
@@ -157,7 +157,7 @@ export const rcgdmMethod = defineMethod({
 
   // 2. Pseudo-labels.
   const nu = m.pseudoLabelNoise ?? data.pseudoLabelNoise ?? 0;
-  const yHat = noisyLabels(kPseudo!, proxy(data.train), nu);
+  const yHat = noisyLabels(kPseudo!, await proxy(data.train), nu);
 
   // 3. The conditional model.
   const mc = ctx.cfg.model;
@@ -183,7 +183,7 @@ export const rcgdmMethod = defineMethod({
   const trainSeconds = (performance.now() - t0) / 1000;
 
   try {
-    const angle = m.network === "low-rank" && data.subspace ? subspaceAngle(subspaceBasis(state.ema), data.subspace.A) : undefined;
+    const angle = m.network === "low-rank" && data.subspace ? subspaceAngle(await subspaceBasis(state.ema), data.subspace.A) : undefined;
     // 4. Samples at each target.
     const n = ctx.cfg.sampling.samples;
     const dataOnSupport = data.subspace ? summary(onSupportNorm(data.subspace, fresh)) : undefined;
@@ -197,7 +197,7 @@ export const rcgdmMethod = defineMethod({
         scale: m.scale,
         onStep: (d, t) => ctx.hooks.onSample?.(d, t, `${tag} a=${a}`),
       });
-      const proxyValues = proxy(x);
+      const proxyValues = await proxy(x);
       let row: ResultRow;
       if (data.subspace) {
         row = subspaceTargetRow(data.subspace, x, a, { method: "rcgdm", proxy: spec ? proxyValues : undefined, linear, nu });
@@ -234,9 +234,9 @@ export const rcgdmMethod = defineMethod({
       {
         name: `model-${saveName}.safetensors`,
         // The experiment runner saves checkpoints after writing the report; the state is released then.
-        save: (path) => {
+        save: async (path) => {
           try {
-            saveModel(
+            await saveModel(
               path,
               {
                 model,
@@ -287,7 +287,7 @@ async function runTargetGuidanceVariant(
   tag: string,
   targets: readonly number[],
   key: Key,
-  r: { rewardModel?: RewardModel; fit?: RewardFitReport; linear?: LinearRewardCoefficients; proxy: (x: HostMatrix) => Float32Array; spec?: RewardModelSpec },
+  r: { rewardModel?: RewardModel; fit?: RewardFitReport; linear?: LinearRewardCoefficients; proxy: (x: HostMatrix) => Float32Array | Promise<Float32Array>; spec?: RewardModelSpec },
 ): Promise<MethodOutput> {
   const data = ctx.data;
   let plugin: Reward;
@@ -316,7 +316,7 @@ async function runTargetGuidanceVariant(
       samplerName: ctx.sampler.sampler === "ddim" ? `the ddim sampler with eta = ${ctx.sampler.eta}` : "the ddpm sampler",
       onStep: (d, t) => ctx.hooks.onSample?.(d, t, `${tag} a=${a}`),
     });
-    const x = hostMatrix(n, data.dim, toHostSync(dev));
+    const x = hostMatrix(n, data.dim, await toHost(dev));
     if (x.data.some((v) => !Number.isFinite(v))) {
       // Reported, not hidden: the row says so and carries no metrics (they do not exist).
       ctx.hooks.onStage?.(`${tag}: the guided chain diverged at target ${a} (non-finite samples); lower method.scale`);
@@ -326,7 +326,7 @@ async function runTargetGuidanceVariant(
     let row: ResultRow;
     // Target guidance has no pseudo-labels: the exact reference of fixtures.md §2 describes the
     // conditional method's target law, and is given here for comparison only.
-    if (data.subspace) row = subspaceTargetRow(data.subspace, x, a, { method: "rcgdm", proxy: r.spec ? r.proxy(x) : undefined, linear: r.linear, nu });
+    if (data.subspace) row = subspaceTargetRow(data.subspace, x, a, { method: "rcgdm", proxy: r.spec ? await r.proxy(x) : undefined, linear: r.linear, nu });
     else {
       row = { method: "rcgdm", target: a, alpha: null, samples: n };
       if (data.reward) row.reward = summary(data.reward(x));
