@@ -1,7 +1,8 @@
 /**
  * The webgpu device against wasm: a jitted training step (denoising loss, gradient, SGD update) and a
  * DDIM chain, both read only asynchronously, give the same numbers on both devices to float32
- * tolerance; PRNG draws are bit-identical; synchronous reads of webgpu arrays fail loudly.
+ * tolerance; so do the library's own loops (initTrainState + trainSteps, then sample) from the same
+ * seeds; PRNG draws are bit-identical; synchronous reads of webgpu arrays fail loudly.
  * Runs where a WebGPU adapter exists (in Node: the `webgpu` package + Chromium's SwiftShader, see
  * test/helpers/webgpu.ts); elsewhere it is skipped with the reason printed.
  */
@@ -30,11 +31,14 @@ import {
   type JArray,
   type BackendDevice,
 } from "../src/backend/index.js";
+import { hostMatrix } from "../src/data/matrix.js";
 import { denoisingLoss } from "../src/diffusion/loss.js";
-import { modelEps, type ModelConfig } from "../src/diffusion/model.js";
+import { modelEps, modelOutput, type ModelConfig } from "../src/diffusion/model.js";
+import { sample, samplerPlan } from "../src/diffusion/sample.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
 import { initDenoiser, type DenoiserParams } from "../src/nn/denoiser.js";
-import { namedLeaves, paramsFromHost } from "../src/nn/params.js";
+import { namedLeaves, paramsFromHost, paramsToHost } from "../src/nn/params.js";
+import { defaultTrainConfig, disposeTrainState, initTrainState, trainSteps, type TrainConfig } from "../src/training/trainer.js";
 import { provideNodeWebgpu } from "./helpers/webgpu.js";
 
 const noAdapter = await provideNodeWebgpu();
@@ -157,6 +161,40 @@ async function runOn(device: BackendDevice, initial: Map<string, Float32Array>, 
   return { losses, trained, samples, normals, splitWordsOnDevice, bits };
 }
 
+/** The library's loops: Adam + clipping + EMA on a constant rate, 5 steps; a 6-step DDIM (η = 0) chain. */
+const libTrain: TrainConfig = { ...defaultTrainConfig, steps: STEPS, batchSize: B, learningRate: 1e-2, lrSchedule: "constant", ema: 0.5 };
+const libPlan = samplerPlan(schedule, { sampler: "ddim", steps: 6, eta: 0 });
+
+interface LibraryRun {
+  initial: Map<string, Float32Array>;
+  trained: Map<string, Float32Array>;
+  ema: Map<string, Float32Array>;
+  losses: number[];
+  samples: Float32Array;
+}
+
+const hostValues = async (p: DenoiserParams) => new Map([...(await paramsToHost(p))].map(([k, t]) => [k, t.data]));
+
+/**
+ * `initTrainState` + `trainSteps` + `sample` on `device`, from seeds only: the initial weights, the
+ * batches' noise and x_T are all drawn on that device. The same `model` object serves both devices,
+ * so the library's compiled-function caches must hold one entry per device.
+ */
+async function libraryRunOn(device: BackendDevice, seed: number): Promise<LibraryRun> {
+  await ensureBackend({ device });
+  const state0 = initTrainState(model, keyFromSeed(seed));
+  expect(state0.params.input.w.device).toBe(device);
+  const initial = await hostValues(state0.params);
+  const state = await trainSteps(model, libTrain, state0, { x: hostMatrix(B, 2, x0Host) }, { logEvery: 1 });
+  const trained = await hostValues(state.params);
+  const ema = await hostValues(state.ema);
+  const x = await sample({ model: modelOutput(model, state.ema), plan: libPlan, n: N_SAMPLES, eventShape: [2], key: keyFromSeed(seed + 1) });
+  expect(x.device).toBe(device);
+  const samples = await toHost(x);
+  disposeTrainState(state);
+  return { initial, trained, ema, losses: state.losses.map((l) => l.loss), samples };
+}
+
 /** max |a − b| / max(1, max |b|). */
 function relErr(a: Float32Array, b: Float32Array): number {
   expect(a.length).toBe(b.length);
@@ -203,6 +241,34 @@ describe.skipIf(noAdapter !== undefined)("webgpu vs wasm", () => {
     // The comparison is not vacuous: training moved the parameters, and sampling moved x_T.
     expect(relErr(wasm.trained.get("output.b")!, initial.get("output.b")!)).toBeGreaterThan(1e-3);
     expect(relErr(wasm.samples, xT)).toBeGreaterThan(0.1);
+  });
+
+  it("the library's training loop (initTrainState, trainSteps) and sampling loop (sample) agree with wasm", async () => {
+    const wasm = await libraryRunOn("wasm", 11);
+    const gpu = await libraryRunOn("webgpu", 11);
+    // And back: the caches built on webgpu do not leak into a later wasm run.
+    const wasmAgain = await libraryRunOn("wasm", 11);
+    await ensureBackend({ device: "wasm" });
+    for (const [name, w] of wasm.trained) expect(Array.from(wasmAgain.trained.get(name)!), name).toEqual(Array.from(w));
+    expect(Array.from(wasmAgain.samples)).toEqual(Array.from(wasm.samples));
+
+    // Tolerance 1e-3 of max(1, |value|), as for the raw kernels above: every value here starts from
+    // device normals (initial weights W = z/√fan_in, the training noise, x_T) and time-embedding sin/cos,
+    // which the GPU computes to about 2⁻¹¹ ≈ 5e-4 absolute; float32 rounding of the ops after that is
+    // far smaller.
+    const tol = 1e-3;
+    expect(wasm.losses).toHaveLength(STEPS);
+    for (let i = 0; i < STEPS; i++) expect(Math.abs(gpu.losses[i]! - wasm.losses[i]!)).toBeLessThan(tol * Math.max(1, wasm.losses[i]!));
+    for (const [name, w] of wasm.initial) expect(relErr(gpu.initial.get(name)!, w), `initial ${name}`).toBeLessThan(tol);
+    for (const [name, w] of wasm.trained) expect(relErr(gpu.trained.get(name)!, w), `params ${name}`).toBeLessThan(tol);
+    for (const [name, w] of wasm.ema) expect(relErr(gpu.ema.get(name)!, w), `ema ${name}`).toBeLessThan(tol);
+    expect(relErr(gpu.samples, wasm.samples)).toBeLessThan(tol);
+
+    // Not vacuous: Adam moved every leaf by ≈ lr per step, far above the tolerance, and a different
+    // seed gives samples far outside it.
+    for (const [name, w] of wasm.trained) expect(relErr(w, wasm.initial.get(name)!), `moved ${name}`).toBeGreaterThan(5 * tol);
+    const other = await libraryRunOn("wasm", 12);
+    expect(relErr(other.samples, wasm.samples)).toBeGreaterThan(10 * tol);
   });
 
   it("synchronous reads of webgpu arrays throw; jit still inlines scalar constants; keys read asynchronously", async () => {

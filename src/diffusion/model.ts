@@ -2,6 +2,7 @@
  * A diffusion model = a network spec, what it predicts, and its noise schedule: plain JSON that is
  * saved beside the weights. `modelEps` turns (model, parameters) into the ε-predictor samplers use.
  */
+import { backendDevice } from "../backend/init.js";
 import { jit, np, tree, type JArray } from "../backend/jax.js";
 import { scalar } from "../backend/ownership.js";
 import { applyDenoiser, type ConditionInput, type DenoiserParams, type DenoiserSpec } from "../nn/denoiser.js";
@@ -26,12 +27,15 @@ export function networkTime(index: JArray | number, T: number): JArray {
 /** The batch's condition as the network wants it (value conditions: keep = 1 means "use y"). */
 export type BatchCondition = ConditionInput;
 
-const epsCache = new WeakMap<DenoiserSpec, Map<Prediction, (...a: any[]) => JArray>>();
+// Compiled functions per spec, by device and prediction: a jitted function keeps the device it was
+// first traced on.
+const epsCache = new WeakMap<DenoiserSpec, Map<string, (...a: any[]) => JArray>>();
 
 function jittedEps(spec: DenoiserSpec, prediction: Prediction) {
   let bySpec = epsCache.get(spec);
   if (!bySpec) epsCache.set(spec, (bySpec = new Map()));
-  let f = bySpec.get(prediction);
+  const id = `${backendDevice()} ${prediction}`;
+  let f = bySpec.get(id);
   if (!f) {
     // jit takes arrays only: the condition crosses as its arrays ([value, keep] or [oneHot]) and its
     // kind (fixed by the spec) is put back inside.
@@ -50,7 +54,7 @@ function jittedEps(spec: DenoiserSpec, prediction: Prediction) {
       x0Hat.dispose();
       return epsHat;
     }) as (...a: any[]) => JArray;
-    bySpec.set(prediction, f);
+    bySpec.set(id, f);
   }
   return f;
 }
@@ -73,7 +77,7 @@ export function modelEps(
   };
 }
 
-const outputCache = new WeakMap<DenoiserSpec, (...a: any[]) => JArray>();
+const outputCache = new WeakMap<DenoiserSpec, Map<string, (...a: any[]) => JArray>>();
 
 /**
  * The raw network output of a trained model with its prediction kind (what the sampling loop uses:
@@ -82,13 +86,16 @@ const outputCache = new WeakMap<DenoiserSpec, (...a: any[]) => JArray>();
 export function modelOutput(model: ModelConfig, params: DenoiserParams, condFor?: (n: number) => ConditionInput): ModelFn {
   const schedule = makeSchedule(model.schedule);
   const spec = model.network;
-  let f = outputCache.get(spec);
+  let byDevice = outputCache.get(spec);
+  if (!byDevice) outputCache.set(spec, (byDevice = new Map()));
+  const device = backendDevice();
+  let f = byDevice.get(device);
   if (!f) {
     f = jit((p: DenoiserParams, x: JArray, t: JArray, condArrays?: JArray[]) => {
       const cond = condArrays ? conditionFromArrays(spec, condArrays) : undefined;
       return applyDenoiser(spec, p, x, np.broadcastTo(t, [x.shape[0]!]), cond);
     }) as (...a: any[]) => JArray;
-    outputCache.set(spec, f);
+    byDevice.set(device, f);
   }
   const g = f;
   return {

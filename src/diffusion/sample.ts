@@ -8,6 +8,7 @@
  *  - noise: maps every standard-normal draw (x_T and each z) into the model's noise space;
  *  - onStep: sees the current samples and x̂_0 after each step (borrowed).
  */
+import { backendDevice } from "../backend/init.js";
 import { jit, random, type JArray } from "../backend/jax.js";
 import { keyAt, splitKeyWords, type Key } from "../backend/keys.js";
 import { settleAsync } from "../backend/reads.js";
@@ -117,7 +118,8 @@ export function drawNoise(key: Key, shape: readonly number[], noise?: NoiseHook)
 }
 
 type Update = (x: JArray, out: JArray, key: JArray, cv: JArray) => [JArray, JArray];
-const updates = new Map<NoiseHook | "none", Map<Prediction, Update>>();
+/** Compiled updates by noise hook, then by device and prediction (a jitted function keeps its device). */
+const updates = new Map<NoiseHook | "none", Map<string, Update>>();
 
 /**
  * x_s = μ + σ z with μ from the model output and the traced coefficient vector, z from the step's key:
@@ -126,7 +128,8 @@ const updates = new Map<NoiseHook | "none", Map<Prediction, Update>>();
 function fusedUpdate(prediction: Prediction, noise: NoiseHook | undefined): Update {
   let byNoise = updates.get(noise ?? "none");
   if (!byNoise) updates.set(noise ?? "none", (byNoise = new Map()));
-  let f = byNoise.get(prediction);
+  const id = `${backendDevice()} ${prediction}`;
+  let f = byNoise.get(id);
   if (!f) {
     f = jit((x: JArray, out: JArray, key: JArray, cv: JArray) => {
       const sigma = cv.ref.slice(5);
@@ -135,7 +138,7 @@ function fusedUpdate(prediction: Prediction, noise: NoiseHook | undefined): Upda
       epsHat.dispose();
       return [mean.add(z.mul(sigma)), x0Hat] as [JArray, JArray];
     }) as unknown as Update;
-    byNoise.set(prediction, f);
+    byNoise.set(id, f);
   }
   return f;
 }

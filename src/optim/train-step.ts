@@ -7,6 +7,7 @@
  * once. `applyGradients` runs the same update on gradients computed elsewhere (backprop through a chain).
  */
 import { jit, random, tree, valueAndGrad, type JArray } from "../backend/jax.js";
+import { backendDevice } from "../backend/init.js";
 import type { Key } from "../backend/keys.js";
 import { scalar } from "../backend/ownership.js";
 import type { Params } from "../nn/params.js";
@@ -70,6 +71,7 @@ type Core = {
   step: (s: object, sc: StepScalars, batch: JArray[]) => [object, JArray, JArray[]];
   apply: (s: object, sc: StepScalars, grads: Params) => object;
 };
+/** Compiled cores by device and cache key (a jitted function keeps the device it was first traced on). */
 const cores = new Map<string, Core>();
 
 /** Releases every array of a state. */
@@ -126,8 +128,9 @@ export function makeTrainStep<P extends Params, O extends OptState = OptState>(
   });
   let core: Core;
   if (opts.cacheKey !== undefined) {
-    core = cores.get(opts.cacheKey) ?? build();
-    cores.set(opts.cacheKey, core);
+    const id = `${backendDevice()} ${opts.cacheKey}`;
+    core = cores.get(id) ?? build();
+    cores.set(id, core);
   } else {
     core = build();
   }
