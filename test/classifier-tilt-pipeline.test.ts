@@ -76,14 +76,14 @@ describe("classifier-tilt in rewardiff run", () => {
     expect((report as unknown as { classifier: { heldOut: { accuracy: number } } }).classifier.heldOut.accuracy).toBeGreaterThan(0.9);
 
     // Loading it back (frozen) reproduces the same sampler; a mismatched task is refused clearly.
-    const data = taskData(cfg.task, keyFromSeed(0));
+    const data = await taskData(cfg.task, keyFromSeed(0));
     const ctx = { cfg, method: { kind: "none" }, index: 0, data, state: newRunState() } as unknown as MethodContext;
     const p = await pretrainedFor(ctx, { path: join(out, "pretrained.safetensors"), where: "method.pretrained" });
     expect(p.source).toContain("pretrained.safetensors");
     const s = await samplePretrained(p, { sampler: "ddpm", steps: 20, eta: 1 }, 1, 400, keyFromSeed(9));
     const cls = data.classifierTilt!.task.trueClass(s);
     expect(cls.reduce((a, v) => a + v, 0) / 400).toBeGreaterThan(0.55);
-    const three = taskData(parseConfig({ task: { kind: "classifier-tilt", contexts: 3, n: 10, offline: 10 } }, "c").task, keyFromSeed(0));
+    const three = await taskData(parseConfig({ task: { kind: "classifier-tilt", contexts: 3, n: 10, offline: 10 } }, "c").task, keyFromSeed(0));
     const ctx3 = { cfg, method: { kind: "none" }, index: 0, data: three, state: newRunState() } as unknown as MethodContext;
     await expect(pretrainedFor(ctx3, { path: join(out, "pretrained.safetensors"), where: "method.pretrained" })).rejects.toThrow(
       /method\.pretrained: .*pretrained\.safetensors: the model's context condition has dimension 2, but the task has 3 contexts/,

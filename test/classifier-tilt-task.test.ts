@@ -28,10 +28,10 @@ describe("classifier-tilt task (fixtures.md §4)", () => {
     }
   });
 
-  it("the grid normaliser matches a Monte Carlo of p(y|x) under p(x|c), and the moments an importance-weighted estimate", () => {
+  it("the grid normaliser matches a Monte Carlo of p(y|x) under p(x|c), and the moments an importance-weighted estimate", async () => {
     const n = 100_000;
     for (let c = 0; c < task.contexts; c++) {
-      const x = task.sampleContext(keyFromSeed(10 + c), c, n);
+      const x = await task.sampleContext(keyFromSeed(10 + c), c, n);
       const p1 = task.labelProb(x);
       for (const y of [0, 1]) {
         const t = task.target(c, y);
@@ -59,9 +59,9 @@ describe("classifier-tilt task (fixtures.md §4)", () => {
     expect(task.target(1, 1).classProb).toBeGreaterThan(0.65);
   });
 
-  it("γ > 1 sharpens: Z = E[p(y|x)^γ] by Monte Carlo, and the exact accuracy rises with γ", () => {
+  it("γ > 1 sharpens: Z = E[p(y|x)^γ] by Monte Carlo, and the exact accuracy rises with γ", async () => {
     const n = 50_000;
-    const x = task.sampleContext(keyFromSeed(3), 0, n);
+    const x = await task.sampleContext(keyFromSeed(3), 0, n);
     const p1 = task.labelProb(x);
     const g = 3;
     let s = 0;
@@ -73,10 +73,10 @@ describe("classifier-tilt task (fixtures.md §4)", () => {
     expect(task.target(0, 1, 3).exactAccuracy).toBeGreaterThan(task.target(0, 1, 1).exactAccuracy);
   });
 
-  it("the exact sampler draws p*: moments and labeler accuracy match the quadrature", () => {
+  it("the exact sampler draws p*: moments and labeler accuracy match the quadrature", async () => {
     const t = task.target(1, 0);
     const n = 40_000;
-    const s = t.sample(keyFromSeed(7), n);
+    const s = await t.sample(keyFromSeed(7), n);
     let m0 = 0, m1 = 0;
     for (let r = 0; r < n; r++) {
       m0 += s.data[2 * r]! / n;
@@ -110,10 +110,10 @@ describe("classifier-tilt task (fixtures.md §4)", () => {
     expect(t.logDensity(hostMatrix(1, 2, Float32Array.from(x)))[0]).toBeCloseTo(want, 5);
   });
 
-  it("data, offline labels and errors", () => {
-    const d = task.sampleData(keyFromSeed(1), 1001);
+  it("data, offline labels and errors", async () => {
+    const d = await task.sampleData(keyFromSeed(1), 1001);
     expect(d.contexts.filter((c) => c === 0).length).toBe(501);
-    const off = task.offline(keyFromSeed(2), 20_000);
+    const off = await task.offline(keyFromSeed(2), 20_000);
     const p = task.labelProb(off.x);
     const meanP = p.reduce((a, v) => a + v, 0) / p.length;
     const freq = off.y.reduce((a, v) => a + v, 0) / off.y.length;

@@ -49,11 +49,11 @@ describe("classification metrics", () => {
   });
 });
 
-describe("classifier p̂(y|x) with temperature scaling", () => {
-  it("temperature scaling recovers the temperature that generated the labels", () => {
+describe("classifier p̂(y|x) with temperature scaling", async () => {
+  it("temperature scaling recovers the temperature that generated the labels", async () => {
     const n = 20_000;
     const K = 3;
-    const logits = hostNormal(keyFromSeed(1), n, K).map((v) => 3 * v);
+    const logits = (await hostNormal(keyFromSeed(1), n, K)).map((v) => 3 * v);
     const u = hostUniform(keyFromSeed(2), n, 1);
     const T0 = 2.5;
     const y = new Int32Array(n);
@@ -68,7 +68,7 @@ describe("classifier p̂(y|x) with temperature scaling", () => {
   });
 
   const task = classifierTiltTask({});
-  const off = task.offline(keyFromSeed(5), 2000);
+  const off = await task.offline(keyFromSeed(5), 2000);
   let model: ClassifierModel;
   beforeAll(async () => {
     model = await fitClassifier(off.x, off.y, { classes: 2, layers: 1, hidden: 32, steps: 300, learningRate: 1e-2 }, keyFromSeed(6));
@@ -78,7 +78,7 @@ describe("classifier p̂(y|x) with temperature scaling", () => {
     const fit = model.fit!;
     expect(fit.heldOut!.n).toBe(400);
     // Bayes accuracy of the true labeler on fresh data: E[max(p, 1 − p)].
-    const fresh = task.sampleData(keyFromSeed(7), 20_000).x;
+    const fresh = (await task.sampleData(keyFromSeed(7), 20_000)).x;
     const p = task.labelProb(fresh);
     const bayes = p.reduce((a, v) => a + Math.max(v, 1 - v), 0) / p.length;
     const q = await classifierProbs(model, fresh);

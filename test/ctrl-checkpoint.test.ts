@@ -170,7 +170,7 @@ describe("CTRL classifier-free guidance against the null control", () => {
 });
 
 describe("reference.kl of fine-tuning rows (exactTiltKl)", () => {
-  it("matches a Monte Carlo estimate of E_p*[log p*(x) − log p(x)] for the linear and the indicator tilt", () => {
+  it("matches a Monte Carlo estimate of E_p*[log p*(x) − log p(x)] for the linear and the indicator tilt", async () => {
     const gm = gaussianMixture([
       { weight: 0.5, mean: [-1, 0], std: 0.4 },
       { weight: 0.5, mean: [1, 0.5], std: 0.4 },
@@ -178,7 +178,7 @@ describe("reference.kl of fine-tuning rows (exactTiltKl)", () => {
     const b = [1, 0];
     for (const [ref, alpha] of [[linearTiltReference(gm, b, 1), 1], [indicatorTiltReference(gm, b, 0.5, 0.5), 0.5]] as const) {
       const kl = exactTiltKl({ reference: ref, mixture: { gm, b }, alpha })!;
-      const x = ref.sample(keyFromSeed(3), 20000);
+      const x = await ref.sample(keyFromSeed(3), 20000);
       const lp = ref.logDensity(x);
       const lq = mixtureLogDensity(gm, x);
       let s = 0;

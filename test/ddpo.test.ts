@@ -109,7 +109,7 @@ describe("ddpo fine-tuning", () => {
       schedule,
     };
     const train = { steps: 400, batchSize: 256, learningRate: 3e-3, weightDecay: 0, gradClip: 1, lrSchedule: "cosine" as const, warmupSteps: 0, ema: 0.9 };
-    const st = await trainSteps(model, train, initTrainState(model, keyFromSeed(3)), { x: sampleMixture(keyFromSeed(4), gm, 4000) });
+    const st = await trainSteps(model, train, initTrainState(model, keyFromSeed(3)), { x: await sampleMixture(keyFromSeed(4), gm, 4000) });
     const plan = samplerPlan(makeSchedule(schedule), { sampler: "ddpm", steps: 10, eta: 1 });
     const indicator = halfspaceIndicator([1, 0], 0);
     const reward = (x: Parameters<typeof indicator.fn>[0]) => indicator.fn(x) as Float32Array;
@@ -144,7 +144,7 @@ describe("ddpo fine-tuning", () => {
       schedule: long,
     };
     const train = { steps: 600, batchSize: 256, learningRate: 3e-3, weightDecay: 0, gradClip: 1, lrSchedule: "cosine" as const, warmupSteps: 0, ema: 0.9 };
-    const data = sampleMixture(keyFromSeed(4), gaussianMixture([{ weight: 1, mean: [0, 0], std: 1 }]), 4000);
+    const data = await sampleMixture(keyFromSeed(4), gaussianMixture([{ weight: 1, mean: [0, 0], std: 1 }]), 4000);
     const st = await trainSteps(model, train, initTrainState(model, keyFromSeed(3)), { x: data });
     const plan = samplerPlan(makeSchedule(long), { sampler: "ddpm", steps: 10, eta: 1 });
     const pe = modelEps(model, st.ema);

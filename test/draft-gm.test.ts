@@ -41,7 +41,7 @@ const meanReward = (x: Float32Array) => {
 describe("draft on a Gaussian mixture", () => {
   it("raises the mean reward toward the exact tilt E_p*[r]", async () => {
     const train = { steps: 500, batchSize: 256, learningRate: 3e-3, weightDecay: 0, gradClip: 1, lrSchedule: "cosine" as const, warmupSteps: 0, ema: 0.99 };
-    const st = await trainSteps(model, train, initTrainState(model, keyFromSeed(1)), { x: sampleMixture(keyFromSeed(2), gm, 4000) });
+    const st = await trainSteps(model, train, initTrainState(model, keyFromSeed(1)), { x: await sampleMixture(keyFromSeed(2), gm, 4000) });
     const schedule = makeSchedule(model.schedule);
     const plan = samplerPlan(schedule, { sampler: "ddpm", steps: 20, eta: 1 });
     const exact = exactTiltedRewardMean(gm, b, alpha);

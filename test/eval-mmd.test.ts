@@ -9,8 +9,8 @@ beforeAll(async () => {
   await ensureBackend();
 });
 
-function gaussian(seed: number, n: number, d: number, shift = 0) {
-  const z = hostNormal(keyFromSeed(seed), n, d);
+async function gaussian(seed: number, n: number, d: number, shift = 0) {
+  const z = await hostNormal(keyFromSeed(seed), n, d);
   return hostMatrix(n, d, Float32Array.from(z, (v, i) => v + (i % d === 0 ? shift : 0)));
 }
 
@@ -34,29 +34,30 @@ describe("mmd2", () => {
     expect(() => mmd2(x, hostMatrix(1, 1), { bandwidth: 1 })).toThrow(/at least 2 rows/);
   });
 
-  it("is ≈ 0 for two samples of the same law", () => {
-    const v = mmd2(gaussian(1, 1500, 2), gaussian(2, 1500, 2));
+  it("is ≈ 0 for two samples of the same law", async () => {
+    const v = mmd2(await gaussian(1, 1500, 2), await gaussian(2, 1500, 2));
     expect(Math.abs(v)).toBeLessThan(3e-3);
   });
 
-  it("matches the closed-form population MMD² for a Gaussian shift (fixed bandwidth)", () => {
-    const x = gaussian(3, 1500, 2);
+  it("matches the closed-form population MMD² for a Gaussian shift (fixed bandwidth)", async () => {
+    const x = await gaussian(3, 1500, 2);
     for (const delta of [0.5, 1, 2]) {
-      const got = mmd2(x, gaussian(4, 1500, 2, delta), { bandwidth: 1 });
+      const got = mmd2(x, await gaussian(4, 1500, 2, delta), { bandwidth: 1 });
       expect(Math.abs(got - populationMmd2(delta, 1, 2))).toBeLessThan(0.012);
     }
   });
 
-  it("is positive and decreases as the laws get closer (median-heuristic bandwidth)", () => {
-    const x = gaussian(5, 1000, 2);
-    const values = [2, 1, 0.5, 0.25].map((s) => mmd2(x, gaussian(6, 1000, 2, s)));
+  it("is positive and decreases as the laws get closer (median-heuristic bandwidth)", async () => {
+    const x = await gaussian(5, 1000, 2);
+    const values: number[] = [];
+    for (const s of [2, 1, 0.5, 0.25]) values.push(mmd2(x, await gaussian(6, 1000, 2, s)));
     for (const v of values) expect(v).toBeGreaterThan(0);
     for (let i = 1; i < values.length; i++) expect(values[i]!).toBeLessThan(values[i - 1]!);
   });
 
-  it("subsamples deterministically to maxPoints per side", () => {
-    const x = gaussian(7, 3000, 2);
-    const y = gaussian(8, 3000, 2, 1);
+  it("subsamples deterministically to maxPoints per side", async () => {
+    const x = await gaussian(7, 3000, 2);
+    const y = await gaussian(8, 3000, 2, 1);
     const a = mmd2(x, y, { maxPoints: 400, seed: 3 });
     expect(mmd2(x, y, { maxPoints: 400, seed: 3 })).toBe(a);
     // The same value from the explicitly subsampled sides (x with the seed, y with seed + 1).
@@ -66,10 +67,11 @@ describe("mmd2", () => {
     expect(new Set(Array.from({ length: 400 }, (_, i) => subsampleRows(x, 400, 3).data[2 * i])).size).toBe(400);
   });
 
-  it("median heuristic ≈ the median distance between standard normals in 2-D (√2 · √(2 ln 2))", () => {
+  it("median heuristic ≈ the median distance between standard normals in 2-D (√2 · √(2 ln 2))", async () => {
     // ‖X − X'‖ for X, X' ~ N(0, I₂) is Rayleigh with scale √2: median √2 · √(2 ln 2) ≈ 1.665.
-    const h = medianHeuristic(gaussian(9, 1000, 2));
+    const h = medianHeuristic(await gaussian(9, 1000, 2));
     expect(Math.abs(h - Math.SQRT2 * Math.sqrt(2 * Math.LN2))).toBeLessThan(0.03);
-    expect(() => mmd2(gaussian(1, 5, 2), gaussian(1, 5, 3))).toThrow(/2 and 3 columns/);
+    const [a2, a3] = [await gaussian(1, 5, 2), await gaussian(1, 5, 3)];
+    expect(() => mmd2(a2, a3)).toThrow(/2 and 3 columns/);
   });
 });

@@ -9,8 +9,8 @@ beforeAll(async () => {
 });
 
 /** n×D standard normal draws, shifted by `shift` and scaled by `scale`. */
-function gaussian(seed: number, n: number, d: number, shift: number[] = [], scale = 1) {
-  const z = hostNormal(keyFromSeed(seed), n, d);
+async function gaussian(seed: number, n: number, d: number, shift: number[] = [], scale = 1) {
+  const z = await hostNormal(keyFromSeed(seed), n, d);
   return hostMatrix(n, d, Float32Array.from(z, (v, i) => scale * v + (shift[i % d] ?? 0)));
 }
 
@@ -25,24 +25,24 @@ describe("wasserstein2Squared1d", () => {
 });
 
 describe("slicedWasserstein", () => {
-  it("1-D: N(0,1) vs N(1,1) gives W₂ = |Δμ| = 1; N(0,1) vs N(0,4) gives |σ₁ − σ₂| = 1", () => {
+  it("1-D: N(0,1) vs N(1,1) gives W₂ = |Δμ| = 1; N(0,1) vs N(0,4) gives |σ₁ − σ₂| = 1", async () => {
     const n = 5000;
-    const a = gaussian(1, n, 1);
-    expect(slicedWasserstein(a, gaussian(2, 4000, 1, [1]))).toBeGreaterThan(0.97);
-    expect(slicedWasserstein(a, gaussian(2, 4000, 1, [1]))).toBeLessThan(1.03);
-    expect(Math.abs(slicedWasserstein(a, gaussian(3, n, 1, [], 2)) - 1)).toBeLessThan(0.05);
+    const a = await gaussian(1, n, 1);
+    expect(slicedWasserstein(a, await gaussian(2, 4000, 1, [1]))).toBeGreaterThan(0.97);
+    expect(slicedWasserstein(a, await gaussian(2, 4000, 1, [1]))).toBeLessThan(1.03);
+    expect(Math.abs(slicedWasserstein(a, await gaussian(3, n, 1, [], 2)) - 1)).toBeLessThan(0.05);
   });
 
-  it("two samples of the same 2-D law are close, and SW is symmetric", () => {
-    const x = gaussian(4, 3000, 2);
-    const y = gaussian(5, 2500, 2);
+  it("two samples of the same 2-D law are close, and SW is symmetric", async () => {
+    const x = await gaussian(4, 3000, 2);
+    const y = await gaussian(5, 2500, 2);
     const d = slicedWasserstein(x, y);
     expect(d).toBeLessThan(0.06);
     expect(slicedWasserstein(y, x)).toBe(d);
   });
 
-  it("a translation by Δ gives SW₂² = mean over the directions of (θᵀΔ)², ≈ ‖Δ‖²/D", () => {
-    const x = gaussian(6, 500, 2);
+  it("a translation by Δ gives SW₂² = mean over the directions of (θᵀΔ)², ≈ ‖Δ‖²/D", async () => {
+    const x = await gaussian(6, 500, 2);
     const delta = [0.6, -0.8];
     const y = hostMatrix(500, 2, Float32Array.from(x.data, (v, i) => v + delta[i % 2]!));
     const dirs = randomDirections(2, 128, 0);
@@ -54,7 +54,7 @@ describe("slicedWasserstein", () => {
     expect(Math.abs(many - 0.5)).toBeLessThan(4 * Math.sqrt(1 / 8 / 4000));
   });
 
-  it("random directions are unit vectors, isotropic (E θθᵀ = I/D), reproducible from the seed", () => {
+  it("random directions are unit vectors, isotropic (E θθᵀ = I/D), reproducible from the seed", async () => {
     const D = 3;
     const n = 6000;
     const dirs = randomDirections(D, n, 7);
@@ -66,6 +66,7 @@ describe("slicedWasserstein", () => {
       expect(Math.abs(s - 1 / 3)).toBeLessThan(4 * Math.sqrt(4 / 45 / n));
     }
     expect(Array.from(randomDirections(D, 5, 7))).toEqual(Array.from(dirs.subarray(0, 15)));
-    expect(() => slicedWasserstein(gaussian(1, 5, 2), gaussian(1, 5, 3))).toThrow(/2 and 3 columns/);
+    const [a2, a3] = [await gaussian(1, 5, 2), await gaussian(1, 5, 3)];
+    expect(() => slicedWasserstein(a2, a3)).toThrow(/2 and 3 columns/);
   });
 });

@@ -29,8 +29,10 @@ const alpha = 1;
 const schedule = makeSchedule({ kind: "linear", steps: 1000 });
 const n = 4000;
 
-function pairs(sample: (k: number) => HostMatrix): [HostMatrix, HostMatrix][] {
-  return [0, 1, 2, 3].map((k) => [sample(100 + 2 * k), sample(101 + 2 * k)] as [HostMatrix, HostMatrix]);
+async function pairs(sample: (k: number) => Promise<HostMatrix>): Promise<[HostMatrix, HostMatrix][]> {
+  const out: [HostMatrix, HostMatrix][] = [];
+  for (const k of [0, 1, 2, 3]) out.push([await sample(100 + 2 * k), await sample(101 + 2 * k)]);
+  return out;
 }
 
 describe("exact guidance reproduces p* ∝ p·exp(r/α)", () => {
@@ -40,7 +42,7 @@ describe("exact guidance reproduces p* ∝ p·exp(r/α)", () => {
     const exactMean = gm.weights.reduce((s, w, k) => s + w * (b[0]! * gm.means[k]![0]! + b[1]! * gm.means[k]![1]!), 0);
     const gap = rewardGap(linearReward(b, x), exactMean);
     expect(Math.abs(gap.z)).toBeLessThan(3);
-    const d = tiltedDistances(x, pairs((k) => sampleMixture(keyFromSeed(k), gm, n)));
+    const d = tiltedDistances(x, await pairs((k) => sampleMixture(keyFromSeed(k), gm, n)));
     expect(d.slicedWasserstein.ratio!).toBeLessThan(1.3);
   });
 
@@ -54,7 +56,7 @@ describe("exact guidance reproduces p* ∝ p·exp(r/α)", () => {
     expect(Math.abs(gap.z)).toBeLessThan(3);
     // The tilt moves the mean reward by > 2 (from −0.31 to 1.93): the check has power.
     expect(ref.rewardMean).toBeGreaterThan(1.9);
-    const d = tiltedDistances(samples, pairs((k) => ref.sample(keyFromSeed(k), n)));
+    const d = tiltedDistances(samples, await pairs((k) => ref.sample(keyFromSeed(k), n)));
     expect(d.slicedWasserstein.ratio!).toBeLessThan(1.3);
     expect(d.mmd2.value).toBeLessThan(d.mmd2.floor + 3e-4);
     expect(cost.gradEvals).toBe(n * 400);

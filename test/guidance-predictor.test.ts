@@ -50,12 +50,12 @@ let reg: NoisyPredictor;
 
 describe("noisy predictors", () => {
   beforeAll(async () => {
-    data = sampleMixture(keyFromSeed(1), gm, 4000);
+    data = await sampleMixture(keyFromSeed(1), gm, 4000);
     reg = await trainNoisyPredictor({ head: "regression", x: data, y: linearReward(b, data), schedule: scheduleConfig, key: keyFromSeed(2), hidden: 48, steps: 800, batchSize: 256 });
   });
 
-  it("regression head ≈ E[r(x_0) | x_t] (closed form) at clean, middle and high noise", () => {
-    const test = sampleMixture(keyFromSeed(3), gm, 200);
+  it("regression head ≈ E[r(x_0) | x_t] (closed form) at clean, middle and high noise", async () => {
+    const test = await sampleMixture(keyFromSeed(3), gm, 200);
     for (const index of [-1, 300, 700]) {
       const a = index < 0 ? 1 : schedule.alphaBars[index]!;
       // x_t = √a x_0 + √(1−a) ε from fresh x_0 (the noise drawn on the host from a fixed pattern).

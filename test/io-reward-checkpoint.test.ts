@@ -59,7 +59,7 @@ describe("reward-model sidecars", () => {
 
 describe("classifier sidecars", () => {
   it("round-trip and refuse unknown keys and wrong types", async () => {
-    const off = classifierTiltTask({}).offline(keyFromSeed(5), 300);
+    const off = await classifierTiltTask({}).offline(keyFromSeed(5), 300);
     const model = await fitClassifier(off.x, off.y, { classes: 2, layers: 1, hidden: 8, steps: 20, learningRate: 1e-2 }, keyFromSeed(6));
     saveClassifier(join(dir, "clf.safetensors"), model, { columns: ["x1", "x2"], label: "y" });
     expect(loadClassifier(join(dir, "clf.safetensors")).model.temperature).toBe(model.temperature);

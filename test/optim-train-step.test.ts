@@ -155,7 +155,7 @@ describe("asynchronous loss reads", () => {
       prediction: "eps",
       schedule: { kind: "linear", steps: 50 },
     };
-    const data = toy2dTask("moons").sample(keyFromSeed(1), 200);
+    const data = await toy2dTask("moons").sample(keyFromSeed(1), 200);
     const train = { ...defaultTrainConfig, steps: 10, batchSize: 32 };
     const seen: number[] = [];
     const a = await trainSteps(model, train, initTrainState(model, keyFromSeed(2)), { x: data });

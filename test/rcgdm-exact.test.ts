@@ -26,7 +26,7 @@ const D = 12;
 const d = 3;
 const nu = 0.3;
 const a = 1.5;
-const sub = makeLinearSubspace(keyFromSeed(3), { ambientDim: D, latentDim: d });
+const sub = await makeLinearSubspace(keyFromSeed(3), { ambientDim: D, latentDim: d });
 // A fitted reward that is not the oracle: θ̂ = A(0.9 β + 0.2 e_1) + an off-subspace part (which the
 // data cannot see: w = Aᵀθ̂ ignores it).
 const Arows: number[][] = Array.from({ length: D }, (_, i) => Array.from({ length: d }, (_, k) => sub.A.data[i * d + k]!));

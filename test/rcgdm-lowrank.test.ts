@@ -98,8 +98,8 @@ describe("low-rank network structure (any weights)", () => {
 describe("training the low-rank network", () => {
   it("learns span A from random init (subspace angle from ≈ √(2d) to < 0.15), V orthonormal; checkpoint round-trip", async () => {
     const [k1, k2, k3] = splitKey(keyFromSeed(5), 3);
-    const sub = makeLinearSubspace(k1!, { ambientDim: D, latentDim: d });
-    const x = sampleLinearSubspace(k2!, sub, 4000);
+    const sub = await makeLinearSubspace(k1!, { ambientDim: D, latentDim: d });
+    const x = await sampleLinearSubspace(k2!, sub, 4000);
     const y = hostMatrix(4000, 1, Float32Array.from({ length: 4000 }, (_, r) => sub.theta.reduce((s, t, i) => s + t * x.data[r * D + i]!, 0)));
     const model = conditionalModel(D, 1, { network: "low-rank", rank: d, hidden: 32, layers: 2, timeEmbedding: 8, conditionEmbedding: 8, schedule: { kind: "linear", steps: 200 } });
     const p0 = initDenoiser(keyFromSeed(99), model.network);

@@ -23,23 +23,23 @@ const dir = mkdtempSync(join(tmpdir(), "rewardiff-rewards-"));
 beforeAll(ensureBackend);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function gaussianRows(seed: number, n: number, D: number, scale = 1): HostMatrix {
-  return hostMatrix(n, D, hostNormal(keyFromSeed(seed), n, D).map((v) => v * scale));
+async function gaussianRows(seed: number, n: number, D: number, scale = 1): Promise<HostMatrix> {
+  return hostMatrix(n, D, (await hostNormal(keyFromSeed(seed), n, D)).map((v) => v * scale));
 }
 
 describe("ridge (closed form)", () => {
-  it("recovers a noiseless linear reward θᵀx + b exactly (λ → 0)", () => {
+  it("recovers a noiseless linear reward θᵀx + b exactly (λ → 0)", async () => {
     const theta = [0.5, -1.25, 2, 0, 0.75];
-    const x = gaussianRows(1, 60, 5);
+    const x = await gaussianRows(1, 60, 5);
     const y = Float32Array.from({ length: 60 }, (_, r) => theta.reduce((s, t, j) => s + t * x.data[r * 5 + j]!, 0.3));
     const m = fitRidge(x, y, { kind: "ridge", l2: 1e-10 });
     m.weights.forEach((w, j) => expect(w).toBeCloseTo(theta[j]!, 4));
     expect(m.bias).toBeCloseTo(0.3, 4);
   });
 
-  it("solves (X_cᵀX_c + λnI) θ = X_cᵀy_c: agrees with the normal equations solved independently", () => {
-    const x = gaussianRows(2, 30, 4);
-    const y = Float32Array.from(hostNormal(keyFromSeed(3), 30, 1));
+  it("solves (X_cᵀX_c + λnI) θ = X_cᵀy_c: agrees with the normal equations solved independently", async () => {
+    const x = await gaussianRows(2, 30, 4);
+    const y = Float32Array.from(await hostNormal(keyFromSeed(3), 30, 1));
     const lam = 0.3;
     const m = fitRidge(x, y, { kind: "ridge", l2: lam });
     const xm = [0, 1, 2, 3].map((j) => Array.from({ length: 30 }, (_, r) => x.data[r * 4 + j]!).reduce((s, v) => s + v, 0) / 30);
@@ -62,10 +62,10 @@ describe("ridge (closed form)", () => {
     const D = 32;
     const d = 6;
     const [k1, k2, k3, k4] = splitKey(keyFromSeed(4), 4);
-    const sub = makeLinearSubspace(k1!, { ambientDim: D, latentDim: d });
-    const x = sampleLinearSubspace(k2!, sub, 2000);
+    const sub = await makeLinearSubspace(k1!, { ambientDim: D, latentDim: d });
+    const x = await sampleLinearSubspace(k2!, sub, 2000);
     const sigma = 0.1;
-    const y = noisyLabels(k3!, oracleReward(sub, x), sigma);
+    const y = await noisyLabels(k3!, oracleReward(sub, x), sigma);
     const { model, report } = await fitReward(x, y, { kind: "ridge", l2: 1e-3 }, k4!, { holdout: 0.25 });
     const m = model as RidgeModel;
     const A = sub.A.data;
@@ -82,15 +82,15 @@ describe("ridge (closed form)", () => {
   });
 
   it("refuses a singular system (λ = 0 with fewer rows than columns) with a clear message", async () => {
-    const x = gaussianRows(5, 6, 10);
+    const x = await gaussianRows(5, 6, 10);
     const y = new Float32Array(6);
     await expect(fitReward(x, y, { kind: "ridge", l2: 0 }, keyFromSeed(0), { holdout: 0 })).rejects.toThrow(/l2 = 0 needs more training rows \(6\) than columns \(10\)/);
   });
 });
 
-describe("MLP regressor and deep ensemble", () => {
+describe("MLP regressor and deep ensemble", async () => {
   const target = (u: number, v: number) => Math.sin(2 * u) + 0.5 * v * v;
-  const x = gaussianRows(6, 600, 2);
+  const x = await gaussianRows(6, 600, 2);
   const y = Float32Array.from({ length: 600 }, (_, r) => target(x.data[2 * r]!, x.data[2 * r + 1]!));
   const spec = { kind: "mlp" as const, hidden: 64, layers: 2, l2: 0, steps: 800, learningRate: 5e-3, batchSize: 128 };
 
@@ -138,7 +138,7 @@ describe("MLP regressor and deep ensemble", () => {
 
 describe("checks on the labeled data", () => {
   it("too few rows for the model, NaN labels and mismatched lengths are one-line errors", async () => {
-    const x = gaussianRows(10, 6, 3);
+    const x = await gaussianRows(10, 6, 3);
     await expect(fitReward(x, new Float32Array(6), { kind: "mlp", hidden: 8, layers: 1, l2: 0, steps: 1, learningRate: 1e-3, batchSize: 4 }, keyFromSeed(0))).rejects.toThrow(
       /6 labeled row\(s\) are too few for a mlp reward model: 1 held out .* leaves 5 to fit on \(it needs at least 8 rows to fit on\)/,
     );
@@ -152,7 +152,7 @@ describe("checks on the labeled data", () => {
 describe("pseudo-labels ŷ = f̂(x) + ν ξ", () => {
   it("have residuals with mean 0 and sd ν (within sampling error)", async () => {
     const m: RidgeModel = { kind: "ridge", dim: 3, spec: { kind: "ridge", l2: 0 }, weights: [1, -2, 0.5], bias: 0.1 };
-    const x = gaussianRows(11, 20000, 3);
+    const x = await gaussianRows(11, 20000, 3);
     const nu = 0.3;
     const yh = await pseudoLabel(m, x, nu, keyFromSeed(12));
     const f = (await predictReward(m, x)).mean;
@@ -167,9 +167,9 @@ describe("pseudo-labels ŷ = f̂(x) + ν ξ", () => {
 
 describe("reward-model files", () => {
   it("ridge, MLP and ensemble round-trip with identical predictions; a diffusion model is refused", async () => {
-    const x = gaussianRows(13, 40, 3);
+    const x = await gaussianRows(13, 40, 3);
     const y = Float32Array.from({ length: 40 }, (_, r) => x.data[3 * r]! - x.data[3 * r + 2]!);
-    const probe = gaussianRows(14, 7, 3);
+    const probe = await gaussianRows(14, 7, 3);
     const small = { hidden: 8, layers: 2, l2: 0, steps: 20, learningRate: 1e-2, batchSize: 16 };
     for (const spec of [{ kind: "ridge" as const, l2: 1e-3 }, { kind: "mlp" as const, ...small }, { kind: "ensemble" as const, members: 2, ...small }]) {
       const { model, report } = await fitReward(x, y, spec, keyFromSeed(15), { holdout: 0.25 });

@@ -10,7 +10,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend } from "../src/backend/init.js";
 import { keyFromSeed, splitKey } from "../src/backend/keys.js";
-import { hostMatrix } from "../src/data/matrix.js";
+import { hostMatrix, type HostMatrix } from "../src/data/matrix.js";
 import { mean } from "../src/eval/stats.js";
 import { parseConfig } from "../src/runners/config.js";
 import { defaultRgdmSettings, trainRgdm } from "../src/training/rgdm.js";
@@ -36,12 +36,12 @@ const fine: TrainConfig = { ...defaultTrainConfig, steps: 150, batchSize: 128, l
 const reward = linearRewardFn([1, 0.5]);
 const TAUS = [4, 1, 0.25];
 let base: DenoiserParams;
-let data: ReturnType<typeof task.sample>;
+let data: HostMatrix;
 
 beforeAll(async () => {
   await ensureBackend();
   const [k1, k2] = splitKey(keyFromSeed(3), 2);
-  data = task.sample(k1!, 4000);
+  data = await task.sample(k1!, 4000);
   const s = await trainSteps(model, { ...defaultTrainConfig, steps: 500, batchSize: 256 }, initTrainState(model, k2!), { x: data });
   base = s.ema;
 }, 60_000);

@@ -86,9 +86,9 @@ describe("Gaussian mixture law", () => {
     expect(cov[0]![1]).toBeCloseTo(exy - mean[0]! * mean[1]!, 12);
   });
 
-  it("sampling matches the exact mixture mean and covariance (4 standard errors)", () => {
+  it("sampling matches the exact mixture mean and covariance (4 standard errors)", async () => {
     const n = 40000;
-    const x = sampleMixture(keyFromSeed(1), gm, n);
+    const x = await sampleMixture(keyFromSeed(1), gm, n);
     const { mean, cov } = mixtureMoments(gm);
     for (let i = 0; i < 2; i++) {
       const v = Array.from({ length: n }, (_, r) => x.data[2 * r + i]!);
@@ -119,13 +119,13 @@ describe("Gaussian mixture law", () => {
 
 describe("exact tilted law p* ∝ p e^{r/α}", () => {
   for (const al of [0.5, 1, 3]) {
-    it(`α = ${al}: E_{p*}[r] matches self-normalised importance sampling from p (4 standard errors)`, () => {
+    it(`α = ${al}: E_{p*}[r] matches self-normalised importance sampling from p (4 standard errors)`, async () => {
       const n = 100000;
       const task = gaussianMixtureTask({
         components: gm.weights.map((w, k) => ({ weight: w, mean: [...gm.means[k]!], std: gm.stds[k]! })),
         rewardWeights: b,
       });
-      const r = task.reward(task.sample(keyFromSeed(2), n));
+      const r = task.reward(await task.sample(keyFromSeed(2), n));
       const rmax = Math.max(...r);
       const w = Array.from(r, (v) => Math.exp((v - rmax) / al));
       const sw = w.reduce((s, v) => s + v, 0);
@@ -242,8 +242,8 @@ describe("soft value v_t", () => {
 });
 
 describe("device memory", () => {
-  it("mixtureEps, softValue and softValueGrad release every temporary (wasm heap stays flat)", () => {
-    const x = sampleMixture(keyFromSeed(9), gm, 4000);
+  it("mixtureEps, softValue and softValueGrad release every temporary (wasm heap stays flat)", async () => {
+    const x = await sampleMixture(keyFromSeed(9), gm, 4000);
     const eps = mixtureEps(gm);
     const v = softValue(gm, b, 0.5);
     const g = softValueGrad(gm, b, 0.5);

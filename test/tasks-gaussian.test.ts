@@ -39,7 +39,7 @@ describe("exactGaussianEps", () => {
     }
   });
 
-  it("is the regression E[ε | x_t]: the residual ε − ε*(x_t) has mean 0 and is uncorrelated with x_t (Monte Carlo, 4 s.e.)", () => {
+  it("is the regression E[ε | x_t]: the residual ε − ε*(x_t) has mean 0 and is uncorrelated with x_t (Monte Carlo, 4 s.e.)", async () => {
     const D = 3;
     const n = 20000;
     const m = [1, -0.5, 2];
@@ -50,8 +50,8 @@ describe("exactGaussianEps", () => {
     ];
     const a = 0.4;
     const [k0, k1] = splitKey(keyFromSeed(1), 2);
-    const x0 = sampleGaussian(k0!, m, S, n);
-    const eps = hostNormal(k1!, n, D);
+    const x0 = await sampleGaussian(k0!, m, S, n);
+    const eps = await hostNormal(k1!, n, D);
     const xt = Float32Array.from(x0.data, (v, i) => Math.sqrt(a) * v + Math.sqrt(1 - a) * eps[i]!);
     const pred = toHostSync(exactGaussianEps(m, S)(upload(xt, n, D), t(a)));
     for (let i = 0; i < D; i++) {
@@ -83,7 +83,7 @@ describe("exactGaussianEps", () => {
 });
 
 describe("sampleGaussian", () => {
-  it("has the requested mean and covariance (4 standard errors)", () => {
+  it("has the requested mean and covariance (4 standard errors)", async () => {
     const n = 20000;
     const m = [1, -2, 0.5];
     const S = [
@@ -91,7 +91,7 @@ describe("sampleGaussian", () => {
       [0.8, 1, -0.3],
       [0, -0.3, 0.5],
     ];
-    const x = sampleGaussian(keyFromSeed(2), m, S, n);
+    const x = await sampleGaussian(keyFromSeed(2), m, S, n);
     const D = 3;
     const mu = [0, 0, 0];
     for (let r = 0; r < n; r++) for (let i = 0; i < D; i++) mu[i]! += x.data[r * D + i]! / n;
@@ -107,11 +107,11 @@ describe("sampleGaussian", () => {
     }
   });
 
-  it("accepts a singular covariance: a rank-1 law stays on its line", () => {
+  it("accepts a singular covariance: a rank-1 law stays on its line", async () => {
     const v = [1, 2, -2];
     const S = v.map((a) => v.map((b) => a * b));
     const m = [0, 1, 0];
-    const x = sampleGaussian(keyFromSeed(3), m, S, 500);
+    const x = await sampleGaussian(keyFromSeed(3), m, S, 500);
     let spread = 0;
     for (let r = 0; r < x.rows; r++) {
       const d = [0, 1, 2].map((i) => x.data[r * 3 + i]! - m[i]!);
@@ -121,11 +121,11 @@ describe("sampleGaussian", () => {
       spread += along * along;
     }
     expect(spread / x.rows).toBeGreaterThan(0.8); // the coefficient along v has variance 1
-    expect(() =>
+    await expect(
       sampleGaussian(keyFromSeed(0), [0, 0], [
         [1, 0],
         [0, -1],
       ], 3),
-    ).toThrow(/not positive semi-definite/);
+    ).rejects.toThrow(/not positive semi-definite/);
   });
 });

@@ -29,8 +29,8 @@ function meanSe(v: ArrayLike<number>): { mean: number; se: number; sd: number } 
 }
 
 describe("makeLinearSubspace", () => {
-  it("draws A with orthonormal columns, a unit β and θ* = Aβ (D = 64, d = 16)", () => {
-    const sub = makeLinearSubspace(keyFromSeed(0), { ambientDim: 64, latentDim: 16 });
+  it("draws A with orthonormal columns, a unit β and θ* = Aβ (D = 64, d = 16)", async () => {
+    const sub = await makeLinearSubspace(keyFromSeed(0), { ambientDim: 64, latentDim: 16 });
     const { A } = sub;
     expect([A.rows, A.cols]).toEqual([64, 16]);
     for (let j = 0; j < 16; j++) {
@@ -45,42 +45,42 @@ describe("makeLinearSubspace", () => {
       const ab = sub.beta.reduce((s, bk, k) => s + A.data[i * 16 + k]! * bk, 0);
       expect(sub.theta[i]).toBeCloseTo(ab, 12);
     }
-    const again = makeLinearSubspace(keyFromSeed(0), { ambientDim: 64, latentDim: 16 });
+    const again = await makeLinearSubspace(keyFromSeed(0), { ambientDim: 64, latentDim: 16 });
     expect(Array.from(again.A.data)).toEqual(Array.from(A.data));
-    expect(() => makeLinearSubspace(keyFromSeed(0), { ambientDim: 3, latentDim: 4 })).toThrow(/1 ≤ latentDim ≤ ambientDim/);
+    await expect(makeLinearSubspace(keyFromSeed(0), { ambientDim: 3, latentDim: 4 })).rejects.toThrow(/1 ≤ latentDim ≤ ambientDim/);
   });
 });
 
 describe("data, oracle reward and labels", () => {
   const sub = () => makeLinearSubspace(keyFromSeed(1), { ambientDim: 32, latentDim: 8 });
 
-  it("f*(x) ~ N(0, 1) on the data (mean and variance within 4 standard errors)", () => {
+  it("f*(x) ~ N(0, 1) on the data (mean and variance within 4 standard errors)", async () => {
     const n = 20000;
-    const s = sub();
-    const r = oracleReward(s, sampleLinearSubspace(keyFromSeed(2), s, n));
+    const s = await sub();
+    const r = oracleReward(s, await sampleLinearSubspace(keyFromSeed(2), s, n));
     const { mean, sd } = meanSe(r);
     expect(Math.abs(mean)).toBeLessThan(4 / Math.sqrt(n));
     expect(Math.abs(sd * sd - 1)).toBeLessThan(4 * Math.sqrt(2 / n));
     const task = linearSubspaceTask(s);
     expect(task.dim).toBe(32);
-    expect(Array.from(task.reward(task.sample(keyFromSeed(2), 5)))).toEqual(Array.from(r.subarray(0, 5)));
+    expect(Array.from(task.reward(await task.sample(keyFromSeed(2), 5)))).toEqual(Array.from(r.subarray(0, 5)));
   });
 
-  it("noisyLabels adds N(0, σ²) noise", () => {
+  it("noisyLabels adds N(0, σ²) noise", async () => {
     const values = new Float32Array(20000).fill(2);
-    const y = noisyLabels(keyFromSeed(3), values, 0.1);
+    const y = await noisyLabels(keyFromSeed(3), values, 0.1);
     const { mean, sd } = meanSe(y);
     expect(Math.abs(mean - 2)).toBeLessThan((4 * 0.1) / Math.sqrt(values.length));
     expect(Math.abs(sd - 0.1)).toBeLessThan(4 * 0.1 * Math.sqrt(1 / (2 * values.length)));
-    expect(() => noisyLabels(keyFromSeed(3), values, -1)).toThrow(/sigma must be a finite number ≥ 0/);
+    await expect(noisyLabels(keyFromSeed(3), values, -1)).rejects.toThrow(/sigma must be a finite number ≥ 0/);
   });
 
-  it("off-support deviation: ≈ 0 on the data, ‖v‖ for v ⟂ span(A), also when added to data", () => {
-    const s = sub();
-    const x = sampleLinearSubspace(keyFromSeed(4), s, 200);
+  it("off-support deviation: ≈ 0 on the data, ‖v‖ for v ⟂ span(A), also when added to data", async () => {
+    const s = await sub();
+    const x = await sampleLinearSubspace(keyFromSeed(4), s, 200);
     for (const v of offSupportDeviation(s, x)) expect(v).toBeLessThan(1e-5);
     // v = g − A Aᵀ g in float64.
-    const g = Array.from(hostNormal(keyFromSeed(5), 1, 32), Number);
+    const g = Array.from(await hostNormal(keyFromSeed(5), 1, 32), Number);
     const z = Array.from({ length: 8 }, (_, k) => g.reduce((acc, gi, i) => acc + s.A.data[i * 8 + k]! * gi, 0));
     const v = g.map((gi, i) => gi - z.reduce((acc, zk, k) => acc + s.A.data[i * 8 + k]! * zk, 0));
     const norm = Math.hypot(...v);
@@ -91,20 +91,20 @@ describe("data, oracle reward and labels", () => {
 });
 
 describe("exactConditional", () => {
-  it("matches Monte Carlo conditioning on |ŷ − a| < 0.05 (reward and mean, 4 standard errors)", () => {
+  it("matches Monte Carlo conditioning on |ŷ − a| < 0.05 (reward and mean, 4 standard errors)", async () => {
     const D = 16;
     const d = 4;
     const n = 200000;
     const nu = 0.5;
     const [k0, k1, k2, k3] = splitKey(keyFromSeed(6), 4);
-    const s = makeLinearSubspace(k0!, { ambientDim: D, latentDim: d });
+    const s = await makeLinearSubspace(k0!, { ambientDim: D, latentDim: d });
     // θ̂: θ* plus a perturbation with components inside and outside span(A).
-    const pert = hostNormal(k1!, 1, D);
+    const pert = await hostNormal(k1!, 1, D);
     const thetaHat = s.theta.map((t, i) => t + 0.3 * pert[i]!);
-    const x = sampleLinearSubspace(k2!, s, n);
+    const x = await sampleLinearSubspace(k2!, s, n);
     const f = oracleReward(s, x);
     const clean = Float32Array.from({ length: n }, (_, r) => thetaHat.reduce((acc, t, i) => acc + t * x.data[r * D + i]!, 0));
-    const yhat = noisyLabels(k3!, clean, nu);
+    const yhat = await noisyLabels(k3!, clean, nu);
     for (const a of [0.5, 1.5]) {
       const keep: number[] = [];
       for (let r = 0; r < n; r++) if (Math.abs(yhat[r]! - a) < 0.05) keep.push(r);
@@ -121,12 +121,12 @@ describe("exactConditional", () => {
     }
   });
 
-  it("its Gaussian has zero off-support component and the stated mean reward", () => {
-    const s = makeLinearSubspace(keyFromSeed(7), { ambientDim: 12, latentDim: 3 });
+  it("its Gaussian has zero off-support component and the stated mean reward", async () => {
+    const s = await makeLinearSubspace(keyFromSeed(7), { ambientDim: 12, latentDim: 3 });
     const exact = exactConditional(s, [...s.theta], 0.3, 2);
     // With θ̂ = θ*: w = β, c = 1 + ν², so E[f* | ŷ = a] = a / (1 + ν²).
     expect(exact.rewardMean).toBeCloseTo(2 / (1 + 0.09), 6);
-    const x = sampleGaussian(keyFromSeed(8), exact.mean, exact.cov, 20000);
+    const x = await sampleGaussian(keyFromSeed(8), exact.mean, exact.cov, 20000);
     for (const v of offSupportDeviation(s, x)) expect(v).toBeLessThan(1e-4);
     const fr = meanSe(oracleReward(s, x));
     expect(Math.abs(fr.mean - exact.rewardMean)).toBeLessThan(4 * fr.se);
@@ -137,8 +137,8 @@ describe("exactConditional", () => {
 });
 
 describe("subspaceAngle", () => {
-  it("is 0 for the same subspace in another basis, √(k + d) for orthogonal ones, √2|sin φ| for lines at angle φ", () => {
-    const s = makeLinearSubspace(keyFromSeed(9), { ambientDim: 10, latentDim: 2 });
+  it("is 0 for the same subspace in another basis, √(k + d) for orthogonal ones, √2|sin φ| for lines at angle φ", async () => {
+    const s = await makeLinearSubspace(keyFromSeed(9), { ambientDim: 10, latentDim: 2 });
     const { A } = s;
     const c = Math.cos(0.7);
     const sn = Math.sin(0.7);

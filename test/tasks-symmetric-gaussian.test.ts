@@ -105,9 +105,9 @@ describe("the symmetric subspace and its noise hook", () => {
 });
 
 describe("symmetric-gaussian task", () => {
-  it("samples symmetric matrices whose free entries have mean m and covariance S", () => {
+  it("samples symmetric matrices whose free entries have mean m and covariance S", async () => {
     const N = 20000;
-    const x = task.sample(keyFromSeed(11), N);
+    const x = await task.sample(keyFromSeed(11), N);
     expect([x.rows, x.cols, task.dim]).toEqual([N, 9, 9]);
     expect(task.eventShape).toEqual([3, 3]);
     expect(maxAntisymmetric(x.data)).toBe(0);
@@ -138,11 +138,11 @@ describe("symmetric-gaussian task", () => {
   });
 });
 
-describe("the denoising loss on [N, 3, 3] with the noise hook", () => {
+describe("the denoising loss on [N, 3, 3] with the noise hook", async () => {
   const B = 2048;
   const schedule = makeSchedule({ kind: "cosine", steps: 20 });
   const ab32 = Float32Array.from(schedule.alphaBars);
-  const x0Host = task.sample(keyFromSeed(21), B).data;
+  const x0Host = (await task.sample(keyFromSeed(21), B)).data;
   const x0 = () => np.array(x0Host, { shape: [B, 3, 3] });
 
   it("forward noising: ε and x_t stay symmetric with the hook (not without it), x_t = √ᾱ x_0 + √(1−ᾱ) ε", () => {

@@ -18,18 +18,18 @@ describe("toy2dTask", () => {
     expect(() => toy2dTask("spirals")).toThrow(/unknown toy2d data set "spirals"; known: moons, 8gaussians, swissroll, checkerboard/);
   });
 
-  it("is reproducible from its key and differs across keys", () => {
+  it("is reproducible from its key and differs across keys", async () => {
     const t = toy2dTask("moons");
-    const a = t.sample(keyFromSeed(3), 50).data;
-    const b = t.sample(keyFromSeed(3), 50).data;
-    const c = t.sample(keyFromSeed(4), 50).data;
+    const a = (await t.sample(keyFromSeed(3), 50)).data;
+    const b = (await t.sample(keyFromSeed(3), 50)).data;
+    const c = (await t.sample(keyFromSeed(4), 50)).data;
     expect(Array.from(a)).toEqual(Array.from(b));
     expect(Array.from(a)).not.toEqual(Array.from(c));
   });
 
   for (const name of TOY2D_NAMES) {
-    it(`${name}: standardised to mean 0 and unit variance per coordinate (within 4 standard errors)`, () => {
-      const x = toy2dTask(name).sample(keyFromSeed(11), N);
+    it(`${name}: standardised to mean 0 and unit variance per coordinate (within 4 standard errors)`, async () => {
+      const x = await toy2dTask(name).sample(keyFromSeed(11), N);
       expect(x.rows).toBe(N);
       expect(x.cols).toBe(2);
       for (let j = 0; j < 2; j++) {
@@ -78,8 +78,8 @@ describe("toy2dTask", () => {
     expect(mo.std[1]).toBeCloseTo(Math.sqrt(vy), 8);
   });
 
-  it("checkerboard: every point lies in a dark cell of the [−4, 4]² board", () => {
-    const x = toy2dTask("checkerboard").sample(keyFromSeed(5), 5000);
+  it("checkerboard: every point lies in a dark cell of the [−4, 4]² board", async () => {
+    const x = await toy2dTask("checkerboard").sample(keyFromSeed(5), 5000);
     const { std } = toy2dRawMoments("checkerboard");
     let bad = 0;
     for (let i = 0; i < x.rows; i++) {
@@ -92,8 +92,8 @@ describe("toy2dTask", () => {
     expect(bad).toBeLessThanOrEqual(5); // float32 rounding on cell edges only
   });
 
-  it("8gaussians: eight equally likely clusters with std 0.5/1.414 around centres of radius 4/1.414", () => {
-    const x = toy2dTask("8gaussians").sample(keyFromSeed(6), N);
+  it("8gaussians: eight equally likely clusters with std 0.5/1.414 around centres of radius 4/1.414", async () => {
+    const x = await toy2dTask("8gaussians").sample(keyFromSeed(6), N);
     const { std } = toy2dRawMoments("8gaussians");
     const R = 4 / 1.414;
     const counts = new Array<number>(8).fill(0);
@@ -117,8 +117,8 @@ describe("toy2dTask", () => {
     expect(Math.abs(within / (0.5 / 1.414) ** 2 - 1)).toBeLessThan(4 * Math.sqrt(1 / N) + 0.01);
   });
 
-  it("moons: points lie on the two unit half-circles with noise 0.03", () => {
-    const x = toy2dTask("moons").sample(keyFromSeed(7), 5000);
+  it("moons: points lie on the two unit half-circles with noise 0.03", async () => {
+    const x = await toy2dTask("moons").sample(keyFromSeed(7), 5000);
     const { mean, std } = toy2dRawMoments("moons");
     let sq = 0;
     let upper = 0;

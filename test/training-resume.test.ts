@@ -26,7 +26,7 @@ const model: ModelConfig = {
 const train = { ...defaultTrainConfig, steps: 80, batchSize: 64, lrSchedule: "cosine" as const, warmupSteps: 10 };
 
 it("train 2N = train N, save, load, train N more (bit-identical)", async () => {
-  const data = toy2dTask("moons").sample(keyFromSeed(1), 500);
+  const data = await toy2dTask("moons").sample(keyFromSeed(1), 500);
   const full = await trainSteps(model, train, initTrainState(model, keyFromSeed(5)), { x: data });
 
   const half = await trainSteps(model, train, initTrainState(model, keyFromSeed(5)), { x: data }, { untilStep: 40 });
@@ -49,7 +49,7 @@ it("train 2N = train N, save, load, train N more (bit-identical)", async () => {
 });
 
 it("a different seed gives different weights (the comparison can fail)", async () => {
-  const data = toy2dTask("moons").sample(keyFromSeed(1), 500);
+  const data = await toy2dTask("moons").sample(keyFromSeed(1), 500);
   const a = await trainSteps(model, { ...train, steps: 5 }, initTrainState(model, keyFromSeed(5)), { x: data });
   const b = await trainSteps(model, { ...train, steps: 5 }, initTrainState(model, keyFromSeed(6)), { x: data });
   expect(Array.from((await trainStateTensors(a)).get("params.input.w")!.data)).not.toEqual(Array.from((await trainStateTensors(b)).get("params.input.w")!.data));

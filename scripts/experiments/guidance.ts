@@ -54,9 +54,13 @@ export async function run(args: string[]): Promise<void> {
   const ref = linearTiltReference(gm, b, alpha);
   const eps = mixtureEps(gm);
   const reward = linearRewardFn(b);
-  const pairsOf = (draw: (seed: number) => HostMatrix) => [0, 1, 2, 3].map((k) => [draw(900 + 2 * k), draw(901 + 2 * k)] as [HostMatrix, HostMatrix]);
-  const tiltedPairs = pairsOf((s) => ref.sample(keyFromSeed(s), n));
-  const plainPairs = pairsOf((s) => sampleMixture(keyFromSeed(s), gm, n));
+  const pairsOf = async (draw: (seed: number) => Promise<HostMatrix>) => {
+    const pairs: [HostMatrix, HostMatrix][] = [];
+    for (const k of [0, 1, 2, 3]) pairs.push([await draw(900 + 2 * k), await draw(901 + 2 * k)]);
+    return pairs;
+  };
+  const tiltedPairs = await pairsOf((s) => ref.sample(keyFromSeed(s), n));
+  const plainPairs = await pairsOf((s) => sampleMixture(keyFromSeed(s), gm, n));
   const pMean = gm.weights.reduce((s, w, k) => s + w * (b[0]! * gm.means[k]![0]! + b[1]! * gm.means[k]![1]!), 0);
   const rows: Row[] = [];
 

@@ -206,7 +206,7 @@ export async function trainCommand(o: TrainOptions): Promise<number> {
     "command line",
   );
   const [kTask, kTrain] = splitKey(keyFromSeed(cfg.seed), 2);
-  const data = taskData(cfg.task, kTask!);
+  const data = await taskData(cfg.task, kTask!);
   const modelCfg = modelFromConfig(cfg.model, data.dim);
   const trainCfg = trainFromConfig(cfg.model.train);
   progress.stage(`training on ${data.name} (${data.train.rows} rows, ${data.dim} dims) for ${trainCfg.steps} steps`);

@@ -155,7 +155,7 @@ export async function conditionalTrainCommand(o: ConditionalTrainOptions): Promi
   await ensureBackend();
   const progress = makeProgress(!!o.quiet);
   const [kPseudo, kTrain] = splitKey(keyFromSeed(o.seed), 2);
-  const yHat = noisyLabels(kPseudo!, (await predictReward(reward, src.matrix)).mean, o.pseudoLabelNoise);
+  const yHat = await noisyLabels(kPseudo!, (await predictReward(reward, src.matrix)).mean, o.pseudoLabelNoise);
   const model = conditionalModel(src.matrix.cols, 1, {
     network: o.network,
     ...(o.rank !== undefined ? { rank: o.rank } : {}),

@@ -73,7 +73,7 @@ export interface TiltReference {
   /** E_{p*}[r]. */
   readonly rewardMean: number;
   /** n exact draws of p*. Consumes `key`. */
-  sample(key: Key, n: number): HostMatrix;
+  sample(key: Key, n: number): Promise<HostMatrix>;
   /** log p*(x) per row. */
   logDensity(x: HostMatrix): Float64Array;
 }
@@ -129,7 +129,7 @@ export function indicatorTiltReference(gm: GaussianMixture, b: readonly number[]
     reward: "indicator",
     alpha,
     rewardMean,
-    sample(key, n) {
+    async sample(key, n) {
       const D = gm.means[0]!.length;
       const out = new Float32Array(n * D);
       let filled = 0;
@@ -140,7 +140,7 @@ export function indicatorTiltReference(gm: GaussianMixture, b: readonly number[]
         const [kNext, kx, ku] = splitKey(k, 3);
         k = kNext!;
         const want = Math.ceil((n - filled) / Math.exp(-1 / alpha)) + 16;
-        const x = sampleMixture(kx!, gm, want);
+        const x = await sampleMixture(kx!, gm, want);
         const u = hostUniform(ku!, want, 1);
         for (let i = 0; i < want && filled < n; i++) {
           if (inA(x, i) || u[i]! < Math.exp(-1 / alpha)) out.set(x.data.subarray(i * D, (i + 1) * D), D * filled++);

@@ -56,7 +56,7 @@ export async function runExperiment(
   const labels = methodLabels(cfg);
   const state = newRunState();
   const [kTask, kTrain, kEval, ...kMethods] = splitKey(keyFromSeed(cfg.seed), 3 + methods.length);
-  const data = taskData(cfg.task, kTask!, opts.baseDir);
+  const data = await taskData(cfg.task, kTask!, opts.baseDir);
   const model = modelFromConfig(cfg.model, data.dim);
   const train = trainFromConfig(cfg.model.train);
   const { spacing, stepsOffset } = cfg.sampling;
@@ -89,15 +89,16 @@ export async function runExperiment(
   // Fresh evaluation data, drawn once per size n and shared by every method: pair k uses key k.
   const evalKeys = splitKey(kEval!, EVAL_PAIRS);
   const evalCache = new Map<number, [HostMatrix, HostMatrix][]>();
-  const evalPairs = (n: number): [HostMatrix, HostMatrix][] => {
+  const evalPairs = async (n: number): Promise<[HostMatrix, HostMatrix][]> => {
     let hit = evalCache.get(n);
     if (!hit) {
-      hit = evalKeys.map((k) => data.evalSets(k.ref, n));
+      hit = [];
+      for (const k of evalKeys) hit.push(await data.evalSets(k.ref, n));
       evalCache.set(n, hit);
     }
     return hit;
   };
-  const evalSets = (n: number): [HostMatrix, HostMatrix] => evalPairs(n)[0]!;
+  const evalSets = async (n: number): Promise<[HostMatrix, HostMatrix]> => (await evalPairs(n))[0]!;
 
   const rows: ResultRow[] = [];
   const samples: { label: string; matrix: HostMatrix }[] = [];
@@ -135,7 +136,7 @@ export async function runExperiment(
 
   const figures: PlotFigure[] = [];
   if (samples.length > 0) {
-    const [evalA] = evalSets(samples[0]!.matrix.rows);
+    const [evalA] = await evalSets(samples[0]!.matrix.rows);
     figures.push({
       title: "Samples vs fresh data",
       svg: await scatterPlot({

@@ -14,11 +14,11 @@ export const EVAL_PAIRS = 4;
  * {@link EVAL_PAIRS} independent pairs: one pair's floor varies by ±30% from draw to draw at n = 4000,
  * too much to compare a model against. `ratio` = mean value / mean floor.
  */
-export function sampleDistances(
-  ctx: { cfg: { seed: number }; evalPairs(n: number): [HostMatrix, HostMatrix][] },
+export async function sampleDistances(
+  ctx: { cfg: { seed: number }; evalPairs(n: number): Promise<[HostMatrix, HostMatrix][]> },
   samples: HostMatrix,
-): Record<string, MetricValue> {
-  const pairs = ctx.evalPairs(samples.rows);
+): Promise<Record<string, MetricValue>> {
+  const pairs = await ctx.evalPairs(samples.rows);
   let swV = 0, swF = 0, mmdV = 0, mmdF = 0;
   const bandwidth = medianHeuristic(pairs[0]![0]);
   for (const [a, b] of pairs) {

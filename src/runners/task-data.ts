@@ -21,7 +21,7 @@ export interface TaskData {
   /** Training rows. */
   train: HostMatrix;
   /** Two independent evaluation sets of `n` rows each (for a distance and its noise floor). */
-  evalSets(key: Key, n: number): [HostMatrix, HostMatrix];
+  evalSets(key: Key, n: number): Promise<[HostMatrix, HostMatrix]>;
   /** Ground-truth reward per row, where the task defines one. */
   reward?: (x: HostMatrix) => Float32Array;
   /** Exact E[r] under the data law, where known. */
@@ -63,7 +63,7 @@ export function readDataFile(path: string, columns?: string[]): { columns: strin
 export { permutation as shuffled } from "../data/permutation.js";
 
 /** Builds the task's data. `baseDir` resolves a relative CSV path (the config file's folder). Consumes `key`. */
-export function taskData(task: TaskConfig, key: Key, baseDir = "."): TaskData {
+export async function taskData(task: TaskConfig, key: Key, baseDir = "."): Promise<TaskData> {
   const [kData, kTask] = splitKey(key, 2);
   switch (task.kind) {
     case "toy2d": {
@@ -73,10 +73,10 @@ export function taskData(task: TaskConfig, key: Key, baseDir = "."): TaskData {
         name: `toy2d:${task.name}`,
         dim: 2,
         columns: ["x1", "x2"],
-        train: t.sample(kData, task.n),
-        evalSets: (k, n) => {
+        train: await t.sample(kData, task.n),
+        evalSets: async (k, n) => {
           const [a, b] = splitKey(k, 2);
-          return [t.sample(a!, n), t.sample(b!, n)];
+          return [await t.sample(a!, n), await t.sample(b!, n)];
         },
       };
     }
@@ -87,10 +87,10 @@ export function taskData(task: TaskConfig, key: Key, baseDir = "."): TaskData {
         name: "gaussian-mixture",
         dim: t.dim,
         columns: Array.from({ length: t.dim }, (_, i) => `x${i + 1}`),
-        train: t.sample(kData, task.n),
-        evalSets: (k, n) => {
+        train: await t.sample(kData, task.n),
+        evalSets: async (k, n) => {
           const [a, b] = splitKey(k, 2);
-          return [t.sample(a!, n), t.sample(b!, n)];
+          return [await t.sample(a!, n), await t.sample(b!, n)];
         },
         reward: (x) => t.reward(x),
         rewardMeanExact: t.mixture.weights.reduce(
@@ -100,22 +100,22 @@ export function taskData(task: TaskConfig, key: Key, baseDir = "."): TaskData {
       };
     }
     case "linear-subspace": {
-      const sub = makeLinearSubspace(kTask, { ambientDim: task.ambientDim, latentDim: task.latentDim });
+      const sub = await makeLinearSubspace(kTask, { ambientDim: task.ambientDim, latentDim: task.latentDim });
       const t = linearSubspaceTask(sub);
       // The unlabeled set (training rows) and an independent labeled set with y = f*(x) + σξ.
       const [kUnlabeled, kLabeled, kLabelNoise] = splitKey(kData, 3);
-      const labeledX = t.sample(kLabeled!, task.labeled);
+      const labeledX = await t.sample(kLabeled!, task.labeled);
       return {
         name: "linear-subspace",
         dim: task.ambientDim,
         columns: Array.from({ length: task.ambientDim }, (_, i) => `x${i + 1}`),
-        train: t.sample(kUnlabeled!, task.unlabeled),
-        labeled: { x: labeledX, y: noisyLabels(kLabelNoise!, t.reward(labeledX), task.labelNoise) },
+        train: await t.sample(kUnlabeled!, task.unlabeled),
+        labeled: { x: labeledX, y: await noisyLabels(kLabelNoise!, t.reward(labeledX), task.labelNoise) },
         subspace: sub,
         pseudoLabelNoise: task.pseudoLabelNoise,
-        evalSets: (k, n) => {
+        evalSets: async (k, n) => {
           const [a, b] = splitKey(k, 2);
-          return [t.sample(a!, n), t.sample(b!, n)];
+          return [await t.sample(a!, n), await t.sample(b!, n)];
         },
         reward: (x) => t.reward(x),
         rewardMeanExact: 0,
@@ -133,7 +133,7 @@ export function taskData(task: TaskConfig, key: Key, baseDir = "."): TaskData {
         columns,
         train: matrix,
         // No generator: two disjoint random halves of the data (each at most n rows).
-        evalSets: (k, n) => {
+        evalSets: async (k, n) => {
           const seed = keyToWords(k)[0];
           k.dispose();
           const idx = permutation(matrix.rows, seed);
@@ -153,17 +153,17 @@ export function taskData(task: TaskConfig, key: Key, baseDir = "."): TaskData {
         grid: task.grid,
       });
       const [kTrain, kOffline] = splitKey(kData, 2);
-      const { x, contexts } = t.sampleData(kTrain!, task.n);
+      const { x, contexts } = await t.sampleData(kTrain!, task.n);
       return {
         name: "classifier-tilt",
         dim: 2,
         columns: ["x1", "x2"],
         train: x,
-        evalSets: (k, n) => {
+        evalSets: async (k, n) => {
           const [a, b] = splitKey(k, 2);
-          return [sampleMixture(a!, t.marginal, n), sampleMixture(b!, t.marginal, n)];
+          return [await sampleMixture(a!, t.marginal, n), await sampleMixture(b!, t.marginal, n)];
         },
-        classifierTilt: { task: t, trainContexts: contexts, offline: t.offline(kOffline!, task.offline) },
+        classifierTilt: { task: t, trainContexts: contexts, offline: await t.offline(kOffline!, task.offline) },
         // For unconditional reward methods: r(x) = log p(y = 1 | x), so p·e^{r/α} with α = 1/γ is the
         // y = 1 target on the context-averaged law; E_p[r] exact by quadrature.
         reward: (m) => Float32Array.from(t.logLabelProb(m, 1)),

@@ -99,11 +99,11 @@ export interface ClassifierTiltTask {
   /** y ~ Bernoulli(p(y = 1 | x)) per row. Consumes `key`. */
   drawLabels(key: Key, x: HostMatrix): Int32Array;
   /** n draws of p(x | c). Consumes `key`. */
-  sampleContext(key: Key, c: number, n: number): HostMatrix;
+  sampleContext(key: Key, c: number, n: number): Promise<HostMatrix>;
   /** n draws of (c, x), balanced over contexts (⌊n/C⌋ or one more each; rows grouped by context), x ~ p(x|c). Consumes `key`. */
-  sampleData(key: Key, n: number): { x: HostMatrix; contexts: Int32Array };
+  sampleData(key: Key, n: number): Promise<{ x: HostMatrix; contexts: Int32Array }>;
   /** An offline set of n (x, y) pairs: (c, x) as in sampleData, y ~ p(y | x). Consumes `key`. */
-  offline(key: Key, n: number): { x: HostMatrix; y: Int32Array; contexts: Int32Array };
+  offline(key: Key, n: number): Promise<{ x: HostMatrix; y: Int32Array; contexts: Int32Array }>;
   /** The exact p*(x | c, y) for this task's γ (or another γ ≥ 0). Cached per (c, y, γ). */
   target(c: number, y: number, gamma?: number): TiltTarget;
 }
@@ -202,7 +202,7 @@ export function classifierTiltTask(config: ClassifierTiltConfig = {}): Classifie
     return sampleMixture(key, mixtures[c]!, n);
   };
 
-  const sampleData = (key: Key, n: number) => {
+  const sampleData = async (key: Key, n: number) => {
     assertSampleCount(n, "classifier-tilt sampleData");
     // Balanced contexts: n_c = ⌊n/C⌋ (+1 for the first n mod C), rows grouped by context.
     const counts = Array.from({ length: C }, (_, c) => Math.floor(n / C) + (c < n % C ? 1 : 0));
@@ -210,12 +210,12 @@ export function classifierTiltTask(config: ClassifierTiltConfig = {}): Classifie
     const x = new Float32Array(2 * n);
     const contexts = new Int32Array(n);
     let at = 0;
-    counts.forEach((m, c) => {
-      const s = m > 0 ? sampleMixture(keys[c]!, mixtures[c]!, m) : (keys[c]!.dispose(), hostMatrix(0, 2));
+    for (const [c, m] of counts.entries()) {
+      const s = m > 0 ? await sampleMixture(keys[c]!, mixtures[c]!, m) : (keys[c]!.dispose(), hostMatrix(0, 2));
       x.set(s.data, 2 * at);
       contexts.fill(c, at, at + m);
       at += m;
-    });
+    }
     return { x: hostMatrix(n, 2, x), contexts };
   };
 
@@ -258,9 +258,9 @@ export function classifierTiltTask(config: ClassifierTiltConfig = {}): Classifie
     },
     sampleContext,
     sampleData,
-    offline: (key, n) => {
+    offline: async (key, n) => {
       const [kx, ky] = split2(key);
-      const { x, contexts } = sampleData(kx, n);
+      const { x, contexts } = await sampleData(kx, n);
       return { x, y: drawLabels(ky, x), contexts };
     },
     target,

@@ -96,12 +96,12 @@ export function mixtureMoments(gm: GaussianMixture): { mean: number[]; cov: numb
 }
 
 /** n draws: a component k ~ π by inverse CDF, then x = m_k + s_k z. Consumes `key`. */
-export function sampleMixture(key: Key, gm: GaussianMixture, n: number): HostMatrix {
+export async function sampleMixture(key: Key, gm: GaussianMixture, n: number): Promise<HostMatrix> {
   const d = validateMixture(gm);
   assertSampleCount(n, "sampleMixture");
   const [kU, kZ] = split2(key);
   const u = hostUniform(kU, n, 1);
-  const z = hostNormal(kZ, n, d);
+  const z = await hostNormal(kZ, n, d);
   const cdf: number[] = [];
   gm.weights.reduce((acc, w) => (cdf.push(acc + w), acc + w), 0);
   const out = new Float32Array(n * d);

@@ -80,16 +80,16 @@ export function exactGaussianEps(mean: readonly number[], cov: readonly (readonl
  * n draws x = m + F z, z ~ N(0, I), where F Fᵀ = S (an eigen factor, so a singular, positive
  * semi-definite S is allowed). Consumes `key`.
  */
-export function sampleGaussian(
+export async function sampleGaussian(
   key: Key,
   mean: readonly number[],
   cov: readonly (readonly number[])[],
   n: number,
-): HostMatrix {
+): Promise<HostMatrix> {
   const d = assertGaussian(mean, cov, "sampleGaussian");
   assertSampleCount(n, "sampleGaussian");
   const f = psdFactor(cov, "sampleGaussian: covariance");
-  const z = hostNormal(key, n, d);
+  const z = await hostNormal(key, n, d);
   const out = new Float32Array(n * d);
   for (let r = 0; r < n; r++) {
     for (let i = 0; i < d; i++) {

@@ -35,12 +35,12 @@ function assertSpec(spec: LinearSubspaceSpec): void {
  * Draws A (Gram–Schmidt QR of a Gaussian D×d matrix, in float64, stored as float32) and a unit β
  * (a normalised Gaussian vector); θ* = Aβ. Consumes `key`.
  */
-export function makeLinearSubspace(key: Key, spec: LinearSubspaceSpec): LinearSubspace {
+export async function makeLinearSubspace(key: Key, spec: LinearSubspaceSpec): Promise<LinearSubspace> {
   assertSpec(spec);
   const { ambientDim: D, latentDim: d } = spec;
   const [kA, kB] = split2(key);
-  const a = Float32Array.from(orthonormalColumns(hostNormal(kA, D, d), D, d));
-  const g = Array.from(hostNormal(kB, 1, d), Number);
+  const a = Float32Array.from(orthonormalColumns(await hostNormal(kA, D, d), D, d));
+  const g = Array.from(await hostNormal(kB, 1, d), Number);
   const norm = Math.sqrt(g.reduce((s, v) => s + v * v, 0));
   const beta = g.map((v) => v / norm);
   const theta = Array.from({ length: D }, (_, i) => beta.reduce((s, bk, k) => s + a[i * d + k]! * bk, 0));
@@ -48,10 +48,10 @@ export function makeLinearSubspace(key: Key, spec: LinearSubspaceSpec): LinearSu
 }
 
 /** n draws x = A z, z ~ N(0, I_d). Consumes `key`. */
-export function sampleLinearSubspace(key: Key, sub: LinearSubspace, n: number): HostMatrix {
+export async function sampleLinearSubspace(key: Key, sub: LinearSubspace, n: number): Promise<HostMatrix> {
   assertSampleCount(n, "sampleLinearSubspace");
   const { ambientDim: D, latentDim: d } = sub;
-  const z = hostNormal(key, n, d);
+  const z = await hostNormal(key, n, d);
   const a = sub.A.data;
   const out = new Float32Array(n * D);
   for (let r = 0; r < n; r++) {
@@ -77,12 +77,12 @@ export function oracleReward(sub: LinearSubspace, x: HostMatrix): Float32Array {
 }
 
 /** values + σ ξ with ξ ~ N(0, 1) i.i.d. (labels y = f*(x) + σ ξ, or pseudo-labels with σ = ν). Consumes `key`. */
-export function noisyLabels(key: Key, values: ArrayLike<number>, sigma: number): Float32Array {
+export async function noisyLabels(key: Key, values: ArrayLike<number>, sigma: number): Promise<Float32Array> {
   if (!(Number.isFinite(sigma) && sigma >= 0)) {
     key.dispose();
     throw new Error(`noisyLabels: sigma must be a finite number ≥ 0, got ${sigma}`);
   }
-  const xi = hostNormal(key, values.length, 1);
+  const xi = await hostNormal(key, values.length, 1);
   return Float32Array.from(values, (v, i) => v + sigma * xi[i]!);
 }
 

@@ -86,8 +86,8 @@ export function symmetricGaussianTask(mean: readonly number[], cov: readonly (re
     eventShape: [n, n],
     coordinates,
     noise: symmetricPart,
-    sample(key: Key, rows: number): HostMatrix {
-      const w = sampleGaussian(key, m, s, rows);
+    async sample(key: Key, rows: number): Promise<HostMatrix> {
+      const w = await sampleGaussian(key, m, s, rows);
       const out = new Float32Array(rows * n * n);
       for (let r = 0; r < rows; r++) {
         free.forEach(([i, j], a) => {

@@ -12,7 +12,7 @@ export interface DataTask {
   /** Ambient dimension D of a sample x ∈ R^D. */
   readonly dim: number;
   /** n i.i.d. draws x ~ p_data as an n×dim host matrix. Consumes `key`. */
-  sample(key: Key, n: number): HostMatrix;
+  sample(key: Key, n: number): Promise<HostMatrix>;
 }
 
 /** A data task that also knows the ground-truth reward r(x) (the oracle f* of 2307.07055). */

@@ -123,11 +123,11 @@ export function toy2dTask(name: string): DataTask {
   return {
     name,
     dim: 2,
-    sample(key: Key, n: number): HostMatrix {
+    async sample(key: Key, n: number): Promise<HostMatrix> {
       assertSampleCount(n, `toy2d ${name}`);
       const [kU, kG] = split2(key);
       const u = hostUniform(kU, n, 3);
-      const g = hostNormal(kG, n, 2);
+      const g = await hostNormal(kG, n, 2);
       const out = new Float32Array(2 * n);
       for (let i = 0; i < n; i++) {
         const [x, y] = law.raw(u[3 * i]!, u[3 * i + 1]!, u[3 * i + 2]!, g[2 * i]!, g[2 * i + 1]!);

@@ -34,7 +34,7 @@ export const runPretrainedTilt: MethodRunner = async (ctx) => {
     alpha: null,
     samples: ev.samples[0]!.matrix.rows,
     ...ev.fields,
-    ...sampleDistances(ctx, ev.samples[0]!.matrix),
+    ...(await sampleDistances(ctx, ev.samples[0]!.matrix)),
   };
   const artefacts = await tiltClassifierArtefacts(ctx);
   return {

@@ -90,9 +90,9 @@ export interface MethodContext<M extends MethodEntry = MethodEntry> {
   /** Trains the base model on first call; later calls return the same one. */
   base(): Promise<BaseModel>;
   /** Two independent evaluation sets of n rows (same for every method of the run, per n). */
-  evalSets(n: number): [HostMatrix, HostMatrix];
+  evalSets(n: number): Promise<[HostMatrix, HostMatrix]>;
   /** Independent pairs of evaluation sets of n rows (the first is `evalSets(n)`), for averaged distances. */
-  evalPairs(n: number): [HostMatrix, HostMatrix][];
+  evalPairs(n: number): Promise<[HostMatrix, HostMatrix][]>;
   hooks: ExperimentHooks;
   /** The result rows of the methods listed before this one (e.g. to match their reward-evaluation budget). */
   earlierRows?: readonly ResultRow[];

@@ -98,7 +98,7 @@ export const ddpoMethod = defineMethod({
         rewardBefore: summary(rBefore),
         klToPretrained: kl,
         ...(klWeight > 0 ? { pretrainedTilt: selfNormalisedTilt(rBefore, klWeight) } : {}),
-        ...sampleDistances(ctx, after.x0),
+        ...(await sampleDistances(ctx, after.x0)),
         ddpo: {
           iterations: config.iterations,
           batch: config.batch,

@@ -231,11 +231,13 @@ export function mergeOutputs(outs: MethodOutput[]): MethodOutput {
 }
 
 /** Exact p* reference pairs, drawn once per run and α / reward / n (kept in the run's state). */
-function referencePairs(ctx: MethodContext, ref: TiltReference, n: number): [HostMatrix, HostMatrix][] {
-  return ctx.state.memo(`tilt-reference:${ref.reward}|${ref.alpha}|${ref.rewardMean}|${n}`, () => {
+function referencePairs(ctx: MethodContext, ref: TiltReference, n: number): Promise<[HostMatrix, HostMatrix][]> {
+  return ctx.state.memo(`tilt-reference:${ref.reward}|${ref.alpha}|${ref.rewardMean}|${n}`, async () => {
     // A key that depends only on the run's seed: every method is compared with the same p* draws.
     const keys = splitKey(keyForReference(ctx.cfg.seed), 2 * TILT_PAIRS);
-    return Array.from({ length: TILT_PAIRS }, (_, k) => [ref.sample(keys[2 * k]!, n), ref.sample(keys[2 * k + 1]!, n)] as [HostMatrix, HostMatrix]);
+    const pairs: [HostMatrix, HostMatrix][] = [];
+    for (let k = 0; k < TILT_PAIRS; k++) pairs.push([await ref.sample(keys[2 * k]!, n), await ref.sample(keys[2 * k + 1]!, n)]);
+    return pairs;
   }).value;
 }
 
@@ -255,7 +257,7 @@ export async function guidanceOutput(
   const r = await evaluateRewardHost(setup.reward, samples);
   // Draw the run's fresh-data sets for this size now: runExperiment's "samples vs data" plot asks for
   // them after the methods ran, when its evaluation keys are already released.
-  ctx.evalSets(samples.rows);
+  await ctx.evalSets(samples.rows);
   const row: ResultRow = {
     method: ctx.method.kind,
     label: setup.label,
@@ -270,7 +272,7 @@ export async function guidanceOutput(
     const gap = rewardGap(r, setup.reference.rewardMean);
     row.reference = { rewardMean: setup.reference.rewardMean };
     row.rewardGap = { gap: gap.gap, standardError: gap.standardError, z: gap.z };
-    const d = tiltedDistances(samples, referencePairs(ctx, setup.reference, samples.rows), ctx.cfg.seed);
+    const d = tiltedDistances(samples, await referencePairs(ctx, setup.reference, samples.rows), ctx.cfg.seed);
     row.swToTilted = { value: d.slicedWasserstein.value, floor: d.slicedWasserstein.floor, ratio: d.slicedWasserstein.ratio, pairs: d.slicedWasserstein.pairs };
     row.mmd2ToTilted = { value: d.mmd2.value, floor: d.mmd2.floor, pairs: d.mmd2.pairs };
   }

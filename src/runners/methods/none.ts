@@ -25,7 +25,7 @@ export const noneMethod = defineMethod({
   const samples = await generate(ctx.model, base.state.ema, ctx.sampler, n, ctx.key, {
     onStep: (d, t) => ctx.hooks.onSample?.(d, t),
   });
-  const row: ResultRow = { method: "none", target: null, alpha: null, samples: samples.rows, ...sampleDistances(ctx, samples) };
+  const row: ResultRow = { method: "none", target: null, alpha: null, samples: samples.rows, ...(await sampleDistances(ctx, samples)) };
   if (ctx.data.reward) {
     row.reward = summary(ctx.data.reward(samples));
     if (ctx.data.rewardMeanExact !== undefined) row.reference = { rewardMean: ctx.data.rewardMeanExact };

@@ -121,7 +121,7 @@ export const rcgdmMethod = defineMethod({
   const [kFit, kPseudo, kTrain, kSample] = splitKey(ctx.key, 4);
   // Fresh data of the sample size: the experiment's "samples vs data" figure uses it (drawn here, while
   // the run's evaluation keys are alive), and its on-support norm gives the scale of the task.
-  const [fresh] = ctx.evalSets(ctx.cfg.sampling.samples);
+  const [fresh] = await ctx.evalSets(ctx.cfg.sampling.samples);
 
   // 1. The reward model.
   const { spec, holdout } = rewardSpecFromConfig(ctx.cfg.reward);
@@ -157,7 +157,7 @@ export const rcgdmMethod = defineMethod({
 
   // 2. Pseudo-labels.
   const nu = m.pseudoLabelNoise ?? data.pseudoLabelNoise ?? 0;
-  const yHat = noisyLabels(kPseudo!, await proxy(data.train), nu);
+  const yHat = await noisyLabels(kPseudo!, await proxy(data.train), nu);
 
   // 3. The conditional model.
   const mc = ctx.cfg.model;

@@ -181,7 +181,7 @@ export const rgdmMethod = defineMethod({
     outs.push(
       await guidanceOutput(ctx, setup, samples, cost, {
         trainSeconds: res.cost.seconds,
-        fields: { ...sampleDistances(ctx, samples), ...fields, rewardBudget: trainBudget, sampleNoise: "gaussian" },
+        fields: { ...(await sampleDistances(ctx, samples)), ...fields, rewardBudget: trainBudget, sampleNoise: "gaussian" },
         note: `rgdm ${settings.variant}, τ = ${settings.tau}, ${trainBudget} reward evaluations in training`,
       }),
     );
@@ -197,7 +197,7 @@ export const rgdmMethod = defineMethod({
           pathKl: sampled.pathKl,
           trainSeconds: res.cost.seconds,
           fields: {
-            ...sampleDistances(ctx, sampled.samples),
+            ...(await sampleDistances(ctx, sampled.samples)),
             ...fields,
             rewardBudget: trainBudget + c.rewardEvals,
             sampleRewardEvals: c.rewardEvals,

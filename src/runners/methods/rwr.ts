@@ -76,7 +76,7 @@ export const rwrMethod = defineMethod({
   const out = await guidanceOutput(ctx, setup, samples, cost, {
     trainSeconds: res.seconds,
     fields: {
-      ...sampleDistances(ctx, samples),
+      ...(await sampleDistances(ctx, samples)),
       rewardBefore: before.mean,
       rewardBeforeSe: before.se,
       rewardBeforeSamples: before.n,
