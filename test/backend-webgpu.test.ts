@@ -183,7 +183,7 @@ const hostValues = async (p: DenoiserParams) => new Map([...(await paramsToHost(
 async function libraryRunOn(device: BackendDevice, seed: number): Promise<LibraryRun> {
   await ensureBackend({ device });
   const state0 = initTrainState(model, keyFromSeed(seed));
-  expect(state0.params.input.w.device).toBe(device);
+  expect(namedLeaves(state0.params).get("input.w")!.device).toBe(device);
   const initial = await hostValues(state0.params);
   const state = await trainSteps(model, libTrain, state0, { x: hostMatrix(B, 2, x0Host) }, { logEvery: 1 });
   const trained = await hostValues(state.params);

@@ -48,7 +48,7 @@ function asymmetry(rows: Float32Array): number {
 
 async function trainAndSample(model: ModelConfig, seed: number) {
   const [kData, kInit, kSample] = splitKey(keyFromSeed(seed), 3);
-  const data = task.sample(kData!, 2000);
+  const data = await task.sample(kData!, 2000);
   const cfg = { ...defaultTrainConfig, steps: 60, batchSize: 128 };
   const state = await trainSteps(model, cfg, initTrainState(model, kInit!), { x: data }, { logEvery: 20 });
   const x = await generate(model, state.ema, { sampler: "ddpm", steps: 20, eta: 1 }, 200, kSample!);
@@ -69,7 +69,7 @@ describe("noise space of a model", () => {
     const { state, x } = await trainAndSample(model, 1);
     expect(asymmetry(x.data)).toBe(0);
     const path = join(mkdtempSync(join(tmpdir(), "rewardiff-noise-")), "m.safetensors");
-    saveModel(path, { model, train: { ...defaultTrainConfig, steps: 60, batchSize: 128 }, columns: Array.from({ length: 9 }, (_, i) => `x${i}`), data: "symmetric" }, state);
+    await saveModel(path, { model, train: { ...defaultTrainConfig, steps: 60, batchSize: 128 }, columns: Array.from({ length: 9 }, (_, i) => `x${i}`), data: "symmetric" }, state);
     const loaded = loadModel(path);
     expect(loaded.meta.model.noise).toEqual({ kind: "symmetric" });
     const again = await generate(loaded.meta.model, loaded.ema, { sampler: "ddpm", steps: 20, eta: 1 }, 50, keyFromSeed(3));
