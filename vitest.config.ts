@@ -4,6 +4,9 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     pool: "forks",
+    // Vitest runs cores − 1 test files at a time by default: one at a time on a 2-core machine. Each file
+    // computes on one core (jax-js's wasm without worker threads), so two at a time use both.
+    maxWorkers: 2,
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

@@ -54,10 +54,19 @@ async function runPage(): Promise<Record<string, unknown>> {
     writeFileSync(html, `<!doctype html><html><body><script>${bundle.outputFiles[0]!.text.replaceAll("</script", "<\\/script")}</script></body></html>`);
     const args = ["--headless=new", "--no-sandbox", "--enable-unsafe-webgpu", "--enable-logging=stderr", "--v=0", "--remote-debugging-port=0", `--user-data-dir=${join(dir, "profile")}`, `file://${html}`];
     return await new Promise((resolve, reject) => {
-      const child = spawn(chromium!, args, { stdio: ["ignore", "ignore", "pipe"] });
+      // Its own process group, so that killing it also ends the GPU and renderer processes that write into
+      // the profile folder (else removing the folder can race with them).
+      const child = spawn(chromium!, args, { stdio: ["ignore", "ignore", "pipe"], detached: true });
+      const killAll = () => {
+        try {
+          process.kill(-child.pid!, "SIGKILL");
+        } catch {
+          child.kill("SIGKILL");
+        }
+      };
       let log = "";
       const timer = setTimeout(() => {
-        child.kill("SIGKILL");
+        killAll();
         reject(new Error(`chromium reported nothing in 90 s; its log ends: ${log.slice(-2000)}`));
       }, 90_000);
       child.stderr.on("data", (d: Buffer) => {
@@ -65,15 +74,17 @@ async function runPage(): Promise<Record<string, unknown>> {
         const m = /REWARDIFF_RESULT (\{.*?\})", source/.exec(log);
         if (m) {
           clearTimeout(timer);
-          child.kill("SIGKILL");
+          killAll();
           // Chromium's log quotes the console message: \" and \\ are escaped.
-          resolve(JSON.parse(m[1]!.replace(/\\(["\\])/g, "$1")) as Record<string, unknown>);
+          const result = JSON.parse(m[1]!.replace(/\\(["\\])/g, "$1")) as Record<string, unknown>;
+          if (child.exitCode !== null || child.signalCode !== null) resolve(result);
+          else child.once("exit", () => resolve(result));
         }
       });
       child.on("error", reject);
     });
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 
