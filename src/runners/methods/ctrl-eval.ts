@@ -14,7 +14,7 @@
 import { np, type JArray } from "../../backend/jax.js";
 import { keyFromSeed, splitKey, type Key } from "../../backend/keys.js";
 import { toHost } from "../../backend/ownership.js";
-import type { StepCoefficients } from "../../diffusion/step.js";
+import { coefficientVector, stepKl, stepMeanFromVector, type StepCoefficients } from "../../diffusion/step.js";
 import type { EpsFn } from "../../diffusion/types.js";
 import { hostMatrix, type HostMatrix } from "../../data/matrix.js";
 import { classificationReport } from "../../eval/classification.js";
@@ -41,16 +41,15 @@ function targetPairs(ctx: MethodContext, c: number, y: number, gamma: number, n:
 
 /**
  * Wraps a sampler's ε̃ so that, while it samples, it accumulates its path KL to a reference ε_ref
- * (p_pre(x | c)) along its own chains. At a stochastic step of `plan`, with μ = c_x0 x̂_0 + c_eps ε +
- * c_xt x_t and x̂_0 = (x_t − √(1−ᾱ_t) ε)/√ᾱ_t, μ̃ − μ_ref = a_t (ε̃ − ε_ref), a_t = c_eps − c_x0 √(1−ᾱ_t)/√ᾱ_t,
- * so KL_t = a_t² ‖ε̃ − ε_ref‖²/(2σ_t²); deterministic steps (σ = 0, the final one) are left out.
- * `kl(n)` = Σ_t mean_i KL_t^i over the n samples drawn so far (nats per sample). The per-step sums
- * ‖ε̃ − ε_ref‖² stay on the device until `kl` reads them (once, asynchronously).
+ * (p_pre(x | c)) along its own chains: at each stochastic step of `plan`, KL_t = ‖μ̃_t − μ_ref,t‖²/(2σ_t²)
+ * between the two steps' means at the same x_t (src/diffusion/step.ts); deterministic steps (σ = 0, the
+ * final one) are left out.
+ * `kl(n)` = Σ_t mean_i KL_t^i over the n samples drawn so far (nats per sample). The per-step sums stay
+ * on the device until `kl` reads them (once, asynchronously).
  */
 export function pathKlTracker(eps: EpsFn, refEps: EpsFn, plan: readonly StepCoefficients[]): { eps: EpsFn; kl: (n: number) => Promise<number> } {
   const byIndex = new Map(plan.map((c) => [c.t.index, c] as const));
   let total = 0;
-  const weights: number[] = [];
   const sums: JArray[] = [];
   const tracked: EpsFn = (x, t) => {
     const c = byIndex.get(t.index);
@@ -59,18 +58,20 @@ export function pathKlTracker(eps: EpsFn, refEps: EpsFn, plan: readonly StepCoef
       x.dispose();
       return e;
     }
-    const er = refEps(x, t);
-    const ab = c.t.alphaBar;
-    const a = c.cEps - (c.cX0 * Math.sqrt(1 - ab)) / Math.sqrt(ab);
-    weights.push((a * a) / (2 * c.sigma * c.sigma));
-    sums.push(np.sum(np.square(e.ref.sub(er))));
+    const er = refEps(x.ref, t);
+    // KL_t = ‖μ̃ − μ_ref‖²/(2σ²) of the two steps' means (src/diffusion/step.ts), summed over the samples.
+    const cv = coefficientVector(c);
+    const tilted = stepMeanFromVector(x.ref, e.ref, cv.ref);
+    const ref = stepMeanFromVector(x, er, cv);
+    tilted.x0Hat.dispose();
+    ref.x0Hat.dispose();
+    sums.push(np.sum(stepKl(tilted.mean, ref.mean, c.sigma)));
     return e;
   };
   const kl = async (n: number) => {
     if (sums.length > 0) {
       const v = await toHost(np.stack(sums.splice(0)));
-      v.forEach((s, i) => (total += weights[i]! * s));
-      weights.length = 0;
+      v.forEach((s) => (total += s));
     }
     return total / n;
   };
