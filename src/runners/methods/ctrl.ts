@@ -145,7 +145,7 @@ export const ctrlMethod = defineMethod({
         ...(trainable === "adapters" ? { rank: m.rank } : {}),
         steps: optim.steps,
         gamma,
-        sampler: { sampler: ctx.sampler.sampler, steps: ctx.sampler.steps, eta: ctx.sampler.eta },
+        sampler: { ...ctx.sampler },
         context: { contexts: C, names: Array.from({ length: C }, (_, c) => `context=${c}`) },
         control: { classes: K, names: Array.from({ length: K }, (_, y) => `y=${y}`), nullProbability: m.nullProbability, classifier: CLASSIFIER_CHECKPOINT },
       },

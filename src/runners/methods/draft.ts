@@ -102,7 +102,7 @@ export const draftMethod = defineMethod({
         ...(trainable === "adapters" ? { rank: m.rank } : {}),
         steps: optim.steps,
         alpha: setup.alpha,
-        sampler: { sampler: ctx.sampler.sampler, steps: ctx.sampler.steps, eta: ctx.sampler.eta },
+        sampler: { ...ctx.sampler },
       },
       { train: ctx.train, columns: ctx.data.columns, data: ctx.data.name },
     );
