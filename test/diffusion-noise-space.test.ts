@@ -83,3 +83,12 @@ describe("noise space of a model", () => {
     disposeTrainState(state);
   });
 });
+
+describe("noise hooks are shared", () => {
+  it("the same space gives the same hook (compiled samplers and steps are cached by hook)", () => {
+    const layout = { maxNodes: 9, nodeBlocks: [5, 3], edgeFeatures: 4 };
+    expect(noiseHookOf({ kind: "graph", ...layout })).toBe(noiseHookOf({ kind: "graph", ...layout }));
+    expect(noiseHookOf({ kind: "graph", ...layout })).not.toBe(noiseHookOf({ kind: "graph", ...layout, maxNodes: 8 }));
+    expect(noiseHookOf({ kind: "symmetric" })).toBe(noiseHookOf({ kind: "symmetric" }));
+  });
+});

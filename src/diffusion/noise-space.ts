@@ -13,10 +13,22 @@ import type { NoiseHook } from "./types.js";
 
 export type NoiseSpace = { kind: "full" } | { kind: "symmetric" } | ({ kind: "graph" } & GraphLayout);
 
+/**
+ * One hook per distinct space: compiled samplers and training steps are cached by their hook, so the same
+ * space must give the same function (else every call would compile anew).
+ */
+const hooks = new Map<string, NoiseHook>();
+
 /** The hook of a noise space (undefined for the full space). */
 export function noiseHookOf(space: NoiseSpace | undefined): NoiseHook | undefined {
   if (space === undefined || space.kind === "full") return undefined;
-  if (space.kind === "symmetric") return symmetricPart;
-  if (space.kind === "graph") return graphNoise(space);
-  throw new Error(`unknown noise space "${(space as { kind: string }).kind}" (full, symmetric, graph)`);
+  const id = JSON.stringify(space);
+  let hook = hooks.get(id);
+  if (!hook) {
+    if (space.kind === "symmetric") hook = symmetricPart;
+    else if (space.kind === "graph") hook = graphNoise(space);
+    else throw new Error(`unknown noise space "${(space as { kind: string }).kind}" (full, symmetric, graph)`);
+    hooks.set(id, hook);
+  }
+  return hook;
 }
