@@ -133,7 +133,7 @@ export function saveCheckpoint(
   } catch (err) {
     if (err instanceof SimulatedKill) throw err;
     removeTemps();
-    throw new Error(`${target}: could not write the checkpoint (${describeError(err)}); the previous checkpoint is unchanged`);
+    throw new Error(`${target}: could not write the checkpoint (${describeError(err)}); the previous checkpoint is unchanged`, { cause: err });
   }
 
   // 2. Commit: keep the loadable old weights under `.previous`, rename the new weights, then the sidecar.
@@ -158,7 +158,7 @@ export function saveCheckpoint(
     if (err instanceof SimulatedKill) throw err;
     if (kept && !existsSync(paths.weights)) renameSync(previous, paths.weights);
     removeTemps();
-    throw new Error(`${paths.weights}: could not commit the checkpoint (${describeError(err)})`);
+    throw new Error(`${paths.weights}: could not commit the checkpoint (${describeError(err)})`, { cause: err });
   }
   rmSync(previous, { force: true });
   return { ...paths, sha256 };
