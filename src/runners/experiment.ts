@@ -10,6 +10,7 @@ import { keyFromSeed, splitKey } from "../backend/keys.js";
 import type { HostMatrix } from "../data/matrix.js";
 import { methodsOf } from "./config-schemas.js";
 import { writeCsv } from "../io/csv.js";
+import { checkDistinctFileNames, fileLabel } from "../io/outputs.js";
 import { renderReportHtml, type PlotFigure } from "../report/html.js";
 import { lineChart, scatterPlot } from "../report/plots.js";
 import type { Report, ResultRow } from "../report/types.js";
@@ -41,6 +42,12 @@ export interface ExperimentResult {
 export function checkMethodsAvailable(cfg: ExperimentConfig, where: string): void {
   checkTaskReward(cfg, where);
   checkUniqueLabels(cfg, where);
+  checkDistinctFileNames(methodLabels(cfg), fileLabel, where);
+}
+
+/** File name of a method's samples in a run's folder: `samples-<label>.csv` (label in its file-name form, src/io/outputs.ts). */
+export function samplesFileName(label: string): string {
+  return `samples-${fileLabel(label)}.csv`;
 }
 
 export async function runExperiment(
@@ -164,8 +171,9 @@ export async function runExperiment(
   });
   const written = writeReport(outDir, { report, html });
   const files = [written.json, written.html];
+  if (samples.length > 1) checkDistinctFileNames(samples.map((s) => s.label), samplesFileName, opts.where ?? "config");
   for (const s of samples) {
-    const path = join(outDir, samples.length === 1 ? "samples.csv" : `samples-${s.label.replace(/[^A-Za-z0-9._=-]+/g, "_")}.csv`);
+    const path = join(outDir, samples.length === 1 ? "samples.csv" : samplesFileName(s.label));
     writeCsv(path, data.columns, s.matrix);
     files.push(path);
   }

@@ -1,0 +1,34 @@
+/**
+ * File names derived from row labels (samples CSVs, fine-tuned checkpoints of a run's folder;
+ * docs/report.md). A label made only of safe characters [A-Za-z0-9._=-] keeps its name; any other
+ * label has each run of unsafe characters replaced by "_" and "~" plus the first 8 hex digits of the
+ * SHA-256 of the original label appended. "~" never occurs in a kept name, so two different labels
+ * give two different names (up to a 32-bit hash collision, refused by {@link checkDistinctFileNames}).
+ */
+import { createHash } from "node:crypto";
+
+const UNSAFE = /[^A-Za-z0-9._=-]+/g;
+
+/** The file-name form of a label: the label itself when safe, else sanitised + "~" + 8 hex of its SHA-256. */
+export function fileLabel(label: string): string {
+  const safe = label.replace(UNSAFE, "_");
+  if (safe === label && label.length > 0) return label;
+  const hash = createHash("sha256").update(label, "utf8").digest("hex").slice(0, 8);
+  return `${safe}~${hash}`;
+}
+
+/**
+ * Refuses, with one line, labels whose file names (`name(label)`) coincide: two different labels
+ * would write the same file, the later silently replacing the earlier.
+ */
+export function checkDistinctFileNames(labels: readonly string[], name: (label: string) => string, where: string): void {
+  const seen = new Map<string, string>();
+  for (const label of labels) {
+    const file = name(label);
+    const other = seen.get(file);
+    if (other !== undefined && other !== label) {
+      throw new Error(`${where}: labels "${other}" and "${label}" would both be written to ${file}; give one of them another label`);
+    }
+    seen.set(file, label);
+  }
+}

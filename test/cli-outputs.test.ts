@@ -1,0 +1,59 @@
+/** Output files of a run: labels map to file names injectively (src/io/outputs.ts). */
+import { afterAll, describe, expect, it } from "vitest";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { checkDistinctFileNames, fileLabel } from "../src/io/outputs.js";
+import { finetunedFileName } from "../src/io/checkpoints/finetuned.js";
+import { samplesFileName } from "../src/runners/experiment.js";
+import { cli, removeTempDirs, tempDir } from "./fixtures/cli/harness.js";
+
+afterAll(removeTempDirs);
+
+describe("label file names", () => {
+  it("keeps already-safe labels unchanged", () => {
+    expect(samplesFileName("rcgdm-a=0.5")).toBe("samples-rcgdm-a=0.5.csv");
+    expect(finetunedFileName("ctrl")).toBe("model-ctrl.safetensors");
+    expect(fileLabel("none#0")).not.toBe("none#0");
+  });
+
+  it("two labels that sanitise alike get two names, each with the SHA-256 of its own label", () => {
+    const a = fileLabel("g τ=1");
+    const b = fileLabel("g σ=1");
+    expect(a).not.toBe(b);
+    const sha = (s: string) => createHash("sha256").update(s, "utf8").digest("hex").slice(0, 8);
+    expect(a).toBe(`g_=1~${sha("g τ=1")}`);
+    expect(b).toBe(`g_=1~${sha("g σ=1")}`);
+    // A safe label equal to the sanitised text keeps its name and differs from both.
+    expect(fileLabel("g_=1")).toBe("g_=1");
+    expect(finetunedFileName("g τ=1")).not.toBe(finetunedFileName("g σ=1"));
+  });
+
+  it("refuses labels whose file names coincide, naming both", () => {
+    expect(() => checkDistinctFileNames(["a b", "a-c"], () => "same.csv", "cfg.json")).toThrow(/cfg\.json: labels "a b" and "a-c" would both be written to same\.csv/);
+    expect(() => checkDistinctFileNames(["g τ=1", "g σ=1"], samplesFileName, "cfg.json")).not.toThrow();
+  });
+});
+
+describe("rewardiff run: labels that sanitise alike", () => {
+  it("writes two samples files, one per label", async () => {
+    const dir = tempDir("outputs");
+    const cfg = join(dir, "cfg.json");
+    writeFileSync(cfg, JSON.stringify({
+      seed: 0,
+      task: { kind: "gaussian-mixture", components: [{ weight: 1, mean: [0, 0], std: 1 }], rewardWeights: [1, 0], n: 200 },
+      model: { hidden: 8, layers: 1, timeEmbedding: 4, train: { steps: 5, batchSize: 16 } },
+      sampling: { steps: 2, samples: 50 },
+      method: [{ kind: "best-of-n", alpha: 1, candidates: 2, label: "g τ=1" }, { kind: "best-of-n", alpha: 2, candidates: 2, label: "g σ=1" }],
+    }));
+    const out = join(dir, "out");
+    const r = await cli("run", cfg, "--out", out, "--quiet");
+    expect(r.code, r.stderr).toBe(0);
+    const csvs = readdirSync(out).filter((f) => f.startsWith("samples-")).sort();
+    expect(csvs).toEqual([samplesFileName("g τ=1"), samplesFileName("g σ=1")].sort());
+    // Each file holds its own method's 50 samples (header + 50 rows), and the two differ (α = 1 vs 2).
+    const texts = csvs.map((f) => readFileSync(join(out, f), "utf8").trim().split("\n"));
+    for (const t of texts) expect(t.length).toBe(51);
+    expect(texts[0]!.join("\n")).not.toBe(texts[1]!.join("\n"));
+  });
+});
