@@ -1,12 +1,12 @@
-/** Output files of a run: labels map to file names injectively (src/io/outputs.ts). */
+/** Output files: labels map to file names injectively, and every --out is checked before the work (src/io/outputs.ts). */
 import { afterAll, describe, expect, it } from "vitest";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { checkDistinctFileNames, fileLabel } from "../src/io/outputs.js";
 import { finetunedFileName } from "../src/io/checkpoints/finetuned.js";
 import { samplesFileName } from "../src/runners/experiment.js";
-import { cli, removeTempDirs, tempDir } from "./fixtures/cli/harness.js";
+import { cli, expectOneLineError, expectUntouched, removeTempDirs, tempDir } from "./fixtures/cli/harness.js";
 
 afterAll(removeTempDirs);
 
@@ -55,5 +55,76 @@ describe("rewardiff run: labels that sanitise alike", () => {
     const texts = csvs.map((f) => readFileSync(join(out, f), "utf8").trim().split("\n"));
     for (const t of texts) expect(t.length).toBe(51);
     expect(texts[0]!.join("\n")).not.toBe(texts[1]!.join("\n"));
+  });
+});
+
+describe("every --out is checked before the first step", () => {
+  /** A folder holding a regular file `blocker`, a folder `taken.safetensors`, a config and a data file. */
+  function setup() {
+    const dir = tempDir("outputs");
+    const blocker = join(dir, "blocker");
+    writeFileSync(blocker, "keep me\n");
+    const folder = join(dir, "taken.safetensors");
+    mkdirSync(folder);
+    writeFileSync(join(folder, "inside.txt"), "keep me too\n");
+    const cfg = join(dir, "cfg.json");
+    writeFileSync(cfg, JSON.stringify({ seed: 0, task: { kind: "toy2d", name: "moons", n: 200 }, model: { hidden: 8, layers: 1, timeEmbedding: 4, train: { steps: 5, batchSize: 16 } }, sampling: { steps: 2, samples: 50 } }));
+    const data = join(dir, "data.csv");
+    writeFileSync(data, "a,b,y\n" + Array.from({ length: 40 }, (_, i) => `${i % 7},${(i * 3) % 5},${i % 2}`).join("\n") + "\n");
+    return { dir, blocker, folder, cfg, data };
+  }
+  const tiny = ["--steps", "2", "--hidden", "4", "--layers", "1", "--batch-size", "4", "--quiet"];
+
+  /** Runs the CLI, asserting a one-line error naming --out and the path, in under 2 s, with `dir` unchanged. */
+  async function refused(dir: string, argv: string[], ...needles: string[]): Promise<void> {
+    const t0 = performance.now();
+    const r = await expectUntouched(dir, () => cli(...argv));
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expectOneLineError(r, "--out", ...needles);
+  }
+
+  it("run: a folder under a regular file", async () => {
+    const { dir, blocker, cfg } = setup();
+    await refused(dir, ["run", cfg, "--out", join(blocker, "out"), "--quiet"], join(blocker, "out"), "is a file, not a folder");
+  });
+
+  it("demo: a folder under a regular file", async () => {
+    const { dir, blocker } = setup();
+    await refused(dir, ["demo", "--out", join(blocker, "a", "b"), "--quiet"], join(blocker, "a", "b"), "is a file, not a folder");
+  });
+
+  it("train: a model file under a regular file, and a model path that is a folder (EISDIR)", async () => {
+    const { dir, blocker, folder, data } = setup();
+    await refused(dir, ["train", "--data", data, "--out", join(blocker, "m.safetensors"), ...tiny], "is a file, not a folder");
+    await refused(dir, ["train", "--data", data, "--out", folder, "--force", ...tiny], folder, "is a folder, not a file");
+  });
+
+  it("sample: an output file that is a folder (EISDIR)", async () => {
+    const { dir } = setup();
+    const folder = join(dir, "samples.csv");
+    mkdirSync(folder);
+    await refused(dir, ["sample", "--model", join(dir, "no-model.safetensors"), "--out", folder, "--force", "--quiet"], folder, "is a folder, not a file");
+  });
+
+  it("fit-reward: a reward file under a regular file", async () => {
+    const { dir, blocker, data } = setup();
+    await refused(dir, ["fit-reward", "--data", data, "--label", "y", "--out", join(blocker, "r.safetensors"), "--quiet"], "is a file, not a folder");
+  });
+
+  it("run: a read-only folder", async (t) => {
+    if (process.getuid?.() === 0) {
+      console.log("skipped: running as root, where a read-only mode (0555) does not stop writes");
+      t.skip();
+      return;
+    }
+    const { dir, cfg } = setup();
+    const ro = join(dir, "ro");
+    mkdirSync(ro);
+    chmodSync(ro, 0o555);
+    try {
+      await refused(dir, ["run", cfg, "--out", join(ro, "out"), "--quiet"], "not writable");
+    } finally {
+      chmodSync(ro, 0o755);
+    }
   });
 });

@@ -4,8 +4,11 @@
  * label has each run of unsafe characters replaced by "_" and "~" plus the first 8 hex digits of the
  * SHA-256 of the original label appended. "~" never occurs in a kept name, so two different labels
  * give two different names (up to a 32-bit hash collision, refused by {@link checkDistinctFileNames}).
+ * Also the checks, made before any work, that an output folder or file can be written.
  */
 import { createHash } from "node:crypto";
+import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 
 const UNSAFE = /[^A-Za-z0-9._=-]+/g;
 
@@ -31,4 +34,32 @@ export function checkDistinctFileNames(labels: readonly string[], name: (label: 
     }
     seen.set(file, label);
   }
+}
+
+/** Refuses, naming `option`, a folder that exists but is not writable, or whose nearest existing ancestor is not a writable folder. */
+function checkCreatable(path: string, option: string, shown: string): void {
+  let p = resolve(path);
+  while (!existsSync(p)) {
+    const up = dirname(p);
+    if (up === p) break;
+    p = up;
+  }
+  if (!statSync(p).isDirectory()) throw new Error(`${option} ${shown}: ${p} is a file, not a folder`);
+  try {
+    accessSync(p, constants.W_OK);
+  } catch {
+    throw new Error(`${option} ${shown}: the folder ${p} is not writable`);
+  }
+}
+
+/** Refuses, before any work, an output folder (`--out` of run/demo) that is a file or cannot be created or written. */
+export function checkWritableFolder(dir: string, option = "--out"): void {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new Error(`${option} ${dir}: is a file, not a folder`);
+  checkCreatable(dir, option, dir);
+}
+
+/** Refuses, before any work, an output file that is a folder, or whose folder cannot be created or written. */
+export function checkWritableFile(path: string, option = "--out"): void {
+  if (existsSync(path) && statSync(path).isDirectory()) throw new Error(`${option} ${path}: is a folder, not a file`);
+  checkCreatable(dirname(resolve(path)), option, path);
 }
