@@ -1,6 +1,9 @@
 /** Output files: labels map to file names injectively, and every --out is checked before the work (src/io/outputs.ts). */
 import { afterAll, describe, expect, it } from "vitest";
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { resolve } from "node:path";
+import { LOCK_FILE } from "../src/io/outputs.js";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { checkDistinctFileNames, fileLabel } from "../src/io/outputs.js";
@@ -126,5 +129,36 @@ describe("every --out is checked before the first step", () => {
     } finally {
       chmodSync(ro, 0o755);
     }
+  });
+});
+
+describe("rewardiff run: one run per --out at a time", () => {
+  it("a second process is refused while the first holds the lock; a killed holder's lock is stale", async () => {
+    const dir = tempDir("outputs");
+    const cfg = join(dir, "cfg.json");
+    writeFileSync(cfg, JSON.stringify({ seed: 0, task: { kind: "toy2d", name: "moons", n: 200 }, model: { hidden: 8, layers: 1, timeEmbedding: 4, train: { steps: 5, batchSize: 16 } }, sampling: { steps: 2, samples: 50 } }));
+    const out = join(dir, "out");
+    // Another process takes the lock (the built module, as `rewardiff run` does) and holds it.
+    const lib = resolve("dist/io/outputs.js");
+    const holder = spawn(process.execPath, ["--input-type=module", "-e", `import { lockFolder } from ${JSON.stringify(lib)}; lockFolder(${JSON.stringify(out)}); console.log("locked"); setInterval(() => {}, 1000);`], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      await new Promise<void>((ok, fail) => {
+        holder.stdout!.on("data", (d: Buffer) => d.toString().includes("locked") && ok());
+        holder.on("exit", (c) => fail(new Error(`holder exited ${c}`)));
+      });
+      expect(readFileSync(join(out, LOCK_FILE), "utf8").trim()).toBe(String(holder.pid));
+      const r = await expectUntouched(dir, () => cli("run", cfg, "--out", out, "--quiet"));
+      expectOneLineError(r, "--out", out, `pid ${holder.pid}`);
+    } finally {
+      holder.kill("SIGKILL");
+      await new Promise((ok) => (holder.exitCode !== null || holder.signalCode !== null ? ok(null) : holder.on("exit", ok)));
+    }
+    // SIGKILL runs no exit handler: the lock stays, naming a pid that is gone; the next run takes it over.
+    expect(existsSync(join(out, LOCK_FILE))).toBe(true);
+    const r = await cli("run", cfg, "--out", out, "--quiet");
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(join(out, "report.json"))).toBe(true);
+    // Released on exit.
+    expect(existsSync(join(out, LOCK_FILE))).toBe(false);
   });
 });

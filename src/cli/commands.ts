@@ -24,6 +24,7 @@ import { configDir, readDataFile, shuffled, taskData } from "../runners/task-dat
 import { checkMethodsAvailable, runExperiment, type ExperimentResult } from "../runners/experiment.js";
 import { disposeTrainState, initTrainState, trainSteps, type TrainConfig } from "../training/trainer.js";
 import { checkOutDir, checkOutFile } from "./output.js";
+import { lockFolder } from "../io/outputs.js";
 import { makeProgress, type Progress } from "./progress.js";
 import { resultsTable } from "./table.js";
 import { takeRows } from "../data/matrix.js";
@@ -58,11 +59,16 @@ export async function runCommand(configPath: string, o: RunOptions): Promise<num
   checkMethodsAvailable(cfg, configPath);
   const outDir = o.out ?? `runs/run-${timestamp()}`;
   checkOutDir(outDir, !!o.force);
-  const progress = makeProgress(!!o.quiet);
-  const res = await runExperiment(cfg, outDir, { title: `rewardiff run ${configPath}`, baseDir: configDir(configPath), where: configPath, hooks: experimentHooks(progress) });
-  finishExperiment(res, outDir, progress);
-  const rcgdm = rcgdmTable(res.report);
-  if (rcgdm) log(`\n${rcgdm}`);
+  const release = lockFolder(outDir);
+  try {
+    const progress = makeProgress(!!o.quiet);
+    const res = await runExperiment(cfg, outDir, { title: `rewardiff run ${configPath}`, baseDir: configDir(configPath), where: configPath, hooks: experimentHooks(progress) });
+    finishExperiment(res, outDir, progress);
+    const rcgdm = rcgdmTable(res.report);
+    if (rcgdm) log(`\n${rcgdm}`);
+  } finally {
+    release();
+  }
   return 0;
 }
 
