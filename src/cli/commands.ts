@@ -101,12 +101,17 @@ export async function demoCommand(o: RunOptions & { quick?: boolean }): Promise<
   const outDir = o.out ?? `runs/demo-${timestamp()}`;
   checkOutDir(outDir, !!o.force);
   const cfg = demoConfig(!!o.quick, o.seed ?? 0);
-  const progress = makeProgress(!!o.quiet);
-  const res = await runExperiment(cfg, outDir, { title: `rewardiff demo${o.quick ? " --quick" : ""}: reward-directed conditional diffusion on a linear subspace`, hooks: experimentHooks(progress) });
-  progress.done();
-  log(rcgdmTable(res.report));
-  log(`(${res.report.timings.totalSeconds.toFixed(1)} s; exact E[f*|ŷ=a] from fixtures.md §2 for the fitted ridge reward; off/on = off-support deviation / on-support norm)`);
-  log(`wrote ${res.files.map((f) => f.replace(`${resolve(outDir)}/`, `${outDir}/`)).join(", ")}`);
+  const release = lockFolder(outDir);
+  try {
+    const progress = makeProgress(!!o.quiet);
+    const res = await runExperiment(cfg, outDir, { title: `rewardiff demo${o.quick ? " --quick" : ""}: reward-directed conditional diffusion on a linear subspace`, hooks: experimentHooks(progress) });
+    progress.done();
+    log(rcgdmTable(res.report));
+    log(`(${res.report.timings.totalSeconds.toFixed(1)} s; exact E[f*|ŷ=a] from fixtures.md §2 for the fitted ridge reward; off/on = off-support deviation / on-support norm)`);
+    log(`wrote ${res.files.map((f) => f.replace(`${resolve(outDir)}/`, `${outDir}/`)).join(", ")}`);
+  } finally {
+    release();
+  }
   return 0;
 }
 
