@@ -52,6 +52,20 @@ export function takeRows(m: HostMatrix, index: ArrayLike<number>): HostMatrix {
   return hostMatrix(index.length, m.cols, out);
 }
 
+/** The rows of several matrices of the same width, one after another. */
+export function concatRows(ms: readonly HostMatrix[]): HostMatrix {
+  const cols = ms[0]?.cols ?? 0;
+  const rows = ms.reduce((s, m) => s + m.rows, 0);
+  const data = new Float32Array(rows * cols);
+  let at = 0;
+  for (const m of ms) {
+    if (m.cols !== cols) throw new Error(`concatRows: a matrix of ${m.cols} columns among matrices of ${cols}`);
+    data.set(m.data, at);
+    at += m.data.length;
+  }
+  return hostMatrix(rows, cols, data);
+}
+
 /** Throws a one-line error naming the first non-finite value and where it is. */
 export function assertFinite(m: HostMatrix, where: string): void {
   for (let i = 0; i < m.data.length; i++) {

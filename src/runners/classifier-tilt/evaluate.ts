@@ -13,7 +13,7 @@
  * The exact samplers' own accuracy (E_{p*}[1{class(x) = y}], averaged) is reported as `targetAccuracy`.
  */
 import { splitKey, type Key } from "../../backend/keys.js";
-import type { HostMatrix } from "../../data/matrix.js";
+import { concatRows, type HostMatrix } from "../../data/matrix.js";
 import { classificationReport } from "../../eval/classification.js";
 import { distanceWithFloor } from "../../eval/floor.js";
 import { medianHeuristic, mmd2 } from "../../eval/mmd.js";
@@ -142,17 +142,6 @@ export async function evaluateTiltSampler(task: ClassifierTiltTask, sampler: Til
   if (o.classifier) fields.classifierAccuracy = mean((p) => p.classifierAccuracy!);
   const pooled = concatRows(all);
   return { fields, perPair, samples: [{ label: o.label, matrix: pooled }], plots };
-}
-
-function concatRows(ms: HostMatrix[]): HostMatrix {
-  const rows = ms.reduce((s, m) => s + m.rows, 0);
-  const data = new Float32Array(rows * 2);
-  let at = 0;
-  for (const m of ms) {
-    data.set(m.data, at);
-    at += m.data.length;
-  }
-  return { rows, cols: 2, data };
 }
 
 /** Samples of (c, y) over the exact density p*(x | c, y) on a coarse (≤ 48 × 48) version of the grid. */

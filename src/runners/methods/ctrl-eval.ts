@@ -16,7 +16,7 @@ import { keyFromSeed, splitKey, type Key } from "../../backend/keys.js";
 import { toHost } from "../../backend/ownership.js";
 import { coefficientVector, stepKl, stepMeanFromVector, type StepCoefficients } from "../../diffusion/step.js";
 import type { EpsFn } from "../../diffusion/types.js";
-import { hostMatrix, type HostMatrix } from "../../data/matrix.js";
+import { concatRows, type HostMatrix } from "../../data/matrix.js";
 import { classificationReport } from "../../eval/classification.js";
 import { summary } from "../../eval/stats.js";
 import { tiltedDistances } from "../../guidance/benchmark.js";
@@ -163,13 +163,6 @@ export async function tiltEvaluation(
     ...(o.fields ?? {}),
     cost: { seconds: (performance.now() - t0) / 1000, trainSeconds: o.trainSeconds ?? 0 },
   };
-  const rows = all.reduce((s, m) => s + m.rows, 0);
-  const data = new Float32Array(rows * 2);
-  let off = 0;
-  for (const m of all) {
-    data.set(m.data, off);
-    off += m.data.length;
-  }
   const plots: PlotFigure[] = [
     {
       title: `${o.label}: samples per (context, label)`,
@@ -181,5 +174,5 @@ export async function tiltEvaluation(
       caption: `Requested label vs the ground-truth labeler: accuracy ${report.accuracy.toFixed(3)}, macro-F1 ${report.macroF1.toFixed(3)} (exact p*: accuracy ${refAcc.toFixed(3)}).`,
     },
   ];
-  return { rows: [row], samples: [{ label: o.label, matrix: hostMatrix(rows, 2, data) }], plots };
+  return { rows: [row], samples: [{ label: o.label, matrix: concatRows(all) }], plots };
 }
