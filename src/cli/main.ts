@@ -1,9 +1,12 @@
 /**
- * `rewardiff`: the command line. Parses arguments with commander and dispatches to commands.ts.
+ * `rewardiff`: the command line. Parses arguments with commander and dispatches to the *-command.ts modules.
  * Every failure is one line on stderr ("rewardiff: …") and a non-zero exit code; no stack traces.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { demoCommand, evaluateCommand, runCommand, sampleCommand, trainCommand } from "./commands.js";
+import { demoCommand, runCommand } from "./run-command.js";
+import { trainCommand } from "./train-command.js";
+import { sampleCommand } from "./sample-command.js";
+import { evaluateCommand } from "./evaluate-command.js";
 import { intArg, numArg } from "./args.js";
 import { fitRewardCommand, parseTarget } from "./rcgdm-commands.js";
 import { trainDefaults } from "./train-defaults.js";

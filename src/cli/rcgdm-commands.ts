@@ -25,7 +25,7 @@ import type { SamplerConfig } from "../diffusion/sample.js";
 import { checkOutFile } from "./output.js";
 import { makeProgress } from "./progress.js";
 
-const log = (s: string) => process.stdout.write(`${s}\n`);
+import { log } from "./log.js";
 
 export interface FitRewardCommandOptions {
   data: string;
