@@ -20,14 +20,26 @@
  */
 import { np, random, type JArray } from "../backend/jax.js";
 import type { Key } from "../backend/keys.js";
-import { toHost, toHostSync } from "../backend/ownership.js";
+import { toHost } from "../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import { orthonormalColumns } from "../data/orthonormal.js";
 
-/** A random D×d basis with orthonormal columns (QR of a Gaussian matrix). Consumes `key`. */
+/**
+ * A random D×d basis with orthonormal columns: the Q of the thin QR of a Gaussian matrix, by classical
+ * Gram–Schmidt applied twice, on the device (no host read, so it also runs where synchronous reads do not,
+ * e.g. webgpu). Consumes `key`.
+ */
 export function initSubspaceBasis(key: Key, dataDim: number, rank: number): JArray {
-  const g = toHostSync(random.normal(key, [dataDim, rank]));
-  return np.array(Float32Array.from(orthonormalColumns(g, dataDim, rank)), { shape: [dataDim, rank] });
+  const g = random.normal(key, [dataDim, rank]);
+  const columns = rank === 1 ? [g] : (np.split(g, rank, 1) as JArray[]);
+  const q: JArray[] = [];
+  for (let v of columns) {
+    for (let pass = 0; pass < 2; pass++) {
+      for (const u of q) v = np.subtract(v.ref, np.multiply(u.ref, np.sum(np.multiply(u.ref, v), 0, { keepdims: true })));
+    }
+    q.push(np.divide(v.ref, np.sqrt(np.sum(np.square(v), 0, { keepdims: true }))));
+  }
+  return q.length === 1 ? q[0]! : np.concatenate(q, 1);
 }
 
 /** Coordinates Vᵀx: x [n, D] → [n, d]. Consumes both. */
