@@ -10,6 +10,8 @@ import { evaluateCommand } from "./evaluate-command.js";
 import { intArg, numArg } from "./args.js";
 import { fitRewardCommand, parseTarget } from "./rcgdm-commands.js";
 import { trainDefaults } from "./train-defaults.js";
+import { TRANSFORM_KINDS } from "../data/transform.js";
+import { CsvTaskSchema } from "../runners/config-schemas.js";
 
 /** A probability-like option in [0, 1). */
 function probArg(name: string) {
@@ -67,6 +69,9 @@ function program(): Command {
     .option("--task <name>", "built-in data: moons, 8gaussians, swissroll, checkerboard")
     .option("--data <file>", "your data: CSV with a header row, or .npy (rows = samples)")
     .option("--columns <a,b,...>", "CSV columns to use (default: all)")
+    .addOption(
+      new Option("--transform <kind>", `--data: per-feature scaling fitted on the data, stored in the model and inverted after sampling (default ${CsvTaskSchema.parse({ kind: "csv", path: "-" }).transform})`).choices([...TRANSFORM_KINDS]),
+    )
     .requiredOption("--out <model.safetensors>", "where to write the model (a .json sidecar goes beside it)")
     .option("--steps <n>", `optimizer steps (default ${TD.steps})`, intArg("--steps", 1))
     .option("--batch-size <n>", `batch size (default ${TD.batchSize})`, intArg("--batch-size", 1))

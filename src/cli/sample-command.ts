@@ -4,7 +4,9 @@ import { keyFromSeed } from "../backend/keys.js";
 import { writeCsv } from "../io/csv.js";
 import { generate } from "../diffusion/generate.js";
 import { loadModel } from "../io/checkpoints/model-files.js";
-import { disposeLoadedModel, trainingState, type FinetunedInfo, type LoadedModel } from "../io/checkpoints/model.js";
+import { disposeLoadedModel, trainingState, type FinetunedInfo, type LoadedModel, type ModelMeta } from "../io/checkpoints/model.js";
+import { invertTransform } from "../data/transform.js";
+import type { HostMatrix } from "../data/matrix.js";
 import { finetunedFromLoaded } from "../io/checkpoints/finetuned.js";
 import { ctrlSide } from "../finetune/ctrl.js";
 import { disposeFinetuned, sampleFinetuned } from "../finetune/finetuned.js";
@@ -72,11 +74,17 @@ export async function sampleCommand(o: SampleOptions): Promise<number> {
     disposeLoadedModel(loaded);
   }
   progress.done();
+  x = toDataUnits(meta, x);
   const rewardLine = o.rewardModel ? await learnedRewardLine(o.rewardModel, meta.columns, x) : undefined;
   writeCsv(o.out, meta.columns, x);
   log(`wrote ${o.n} samples to ${o.out}${o.target ? ` (target ${o.target.join(", ")}, guidance w = ${o.scale ?? 1})` : ""}`);
   if (rewardLine) log(rewardLine);
   return 0;
+}
+
+/** Model space → data units: the inverse of the data transform stored with the model (none when absent). */
+function toDataUnits(meta: ModelMeta, x: HostMatrix): HostMatrix {
+  return meta.transform ? invertTransform(meta.transform, x) : x;
 }
 
 /** `sample` of a fine-tuned model (DRaFT, CTRL: src/io/checkpoints/finetuned.ts). Consumes `loaded`. */
@@ -103,7 +111,7 @@ async function sampleFinetunedCommand(o: SampleOptions, loaded: LoadedModel): Pr
       info.control
         ? ctrlSide({ contexts: info.context?.contexts ?? 0, contextInput: contextInputFor("value", info.context?.contexts ?? 0), classes: info.control.classes }, new Int32Array(rows).fill(c ?? 0), new Int32Array(rows).fill(y!))
         : [];
-    x = (await sampleFinetuned(m, o.n, keyFromSeed(o.seed), sideFor, { cfgScale: o.cfgScale ?? 1 })).samples;
+    x = toDataUnits(meta, (await sampleFinetuned(m, o.n, keyFromSeed(o.seed), sideFor, { cfgScale: o.cfgScale ?? 1 })).samples);
   } finally {
     disposeFinetuned(m);
   }

@@ -6,7 +6,8 @@ import { parseConfig, type ExperimentConfig } from "../runners/config.js";
 import { loadModel, saveModel } from "../io/checkpoints/model-files.js";
 import { disposeLoadedModel, trainingState } from "../io/checkpoints/model.js";
 import { modelFromConfig, trainFromConfig } from "../runners/model-config.js";
-import { readDataFile, taskData } from "../runners/task-data.js";
+import { readDataFile, taskData, transformField } from "../runners/task-data.js";
+import { applyTransform, type TransformKind } from "../data/transform.js";
 import { disposeTrainState, initTrainState, trainSteps, type TrainConfig } from "../training/trainer.js";
 import { checkOutFile } from "./output.js";
 import { makeProgress } from "./progress.js";
@@ -18,6 +19,8 @@ export interface TrainOptions {
   task?: string;
   data?: string;
   columns?: string;
+  /** --data: the per-feature data transform (src/data/transform.ts; default: the csv task schema's). */
+  transform?: TransformKind;
   out: string;
   steps?: number;
   batchSize?: number;
@@ -42,7 +45,7 @@ function conditionalTrain(o: TrainOptions): Promise<number> {
   if (o.unlabeled === undefined || o.rewardModel === undefined) {
     throw new Error("conditional training needs both --unlabeled FILE (the data) and --reward-model R (from `rewardiff fit-reward`)");
   }
-  if (o.task || o.data || o.resume) throw new Error("--unlabeled/--reward-model cannot be combined with --task, --data or --resume");
+  if (o.task || o.data || o.resume || o.transform) throw new Error("--unlabeled/--reward-model cannot be combined with --task, --data, --resume or --transform");
   return conditionalTrainCommand({
     unlabeled: o.unlabeled,
     rewardModel: o.rewardModel,
@@ -87,19 +90,26 @@ export async function trainCommand(o: TrainOptions): Promise<number> {
     if (src.matrix.cols !== meta.model.network.dataDim) {
       throw new Error(`${o.data}: ${src.matrix.cols} columns, but the model in ${o.resume} was trained on ${meta.model.network.dataDim}`);
     }
+    const stored = meta.transform ?? { kind: "none" };
+    if (o.transform !== undefined && o.transform !== stored.kind) {
+      disposeLoadedModel(loaded);
+      throw new Error(`--transform ${o.transform}: ${o.resume} was trained with the "${stored.kind}" transform, which resuming keeps (leave --transform out)`);
+    }
     const train: TrainConfig = { ...meta.train, steps: o.steps ?? meta.train.steps };
     if (train.steps <= state.step) {
       throw new Error(`${o.steps === undefined ? "the checkpoint's planned steps" : `--steps ${train.steps}`}: the checkpoint is already at step ${state.step}; pass --steps N with N > ${state.step}`);
     }
     progress.stage(`resuming ${o.resume} at step ${state.step} → ${train.steps}`);
-    const next = await trainSteps(meta.model, train, state, { x: src.matrix }, { onProgress: (p) => progress.update("train", p.step, p.total, { loss: p.loss }) });
+    // The checkpoint's own transform, as fitted on the first run's data (not refitted).
+    const next = await trainSteps(meta.model, train, state, { x: applyTransform(stored, src.matrix) }, { onProgress: (p) => progress.update("train", p.step, p.total, { loss: p.loss }) });
     progress.done();
-    await saveModel(o.out, { model: meta.model, train, columns: meta.columns, data: meta.data }, next);
+    await saveModel(o.out, { model: meta.model, train, columns: meta.columns, data: meta.data, ...transformField(stored) }, next);
     log(`trained to step ${next.step}; final loss ${next.losses.at(-1)?.loss.toPrecision(4)}; wrote ${o.out}`);
     disposeTrainState(next);
     return 0;
   }
   if (!!o.task === !!o.data) throw new Error("train needs exactly one of --task NAME (moons, 8gaussians, swissroll, checkerboard) or --data FILE");
+  if (o.task && o.transform) throw new Error(`--transform applies to --data only: the built-in task ${o.task} is unit-scale already`);
   const model: Record<string, unknown> = { train: {} };
   if (o.hidden !== undefined) model.hidden = o.hidden;
   if (o.layers !== undefined) model.layers = o.layers;
@@ -110,7 +120,7 @@ export async function trainCommand(o: TrainOptions): Promise<number> {
   const cfg: ExperimentConfig = parseConfig(
     {
       seed: o.seed,
-      task: o.task ? { kind: "toy2d", name: o.task.replace(/^toy2d:/, "") } : { kind: "csv", path: resolve(o.data!), ...(columns ? { columns } : {}) },
+      task: o.task ? { kind: "toy2d", name: o.task.replace(/^toy2d:/, "") } : { kind: "csv", path: resolve(o.data!), ...(columns ? { columns } : {}), ...(o.transform ? { transform: o.transform } : {}) },
       model,
     },
     "command line",
@@ -124,7 +134,7 @@ export async function trainCommand(o: TrainOptions): Promise<number> {
     onProgress: (p) => progress.update("train", p.step, p.total, { loss: p.loss }),
   });
   progress.done();
-  await saveModel(o.out, { model: modelCfg, train: trainCfg, columns: data.columns, data: data.name }, state);
+  await saveModel(o.out, { model: modelCfg, train: trainCfg, columns: data.columns, data: data.name, ...transformField(data.transform) }, state);
   log(`trained ${state.step} steps; final loss ${state.losses.at(-1)?.loss.toPrecision(4) ?? "n/a"}; wrote ${o.out}`);
   disposeTrainState(state);
   return 0;

@@ -132,11 +132,11 @@ export function transformColumns(t: DataTransform): number | undefined {
 
 /**
  * Checks a transform read from a file (its JSON shape is checked by the caller's schema): lengths,
- * finiteness, positive scales, ordered knots. Throws `where: …` naming the key.
+ * finiteness, positive scales, ordered knots. Throws `where: at.key: …` naming the key.
  */
-export function checkTransform(t: DataTransform, cols: number, where: string): void {
+export function checkTransform(t: DataTransform, cols: number, where: string, at = "transform"): void {
   const fail = (key: string, what: string): never => {
-    throw new Error(`${where}: transform.${key}: ${what}`);
+    throw new Error(`${where}: ${at}.${key}: ${what}`);
   };
   const finite = (key: string, xs: readonly number[]): void => {
     if (xs.length !== cols) fail(key, `${xs.length} entries for ${cols} columns`);

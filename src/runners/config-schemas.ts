@@ -5,6 +5,7 @@
  */
 import { residualMlpFields } from "../nn/denoisers/mlp.js";
 import { defaultTrainConfig } from "../training/trainer.js";
+import { TRANSFORM_KINDS } from "../data/transform.js";
 import * as z from "zod";
 import { describeZodIssues, unknownKeysMessage } from "../io/zod-error.js";
 
@@ -94,11 +95,16 @@ export const LinearSubspaceTaskSchema = strict({
   }
 });
 
-/** The user's own data: a CSV file with a header row (`columns` picks and orders features). */
+/**
+ * The user's own data: a CSV file with a header row (`columns` picks and orders features). `transform`
+ * is the per-feature map fitted on the data and trained through (src/data/transform.ts); samples,
+ * metrics and files are in data units. The built-in tasks are unit-scale and take none.
+ */
 export const CsvTaskSchema = strict({
   kind: z.literal("csv"),
   path: z.string().min(1),
   columns: z.array(z.string().min(1)).min(1).optional(),
+  transform: z.enum(TRANSFORM_KINDS).default("standardize"),
 });
 
 /**

@@ -22,7 +22,7 @@ import { newRunState, type BaseModel, type ExperimentHooks, type MethodContext }
 import { methodModule } from "./methods/registry.js";
 import { saveModel } from "../io/checkpoints/model-files.js";
 import { modelFromConfig, trainFromConfig } from "./model-config.js";
-import { taskData } from "./task-data.js";
+import { taskData, transformField } from "./task-data.js";
 import { EVAL_PAIRS } from "./metrics.js";
 
 export type { ExperimentHooks } from "./methods/context.js";
@@ -85,7 +85,7 @@ export async function runExperiment(
         losses.push(...next.losses);
         state = next;
         if (every > 0 && state.step < train.steps) {
-          await saveModel(join(outDir, "model.safetensors"), { model, train, columns: data.columns, data: data.name }, state);
+          await saveModel(join(outDir, "model.safetensors"), { model, train, columns: data.columns, data: data.name, ...transformField(data.transform) }, state);
         }
       }
       const trained = Object.assign(state, { losses });
@@ -179,7 +179,7 @@ export async function runExperiment(
   }
   if (b) {
     const path = join(outDir, "model.safetensors");
-    await saveModel(path, { model, train, columns: data.columns, data: data.name }, b.state);
+    await saveModel(path, { model, train, columns: data.columns, data: data.name, ...transformField(data.transform) }, b.state);
     files.push(path);
     disposeTrainState(b.state);
   }

@@ -2,10 +2,13 @@ import { permutation } from "../data/permutation.js";
 /**
  * Turns a task config into data: the training set, fresh draws for evaluation (the data-vs-data noise
  * floor needs two independent sets), column names, and the ground-truth reward where the task has one.
+ * User data (csv) is trained on through its per-feature transform (src/data/transform.ts): `train` is in
+ * model space and `toData` takes samples back to data units, where everything else lives.
  */
 import { resolve, dirname } from "node:path";
 import { keyToWords, splitKey, type Key } from "../backend/keys.js";
 import { hostMatrix, takeRows, type HostMatrix } from "../data/matrix.js";
+import { applyTransform, fitTransform, IDENTITY_TRANSFORM, invertTransform, type DataTransform } from "../data/transform.js";
 import type { TaskConfig } from "./config-schemas.js";
 import { readCsv } from "../io/csv.js";
 import { readNpyMatrix } from "../io/npy.js";
@@ -18,11 +21,18 @@ export interface TaskData {
   name: string;
   dim: number;
   columns: string[];
-  /** Training rows. */
+  /** Training rows, in model space: the data after {@link TaskData.transform}. */
   train: HostMatrix;
-  /** Two independent evaluation sets of `n` rows each (for a distance and its noise floor). */
+  /** The per-feature transform fitted on the training data ("none" for the built-in, unit-scale tasks). */
+  transform: DataTransform;
+  /**
+   * Model space → data units (the inverse of `transform`). Samples of a model trained on `train` go
+   * through it before rewards, metrics, CSV files and plots.
+   */
+  toData(m: HostMatrix): HostMatrix;
+  /** Two independent evaluation sets of `n` rows each (for a distance and its noise floor), in data units. */
   evalSets(key: Key, n: number): Promise<[HostMatrix, HostMatrix]>;
-  /** Ground-truth reward per row, where the task defines one. */
+  /** Ground-truth reward per row (data units), where the task defines one. */
   reward?: (x: HostMatrix) => Float32Array;
   /** Exact E[r] under the data law, where known. */
   rewardMeanExact?: number;
@@ -64,6 +74,14 @@ export { permutation as shuffled } from "../data/permutation.js";
 
 /** Builds the task's data. `baseDir` resolves a relative CSV path (the config file's folder). Consumes `key`. */
 export async function taskData(task: TaskConfig, key: Key, baseDir = "."): Promise<TaskData> {
+  const d = await buildTaskData(task, key, baseDir);
+  return "transform" in d ? d : { ...d, transform: IDENTITY_TRANSFORM, toData: (m) => m };
+}
+
+/** The built-in tasks are unit-scale already: no transform (their exact answers are in their own units). */
+type UnitScaleTaskData = Omit<TaskData, "transform" | "toData">;
+
+async function buildTaskData(task: TaskConfig, key: Key, baseDir: string): Promise<TaskData | UnitScaleTaskData> {
   const [kData, kTask] = splitKey(key, 2);
   switch (task.kind) {
     case "toy2d": {
@@ -127,11 +145,14 @@ export async function taskData(task: TaskConfig, key: Key, baseDir = "."): Promi
       const path = resolve(baseDir, task.path);
       const { columns, matrix } = readDataFile(path, task.columns);
       if (matrix.rows < 4) throw new Error(`${path}: ${matrix.rows} data row(s) are too few to train on (need at least 4)`);
+      const transform = fitTransform(task.transform, matrix, { where: path, columns });
       return {
         name: `csv:${task.path}`,
         dim: matrix.cols,
         columns,
-        train: matrix,
+        train: applyTransform(transform, matrix),
+        transform,
+        toData: (m) => invertTransform(transform, m),
         // No generator: two disjoint random halves of the data (each at most n rows).
         evalSets: async (k, n) => {
           const seed = keyToWords(k)[0];
@@ -175,6 +196,11 @@ export async function taskData(task: TaskConfig, key: Key, baseDir = "."): Promi
       kData.dispose();
       throw new Error(`task kind "${(task as { kind: string }).kind}" is not available in this version of rewardiff (toy2d, gaussian-mixture, linear-subspace, csv, classifier-tilt)`);
   }
+}
+
+/** The sidecar field that records a data transform (none is left out, as in files written before it existed). */
+export function transformField(t: DataTransform): { transform?: DataTransform } {
+  return t.kind === "none" ? {} : { transform: t };
 }
 
 /** The folder a config's relative paths are resolved from. */

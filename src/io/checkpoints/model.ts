@@ -21,6 +21,7 @@ import { paramsFromHost } from "../../nn/params.js";
 import { disposeTrainState, trainStateFromTensors, type TrainConfig, type TrainState } from "../../training/trainer.js";
 import { decodeCheckpoint, type Checkpoint } from "../sidecar.js";
 import { parseCheckpointConfig } from "./schemas.js";
+import { checkTransform, type DataTransform } from "../../data/transform.js";
 
 export const MODEL_KIND = "rewardiff-model";
 
@@ -51,6 +52,11 @@ export interface ModelMeta {
    * chain's final deterministic step uses. (Older files stored it as a training state with params = ema.)
    */
   finetuned?: FinetunedInfo;
+  /**
+   * The per-feature data transform fitted on the training data (src/data/transform.ts): the model works
+   * in its output space, sampling inverts it to data units. Absent = none (files written before it existed).
+   */
+  transform?: DataTransform;
 }
 
 /** The sidecar block of a fine-tuned model. */
@@ -165,6 +171,14 @@ const ConditioningSchema = z.strictObject({
   dropout: z.number().min(0).lt(1).optional(),
 });
 
+const numbers = z.array(z.number());
+const TransformSchema = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("none") }),
+  z.strictObject({ kind: z.literal("standardize"), mean: numbers, std: numbers }),
+  z.strictObject({ kind: z.literal("minmax"), min: numbers, max: numbers }),
+  z.strictObject({ kind: z.literal("quantile"), normal: numbers, values: z.array(numbers) }),
+]);
+
 const FinetunedSchema = z.strictObject({
   method: z.enum(["draft", "ctrl"]),
   trainable: z.string(),
@@ -195,6 +209,7 @@ export const ModelMetaSchema = z.strictObject({
   data: z.string(),
   conditioning: ConditioningSchema.optional(),
   finetuned: FinetunedSchema.optional(),
+  transform: TransformSchema.optional(),
 });
 
 /** Validates a model sidecar's config; every message names the sidecar file and the key (`config.…`). */
@@ -221,6 +236,7 @@ export function checkModelMeta(config: unknown, where: string): ModelMeta {
     fail("model.schedule", (err as Error).message.replace(/^schedule: /, ""));
   }
   if (c.columns.length !== m.network.dataDim) fail("columns", `${c.columns.length} names for a model of dimension ${m.network.dataDim}`);
+  if (c.transform !== undefined) checkTransform(c.transform, m.network.dataDim, where, "config.transform");
   const cond = m.network.condition;
   if (c.conditioning !== undefined) {
     if (!cond) fail("conditioning", "present, but model.network has no condition");

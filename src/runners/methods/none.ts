@@ -22,9 +22,12 @@ export const noneMethod = defineMethod({
   const base = await ctx.base();
   const n = ctx.cfg.sampling.samples;
   ctx.hooks.onStage?.(`sampling ${n} points with ${ctx.sampler.sampler} (${ctx.sampler.steps} steps)`);
-  const samples = await generate(ctx.model, base.state.ema, ctx.sampler, n, ctx.key, {
-    onStep: (d, t) => ctx.hooks.onSample?.(d, t),
-  });
+  // Model space → data units (the task's data transform) before metrics, rewards and files.
+  const samples = ctx.data.toData(
+    await generate(ctx.model, base.state.ema, ctx.sampler, n, ctx.key, {
+      onStep: (d, t) => ctx.hooks.onSample?.(d, t),
+    }),
+  );
   const row: ResultRow = { method: "none", target: null, alpha: null, samples: samples.rows, ...(await sampleDistances(ctx, samples)) };
   if (ctx.data.reward) {
     row.reward = summary(ctx.data.reward(samples));
