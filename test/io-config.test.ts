@@ -69,7 +69,7 @@ describe("defaults", () => {
     });
     expect(parseConfig({ task: { kind: "classifier-tilt" } }, "x").task).toEqual({ kind: "classifier-tilt", contexts: 2, n: 8000, gamma: 1, offline: 2000, sharpness: 4, grid: 200 });
     expect(parseConfig({ task: mixture }, "x").task).toEqual({ ...mixture, n: 8000 });
-    expect(parseConfig({ task: { kind: "csv", path: "d.csv", columns: ["a"] } }, "x").task).toEqual({ kind: "csv", path: "d.csv", columns: ["a"] });
+    expect(parseConfig({ task: { kind: "csv", path: "d.csv", columns: ["a"] } }, "x").task).toEqual({ kind: "csv", path: "d.csv", columns: ["a"], transform: "standardize" });
   });
 
   it("keeps given values and merges partial nested objects with defaults", () => {

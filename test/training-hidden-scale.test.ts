@@ -6,6 +6,8 @@
  * per-column std (computed here, in float64, from a fresh draw); floors are the same metric between two
  * independent draws of the data law. Defaults throughout (network, learning rate, batch size, sampler)
  * but the step count: STEPS instead of the default 4000, to keep the test under ~40 s of CPU.
+ * Then: the transform travels with the checkpoint (resume re-applies it, `run` writes data units) and
+ * bad transform options are refused before any work.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -13,7 +15,7 @@ import { join } from "node:path";
 import { hostMatrix, type HostMatrix } from "../src/data/matrix.js";
 import { readCsv } from "../src/io/csv.js";
 import { slicedWasserstein } from "../src/eval/sliced-wasserstein.js";
-import { cli, removeTempDirs, tempDir } from "./fixtures/cli/harness.js";
+import { cli, expectOneLineError, expectUntouched, expectUsageError, removeTempDirs, tempDir } from "./fixtures/cli/harness.js";
 
 const STEPS = 800;
 const TRAIN_ROWS = 2000;
@@ -141,4 +143,74 @@ describe("train --data on hidden-scale columns", () => {
     console.log(`hidden-scale, none: joint ${d.joint[0].toFixed(4)} (floor ${d.joint[1].toFixed(4)})`);
     expect(d.joint[0]).toBeGreaterThan(10 * d.joint[1]);
   }, 120_000);
+});
+
+/** Column means and population stds of a matrix (float64). */
+function moments(m: HostMatrix): { mean: number[]; std: number[] } {
+  const mean = Array.from({ length: m.cols }, (_, c) => {
+    let s = 0;
+    for (let r = 0; r < m.rows; r++) s += m.data[r * m.cols + c]!;
+    return s / m.rows;
+  });
+  return { mean, std: stds(m) };
+}
+
+describe("the data transform travels with the model", () => {
+  const dir = tempDir("hidden-scale-ck");
+  const data = join(dir, "houses.csv");
+  writeData(data, draw(400, 5));
+  const tiny = ["--hidden", "8", "--layers", "1", "--batch-size", "16", "--quiet"];
+  const model = join(dir, "q.safetensors");
+  const sidecarOf = (path: string) => JSON.parse(readFileSync(path.replace(/\.safetensors$/, ".json"), "utf8")) as { config: Record<string, unknown> };
+
+  it("train --resume re-applies the stored transform (loss on the unit scale) and keeps it", async () => {
+    expect((await cli("train", "--data", data, "--out", model, "--steps", "3", "--transform", "quantile", ...tiny)).code).toBe(0);
+    const fitted = sidecarOf(model).config.transform as { kind: string; normal: number[]; values: number[][] };
+    expect(fitted.kind).toBe("quantile");
+    expect(fitted.values).toHaveLength(COLUMNS.length);
+    const resumed = join(dir, "q2.safetensors");
+    const r = await cli("train", "--resume", model, "--data", data, "--out", resumed, "--steps", "6", ...tiny);
+    expect(r.code).toBe(0);
+    // ε-prediction MSE on the transformed data is O(1); on raw units (price ≈ 3e6) it would be ≈ 1e12.
+    const loss = Number(/final loss ([-0-9.e+]+)/.exec(r.stdout)![1]);
+    expect(loss).toBeLessThan(10);
+    expect(sidecarOf(resumed).config.transform).toEqual(fitted);
+  }, 60_000);
+
+  it("run on a csv task trains through the transform and writes samples and model in data units", async () => {
+    const cfg = join(dir, "cfg.json");
+    writeFileSync(cfg, JSON.stringify({ task: { kind: "csv", path: "houses.csv" }, model: { train: { steps: 300, batchSize: 128, ema: 0.9 } }, sampling: { samples: 200, steps: 20 } }));
+    const out = join(dir, "run");
+    expect((await cli("run", cfg, "--out", out, "--quiet")).code).toBe(0);
+    expect((sidecarOf(join(out, "model.safetensors")).config.transform as { kind: string }).kind).toBe("standardize");
+    const x = moments(readCsv(join(out, "samples.csv")).matrix);
+    const d = moments(draw(20_000, 3000));
+    // Means within one data std and stds within a factor 3 of the data's, in every column (raw model
+    // space would give means ≈ 0 and stds ≈ 1: price is off by 3 data stds, tiny's std by 1000×).
+    COLUMNS.forEach((name, c) => {
+      expect(Math.abs(x.mean[c]! - d.mean[c]!), name).toBeLessThan(d.std[c]!);
+      expect(x.std[c]! / d.std[c]!, name).toBeGreaterThan(1 / 3);
+      expect(x.std[c]! / d.std[c]!, name).toBeLessThan(3);
+    });
+  }, 60_000);
+
+  it("refuses --transform with --task, a different --transform on --resume, and an unknown kind", async () => {
+    expectOneLineError(await expectUntouched(dir, () => cli("train", "--task", "moons", "--transform", "minmax", "--out", join(dir, "m.safetensors"), ...tiny)), "--transform applies to --data only");
+    expectOneLineError(
+      await expectUntouched(dir, () => cli("train", "--resume", model, "--data", data, "--transform", "standardize", "--out", join(dir, "m.safetensors"), "--steps", "6", ...tiny)),
+      "--transform standardize",
+      'trained with the "quantile" transform',
+    );
+    expectUsageError(await expectUntouched(dir, () => cli("train", "--data", data, "--transform", "log", "--out", join(dir, "m.safetensors"), ...tiny)), "--transform");
+  }, 60_000);
+
+  it("refuses a model whose stored transform is malformed, naming the sidecar key", async () => {
+    const bad = join(dir, "bad.safetensors");
+    expect((await cli("train", "--data", data, "--out", bad, "--steps", "2", ...tiny)).code).toBe(0);
+    const side = sidecarOf(bad);
+    (side.config.transform as { std: number[] }).std[4] = 0;
+    writeFileSync(bad.replace(/\.safetensors$/, ".json"), JSON.stringify(side));
+    const r = await expectUntouched(dir, () => cli("sample", "--model", bad, "--n", "5", "--out", join(dir, "s.csv"), "--quiet"));
+    expectOneLineError(r, "bad.json", "config.transform.std[4]: must be > 0, got 0");
+  }, 60_000);
 });
