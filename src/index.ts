@@ -6,6 +6,7 @@
  */
 export * from "./backend/index.js";
 export * from "./data/matrix.js";
+export * from "./data/transform.js";
 export * from "./nn/index.js";
 export * from "./optim/index.js";
 export * from "./diffusion/types.js";
