@@ -9,7 +9,8 @@ import { sampleCommand } from "./sample-command.js";
 import { evaluateCommand } from "./evaluate-command.js";
 import { intArg, numArg } from "./args.js";
 import { fitRewardCommand, parseTarget } from "./rcgdm-commands.js";
-import { trainDefaults } from "./train-defaults.js";
+import { TRAIN_PREDICTIONS, TRAIN_SCHEDULES, trainDefaults } from "./train-defaults.js";
+import { withOutFileLock } from "./output.js";
 import { TRANSFORM_KINDS } from "../data/transform.js";
 import { CsvTaskSchema } from "../runners/config-schemas.js";
 
@@ -35,7 +36,13 @@ const VERSION = "0.1.0";
 /** `train`'s defaults, read from the schema and constants training uses (./train-defaults.ts). */
 const TD = trainDefaults();
 
-function program(): Command {
+/** A default shown once, or for both models when the conditional one differs. */
+function bothDefaults(main: string, conditional: string): string {
+  return main === conditional ? main : `${main}; conditional model ${conditional}`;
+}
+
+/** The command-line program (commander): every command and option. */
+export function program(): Command {
   const p = new Command("rewardiff")
     .description("Reward-directed diffusion models: train, sample and evaluate on jax-js (no Python needed).")
     .version(VERSION)
@@ -65,7 +72,7 @@ function program(): Command {
     });
 
   p.command("train")
-    .description("train an unconditional diffusion model on a built-in 2-D task or your own data")
+    .description("train a diffusion model on a built-in 2-D task or your own data (with --unlabeled and --reward-model: the conditional model of 2307.07055)")
     .option("--task <name>", "built-in data: moons, 8gaussians, swissroll, checkerboard")
     .option("--data <file>", "your data: CSV with a header row, or .npy (rows = samples)")
     .option("--columns <a,b,...>", "CSV columns to use (default: all)")
@@ -78,6 +85,8 @@ function program(): Command {
     .option("--lr <x>", `learning rate (default ${TD.learningRate})`, numArg("--lr", { min: 0, exclusiveMin: true }))
     .option("--hidden <n>", `hidden width (default ${TD.hidden}; conditional model ${TD.conditional.hidden})`, intArg("--hidden", 1))
     .option("--layers <n>", `hidden layers (default ${TD.layers}; conditional model ${TD.conditional.layers})`, intArg("--layers", 1))
+    .addOption(new Option("--schedule <kind>", `noise schedule β_1..β_T (default ${bothDefaults(TD.schedule, TD.conditional.schedule)})`).choices(TRAIN_SCHEDULES))
+    .addOption(new Option("--prediction <kind>", `what the network predicts: ε (eps), x₀ (x0) or v (default ${bothDefaults(TD.prediction, TD.conditional.prediction)}; the low-rank network predicts x0)`).choices(TRAIN_PREDICTIONS))
     .option("--seed <n>", "random seed", intArg("--seed"), 0)
     .option("--resume <model.safetensors>", "continue training a checkpoint (with the same --data) up to --steps")
     .option("--unlabeled <file>", "conditional model (2307.07055): unlabeled data (CSV or .npy) to pseudo-label with --reward-model")
@@ -89,7 +98,7 @@ function program(): Command {
     .option("--quiet", "no progress output")
     .option("--force", "replace an existing --out")
     .action(async (o) => {
-      await trainCommand(o);
+      await withOutFileLock(o.out, () => trainCommand(o));
     });
 
   p.command("fit-reward")
@@ -110,7 +119,7 @@ function program(): Command {
     .option("--quiet", "no progress output")
     .option("--force", "replace an existing --out")
     .action(async (o) => {
-      await fitRewardCommand(o);
+      await withOutFileLock(o.out, () => fitRewardCommand(o));
     });
 
   p.command("sample")
@@ -132,7 +141,7 @@ function program(): Command {
     .option("--quiet", "no progress output")
     .option("--force", "replace an existing --out")
     .action(async (o) => {
-      await sampleCommand(o);
+      await withOutFileLock(o.out, () => sampleCommand(o));
     });
 
   p.command("evaluate")

@@ -1,6 +1,6 @@
-/** Output-path rules: never overwrite a user's results silently. */
+/** Output-path rules: never overwrite a user's results silently, and never let two commands write one output. */
 import { existsSync, readdirSync } from "node:fs";
-import { checkWritableFile, checkWritableFolder } from "../io/outputs.js";
+import { checkWritableFile, checkWritableFolder, lockFile } from "../io/outputs.js";
 
 /** Refuses an output folder that cannot be written, or that already holds results unless `force`. */
 export function checkOutDir(dir: string, force: boolean): void {
@@ -16,4 +16,20 @@ export function checkOutDir(dir: string, force: boolean): void {
 export function checkOutFile(path: string, force: boolean): void {
   checkWritableFile(path);
   if (existsSync(path) && !force) throw new Error(`${path}: already exists; choose another path or pass --force to replace it`);
+}
+
+/**
+ * Runs a single-file command (`train`, `sample`, `fit-reward`) holding the lock of its `--out` file
+ * (`<out>.lock`, src/io/outputs.ts lockFile): a second command writing the same file is refused while
+ * the first runs. The path is checked first (a folder, or a folder that cannot be written, is refused
+ * before the lock is taken); the lock is released when `work` ends, however it ends.
+ */
+export async function withOutFileLock<T>(path: string, work: () => Promise<T>): Promise<T> {
+  checkWritableFile(path);
+  const release = lockFile(path);
+  try {
+    return await work();
+  } finally {
+    release();
+  }
 }

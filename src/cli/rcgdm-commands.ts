@@ -11,7 +11,7 @@ import { keyFromSeed, splitKey } from "../backend/keys.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import { summary } from "../eval/stats.js";
 import { readCsv } from "../io/csv.js";
-import { conditionDim, conditionalModel, sampleAtTarget, trainConditional } from "../training/rcgdm.js";
+import { conditionDim, conditionalModel, defaultConditionalNetwork, sampleAtTarget, trainConditional } from "../training/rcgdm.js";
 import { saveModel } from "../io/checkpoints/model-files.js";
 import type { ModelMeta } from "../io/checkpoints/model.js";
 import { readDataFile } from "../runners/task-data.js";
@@ -24,6 +24,7 @@ import type { DenoiserParams } from "../nn/denoiser.js";
 import type { SamplerConfig } from "../diffusion/sample.js";
 import { checkOutFile } from "./output.js";
 import { makeProgress } from "./progress.js";
+import type { TrainPrediction, TrainSchedule } from "./train-defaults.js";
 
 import { log } from "./log.js";
 
@@ -123,6 +124,8 @@ export interface ConditionalTrainOptions {
   lr?: number;
   hidden?: number;
   layers?: number;
+  schedule?: TrainSchedule;
+  prediction?: TrainPrediction;
   pseudoLabelNoise: number;
   dropout: number;
   network: "mlp" | "low-rank";
@@ -152,6 +155,9 @@ export async function conditionalTrainCommand(o: ConditionalTrainOptions): Promi
   if (o.network === "low-rank" && o.rank === undefined) throw new Error("--network low-rank needs --rank d (the dimension of the data's subspace)");
   if (o.rank !== undefined && o.network !== "low-rank") throw new Error("--rank applies to --network low-rank only");
   if (o.rank !== undefined && o.rank > src.matrix.cols) throw new Error(`--rank ${o.rank} exceeds the data's ${src.matrix.cols} columns`);
+  if (o.network === "low-rank" && o.prediction !== undefined && o.prediction !== "x0") {
+    throw new Error(`--prediction ${o.prediction}: the low-rank network predicts x0 (leave --prediction out or pass x0)`);
+  }
   await ensureBackend();
   const progress = makeProgress(!!o.quiet);
   const [kPseudo, kTrain] = splitKey(keyFromSeed(o.seed), 2);
@@ -161,6 +167,8 @@ export async function conditionalTrainCommand(o: ConditionalTrainOptions): Promi
     ...(o.rank !== undefined ? { rank: o.rank } : {}),
     ...(o.hidden !== undefined ? { hidden: o.hidden } : {}),
     ...(o.layers !== undefined ? { layers: o.layers } : {}),
+    ...(o.schedule !== undefined ? { schedule: { ...defaultConditionalNetwork.schedule, kind: o.schedule } } : {}),
+    ...(o.prediction !== undefined ? { prediction: o.prediction } : {}),
   });
   const train: TrainConfig = {
     ...defaultTrainConfig,

@@ -4,7 +4,7 @@ import { parseConfig, readConfig, type ExperimentConfig } from "../runners/confi
 import { configDir } from "../runners/task-data.js";
 import { checkMethodsAvailable, runExperiment, type ExperimentResult } from "../runners/experiment.js";
 import { checkOutDir } from "./output.js";
-import { lockFolder } from "../io/outputs.js";
+import { lockFolder, replaceRunFiles } from "../io/outputs.js";
 import { makeProgress, type Progress } from "./progress.js";
 import { resultsTable } from "./table.js";
 import { rcgdmTable } from "./rcgdm-commands.js";
@@ -20,6 +20,7 @@ function experimentHooks(progress: Progress) {
 }
 
 function finishExperiment(res: ExperimentResult, outDir: string, progress: Progress): void {
+  replaceRunFiles(outDir, res.files);
   progress.done();
   log(resultsTable(res.report));
   log(`wrote ${res.files.map((f) => f.replace(`${resolve(outDir)}/`, `${outDir}/`)).join(", ")}`);
@@ -84,6 +85,7 @@ export async function demoCommand(o: RunOptions & { quick?: boolean }): Promise<
   try {
     const progress = makeProgress(!!o.quiet);
     const res = await runExperiment(cfg, outDir, { title: `rewardiff demo${o.quick ? " --quick" : ""}: reward-directed conditional diffusion on a linear subspace`, hooks: experimentHooks(progress) });
+    replaceRunFiles(outDir, res.files);
     progress.done();
     log(rcgdmTable(res.report));
     log(`(${res.report.timings.totalSeconds.toFixed(1)} s; exact E[f*|ŷ=a] from fixtures.md §2 for the fitted ridge reward; off/on = off-support deviation / on-support norm)`);

@@ -12,6 +12,7 @@ import { disposeTrainState, initTrainState, trainSteps, type TrainConfig } from 
 import { checkOutFile } from "./output.js";
 import { makeProgress } from "./progress.js";
 import { conditionalTrainCommand } from "./rcgdm-commands.js";
+import type { TrainPrediction, TrainSchedule } from "./train-defaults.js";
 
 import { log } from "./log.js";
 
@@ -27,6 +28,9 @@ export interface TrainOptions {
   lr?: number;
   hidden?: number;
   layers?: number;
+  /** Noise schedule and parameterisation (defaults: the config schema's, ./train-defaults.ts). */
+  schedule?: TrainSchedule;
+  prediction?: TrainPrediction;
   seed: number;
   resume?: string;
   quiet?: boolean;
@@ -56,6 +60,8 @@ function conditionalTrain(o: TrainOptions): Promise<number> {
     ...(o.lr !== undefined ? { lr: o.lr } : {}),
     ...(o.hidden !== undefined ? { hidden: o.hidden } : {}),
     ...(o.layers !== undefined ? { layers: o.layers } : {}),
+    ...(o.schedule !== undefined ? { schedule: o.schedule } : {}),
+    ...(o.prediction !== undefined ? { prediction: o.prediction } : {}),
     pseudoLabelNoise: o.pseudoLabelNoise ?? 0.1,
     dropout: o.dropout ?? 0.1,
     network: o.network ?? "mlp",
@@ -78,6 +84,9 @@ export async function trainCommand(o: TrainOptions): Promise<number> {
 
   const columns = o.columns ? o.columns.split(",").map((c) => c.trim()) : undefined;
   if (o.resume) {
+    for (const [flag, v] of [["--schedule", o.schedule], ["--prediction", o.prediction]] as const) {
+      if (v !== undefined) throw new Error(`${flag} ${v}: --resume keeps the checkpoint's own ${flag.slice(2)} (leave ${flag} out)`);
+    }
     const loaded = loadModel(o.resume);
     const { meta } = loaded;
     if (meta.finetuned) {
@@ -117,6 +126,8 @@ export async function trainCommand(o: TrainOptions): Promise<number> {
   if (o.steps !== undefined) train.steps = o.steps;
   if (o.batchSize !== undefined) train.batchSize = o.batchSize;
   if (o.lr !== undefined) train.learningRate = o.lr;
+  if (o.schedule !== undefined) model.schedule = { kind: o.schedule };
+  if (o.prediction !== undefined) model.prediction = o.prediction;
   const cfg: ExperimentConfig = parseConfig(
     {
       seed: o.seed,

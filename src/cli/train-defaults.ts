@@ -7,6 +7,14 @@
  */
 import { defaultConditionalNetwork } from "../training/rcgdm.js";
 import { defaultConfig } from "../runners/config.js";
+import { ModelSchema, ScheduleSchema } from "../runners/config-schemas.js";
+
+/** `train --schedule`: the config schema's schedule kinds but "custom" (a list of β_t needs a config file). */
+export const TRAIN_SCHEDULES = ScheduleSchema.in.shape.kind.unwrap().options.filter((k): k is Exclude<typeof k, "custom"> => k !== "custom");
+/** `train --prediction`: the config schema's parameterisations (ε, x₀, v). */
+export const TRAIN_PREDICTIONS = ModelSchema.shape.prediction.unwrap().options;
+export type TrainSchedule = (typeof TRAIN_SCHEDULES)[number];
+export type TrainPrediction = (typeof TRAIN_PREDICTIONS)[number];
 
 export interface TrainDefaults {
   steps: number;
@@ -14,8 +22,11 @@ export interface TrainDefaults {
   learningRate: number;
   hidden: number;
   layers: number;
+  /** The noise schedule's kind and what the network predicts (`--schedule`, `--prediction`). */
+  schedule: string;
+  prediction: string;
   /** The conditional model's network (its optimisation defaults are the same numbers; see trainDefaults). */
-  conditional: { hidden: number; layers: number };
+  conditional: { hidden: number; layers: number; schedule: string; prediction: string };
 }
 
 /**
@@ -32,6 +43,13 @@ export function trainDefaults(): TrainDefaults {
     learningRate: t.learningRate,
     hidden: model.hidden,
     layers: model.layers,
-    conditional: { hidden: defaultConditionalNetwork.hidden, layers: defaultConditionalNetwork.layers },
+    schedule: model.schedule.kind,
+    prediction: model.prediction,
+    conditional: {
+      hidden: defaultConditionalNetwork.hidden,
+      layers: defaultConditionalNetwork.layers,
+      schedule: defaultConditionalNetwork.schedule.kind,
+      prediction: defaultConditionalNetwork.prediction,
+    },
   };
 }

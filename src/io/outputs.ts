@@ -4,12 +4,14 @@
  * label has each run of unsafe characters replaced by "_" and "~" plus the first 8 hex digits of the
  * SHA-256 of the original label appended. "~" never occurs in a kept name, so two different labels
  * give two different names (up to a 32-bit hash collision, refused by {@link checkDistinctFileNames}).
- * Also the checks, made before any work, that an output folder or file can be written, and the lock
- * that keeps two runs out of one folder.
+ * Also the checks, made before any work, that an output folder or file can be written, the locks
+ * that keep two writers out of one folder or file, and the manifest of a run's files (`run --force`
+ * removes what the previous run wrote and this one did not).
  */
 import { createHash } from "node:crypto";
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { writeFileAtomic } from "./atomic.js";
 
 const UNSAFE = /[^A-Za-z0-9._=-]+/g;
 
@@ -21,19 +23,36 @@ export function fileLabel(label: string): string {
   return `${safe}~${hash}`;
 }
 
+/** File name of a model a run saves for a row label (fine-tuned, RGDM/RWR/DDPO, rcgdm's conditional model): `model-<label>.safetensors`. */
+export function modelFileName(label: string): string {
+  return `model-${fileLabel(label)}.safetensors`;
+}
+
+/** File name of the reward model a run fits for a row label (rcgdm): `model-<label>-reward.safetensors`. */
+export function rewardModelFileName(label: string): string {
+  return `model-${fileLabel(label)}-reward.safetensors`;
+}
+
+/** Every model file name a row label may give ({@link modelFileName}, {@link rewardModelFileName}). */
+export function modelFileNames(label: string): string[] {
+  return [modelFileName(label), rewardModelFileName(label)];
+}
+
 /**
- * Refuses, with one line, labels whose file names (`name(label)`) coincide: two different labels
- * would write the same file, the later silently replacing the earlier.
+ * Refuses, with one line, labels whose file names (`name(label)`, one or several per label) coincide:
+ * two different labels would write the same file, the later silently replacing the earlier.
  */
-export function checkDistinctFileNames(labels: readonly string[], name: (label: string) => string, where: string): void {
+export function checkDistinctFileNames(labels: readonly string[], name: (label: string) => string | readonly string[], where: string): void {
   const seen = new Map<string, string>();
   for (const label of labels) {
-    const file = name(label);
-    const other = seen.get(file);
-    if (other !== undefined && other !== label) {
-      throw new Error(`${where}: labels "${other}" and "${label}" would both be written to ${file}; give one of them another label`);
+    const names = name(label);
+    for (const file of typeof names === "string" ? [names] : names) {
+      const other = seen.get(file);
+      if (other !== undefined && other !== label) {
+        throw new Error(`${where}: labels "${other}" and "${label}" would both be written to ${file}; give one of them another label`);
+      }
+      seen.set(file, label);
     }
-    seen.set(file, label);
   }
 }
 
@@ -68,6 +87,11 @@ export function checkWritableFile(path: string, option = "--out"): void {
 /** Name of the lock file a run keeps in its output folder while it writes there. */
 export const LOCK_FILE = ".rewardiff.lock";
 
+/** The lock file of a single output file (`train`, `sample`, `fit-reward`): `<file>.lock` beside it. */
+export function lockFileOf(file: string): string {
+  return `${file}.lock`;
+}
+
 /** Whether process `pid` exists (EPERM: it exists, owned by someone else). */
 function alive(pid: number): boolean {
   try {
@@ -79,14 +103,14 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Takes the lock of an output folder (creating the folder): a file {@link LOCK_FILE} holding this
- * process's pid, created exclusively. A lock whose pid is gone (a killed run) is stale and taken over;
- * a live one refuses with one line naming `option`, the folder and the pid. Returns the release, which
- * removes the lock, and the folders it created if they are still empty; it also runs on process exit.
+ * Creates the lock file `path` exclusively, holding this process's pid (creating its folder). A lock
+ * whose pid is gone (a killed writer) is stale and taken over; a live one refuses with `refuse(pid)`.
+ * Returns the release, which removes the lock and the folders it created if they are still empty; it
+ * also runs on process exit.
  */
-export function lockFolder(dir: string, option = "--out"): () => void {
+function takeLock(path: string, refuse: (pid: number) => string): () => void {
+  const dir = dirname(path);
   const created = mkdirSync(dir, { recursive: true });
-  const path = join(dir, LOCK_FILE);
   for (let attempt = 0; ; attempt++) {
     try {
       const fd = openSync(path, "wx");
@@ -96,9 +120,7 @@ export function lockFolder(dir: string, option = "--out"): () => void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw e;
       const pid = Number.parseInt(readFileSync(path, "utf8"), 10);
-      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
-        throw new Error(`${option} ${dir}: another rewardiff (pid ${pid}) is writing there (lock file ${path}); wait for it to finish or choose another ${option}`, { cause: e });
-      }
+      if (Number.isInteger(pid) && pid > 0 && alive(pid)) throw new Error(refuse(pid), { cause: e });
       rmSync(path, { force: true });
     }
   }
@@ -118,4 +140,82 @@ export function lockFolder(dir: string, option = "--out"): () => void {
   };
   process.on("exit", release);
   return release;
+}
+
+/**
+ * Takes the lock of an output folder (creating the folder): a file {@link LOCK_FILE} holding this
+ * process's pid, created exclusively. A lock whose pid is gone (a killed run) is stale and taken over;
+ * a live one refuses with one line naming `option`, the folder and the pid. Returns the release, which
+ * removes the lock, and the folders it created if they are still empty; it also runs on process exit.
+ */
+export function lockFolder(dir: string, option = "--out"): () => void {
+  const path = join(dir, LOCK_FILE);
+  return takeLock(path, (pid) => `${option} ${dir}: another rewardiff (pid ${pid}) is writing there (lock file ${path}); wait for it to finish or choose another ${option}`);
+}
+
+/**
+ * Takes the lock of an output file (`train`, `sample`, `fit-reward`): {@link lockFileOf}(file), the same
+ * pid lock as {@link lockFolder}, so two commands writing one file refuse the second. Returns the release.
+ */
+export function lockFile(file: string, option = "--out"): () => void {
+  const path = lockFileOf(file);
+  return takeLock(path, (pid) => `${option} ${file}: another rewardiff (pid ${pid}) is writing it (lock file ${path}); wait for it to finish or choose another ${option}`);
+}
+
+/** The manifest of the files a run wrote in its folder (`rewardiff run`, `demo`): a JSON list of names. */
+export const RUN_FILES = "run-files.json";
+
+/** A name a manifest may list: a plain file name in the folder, never the manifest or the lock. */
+function isRunFileName(name: unknown): name is string {
+  return typeof name === "string" && name.length > 0 && !/[/\\]/.test(name) && name !== "." && name !== ".." && name !== RUN_FILES && name !== LOCK_FILE;
+}
+
+/** The names listed by a folder's manifest (none when it is absent or unreadable). */
+function readRunFiles(dir: string): string[] {
+  const path = join(dir, RUN_FILES);
+  if (!existsSync(path)) return [];
+  try {
+    const parsed = JSON.parse(readFileSync(path, "utf8")) as { files?: unknown };
+    return Array.isArray(parsed.files) ? parsed.files.filter(isRunFileName) : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * After a run has written its files into `dir`: records them in {@link RUN_FILES} (with the JSON sidecar
+ * beside each .safetensors) and removes the files the previous run recorded that this run did not
+ * rewrite, so `run --force` leaves no stale samples or models. Only names the previous manifest lists
+ * and that are regular files are removed: a user's own files in the folder are never touched. Returns
+ * the names removed.
+ */
+export function replaceRunFiles(dir: string, written: readonly string[]): string[] {
+  const top = resolve(dir);
+  const names = new Set<string>();
+  for (const f of written) {
+    const p = resolve(f);
+    if (dirname(p) !== top) continue;
+    names.add(basename(p));
+    if (p.endsWith(".safetensors")) {
+      const sidecar = `${basename(p).slice(0, -".safetensors".length)}.json`;
+      if (existsSync(join(top, sidecar))) names.add(sidecar);
+    }
+  }
+  const previous = readRunFiles(dir);
+  writeFileAtomic(join(dir, RUN_FILES), `${JSON.stringify({ version: 1, files: [...names].sort() }, null, 2)}\n`);
+  const removed: string[] = [];
+  for (const name of previous) {
+    if (names.has(name)) continue;
+    const p = join(top, name);
+    let file = false;
+    try {
+      file = lstatSync(p).isFile();
+    } catch {
+      continue;
+    }
+    if (!file) continue;
+    rmSync(p, { force: true });
+    removed.push(name);
+  }
+  return removed;
 }

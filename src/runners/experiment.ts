@@ -10,7 +10,7 @@ import { keyFromSeed, splitKey } from "../backend/keys.js";
 import type { HostMatrix } from "../data/matrix.js";
 import { methodsOf } from "./config-schemas.js";
 import { writeCsv } from "../io/csv.js";
-import { checkDistinctFileNames, fileLabel } from "../io/outputs.js";
+import { checkDistinctFileNames, fileLabel, modelFileNames } from "../io/outputs.js";
 import { renderReportHtml, type PlotFigure } from "../report/html.js";
 import { lineChart, scatterPlot } from "../report/plots.js";
 import type { Report, ResultRow } from "../report/types.js";
@@ -43,6 +43,7 @@ export function checkMethodsAvailable(cfg: ExperimentConfig, where: string): voi
   checkTaskReward(cfg, where);
   checkUniqueLabels(cfg, where);
   checkDistinctFileNames(methodLabels(cfg), fileLabel, where);
+  checkDistinctFileNames(methodLabels(cfg), modelFileNames, where);
 }
 
 /** File name of a method's samples in a run's folder: `samples-<label>.csv` (label in its file-name form, src/io/outputs.ts). */

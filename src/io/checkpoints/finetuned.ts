@@ -20,7 +20,7 @@ import { initDenoiser, type DenoiserParams, type DenoiserSpec } from "../../nn/d
 import { paramsFromHost } from "../../nn/params.js";
 import { disposeLoadedModel, MODEL_KIND, type FinetunedInfo, type HostTensors, type LoadedModel, type ModelMeta } from "./model.js";
 import { saveModelTensors, weightTensors } from "./model-files.js";
-import { fileLabel } from "../outputs.js";
+import { modelFileName } from "../outputs.js";
 import type { TrainConfig } from "../../training/trainer.js";
 import { finetunedParams, type FinetunedModel } from "../../finetune/finetuned.js";
 import { policyNetwork } from "../../finetune/policy.js";
@@ -57,10 +57,10 @@ export async function finetunedCheckpoint(
 
 /**
  * File name of a fine-tuned model in a run's folder: `model-<label>.safetensors`, the label in its
- * injective file-name form ({@link fileLabel}; protected by checkOutDir).
+ * injective file-name form (src/io/outputs.ts modelFileName).
  */
 export function finetunedFileName(label: string): string {
-  return `model-${fileLabel(label)}.safetensors`;
+  return modelFileName(label);
 }
 
 /** Writes a fine-tuned checkpoint (path ends in .safetensors; the sidecar goes beside it). */

@@ -5,6 +5,8 @@
  * whose optimum is the exact tilt p · e^{r/alpha}: on a gaussian-mixture task the row carries the exact
  * E_p*[r] and the distance to exact p* draws (as the guidance rows do). Without alpha (plain DDPO) the
  * objective has no finite-temperature optimum and no reference is reported.
+ * The fine-tuned network is saved as `model-<label>.safetensors` (./tuned-model.ts; its rollout is the
+ * plain sampler, so `rewardiff sample` draws from it).
  * Row fields: reward after (reward) and before (rewardBefore), KL to the pretrained model (path KL,
  * Σ_k E‖μ_θ − μ_pre‖²/(2σ_k²), estimated on the final samples), distance to the data, the PPO settings,
  * the reward / KL over training (report section and plot), and with alpha the optimum reachable from the
@@ -25,6 +27,7 @@ import { exactTiltKl } from "./draft.js";
 import { guidanceOutput, guidanceSetup } from "./guidance-common.js";
 import { guidanceReward, labelField, optionalAlpha } from "./schema-parts.js";
 import { sampleDistances } from "../metrics.js";
+import { tunedModelCheckpoint } from "./tuned-model.js";
 
 const D = defaultDdpoConfig;
 
@@ -117,6 +120,9 @@ export const ddpoMethod = defineMethod({
     // The exact KL(p* ‖ p) of DPOK's optimum beside the path-KL estimate `klToPretrained`.
     const exactKl = exactTiltKl(setup);
     if (row.reference && exactKl !== null) row.reference = { ...row.reference, kl: exactKl };
+    const steps = config.iterations * config.epochs * config.minibatches;
+    const train = { ...ctx.train, steps, learningRate: config.learningRate, gradClip: config.gradClip, lrSchedule: "constant" as const, warmupSteps: 0, ema: 0 };
+    out.checkpoints = [await tunedModelCheckpoint(ctx, setup.label, res.params, { train, step: steps })];
     out.sections = { [`ddpo${ctx.index}`]: { label: setup.label, loss: res.history.map((r) => ({ step: r.iteration, loss: r.loss })), rounds: res.history } };
     out.plots.push({
       title: `${setup.label}: reward over training`,

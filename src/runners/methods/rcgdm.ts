@@ -39,6 +39,7 @@ import {
 import { noisyLabels, subspaceAngle } from "../../tasks/linear-subspace.js";
 import { disposeTrainState } from "../../training/trainer.js";
 import { saveModel } from "../../io/checkpoints/model-files.js";
+import { modelFileName, rewardModelFileName } from "../../io/outputs.js";
 import * as z from "zod";
 import { int, nonNegative, strict } from "../config-schemas.js";
 import { defineMethod, type MethodContext, type MethodOutput } from "./context.js";
@@ -229,10 +230,9 @@ export const rcgdmMethod = defineMethod({
       timings: { rewardFitSeconds: fit?.seconds ?? 0, trainSeconds, trainStepMs: (trainSeconds * 1000) / Math.max(1, ctx.train.steps), sampleSeconds },
     };
     const plots = await rcgdmPlots(tag, rows, nu, state.losses, !!linear);
-    const saveName = tag.replace(/[^A-Za-z0-9._-]+/g, "_");
     const checkpoints: NonNullable<MethodOutput["checkpoints"]> = [
       {
-        name: `model-${saveName}.safetensors`,
+        name: modelFileName(tag),
         // The experiment runner saves checkpoints after writing the report; the state is released then.
         save: async (path) => {
           try {
@@ -262,7 +262,7 @@ export const rcgdmMethod = defineMethod({
     if (rewardModel) {
       const rm = rewardModel;
       checkpoints.push({
-        name: `model-${saveName}-reward.safetensors`,
+        name: rewardModelFileName(tag),
         save: (path) => saveRewardModel(path, rm, { columns: data.columns, label: "y", ...(fit ? { fit } : {}), data: `${data.name} (labeled rows)` }),
       });
     }
@@ -348,9 +348,8 @@ async function runTargetGuidanceVariant(
   const checkpoints: NonNullable<MethodOutput["checkpoints"]> = [];
   if (r.rewardModel) {
     const rm = r.rewardModel;
-    const saveName = tag.replace(/[^A-Za-z0-9._-]+/g, "_");
     checkpoints.push({
-      name: `model-${saveName}-reward.safetensors`,
+      name: rewardModelFileName(tag),
       save: (path) => saveRewardModel(path, rm, { columns: data.columns, label: "y", ...(r.fit ? { fit: r.fit } : {}), data: `${data.name} (labeled rows)` }),
     });
   }

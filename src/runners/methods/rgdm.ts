@@ -1,7 +1,8 @@
 /**
  * Method "rgdm" in `rewardiff run` (docs/rgdm.md): RGDM training (methods/rgdm.ts) from the pretrained
  * base model (`init: "pretrained"`, default) or from scratch on the task's data, then samples from the
- * trained model's EMA weights with the run's sampler.
+ * trained model's EMA weights with the run's sampler; the trained model is saved as
+ * `model-<label>.safetensors` (./tuned-model.ts).
  *
  * Row fields (beyond guidance-common's reward / reference / rewardGap / swToTilted / mmd2ToTilted / cost):
  * `slicedWasserstein` and `mmd2` to fresh data beside their floors (on-manifold check), `rewardBefore`
@@ -33,6 +34,7 @@ import * as z from "zod";
 import { int, positive, strict } from "../config-schemas.js";
 import { defineMethod, type MethodContext, type MethodOutput } from "./context.js";
 import { guidanceReward, labelField, symbolNonNegative, symbolPositive } from "./schema-parts.js";
+import { tunedModelCheckpoint } from "./tuned-model.js";
 import { GUIDED_BATCH, guidanceOutput, guidanceSetup, mergeOutputs, sampleGuided, type GuidanceSetup } from "./guidance-common.js";
 
 /** The library's defaults (src/methods/rgdm.ts); only ρ = √(D+2) depends on the dimension D. */
@@ -174,7 +176,9 @@ export const rgdmMethod = defineMethod({
     trainSteps: train.steps,
   };
   const outs: MethodOutput[] = [];
+  let checkpoint: NonNullable<MethodOutput["checkpoints"]>[number];
   try {
+    checkpoint = await tunedModelCheckpoint(ctx, setup.label, res.state.ema, { train, step: res.state.step });
     ctx.hooks.onStage?.(`${setup.label}: sampling ${setup.n} points`);
     const samples = await generate(ctx.model, res.state.ema, ctx.sampler, setup.n, kSample!, { onStep: (a, b) => ctx.hooks.onSample?.(a, b, setup.label) });
     const cost: GuidanceCost = { rewardEvals: res.cost.rewardEvals, gradEvals: res.cost.rewardGradEvals, valueEvals: 0, modelEvals: res.cost.modelEvals, seconds: 0 };
@@ -214,6 +218,7 @@ export const rgdmMethod = defineMethod({
     disposeTrainState(res.state);
   }
   const out = mergeOutputs(outs);
+  out.checkpoints = [checkpoint];
   out.plots.push(
     await rewardCurvePlot(
       setup,

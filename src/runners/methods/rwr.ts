@@ -1,6 +1,7 @@
 /**
  * Method "rwr" in `rewardiff run` (docs/rgdm.md): reward-weighted regression fine-tuning of the
- * pretrained base model (methods/rwr.ts), then samples from its EMA weights.
+ * pretrained base model (methods/rwr.ts), then samples from its EMA weights; the tuned model is saved
+ * as `model-<label>.safetensors` (./tuned-model.ts).
  *
  * Row fields (beyond guidance-common's): `slicedWasserstein` / `mmd2` to fresh data with floors,
  * `rewardBefore` ± `rewardBeforeSe` (the untuned base model: the run's one shared estimate, rgdm.ts
@@ -20,6 +21,7 @@ import { defineMethod } from "./context.js";
 import { guidanceReward, labelField, symbolPositive } from "./schema-parts.js";
 import { guidanceOutput, guidanceSetup } from "./guidance-common.js";
 import { methodPath, rewardCurvePlot, untunedReward } from "./rgdm.js";
+import { tunedModelCheckpoint } from "./tuned-model.js";
 
 export const rwrMethod = defineMethod({
   kind: "rwr",
@@ -64,7 +66,9 @@ export const rwrMethod = defineMethod({
     onStep: (step, total, loss) => ctx.hooks.onTrain?.({ step, total, loss, lr: train.learningRate }, setup.label),
   });
   let samples;
+  let checkpoint;
   try {
+    checkpoint = await tunedModelCheckpoint(ctx, setup.label, res.state.ema, { train: { ...train, steps: res.state.step }, step: res.state.step });
     ctx.hooks.onStage?.(`${setup.label}: sampling ${setup.n} points`);
     samples = await generate(ctx.model, res.state.ema, ctx.sampler, setup.n, kSample!, { onStep: (a, b) => ctx.hooks.onSample?.(a, b, setup.label) });
   } finally {
@@ -94,6 +98,7 @@ export const rwrMethod = defineMethod({
   const points = res.rounds.map((r) => ({ step: r.round - 1, reward: r.rewardMean }));
   points.push({ step: settings.rounds, reward: out.rows[0]!.reward!.mean });
   out.plots.push(await rewardCurvePlot(setup, points, "round", `Mean reward of each round's ${settings.samplesPerRound} samples (round 0: the pretrained model); the last point is the final samples.`));
+  out.checkpoints = [checkpoint];
   out.sections = { [`rwr:${setup.label}`]: { rounds: res.rounds, settings, train: { batchSize: train.batchSize, learningRate: train.learningRate } } };
   return out;
   },
