@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import { LOCK_FILE } from "../src/io/outputs.js";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { checkDistinctFileNames, fileLabel } from "../src/io/outputs.js";
+import { checkDistinctFileNames, fileLabel, lockFile, lockFileOf, modelFileName, modelFileNames, rewardModelFileName } from "../src/io/outputs.js";
 import { finetunedFileName } from "../src/io/checkpoints/finetuned.js";
 import { samplesFileName } from "../src/runners/experiment.js";
 import { cli, expectOneLineError, expectUntouched, removeTempDirs, tempDir } from "./fixtures/cli/harness.js";
@@ -160,5 +160,86 @@ describe("rewardiff run: one run per --out at a time", () => {
     expect(existsSync(join(out, "report.json"))).toBe(true);
     // Released on exit.
     expect(existsSync(join(out, LOCK_FILE))).toBe(false);
+  });
+});
+
+describe("model file names", () => {
+  it("every model name of a run goes through fileLabel (DRaFT's label was mangled to model-draft_all_K_=_all_)", () => {
+    const sha = (s: string) => createHash("sha256").update(s, "utf8").digest("hex").slice(0, 8);
+    expect(modelFileName("draft[all K = all]")).toBe(`model-draft_all_K_=_all_~${sha("draft[all K = all]")}.safetensors`);
+    expect(rewardModelFileName("rcgdm low-rank")).toBe(`model-rcgdm_low-rank~${sha("rcgdm low-rank")}-reward.safetensors`);
+    expect(modelFileName("rcgdm")).toBe("model-rcgdm.safetensors");
+    expect(rewardModelFileName("rcgdm")).toBe("model-rcgdm-reward.safetensors");
+    expect(finetunedFileName("draft[all K = all]")).toBe(modelFileName("draft[all K = all]"));
+  });
+
+  it("refuses, before any work, a label whose model would be another label's reward model", () => {
+    expect(() => checkDistinctFileNames(["x", "x-reward"], modelFileNames, "cfg.json")).toThrow(/cfg\.json: labels "x" and "x-reward" would both be written to model-x-reward\.safetensors/);
+    expect(() => checkDistinctFileNames(["x", "x-rewards"], modelFileNames, "cfg.json")).not.toThrow();
+  });
+});
+
+describe("train, sample, fit-reward: one writer per --out file", () => {
+  /** Another process holding `<file>.lock` with its own pid (what lockFile writes), until killed. */
+  async function holdLocks(files: string[]) {
+    const script = `const fs = require("node:fs"); for (const f of ${JSON.stringify(files.map(lockFileOf))}) fs.writeFileSync(f, process.pid + "\\n"); console.log("locked"); setInterval(() => {}, 1000);`;
+    const holder = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    await new Promise<void>((ok, fail) => {
+      holder.stdout!.on("data", (d: Buffer) => d.toString().includes("locked") && ok());
+      holder.on("exit", (c) => fail(new Error(`holder exited ${c}`)));
+    });
+    const kill = async () => {
+      holder.kill("SIGKILL");
+      await new Promise((ok) => (holder.exitCode !== null || holder.signalCode !== null ? ok(null) : holder.on("exit", ok)));
+    };
+    return { pid: holder.pid!, kill };
+  }
+
+  it("a second writer is refused while the first holds the lock; a dead holder's lock is taken over and released", async () => {
+    const dir = tempDir("outputs");
+    const data = join(dir, "data.csv");
+    writeFileSync(data, "a,b,y\n" + Array.from({ length: 40 }, (_, i) => `${i % 7},${(i * 3) % 5},${i % 2}`).join("\n") + "\n");
+    const model = join(dir, "m.safetensors");
+    const samples = join(dir, "s.csv");
+    const reward = join(dir, "r.safetensors");
+    const tiny = ["--steps", "2", "--hidden", "4", "--layers", "1", "--batch-size", "4", "--quiet"];
+    const holder = await holdLocks([model, samples, reward]);
+    try {
+      for (const [argv, out] of [
+        [["train", "--data", data, "--out", model, ...tiny], model],
+        [["sample", "--model", model, "--out", samples, "--quiet"], samples],
+        [["fit-reward", "--data", data, "--label", "y", "--out", reward, "--quiet", "--force"], reward],
+      ] as const) {
+        const r = await expectUntouched(dir, () => cli(...argv));
+        expectOneLineError(r, "--out", out, `pid ${holder.pid}`, lockFileOf(out));
+      }
+    } finally {
+      await holder.kill();
+    }
+    // The holder is gone; its locks are stale: each command takes one over, writes, and removes it.
+    const t = await cli("train", "--data", data, "--out", model, ...tiny);
+    expect(t.code, t.stderr).toBe(0);
+    const s = await cli("sample", "--model", model, "--n", "5", "--steps", "2", "--out", samples, "--quiet");
+    expect(s.code, s.stderr).toBe(0);
+    const f = await cli("fit-reward", "--data", data, "--label", "y", "--out", reward, "--quiet");
+    expect(f.code, f.stderr).toBe(0);
+    for (const p of [model, samples, reward]) {
+      expect(existsSync(p)).toBe(true);
+      expect(existsSync(lockFileOf(p))).toBe(false);
+    }
+  });
+
+  it("in one process: the lock refuses a second taker until released, and a failed command releases it", async () => {
+    const dir = tempDir("outputs");
+    const out = join(dir, "sub", "m.safetensors");
+    const release = lockFile(out);
+    expect(readFileSync(lockFileOf(out), "utf8").trim()).toBe(String(process.pid));
+    expect(() => lockFile(out)).toThrow(/--out .*m\.safetensors: another rewardiff \(pid \d+\) is writing it/);
+    release();
+    // The folder the lock created is removed with it when nothing else was written there.
+    expect(existsSync(join(dir, "sub"))).toBe(false);
+    const r = await expectUntouched(dir, () => cli("train", "--data", join(dir, "missing.csv"), "--out", out, "--quiet"));
+    expectOneLineError(r, "missing.csv");
+    expect(existsSync(lockFileOf(out))).toBe(false);
   });
 });
