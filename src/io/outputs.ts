@@ -207,13 +207,7 @@ export function replaceRunFiles(dir: string, written: readonly string[]): string
   for (const name of previous) {
     if (names.has(name)) continue;
     const p = join(top, name);
-    let file = false;
-    try {
-      file = lstatSync(p).isFile();
-    } catch {
-      continue;
-    }
-    if (!file) continue;
+    if (!lstatSync(p, { throwIfNoEntry: false })?.isFile()) continue;
     rmSync(p, { force: true });
     removed.push(name);
   }
