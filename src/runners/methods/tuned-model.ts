@@ -3,7 +3,7 @@
  * (src/io/outputs.ts modelFileName): an inference checkpoint (src/io/checkpoints/model.ts) whose `ema.*`
  * weights are the tuned network. These methods sample that network with the run's plain sampler (no
  * reference network, unlike DRaFT/CTRL's src/io/checkpoints/finetuned.ts), so `rewardiff sample --model`
- * samples it like any model. The weights are read to the host when the runner finishes, so the
+ * samples it like any model (in data units: the run's data transform is stored with it). The weights are read to the host when the runner finishes, so the
  * checkpoint survives their disposal and is written with the run's other files.
  */
 import { MODEL_KIND, type ModelMeta } from "../../io/checkpoints/model.js";
@@ -11,6 +11,7 @@ import { saveModelTensors, weightTensors } from "../../io/checkpoints/model-file
 import { modelFileName } from "../../io/outputs.js";
 import type { DenoiserParams } from "../../nn/denoiser.js";
 import type { TrainConfig } from "../../training/trainer.js";
+import { transformField } from "../task-data.js";
 import type { MethodContext, MethodOutput } from "./context.js";
 
 /**
@@ -32,6 +33,7 @@ export async function tunedModelCheckpoint(
     step: o.step,
     columns: ctx.data.columns,
     data: ctx.data.name,
+    ...transformField(ctx.data.transform),
   };
   return { name: modelFileName(label), save: (path) => saveModelTensors(path, meta, tensors) };
 }
