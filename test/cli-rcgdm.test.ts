@@ -116,6 +116,41 @@ describe("rewardiff train --unlabeled --reward-model", () => {
     expectOneLineError(r3, "--dropout", "--unlabeled");
   });
 
+  it("trains on the data's per-feature transform (default standardize, fitted on --unlabeled) and samples in data units", async () => {
+    const d = tempDir("rcgdm-transform");
+    // c is offset by 1000 and scaled by 100: a model-space sample maps back near 1000, a raw one near 0.
+    const rnd = lcg(11);
+    const rows = Array.from({ length: 200 }, () => [rnd(), rnd(), 1000 + 100 * rnd()]);
+    const shifted = join(d, "shifted.csv");
+    writeFileSync(shifted, `a,b,c\n${rows.map((r) => r.join(",")).join("\n")}\n`);
+    // A reward fitted on labeled rows with the same offset column (y does not depend on c).
+    const lab = join(d, "labeled.csv");
+    writeFileSync(lab, `a,b,c,y\n${Array.from({ length: 120 }, () => [rnd(), rnd(), 1000 + 100 * rnd()]).map((r) => [...r, 2 * r[0]! - r[1]! + 0.5].join(",")).join("\n")}\n`);
+    const r2 = join(d, "r.safetensors");
+    const f = await cli("fit-reward", "--data", lab, "--label", "y", "--out", r2, "--quiet");
+    expect(f.code, f.stderr).toBe(0);
+    const m = join(d, "m.safetensors");
+    const t = await cli("train", "--unlabeled", shifted, "--reward-model", r2, "--out", m, "--steps", "300", "--hidden", "32", "--layers", "2", "--batch-size", "64", "--quiet");
+    expect(t.code, t.stderr).toBe(0);
+    const side = JSON.parse(readFileSync(join(d, "m.json"), "utf8"));
+    expect(side.config.transform.kind).toBe("standardize");
+    for (let j = 0; j < 3; j++) {
+      const col = rows.map((r) => r[j]!);
+      const mean = col.reduce((a, v) => a + v, 0) / col.length;
+      expect(side.config.transform.mean[j]).toBeCloseTo(mean, 4);
+    }
+    const s = await cli("sample", "--model", m, "--target", "0.5", "--n", "64", "--steps", "20", "--out", join(d, "s.csv"), "--quiet");
+    expect(s.code, s.stderr).toBe(0);
+    const c = readFileSync(join(d, "s.csv"), "utf8").trimEnd().split("\n").slice(1).map((l) => Number(l.split(",")[2]));
+    const cMean = c.reduce((a, v) => a + v, 0) / c.length;
+    expect(cMean).toBeGreaterThan(900);
+    expect(cMean).toBeLessThan(1100);
+    const none = join(d, "none.safetensors");
+    const u = await cli("train", "--unlabeled", shifted, "--reward-model", r2, "--transform", "none", "--out", none, ...tiny);
+    expect(u.code, u.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(d, "none.json"), "utf8")).config.transform).toBeUndefined();
+  });
+
   it("the low-rank network trains and samples at a target", async () => {
     const d = tempDir("rcgdm-lowrank");
     const m = join(d, "lr.safetensors");

@@ -77,7 +77,7 @@ export function program(): Command {
     .option("--data <file>", "your data: CSV with a header row, or .npy (rows = samples)")
     .option("--columns <a,b,...>", "CSV columns to use (default: all)")
     .addOption(
-      new Option("--transform <kind>", `--data: per-feature scaling fitted on the data, stored in the model and inverted after sampling (default ${CsvTaskSchema.parse({ kind: "csv", path: "-" }).transform})`).choices([...TRANSFORM_KINDS]),
+      new Option("--transform <kind>", `--data / --unlabeled: per-feature scaling fitted on the data, stored in the model and inverted after sampling (default ${CsvTaskSchema.parse({ kind: "csv", path: "-" }).transform})`).choices([...TRANSFORM_KINDS]),
     )
     .requiredOption("--out <model.safetensors>", "where to write the model (a .json sidecar goes beside it)")
     .option("--steps <n>", `optimizer steps (default ${TD.steps})`, intArg("--steps", 1))

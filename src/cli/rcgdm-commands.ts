@@ -14,7 +14,9 @@ import { readCsv } from "../io/csv.js";
 import { conditionDim, conditionalModel, defaultConditionalNetwork, sampleAtTarget, trainConditional } from "../training/rcgdm.js";
 import { saveModel } from "../io/checkpoints/model-files.js";
 import type { ModelMeta } from "../io/checkpoints/model.js";
-import { readDataFile } from "../runners/task-data.js";
+import { readDataFile, transformField } from "../runners/task-data.js";
+import { CsvTaskSchema } from "../runners/config-schemas.js";
+import { applyTransform, fitTransform, type TransformKind } from "../data/transform.js";
 import { loadRewardModel, saveRewardModel } from "../io/checkpoints/reward.js";
 import { fitReward, predictReward } from "../rewards/fit.js";
 import { defaultEnsemble, defaultMlpRegressor, defaultRidge, type FitQuality, type RewardModelSpec } from "../rewards/types.js";
@@ -130,6 +132,8 @@ export interface ConditionalTrainOptions {
   dropout: number;
   network: "mlp" | "low-rank";
   rank?: number;
+  /** The per-feature data transform (src/data/transform.ts); default: the csv task schema's. */
+  transform?: TransformKind;
   seed: number;
   quiet?: boolean;
   force?: boolean;
@@ -180,7 +184,10 @@ export async function conditionalTrainCommand(o: ConditionalTrainOptions): Promi
   progress.stage(
     `training a conditional ${o.network} model on ${src.matrix.rows} rows pseudo-labelled by ${o.rewardModel} (ŷ mean ${ys.mean.toPrecision(3)}, sd ${ys.std.toPrecision(3)}) for ${train.steps} steps`,
   );
-  const state = await trainConditional(model, train, src.matrix, hostMatrix(src.matrix.rows, 1, yHat), kTrain!, {
+  // The pseudo-labels come from the reward model in data units (above); the network trains on the
+  // data's per-feature transform (src/data/transform.ts), stored in the model and inverted by `sample`.
+  const transform = fitTransform(o.transform ?? CsvTaskSchema.parse({ kind: "csv", path: "-" }).transform, src.matrix, { where: o.unlabeled, columns: src.columns });
+  const state = await trainConditional(model, train, applyTransform(transform, src.matrix), hostMatrix(src.matrix.rows, 1, yHat), kTrain!, {
     dropout: o.dropout,
     onProgress: (p) => progress.update("train", p.step, p.total, { loss: p.loss }),
   });
@@ -192,6 +199,7 @@ export async function conditionalTrainCommand(o: ConditionalTrainOptions): Promi
       train,
       columns: src.columns,
       data: resolve(o.unlabeled),
+      ...transformField(transform),
       conditioning: { names: [rmeta.label], source: "pseudo-labels", reward: resolve(o.rewardModel), pseudoLabelNoise: o.pseudoLabelNoise, dropout: o.dropout },
     },
     state,

@@ -49,7 +49,7 @@ function conditionalTrain(o: TrainOptions): Promise<number> {
   if (o.unlabeled === undefined || o.rewardModel === undefined) {
     throw new Error("conditional training needs both --unlabeled FILE (the data) and --reward-model R (from `rewardiff fit-reward`)");
   }
-  if (o.task || o.data || o.resume || o.transform) throw new Error("--unlabeled/--reward-model cannot be combined with --task, --data, --resume or --transform");
+  if (o.task || o.data || o.resume) throw new Error("--unlabeled/--reward-model cannot be combined with --task, --data or --resume");
   return conditionalTrainCommand({
     unlabeled: o.unlabeled,
     rewardModel: o.rewardModel,
@@ -65,6 +65,7 @@ function conditionalTrain(o: TrainOptions): Promise<number> {
     pseudoLabelNoise: o.pseudoLabelNoise ?? 0.1,
     dropout: o.dropout ?? 0.1,
     network: o.network ?? "mlp",
+    ...(o.transform !== undefined ? { transform: o.transform } : {}),
     ...(o.rank !== undefined ? { rank: o.rank } : {}),
     seed: o.seed,
     quiet: o.quiet,
