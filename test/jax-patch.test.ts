@@ -40,6 +40,40 @@ describe("the installed @jax-js/jax", () => {
   });
 });
 
+describe("the code jax-js generates", () => {
+  it("is SIMD for exp, log and reciprocal kernels (f32x4.nearest, f32x4.div in the compiled module)", async () => {
+    await ensureBackend();
+    const captured: Uint8Array[] = [];
+    const wa = WebAssembly as unknown as { Module: typeof WebAssembly.Module; compile: typeof WebAssembly.compile };
+    const { Module, compile } = wa;
+    wa.Module = class extends Module {
+      constructor(bytes: BufferSource) {
+        captured.push(new Uint8Array(bytes as ArrayBuffer));
+        super(bytes);
+      }
+    };
+    wa.compile = (bytes: BufferSource) => {
+      captured.push(new Uint8Array(bytes as ArrayBuffer));
+      return compile(bytes);
+    };
+    const has = (seq: number[]) => captured.some((b) => b.some((_, i) => seq.every((v, j) => b[i + j] === v)));
+    try {
+      // Lengths no other test uses, so that the kernels are compiled here (jax-js caches by kernel).
+      await np.exp(np.array(new Float32Array(4093).fill(0.5))).data();
+      expect(has([0xfd, 0x6a])).toBe(true); // f32x4.nearest: only wasm_exp_simd emits it
+      captured.length = 0;
+      await np.reciprocal(np.array(new Float32Array(4091).fill(3))).data();
+      expect(has([0xfd, 0xe7, 0x01])).toBe(true); // f32x4.div
+      captured.length = 0;
+      await np.log(np.array(new Float32Array(4089).fill(3))).data();
+      expect(has([0xfd, 0xe7, 0x01]) && has([0xfd, 0xad, 0x01])).toBe(true); // f32x4.div, i32x4.shr_u
+    } finally {
+      wa.Module = Module;
+      wa.compile = compile;
+    }
+  });
+});
+
 describe("patched kernels on Node (wasm)", () => {
   const checks = new Map<string, CaseCheck>();
   beforeAll(async () => {
