@@ -13,6 +13,7 @@ import { disposeFinetuned, sampleFinetuned } from "../finetune/finetuned.js";
 import { contextInputFor } from "../runners/methods/ctrl.js";
 import { samplerPlan } from "../diffusion/sample.js";
 import { makeSchedule } from "../diffusion/schedule.js";
+import { sampleCountProblem } from "../runners/resource-bounds.js";
 import { checkOutFile } from "./output.js";
 import { makeProgress } from "./progress.js";
 import { checkTargetOptions, learnedRewardLine, sampleConditionalModel } from "./rcgdm-commands.js";
@@ -50,6 +51,11 @@ export async function sampleCommand(o: SampleOptions): Promise<number> {
   if (o.steps > meta.model.schedule.steps) {
     disposeLoadedModel(loaded);
     throw new Error(`--steps ${o.steps} exceeds the model's ${meta.model.schedule.steps} training timesteps`);
+  }
+  const tooMany = sampleCountProblem(o.n, meta.model.network);
+  if (tooMany) {
+    disposeLoadedModel(loaded);
+    throw new Error(`--n: ${tooMany}`);
   }
   if (meta.finetuned) return sampleFinetunedCommand(o, loaded);
   try {
