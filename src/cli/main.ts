@@ -53,7 +53,7 @@ export function program(): Command {
     .description("Reward-directed diffusion models: train, sample and evaluate on jax-js (no Python needed).")
     .version(VERSION)
     // Usage errors are one line too: `rewardiff: unknown option '--stpes' (run with --help for usage)`.
-    .configureOutput({ outputError: (str, write) => write(`rewardiff: ${oneLine(str.replace(/^error: /, ""))} (run with --help for usage)\n`) })
+    .configureOutput({ outputError: (str, write) => write(`rewardiff: ${oneLine(str.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " "))} (run with --help for usage)\n`) })
     .exitOverride();
 
   p.command("demo")

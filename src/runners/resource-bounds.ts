@@ -66,7 +66,7 @@ export function samplingBytes(n: NetworkSize, samples: number): number {
  */
 export function overMemory(bytes: number, what: string, limit = memoryLimitBytes()): string | undefined {
   if (bytes <= limit) return undefined;
-  return `${what} needs about ${formatBytes(bytes)} of memory, more than the limit of ${formatBytes(limit)} (half the machine's memory, at most 2 GiB); choose a smaller value`;
+  return `${what} needs about ${formatBytes(bytes)} of memory, more than the limit of ${formatBytes(limit)} (half the machine's memory, capped at 2 GiB); choose a smaller value`;
 }
 
 /** The data dimension a task config implies, where it says (csv files: unknown before reading, so 1, a lower bound). */
@@ -112,11 +112,11 @@ export function checkConfigMemory(cfg: SizedConfig, add: AddIssue, limit = memor
   const net: NetworkSize = { dim, hidden: m.hidden as number, layers: m.layers as number, timeEmbedding: m.timeEmbedding as number, fourier };
   const hostData = 4 * taskRows(cfg.task) * dim;
   const network = `model.hidden ${net.hidden} × model.layers ${net.layers}`;
-  const params = overMemory(4 * 5 * denoiserParams(net), `${net.hidden} with model.layers ${net.layers} (--hidden, --layers)`, limit);
+  const params = overMemory(4 * 5 * denoiserParams(net), `${net.hidden} with model.layers ${net.layers}`, limit);
   if (params) return add(["model", "hidden"], params, net.hidden);
   const batch = m.train?.batchSize;
   if (whole(batch)) {
-    const over = overMemory(trainingBytes(net, batch as number) + hostData, `${batch as number} (--batch-size) with ${network}`, limit);
+    const over = overMemory(trainingBytes(net, batch as number) + hostData, `${batch as number} with ${network}`, limit);
     if (over) return add(["model", "train", "batchSize"], over, batch);
   }
   const samples = cfg.sampling?.samples;
