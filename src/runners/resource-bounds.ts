@@ -112,8 +112,16 @@ export function checkConfigMemory(cfg: SizedConfig, add: AddIssue, limit = memor
   const net: NetworkSize = { dim, hidden: m.hidden as number, layers: m.layers as number, timeEmbedding: m.timeEmbedding as number, fourier };
   const hostData = 4 * taskRows(cfg.task) * dim;
   const network = `model.hidden ${net.hidden} × model.layers ${net.layers}`;
-  const params = overMemory(4 * 5 * denoiserParams(net), `${net.hidden} with model.layers ${net.layers}`, limit);
-  if (params) return add(["model", "hidden"], params, net.hidden);
+  // The parameters grow with both; the larger of the two is named.
+  const byLayers = net.layers > net.hidden;
+  const params = overMemory(
+    4 * 5 * denoiserParams(net),
+    byLayers ? `${net.layers} with model.hidden ${net.hidden}` : `${net.hidden} with model.layers ${net.layers}`,
+    limit,
+  );
+  if (params) return add(["model", byLayers ? "layers" : "hidden"], params, byLayers ? net.layers : net.hidden);
+  const rows = overMemory(hostData, `${taskRows(cfg.task)} rows × ${dim} dimensions of data`, limit);
+  if (rows) return add(["task"], rows, cfg.task);
   const batch = m.train?.batchSize;
   if (whole(batch)) {
     const over = overMemory(trainingBytes(net, batch as number) + hostData, `${batch as number} with ${network}`, limit);
@@ -124,8 +132,6 @@ export function checkConfigMemory(cfg: SizedConfig, add: AddIssue, limit = memor
     const over = overMemory(samplingBytes(net, samples as number) + hostData, `${samples as number} with ${network}`, limit);
     if (over) return add(["sampling", "samples"], over, samples);
   }
-  const rows = overMemory(hostData, `${taskRows(cfg.task)} rows × ${dim} dimensions of data`, limit);
-  if (rows) add(["task"], rows, cfg.task);
 }
 
 /** `sample --n`: the problem with drawing `n` samples at once from a model with this network spec, if any. */
@@ -139,5 +145,5 @@ export function sampleCountProblem(n: number, network: { dataDim: number }, limi
     timeEmbedding: num("timeEmbedding", 0),
     fourier: num("fourierFeatures", 0),
   };
-  return overMemory(samplingBytes(net, n), `${n} samples of ${net.dim} dimensions (hidden width ${net.hidden}, ${net.layers} layers)`, limit);
+  return overMemory(samplingBytes(net, n), `${n} samples of ${net.dim} dimensions (hidden width ${net.hidden}, ${net.layers} layer${net.layers === 1 ? "" : "s"})`, limit);
 }

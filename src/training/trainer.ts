@@ -157,7 +157,7 @@ export async function trainSteps(
     },
     onLoss: (p) => opts.onProgress?.({ step: p.step, total: until, loss: p.loss, lr: learningRate(lrSched, p.step - 1) }),
     diverged: (step, _loss, d) =>
-      new Error(`training diverged at step ${step}: ${describeDivergence(d)}; the learning rate is likely too high (lower --lr / learningRate, or set gradClip), or the data are badly scaled`),
+      new Error(`training diverged at step ${step}: ${describeDivergence(d)}; the learning rate is likely too high (lower --lr, or model.train.learningRate in a config; gradClip helps too), or the data are badly scaled`),
   });
   return { ...(r.state as TrainState), losses: r.losses };
 }
