@@ -10,6 +10,7 @@ const TRAIN_FLAGS: Record<string, string> = {
   "task.path": "--data",
   "task.name": "--task",
   "task.columns": "--columns",
+  "task.transform": "--transform",
   "model.hidden": "--hidden",
   "model.layers": "--layers",
   "model.train.steps": "--steps",
