@@ -389,6 +389,22 @@ battery("sample", [
     }),
   },
   {
+    name: 'a reward model whose sidecar has model.spec.l2 "abc" is refused before sampling, naming the sidecar and the key',
+    setup: (d) => {
+      const reward = d.reward();
+      d.editSidecar(reward, (j) => (j.config.model.spec.l2 = "abc"));
+      return { argv: ["sample", "--model", d.model(), "--reward-model", reward, "--out", d.path("s.csv"), "--n", "4", "--steps", "2", "--quiet"], needles: [d.path("reward.json"), "model.spec.l2"] };
+    },
+  },
+  {
+    name: "--reward-model taking other columns than the model's samples is refused before sampling",
+    setup: (d) => {
+      const reward = d.reward();
+      d.editSidecar(reward, (j) => (j.config.columns = ["u", "v"]));
+      return { argv: ["sample", "--model", d.model(), "--reward-model", reward, "--out", d.path("s.csv"), "--n", "4", "--steps", "2", "--quiet"], needles: ["--reward-model", "columns u, v", "x1, x2"] };
+    },
+  },
+  {
     name: "--model that is a folder is refused",
     setup: (d) => {
       mkdirSync(d.path("m.safetensors"));
