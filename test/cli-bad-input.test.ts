@@ -11,7 +11,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { cli, expectUntouched, removeTempDirs, tempDir, type CliResult } from "./fixtures/cli/harness.js";
 
 /** A tiny trained model and a ridge reward model, made once and copied into the cases that need them. */
@@ -738,21 +739,22 @@ battery("demo", [
 // --------------------------------------------------------------------------- the real binary, end to end
 
 describe("rewardiff (the built binary): the same contract end to end", () => {
-  const bin = resolve("bin/rewardiff.js");
-  const built = existsSync(resolve("dist/cli/main.js"));
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+  const bin = join(root, "bin", "rewardiff.js");
   const run = (d: CaseDir, ...argv: string[]): CliResult => {
+    expect(existsSync(join(root, "dist", "cli", "main.js")), "dist/ is missing: run `npm run build` first").toBe(true);
     const p = spawnSync(process.execPath, [bin, ...argv], { cwd: d.dir, encoding: "utf8", timeout: 60_000 });
     return { code: p.status ?? -1, stdout: p.stdout, stderr: p.stderr };
   };
 
-  it.skipIf(!built)("a usage error: one line, exit 2 (needs `npm run build`)", async () => {
+  it("a usage error: one line, exit 2 (needs `npm run build`)", async () => {
     const d = caseDir();
     const r = await expectUntouched(d.dir, async () => run(d, "train", "--task", "moons", "--stpes", "3", "--out", "m.safetensors"));
     expect(r.code).toBe(2);
     expectContract(r, ["--stpes", "--steps"]);
   });
 
-  it.skipIf(!built)("an evaluate header mismatch: one line, exit 1", async () => {
+  it("an evaluate header mismatch: one line, exit 1 (needs `npm run build`)", async () => {
     const d = caseDir();
     d.file("s.csv", table(["a", "b"], rows(10, 2, 1)));
     d.file("d.csv", table(["b", "c"], rows(20, 2, 2)));
