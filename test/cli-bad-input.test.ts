@@ -301,6 +301,13 @@ battery("train", [
     },
   },
   {
+    name: "conditional training with --hidden 100000 is refused before allocating, naming the flags",
+    setup: (d) => {
+      const data = d.file("x.csv", table(["x1", "x2"], rows(20, 2, 3)));
+      return { argv: ["train", "--unlabeled", data, "--reward-model", d.reward(), "--hidden", "100000", "--out", d.path("c.safetensors"), "--quiet"], needles: ["--hidden 100000", "GB", "limit"] };
+    },
+  },
+  {
     name: "--resume of a missing model is named",
     setup: (d) => {
       const data = d.file("x.csv", table(["x1", "x2"], rows(20, 2, 3)));
@@ -630,6 +637,27 @@ battery("fit-reward", [
     setup: (d) => {
       const data = d.file("l.csv", table(["x1", "x2", "y"], rows(64, 3, 5)));
       return { argv: ["fit-reward", "--data", data, "--label", "y", "--kind", "mlp", "--hidden", "8", "--layers", "1", "--steps", "60", "--lr", "1e6", "--out", d.path("r.safetensors"), "--quiet"], needles: ["diverged", "--lr"] };
+    },
+  },
+  {
+    name: "--kind mlp --hidden 100000 is refused before allocating, naming the flags",
+    setup: (d) => {
+      const data = d.file("l.csv", table(["x1", "y"], rows(20, 2, 1)));
+      return { argv: ["fit-reward", "--data", data, "--label", "y", "--kind", "mlp", "--hidden", "100000", "--out", d.path("r.safetensors")], needles: ["--hidden 100000", "GB", "limit"] };
+    },
+  },
+  {
+    name: "--kind ensemble with too many members is refused naming --members",
+    setup: (d) => {
+      const data = d.file("l.csv", table(["x1", "y"], rows(20, 2, 1)));
+      return { argv: ["fit-reward", "--data", data, "--label", "y", "--kind", "ensemble", "--hidden", "2048", "--members", "1000", "--out", d.path("r.safetensors")], needles: ["--members 1000", "limit"] };
+    },
+  },
+  {
+    name: "--steps above the maximum is refused naming --steps",
+    setup: (d) => {
+      const data = d.file("l.csv", table(["x1", "y"], rows(20, 2, 1)));
+      return { argv: ["fit-reward", "--data", data, "--label", "y", "--kind", "mlp", "--steps", "20000000", "--out", d.path("r.safetensors")], needles: ["--steps 20000000", "10000000"] };
     },
   },
   {

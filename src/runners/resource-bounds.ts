@@ -134,16 +134,35 @@ export function checkConfigMemory(cfg: SizedConfig, add: AddIssue, limit = memor
   }
 }
 
-/** `sample --n`: the problem with drawing `n` samples at once from a model with this network spec, if any. */
-export function sampleCountProblem(n: number, network: { dataDim: number }, limit = memoryLimitBytes()): string | undefined {
+/** The memory-relevant sizes of a denoiser spec (src/nn/denoisers/; fields it lacks count as the smallest). */
+function sizeOf(network: { dataDim: number }): NetworkSize {
   const fields = network as unknown as Record<string, unknown>;
   const num = (k: string, fallback: number) => (typeof fields[k] === "number" ? (fields[k] as number) : fallback);
-  const net: NetworkSize = {
-    dim: network.dataDim,
-    hidden: num("hidden", 1),
-    layers: num("layers", 1),
-    timeEmbedding: num("timeEmbedding", 0),
-    fourier: num("fourierFeatures", 0),
-  };
+  return { dim: network.dataDim, hidden: num("hidden", 1), layers: num("layers", 1), timeEmbedding: num("timeEmbedding", 0), fourier: num("fourierFeatures", 0) };
+}
+
+/**
+ * Command-line training that builds no experiment config (`train --unlabeled`): the problem with
+ * `steps` and training this network at `batchSize`, naming the flags, if any.
+ */
+export function trainingSizeProblem(network: { dataDim: number }, batchSize: number, steps: number, limit = memoryLimitBytes()): string | undefined {
+  if (steps > MAX_STEPS) return `--steps ${steps}: at most ${MAX_STEPS} steps`;
+  const net = sizeOf(network);
+  return overMemory(trainingBytes(net, batchSize), `--hidden ${net.hidden} × --layers ${net.layers} at --batch-size ${batchSize}`, limit);
+}
+
+/** `fit-reward --kind mlp|ensemble`: the problem with fitting these MLPs on `dim` features, naming the flags, if any. */
+export function rewardMlpProblem(spec: { hidden: number; layers: number; batchSize: number; steps: number; members?: number }, dim: number, limit = memoryLimitBytes()): string | undefined {
+  if (spec.steps > MAX_STEPS) return `--steps ${spec.steps}: at most ${MAX_STEPS} steps`;
+  const members = spec.members ?? 1;
+  const params = (dim + 1) * spec.hidden + (spec.layers - 1) * (spec.hidden + 1) * spec.hidden + spec.hidden + 1;
+  const bytes = 4 * members * (5 * params + 4 * spec.batchSize * (dim + spec.layers * spec.hidden));
+  const what = `--hidden ${spec.hidden} × --layers ${spec.layers}${members > 1 ? ` × --members ${members}` : ""}`;
+  return overMemory(bytes, what, limit);
+}
+
+/** `sample --n`: the problem with drawing `n` samples at once from a model with this network spec, if any. */
+export function sampleCountProblem(n: number, network: { dataDim: number }, limit = memoryLimitBytes()): string | undefined {
+  const net = sizeOf(network);
   return overMemory(samplingBytes(net, n), `${n} samples of ${net.dim} dimensions (hidden width ${net.hidden}, ${net.layers} layer${net.layers === 1 ? "" : "s"})`, limit);
 }
