@@ -108,6 +108,8 @@ function expectContract(r: CliResult, needles: (string | RegExp)[]): void {
   const msg = r.stderr.slice("rewardiff: ".length, -1);
   expect(msg.length, msg).toBeLessThan(400);
   expect(msg).not.toMatch(/\bat .*:\d+:\d+\)?|TypeError|ReferenceError|RangeError|Cannot read properties|undefined|\bmedianHeuristic\b|\bmmd2\b|pass a bandwidth/);
+  // An internal function name as a message prefix (`distanceWithFloor: …`), as opposed to a key path (`model.train.batchSize: …`).
+  expect(msg).not.toMatch(/(^|[\s(])[a-z]+[A-Z][A-Za-z0-9]*:/);
   for (const n of needles) {
     if (typeof n === "string") expect(msg).toContain(n);
     else expect(msg).toMatch(n);
