@@ -13,6 +13,8 @@ const TRAIN_FLAGS: Record<string, string> = {
   "task.transform": "--transform",
   "model.hidden": "--hidden",
   "model.layers": "--layers",
+  "model.schedule.kind": "--schedule",
+  "model.prediction": "--prediction",
   "model.train.steps": "--steps",
   "model.train.batchSize": "--batch-size",
   "model.train.learningRate": "--lr",
