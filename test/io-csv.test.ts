@@ -155,3 +155,27 @@ describe("readCsv / writeCsv", () => {
     expect(readdirSync(dir)).toEqual(["keep.csv"]);
   });
 });
+
+describe("parseCsv: long cells and names are never echoed whole", () => {
+  const long = (c: string, n = 100_000) => c.repeat(n);
+
+  it("a long text cell, a long overflowing number and a long NaN-like cell are cut to 40 characters + …", () => {
+    expect(errorOf(() => parseCsv(`a\n1\n${long("z")}\n`, "d.csv"))).toBe(`d.csv: line 3, column "a": "${"z".repeat(40)}…" is not a number`);
+    expect(errorOf(() => parseCsv(`a\n${long("9")}\n`, "d.csv"))).toBe(`d.csv: line 2, column "a": ${"9".repeat(40)}… is not a finite number in float32 (too large)`);
+  });
+
+  it("long column names are cut in every message that names them", () => {
+    const name = long("n");
+    const cut = `"${"n".repeat(40)}…"`;
+    expect(errorOf(() => parseCsv(`${name},${name}\n1,2\n`, "d.csv"))).toBe(`d.csv: line 1: duplicate column name ${cut} (columns 1 and 2)`);
+    expect(errorOf(() => parseCsv(`${name},b\n1,x\n`, "d.csv"))).toBe('d.csv: line 2, column "b": "x" is not a number');
+    expect(errorOf(() => parseCsv(`${name}\nx\n`, "d.csv"))).toBe(`d.csv: line 2, column ${cut}: "x" is not a number`);
+    expect(errorOf(() => parseCsv(`a\n1\n`, "d.csv", { columns: [name] }))).toBe(`d.csv: column ${cut} not found (columns: "a")`);
+  });
+
+  it("a missing column lists at most 8 of the columns there are", () => {
+    const header = Array.from({ length: 20 }, (_, i) => `c${i}`);
+    const msg = errorOf(() => parseCsv(`${header.join(",")}\n${header.map(() => 1).join(",")}\n`, "d.csv", { columns: ["zz"] }));
+    expect(msg).toBe(`d.csv: column "zz" not found (columns: ${header.slice(0, 8).map((h) => `"${h}"`).join(", ")}, … (20 in all))`);
+  });
+});

@@ -33,6 +33,12 @@ function targetArg(v: string): number[] {
 
 const VERSION = "0.1.0";
 
+/** The first line of a message, cut to 300 characters (a pasted file must not flood the terminal). */
+function oneLine(msg: string): string {
+  const line = msg.trim().split("\n")[0]!;
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
 /** `train`'s defaults, read from the schema and constants training uses (./train-defaults.ts). */
 const TD = trainDefaults();
 
@@ -46,7 +52,8 @@ export function program(): Command {
   const p = new Command("rewardiff")
     .description("Reward-directed diffusion models: train, sample and evaluate on jax-js (no Python needed).")
     .version(VERSION)
-    .showHelpAfterError("(run with --help for usage)")
+    // Usage errors are one line too: `rewardiff: unknown option '--stpes' (run with --help for usage)`.
+    .configureOutput({ outputError: (str, write) => write(`rewardiff: ${oneLine(str.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " "))} (run with --help for usage)\n`) })
     .exitOverride();
 
   p.command("demo")
@@ -148,7 +155,7 @@ export function program(): Command {
     .description("distance between samples and data (sliced Wasserstein, MMD²) with the data-vs-data noise floor")
     .requiredOption("--samples <file>", "generated samples (CSV or .npy)")
     .requiredOption("--data <file>", "reference data (CSV or .npy), at least twice as many rows for the floor")
-    .option("--columns <a,b,...>", "CSV columns to compare")
+    .option("--columns <a,b,...>", "CSV columns to compare (default, or \"\": all). Two CSV files are matched by column name; a .npy file has no names, so it is compared by position and the widths must agree")
     .option("--seed <n>", "random seed of the projections", intArg("--seed"), 0)
     .action(async (o) => {
       await evaluateCommand(o);
@@ -170,7 +177,7 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 || err.code === "commander.helpDisplayed" || err.code === "commander.version" ? 0 : 2;
     }
     const msg = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`rewardiff: ${msg.split("\n")[0]}\n`);
+    process.stderr.write(`rewardiff: ${oneLine(msg)}\n`);
     return 1;
   }
 }

@@ -17,6 +17,7 @@ import type { ModelMeta } from "../io/checkpoints/model.js";
 import { readDataFile, transformField } from "../runners/task-data.js";
 import { CsvTaskSchema } from "../runners/config-schemas.js";
 import { applyTransform, fitTransform, type TransformKind } from "../data/transform.js";
+import { rewardMlpProblem, trainingSizeProblem } from "../runners/resource-bounds.js";
 import { loadRewardModel, saveRewardModel } from "../io/checkpoints/reward.js";
 import { fitReward, predictReward } from "../rewards/fit.js";
 import { defaultEnsemble, defaultMlpRegressor, defaultRidge, type FitQuality, type RewardModelSpec } from "../rewards/types.js";
@@ -99,6 +100,8 @@ export async function fitRewardCommand(o: FitRewardCommandOptions): Promise<numb
   const columns = o.columns ? splitList(o.columns) : undefined;
   const { columns: names, x, y } = readLabeled(o.data, o.label, columns);
   const spec = rewardSpec(o);
+  const tooBig = spec.kind === "ridge" ? undefined : rewardMlpProblem(spec, names.length);
+  if (tooBig) throw new Error(tooBig);
   await ensureBackend();
   const progress = makeProgress(!!o.quiet);
   const { model, report } = await fitReward(x, y, spec, keyFromSeed(o.seed), {
@@ -162,10 +165,6 @@ export async function conditionalTrainCommand(o: ConditionalTrainOptions): Promi
   if (o.network === "low-rank" && o.prediction !== undefined && o.prediction !== "x0") {
     throw new Error(`--prediction ${o.prediction}: the low-rank network predicts x0 (leave --prediction out or pass x0)`);
   }
-  await ensureBackend();
-  const progress = makeProgress(!!o.quiet);
-  const [kPseudo, kTrain] = splitKey(keyFromSeed(o.seed), 2);
-  const yHat = await noisyLabels(kPseudo!, (await predictReward(reward, src.matrix)).mean, o.pseudoLabelNoise);
   const model = conditionalModel(src.matrix.cols, 1, {
     network: o.network,
     ...(o.rank !== undefined ? { rank: o.rank } : {}),
@@ -180,6 +179,12 @@ export async function conditionalTrainCommand(o: ConditionalTrainOptions): Promi
     ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
     ...(o.lr !== undefined ? { learningRate: o.lr } : {}),
   };
+  const tooBig = trainingSizeProblem(model.network, train.batchSize, train.steps);
+  if (tooBig) throw new Error(tooBig);
+  await ensureBackend();
+  const progress = makeProgress(!!o.quiet);
+  const [kPseudo, kTrain] = splitKey(keyFromSeed(o.seed), 2);
+  const yHat = await noisyLabels(kPseudo!, (await predictReward(reward, src.matrix)).mean, o.pseudoLabelNoise);
   const ys = summary(yHat);
   progress.stage(
     `training a conditional ${o.network} model on ${src.matrix.rows} rows pseudo-labelled by ${o.rewardModel} (ŷ mean ${ys.mean.toPrecision(3)}, sd ${ys.std.toPrecision(3)}) for ${train.steps} steps`,

@@ -13,6 +13,8 @@ import { disposeFinetuned, sampleFinetuned } from "../finetune/finetuned.js";
 import { contextInputFor } from "../runners/methods/ctrl.js";
 import { samplerPlan } from "../diffusion/sample.js";
 import { makeSchedule } from "../diffusion/schedule.js";
+import { sampleCountProblem } from "../runners/resource-bounds.js";
+import { loadRewardModel } from "../io/checkpoints/reward.js";
 import { checkOutFile } from "./output.js";
 import { makeProgress } from "./progress.js";
 import { checkTargetOptions, learnedRewardLine, sampleConditionalModel } from "./rcgdm-commands.js";
@@ -51,12 +53,19 @@ export async function sampleCommand(o: SampleOptions): Promise<number> {
     disposeLoadedModel(loaded);
     throw new Error(`--steps ${o.steps} exceeds the model's ${meta.model.schedule.steps} training timesteps`);
   }
+  const tooMany = sampleCountProblem(o.n, meta.model.network);
+  if (tooMany) {
+    disposeLoadedModel(loaded);
+    throw new Error(`--n: ${tooMany}`);
+  }
   if (meta.finetuned) return sampleFinetunedCommand(o, loaded);
   try {
     for (const [flag, v] of [["--context", o.context], ["--control", o.control], ["--cfg-scale", o.cfgScale]] as const) {
       if (v !== undefined) throw new Error(`${flag} applies to fine-tuned CTRL models only; ${o.model} is not one`);
     }
     checkTargetOptions(meta, o.model, o.target, o.scale);
+    // --reward-model is read after sampling; check it before the work.
+    if (o.rewardModel !== undefined) checkRewardColumns(o.rewardModel, meta.columns);
   } catch (err) {
     disposeLoadedModel(loaded);
     throw err;
@@ -85,6 +94,13 @@ export async function sampleCommand(o: SampleOptions): Promise<number> {
 /** Model space → data units: the inverse of the data transform stored with the model (none when absent). */
 function toDataUnits(meta: ModelMeta, x: HostMatrix): HostMatrix {
   return meta.transform ? invertTransform(meta.transform, x) : x;
+}
+
+/** Refuses a reward model that cannot be read or does not take the samples' columns (one line naming the file). */
+function checkRewardColumns(path: string, columns: readonly string[]): void {
+  const { meta } = loadRewardModel(path);
+  const missing = meta.columns.filter((c) => !columns.includes(c));
+  if (missing.length > 0) throw new Error(`--reward-model ${path}: the reward model takes the columns ${meta.columns.join(", ")}, the samples have ${columns.join(", ")}`);
 }
 
 /** `sample` of a fine-tuned model (DRaFT, CTRL: src/io/checkpoints/finetuned.ts). Consumes `loaded`. */

@@ -2,7 +2,8 @@
 import { resolve } from "node:path";
 import { ensureBackend } from "../backend/init.js";
 import { keyFromSeed, splitKey } from "../backend/keys.js";
-import { parseConfig, type ExperimentConfig } from "../runners/config.js";
+import type { ExperimentConfig } from "../runners/config.js";
+import { parseFlagConfig } from "./command-line-config.js";
 import { loadModel, saveModel } from "../io/checkpoints/model-files.js";
 import { disposeLoadedModel, trainingState } from "../io/checkpoints/model.js";
 import { modelFromConfig, trainFromConfig } from "../runners/model-config.js";
@@ -129,13 +130,12 @@ export async function trainCommand(o: TrainOptions): Promise<number> {
   if (o.lr !== undefined) train.learningRate = o.lr;
   if (o.schedule !== undefined) model.schedule = { kind: o.schedule };
   if (o.prediction !== undefined) model.prediction = o.prediction;
-  const cfg: ExperimentConfig = parseConfig(
+  const cfg: ExperimentConfig = parseFlagConfig(
     {
       seed: o.seed,
       task: o.task ? { kind: "toy2d", name: o.task.replace(/^toy2d:/, "") } : { kind: "csv", path: resolve(o.data!), ...(columns ? { columns } : {}), ...(o.transform ? { transform: o.transform } : {}) },
       model,
     },
-    "command line",
   );
   const [kTask, kTrain] = splitKey(keyFromSeed(cfg.seed), 2);
   const data = await taskData(cfg.task, kTask!);

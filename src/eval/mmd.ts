@@ -36,21 +36,21 @@ function assertPair(x: HostMatrix, y: HostMatrix, where: string): void {
 export function medianHeuristic(x: HostMatrix, y?: HostMatrix, maxPoints = 1000, seed = 0): number {
   let pooled = x;
   if (y) {
-    assertPair(x, y, "medianHeuristic");
+    assertPair(x, y, "MMD bandwidth");
     const data = new Float32Array(x.data.length + y.data.length);
     data.set(x.data);
     data.set(y.data, x.data.length);
     pooled = hostMatrix(x.rows + y.rows, x.cols, data);
   }
   const p = subsampleRows(pooled, maxPoints, seed);
-  if (p.rows < 2) throw new Error("medianHeuristic: needs at least 2 points");
+  if (p.rows < 2) throw new Error("MMD bandwidth: the median distance needs at least 2 points");
   const dist = new Float64Array((p.rows * (p.rows - 1)) / 2);
   let c = 0;
   for (let i = 0; i < p.rows; i++) for (let j = 0; j < i; j++) dist[c++] = Math.sqrt(sqDist(p, i, p, j));
   dist.sort();
   const mid = dist.length >> 1;
   const median = dist.length % 2 ? dist[mid]! : 0.5 * (dist[mid - 1]! + dist[mid]!);
-  if (!(median > 0)) throw new Error("medianHeuristic: the median distance is 0 (points coincide); pass a bandwidth");
+  if (!(median > 0)) throw new Error("MMD bandwidth: the median distance between the points is 0 (most of them coincide); give the kernel an explicit bandwidth");
   return median;
 }
 
@@ -67,14 +67,14 @@ function kernelSum(a: HostMatrix, b: HostMatrix, same: boolean, gamma: number): 
 
 /** The unbiased MMD² between samples x (m×D) and y (n×D), m, n ≥ 2. */
 export function mmd2(x: HostMatrix, y: HostMatrix, options: MmdOptions = {}): number {
-  assertPair(x, y, "mmd2");
+  assertPair(x, y, "MMD²");
   const maxPoints = options.maxPoints ?? 2000;
   const seed = options.seed ?? 0;
   const xs = subsampleRows(x, maxPoints, seed);
   const ys = subsampleRows(y, maxPoints, seed + 1);
-  if (xs.rows < 2 || ys.rows < 2) throw new Error(`mmd2: each sample needs at least 2 rows, got ${xs.rows} and ${ys.rows}`);
+  if (xs.rows < 2 || ys.rows < 2) throw new Error(`MMD²: each sample needs at least 2 rows, got ${xs.rows} and ${ys.rows}`);
   const h = options.bandwidth ?? medianHeuristic(xs, ys, 1000, seed + 2);
-  if (!(Number.isFinite(h) && h > 0)) throw new Error(`mmd2: bandwidth must be a finite number > 0, got ${h}`);
+  if (!(Number.isFinite(h) && h > 0)) throw new Error(`MMD²: the kernel bandwidth must be a finite number > 0, got ${h}`);
   const gamma = 1 / (2 * h * h);
   const m = xs.rows;
   const n = ys.rows;

@@ -21,6 +21,11 @@ export interface CsvTable {
   readonly matrix: HostMatrix;
 }
 
+/** A name or cell as an error message shows it: JSON-quoted, cut to 40 characters with "…". */
+export function showCell(v: string): string {
+  return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+}
+
 const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 const NON_FINITE = /^[+-]?(nan|inf|infinity)$/i;
 
@@ -51,7 +56,7 @@ export function parseCsv(text: string | Uint8Array, where: string, options: CsvR
       );
     }
     selected.forEach((c, j) => {
-      data[r * cols + j] = parseCell(row.cells[c]!, `${where}: line ${row.line}, column ${JSON.stringify(header[c])}`);
+      data[r * cols + j] = parseCell(row.cells[c]!, `${where}: line ${row.line}, column ${showCell(header[c]!)}`);
     });
   });
   return { header: selected.map((c) => header[c]!), matrix: hostMatrix(rows.length, cols, data) };
@@ -74,7 +79,7 @@ export function formatCsv(header: readonly string[], matrix: HostMatrix, where =
     for (let c = 0; c < matrix.cols; c++) {
       const v = matrix.data[r * matrix.cols + c]!;
       if (!Number.isFinite(v)) {
-        throw new Error(`${where}: refusing to write non-finite value ${v} at row ${r + 1}, column ${JSON.stringify(header[c])}`);
+        throw new Error(`${where}: refusing to write non-finite value ${v} at row ${r + 1}, column ${showCell(header[c]!)}`);
       }
       cells[c] = formatFloat32(v);
     }
@@ -99,7 +104,8 @@ function parseRecords(bytes: Uint8Array, where: string): CsvRecord[] {
       trim: true,
     }) as unknown as typeof parsed;
   } catch (err) {
-    throw new Error(`${where}: malformed CSV: ${String((err as Error).message).replace(/\s*\n\s*/g, " ")}`, { cause: err });
+    const msg = String((err as Error).message).replace(/\s*\n\s*/g, " ");
+    throw new Error(`${where}: malformed CSV: ${msg.length > 200 ? `${msg.slice(0, 200)}…` : msg}`, { cause: err });
   }
   const newline = bytes.includes(0x0a) ? 0x0a : 0x0d;
   const records: CsvRecord[] = [];
@@ -121,7 +127,7 @@ function parseRecords(bytes: Uint8Array, where: string): CsvRecord[] {
 function checkHeader(record: CsvRecord, where: string): string[] {
   const names = record.cells.map((c) => c.trim());
   if (names.every((n) => NUMBER.test(n) || NON_FINITE.test(n))) {
-    const shown = names.slice(0, 4).map((n) => JSON.stringify(n)).join(", ") + (names.length > 4 ? ", …" : "");
+    const shown = names.slice(0, 4).map(showCell).join(", ") + (names.length > 4 ? ", …" : "");
     throw new Error(
       `${where}: line ${record.line}: no header row (the first row ${shown} is all numbers); add a first row of column names`,
     );
@@ -136,7 +142,7 @@ function checkHeaderNames(names: readonly string[], where: string): void {
     if (n.trim() === "") throw new Error(`${where}: header column ${i + 1} has no name`);
     const first = seen.get(n);
     if (first !== undefined) {
-      throw new Error(`${where}: duplicate column name ${JSON.stringify(n)} (columns ${first + 1} and ${i + 1})`);
+      throw new Error(`${where}: duplicate column name ${showCell(n)} (columns ${first + 1} and ${i + 1})`);
     }
     seen.set(n, i);
   });
@@ -150,12 +156,12 @@ function selectColumns(header: readonly string[], wanted: readonly string[] | un
   if (wanted.length === 0) throw new Error(`${where}: the list of columns to read is empty`);
   const seen = new Set<string>();
   return wanted.map((name) => {
-    if (seen.has(name)) throw new Error(`${where}: column ${JSON.stringify(name)} is selected twice`);
+    if (seen.has(name)) throw new Error(`${where}: column ${showCell(name)} is selected twice`);
     seen.add(name);
     const i = header.indexOf(name);
     if (i < 0) {
-      const known = header.map((h) => JSON.stringify(h)).join(", ");
-      throw new Error(`${where}: column ${JSON.stringify(name)} not found (columns: ${known})`);
+      const known = header.slice(0, 8).map(showCell).join(", ") + (header.length > 8 ? `, … (${header.length} in all)` : "");
+      throw new Error(`${where}: column ${showCell(name)} not found (columns: ${known})`);
     }
     return i;
   });
@@ -164,10 +170,10 @@ function selectColumns(header: readonly string[], wanted: readonly string[] | un
 function parseCell(raw: string, where: string): number {
   const s = raw.trim();
   if (s === "") throw new Error(`${where}: empty cell, expected a number`);
-  if (NON_FINITE.test(s)) throw new Error(`${where}: ${JSON.stringify(s)} is not a finite number`);
-  if (!NUMBER.test(s)) throw new Error(`${where}: ${JSON.stringify(raw.length > 40 ? raw.slice(0, 40) + "…" : raw)} is not a number`);
+  if (NON_FINITE.test(s)) throw new Error(`${where}: ${showCell(s)} is not a finite number`);
+  if (!NUMBER.test(s)) throw new Error(`${where}: ${showCell(raw)} is not a number`);
   const v = Math.fround(Number(s));
-  if (!Number.isFinite(v)) throw new Error(`${where}: ${s} is not a finite number in float32 (too large)`);
+  if (!Number.isFinite(v)) throw new Error(`${where}: ${s.length > 40 ? `${s.slice(0, 40)}…` : s} is not a finite number in float32 (too large)`);
   return v;
 }
 

@@ -7,3 +7,4 @@ export * from "./config.js";
 export * from "./train-step.js";
 export * from "./loss-log.js";
 export * from "./loop.js";
+export * from "./divergence.js";

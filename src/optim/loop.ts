@@ -1,10 +1,11 @@
 /**
  * The plain training loop around a built step: batch k from the caller, one jitted step, the loss read
- * back asynchronously every `logEvery` steps (./loss-log.ts). Continues from `state.step`, so a loop
+ * back asynchronously every `logEvery` steps (./loss-log.ts), which stops a diverged run (./divergence.ts). Continues from `state.step`, so a loop
  * stopped at N and resumed runs exactly the steps of an uninterrupted one.
  */
 import type { JArray } from "../backend/jax.js";
 import type { Params } from "../nn/params.js";
+import type { Divergence } from "./divergence.js";
 import { LossLog, type StepLoss } from "./loss-log.js";
 import { disposeTrainStepState, type TrainStep, type TrainStepState } from "./train-step.js";
 import type { OptState } from "./transform.js";
@@ -18,8 +19,8 @@ export interface RunStepsOptions {
   logEvery?: number;
   /** Called for every step once its loss has been read. */
   onLoss?: (p: StepLoss) => void;
-  /** The error for a non-finite loss at (1-based) step `step`. */
-  diverged: (step: number, loss: number) => Error;
+  /** The error for a diverged loss (non-finite or exploding, ./divergence.ts) at (1-based) step `step`. */
+  diverged: (step: number, loss: number, d: Divergence) => Error;
 }
 
 /** Runs the steps; consumes `state` (released if the run fails) and returns the new one with every loss. */

@@ -1,9 +1,10 @@
 /**
  * Reading a training loop's losses without a synchronous device read: the loop hands over each step's
- * device loss, and every `every` steps they are read back asynchronously together. A non-finite loss
- * among those read stops the run (divergence is caught at most `every − 1` steps late).
+ * device loss, and every `every` steps they are read back asynchronously together. A diverged loss
+ * among those read (non-finite or exploding: ./divergence.ts) stops the run, at most `every − 1` steps late.
  */
 import type { JArray } from "../backend/jax.js";
+import { DivergenceDetector, type Divergence } from "./divergence.js";
 
 export interface StepLoss {
   /** The optimizer step (1-based: the loss of the k-th update). */
@@ -13,14 +14,15 @@ export interface StepLoss {
 
 export class LossLog {
   private pending: { step: number; loss: JArray }[] = [];
+  private readonly detector = new DivergenceDetector();
 
   /**
    * @param every read back after this many steps (≥ 1)
-   * @param diverged the error to throw for the first non-finite loss read
+   * @param diverged the error to throw for the first diverged loss read (see ./divergence.ts)
    */
   constructor(
     private readonly every: number,
-    private readonly diverged: (step: number, loss: number) => Error,
+    private readonly diverged: (step: number, loss: number, d: Divergence) => Error,
   ) {
     if (!(Number.isInteger(every) && every >= 1)) throw new Error(`logEvery must be a whole number ≥ 1, got ${every}`);
   }
@@ -37,8 +39,10 @@ export class LossLog {
     this.pending = [];
     const values = await Promise.all(batch.map((p) => p.loss.data()));
     const out = batch.map((p, i) => ({ step: p.step, loss: Number(values[i]![0]) }));
-    const bad = out.find((p) => !Number.isFinite(p.loss));
-    if (bad) throw this.diverged(bad.step, bad.loss);
+    for (const p of out) {
+      const d = this.detector.observe(p.step, p.loss);
+      if (d) throw this.diverged(d.step, d.loss, d);
+    }
     return out;
   }
 

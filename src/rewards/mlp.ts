@@ -11,6 +11,7 @@ import { toHost, upload } from "../backend/ownership.js";
 import type { HostMatrix } from "../data/matrix.js";
 import { optimizerFromConfig, optimizerStaticKey, plainFitOptimizer } from "../optim/config.js";
 import { runSteps } from "../optim/loop.js";
+import { describeDivergence } from "../optim/divergence.js";
 import { disposeTrainStepState, makeTrainStep, type TrainStep } from "../optim/train-step.js";
 import { batchIndices } from "../data/batches.js";
 import type { MlpModel, MlpRegressorSpec } from "./types.js";
@@ -113,7 +114,7 @@ export async function fitMlp(
     logEvery: opts.logEvery,
     batch: regressorBatch(u, v, D, Math.min(spec.batchSize, n), dataSeed),
     onLoss: (p) => opts.onStep?.(p.step, spec.steps, p.loss),
-    diverged: (step, loss) => new Error(`mlp reward: training diverged at step ${step} (loss ${loss}); lower learningRate`),
+    diverged: (step, _loss, d) => new Error(`mlp reward: training diverged at step ${step}: ${describeDivergence(d)}; the learning rate is likely too high (lower --lr / learningRate)`),
   });
   const tensors = await mlpToTensors(r.state.params);
   disposeTrainStepState(r.state);

@@ -8,6 +8,7 @@ import { defaultTrainConfig } from "../training/trainer.js";
 import { TRANSFORM_KINDS } from "../data/transform.js";
 import * as z from "zod";
 import { describeZodIssues, unknownKeysMessage } from "../io/zod-error.js";
+import { MAX_STEPS } from "./resource-bounds.js";
 
 /** A strict object whose unknown-key errors suggest the nearest known key. */
 export function strict<T extends z.ZodRawShape>(shape: T) {
@@ -161,7 +162,7 @@ export const RewardSchema = strict({
   l2: nonNegative().optional(),
   hidden: int(1).optional(),
   members: int(1).optional(),
-  steps: int(1).optional(),
+  steps: int(1).max(MAX_STEPS).optional(),
   /** MLP / ensemble regressors: hidden layers, Adam learning rate and minibatch size. */
   layers: int(1).optional(),
   learningRate: positive().optional(),
@@ -203,7 +204,7 @@ export const ScheduleSchema = strict({
 
 /** Optimisation of the denoiser. gradClip 0 = off; ema is the EMA decay (0 = no averaging). */
 export const TrainSchema = strict({
-  steps: int(0).default(defaultTrainConfig.steps),
+  steps: int(1).max(MAX_STEPS).default(defaultTrainConfig.steps),
   batchSize: int(1).default(defaultTrainConfig.batchSize),
   learningRate: positive().default(defaultTrainConfig.learningRate),
   weightDecay: nonNegative().default(defaultTrainConfig.weightDecay),

@@ -10,6 +10,7 @@ import { readText } from "../io/files.js";
 import { parseJson } from "../io/json.js";
 import { TASKS_WITH_REWARD, checkSamplingSteps, describeConfigError, experimentShape, methodPath, methodsOf, strict, type RunConfig } from "./config-schemas.js";
 import type { AddIssue, MethodRequirements } from "./methods/context.js";
+import { checkConfigMemory, type SizedConfig } from "./resource-bounds.js";
 import { METHOD_MODULES, methodModule } from "./methods/registry.js";
 
 /** The tuple of the registered modules' schemas (its element types give the union's member types). */
@@ -27,6 +28,7 @@ export const ExperimentConfigSchema = strict({
   sampling: experimentShape.sampling,
 }).superRefine((cfg, ctx) => {
   checkSamplingSteps(cfg, ctx);
+  checkConfigMemory(cfg as SizedConfig, (path, message, input) => ctx.addIssue({ code: "custom", path, message, input }));
   if (cfg.method === undefined) return;
   const run = cfg as Partial<RunConfig>;
   methodsOf(cfg).forEach((m, i) => {

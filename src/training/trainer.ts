@@ -20,6 +20,7 @@ import type { AdamState } from "../optim/adam.js";
 import { defaultOptimizerConfig, optimizerFromConfig, optimizerStaticKey, type OptimizerConfig } from "../optim/config.js";
 import { learningRate } from "../optim/lr-schedule.js";
 import { runSteps } from "../optim/loop.js";
+import { describeDivergence } from "../optim/divergence.js";
 import { disposeTrainStepState, makeTrainStep, type TrainStep, type TrainStepState } from "../optim/train-step.js";
 
 /** A denoiser training run: the optimizer (../optim/config.ts) plus the number of steps and the batch size. */
@@ -155,7 +156,8 @@ export async function trainSteps(
       return batch;
     },
     onLoss: (p) => opts.onProgress?.({ step: p.step, total: until, loss: p.loss, lr: learningRate(lrSched, p.step - 1) }),
-    diverged: (step, loss) => new Error(`training diverged at step ${step}: the loss is ${loss} (try a lower learningRate or gradClip)`),
+    diverged: (step, _loss, d) =>
+      new Error(`training diverged at step ${step}: ${describeDivergence(d)}; the learning rate is likely too high (lower --lr, or model.train.learningRate in a config; gradClip helps too), or the data are badly scaled`),
   });
   return { ...(r.state as TrainState), losses: r.losses };
 }
