@@ -238,8 +238,10 @@ pre { background: #fff; border: 1px solid #ddd; padding: 12px; overflow: auto; f
 .empty { color: #777; font-style: italic; }
 table.summary { width: 100%; }
 table.summary th, table.summary td { white-space: normal; vertical-align: top; padding: 7px 10px; }
-table.summary tbody th { min-width: 150px; }
-table.summary td.num, table.summary .sub { white-space: nowrap; }
+table.summary tbody th { min-width: 150px; max-width: 240px; }
+table.summary td.num, table.summary td .sub { white-space: nowrap; }
+table.summary tbody th .sub { font-weight: 400; }
+table.summary tbody th a { white-space: nowrap; }
 table.summary td.meaning { min-width: 240px; color: #333; }
 table.summary tr.flagged td.meaning { color: #8a1c14; }
 thead .sub { font-weight: 400; }

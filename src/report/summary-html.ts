@@ -82,7 +82,7 @@ function fileHref(path: string): string {
 }
 
 function methodCell(h: HeadlineMetrics, files: readonly ReportFile[]): string {
-  const links = files.map((f) => `<a href="${fileHref(f.path)}" title="${escapeHtml(f.path)}">${escapeHtml(f.kind === "samples" ? "samples" : f.label)}</a>`);
+  const links = files.map((f) => `<a href="${fileHref(f.path)}" title="${escapeHtml(f.path)}">${escapeHtml(f.kind === "samples" ? "samples" : f.label.replace(/\.safetensors$/, ""))}</a>`);
   return `<strong>${escapeHtml(h.name)}</strong>${links.length > 0 ? sub(links.join(" · ")) : ""}`;
 }
 
