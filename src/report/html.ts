@@ -242,7 +242,7 @@ table.summary tbody th { min-width: 150px; max-width: 240px; }
 table.summary td.num, table.summary td .sub { white-space: nowrap; }
 table.summary tbody th .sub { font-weight: 400; }
 table.summary tbody th a { white-space: nowrap; }
-table.summary td.meaning { min-width: 240px; color: #333; }
+table.summary td.meaning { min-width: 200px; color: #333; }
 table.summary tr.flagged td.meaning { color: #8a1c14; }
 thead .sub { font-weight: 400; }
 .sub { display: block; color: #666; font-size: 12px; }

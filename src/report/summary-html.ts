@@ -49,7 +49,7 @@ function distanceCell(h: HeadlineMetrics, i: number): string {
   if (!d) return DASH;
   const far = d.verdict === "far above floor";
   const ratio = `<span class="${far ? "flag" : d.verdict === "at floor" ? "ok" : "warn"}">${far ? "⚠ " : ""}${dataHtml(d.ratio, i, `${formatNumber(d.ratio.value)}×`)} floor</span>`;
-  return `${ratio}${sub(`${dataHtml(d.value, i)} vs floor ${dataHtml(d.floor, i)} (to ${d.against === "target" ? "target p*" : "data"})`)}`;
+  return `${ratio}${sub(`${dataHtml(d.value, i)} vs ${dataHtml(d.floor, i)} · to ${d.against === "target" ? "p*" : "data"}`)}`;
 }
 
 function klCell(h: HeadlineMetrics, i: number): string {
@@ -96,7 +96,7 @@ interface Col {
 
 const COLUMNS: Col[] = [
   { header: "reward", unit: "mean ± std", has: (h) => !!h.reward, cell: rewardCell, cls: "num" },
-  { header: "distance", unit: "sliced-W₂ ÷ floor", has: (h) => !!h.distance, cell: distanceCell, cls: "num" },
+  { header: "distance", unit: "sliced-W₂ ÷ its floor", has: (h) => !!h.distance, cell: distanceCell, cls: "num" },
   { header: "KL to pretrained", unit: "path KL per sample", has: (h) => !!h.kl, cell: klCell, cls: "num" },
   { header: "accuracy / macro-F1", unit: "requested label", has: (h) => !!h.classification, cell: classificationCell, cls: "num" },
   { header: "cost", unit: "evals, wall clock", has: (h) => !!h.cost, cell: costCell, cls: "num" },
