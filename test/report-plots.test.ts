@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { hostMatrix } from "../src/data/matrix.js";
 import { lineChart, metricChart, metricPoints, resultLabel, scatterPlot, subsampleIndices } from "../src/report/plots.js";
 import type { ResultRow } from "../src/report/types.js";
+import { costChart, rewardDistanceChart } from "../src/report/comparison.js";
+import { headlineMetrics } from "../src/report/headline.js";
 
 /** Number of drawn symbols in the data layers (vega groups each mark's items under class "mark-<type> role-mark"). */
 function dataMarks(svg: string, type: "symbol" | "rect" | "area" | "line"): number {
@@ -181,5 +183,83 @@ describe("metricChart", () => {
     expect(dataMarks(svg, "symbol")).toBe(2);
     expect(svg).toContain("rcgdm target=1 (#2)");
     expect(svg).toContain("exact");
+  });
+});
+
+/**
+ * Every legend's box in absolute SVG coordinates: the padding group's translate plus the legend's own
+ * translate, and the size of its background path (vega writes "M0,0h{w}v{h}h-{w}Z").
+ */
+function legendBoxes(svg: string): { x: number; y: number; w: number; h: number; width: number; height: number }[] {
+  const root = svg.match(/^<svg[^>]*\swidth="([\d.]+)"\s+height="([\d.]+)"\s+viewBox="0 0 ([\d.]+) ([\d.]+)"/);
+  if (!root) throw new Error("no width/height/viewBox on the root <svg>");
+  expect(root[1]).toBe(root[3]);
+  expect(root[2]).toBe(root[4]);
+  const pad = svg.match(/<g fill="none" stroke-miterlimit="4" transform="translate\(([-\d.]+),([-\d.]+)\)">/);
+  if (!pad) throw new Error("no padding group");
+  const out = [];
+  for (const m of svg.matchAll(
+    /<g class="mark-group role-legend"[^>]*><g transform="translate\(([-\d.]+),([-\d.]+)\)"><path class="background"[^>]*d="M0,0h([\d.]+)v([\d.]+)h/g,
+  )) {
+    out.push({ x: +pad[1]! + +m[1]!, y: +pad[2]! + +m[2]!, w: +m[3]!, h: +m[4]!, width: +root[1]!, height: +root[2]! });
+  }
+  return out;
+}
+
+function expectLegendInside(svg: string, labels: string[]): void {
+  const boxes = legendBoxes(svg);
+  expect(boxes.length).toBeGreaterThan(0);
+  for (const b of boxes) {
+    expect(b.w).toBeGreaterThan(0);
+    expect(b.x).toBeGreaterThanOrEqual(0);
+    expect(b.y).toBeGreaterThanOrEqual(0);
+    expect(b.x + b.w).toBeLessThanOrEqual(b.width);
+    expect(b.y + b.h).toBeLessThanOrEqual(b.height);
+  }
+  // Labels drawn in full (vega ends a truncated label with "…").
+  const drawn = legendLabels(svg);
+  for (const l of labels) expect(drawn).toContain(l.replace(/&/g, "&amp;").replace(/</g, "&lt;"));
+  expect(drawn.some((t) => t.endsWith("…"))).toBe(false);
+}
+
+describe("comparison charts", () => {
+  const names = Array.from({ length: 12 }, (_, i) => `method number ${i} with a rather long descriptive label`);
+  const rows: ResultRow[] = names.map((label, i) => ({
+    method: "dps",
+    label,
+    target: null,
+    alpha: null,
+    samples: 100,
+    reward: { mean: i / 4, std: 1 },
+    reference: { rewardMean: 2 },
+    swToTilted: { value: 0.1 * (1 + i), floor: 0.1, ratio: 1 + i },
+    cost: { rewardEvals: 10 * i, seconds: 1 + i, trainSeconds: i % 2 },
+  }));
+  const heads = rows.map((r) => headlineMetrics(r));
+
+  it("reward vs distance: one point per row, the whole legend inside the viewBox, no label cut", async () => {
+    const fig = (await rewardDistanceChart(heads))!;
+    wellFormed(fig.svg);
+    expect(dataMarks(fig.svg, "symbol")).toBe(12);
+    expectLegendInside(fig.svg, names);
+  });
+
+  it("cost: a bar per row and part, legend inside the viewBox", async () => {
+    const fig = (await costChart(heads))!;
+    wellFormed(fig.svg);
+    expect(dataMarks(fig.svg, "rect")).toBe(12 + 6); // sampling for every row, training for the 6 odd ones
+    expectLegendInside(fig.svg, ["sampling", "training"]);
+  });
+
+  it("draws nothing to compare with fewer than two rows", async () => {
+    expect(await rewardDistanceChart(heads.slice(0, 1))).toBeUndefined();
+    expect(await costChart(heads.slice(0, 1))).toBeUndefined();
+  });
+
+  it("the existing charts keep their legends inside the viewBox too", async () => {
+    const sets = names.slice(0, 6).map((n, i) => ({ name: n, points: grid(20, i) }));
+    expectLegendInside(await scatterPlot({ title: "s", sets }), names.slice(0, 6));
+    const series = names.slice(0, 4).map((n, i) => ({ name: n, points: [{ x: 0, y: i }, { x: 1, y: i + 1 }] }));
+    expectLegendInside(await lineChart({ title: "l", xLabel: "x", yLabel: "y", series }), names.slice(0, 4));
   });
 });

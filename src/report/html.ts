@@ -1,10 +1,16 @@
 /**
  * report.html: one self-contained page (inline CSS, inline SVG plots; no scripts, no external fonts,
- * styles, images or links) summarising a run: header, results table, timings, plots, notes and the
- * full config. All text from the report is HTML-escaped. Works in Node and in a browser (pure string
- * building, no DOM).
+ * styles or images; links only to the run's own files beside it) summarising a run: header, a
+ * summary of the headline numbers per row (./summary-html.ts) with its comparison charts, the full
+ * results table folded below, timings, plots, notes and the full config (docs/report.md). All text
+ * from the report is HTML-escaped. Works in Node and in a browser (pure string building, no DOM).
  */
-import type { Report, ResultRow } from "./types.js";
+import { escapeHtml, formatNumber } from "./format.js";
+import { FAR_FROM_FLOOR_RATIO, reportHeadlines } from "./headline.js";
+import { otherFilesHtml, summaryTableHtml } from "./summary-html.js";
+import type { Report, ReportFile, ResultRow } from "./types.js";
+
+export { escapeHtml, formatNumber } from "./format.js";
 
 /** A rendered plot for the page: an SVG string from ./plots.ts, its title and an optional caption. */
 export interface PlotFigure {
@@ -16,32 +22,12 @@ export interface PlotFigure {
 export interface ReportHtmlOptions {
   title: string;
   report: Report;
+  /** Charts shown with the summary (./comparison.ts `comparisonPlots`). */
+  summaryPlots?: PlotFigure[];
   plots?: PlotFigure[];
   notes?: string[];
   /** When the run finished; shown in the header. Default: now. */
   generatedAt?: Date | string;
-}
-
-/** Escapes text for HTML element content and double- or single-quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&#39;");
-}
-
-/**
- * A number for display: whole numbers as they are (sample counts, steps), others to 4 significant
- * digits; NaN and infinities spelled out.
- */
-export function formatNumber(v: number): string {
-  if (Number.isNaN(v)) return "NaN";
-  if (v === Infinity) return "∞";
-  if (v === -Infinity) return "−∞";
-  if (Number.isInteger(v) && Math.abs(v) < 1e15) return String(v);
-  return v.toPrecision(4);
 }
 
 interface Cell {
@@ -208,7 +194,7 @@ export function scopeSvgIds(svg: string, prefix: string): string {
     .replace(/(href=")#([^"]+)(")/g, (_m, a: string, id: string, b: string) => `${a}#${p(id)}${b}`);
 }
 
-function figureHtml(plot: PlotFigure, i: number): string {
+function figureHtml(plot: PlotFigure, i: number, prefix = "p"): string {
   const svg = plot.svg.trim();
   if (!svg.startsWith("<svg") || !svg.endsWith("</svg>")) {
     throw new Error(`renderReportHtml: plot ${i + 1} ("${plot.title}") is not an SVG document`);
@@ -219,7 +205,7 @@ function figureHtml(plot: PlotFigure, i: number): string {
   const caption = plot.caption ? `<p>${escapeHtml(plot.caption)}</p>` : "";
   return (
     `<figure>\n<figcaption><strong>${escapeHtml(plot.title)}</strong>${caption}</figcaption>\n` +
-    `${scopeSvgIds(svg, `p${i + 1}-`)}\n</figure>`
+    `${scopeSvgIds(svg, `${prefix}${i + 1}-`)}\n</figure>`
   );
 }
 
@@ -250,9 +236,36 @@ details { margin-top: 8px; }
 summary { cursor: pointer; font-weight: 600; }
 pre { background: #fff; border: 1px solid #ddd; padding: 12px; overflow: auto; font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 .empty { color: #777; font-style: italic; }
+table.summary { width: 100%; }
+table.summary th, table.summary td { white-space: normal; vertical-align: top; padding: 7px 10px; }
+table.summary tbody th { min-width: 150px; max-width: 240px; }
+table.summary td.num, table.summary td .sub { white-space: nowrap; }
+table.summary tbody th .sub { font-weight: 400; }
+table.summary tbody th a { white-space: nowrap; }
+table.summary td.meaning { min-width: 200px; color: #333; }
+table.summary tr.flagged td.meaning { color: #8a1c14; }
+thead .sub { font-weight: 400; }
+.sub { display: block; color: #666; font-size: 12px; }
+.na { color: #999; }
+.flag { color: #b3261e; font-weight: 600; }
+.warn { color: #9a5b00; }
+.ok { color: #1e6b2f; }
+.files { color: #555; margin: 6px 0 0; }
+a { color: #1a5fb4; }
+.summary-plots { margin-top: 16px; }
 `;
 
-const KNOWN_SECTIONS = new Set(["version", "config", "results", "timings", "training", "distances"]);
+const FAR_LABEL = `${FAR_FROM_FLOOR_RATIO}×`;
+
+const KNOWN_SECTIONS = new Set(["version", "config", "results", "timings", "training", "distances", "files"]);
+
+function reportFiles(report: Report): ReportFile[] {
+  const f = report.files;
+  if (!Array.isArray(f)) return [];
+  return f.filter(
+    (x): x is ReportFile => x !== null && typeof x === "object" && typeof x.path === "string" && typeof x.label === "string" && (x.kind === "samples" || x.kind === "model"),
+  );
+}
 
 /**
  * The report as one self-contained HTML page: title and time, results table (union of the metrics
@@ -268,7 +281,9 @@ export function renderReportHtml(opts: ReportHtmlOptions): string {
   const whenText = typeof when === "string" ? when : when.toISOString();
 
   const results = report.results as readonly ResultRow[];
-  const resultsBlock =
+  const files = reportFiles(report);
+  const summaryPlots = opts.summaryPlots ?? [];
+  const rawTable =
     results.length > 0
       ? tableHtml(
           results as unknown as Record<string, unknown>[],
@@ -276,7 +291,7 @@ export function renderReportHtml(opts: ReportHtmlOptions): string {
           [...(results.some((r) => typeof r.label === "string") ? ["label"] : []), "method", "target", "alpha", "samples"],
           `${results.length} result row(s); {mean, std} shown as mean ± std; blank = not measured for that row.`,
         )
-      : `<p class="empty">No results.</p>`;
+      : "";
 
   const parts: string[] = [];
   parts.push(`<header>\n<h1>${escapeHtml(title)}</h1>`);
@@ -285,7 +300,23 @@ export function renderReportHtml(opts: ReportHtmlOptions): string {
       `<span>total ${escapeHtml(formatSeconds(report.timings.totalSeconds))}</span>` +
       `<span>report.json version ${escapeHtml(String(report.version))}</span></p>\n</header>`,
   );
-  parts.push(`<section>\n<h2>Results</h2>\n${resultsBlock}\n</section>`);
+  if (results.length === 0) {
+    parts.push(`<section>\n<h2>Summary</h2>\n<p class="empty">No results.</p>\n</section>`);
+  } else {
+    const summary =
+      `<section id="summary">\n<h2>Summary</h2>\n` +
+      `<p class="meta">Headline numbers per row (docs/report.md): the reward against its exact value (z = gap in standard errors), ` +
+      `the distance to the law the row should match in multiples of its floor (⚠ above ${FAR_LABEL}), the KL to the pretrained model, ` +
+      `accuracy for classification tilts, and the cost. — = not measured for that row.</p>\n` +
+      `${summaryTableHtml(reportHeadlines(report), files)}\n${otherFilesHtml(files)}` +
+      (summaryPlots.length > 0 ? `\n<div class="plots summary-plots">\n${summaryPlots.map((p, i) => figureHtml(p, i, "s")).join("\n")}\n</div>` : "") +
+      `\n</section>`;
+    parts.push(summary);
+    parts.push(
+      `<section id="results">\n<h2>All results</h2>\n<details><summary>Full results table (${results.length} row(s), every key of report.json)</summary>\n` +
+        `${rawTable}\n</details>\n</section>`,
+    );
+  }
 
   if (Array.isArray(report.distances) && report.distances.length > 0) {
     parts.push(
@@ -298,7 +329,7 @@ export function renderReportHtml(opts: ReportHtmlOptions): string {
   }
 
   if (plots.length > 0) {
-    parts.push(`<section>\n<h2>Plots</h2>\n<div class="plots">\n${plots.map(figureHtml).join("\n")}\n</div>\n</section>`);
+    parts.push(`<section>\n<h2>Plots</h2>\n<div class="plots">\n${plots.map((p, i) => figureHtml(p, i)).join("\n")}\n</div>\n</section>`);
   }
 
   const training = trainingHtml(report.training);

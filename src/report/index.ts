@@ -5,4 +5,7 @@
 export * from "./types.js";
 export * from "./plots.js";
 export * from "./html.js";
+export * from "./headline.js";
+export * from "./summary-html.js";
+export * from "./comparison.js";
 export * from "./standard.js";

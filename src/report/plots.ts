@@ -13,14 +13,16 @@ import type { TopLevelSpec } from "vega-lite";
 import type { HostMatrix } from "../data/matrix.js";
 import type { MeanStd, ResultRow } from "./types.js";
 import { mulberry32 } from "../data/host-rng.js";
+import { formatSetting } from "./format.js";
 
 /** Default size of the data rectangle in pixels (axes, title and legend add to it). */
 export const PLOT_WIDTH = 360;
 export const PLOT_HEIGHT = 300;
 
-const FONT = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif";
+export const FONT = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif";
 
-const BASE_CONFIG = {
+/** Shared Vega-Lite config of every report plot (font, axis and legend sizes, title style). */
+export const BASE_CONFIG = {
   font: FONT,
   background: "white",
   view: { stroke: "#cfcfcf" },
@@ -28,6 +30,15 @@ const BASE_CONFIG = {
   legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 220 },
   title: { fontSize: 14, subtitleFontSize: 11, subtitleColor: "#666", anchor: "start" as const, offset: 8 },
 };
+
+/**
+ * A bottom legend for named categories that is never cut: labels drawn in full (no length limit; the
+ * SVG grows to hold them), one column when a label is long, else two.
+ */
+export function categoryLegend(names: readonly string[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const widest = Math.max(0, ...names.map((n) => n.length));
+  return { title: null, orient: "bottom", direction: "vertical", columns: widest > 28 ? 1 : 2, labelLimit: 0, symbolOpacity: 1, ...extra };
+}
 
 /** Categorical colours (Tableau 10): distinguishable, print-friendly. */
 const CATEGORY_SCHEME = "tableau10";
@@ -277,7 +288,7 @@ export async function scatterPlot(opts: ScatterOptions): Promise<string> {
           field: "set",
           type: "nominal",
           scale: { domain: sets.map((s) => s.name), scheme: CATEGORY_SCHEME },
-          legend: { title: null, symbolOpacity: 1, orient: "bottom", columns: 2, labelLimit: 200 },
+          legend: categoryLegend(sets.map((s) => s.name)),
         },
       },
     });
@@ -379,15 +390,7 @@ export async function lineChart(opts: LineChartOptions): Promise<string> {
     field: "series",
     type: "nominal",
     scale: { domain: names, scheme: CATEGORY_SCHEME },
-    legend: {
-      title: null,
-      orient: "bottom",
-      columns: 2,
-      labelLimit: 200,
-      symbolType: "stroke",
-      symbolStrokeWidth: 2.5,
-      symbolOpacity: 1,
-    },
+    legend: categoryLegend(names, { symbolType: "stroke", symbolStrokeWidth: 2.5 }),
   };
   const layers: any[] = [];
   if (bands.length > 0) {
@@ -520,9 +523,6 @@ export async function metricChart(opts: MetricChartOptions): Promise<string> {
   return renderVegaLite(spec);
 }
 
-function formatSetting(v: number): string {
-  return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4)));
-}
 
 /** A short label for a result row: its `label` (else its method), plus "target=…" and "α=…" where they apply. */
 export function resultLabel(row: Pick<ResultRow, "method" | "label" | "target" | "alpha">): string {

@@ -79,6 +79,19 @@ export interface DistanceRow {
   [metric: string]: number | string | null;
 }
 
+/**
+ * A file a run wrote beside its report: samples (CSV) or a model (safetensors), named relative to
+ * the report's folder; `rows` are the indices into `results` it belongs to (absent: the whole run's,
+ * e.g. the base model).
+ */
+export interface ReportFile {
+  path: string;
+  kind: "samples" | "model";
+  /** What it is, for a reader: the samples' or the model's name. */
+  label: string;
+  rows?: number[];
+}
+
 /** report.json version 1. */
 export interface Report {
   version: 1;
@@ -91,6 +104,8 @@ export interface Report {
   training?: TrainingSection;
   /** Optional extra section: distribution distances. */
   distances?: DistanceRow[];
+  /** Optional: the samples and model files the run wrote, and the rows they belong to. */
+  files?: ReportFile[];
   /** Further sections (free-form, JSON-serialisable). */
   [section: string]: unknown;
 }

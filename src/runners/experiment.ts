@@ -13,7 +13,8 @@ import { writeCsv } from "../io/csv.js";
 import { checkDistinctFileNames, fileLabel, modelFileNames } from "../io/outputs.js";
 import { renderReportHtml, type PlotFigure } from "../report/html.js";
 import { lineChart, scatterPlot } from "../report/plots.js";
-import type { Report, ResultRow } from "../report/types.js";
+import { comparisonPlots } from "../report/comparison.js";
+import type { Report, ReportFile, ResultRow } from "../report/types.js";
 import { writeReport } from "../report/write.js";
 import { disposeTrainState, initTrainState, trainSteps } from "../training/trainer.js";
 import { checkTaskReward, type ExperimentConfig } from "./config.js";
@@ -114,18 +115,21 @@ export async function runExperiment(
   const sections: Record<string, unknown> = {};
   const checkpoints: { name: string; save: (path: string) => void | Promise<void> }[] = [];
   const timings: Record<string, number> = {};
+  const owners: FileOwner[] = [];
   for (const [i, method] of methods.entries()) {
     const label = labels[i]!;
     const ctx: MethodContext = { cfg, method, index: i, label, state, data, model, train, sampler, key: kMethods[i]!, base: getBase, evalSets, evalPairs, hooks, earlierRows: rows.slice() };
     const t0 = performance.now();
     const out = await methodModule(method.kind).run(ctx);
     timings[`${label}Seconds`] = (performance.now() - t0) / 1000;
+    const first = rows.length;
     // Every row names its method's kind; its label is the runner's (e.g. "cfg[a=1]"), else the entry's.
     for (const row of out.rows) rows.push({ ...row, method: method.kind, label: typeof row.label === "string" ? row.label : label });
     samples.push(...out.samples);
     plots.push(...out.plots);
     Object.assign(sections, out.sections ?? {});
     checkpoints.push(...(out.checkpoints ?? []));
+    owners.push({ rows: rows.slice(first).map((r, k) => ({ index: first + k, sampled: r.samples > 0 })), samples: out.samples.map((x) => x.label), models: (out.checkpoints ?? []).map((c) => c.name) });
   }
 
   const b = base as BaseModel | undefined;
@@ -139,6 +143,7 @@ export async function runExperiment(
     config: cfg as unknown as Record<string, unknown>,
     results: rows,
     ...sections,
+    files: filesSection(owners, samples.length, b !== undefined),
     timings: { totalSeconds: (performance.now() - started) / 1000, ...timings },
   } as Report;
 
@@ -165,6 +170,7 @@ export async function runExperiment(
   const html = renderReportHtml({
     title: opts.title ?? "rewardiff run",
     report,
+    summaryPlots: await comparisonPlots(report),
     plots: figures,
     notes: [
       "Distances (sliced Wasserstein, MMD²) compare generated samples with fresh data; each floor is the same metric between two independent data draws of the same size, the smallest value sampling noise allows.",
@@ -192,6 +198,34 @@ export async function runExperiment(
   for (const k of evalKeys) k.dispose();
   state.release();
   return { report, samples, files };
+}
+
+/** The result rows (index into `results`; whether it has samples) and the files of one method entry. */
+interface FileOwner {
+  rows: { index: number; sampled: boolean }[];
+  samples: string[];
+  models: string[];
+}
+
+/**
+ * report.json `files`: each samples file with its row (the entry's rows that have samples, in order,
+ * when they pair one to one with its sample sets; else all its rows), each method's models with all its
+ * rows, and the base model. Names as written below (samples.csv when the run has one sample set).
+ */
+function filesSection(owners: readonly FileOwner[], sampleSets: number, hasBase: boolean): ReportFile[] {
+  const out: ReportFile[] = [];
+  for (const o of owners) {
+    const all = o.rows.map((r) => r.index);
+    const sampled = o.rows.filter((r) => r.sampled).map((r) => r.index);
+    const paired = sampled.length === o.samples.length;
+    o.samples.forEach((label, k) => {
+      const path = sampleSets === 1 ? "samples.csv" : samplesFileName(label);
+      out.push({ path, kind: "samples", label, rows: paired ? [sampled[k]!] : all });
+    });
+    for (const name of o.models) out.push({ path: name, kind: "model", label: name, rows: all });
+  }
+  if (hasBase) out.push({ path: "model.safetensors", kind: "model", label: "base model" });
+  return out;
 }
 
 /** Window-averaged loss curve (at most ~100 points) for plotting. */
