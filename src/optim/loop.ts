@@ -21,6 +21,8 @@ export interface RunStepsOptions {
   onLoss?: (p: StepLoss) => void;
   /** The error for a diverged loss (non-finite or exploding, ./divergence.ts) at (1-based) step `step`. */
   diverged: (step: number, loss: number, d: Divergence) => Error;
+  /** Checked before every step: true stops the loop there (the state is returned as it is). */
+  stop?: () => boolean;
 }
 
 /** Runs the steps; consumes `state` (released if the run fails) and returns the new one with every loss. */
@@ -39,7 +41,7 @@ export async function runSteps<P extends Params, O extends OptState>(
   };
   let s = state;
   try {
-    while (s.step < o.until) {
+    while (s.step < o.until && !o.stop?.()) {
       const r = trainer.step(s, o.batch(s.step));
       s = r.state;
       for (const a of r.aux) a.dispose();
