@@ -25,6 +25,12 @@ export interface RunStepsOptions {
   stop?: () => boolean;
 }
 
+/** How often (ms) a loop gives the event loop a turn: signal handlers (Ctrl-C), timers, a browser's page. */
+const YIELD_MS = 100;
+
+/** Waits one macrotask (a resolved promise would not let signal handlers or rendering run). */
+const nextTask = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+
 /** Runs the steps; consumes `state` (released if the run fails) and returns the new one with every loss. */
 export async function runSteps<P extends Params, O extends OptState>(
   trainer: TrainStep<P, O>,
@@ -40,8 +46,15 @@ export async function runSteps<P extends Params, O extends OptState>(
     }
   };
   let s = state;
+  let turn = performance.now();
   try {
-    while (s.step < o.until && !o.stop?.()) {
+    while (s.step < o.until) {
+      // Device reads resolve as microtasks: without a macrotask now and then, a Ctrl-C handler never runs.
+      if (performance.now() - turn >= YIELD_MS) {
+        await nextTask();
+        turn = performance.now();
+      }
+      if (o.stop?.()) break;
       const r = trainer.step(s, o.batch(s.step));
       s = r.state;
       for (const a of r.aux) a.dispose();
