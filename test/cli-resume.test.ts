@@ -79,7 +79,7 @@ beforeAll(() => {
 afterAll(removeTempDirs);
 
 describe("rewardiff train: Ctrl-C, --checkpoint-every, --resume", () => {
-  const TRAIN = ["--task", "moons", "--steps", "600", "--batch-size", "32", "--hidden", "16", "--layers", "1"];
+  const TRAIN = ["--task", "moons", "--steps", "1500", "--batch-size", "32", "--hidden", "16", "--layers", "1"];
   let stopped: string;
   let stoppedAt = 0;
 
@@ -91,11 +91,11 @@ describe("rewardiff train: Ctrl-C, --checkpoint-every, --resume", () => {
     expect(r.code, r.stderr).toBe(130);
     const lines = r.stderr.trim().split("\n");
     expect(lines, r.stderr).toHaveLength(1);
-    const m = /^rewardiff: stopped at step (\d+) of 600; checkpoint saved to (\S+); resume with: rewardiff train --resume (\S+) --out (\S+) --task moons$/.exec(lines[0]!);
+    const m = /^rewardiff: stopped at step (\d+) of 1500; checkpoint saved to (\S+); resume with: rewardiff train --resume (\S+) --out (\S+) --task moons$/.exec(lines[0]!);
     expect(m, lines[0]).not.toBeNull();
     stoppedAt = Number(m![1]);
     expect(stoppedAt).toBeGreaterThanOrEqual(10);
-    expect(stoppedAt).toBeLessThan(600);
+    expect(stoppedAt).toBeLessThan(1500);
     expect([m![2], m![3], m![4]]).toEqual([stopped, stopped, stopped]);
     // The checkpoint on disk is the state at the step the message names, and it loads.
     expect(stepOf(sidecar)).toBe(stoppedAt);
@@ -106,7 +106,7 @@ describe("rewardiff train: Ctrl-C, --checkpoint-every, --resume", () => {
 
     const resumed = await cli(...resumeWords(r.stderr), "--quiet");
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(resumed.stdout).toMatch(new RegExp(`resuming ${stopped.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} at step ${stoppedAt} of 600: keeps its model \\(mlp 16×1\\)`));
+    expect(resumed.stdout).toMatch(new RegExp(`resuming ${stopped.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} at step ${stoppedAt} of 1500: keeps its model \\(mlp 16×1\\)`));
     const straightPath = join(dir, "straight.safetensors");
     const straight = await cli("train", ...TRAIN, "--out", straightPath, "--quiet");
     expect(straight.code, straight.stderr).toBe(0);
@@ -130,12 +130,12 @@ describe("rewardiff train: Ctrl-C, --checkpoint-every, --resume", () => {
     const hidden = await expectUntouched(dir, () => cli("train", "--resume", stopped, "--out", stopped, "--task", "moons", "--hidden", "32", "--quiet"));
     expectOneLineError(hidden, "--hidden 32", "hidden 16", stopped);
     const out = join(dir, "replanned.safetensors");
-    const r = await cli("train", "--resume", stopped, "--out", out, "--task", "moons", "--lr", "0.5", "--steps", "610", "--quiet");
+    const r = await cli("train", "--resume", stopped, "--out", out, "--task", "moons", "--lr", "0.5", "--steps", "1510", "--quiet");
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split("\n");
     expect(lines[0]).toMatch(/keeps its model .* batch size 32 and seed 0; ignored: --lr 0\.5$/);
-    expect(lines[1]).toMatch(/^--steps 610 re-plans the learning-rate schedule \(the checkpoint planned 600 steps\)/);
-    expect(stepOf(join(dir, "replanned.json"))).toBe(610);
+    expect(lines[1]).toMatch(/^--steps 1510 re-plans the learning-rate schedule \(the checkpoint planned 1500 steps\)/);
+    expect(stepOf(join(dir, "replanned.json"))).toBe(1510);
   }, 30_000);
 });
 
@@ -143,7 +143,7 @@ describe("rewardiff run --resume", () => {
   const CONFIG = {
     seed: 3,
     task: { kind: "gaussian-mixture", components: [{ weight: 1, mean: [-1, 0], std: 0.4 }, { weight: 1, mean: [1, 0.5], std: 0.4 }], rewardWeights: [1, 0], n: 300 },
-    model: { hidden: 16, layers: 1, timeEmbedding: 4, train: { steps: 600, batchSize: 32, checkpointEvery: 20 } },
+    model: { hidden: 16, layers: 1, timeEmbedding: 4, train: { steps: 2000, batchSize: 32, checkpointEvery: 20 } },
     sampling: { steps: 5, samples: 100 },
     method: { kind: "none" },
   };
@@ -157,7 +157,7 @@ describe("rewardiff run --resume", () => {
     const r = await interrupted(["run", cfg, "--out", runDir, "--quiet"], () => existsSync(join(runDir, "model.json")));
     expect(r.signalled).toBe(true);
     expect(r.code, r.stderr).toBe(130);
-    const m = /^rewardiff: stopped during the base model's training; base model at step (\d+) of 600, checkpoint saved to (\S+); resume with: rewardiff run (\S+) --resume (\S+)$/.exec(r.stderr.trim());
+    const m = /^rewardiff: stopped during the base model's training; base model at step (\d+) of 2000, checkpoint saved to (\S+); resume with: rewardiff run (\S+) --resume (\S+)$/.exec(r.stderr.trim());
     expect(m, r.stderr).not.toBeNull();
     expect([m![2], m![3], m![4]]).toEqual([join(runDir, "model.safetensors"), cfg, runDir]);
     expect(stepOf(join(runDir, "model.json"))).toBe(Number(m![1]));
