@@ -162,9 +162,16 @@ describe("rewardiff run --resume", () => {
     expect([m![2], m![3], m![4]]).toEqual([join(runDir, "model.safetensors"), cfg, runDir]);
     expect(stepOf(join(runDir, "model.json"))).toBe(Number(m![1]));
     expect(existsSync(join(runDir, "report.json"))).toBe(false);
+    expect(existsSync(join(runDir, "run-state.json"))).toBe(true);
+    // Another config (here: another seed) is refused naming the run's state file, and nothing changes.
+    const other = join(dir, "other-run.json");
+    writeFileSync(other, JSON.stringify({ ...CONFIG, seed: 4 }));
+    const refused = await expectUntouched(dir, () => cli("run", other, "--resume", runDir, "--quiet"));
+    expectOneLineError(refused, `--resume ${runDir}`, "run-state.json", "another config", other);
 
     const resumed = await cli(...resumeWords(r.stderr), "--quiet");
     expect(resumed.code, resumed.stderr).toBe(0);
+    expect(existsSync(join(runDir, "run-state.json")), "a finished run keeps no run state").toBe(false);
     const straightDir = join(dir, "straight-run");
     const straight = await cli("run", cfg, "--out", straightDir, "--quiet");
     expect(straight.code, straight.stderr).toBe(0);
@@ -174,11 +181,10 @@ describe("rewardiff run --resume", () => {
     }
   }, 60_000);
 
-  it("refuses a folder whose run had another config, and a folder with no run, before any work", async () => {
+  it("refuses a finished folder whose report has another config, and a folder with no run, before any work", async () => {
     const other = join(dir, "other-run.json");
-    writeFileSync(other, JSON.stringify({ ...CONFIG, seed: 4 }));
     const r = await expectUntouched(dir, () => cli("run", other, "--resume", runDir, "--quiet"));
-    expectOneLineError(r, `--resume ${runDir}`, "run-state.json", "another config", other);
+    expectOneLineError(r, `--resume ${runDir}`, "report.json", "another config", other);
     const seeded = await expectUntouched(dir, () => cli("run", cfg, "--resume", runDir, "--seed", "9", "--quiet"));
     expectOneLineError(seeded, "another config");
     const empty = tempDir("resume-empty");

@@ -40,7 +40,10 @@ export interface RunOptions {
   resume?: string;
 }
 
-/** The small file in a run's folder that names its config (`rewardiff run --resume` checks it). */
+/**
+ * The small file in the folder of an unfinished run (running, stopped or failed with a checkpoint) that
+ * names its config; `rewardiff run --resume` checks it (a finished run: its report.json's config).
+ */
 export const RUN_STATE_FILE = "run-state.json";
 const RUN_STATE_KIND = "rewardiff-run-state";
 
@@ -100,6 +103,8 @@ export async function runCommand(configPath: string, o: RunOptions): Promise<num
       signal: watch.signal,
       resume: o.resume !== undefined,
     });
+    // A finished run is described by its report.json (which `--resume` checks then): no state is left.
+    rmSync(statePath, { force: true });
     finishExperiment(res, outDir, progress);
     const rcgdm = rcgdmTable(res.report);
     if (rcgdm) log(`\n${rcgdm}`);
