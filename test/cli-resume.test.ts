@@ -120,9 +120,9 @@ describe("rewardiff train: Ctrl-C, --checkpoint-every, --resume", () => {
   it("--resume with other data is refused naming both, before any work", async () => {
     const other = join(dir, "other.csv");
     writeFileSync(other, "x1,x2\n" + Array.from({ length: 50 }, (_, i) => `${i / 10},${-i / 7}`).join("\n") + "\n");
-    const byTask = await expectUntouched(dir, () => cli("train", "--resume", stopped, "--out", stopped, "--task", "8gaussians", "--quiet"));
+    const byTask = await expectUntouched(dir, () => cli("train", "--resume", stopped, "--out", stopped, "--task", "8gaussians", "--steps", "1600", "--quiet"));
     expectOneLineError(byTask, "--task 8gaussians", "toy2d:moons", "toy2d:8gaussians", stopped, "not the data");
-    const byFile = await expectUntouched(dir, () => cli("train", "--resume", stopped, "--out", stopped, "--data", other, "--quiet"));
+    const byFile = await expectUntouched(dir, () => cli("train", "--resume", stopped, "--out", stopped, "--data", other, "--steps", "1600", "--quiet"));
     expectOneLineError(byFile, `--data ${other}`, "toy2d:moons", stopped, "not the data");
   });
 

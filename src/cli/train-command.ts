@@ -168,6 +168,10 @@ async function resumePlan(o: TrainOptions): Promise<TrainPlan> {
         throw new Error(`${flag} ${given}: ${from} was trained with ${flag.slice(2)} ${kept ?? "(none)"}, and a resumed run keeps the checkpoint's architecture; drop ${flag}`);
       }
     }
+    const train: TrainConfig = { ...meta.train, steps: o.steps ?? meta.train.steps };
+    if (train.steps <= state.step) {
+      throw new Error(`${o.steps === undefined ? `${from}: the planned ${train.steps} steps` : `--steps ${train.steps}`}: the checkpoint is already at step ${state.step}; pass --steps N with N > ${state.step}`);
+    }
     const ignored: string[] = [];
     if (o.lr !== undefined && o.lr !== meta.train.learningRate) ignored.push(`--lr ${o.lr}`);
     if (o.batchSize !== undefined && o.batchSize !== meta.train.batchSize) ignored.push(`--batch-size ${o.batchSize}`);
@@ -198,10 +202,6 @@ async function resumePlan(o: TrainOptions): Promise<TrainPlan> {
     const hash = await trainingDataSha256(x);
     if (meta.dataSha256 !== undefined && hash !== meta.dataSha256) {
       throw new Error(`${where}: not the data ${from} was trained on (${meta.data}, sha256 ${meta.dataSha256.slice(0, 12)}…; given ${name}, sha256 ${hash.slice(0, 12)}…); resume with the same data`);
-    }
-    const train: TrainConfig = { ...meta.train, steps: o.steps ?? meta.train.steps };
-    if (train.steps <= state.step) {
-      throw new Error(`${o.steps === undefined ? `${from}: the planned ${train.steps} steps` : `--steps ${train.steps}`}: the checkpoint is already at step ${state.step}; pass --steps N with N > ${state.step}`);
     }
     const t = meta.train;
     const lr = `lr ${t.learningRate}, ${t.lrSchedule}${t.warmupSteps > 0 ? `, warm-up ${t.warmupSteps}` : ""}`;
