@@ -19,7 +19,7 @@ import { namedLeaves, paramsFromHost, type Params } from "../nn/params.js";
 import type { AdamState } from "../optim/adam.js";
 import { defaultOptimizerConfig, optimizerFromConfig, optimizerStaticKey, type OptimizerConfig } from "../optim/config.js";
 import { learningRate } from "../optim/lr-schedule.js";
-import { runSteps } from "../optim/loop.js";
+import { nextTask, runSteps } from "../optim/loop.js";
 import { describeDivergence } from "../optim/divergence.js";
 import { disposeTrainStepState, makeTrainStep, type TrainStep, type TrainStepState } from "../optim/train-step.js";
 
@@ -192,6 +192,8 @@ export async function trainSteps(
         disposeTrainState(s);
         throw err;
       }
+      // Each chunk is a new runSteps (its own event-loop clock): give a pending Ctrl-C its turn here.
+      await nextTask();
     }
   }
   return { ...s, losses };
