@@ -47,8 +47,11 @@ function bothDefaults(main: string, conditional: string): string {
   return main === conditional ? main : `${main}; conditional model ${conditional}`;
 }
 
-/** The command-line program (commander): every command and option. */
-export function program(): Command {
+/**
+ * The command-line program (commander): every command and option. A command that ends with a code of
+ * its own (130 after Ctrl-C saved a checkpoint) leaves it in `result.code`.
+ */
+export function program(result: { code: number } = { code: 0 }): Command {
   const p = new Command("rewardiff")
     .description("Reward-directed diffusion models: train, sample and evaluate on jax-js (no Python needed).")
     .version(VERSION)
@@ -74,8 +77,9 @@ export function program(): Command {
     .option("--seed <n>", "override the config's seed", intArg("--seed"))
     .option("--quiet", "no progress output")
     .option("--force", "replace results already in --out")
+    .option("--resume <dir>", "continue a stopped run in its folder <dir> (same config): the base model from its last checkpoint")
     .action(async (config, o) => {
-      await runCommand(config, o);
+      result.code = await runCommand(config, o);
     });
 
   p.command("train")
@@ -94,8 +98,9 @@ export function program(): Command {
     .option("--layers <n>", `hidden layers (default ${TD.layers}; conditional model ${TD.conditional.layers})`, intArg("--layers", 1))
     .addOption(new Option("--schedule <kind>", `noise schedule β_1..β_T (default ${bothDefaults(TD.schedule, TD.conditional.schedule)})`).choices(TRAIN_SCHEDULES))
     .addOption(new Option("--prediction <kind>", `what the network predicts: ε (eps), x₀ (x0) or v (default ${bothDefaults(TD.prediction, TD.conditional.prediction)}; the low-rank network predicts x0)`).choices(TRAIN_PREDICTIONS))
-    .option("--seed <n>", "random seed", intArg("--seed"), 0)
-    .option("--resume <model.safetensors>", "continue training a checkpoint (with the same --data) up to --steps")
+    .option("--seed <n>", "random seed (default 0)", intArg("--seed"))
+    .option("--checkpoint-every <n>", "save the training checkpoint to --out every n steps (Ctrl-C also saves one)", intArg("--checkpoint-every", 1))
+    .option("--resume <model.safetensors>", "continue training a checkpoint (with the same --task or --data) up to its planned steps (or --steps)")
     .option("--unlabeled <file>", "conditional model (2307.07055): unlabeled data (CSV or .npy) to pseudo-label with --reward-model")
     .option("--reward-model <reward.safetensors>", "conditional model: the reward model from `rewardiff fit-reward` that pseudo-labels --unlabeled")
     .option("--pseudo-label-noise <nu>", "conditional model: ν, noise added to the pseudo-labels ŷ = f̂(x) + ν·ξ (default 0.1)", numArg("--pseudo-label-noise", { min: 0 }))
@@ -105,7 +110,7 @@ export function program(): Command {
     .option("--quiet", "no progress output")
     .option("--force", "replace an existing --out")
     .action(async (o) => {
-      await withOutFileLock(o.out, () => trainCommand(o));
+      result.code = await withOutFileLock(o.out, () => trainCommand(o));
     });
 
   p.command("fit-reward")
@@ -166,11 +171,12 @@ export function program(): Command {
 
 /** Runs the CLI; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const p = program();
+  const result = { code: 0 };
+  const p = program(result);
   for (const c of p.commands) c.exitOverride();
   try {
     await p.parseAsync(argv, { from: "user" });
-    return 0;
+    return result.code;
   } catch (err) {
     if (err instanceof CommanderError) {
       // help and version exit 0; usage errors were already printed by commander

@@ -1,10 +1,15 @@
 /** `rewardiff run` and `rewardiff demo`: config-driven experiments into an output folder. Errors are one-line Errors printed by main.ts. */
-import { resolve } from "node:path";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { parseConfig, readConfig, type ExperimentConfig } from "../runners/config.js";
 import { configDir } from "../runners/task-data.js";
-import { checkMethodsAvailable, runExperiment, type ExperimentResult } from "../runners/experiment.js";
+import { checkMethodsAvailable, RunInterrupted, runExperiment, type ExperimentResult } from "../runners/experiment.js";
 import { checkOutDir } from "./output.js";
-import { lockFolder, replaceRunFiles } from "../io/outputs.js";
+import { writeFileAtomic } from "../io/atomic.js";
+import { parseJson } from "../io/json.js";
+import { checkWritableFolder, lockFolder, replaceRunFiles } from "../io/outputs.js";
+import { shellWord, watchInterrupts } from "./interrupt.js";
 import { makeProgress, type Progress } from "./progress.js";
 import { resultsTable } from "./table.js";
 import { rcgdmTable } from "./rcgdm-commands.js";
@@ -31,22 +36,91 @@ export interface RunOptions {
   seed?: number;
   quiet?: boolean;
   force?: boolean;
+  /** `run --resume DIR`: continue the run in DIR (same config). */
+  resume?: string;
+}
+
+/**
+ * The small file in the folder of an unfinished run (running, stopped or failed with a checkpoint) that
+ * names its config; `rewardiff run --resume` checks it (a finished run: its report.json's config).
+ */
+export const RUN_STATE_FILE = "run-state.json";
+const RUN_STATE_KIND = "rewardiff-run-state";
+
+/** SHA-256 of the parsed config (defaults filled in, --seed applied): equal configs, equal hashes. */
+function configSha256(cfg: ExperimentConfig): string {
+  return createHash("sha256").update(JSON.stringify(cfg), "utf8").digest("hex");
+}
+
+/** Refuses, before any work, a --resume folder that holds no run, or a run of another config. */
+function checkResumable(dir: string, cfg: ExperimentConfig, configPath: string): void {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`--resume ${dir}: no such folder (give the --out folder of the run to continue)`);
+  checkWritableFolder(dir, "--resume");
+  const statePath = join(dir, RUN_STATE_FILE);
+  const reportPath = join(dir, "report.json");
+  let stored: string;
+  let what: string;
+  if (existsSync(statePath)) {
+    const st = parseJson(readFileSync(statePath, "utf8"), statePath) as { kind?: unknown; configSha256?: unknown } | null;
+    if (st?.kind !== RUN_STATE_KIND || typeof st.configSha256 !== "string") throw new Error(`${statePath}: not a rewardiff run state (expected kind "${RUN_STATE_KIND}" and configSha256)`);
+    stored = st.configSha256;
+    what = statePath;
+  } else if (existsSync(reportPath)) {
+    const report = parseJson(readFileSync(reportPath, "utf8"), reportPath) as { config?: unknown } | null;
+    stored = createHash("sha256").update(JSON.stringify(report?.config ?? null), "utf8").digest("hex");
+    what = `${reportPath} (its config)`;
+  } else {
+    throw new Error(`--resume ${dir}: holds no run to resume (no ${RUN_STATE_FILE} or report.json)`);
+  }
+  const hash = configSha256(cfg);
+  if (stored !== hash) {
+    throw new Error(`--resume ${dir}: ${what} records another config (sha256 ${stored.slice(0, 12)}…) than ${configPath} gives (${hash.slice(0, 12)}…); resume with the config and --seed that started the run`);
+  }
 }
 
 export async function runCommand(configPath: string, o: RunOptions): Promise<number> {
   const cfg = readConfig(configPath);
   if (o.seed !== undefined) cfg.seed = o.seed;
   checkMethodsAvailable(cfg, configPath);
-  const outDir = o.out ?? `runs/run-${timestamp()}`;
-  checkOutDir(outDir, !!o.force);
+  if (o.resume !== undefined && o.out !== undefined && resolve(o.out) !== resolve(o.resume)) {
+    throw new Error(`--out ${o.out}: --resume ${o.resume} continues the run in its own folder; drop --out`);
+  }
+  if (o.resume !== undefined && o.force) throw new Error(`--force: --resume ${o.resume} continues the run in its folder; --force (start again) cannot be combined with it`);
+  const outDir = o.resume ?? o.out ?? `runs/run-${timestamp()}`;
+  if (o.resume !== undefined) checkResumable(o.resume, cfg, configPath);
+  else checkOutDir(outDir, !!o.force);
   const release = lockFolder(outDir);
+  const statePath = join(outDir, RUN_STATE_FILE);
+  writeFileAtomic(statePath, `${JSON.stringify({ kind: RUN_STATE_KIND, configSha256: configSha256(cfg), config: resolve(configPath) }, null, 2)}\n`);
+  const progress = makeProgress(!!o.quiet);
+  const watch = watchInterrupts(() => progress.done());
   try {
-    const progress = makeProgress(!!o.quiet);
-    const res = await runExperiment(cfg, outDir, { title: `rewardiff run ${configPath}`, baseDir: configDir(configPath), where: configPath, hooks: experimentHooks(progress) });
+    const res = await runExperiment(cfg, outDir, {
+      title: `rewardiff run ${configPath}`,
+      baseDir: configDir(configPath),
+      where: configPath,
+      hooks: experimentHooks(progress),
+      signal: watch.signal,
+      resume: o.resume !== undefined,
+    });
+    // A finished run is described by its report.json (which `--resume` checks then): no state is left.
+    rmSync(statePath, { force: true });
     finishExperiment(res, outDir, progress);
     const rcgdm = rcgdmTable(res.report);
     if (rcgdm) log(`\n${rcgdm}`);
+  } catch (err) {
+    progress.done();
+    if (err instanceof RunInterrupted) {
+      const resume = ["rewardiff", "run", configPath, "--resume", outDir, ...(o.seed !== undefined ? ["--seed", String(o.seed)] : [])].map(shellWord).join(" ");
+      const saved = err.checkpoint ? `; base model at step ${err.step} of ${err.total}, checkpoint saved to ${err.checkpoint}` : "; no checkpoint yet (the methods re-run from their start)";
+      process.stderr.write(`rewardiff: stopped during ${err.during}${saved}; resume with: ${resume}\n`);
+      return watch.exitCode();
+    }
+    // A failed fresh run with nothing to resume leaves no run state behind.
+    if (o.resume === undefined && !existsSync(join(outDir, "model.safetensors"))) rmSync(statePath, { force: true });
+    throw err;
   } finally {
+    watch.dispose();
     release();
   }
   return 0;

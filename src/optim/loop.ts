@@ -21,7 +21,20 @@ export interface RunStepsOptions {
   onLoss?: (p: StepLoss) => void;
   /** The error for a diverged loss (non-finite or exploding, ./divergence.ts) at (1-based) step `step`. */
   diverged: (step: number, loss: number, d: Divergence) => Error;
+  /** Checked before every step: true stops the loop there (the state is returned as it is). */
+  stop?: () => boolean;
 }
+
+/** How often (ms) a loop gives the event loop a turn: signal handlers (Ctrl-C), timers, a browser's page. */
+const YIELD_MS = 100;
+
+/**
+ * Waits one turn of the event loop (a resolved promise would not let signal handlers or rendering run).
+ * Node: setImmediate, which runs after the poll phase that delivers signals (a 0 ms timer can stay in the
+ * timers phase when the work between two of them outlasts it); browsers: a 0 ms timer.
+ */
+export const nextTask = (): Promise<void> =>
+  new Promise((r) => (typeof setImmediate === "function" ? setImmediate(r) : setTimeout(r, 0)));
 
 /** Runs the steps; consumes `state` (released if the run fails) and returns the new one with every loss. */
 export async function runSteps<P extends Params, O extends OptState>(
@@ -38,8 +51,15 @@ export async function runSteps<P extends Params, O extends OptState>(
     }
   };
   let s = state;
+  let turn = performance.now();
   try {
     while (s.step < o.until) {
+      // Device reads resolve as microtasks: without a macrotask now and then, a Ctrl-C handler never runs.
+      if (performance.now() - turn >= YIELD_MS) {
+        await nextTask();
+        turn = performance.now();
+      }
+      if (o.stop?.()) break;
       const r = trainer.step(s, o.batch(s.step));
       s = r.state;
       for (const a of r.aux) a.dispose();

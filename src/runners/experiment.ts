@@ -4,6 +4,7 @@
  * model, trained once), and write report.json, report.html, samples CSVs and checkpoints.
  * Every figure in the report is measured in this run.
  */
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBackend } from "../backend/init.js";
 import { keyFromSeed, splitKey } from "../backend/keys.js";
@@ -16,12 +17,13 @@ import { lineChart, scatterPlot } from "../report/plots.js";
 import { comparisonPlots } from "../report/comparison.js";
 import type { Report, ReportFile, ResultRow } from "../report/types.js";
 import { writeReport } from "../report/write.js";
-import { disposeTrainState, initTrainState, trainSteps } from "../training/trainer.js";
+import { disposeTrainState, initTrainState, trainSteps, type TrainState } from "../training/trainer.js";
 import { checkTaskReward, type ExperimentConfig } from "./config.js";
 import { checkUniqueLabels, methodLabels } from "./labels.js";
 import { newRunState, type BaseModel, type ExperimentHooks, type MethodContext } from "./methods/context.js";
 import { methodModule } from "./methods/registry.js";
-import { saveModel } from "../io/checkpoints/model-files.js";
+import { loadModel, saveModel, type ModelInfo } from "../io/checkpoints/model-files.js";
+import { disposeLoadedModel, trainingDataSha256, type HostTensors } from "../io/checkpoints/model.js";
 import { modelFromConfig, trainFromConfig } from "./model-config.js";
 import { taskData, transformField } from "./task-data.js";
 import { EVAL_PAIRS } from "./metrics.js";
@@ -47,6 +49,27 @@ export function checkMethodsAvailable(cfg: ExperimentConfig, where: string): voi
   checkDistinctFileNames(methodLabels(cfg), modelFileNames, where);
 }
 
+/**
+ * A run stopped by its `signal` (Ctrl-C): the base model's training state at `step` of `total` is in
+ * `checkpoint` (OUT/model.safetensors) when the base model was started; `runExperiment(…, {resume:
+ * true})` continues from it.
+ */
+export class RunInterrupted extends Error {
+  constructor(
+    readonly step: number,
+    readonly total: number,
+    readonly checkpoint: string | undefined,
+    readonly during: string,
+  ) {
+    super(`run stopped during ${during}`);
+  }
+}
+
+/** The base model's loss curve as a checkpoint tensor ("losses": the loss of steps 1..k), so a resumed run reports the whole curve. */
+function lossTensor(losses: readonly { step: number; loss: number }[]): HostTensors {
+  return new Map([["losses", { shape: [losses.length], data: Float32Array.from(losses, (l) => l.loss) }]]);
+}
+
 /** File name of a method's samples in a run's folder: `samples-<label>.csv` (label in its file-name form, src/io/outputs.ts). */
 export function samplesFileName(label: string): string {
   return `samples-${fileLabel(label)}.csv`;
@@ -55,7 +78,16 @@ export function samplesFileName(label: string): string {
 export async function runExperiment(
   cfg: ExperimentConfig,
   outDir: string,
-  opts: { title?: string; baseDir?: string; where?: string; hooks?: ExperimentHooks } = {},
+  opts: {
+    title?: string;
+    baseDir?: string;
+    where?: string;
+    hooks?: ExperimentHooks;
+    /** Stops the run: the base model's training after its current step, a running method at once ({@link RunInterrupted}). */
+    signal?: AbortSignal;
+    /** Continue the base model from outDir/model.safetensors (its training checkpoint) when there. */
+    resume?: boolean;
+  } = {},
 ): Promise<ExperimentResult> {
   checkMethodsAvailable(cfg, opts.where ?? "config");
   await ensureBackend();
@@ -71,29 +103,82 @@ export async function runExperiment(
   const { spacing, stepsOffset } = cfg.sampling;
   const sampler = { sampler: cfg.sampling.sampler, steps: cfg.sampling.steps, eta: cfg.sampling.eta, ...(spacing ? { spacing } : {}), ...(stepsOffset !== undefined ? { stepsOffset } : {}) };
 
+  const basePath = join(outDir, "model.safetensors");
+  let baseInfo: ModelInfo | undefined;
+  const info = async (): Promise<ModelInfo> =>
+    (baseInfo ??= {
+      model,
+      train,
+      columns: data.columns,
+      data: data.name,
+      ...transformField(data.transform),
+      dataSha256: await trainingDataSha256(data.train),
+      seed: cfg.seed,
+    });
+  /** The base model's checkpoint in outDir when resuming: its state and the losses of its steps. */
+  const resumed = async (): Promise<{ state: TrainState; losses: { step: number; loss: number }[] } | undefined> => {
+    if (!opts.resume || !existsSync(basePath)) return undefined;
+    const loaded = loadModel(basePath);
+    const want = await info();
+    const m = loaded.meta;
+    const same = loaded.state && JSON.stringify([m.model, m.train, m.dataSha256]) === JSON.stringify([want.model, want.train, want.dataSha256]);
+    const curve = loaded.extra.get("losses");
+    if (!same || !curve || curve.data.length !== loaded.state!.step) {
+      disposeLoadedModel(loaded);
+      throw new Error(`${basePath}: not a checkpoint of this run's base model (another model, training plan or data${curve ? "" : ", or no loss curve"}); resume with the config that wrote it`);
+    }
+    return { state: loaded.state!, losses: Array.from(curve.data, (loss, i) => ({ step: i + 1, loss })) };
+  };
+  let basePromise: Promise<BaseModel> | undefined;
+  const trainBase = async (): Promise<BaseModel> => {
+    hooks.onStage?.(`training on ${data.name} (${data.train.rows} rows, ${data.dim} dims) for ${train.steps} steps`);
+    const t0 = performance.now();
+    const meta = await info();
+    // With model.train.checkpointEvery = k > 0, the base model is saved (atomically) every k steps,
+    // so a long run that is stopped can be resumed from outDir/model.safetensors (docs/config.md).
+    const from = await resumed();
+    const earlier = from?.losses ?? [];
+    if (from) kTrain!.dispose();
+    const next = await trainSteps(model, train, from?.state ?? initTrainState(model, kTrain!), { x: data.train }, {
+      onProgress: (p) => hooks.onTrain?.(p, "base"),
+      signal: opts.signal,
+      checkpointEvery: cfg.model.train.checkpointEvery,
+      onCheckpoint: (s, l) => saveModel(basePath, meta, s, lossTensor([...earlier, ...l])),
+    });
+    const losses = [...earlier, ...next.losses];
+    if (next.step < train.steps) {
+      try {
+        await saveModel(basePath, meta, next, lossTensor(losses));
+      } finally {
+        disposeTrainState(next);
+      }
+      throw new RunInterrupted(next.step, train.steps, basePath, "the base model's training");
+    }
+    return { model, train, state: Object.assign(next, { losses }), trainSeconds: (performance.now() - t0) / 1000 };
+  };
   let base: BaseModel | undefined;
   const getBase = async (): Promise<BaseModel> => {
-    if (!base) {
-      hooks.onStage?.(`training on ${data.name} (${data.train.rows} rows, ${data.dim} dims) for ${train.steps} steps`);
-      const t0 = performance.now();
-      // With model.train.checkpointEvery = k > 0, the base model is saved (atomically) every k steps,
-      // so a long run that is stopped can be resumed from outDir/model.safetensors.
-      const every = cfg.model.train.checkpointEvery;
-      let state = initTrainState(model, kTrain!);
-      const losses: { step: number; loss: number }[] = [];
-      while (state.step < train.steps) {
-        const until = every > 0 ? Math.min(train.steps, state.step + every) : train.steps;
-        const next = await trainSteps(model, train, state, { x: data.train }, { untilStep: until, onProgress: (p) => hooks.onTrain?.(p, "base") });
-        losses.push(...next.losses);
-        state = next;
-        if (every > 0 && state.step < train.steps) {
-          await saveModel(join(outDir, "model.safetensors"), { model, train, columns: data.columns, data: data.name, ...transformField(data.transform) }, state);
-        }
-      }
-      const trained = Object.assign(state, { losses });
-      base = { model, train, state: trained, trainSeconds: (performance.now() - t0) / 1000 };
-    }
+    basePromise ??= trainBase();
+    base = await basePromise;
     return base;
+  };
+  // A stop while a method runs: the method is left behind (the process ends); the trained base model is saved.
+  const signal = opts.signal;
+  const aborted = signal
+    ? new Promise<never>((_, reject) => {
+        const stop = () => reject(new Error("aborted"));
+        if (signal.aborted) stop();
+        else signal.addEventListener("abort", stop, { once: true });
+      })
+    : undefined;
+  aborted?.catch(() => {});
+  const stopDuring = async (label: string): Promise<never> => {
+    const b = basePromise ? await basePromise.catch((err: unknown) => err) : undefined;
+    if (b instanceof Error) throw b;
+    if (b === undefined) throw new RunInterrupted(0, train.steps, undefined, `method "${label}"`);
+    const done = b as BaseModel;
+    await saveModel(basePath, await info(), done.state, lossTensor(done.state.losses));
+    throw new RunInterrupted(done.state.step, train.steps, basePath, `method "${label}"`);
   };
   // Fresh evaluation data, drawn once per size n and shared by every method: pair k uses key k.
   const evalKeys = splitKey(kEval!, EVAL_PAIRS);
@@ -120,7 +205,20 @@ export async function runExperiment(
     const label = labels[i]!;
     const ctx: MethodContext = { cfg, method, index: i, label, state, data, model, train, sampler, key: kMethods[i]!, base: getBase, evalSets, evalPairs, hooks, earlierRows: rows.slice() };
     const t0 = performance.now();
-    const out = await methodModule(method.kind).run(ctx);
+    if (signal?.aborted) await stopDuring(label);
+    const running = methodModule(method.kind).run(ctx);
+    let out: Awaited<typeof running>;
+    if (aborted) {
+      running.catch(() => {});
+      try {
+        out = await Promise.race([running, aborted]);
+      } catch (err) {
+        if (!signal!.aborted) throw err;
+        return stopDuring(label);
+      }
+    } else {
+      out = await running;
+    }
     timings[`${label}Seconds`] = (performance.now() - t0) / 1000;
     const first = rows.length;
     // Every row names its method's kind; its label is the runner's (e.g. "cfg[a=1]"), else the entry's.
@@ -186,7 +284,7 @@ export async function runExperiment(
   }
   if (b) {
     const path = join(outDir, "model.safetensors");
-    await saveModel(path, { model, train, columns: data.columns, data: data.name, ...transformField(data.transform) }, b.state);
+    await saveModel(path, await info(), b.state, lossTensor(b.state.losses));
     files.push(path);
     disposeTrainState(b.state);
   }

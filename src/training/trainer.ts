@@ -19,7 +19,7 @@ import { namedLeaves, paramsFromHost, type Params } from "../nn/params.js";
 import type { AdamState } from "../optim/adam.js";
 import { defaultOptimizerConfig, optimizerFromConfig, optimizerStaticKey, type OptimizerConfig } from "../optim/config.js";
 import { learningRate } from "../optim/lr-schedule.js";
-import { runSteps } from "../optim/loop.js";
+import { nextTask, runSteps } from "../optim/loop.js";
 import { describeDivergence } from "../optim/divergence.js";
 import { disposeTrainStepState, makeTrainStep, type TrainStep, type TrainStepState } from "../optim/train-step.js";
 
@@ -119,6 +119,18 @@ export interface TrainStepsOptions {
   onProgress?: (p: ProgressInfo) => void;
   /** Read the losses back every this many steps (asynchronously; default 1). */
   logEvery?: number;
+  /**
+   * Cancellation: checked between steps; once aborted the run stops after the step in flight and
+   * returns the state as it is (`state.step` < the target), ready to be saved and resumed exactly.
+   */
+  signal?: AbortSignal;
+  /**
+   * Periodic checkpoints: after every step k with k % checkpointEvery = 0 (the global step count, so a
+   * resumed run checkpoints at the same steps) and k below the target, `onCheckpoint` is awaited with
+   * the state borrowed and the losses of this call so far.
+   */
+  checkpointEvery?: number;
+  onCheckpoint?: (state: TrainState, losses: readonly { step: number; loss: number }[]) => Promise<void>;
 }
 
 /**
@@ -143,23 +155,48 @@ export async function trainSteps(
   const alphaBarsHost = Float32Array.from(schedule.alphaBars);
   const until = opts.untilStep ?? cfg.steps;
   const trainer = denoiserStep(model, cfg, !!data.cond, !!data.weights, data.cond?.dropout ?? 0);
+  // The learning rate follows the PLANNED run (cfg.steps), whatever `untilStep` is: a run stopped and
+  // resumed sees the same schedule as a straight one.
   const lrSched = { kind: cfg.lrSchedule, lr: cfg.learningRate, total: cfg.steps, warmup: cfg.warmupSteps };
   const B = cfg.batchSize;
-  const r = await runSteps(trainer, state, {
-    until,
-    logEvery: opts.logEvery,
-    batch: (k) => {
-      const idx = batchIndices(state.dataSeed, k, x.rows, B);
-      const batch = [upload(gather(x, idx), B, x.cols), np.array(alphaBarsHost)];
-      if (data.cond) batch.push(upload(gather(data.cond.values, idx), B, data.cond.values.cols));
-      if (data.weights) batch.push(np.array(Float32Array.from(idx, (i) => data.weights![i]!)));
-      return batch;
-    },
-    onLoss: (p) => opts.onProgress?.({ step: p.step, total: until, loss: p.loss, lr: learningRate(lrSched, p.step - 1) }),
-    diverged: (step, _loss, d) =>
-      new Error(`training diverged at step ${step}: ${describeDivergence(d)}; the learning rate is likely too high (lower --lr, or model.train.learningRate in a config; gradClip helps too), or the data are badly scaled`),
-  });
-  return { ...(r.state as TrainState), losses: r.losses };
+  const every = opts.checkpointEvery ?? 0;
+  if (!(Number.isInteger(every) && every >= 0)) throw new Error(`checkpointEvery must be a whole number ≥ 0, got ${every}`);
+  const losses: { step: number; loss: number }[] = [];
+  let s: TrainState = state;
+  const stopped = () => opts.signal?.aborted === true;
+  while (s.step < until && !stopped()) {
+    // One chunk up to the next checkpoint (k·every) or the target; chunks give the same steps as one run.
+    const chunkEnd = every > 0 ? Math.min(until, (Math.floor(s.step / every) + 1) * every) : until;
+    const cur = s;
+    const r = await runSteps(trainer, cur, {
+      until: chunkEnd,
+      logEvery: opts.logEvery,
+      stop: stopped,
+      batch: (k) => {
+        const idx = batchIndices(cur.dataSeed, k, x.rows, B);
+        const batch = [upload(gather(x, idx), B, x.cols), np.array(alphaBarsHost)];
+        if (data.cond) batch.push(upload(gather(data.cond.values, idx), B, data.cond.values.cols));
+        if (data.weights) batch.push(np.array(Float32Array.from(idx, (i) => data.weights![i]!)));
+        return batch;
+      },
+      onLoss: (p) => opts.onProgress?.({ step: p.step, total: cfg.steps, loss: p.loss, lr: learningRate(lrSched, p.step - 1) }),
+      diverged: (step, _loss, d) =>
+        new Error(`training diverged at step ${step}: ${describeDivergence(d)}; the learning rate is likely too high (lower --lr, or model.train.learningRate in a config; gradClip helps too), or the data are badly scaled`),
+    });
+    s = r.state as TrainState;
+    losses.push(...r.losses);
+    if (every > 0 && s.step % every === 0 && s.step < until && opts.onCheckpoint) {
+      try {
+        await opts.onCheckpoint(s, losses);
+      } catch (err) {
+        disposeTrainState(s);
+        throw err;
+      }
+      // Each chunk is a new runSteps (its own event-loop clock): give a pending Ctrl-C its turn here.
+      await nextTask();
+    }
+  }
+  return { ...s, losses };
 }
 
 /**

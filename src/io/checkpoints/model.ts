@@ -19,7 +19,8 @@ import { keyFromSeed } from "../../backend/keys.js";
 import { initDenoiser, validateDenoiserSpec, type DenoiserParams } from "../../nn/denoiser.js";
 import { paramsFromHost } from "../../nn/params.js";
 import { disposeTrainState, trainStateFromTensors, type TrainConfig, type TrainState } from "../../training/trainer.js";
-import { decodeCheckpoint, type Checkpoint } from "../sidecar.js";
+import type { HostMatrix } from "../../data/matrix.js";
+import { decodeCheckpoint, sha256HexWeb, type Checkpoint } from "../sidecar.js";
 import { parseCheckpointConfig } from "./schemas.js";
 import { checkTransform, type DataTransform } from "../../data/transform.js";
 
@@ -40,6 +41,13 @@ export interface ModelMeta {
   columns: string[];
   /** Where the data came from (informative). */
   data: string;
+  /**
+   * Training checkpoints: the SHA-256 of the training data ({@link trainingDataSha256}: the float32 rows
+   * the trainer saw), so `--resume` refuses other data. Absent in files written before it existed.
+   */
+  dataSha256?: string;
+  /** The run's seed (`--seed`): a built-in task's data is regenerated from it when resuming. */
+  seed?: number;
   /**
    * Conditional models (optional; absent for unconditional ones): what the condition y means, e.g. a
    * reward pseudo-labelled by a reward model (2307.07055). `names` has one entry per condition dimension.
@@ -125,6 +133,20 @@ export function trainingState(m: LoadedModel, where: string): TrainState {
 const int = (min: number) => z.number().int().min(min);
 const names = z.array(z.string());
 
+/**
+ * The data hash a training checkpoint stores (`dataSha256`): hex SHA-256 of the row and column counts
+ * (two little-endian uint32) followed by the float32 rows exactly as the trainer saw them (after any
+ * data transform), little-endian. Equal for the same numbers whatever file (CSV, .npy) held them.
+ */
+export async function trainingDataSha256(m: HostMatrix): Promise<string> {
+  const bytes = new Uint8Array(8 + m.rows * m.cols * 4);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, m.rows, true);
+  view.setUint32(4, m.cols, true);
+  for (let i = 0; i < m.rows * m.cols; i++) view.setFloat32(8 + 4 * i, m.data[i]!, true);
+  return sha256HexWeb(bytes);
+}
+
 /** The optimizer settings a model was trained with (beta1, beta2, eps: Adam's, when not the defaults). */
 const TrainBlockSchema = z.strictObject({
   steps: int(0),
@@ -207,6 +229,8 @@ export const ModelMetaSchema = z.strictObject({
   dataSeed: z.number().int().optional(),
   columns: names,
   data: z.string(),
+  dataSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  seed: z.number().int().optional(),
   conditioning: ConditioningSchema.optional(),
   finetuned: FinetunedSchema.optional(),
   transform: TransformSchema.optional(),
