@@ -5,7 +5,7 @@
  * real SIGINT sent to `node bin/rewardiff.js` (needs `npm run build`).
  */
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
@@ -237,4 +237,20 @@ it("the progress bar keeps one bar whose total follows the plan, and done() rest
   expect(text).toContain("757/1000");
   expect(text).not.toContain("757/500");
   expect(text.endsWith("\x1b[?25h\x1b[?7h")).toBe(true);
+});
+
+it("Ctrl-C during `sample` (nothing to save) exits at once with 130, writes nothing and leaves no lock", async () => {
+  const dir = tempDir("sample-sigint");
+  const model = join(dir, "m.safetensors");
+  const t = await cli("train", "--task", "moons", "--steps", "3", "--hidden", "8", "--layers", "1", "--batch-size", "16", "--out", model, "--quiet");
+  expect(t.code, t.stderr).toBe(0);
+  const out = join(dir, "s.csv");
+  const start = Date.now();
+  // 200,000 points × 1000 steps would run for minutes: the signal must cut it short.
+  const r = await interrupted(["sample", "--model", model, "--n", "200000", "--steps", "1000", "--out", out, "--quiet"], () => Date.now() - start > 2500);
+  expect(r.signalled).toBe(true);
+  expect(r.code, r.stderr).toBe(130);
+  expect(r.stderr.trim().split("\n")).toEqual(["rewardiff: interrupted; nothing was written"]);
+  expect(existsSync(out)).toBe(false);
+  expect(readdirSync(dir).sort()).toEqual(["m.json", "m.safetensors"]);
 });

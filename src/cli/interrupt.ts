@@ -49,6 +49,26 @@ export function watchInterrupts(stopNow: () => void, note = "stopping after the 
   };
 }
 
+/**
+ * For commands with nothing to save on the way (`demo`, `sample`): the first SIGINT/SIGTERM stops the
+ * progress bar (`stopNow`), restores the terminal and exits at once, saying that nothing was written
+ * (outputs are written atomically at the end, so none is half-written). Returns the disposer.
+ */
+export function quitOnInterrupt(stopNow: () => void): () => void {
+  const handler = (sig: NodeJS.Signals): void => {
+    stopNow();
+    restoreTerminal();
+    process.stderr.write(`rewardiff: ${sig === "SIGTERM" ? "terminated" : "interrupted"}; nothing was written\n`);
+    process.exit(CODES[sig] ?? 130);
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+  return () => {
+    process.removeListener("SIGINT", handler);
+    process.removeListener("SIGTERM", handler);
+  };
+}
+
 /** A word of a shell command, quoted when it holds anything but safe characters. */
 export function shellWord(w: string): string {
   return /^[A-Za-z0-9_./:=,@%+-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;

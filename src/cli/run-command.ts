@@ -9,7 +9,7 @@ import { checkOutDir } from "./output.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { parseJson } from "../io/json.js";
 import { checkWritableFolder, lockFolder, replaceRunFiles } from "../io/outputs.js";
-import { shellWord, watchInterrupts } from "./interrupt.js";
+import { quitOnInterrupt, shellWord, watchInterrupts } from "./interrupt.js";
 import { makeProgress, type Progress } from "./progress.js";
 import { resultsTable } from "./table.js";
 import { rcgdmTable } from "./rcgdm-commands.js";
@@ -156,8 +156,9 @@ export async function demoCommand(o: RunOptions & { quick?: boolean }): Promise<
   checkOutDir(outDir, !!o.force);
   const cfg = demoConfig(!!o.quick, o.seed ?? 0);
   const release = lockFolder(outDir);
+  const progress = makeProgress(!!o.quiet);
+  const stopWatching = quitOnInterrupt(() => progress.done());
   try {
-    const progress = makeProgress(!!o.quiet);
     const res = await runExperiment(cfg, outDir, { title: `rewardiff demo${o.quick ? " --quick" : ""}: reward-directed conditional diffusion on a linear subspace`, hooks: experimentHooks(progress) });
     replaceRunFiles(outDir, res.files);
     progress.done();
@@ -165,6 +166,7 @@ export async function demoCommand(o: RunOptions & { quick?: boolean }): Promise<
     log(`(${res.report.timings.totalSeconds.toFixed(1)} s; exact E[f*|ŷ=a] from fixtures.md §2 for the fitted ridge reward; off/on = off-support deviation / on-support norm)`);
     log(`wrote ${res.files.map((f) => f.replace(`${resolve(outDir)}/`, `${outDir}/`)).join(", ")}`);
   } finally {
+    stopWatching();
     release();
   }
   return 0;

@@ -17,6 +17,7 @@ import { sampleCountProblem } from "../runners/resource-bounds.js";
 import { loadRewardModel } from "../io/checkpoints/reward.js";
 import { checkOutFile } from "./output.js";
 import { makeProgress } from "./progress.js";
+import { quitOnInterrupt } from "./interrupt.js";
 import { checkTargetOptions, learnedRewardLine, sampleConditionalModel } from "./rcgdm-commands.js";
 
 import { log } from "./log.js";
@@ -74,12 +75,14 @@ export async function sampleCommand(o: SampleOptions): Promise<number> {
   const progress = makeProgress(!!o.quiet);
   const sampler = { sampler: o.sampler, steps: o.steps, eta: o.eta };
   const onStep = (d: number, t: number) => progress.update("sample", d, t);
+  const stopWatching = quitOnInterrupt(() => progress.done());
   let x;
   try {
     x = o.target
       ? await sampleConditionalModel(meta, weights, sampler, o.n, o.target, o.scale ?? 1, o.seed, onStep)
       : await generate(meta.model, weights, sampler, o.n, keyFromSeed(o.seed), { onStep });
   } finally {
+    stopWatching();
     disposeLoadedModel(loaded);
   }
   progress.done();
@@ -121,6 +124,7 @@ async function sampleFinetunedCommand(o: SampleOptions, loaded: LoadedModel): Pr
   const m = finetunedFromLoaded(loaded, o.model, sampler);
   const progress = makeProgress(!!o.quiet);
   progress.stage(`sampling ${o.n} points from the fine-tuned (${info.method}) model`);
+  const stopWatching = quitOnInterrupt(() => progress.done());
   let x;
   try {
     const sideFor = (rows: number) =>
@@ -129,6 +133,7 @@ async function sampleFinetunedCommand(o: SampleOptions, loaded: LoadedModel): Pr
         : [];
     x = toDataUnits(meta, (await sampleFinetuned(m, o.n, keyFromSeed(o.seed), sideFor, { cfgScale: o.cfgScale ?? 1 })).samples);
   } finally {
+    stopWatching();
     disposeFinetuned(m);
   }
   progress.done();

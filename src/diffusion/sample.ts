@@ -19,6 +19,7 @@ import type { Spacing } from "./respacing.js";
 import type { Schedule } from "./schedule.js";
 import { coefficientVector, stepFromOutput, type StepCoefficients } from "./step.js";
 import type { EpsFn, ModelFn, NoiseHook } from "./types.js";
+import { nextTask, YIELD_MS } from "../backend/event-loop.js";
 
 export interface SamplerConfig {
   sampler: "ddpm" | "ddim";
@@ -182,8 +183,14 @@ export async function sample(o: SampleOptions): Promise<JArray> {
   const shape = [o.n, ...o.eventShape];
   const keys = splitKeyWords(o.key, S + 1);
   let x = o.xT ?? drawNoise(keyAt(keys, 0), shape, hooks.noise);
+  let turn = performance.now();
   try {
     for (let i = 0; i < S; i++) {
+      // A macrotask now and then, so that Ctrl-C handlers and a browser page can run (src/backend/event-loop.ts).
+      if (performance.now() - turn >= YIELD_MS) {
+        await nextTask();
+        turn = performance.now();
+      }
       const c = o.plan[i]!;
       const ctx: StepContext = { i, total: S, coefficients: c };
       let x0Hat: JArray;

@@ -9,6 +9,7 @@ import type { Divergence } from "./divergence.js";
 import { LossLog, type StepLoss } from "./loss-log.js";
 import { disposeTrainStepState, type TrainStep, type TrainStepState } from "./train-step.js";
 import type { OptState } from "./transform.js";
+import { nextTask, YIELD_MS } from "../backend/event-loop.js";
 
 export interface RunStepsOptions {
   /** Run until `state.step` reaches this. */
@@ -24,17 +25,6 @@ export interface RunStepsOptions {
   /** Checked before every step: true stops the loop there (the state is returned as it is). */
   stop?: () => boolean;
 }
-
-/** How often (ms) a loop gives the event loop a turn: signal handlers (Ctrl-C), timers, a browser's page. */
-const YIELD_MS = 100;
-
-/**
- * Waits one turn of the event loop (a resolved promise would not let signal handlers or rendering run).
- * Node: setImmediate, which runs after the poll phase that delivers signals (a 0 ms timer can stay in the
- * timers phase when the work between two of them outlasts it); browsers: a 0 ms timer.
- */
-export const nextTask = (): Promise<void> =>
-  new Promise((r) => (typeof setImmediate === "function" ? setImmediate(r) : setTimeout(r, 0)));
 
 /** Runs the steps; consumes `state` (released if the run fails) and returns the new one with every loss. */
 export async function runSteps<P extends Params, O extends OptState>(

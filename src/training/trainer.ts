@@ -19,7 +19,8 @@ import { namedLeaves, paramsFromHost, type Params } from "../nn/params.js";
 import type { AdamState } from "../optim/adam.js";
 import { defaultOptimizerConfig, optimizerFromConfig, optimizerStaticKey, type OptimizerConfig } from "../optim/config.js";
 import { learningRate } from "../optim/lr-schedule.js";
-import { nextTask, runSteps } from "../optim/loop.js";
+import { runSteps } from "../optim/loop.js";
+import { nextTask } from "../backend/event-loop.js";
 import { describeDivergence } from "../optim/divergence.js";
 import { disposeTrainStepState, makeTrainStep, type TrainStep, type TrainStepState } from "../optim/train-step.js";
 
