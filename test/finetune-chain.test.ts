@@ -17,6 +17,7 @@ import { sample, samplerPlan } from "../src/diffusion/sample.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
 import { autoSegment, chainActivationBytes, makeChain, planRows, type ChainModel, type ChainObjective } from "../src/finetune/chain.js";
 import { keyAt, splitKeyWords } from "../src/backend/keys.js";
+import { toHost } from "../src/backend/ownership.js";
 import { drawNoise } from "../src/diffusion/sample.js";
 import { denoiserChainModel, initTrainable, type FrozenParams, type PolicySpec, type TrainableParams } from "../src/finetune/policy.js";
 import { initDenoiser, type DenoiserParams } from "../src/nn/denoiser.js";
@@ -172,12 +173,7 @@ const tinyFrom = (v: Float64Array): Tiny => {
   }
   return out;
 };
-const tinyFlat = async (t: Tiny) => Float64Array.from([...(await toHostAsyncAll([t.w1, t.c, t.w2]))]);
-async function toHostAsyncAll(xs: JArray[]): Promise<number[]> {
-  const out: number[] = [];
-  for (const x of xs) out.push(...Array.from(await x.ref.data()));
-  return out;
-}
+const tinyFlat = async (t: Tiny) => Float64Array.from([...(await toHost(t.w1.ref)), ...(await toHost(t.c.ref)), ...(await toHost(t.w2.ref))]);
 
 /** L(θ) of the chain in float64 on the host (src/finetune/chain.ts's formulas). θ acts on steps ≥ start only. */
 function hostLoss(theta: Float64Array, thetaPre: Float64Array, ref: Float64Array, rows: Float32Array, xT: Float32Array, zs: Float32Array[], n: number, start: number, rho: number, lambda: number): number {
