@@ -12,7 +12,7 @@
  *   L(θ) = −ρ · mean_i obj(x_0^i) + λ · Σ_t mean_i KL_t^i
  * (DRaFT: obj = r, ρ = 1, λ = α; CTRL: obj = log p̂(y | x_0), ρ = γ, λ = 1).
  *
- * Gradients (docs/ctrl.md, "Truncation, recomputation"):
+ * Gradients (docs/ctrl.md, "Gradients are backpropagation through time"):
  *  - truncation: only the last K steps carry gradient; the earlier ones run without it (their states
  *    and KLs are computed and reported, but contribute nothing to ∇L). K = all steps is exact BPTT.
  *  - single pass (the default): one jitted value-and-grad over the whole window of K steps, x_0's

@@ -11,7 +11,7 @@ export function modelFromConfig(m: ExperimentConfig["model"], dataDim: number): 
       dataDim,
       hidden: m.hidden,
       layers: m.layers,
-      ...(m.timeEmbedding !== undefined ? { timeEmbedding: m.timeEmbedding % 2 === 0 ? m.timeEmbedding : m.timeEmbedding + 1 } : {}),
+      ...(m.timeEmbedding !== "auto" ? { timeEmbedding: m.timeEmbedding % 2 === 0 ? m.timeEmbedding : m.timeEmbedding + 1 } : {}),
       residual: m.residual,
       norm: m.norm,
       fourierFeatures: m.fourierFeatures === "auto" ? (dataDim <= 3 ? 4 : 0) : m.fourierFeatures,
