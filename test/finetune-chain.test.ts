@@ -8,10 +8,11 @@
  *  - on a tiny chain (a 2→4→2 tanh network, 4 DDPM steps), the single-pass gradient, the segmented one
  *    and the automatically segmented one agree within float32 rounding, and all match L and ∇L of the
  *    same chain recomputed on the host in float64 (central differences of the float64 L), with and
- *    without truncation.
+ *    without truncation;
+ *  - repeated gradients leave the wasm heap flat.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { ensureBackend, keyFromSeed, np, toHostSync, tree, type JArray } from "../src/backend/index.js";
+import { ensureBackend, keyFromSeed, np, toHostSync, tree, wasmHeapBytes, type JArray } from "../src/backend/index.js";
 import { modelEps, type ModelConfig } from "../src/diffusion/model.js";
 import { sample, samplerPlan } from "../src/diffusion/sample.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
@@ -270,6 +271,26 @@ describe("finetune chain: single pass against segments and a float64 recomputati
       for (const l of [single.loss, seg1.loss, auto.loss]) expect(Math.abs(l - l64)).toBeLessThan(1e-5 * (1 + Math.abs(l64)));
       // The truncated gradient differs from the full one (θ of the first steps gets no gradient).
       if (K < S) expect(relErr(single.g, Float64Array.from(theta.map((_, j) => (hostLoss(theta.map((v, i) => (i === j ? v + 1e-5 : v)), theta, ref, rows, xT, zs, n, 0, rho, lambda) - hostLoss(theta.map((v, i) => (i === j ? v - 1e-5 : v)), theta, ref, rows, xT, zs, n, 0, rho, lambda)) / 2e-5)))).toBeGreaterThan(1e-3);
+    }
+    tree.dispose(p);
+    tree.dispose(f);
+  });
+
+  it("leaves nothing behind: the wasm heap stays flat over repeated gradients (single pass, segments, truncation)", async () => {
+    const tinyPlan = samplerPlan(schedule, { sampler: "ddpm", steps: 4, eta: 1 });
+    const r = lcg(5);
+    const f = tinyFrom(Float64Array.from({ length: 2 * D * H + H }, () => 2 * r() - 1));
+    const p = tinyFrom(Float64Array.from({ length: 2 * D * H + H }, () => 2 * r() - 1));
+    // n = 512: one leaked [n, 2] array per gradient is 4 KiB, 120 KiB over the 30 measured ones.
+    const n = 512;
+    for (const o of [{}, { segment: 1 }, { truncation: 2 }]) {
+      const chain = makeChain(tinyModel, tinyReward, tinyPlan, schedule.T, D, { objectiveScale: 1, klWeight: 1, ...o });
+      const once = async (i: number) => tree.dispose((await chain.lossAndGrad(p, f, [], [], n, keyFromSeed(100 + i))).grads);
+      for (let i = 0; i < 10; i++) await once(i);
+      const before = wasmHeapBytes();
+      for (let i = 10; i < 40; i++) await once(i);
+      expect(wasmHeapBytes() - before, JSON.stringify(o)).toBeLessThan(16 * 1024);
+      chain.dispose();
     }
     tree.dispose(p);
     tree.dispose(f);
