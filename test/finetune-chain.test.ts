@@ -246,7 +246,7 @@ describe("finetune chain: single pass against segments and a float64 recomputati
       const single = await run({});
       const seg1 = await run({ segment: 1 });
       // A budget below the estimate: the automatic rule splits the window into segments.
-      const bytes = chainActivationBytes([p, f], n, K);
+      const bytes = chainActivationBytes(p, f, n, K);
       expect(autoSegment(K, bytes, bytes / 2)).toBeLessThan(K);
       const auto = await run({ memoryBudget: bytes / 2 });
 

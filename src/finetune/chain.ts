@@ -120,14 +120,15 @@ const FLOATS_PER_COLUMN = 8;
 
 /**
  * Estimated activation bytes of a single-pass gradient through `steps` steps of n chains:
- *   4 · steps · n · 8 · Σ_W columns(W)   over the 2-D leaves W of θ and of the frozen tree.
- * It counts one row per sample (the MLP denoisers, which read the whole event as one row); a network
- * applied per node or per pixel keeps more, so set `segment` there by hand. Borrows the trees.
+ *   4 · steps · n · 8 · 2 · max(Σ_W columns(W) over θ's 2-D leaves, the same over the frozen tree's),
+ * the policy and the reference each running a network as wide as the larger tree (θ holds a whole copy
+ * when every weight trains; adapters train on top of the frozen weights). It counts one row per sample
+ * (the MLP denoisers, which read the whole event as one row); a network applied per node or per pixel
+ * keeps more, so set `segment` there by hand. Borrows the trees.
  */
-export function chainActivationBytes(trees: readonly Params[], n: number, steps: number): number {
-  let columns = 0;
-  for (const t of trees) for (const leaf of tree.leaves(t) as JArray[]) if (leaf.shape.length === 2) columns += leaf.shape[1]!;
-  return 4 * steps * n * FLOATS_PER_COLUMN * columns;
+export function chainActivationBytes(p: Params, f: Params, n: number, steps: number): number {
+  const columns = (t: Params) => (tree.leaves(t) as JArray[]).reduce((c, leaf) => c + (leaf.shape.length === 2 ? leaf.shape[1]! : 0), 0);
+  return 4 * steps * n * FLOATS_PER_COLUMN * 2 * Math.max(columns(p), columns(f));
 }
 
 /**
@@ -336,7 +337,7 @@ export function makeChain<P extends Params, F extends Params>(
     async lossAndGrad(p, f, side, aux, n, key, truncationDraw = 0) {
       const Kit = o.truncationMode === "random" ? 1 + Math.min(K - 1, Math.floor(truncationDraw * K)) : K;
       const start = S - Kit;
-      const seg = o.segment ?? autoSegment(Kit, chainActivationBytes([p, f], n, Kit), budget);
+      const seg = o.segment ?? autoSegment(Kit, chainActivationBytes(p, f, n, Kit), budget);
       const { words, xT } = drawNoise(key, n);
       // The steps before the window, without gradient (their KLs are reported, not differentiated).
       let x = xT;
