@@ -14,8 +14,8 @@ export const DEFAULT_TIME_EMBEDDING = 32;
 /**
  * The default time-embedding width of a first layer whose other inputs are `other` wide: the smallest
  * even width ≥ `min` making other + width a multiple of 4, so the first layer's matmuls stay on jax-js's
- * SIMD path (a matmul whose width or inner dimension is not a multiple of 4 runs scalar; docs/design.md,
- * "Measured since the first release"). No even width does that for an odd `other`: `min` then.
+ * SIMD path (a matmul whose width or inner dimension is not a multiple of 4 runs scalar; docs/architecture.md,
+ * "Shapes on the SIMD path"). No even width does that for an odd `other`: `min` then.
  */
 export function simdTimeEmbedding(other: number, min = DEFAULT_TIME_EMBEDDING): number {
   if (other % 2 !== 0) return min;

@@ -18,8 +18,8 @@ export type MlpHostTensor = { shape: number[]; data: Float32Array };
 
 /**
  * The width of the first layer's input: inDim rounded up to a multiple of 4. jax-js runs a matmul whose
- * inner dimension is not a multiple of 4 without SIMD (docs/design.md, "Measured since the first
- * release"), so the inputs carry zero columns up to this width and the first weight zero rows: their
+ * inner dimension is not a multiple of 4 without SIMD (docs/architecture.md, "Shapes on the SIMD
+ * path"), so the inputs carry zero columns up to this width and the first weight zero rows: their
  * gradient is exactly zero, so they stay zero and g(u) is the MLP on the real inputs.
  */
 export function mlpInputWidth(inDim: number): number {
