@@ -11,7 +11,8 @@
  *    μ_ref (as chain.ts's planRows).
  *  - L(θ) = −mean_i r(x_0^i) + Σ_t mean_i ‖μ_θ − μ_ref‖²/(2σ_t²),  r(x) = x₁ + 0.5 x₂  (ρ = 1, λ = 1).
  *  - Timed: one `lossAndGrad` (forward + backward, K = all S steps), ended when L has been read and every
- *    gradient leaf is ready; once without segmentation and once with recomputation segments of 5 steps.
+ *    gradient leaf is ready; once as the default single pass (one jitted value-and-grad over the chain)
+ *    and once with recomputation segments of 5 steps.
  * The wasm heap high-water mark (src/backend/heap.ts) is read after each variant; it only grows, so the
  * segmented variant runs first.
  */

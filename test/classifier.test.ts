@@ -130,6 +130,6 @@ describe("classifier p̂(y|x) with temperature scaling", async () => {
     const j = JSON.parse(readFileSync(side, "utf8"));
     j.config.model.spec.hidden = 16;
     writeFileSync(side, JSON.stringify(j));
-    expect(() => loadClassifier(path)).toThrow(/tensor "layers\.0\.w" has shape \[2, 32\], expected \[2, 16\]/);
+    expect(() => loadClassifier(path)).toThrow(/tensor "layers\.0\.w" has shape \[4, 32\], expected \[4, 16\]/);
   });
 });

@@ -85,7 +85,7 @@ describe("rewardiff sample: bad checkpoints", () => {
       j.config.model.network.hidden = 16;
     });
     const r = await sample();
-    expectOneLineError(r, model, "shape", "[50, 8]", "[50, 16]");
+    expectOneLineError(r, model, "shape", "[52, 8]", "[52, 16]");
   });
 
   it("a model path that is neither .safetensors nor .json is refused", async () => {

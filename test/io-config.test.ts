@@ -32,7 +32,7 @@ describe("defaults", () => {
       model: {
         hidden: 128,
         layers: 3,
-        timeEmbedding: 32,
+        timeEmbedding: "auto",
         residual: true,
         norm: "none",
         fourierFeatures: "auto",

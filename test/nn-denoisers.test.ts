@@ -1,7 +1,9 @@
 /**
  * The denoiser interface (src/nn/denoisers/): the parameter layout and initialisation of the MLP rebuilt
  * here from the key scheme (so every seeded result and saved checkpoint stays as it was), the event-shape
- * contract (a [3, 3] network equals the same network on the flattened [9] input), and the spec schema.
+ * contract (a [3, 3] network equals the same network on the flattened [9] input), the spec schema, the
+ * default time-embedding width (first-layer inputs a multiple of 4), and a checkpoint saved with the
+ * widths of earlier releases loading and sampling with its saved width.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend, keyFromSeed, np, random, splitKey, toHostSync, tree, type JArray } from "../src/backend/index.js";
@@ -16,6 +18,15 @@ import {
   type DenoiserSpec,
 } from "../src/nn/denoiser.js";
 import { paramsToHost } from "../src/nn/params.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { modelEps, type ModelConfig } from "../src/diffusion/model.js";
+import { sample, samplerPlan } from "../src/diffusion/sample.js";
+import { makeSchedule } from "../src/diffusion/schedule.js";
+import { disposeLoadedModel } from "../src/io/checkpoints/model.js";
+import { loadModel, saveInferenceModel } from "../src/io/checkpoints/model-files.js";
+import { defaultTrainConfig } from "../src/training/trainer.js";
 
 beforeAll(ensureBackend);
 
@@ -148,7 +159,8 @@ describe("event shapes", () => {
 describe("spec schema and registry", () => {
   it("registers mlp and low-rank; parsing fills the defaults", () => {
     expect(Object.keys(DENOISERS)).toEqual(["mlp", "low-rank", "graph-transformer"]);
-    expect(parseDenoiserSpec({ kind: "mlp", dataDim: 2 })).toEqual({ kind: "mlp", dataDim: 2, hidden: 128, layers: 3, timeEmbedding: 32, residual: true, norm: "none" });
+    // The default time embedding: the smallest even width ≥ 32 making the first layer's input a multiple of 4 (2 + 34).
+    expect(parseDenoiserSpec({ kind: "mlp", dataDim: 2 })).toEqual({ kind: "mlp", dataDim: 2, hidden: 128, layers: 3, timeEmbedding: 34, residual: true, norm: "none" });
     const full = { kind: "low-rank", rank: 3, dataDim: 9, eventShape: [3, 3], hidden: 8, layers: 2, timeEmbedding: 4, residual: false, norm: "layernorm", fourierFeatures: 2, condition: { kind: "value", dim: 1, embedding: 4 }, control: { classes: 2 } };
     expect(parseDenoiserSpec(full)).toEqual(full);
   });
@@ -168,5 +180,68 @@ describe("spec schema and registry", () => {
     ];
     for (const [spec, msg] of cases) expect(() => validateDenoiserSpec(spec as DenoiserSpec), JSON.stringify(spec)).toThrow(msg);
     expect(() => initDenoiser(keyFromSeed(1), { ...base, layers: 0 })).toThrow(/^model: layers: /);
+  });
+});
+
+describe("first-layer widths on the SIMD path", () => {
+  /** The first layer's input width: rows of W_in (mlp, low-rank) or of W_c (graph transformer). */
+  const firstWidth = (spec: DenoiserSpec) => {
+    const p = initDenoiser(keyFromSeed(2), spec);
+    const w = "blocks" in p ? p.input.w.shape[0]! : p.cond.w.shape[0]!;
+    tree.dispose(p);
+    return w;
+  };
+
+  it("parsing without timeEmbedding chooses the smallest even width ≥ 32 with a first layer a multiple of 4", () => {
+    const cases: [Record<string, unknown>, number, number][] = [
+      // [spec, timeEmbedding, first-layer width = other inputs + timeEmbedding]
+      [{ kind: "mlp", dataDim: 2 }, 34, 36],
+      [{ kind: "mlp", dataDim: 2, fourierFeatures: 4 }, 34, 2 * 9 + 34],
+      [{ kind: "mlp", dataDim: 4 }, 32, 36],
+      [{ kind: "mlp", dataDim: 6, condition: { kind: "value", dim: 1, embedding: 4 } }, 34, 6 + 4 + 34],
+      [{ kind: "low-rank", dataDim: 9, rank: 2 }, 34, 36],
+      // No even width makes an odd count a multiple of 4: the plain 32.
+      [{ kind: "mlp", dataDim: 9 }, 32, 41],
+      [{ kind: "graph-transformer", dataDim: 396, condition: { kind: "value", dim: 1, embedding: 2 } }, 34, 36],
+      [{ kind: "graph-transformer", dataDim: 396 }, 32, 32],
+    ];
+    for (const [input, te, width] of cases) {
+      const spec = parseDenoiserSpec(input);
+      expect(spec.timeEmbedding, JSON.stringify(input)).toBe(te);
+      expect(firstWidth({ ...spec, hidden: 8, ...(spec.kind === "graph-transformer" ? { edgeHidden: 8, layers: 1 } : { layers: 1 }) } as DenoiserSpec), JSON.stringify(input)).toBe(width);
+    }
+    // A given width is honoured as is (a saved config keeps its network).
+    expect(parseDenoiserSpec({ kind: "mlp", dataDim: 2, timeEmbedding: 32 }).timeEmbedding).toBe(32);
+    expect(parseDenoiserSpec({ kind: "graph-transformer", dataDim: 396, timeEmbedding: 16 }).timeEmbedding).toBe(16);
+  });
+
+  it("a checkpoint saved with the earlier default width (2·9 + 32 = 50 inputs) loads with it and samples as saved", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rewardiff-old-width-"));
+    try {
+      // What the earlier release wrote for a 2-D task with the defaults (fourierFeatures "auto" = 4, timeEmbedding 32).
+      const model: ModelConfig = {
+        network: { kind: "mlp", dataDim: 2, hidden: 16, layers: 2, timeEmbedding: 32, residual: true, norm: "none", fourierFeatures: 4 },
+        prediction: "eps",
+        schedule: { kind: "linear", steps: 100 },
+      };
+      const { timeEmbedding: _, ...withoutWidth } = model.network;
+      expect(parseDenoiserSpec(withoutWidth).timeEmbedding).toBe(34); // today's default differs
+      const params = initDenoiser(keyFromSeed(5), model.network);
+      const path = join(dir, "old.safetensors");
+      await saveInferenceModel(path, { model, train: defaultTrainConfig, columns: ["x1", "x2"], data: "test" }, params, 0);
+      const loaded = loadModel(path);
+      expect(loaded.meta.model.network.timeEmbedding).toBe(32);
+      expect((loaded.ema as { input: { w: JArray } }).input.w.shape).toEqual([50, 16]);
+      const plan = samplerPlan(makeSchedule(model.schedule), { sampler: "ddim", steps: 5, eta: 1 });
+      const draw = async (p: DenoiserParams) => toHostSync(await sample({ model: modelEps(loaded.meta.model, p), plan, n: 8, eventShape: [2], key: keyFromSeed(9) }));
+      const fromFile = await draw(loaded.ema);
+      const original = await draw(params);
+      expect(fromFile.every(Number.isFinite)).toBe(true);
+      expect(Array.from(fromFile)).toEqual(Array.from(original));
+      disposeLoadedModel(loaded);
+      tree.dispose(params);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -12,13 +12,18 @@
  *   L(θ) = −ρ · mean_i obj(x_0^i) + λ · Σ_t mean_i KL_t^i
  * (DRaFT: obj = r, ρ = 1, λ = α; CTRL: obj = log p̂(y | x_0), ρ = γ, λ = 1).
  *
- * Gradients are taken by hand-written backpropagation through time:
+ * Gradients (docs/ctrl.md, "Gradients are backpropagation through time"):
  *  - truncation: only the last K steps carry gradient; the earlier ones run without it (their states
  *    and KLs are computed and reported, but contribute nothing to ∇L). K = all steps is exact BPTT.
- *  - segment-wise recomputation: the forward pass keeps only the states at segment boundaries; the
- *    backward pass recomputes each segment from its boundary state inside a jitted `grad` and gets
- *    (∂L/∂θ, ∂L/∂x_start) from the cotangent ∂L/∂x_end (a vector–Jacobian product). Memory is then
- *    bounded by one segment's residuals whatever the chain length.
+ *  - single pass (the default): one jitted value-and-grad over the whole window of K steps, x_0's
+ *    objective and the KLs, keeping every step's activations for the backward pass.
+ *  - segment-wise recomputation (gradient checkpointing), only when memory asks for it: the forward
+ *    pass keeps the states at segment boundaries; the backward pass recomputes each segment from its
+ *    boundary state inside a jitted `grad` and gets (∂L/∂θ, ∂L/∂x_start) from the cotangent ∂L/∂x_end
+ *    (a vector–Jacobian product). Memory is then bounded by one segment's activations. Chosen by
+ *    `segment`, or automatically when {@link chainActivationBytes} exceeds the budget ({@link autoSegment}).
+ * Nothing is read from the device inside the chain: the loss, objective and KLs are read once, after the
+ * gradient, asynchronously.
  * The noise (x_T and every z_t) follows the key scheme of the sampling loop (src/diffusion/sample.ts;
  * keys = split(key, S + 1):
  * x_T from key 0, step i from key i + 1), so a chain with the pretrained model reproduces the loop's
@@ -26,7 +31,7 @@
  */
 import { grad, jit, np, tree, valueAndGrad, type JArray } from "../backend/jax.js";
 import { keyAt, splitKeyWords, type Key } from "../backend/keys.js";
-import { settleAsync, toHost, toNumberAsync } from "../backend/ownership.js";
+import { settleAsync, toHost } from "../backend/ownership.js";
 import { coefficientRow, COEFFICIENT_COUNT, pathKl, requireStochastic, stepFromOutput, type StepCoefficients } from "../diffusion/step.js";
 import { drawNoise as standardNoise } from "../diffusion/sample.js";
 import type { NoiseHook } from "../diffusion/types.js";
@@ -62,8 +67,13 @@ export interface ChainOptions {
    * K' drawn uniformly from {1..K} at every gradient evaluation (from `truncationDraw`).
    */
   truncationMode?: "fixed" | "random";
-  /** Steps per recomputation segment (default: the whole truncated window, i.e. no segmentation). */
+  /**
+   * Steps per recomputation segment. Default: the whole truncated window in a single pass, unless its
+   * estimated activations exceed `memoryBudget` ({@link autoSegment}).
+   */
   segment?: number;
+  /** Bytes the single pass may keep for the backward pass before it segments (default {@link CHAIN_ACTIVATION_BUDGET}). */
+  memoryBudget?: number;
   /** KL summed over dimensions ("sum", default, the theory) or averaged ("mean", the reference code). */
   klReduce?: "sum" | "mean";
   /** Maps every standard-normal draw (x_T, z_t) into the model's noise space (src/diffusion/types.ts). */
@@ -96,6 +106,38 @@ export function planRows(plan: readonly StepCoefficients[], T: number, who: stri
     rows.set([a, (1000 * c.t.index) / T, klCoef, c.sigma > 0 ? 1 : 0], i * ROW + COEFFICIENT_COUNT);
   });
   return rows;
+}
+
+/** Default device-memory budget of the single-pass chain gradient: 1 GiB of activations. */
+export const CHAIN_ACTIVATION_BUDGET = 2 ** 30;
+
+/**
+ * Floats kept per sample, per step and per output column of a weight matrix (of θ and of the reference)
+ * for the backward pass. Measured on the MLP 2→256→256→256→2 (docs/ctrl.md, "Memory"): 512 chains × 50
+ * steps raised the wasm heap by ~1.1 GiB, ≈ 7.5 floats per column.
+ */
+const FLOATS_PER_COLUMN = 8;
+
+/**
+ * Estimated activation bytes of a single-pass gradient through `steps` steps of n chains:
+ *   4 · steps · n · 8 · 2 · max(Σ_W columns(W) over θ's 2-D leaves, the same over the frozen tree's),
+ * the policy and the reference each running a network as wide as the larger tree (θ holds a whole copy
+ * when every weight trains; adapters train on top of the frozen weights). It counts one row per sample
+ * (the MLP denoisers, which read the whole event as one row); a network applied per node or per pixel
+ * keeps more, so set `segment` there by hand. Borrows the trees.
+ */
+export function chainActivationBytes(p: Params, f: Params, n: number, steps: number): number {
+  const columns = (t: Params) => (tree.leaves(t) as JArray[]).reduce((c, leaf) => c + (leaf.shape.length === 2 ? leaf.shape[1]! : 0), 0);
+  return 4 * steps * n * FLOATS_PER_COLUMN * 2 * Math.max(columns(p), columns(f));
+}
+
+/**
+ * Segment length for a window of K steps: K (a single pass) when the estimate fits the budget, else the
+ * smallest number of equal segments whose activations fit, ⌈K / ⌈bytes / budget⌉⌉ steps each.
+ */
+export function autoSegment(K: number, bytes: number, budget = CHAIN_ACTIVATION_BUDGET): number {
+  if (!(bytes > budget)) return K;
+  return Math.max(1, Math.ceil(K / Math.ceil(bytes / budget)));
 }
 
 /** One reparameterised step with its KL, traced-friendly. Returns [x_s, KL per sample [n]]. Consumes all. */
@@ -185,11 +227,14 @@ export function makeChain<P extends Params, F extends Params>(
   const klReduce = o.klReduce ?? "sum";
   const K = o.truncation ?? S;
   if (!Number.isInteger(K) || K < 1 || K > S) throw new Error(`${who}: truncation must be a whole number in 1..${S} (the chain's steps), got ${K}`);
-  const seg = o.segment ?? S;
-  if (!Number.isInteger(seg) || seg < 1) throw new Error(`${who}: segment must be a whole number ≥ 1, got ${seg}`);
+  if (o.segment !== undefined && (!Number.isInteger(o.segment) || o.segment < 1)) throw new Error(`${who}: segment must be a whole number ≥ 1, got ${o.segment}`);
+  const budget = o.memoryBudget ?? CHAIN_ACTIVATION_BUDGET;
+  if (!(budget > 0)) throw new Error(`${who}: memoryBudget must be > 0 bytes, got ${budget}`);
   if (!(o.klWeight >= 0) || !Number.isFinite(o.objectiveScale)) throw new Error(`${who}: the KL weight must be ≥ 0 and the objective scale finite`);
+  const rho = o.objectiveScale;
+  const lambda = o.klWeight;
 
-  // z of a step, drawn by the same jitted kernel in the forward pass and in the recomputation.
+  // z of a step, drawn by the same jitted kernel in every pass (forward, single pass, recomputation).
   const eventShape = typeof event === "number" ? [event] : [...event];
   const zDraw = jit((key: JArray, like: JArray) => {
     const z = standardNoise(key, like.shape, o.noise);
@@ -198,41 +243,73 @@ export function makeChain<P extends Params, F extends Params>(
   });
   const rowAt = (i: number) => np.array(rowsHost.slice(i * ROW, (i + 1) * ROW));
   const rowsOf = (a: number, b: number) => np.array(rowsHost.slice(a * ROW, b * ROW), { shape: [b - a, ROW] });
+  const zAt = (words: Uint32Array, i: number, n: number) => zDraw(keyAt(words, i + 1), np.zeros([n, ...eventShape]));
+  const zsOf = (words: Uint32Array, a: number, b: number, n: number) => np.stack(Array.from({ length: b - a }, (_, j) => zAt(words, a + j, n)));
 
   // The compiled functions take pytrees of any shape: typed loosely at the jit boundary (as diffusion/model.ts).
-  const stepFwd = jit((p: P, f: F, x: JArray, z: JArray, row: JArray, side: JArray[]) => stepTraced(m, klReduce, p, f, x, z, row, side, o.noise)) as unknown as Jitted;
-  const zAt = (words: Uint32Array, i: number, n: number) => zDraw(keyAt(words, i + 1), np.zeros([n, ...eventShape]));
+  // One step without gradient: [x_s, mean_i KL_t^i].
+  const stepFwd = jit((p: P, f: F, x: JArray, z: JArray, row: JArray, side: JArray[]) => {
+    const [xs, kl] = stepTraced(m, klReduce, p, f, x, z, row, side, o.noise);
+    return [xs, np.mean(kl)];
+  }) as unknown as Jitted;
+
+  /** L steps from x (traced): [x_end, per-step mean KLs [L]]. Consumes p, x, zs, rows, side; borrows f. */
+  const runSteps = (p: P, f: F, x: JArray, zs: JArray, rows: JArray, side: JArray[]): [JArray, JArray] => {
+    const L = zs.shape[0]!;
+    const kls: JArray[] = [];
+    for (let i = 0; i < L; i++) {
+      const [xs, kl] = stepTraced(m, klReduce, tree.ref(p) as P, tree.ref(f) as F, x, zs.ref.slice(i), rows.ref.slice(i), side.map((s) => s.ref), o.noise);
+      x = xs;
+      kls.push(np.mean(kl));
+    }
+    tree.dispose(p);
+    zs.dispose();
+    rows.dispose();
+    for (const s of side) s.dispose();
+    return [x, np.stack(kls)];
+  };
+
+  // A segment's forward pass without gradient (recomputation mode): [x_end, KLs [L]].
+  const segFwd = jit((p: P, f: F, x: JArray, zs: JArray, rows: JArray, side: JArray[]) => {
+    const out = runSteps(p, tree.ref(f) as F, x, zs, rows, side);
+    tree.dispose(f);
+    return out;
+  }) as unknown as Jitted;
+
+  // The single pass: value and ∇_θ of L_window = −ρ mean obj(x_0) + λ Σ_{t in window} mean KL_t, from the
+  // window's first state x_a. Returns [∇_θ, [mean obj, KL_a, …, KL_{S−1}]]. Recompiles per window length.
+  const windowGrad = jit((p: P, f: F, xa: JArray, zs: JArray, rows: JArray, side: JArray[], aux: JArray[]) => {
+    const loss = (pp: P): [JArray, JArray[]] => {
+      const [x0, kls] = runSteps(pp, tree.ref(f) as F, xa.ref, zs.ref, rows.ref, side.map((s) => s.ref));
+      const obj = np.mean(objective(x0, aux.map((a) => a.ref)));
+      const value = obj.ref.mul(-rho).add(np.sum(kls.ref).mul(lambda));
+      return [value, [obj, kls]];
+    };
+    const [[value, [obj, kls]], g] = valueAndGrad(loss, { hasAux: true })(p as never) as unknown as [[JArray, [JArray, JArray]], P];
+    value.dispose();
+    tree.dispose(f);
+    for (const a of [xa, zs, rows, ...side, ...aux]) a.dispose();
+    return [g, np.concatenate([obj.reshape([1]), kls])];
+  }) as unknown as Jitted;
 
   // One segment's vector–Jacobian product: ∂/∂(θ, x_a) of  g_b · x_b + λ Σ_{t in segment} mean KL_t.
-  const segGrad = jit((p: P, f: F, xa: JArray, gb: JArray, zs: JArray, rows: JArray, lambda: JArray, side: JArray[]) => {
-    const L = zs.shape[0]!;
+  const segGrad = jit((p: P, f: F, xa: JArray, gb: JArray, zs: JArray, rows: JArray, side: JArray[]) => {
     const run = (pp: P, x: JArray) => {
-      let klSum: JArray | undefined;
-      for (let i = 0; i < L; i++) {
-        const [xs, kl] = stepTraced(m, klReduce, tree.ref(pp) as P, tree.ref(f) as F, x, zs.ref.slice(i), rows.ref.slice(i), side.map((s) => s.ref), o.noise);
-        x = xs;
-        const km = np.mean(kl);
-        klSum = klSum ? klSum.add(km) : km;
-      }
-      tree.dispose(pp);
-      return np.sum(x.mul(gb.ref)).add(klSum!.mul(lambda.ref));
+      const [xb, kls] = runSteps(pp, tree.ref(f) as F, x, zs.ref, rows.ref, side.map((s) => s.ref));
+      return np.sum(xb.mul(gb.ref)).add(np.sum(kls).mul(lambda));
     };
     const g = grad(run, { argnums: [0, 1] })(p as never, xa) as unknown as [P, JArray];
     tree.dispose(f);
-    gb.dispose();
-    zs.dispose();
-    rows.dispose();
-    lambda.dispose();
-    for (const s of side) s.dispose();
+    for (const a of [gb, zs, rows, ...side]) a.dispose();
     return g;
   }) as unknown as Jitted;
 
-  // ∂/∂x_0 of mean_i obj(x_0^i), and its value.
+  // ∂/∂x_0 of −ρ mean_i obj(x_0^i), and mean obj.
   const objGrad = jit((x0: JArray, aux: JArray[]) => {
     const meanObj = (x: JArray) => np.mean(objective(x, aux.map((a) => a.ref)));
-    const out = valueAndGrad(meanObj)(x0);
+    const [v, g] = valueAndGrad(meanObj)(x0);
     for (const a of aux) a.dispose();
-    return out;
+    return [v, g.mul(-rho)];
   }) as unknown as Jitted;
 
   /** Noise words: key 0 → x_T, key i + 1 → z of step i (the sampling loop's scheme). */
@@ -246,53 +323,70 @@ export function makeChain<P extends Params, F extends Params>(
     async forward(p, f, side, n, key) {
       const { words, xT } = drawNoise(key, n);
       let x = xT;
-      const klPerStep = new Float64Array(S);
+      const kls: JArray[] = [];
       for (let i = 0; i < S; i++) {
         const [xs, kl] = stepFwd(tree.ref(p) as P, tree.ref(f) as F, x, zAt(words, i, n), rowAt(i), side.map((s) => s.ref));
         x = xs;
-        klPerStep[i] = (await toHost(np.mean(kl)))[0]!;
+        kls.push(kl);
+        await settleAsync(x);
       }
+      const klPerStep = Float64Array.from(await toHost(np.stack(kls)));
       return { x0: x, klPerStep, klTotal: klPerStep.reduce((a, b) => a + b, 0) };
     },
 
     async lossAndGrad(p, f, side, aux, n, key, truncationDraw = 0) {
       const Kit = o.truncationMode === "random" ? 1 + Math.min(K - 1, Math.floor(truncationDraw * K)) : K;
       const start = S - Kit;
+      const seg = o.segment ?? autoSegment(Kit, chainActivationBytes(p, f, n, Kit), budget);
       const { words, xT } = drawNoise(key, n);
-      // Forward: keep the states at segment boundaries of the window [start, S) (and x_start).
-      // The per-step mean KLs stay on the device and are read once, after the chain.
-      const boundaries = new Map<number, JArray>();
+      // The steps before the window, without gradient (their KLs are reported, not differentiated).
       let x = xT;
-      const klSteps: JArray[] = [];
-      for (let i = 0; i < S; i++) {
-        if (i >= start && (i - start) % seg === 0) boundaries.set(i, x.ref);
-        const [xs, k] = stepFwd(tree.ref(p) as P, tree.ref(f) as F, x, zAt(words, i, n), rowAt(i), side.map((s) => s.ref));
+      const stats: JArray[] = [];
+      for (let i = 0; i < start; i++) {
+        const [xs, kl] = stepFwd(tree.ref(p) as P, tree.ref(f) as F, x, zAt(words, i, n), rowAt(i), side.map((s) => s.ref));
         x = xs;
-        klSteps.push(np.mean(k));
+        stats.push(kl.reshape([1]));
         await settleAsync(x);
       }
-      // Σ_t in float64 on the host, in step order.
-      let kl = 0;
-      for (const v of await toHost(np.stack(klSteps))) kl += v;
-      // End: g = ∂L/∂x_0 = −ρ ∇ mean obj.
-      const [objValue, gObj] = objGrad(x, aux.map((a) => a.ref)) as unknown as [JArray, JArray];
-      const objMean = await toNumberAsync(objValue);
-      let g = gObj.mul(-o.objectiveScale);
-      // Backward over segments, last first.
-      let grads: P | undefined;
-      const starts = [...boundaries.keys()].sort((a, b) => b - a);
-      for (const a of starts) {
-        const b = Math.min(a + seg, S);
-        const zs = np.stack(Array.from({ length: b - a }, (_, j) => zAt(words, a + j, n)));
-        const [gp, gx] = segGrad(tree.ref(p) as P, tree.ref(f) as F, boundaries.get(a)!, g, zs, rowsOf(a, b), np.array(new Float32Array([o.klWeight]), { shape: [] }), side.map((s) => s.ref)) as unknown as [P, JArray];
-        g = gx;
-        await settleAsync(g);
-        grads = grads ? (tree.map((u: JArray, v: JArray) => u.add(v), grads, gp) as P) : gp;
+      let grads: P;
+      let objAndKl: JArray;
+      if (seg >= Kit) {
+        const [g, v] = windowGrad(tree.ref(p) as P, tree.ref(f) as F, x, zsOf(words, start, S, n), rowsOf(start, S), side.map((s) => s.ref), aux.map((a) => a.ref)) as unknown as [P, JArray];
+        grads = g;
+        objAndKl = v;
+      } else {
+        // Forward over segments, keeping their first states; then the backward pass, last segment first.
+        const bounds: [number, number, JArray][] = [];
+        const klSeg: JArray[] = [];
+        for (let a = start; a < S; a += seg) {
+          const b = Math.min(a + seg, S);
+          bounds.push([a, b, x.ref]);
+          const [xb, kls] = segFwd(tree.ref(p) as P, tree.ref(f) as F, x, zsOf(words, a, b, n), rowsOf(a, b), side.map((s) => s.ref)) as unknown as [JArray, JArray];
+          x = xb;
+          klSeg.push(kls);
+          await settleAsync(x);
+        }
+        const [obj, gEnd] = objGrad(x, aux.map((a) => a.ref)) as unknown as [JArray, JArray];
+        let g = gEnd;
+        let acc: P | undefined;
+        for (const [a, b, xa] of bounds.reverse()) {
+          const [gp, gx] = segGrad(tree.ref(p) as P, tree.ref(f) as F, xa, g, zsOf(words, a, b, n), rowsOf(a, b), side.map((s) => s.ref)) as unknown as [P, JArray];
+          g = gx;
+          await settleAsync(g);
+          acc = acc ? (tree.map((u: JArray, v: JArray) => u.add(v), acc, gp) as P) : gp;
+        }
+        g.dispose();
+        grads = acc!;
+        objAndKl = np.concatenate([obj.reshape([1]), ...klSeg]);
       }
-      g.dispose();
+      // The one read: [KL_0 … KL_{start−1}, mean obj, KL_start … KL_{S−1}]; Σ_t in float64, in step order.
+      const host = await toHost(np.concatenate([...stats, objAndKl]));
+      const objMean = host[start]!;
+      let kl = 0;
+      for (let i = 0; i < host.length; i++) if (i !== start) kl += host[i]!;
       return {
-        grads: grads!,
-        loss: -o.objectiveScale * objMean + o.klWeight * kl,
+        grads,
+        loss: -rho * objMean + lambda * kl,
         objective: objMean,
         kl,
         truncation: Kit,
@@ -302,6 +396,8 @@ export function makeChain<P extends Params, F extends Params>(
     dispose() {
       stepFwd.dispose();
       zDraw.dispose();
+      segFwd.dispose();
+      windowGrad.dispose();
       segGrad.dispose();
       objGrad.dispose();
     },

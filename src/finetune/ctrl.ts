@@ -50,6 +50,8 @@ export interface CtrlOptions {
   truncation?: number;
   truncationMode?: "fixed" | "random";
   segment?: number;
+  /** Bytes of activations the single-pass gradient may keep before it segments (./chain.ts). */
+  memoryBudget?: number;
   klReduce?: "sum" | "mean";
   /** q: probability of training a chain with the null control (for CFG at sampling); default 0. */
   nullProbability?: number;
@@ -106,6 +108,7 @@ export async function ctrlFinetune(o: CtrlOptions, key: Key): Promise<CtrlResult
       ...(o.truncation !== undefined ? { truncation: o.truncation } : {}),
       ...(o.truncationMode ? { truncationMode: o.truncationMode } : {}),
       ...(o.segment !== undefined ? { segment: o.segment } : {}),
+      ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}),
       ...(o.klReduce ? { klReduce: o.klReduce } : {}),
     },
     "ctrl",

@@ -34,6 +34,8 @@ export interface DraftOptions {
   truncation?: number;
   truncationMode?: "fixed" | "random";
   segment?: number;
+  /** Bytes of activations the single-pass gradient may keep before it segments (./chain.ts). */
+  memoryBudget?: number;
   klReduce?: "sum" | "mean";
   onStep?: (pt: FinetunePoint, total: number) => void;
 }
@@ -69,6 +71,7 @@ export async function draftFinetune(o: DraftOptions, key: Key): Promise<DraftRes
       ...(o.truncation !== undefined ? { truncation: o.truncation } : {}),
       ...(o.truncationMode ? { truncationMode: o.truncationMode } : {}),
       ...(o.segment !== undefined ? { segment: o.segment } : {}),
+      ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}),
       ...(o.klReduce ? { klReduce: o.klReduce } : {}),
     },
     "draft",

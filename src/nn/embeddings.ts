@@ -8,6 +8,20 @@
 import { np, random, type JArray } from "../backend/jax.js";
 import type { Key } from "../backend/keys.js";
 
+/** The smallest time-embedding width a network gets by default (32 sinusoidal features, as DDPM's). */
+export const DEFAULT_TIME_EMBEDDING = 32;
+
+/**
+ * The default time-embedding width of a first layer whose other inputs are `other` wide: the smallest
+ * even width ≥ `min` making other + width a multiple of 4, so the first layer's matmuls stay on jax-js's
+ * SIMD path (a matmul whose width or inner dimension is not a multiple of 4 runs scalar; docs/architecture.md,
+ * "Shapes on the SIMD path"). No even width does that for an odd `other`: `min` then.
+ */
+export function simdTimeEmbedding(other: number, min = DEFAULT_TIME_EMBEDDING): number {
+  if (other % 2 !== 0) return min;
+  return min + ((4 - ((other + min) % 4)) % 4);
+}
+
 /**
  * Sinusoidal features of t [n] → [n, dim]: [sin(t ω_k), cos(t ω_k)], ω_k = 10000^(−k/(dim/2 − 1)).
  * `t` is on the DDPM scale (0..1000). Consumes `t`.

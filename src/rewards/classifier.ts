@@ -21,7 +21,7 @@ import { runSteps } from "../optim/loop.js";
 import { disposeTrainStepState, makeTrainStep, type TrainStep } from "../optim/train-step.js";
 import { batchIndices } from "../data/batches.js";
 import type { HostTensor } from "./types.js";
-import { initMlp, mlpForward, mlpFromTensors, mlpToTensors, type MlpParams } from "../nn/mlp.js";
+import { initMlp, mlpForward, mlpFromTensors, mlpInputWidth, mlpToTensors, mlpWidthOf, padColumns, standardiseInto, type MlpParams } from "../nn/mlp.js";
 
 /** Settings of a classifier fit. */
 export interface ClassifierSpec {
@@ -91,7 +91,7 @@ export interface ClassifierModel {
 
 type ClassifierParams = MlpParams;
 
-/** Logits ℓ_φ(u) [n, K] for standardised inputs u [n, D]. Consumes `p` and `u`. */
+/** Logits ℓ_φ(u) [n, K] for standardised inputs u [n, W] (D padded with zero columns to the first weight's rows). Consumes `p` and `u`. */
 function logitsForward(p: ClassifierParams, u: JArray): JArray {
   return mlpForward(p, u);
 }
@@ -158,13 +158,14 @@ const logitsJit = jit((p: ClassifierParams, u: JArray) => logitsForward(p, u)) a
 export async function classifierLogits(m: ClassifierModel, x: HostMatrix): Promise<Float32Array> {
   if (x.cols !== m.dim) throw new Error(`classifier: expected ${m.dim} columns, got ${x.cols}`);
   const K = m.spec.classes;
-  const u = standardise(x, m.xMean, m.xStd);
   const out = new Float32Array(x.rows * K);
   const p = deviceParams(m);
+  const W = mlpWidthOf(p);
+  const u = padColumns(standardise(x, m.xMean, m.xStd), m.dim, W);
   try {
     for (let s = 0; s < x.rows; s += 4096) {
       const rows = Math.min(4096, x.rows - s);
-      out.set(await toHost(logitsJit(tree.ref(p), upload(u.subarray(s * m.dim, (s + rows) * m.dim), rows, m.dim))), s * K);
+      out.set(await toHost(logitsJit(tree.ref(p), upload(u.subarray(s * W, (s + rows) * W), rows, W))), s * K);
     }
   } finally {
     tree.dispose(p);
@@ -193,8 +194,6 @@ export async function classifierPredict(m: ClassifierModel, x: HostMatrix): Prom
  * including the standardisation and the temperature. The weights are uploaded per call (small).
  */
 export function classifierLogProbs(m: ClassifierModel): (x: JArray) => JArray {
-  const mean = Float32Array.from(m.xMean);
-  const inv = Float32Array.from(m.xStd, (s) => 1 / s);
   const invT = 1 / m.temperature;
   return (x) => {
     if (x.ndim !== 2 || x.shape[1] !== m.dim) {
@@ -202,8 +201,8 @@ export function classifierLogProbs(m: ClassifierModel): (x: JArray) => JArray {
       x.dispose();
       throw new Error(`classifier: expected x of shape [n, ${m.dim}], got [${shape}]`);
     }
-    const u = x.sub(np.array(mean, { shape: [1, m.dim] })).mul(np.array(inv, { shape: [1, m.dim] }));
-    return logSoftmax(logitsForward(deviceParams(m), u).mul(invT));
+    const p = deviceParams(m);
+    return logSoftmax(logitsForward(p, standardiseInto(x, m.xMean, m.xStd, mlpWidthOf(p))).mul(invT));
   };
 }
 
@@ -332,19 +331,21 @@ export async function fitClassifier(
   const dataSeed = keyToSeed(kData!);
   const trainer = classifierTrainStep(s);
   const B = Math.min(s.batchSize, tr.x.rows);
+  // Rows padded with zero columns to the first layer's width (nn/mlp.ts, mlpInputWidth).
+  const W = mlpInputWidth(D);
   const r = await runSteps(trainer, trainer.init(initMlp(kInit!, D, s.hidden, s.layers, s.classes), undefined, dataSeed), {
     until: s.steps,
     logEvery: opts.logEvery,
     batch: (k) => {
       const idx = batchIndices(dataSeed, k, tr.x.rows, B);
-      const ub = new Float32Array(B * D);
+      const ub = new Float32Array(B * W);
       const hot = new Float32Array(B * K);
       for (let i = 0; i < B; i++) {
         const row = idx[i]!;
-        ub.set(u.subarray(row * D, (row + 1) * D), i * D);
+        ub.set(u.subarray(row * D, (row + 1) * D), i * W);
         hot[i * K + tr.y[row]!] = 1;
       }
-      return [upload(ub, B, D), upload(hot, B, K)];
+      return [upload(ub, B, W), upload(hot, B, K)];
     },
     onLoss: (p) => opts.onStep?.(p.step, s.steps, p.loss),
     diverged: (step, loss) => new Error(`${where}: training diverged at step ${step} (loss ${loss}); lower learningRate`),

@@ -15,12 +15,12 @@ import { describeDivergence } from "../optim/divergence.js";
 import { disposeTrainStepState, makeTrainStep, type TrainStep } from "../optim/train-step.js";
 import { batchIndices } from "../data/batches.js";
 import type { MlpModel, MlpRegressorSpec } from "./types.js";
-import { initMlp, mlpForward, mlpFromTensors, mlpToTensors, type MlpParams } from "../nn/mlp.js";
+import { initMlp, mlpForward, mlpFromTensors, mlpInputWidth, mlpToTensors, mlpWidthOf, padColumns, standardiseInto, type MlpParams } from "../nn/mlp.js";
 
 /** Device parameters of the regressor g_φ. */
 export type RegressorParams = MlpParams;
 
-/** g_φ(u) for standardised inputs u [n, D] → [n]. Consumes `p` and `u`. */
+/** g_φ(u) for standardised inputs u [n, W] (W = the first weight's rows: D padded with zero columns) → [n]. Consumes `p` and `u`. */
 export function regressorForward(p: RegressorParams, u: JArray): JArray {
   const y = mlpForward(p, u);
   return y.reshape([y.shape[0]!]);
@@ -60,19 +60,23 @@ export function regressorTrainStep(spec: Pick<MlpRegressorSpec, "learningRate" |
   return makeTrainStep(loss, optimizerFromConfig(cfg, spec.steps), { cacheKey: JSON.stringify(["mlp reward", optimizerStaticKey(cfg)]) });
 }
 
-/** Batch k of the standardised rows: B rows drawn with replacement from (dataSeed, k). */
+/**
+ * Batch k of the standardised rows u [n, D]: B rows drawn with replacement from (dataSeed, k), padded
+ * with zero columns to the width of {@link initMlp}'s first layer.
+ */
 export function regressorBatch(u: Float32Array, v: Float32Array, D: number, B: number, dataSeed: number): (k: number) => JArray[] {
   const n = v.length;
+  const W = mlpInputWidth(D);
   return (k) => {
     const idx = batchIndices(dataSeed, k, n, B);
-    const ub = new Float32Array(B * D);
+    const ub = new Float32Array(B * W);
     const vb = new Float32Array(B);
     for (let i = 0; i < B; i++) {
       const r = idx[i]!;
-      ub.set(u.subarray(r * D, (r + 1) * D), i * D);
+      ub.set(u.subarray(r * D, (r + 1) * D), i * W);
       vb[i] = v[r]!;
     }
-    return [upload(ub, B, D), np.array(vb)];
+    return [upload(ub, B, W), np.array(vb)];
   };
 }
 
@@ -126,14 +130,15 @@ const forward = jit((p: RegressorParams, u: JArray) => regressorForward(p, u)) a
 /** f̂(x) per row (device forward pass in batches of at most 4096 rows, read asynchronously). */
 export async function predictMlp(m: MlpModel, x: HostMatrix): Promise<Float32Array> {
   if (x.cols !== m.dim) throw new Error(`mlp reward: expected ${m.dim} columns, got ${x.cols}`);
-  const u = standardise(x, m.xMean, m.xStd);
   const out = new Float32Array(x.rows);
   const p = regressorParams(m);
+  const W = mlpWidthOf(p);
+  const u = padColumns(standardise(x, m.xMean, m.xStd), m.dim, W);
   try {
     const batch = 4096;
     for (let s = 0; s < x.rows; s += batch) {
       const rows = Math.min(batch, x.rows - s);
-      const g = await toHost(forward(tree.ref(p), upload(u.subarray(s * m.dim, (s + rows) * m.dim), rows, m.dim)));
+      const g = await toHost(forward(tree.ref(p), upload(u.subarray(s * W, (s + rows) * W), rows, W)));
       for (let i = 0; i < rows; i++) out[s + i] = m.yMean + m.yStd * g[i]!;
     }
   } finally {
@@ -144,10 +149,8 @@ export async function predictMlp(m: MlpModel, x: HostMatrix): Promise<Float32Arr
 
 /** f̂(x) as differentiable jax-js code: x [n, D] (consumed) → [n]. */
 export function mlpRewardFn(m: MlpModel): (x: JArray) => JArray {
-  const mean = Float32Array.from(m.xMean);
-  const inv = Float32Array.from(m.xStd, (s) => 1 / s);
   return (x) => {
-    const u = x.sub(np.array(mean, { shape: [1, m.dim] })).mul(np.array(inv, { shape: [1, m.dim] }));
-    return regressorForward(regressorParams(m), u).mul(m.yStd).add(m.yMean);
+    const p = regressorParams(m);
+    return regressorForward(p, standardiseInto(x, m.xMean, m.xStd, mlpWidthOf(p))).mul(m.yStd).add(m.yMean);
   };
 }

@@ -222,7 +222,8 @@ export const TrainSchema = strict({
 export const ModelSchema = strict({
   hidden: residualMlpFields.hidden,
   layers: residualMlpFields.layers,
-  timeEmbedding: residualMlpFields.timeEmbedding,
+  /** Sinusoidal time-embedding width (even); "auto": the smallest ≥ 32 making the first layer's input a multiple of 4 (nn/embeddings.ts). */
+  timeEmbedding: z.union([z.literal("auto"), int(2).multipleOf(2, "must be an even whole number")]).default("auto"),
   residual: residualMlpFields.residual,
   norm: residualMlpFields.norm,
   /** Fourier features of x per coordinate (0..16); "auto" = 4 for data of dimension ≤ 3, else 0. */

@@ -1,20 +1,21 @@
 /** From the user-facing config (io/config.ts) to the library's model and training types. */
 import type { ModelConfig } from "../diffusion/model.js";
+import { withTimeEmbedding } from "../nn/denoisers/mlp.js";
 import type { ExperimentConfig } from "./config.js";
 import type { TrainConfig } from "../training/trainer.js";
 
 export function modelFromConfig(m: ExperimentConfig["model"], dataDim: number): ModelConfig {
   return {
-    network: {
+    network: withTimeEmbedding({
       kind: "mlp",
       dataDim,
       hidden: m.hidden,
       layers: m.layers,
-      timeEmbedding: m.timeEmbedding % 2 === 0 ? m.timeEmbedding : m.timeEmbedding + 1,
+      ...(m.timeEmbedding !== "auto" ? { timeEmbedding: m.timeEmbedding % 2 === 0 ? m.timeEmbedding : m.timeEmbedding + 1 } : {}),
       residual: m.residual,
       norm: m.norm,
       fourierFeatures: m.fourierFeatures === "auto" ? (dataDim <= 3 ? 4 : 0) : m.fourierFeatures,
-    },
+    }),
     prediction: m.prediction,
     schedule: {
       kind: m.schedule.kind,

@@ -13,6 +13,7 @@
  * device addresses at most 4 GiB, and webgpu buffers are smaller still).
  */
 import { totalmem } from "node:os";
+import { simdTimeEmbedding } from "../nn/embeddings.js";
 
 /** At most this many optimizer steps (the loss history keeps one entry per step). */
 export const MAX_STEPS = 10_000_000;
@@ -106,10 +107,12 @@ export interface SizedConfig {
 export function checkConfigMemory(cfg: SizedConfig, add: AddIssue, limit = memoryLimitBytes()): void {
   const m = cfg.model;
   const whole = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v >= 1;
-  if (!m || !whole(m.hidden) || !whole(m.layers) || !whole(m.timeEmbedding)) return;
+  if (!m || !whole(m.hidden) || !whole(m.layers) || !(whole(m.timeEmbedding) || m.timeEmbedding === "auto")) return;
   const dim = taskDim(cfg.task);
   const fourier = typeof m.fourierFeatures === "number" ? m.fourierFeatures : dim <= 3 ? 4 : 0;
-  const net: NetworkSize = { dim, hidden: m.hidden as number, layers: m.layers as number, timeEmbedding: m.timeEmbedding as number, fourier };
+  // "auto": the width the network gets (src/nn/embeddings.ts).
+  const timeEmbedding = m.timeEmbedding === "auto" ? simdTimeEmbedding(dim * (1 + 2 * fourier)) : (m.timeEmbedding as number);
+  const net: NetworkSize = { dim, hidden: m.hidden as number, layers: m.layers as number, timeEmbedding, fourier };
   const hostData = 4 * taskRows(cfg.task) * dim;
   const network = `model.hidden ${net.hidden} × model.layers ${net.layers}`;
   // The parameters grow with both; the larger of the two is named.

@@ -8,6 +8,7 @@ import type { Tensor } from "../safetensors.js";
 import { checkClassifierSpec, type ClassifierModel } from "../../rewards/classifier.js";
 import type { HostTensor } from "../../rewards/types.js";
 import { classifierConfigSchema, parseCheckpointConfig } from "./schemas.js";
+import { mlpInputWidth } from "../../nn/mlp.js";
 
 export const CLASSIFIER_KIND = "rewardiff-classifier";
 const ClassifierConfigSchema = classifierConfigSchema(CLASSIFIER_KIND);
@@ -61,7 +62,9 @@ export function loadClassifier(path: string): { model: ClassifierModel; meta: Cl
   if (!Array.isArray(cols) || !cols.every((s) => typeof s === "string") || cols.length !== dim) fail("columns", `expected ${dim} column names`);
   const tensors: Record<string, HostTensor> = {};
   const want: [string, number[]][] = [];
-  let width = dim!;
+  // The first weight reads the inputs padded to a multiple of 4 (nn/mlp.ts); files of earlier releases: dim rows.
+  const first = ck.tensors[spec.layers > 0 ? "layers.0.w" : "out.w"];
+  let width = first?.shape[0] === mlpInputWidth(dim!) ? mlpInputWidth(dim!) : dim!;
   for (let i = 0; i < spec.layers; i++) {
     want.push([`layers.${i}.w`, [width, spec.hidden]], [`layers.${i}.b`, [spec.hidden]]);
     width = spec.hidden;

@@ -8,6 +8,7 @@ import { checkpointPaths, loadCheckpoint, saveCheckpoint } from "../checkpoint.j
 import type { Tensor } from "../safetensors.js";
 import { parseCheckpointConfig, rewardConfigSchema } from "./schemas.js";
 import type { EnsembleModel, HostTensor, MlpModel, RewardFitReport, RewardModel } from "../../rewards/types.js";
+import { mlpInputWidth } from "../../nn/mlp.js";
 
 export const REWARD_KIND = "rewardiff-reward";
 const RewardConfigSchema = rewardConfigSchema(REWARD_KIND);
@@ -87,7 +88,8 @@ export function loadRewardModel(path: string): { model: RewardModel; meta: Rewar
     tensors["out.w"] = tensor(`${prefix}out.w`);
     tensors["out.b"] = tensor(`${prefix}out.b`);
     const w0 = tensors["layers.0.w"]!;
-    if (w0.shape[0] !== dim) fail(`${key}`, `first layer takes ${w0.shape[0]} inputs, but the model's dimension is ${dim}`);
+    // Inputs padded to a multiple of 4 (nn/mlp.ts); files of earlier releases: dim rows.
+    if (w0.shape[0] !== dim && w0.shape[0] !== mlpInputWidth(dim as number)) fail(`${key}`, `first layer takes ${w0.shape[0]} inputs, but the model's dimension is ${dim}`);
     return { ...(cfg as unknown as MlpModel), kind: "mlp", tensors };
   };
   let model: RewardModel;

@@ -18,7 +18,8 @@
  * the nodes of x_t permutes the output's nodes and both edge axes (test/nn-graph-transformer.test.ts).
  * Attention over n nodes is written as broadcast products and sums rather than matmuls: n (9 for QM9) is
  * no multiple of 4, and jax-js runs a matmul with such a width or inner dimension without SIMD. Every matmul
- * width is a multiple of 4 when d_h, d_e, H, F, E and the time embedding are (the defaults: 96, 48, 8, 8, 4, 32).
+ * width is a multiple of 4 when d_h, d_e, H, F, E and the time embedding (+ the condition's embedding) are
+ * (the defaults: 96, 48, 8, 8, 4, 32; the default time embedding is rounded up beside a condition).
  */
 import * as z from "zod";
 import { jnn, np, tree, type JArray } from "../../backend/jax.js";
@@ -30,13 +31,14 @@ import {
   classEmbedding,
   initClassEmbedding,
   initValueEmbedding,
+  simdTimeEmbedding,
   sinusoidalEmbedding,
   valueEmbedding,
   type ClassEmbeddingParams,
   type ValueEmbeddingParams,
 } from "../embeddings.js";
 import { initLayerNorm, layerNorm, type LayerNormParams } from "../norm.js";
-import { strictSpec } from "./mlp.js";
+import { residualMlpFields, strictSpec } from "./mlp.js";
 import { batchSize, eventShapeOf, type ConditionInput, type ConditionSpec, type Denoiser, type DenoiserSpecBase } from "./types.js";
 
 /** The spec of a graph transformer (defaults: the QM9 layout of docs/molecules.md and 4 layers of 96/48). */
@@ -56,7 +58,7 @@ export interface GraphTransformerSpec extends DenoiserSpecBase, GraphLayout {
   heads: number;
   /** Number of transformer layers (≥ 1). */
   layers: number;
-  /** Size of the sinusoidal time embedding (even). */
+  /** Size of the sinusoidal time embedding (even; by default {@link simdTimeEmbedding} beside the condition's embedding). */
   timeEmbedding: number;
   /** CTRL's added control: a zero-initialised table E_y [classes + 1, hidden] added inside c. */
   control?: { classes: number };
@@ -112,7 +114,7 @@ export const GraphTransformerSpecSchema = strictSpec({
   edgeHidden: wholeAtLeast(1).default(48),
   heads: wholeAtLeast(1).default(8),
   layers: wholeAtLeast(1).default(4),
-  timeEmbedding: wholeAtLeast(2).multipleOf(2, "must be an even whole number").default(32),
+  timeEmbedding: residualMlpFields.timeEmbedding,
   condition: conditionSchema.optional(),
   control: z.strictObject({ classes: wholeAtLeast(1) }).optional(),
 }).superRefine((s, ctx) => {
@@ -131,7 +133,7 @@ export const GraphTransformerSpecSchema = strictSpec({
   if (s.hidden % s.heads !== 0) {
     ctx.addIssue({ code: "custom", path: ["heads"], message: `must divide hidden (${s.hidden}), got ${s.heads}`, input: s.heads });
   }
-});
+}).transform((s) => ({ ...s, timeEmbedding: s.timeEmbedding ?? simdTimeEmbedding(s.condition ? s.condition.embedding : 0) }));
 
 /** Keys per layer and before the layers (the order of `init`'s key use). */
 const LAYER_KEYS = 8;

@@ -6,14 +6,15 @@
 import * as z from "zod";
 import { splitKey } from "../../backend/keys.js";
 import { fromSubspace, initSubspaceBasis, toSubspace } from "../low-rank-score.js";
-import { checkEventShape, strictSpec, flattenEvent, initResidualMlp, residualMlp, residualMlpFields, unflattenEvent, type DenoiserParams, type ResidualMlpSpec } from "./mlp.js";
+import { checkEventShape, strictSpec, flattenEvent, initResidualMlp, residualMlp, residualMlpFields, unflattenEvent, withTimeEmbedding, type DenoiserParams, type ResidualMlpSpec } from "./mlp.js";
 import { batchSize, eventShapeOf, type Denoiser } from "./types.js";
 
 export const LowRankSpecSchema = strictSpec({ kind: z.literal("low-rank"), rank: z.number().int().min(1), ...residualMlpFields })
   .superRefine((s, ctx) => {
     checkEventShape(s, ctx);
     if (s.rank > s.dataDim) ctx.addIssue({ code: "custom", path: ["rank"], message: `must be ≤ dataDim (${s.dataDim}), got ${s.rank}`, input: s.rank });
-  });
+  })
+  .transform(withTimeEmbedding);
 
 export const lowRankDenoiser: Denoiser<ResidualMlpSpec, DenoiserParams> = {
   kind: "low-rank",

@@ -12,6 +12,8 @@ import { splitKey, type Key } from "../../backend/keys.js";
 import { silu } from "../activations.js";
 import { dense, initDense, type DenseParams } from "../dense.js";
 import {
+  DEFAULT_TIME_EMBEDDING,
+  simdTimeEmbedding,
   classEmbedding,
   initClassEmbedding,
   initValueEmbedding,
@@ -33,7 +35,10 @@ export interface ResidualMlpSpec extends DenoiserSpecBase {
   hidden: number;
   /** Number of hidden layers (≥ 1). */
   layers: number;
-  /** Size of the sinusoidal time embedding (even). */
+  /**
+   * Size of the sinusoidal time embedding (even). Parsing a spec without it chooses
+   * {@link simdTimeEmbedding} of the other first-layer inputs (a first-layer width that is a multiple of 4).
+   */
   timeEmbedding: number;
   residual: boolean;
   norm: "none" | "layernorm";
@@ -84,7 +89,7 @@ export const residualMlpFields = {
   eventShape: z.array(wholeAtLeast(1)).min(1).optional(),
   hidden: wholeAtLeast(1).default(128),
   layers: wholeAtLeast(1).default(3),
-  timeEmbedding: wholeAtLeast(2).multipleOf(2, "must be an even whole number").default(32),
+  timeEmbedding: wholeAtLeast(2).multipleOf(2, "must be an even whole number").optional().describe(`default: ${DEFAULT_TIME_EMBEDDING}, rounded up so the first layer's input width is a multiple of 4`),
   residual: z.boolean().default(true),
   norm: z.enum(["none", "layernorm"]).default("none"),
   fourierFeatures: z.number().int().min(0).max(16).optional(),
@@ -101,11 +106,24 @@ export function checkEventShape(s: { dataDim: number; eventShape?: number[] | un
   }
 }
 
-export const MlpSpecSchema = strictSpec({ kind: z.literal("mlp"), ...residualMlpFields }).superRefine(checkEventShape);
+/** The trunk's first-layer inputs besides the time embedding, on `width`-dimensional inputs (x_t or Vᵀx_t). */
+export function otherInputs(s: Pick<ResidualMlpSpec, "fourierFeatures" | "condition">, width: number): number {
+  return width * (1 + 2 * (s.fourierFeatures ?? 0)) + (s.condition ? s.condition.embedding : 0);
+}
+
+/** A parsed spec with its time-embedding width: the given one, else {@link simdTimeEmbedding}. */
+export function withTimeEmbedding<S extends Omit<ResidualMlpSpec, "timeEmbedding"> & { timeEmbedding?: number | undefined }>(s: S): S & { timeEmbedding: number } {
+  const width = s.kind === "low-rank" ? s.rank! : s.dataDim;
+  return { ...s, timeEmbedding: s.timeEmbedding ?? simdTimeEmbedding(otherInputs(s, width)) };
+}
+
+export const MlpSpecSchema = strictSpec({ kind: z.literal("mlp"), ...residualMlpFields })
+  .superRefine(checkEventShape)
+  .transform(withTimeEmbedding);
 
 /** The input width of the trunk on `width`-dimensional inputs. */
 function inputSize(s: ResidualMlpSpec, width: number): number {
-  return width * (1 + 2 * (s.fourierFeatures ?? 0)) + s.timeEmbedding + (s.condition ? s.condition.embedding : 0);
+  return otherInputs(s, width) + s.timeEmbedding;
 }
 
 /** [sin(2^k u), cos(2^k u)] for k = 0..F−1, per coordinate: u [n, D] → [n, 2FD]. Consumes `u`. */

@@ -168,7 +168,7 @@ export const rcgdmMethod = defineMethod({
     rank,
     hidden: mc.hidden,
     layers: mc.layers,
-    timeEmbedding: mc.timeEmbedding,
+    ...(mc.timeEmbedding !== "auto" ? { timeEmbedding: mc.timeEmbedding } : {}),
     residual: mc.residual,
     norm: mc.norm,
     conditionEmbedding: m.conditionEmbedding,
