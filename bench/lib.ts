@@ -223,8 +223,13 @@ export interface BenchConfig {
 }
 
 /** 2 + 16-dim time embedding → 256 → 256 → 256 → 2, batch 512, 1,000 samples × 50 DDIM steps. */
+/**
+ * inDim 20 = x (2) + an 18-wide time embedding: a first-layer input that is a multiple of 4 keeps jax-js's
+ * matmuls on the SIMD path (docs/architecture.md, "Shapes on the SIMD path"), as the library's default
+ * widths now do. Results before 2026-12-02 used inDim 18 (16 time features).
+ */
 export const DEFAULT_BENCH_CONFIG: Readonly<BenchConfig> = Object.freeze({
-  inDim: 18,
+  inDim: 20,
   hidden: 256,
   depth: 3,
   outDim: 2,

@@ -20,7 +20,7 @@ Workload (identical to bench/raw-jax.ts):
       reference mean, loss = -mean r(x_0) + sum_t mean |mu_theta - mu_ref|^2 / (2 sigma_t^2),
       r(x) = x_1 + 0.5 x_2; torch.autograd.grad w.r.t. every trainable weight, loss read with .item().
 
-Usage:  /usr/bin/python3 bench/torch_reference.py --config '{"inDim":18,"hidden":256,"depth":3,
+Usage:  /usr/bin/python3 bench/torch_reference.py --config '{"inDim":20,"hidden":256,"depth":3,
           "outDim":2,"batch":512,"samples":1000,"steps":50}'
 Prints ONE JSON line on stdout.
 """
@@ -36,7 +36,7 @@ import sys
 import time
 
 DEFAULTS = {
-    "inDim": 18,  # x (2) + 16-dim sinusoidal time embedding
+    "inDim": 20,  # x (2) + 18-dim sinusoidal time embedding (as bench/lib.ts DEFAULT_BENCH_CONFIG)
     "hidden": 256,
     "depth": 3,  # hidden layers: inDim -> 256 -> 256 -> 256 -> outDim
     "outDim": 2,

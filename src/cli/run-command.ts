@@ -90,6 +90,7 @@ export async function runCommand(configPath: string, o: RunOptions): Promise<num
   if (o.resume !== undefined) checkResumable(o.resume, cfg, configPath);
   else checkOutDir(outDir, !!o.force);
   const release = lockFolder(outDir);
+  const startedMs = Date.now();
   const statePath = join(outDir, RUN_STATE_FILE);
   writeFileAtomic(statePath, `${JSON.stringify({ kind: RUN_STATE_KIND, configSha256: configSha256(cfg), config: resolve(configPath) }, null, 2)}\n`);
   const progress = makeProgress(!!o.quiet);
@@ -116,8 +117,10 @@ export async function runCommand(configPath: string, o: RunOptions): Promise<num
       process.stderr.write(`rewardiff: stopped during ${err.during}${saved}; resume with: ${resume}\n`);
       return watch.exitCode();
     }
-    // A failed fresh run with nothing to resume leaves no run state behind.
-    if (o.resume === undefined && !existsSync(join(outDir, "model.safetensors"))) rmSync(statePath, { force: true });
+    // A failed fresh run that saved no checkpoint of its own (a model.safetensors already there is an
+    // earlier run's) has nothing to resume: it leaves no run state behind.
+    const model = join(outDir, "model.safetensors");
+    if (o.resume === undefined && (!existsSync(model) || statSync(model).mtimeMs < startedMs)) rmSync(statePath, { force: true });
     throw err;
   } finally {
     watch.dispose();
