@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     pool: "forks",
+    // The wasm heap probe is opt-in (src/backend/heap.ts) and must be installed before jax-js loads.
+    setupFiles: ["test/setup/heap-probe.ts"],
     // Vitest runs cores − 1 test files at a time by default: one at a time on a 2-core machine. Each file
     // computes on one core (jax-js's wasm without worker threads), so two at a time use both.
     maxWorkers: 2,

@@ -15,6 +15,7 @@
  * Other processes' CPU use during each measurement is recorded beside it (the machine has 2 cores).
  * `npm run bench -- --only finetune` runs (c) alone and merges its key into the existing latest.json.
  */
+import "../src/backend/heap-probe.js"; // before jax-js: the finetune bench reads the wasm heap (src/backend/heap.ts)
 import "../src/backend/jax.js";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -2,6 +2,8 @@
  * `npm run experiments -- <name> [args…]`: slow reproductions that do not belong in the test suite.
  * Each experiment is a module scripts/experiments/<name>.ts exporting `run(args: string[]): Promise<void>`.
  */
+// First: experiments report the wasm heap, so the opt-in probe must see jax-js create its memory.
+import "../src/backend/heap-probe.js";
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";

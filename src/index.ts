@@ -38,4 +38,3 @@ export { generate } from "./diffusion/generate.js";
 export { encodeSafetensors, decodeSafetensors } from "./io/safetensors.js";
 export { decodeCheckpoint, sha256HexWeb, type Checkpoint } from "./io/sidecar.js";
 export { loadModelFromBytes, checkModelMeta, disposeLoadedModel, trainingState, MODEL_KIND, type CheckpointKind, type LoadedModel, type ModelMeta } from "./io/checkpoints/model.js";
-export * from "./report/index.js";

@@ -1,8 +1,11 @@
 /**
  * rewardiff for Node: everything in "rewardiff" plus files (CSV, .npy, safetensors checkpoints with
- * atomic writes), model checkpoints and the config-driven experiment runner.
+ * atomic writes), model checkpoints, the config-driven experiment runner, reports (report.json types,
+ * vega-lite plots, report.html; also "rewardiff/report") and chemistry (RDKit, QM9).
+ * See docs/architecture.md, "Entry points".
  */
 export * from "./index.js";
+export * from "./report/index.js";
 export { runExperiment, checkMethodsAvailable } from "./runners/experiment.js";
 export { saveModel, saveInferenceModel, loadModel } from "./io/checkpoints/model-files.js";
 export { finetunedCheckpoint, saveFinetuned, finetunedFromLoaded } from "./io/checkpoints/finetuned.js";

@@ -3,5 +3,5 @@ export * from "./jax.js";
 export * from "./init.js";
 export * from "./ownership.js";
 export * from "./keys.js";
-export { wasmHeapBytes } from "./heap.js";
+export { installHeapProbe, heapProbeInstalled, wasmHeapBytes } from "./heap.js";
 export * from "./threefry.js";

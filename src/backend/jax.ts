@@ -1,13 +1,14 @@
 /**
- * The one place that imports @jax-js/jax. The polyfills, the heap observer and the optional worker
- * shim are evaluated first (ES modules evaluate imports in order; jax-js builds its wasm backend when it
- * is first imported), then jax-js is re-exported for the rest of rewardiff.
+ * The one place that imports @jax-js/jax. The polyfills and the optional worker shim are evaluated first
+ * (ES modules evaluate imports in order; jax-js builds its wasm backend when it is first imported), then
+ * jax-js is re-exported for the rest of rewardiff. The wasm heap probe is opt-in and must be installed
+ * before this module is evaluated (./heap.ts); this module only records that jax-js is now loaded.
  * Threads: off by default; `REWARDIFF_THREADS=1` (or =N workers) turns on jax-js's wasm worker pool in
  * Node. Measured on 2 cores (bench/README.md): no gain at batch 512, ~1.5× at batch 4096.
  */
 import "./polyfills.js";
-import "./heap.js";
 import "./threads.js";
+import { noteJaxEvaluated } from "./jax-loaded.js";
 
 export {
   numpy as np,
@@ -27,3 +28,5 @@ export {
   Array as JArrayClass,
 } from "@jax-js/jax";
 export type { Array as JArray, JsTree, OwnedFunction } from "@jax-js/jax";
+
+noteJaxEvaluated();

@@ -21,7 +21,7 @@
  * HOW TO USE. jax-js creates its wasm backend (and decides on threads) when `@jax-js/jax` is
  * *evaluated*, not in `init("wasm")`, so calling this from `ensureBackend()` is too late. Either:
  * - (recommended) import this module for its side effect before `@jax-js/jax`: in `./jax.ts`,
- *   `import "./polyfills.js"; import "./heap.js"; import "./threads.js";` then the jax-js re-exports.
+ *   `import "./polyfills.js"; import "./threads.js";` then the jax-js re-exports.
  *   At evaluation it installs the shim only when `REWARDIFF_THREADS=1` (or `=N` for N workers) is set;
  *   otherwise it does nothing. It has no static Node imports (built-ins come from
  *   `process.getBuiltinModule`, Node ≥ 20.16), so browser bundles can include it;
@@ -30,9 +30,8 @@
  * Installing it AFTER jax-js has been evaluated is not harmless: jax-js then has an unshared memory but
  * compiles every kernel for a shared one (it re-checks `typeof Worker` at compile time), and the first
  * kernel fails with "LinkError: memory import 0 has no maximum limit". So `installWorkerShim()` throws
- * when it can tell that a wasm memory was already created after this module was evaluated (another
- * reason to import it from `./jax.ts` before jax-js); it cannot tell when this module itself was first
- * evaluated after jax-js. `shimWorkersStarted()` tells afterwards whether jax-js really started
+ * when rewardiff's bootstrap (./jax.ts) has already been evaluated (./jax-loaded.ts); it cannot tell
+ * when jax-js was imported directly, bypassing ./jax.ts. `shimWorkersStarted()` tells afterwards whether jax-js really started
  * workers (it does so at its first asynchronous read).
  *
  * Caveats measured or read from jax-js's source (see bench/README.md):
@@ -47,6 +46,7 @@
  *   Node has no `navigator` (Node ≥ 21 has one: then the option is ignored).
  */
 import type { Worker as NodeWorkerType } from "node:worker_threads";
+import { jaxEvaluated } from "./jax-loaded.js";
 
 /**
  * Node built-ins, loaded synchronously without static imports so that this module stays loadable in
@@ -265,23 +265,6 @@ export class WorkerShim {
 
 let installed = false;
 
-// Count the wasm memories created after this module was evaluated: jax-js creates its memory when it
-// is evaluated, so a count > 0 at install time means the shim comes too late (see the module doc).
-let memoriesSeen = 0;
-if (typeof process !== "undefined" && typeof WebAssembly !== "undefined") {
-  const W = WebAssembly as unknown as { Memory: typeof WebAssembly.Memory };
-  const Original = W.Memory;
-  const Counting = function (this: unknown, descriptor: WebAssembly.MemoryDescriptor) {
-    memoriesSeen++;
-    return new Original(descriptor);
-  } as unknown as typeof WebAssembly.Memory;
-  Counting.prototype = Original.prototype;
-  for (const k of Object.getOwnPropertyNames(Original)) {
-    if (!(k in Counting)) (Counting as any)[k] = (Original as any)[k];
-  }
-  W.Memory = Counting;
-}
-
 /**
  * Installs {@link WorkerShim} as `globalThis.Worker` so that jax-js's wasm backend uses a worker pool.
  * Must run before `@jax-js/jax` is evaluated (see the module doc). Idempotent. Returns true when a
@@ -293,9 +276,9 @@ export function installWorkerShim(options: WorkerShimOptions = {}): boolean {
   if (typeof SharedArrayBuffer === "undefined") return false;
   if (typeof g.Worker !== "undefined" && !options.force) return true;
   if (installed && g.Worker === WorkerShim) return true;
-  if (memoriesSeen > 0) {
+  if (jaxEvaluated()) {
     throw new Error(
-      "installWorkerShim() must run before @jax-js/jax is imported: a wasm memory already exists, and " +
+      "installWorkerShim() must run before @jax-js/jax is imported: jax-js has already created its wasm memory, and " +
         "installing the Worker shim now would make every jax-js kernel fail to link (see src/backend/threads.ts)",
     );
   }

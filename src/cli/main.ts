@@ -2,6 +2,8 @@
  * `rewardiff`: the command line. Parses arguments with commander and dispatches to the *-command.ts modules.
  * Every failure is one line on stderr ("rewardiff: …") and a non-zero exit code; no stack traces.
  */
+// First: the wasm heap probe must see jax-js create its memory (src/backend/heap.ts); runs report the heap.
+import "../backend/heap-probe.js";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { demoCommand, runCommand } from "./run-command.js";
 import { trainCommand } from "./train-command.js";

@@ -6,7 +6,7 @@
 import { tree, type JArray } from "../backend/jax.js";
 import { keyToSeed, splitKey, type Key } from "../backend/keys.js";
 import { mulberry32 } from "../data/host-rng.js";
-import { wasmHeapBytes } from "../backend/heap.js";
+import { heapProbeInstalled, wasmHeapBytes } from "../backend/heap.js";
 import type { Params } from "../nn/params.js";
 import { constantRateOptimizer, optimizerFromConfig, optimizerStaticKey, type OptimizerConfig } from "../optim/config.js";
 import { makeTrainStep } from "../optim/train-step.js";
@@ -39,7 +39,7 @@ export interface FinetuneBatch {
 /**
  * Runs Adam on θ. Consumes `p0` and `key`; borrows `f`. `batch(step)` builds the step's side inputs
  * (called with a host-side draw so the same seed gives the same run). Returns the trained θ, the
- * history and the wasm heap high-water mark seen.
+ * history and the wasm heap high-water mark seen (0 when the opt-in heap probe is not installed: src/backend/heap.ts).
  */
 export async function finetune<P extends Params, F extends Params>(
   chain: Chain<P, F>,
@@ -80,5 +80,5 @@ export async function finetune<P extends Params, F extends Params>(
     onStep?.(pt, cfg.steps);
   }
   tree.dispose(state.opt as Params);
-  return { params: state.params, history, heapBytes: wasmHeapBytes(), seconds: (performance.now() - t0) / 1000 };
+  return { params: state.params, history, heapBytes: heapProbeInstalled() ? wasmHeapBytes() : 0, seconds: (performance.now() - t0) / 1000 };
 }
