@@ -291,6 +291,9 @@ export interface TorchReferenceResult {
    * processes; high values make the timings unreliable).
    */
   load: { machineCores: number; selfCores: number; otherCores: number };
+  /** The same over the training part alone, and over the sampling part alone (when they ran). */
+  trainLoad?: { machineCores: number; selfCores: number; otherCores: number };
+  sampleLoad?: { machineCores: number; selfCores: number; otherCores: number };
   /** Wall time of the timed part (both measurements with their warm-ups). */
   measureMs: number;
 }

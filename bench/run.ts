@@ -66,8 +66,8 @@ async function coreSection(): Promise<Record<string, unknown>> {
   process.stderr.write("PyTorch reference…\n");
   const torch = runTorchReference(cfg);
   const t = torch.available ? torch : undefined;
-  rows.push({ workload: "train step, MLP 256×3, batch 512", rewardiffMs: ours.trainStep.median, torchMs: t?.trainStepMs ?? null, otherCores: worst(ours.load.otherCores, t?.load.otherCores) });
-  rows.push({ workload: "sampling 1,000 × 50 DDIM", rewardiffMs: oursSample.sample.median, torchMs: t?.sampleMs ?? null, otherCores: worst(oursSample.load.otherCores, t?.load.otherCores) });
+  rows.push({ workload: "train step, MLP 256×3, batch 512", rewardiffMs: ours.trainStep.median, torchMs: t?.trainStepMs ?? null, otherCores: worst(ours.load.otherCores, (t?.trainLoad ?? t?.load)?.otherCores) });
+  rows.push({ workload: "sampling 1,000 × 50 DDIM", rewardiffMs: oursSample.sample.median, torchMs: t?.sampleMs ?? null, otherCores: worst(oursSample.load.otherCores, (t?.sampleLoad ?? t?.load)?.otherCores) });
   if (!t) process.stdout.write(`PyTorch: ${torch.available ? "" : torch.reason}\n`);
   return {
     config: cfg,

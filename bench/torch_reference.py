@@ -185,6 +185,7 @@ def main():
         return loss.item()
 
     wall0, cpu0, jif0 = time.perf_counter(), time.process_time(), machine_jiffies()
+    part = (wall0, cpu0, jif0)  # start of the current part, for its own load
     train_all = []
     for i in range(int(cfg["trainWarmup"]) + int(cfg["trainRepeats"]) if do_train else 0):
         t0 = time.perf_counter()
@@ -192,6 +193,9 @@ def main():
         dt = (time.perf_counter() - t0) * 1000.0
         if i >= int(cfg["trainWarmup"]):
             train_all.append(dt)
+
+    train_load = load_since(*part) if do_train else None
+    part = (time.perf_counter(), time.process_time(), machine_jiffies())
 
     # ---- (b) DDIM sampling, eta = 0 (skipped by --mode train) ----
     betas = torch.linspace(1e-4, 0.02, T, dtype=torch.float64)
@@ -221,6 +225,7 @@ def main():
         if i >= int(cfg["sampleWarmup"]):
             sample_all.append(dt)
 
+    sample_load = load_since(*part) if do_sample else None
     wall, cpu, jif1 = time.perf_counter() - wall0, time.process_time() - cpu0, machine_jiffies()
     ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     machine = (jif1[0] - jif0[0]) / (jif1[1] - jif0[1]) * ncpu if jif0 and jif1 and jif1[1] > jif0[1] else float("nan")
@@ -238,8 +243,19 @@ def main():
             "otherCores": round(max(0.0, machine - cpu / wall), 2),
         },
         "measureMs": round(wall * 1000.0, 1),
+        # The same, over each part alone (a short burst of contention during one part is not averaged away).
+        **({"trainLoad": train_load} if train_load else {}),
+        **({"sampleLoad": sample_load} if sample_load else {}),
     }
     sys.stdout.write(json.dumps(out) + "\n")
+
+
+def load_since(wall0, cpu0, jif0):
+    """CPU use (cores) since (wall0, cpu0, jif0): this process, the whole machine, everything else."""
+    wall, cpu, jif1 = time.perf_counter() - wall0, time.process_time() - cpu0, machine_jiffies()
+    ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    machine = (jif1[0] - jif0[0]) / (jif1[1] - jif0[1]) * ncpu if jif0 and jif1 and jif1[1] > jif0[1] else float("nan")
+    return {"selfCores": round(cpu / wall, 2), "machineCores": round(machine, 2), "otherCores": round(max(0.0, machine - cpu / wall), 2)}
 
 
 def ddpm_plan(T, steps):
