@@ -13,7 +13,7 @@
  *    and a width-512 training step, PyTorch on 1 and 2 BLAS threads beside (bench/threads-section.ts), key `threads`.
  * Other processes' CPU use is recorded beside every measurement; a run in which any of them used
  * ≥ 0.3 cores is marked busy and written to results/busy-<date>.json, never as results/latest.json
- * (bench/load-rule.ts). A quiet run merges its sections into latest.json (other keys kept).
+ * (bench/load-rule.ts). A quiet full run replaces latest.json; a quiet `--only` run merges its sections into it.
  *
  *   npm run bench [-- --only core,finetune,graph,sample10k,threads] [--wait-quiet] [--threads-rounds N]
  */
@@ -243,10 +243,12 @@ async function main() {
         `Not written as results/latest.json; wrote ${path}\n`,
     );
   } else {
-    const previous: Record<string, unknown> = existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>) : {};
+    // A full run replaces the file; a run of some sections keeps the other sections' keys.
+    const full = SECTIONS.every((x) => args.only.includes(x));
+    const previous: Record<string, unknown> = !full && existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>) : {};
     const before = (previous.sectionRuns ?? {}) as Record<string, unknown>;
     writeResults(path, { ...previous, ...run, sectionRuns: { ...before, ...sectionRuns } });
-    process.stdout.write(`quiet run (other processes < ${verdict.threshold} cores in all ${verdict.measurements} measurements, worst ${verdict.worstOtherCores}); merged ${args.only.join(", ")} into ${path}\n`);
+    process.stdout.write(`quiet run (other processes < ${verdict.threshold} cores in all ${verdict.measurements} measurements, worst ${verdict.worstOtherCores}); ${full ? "wrote" : `merged ${args.only.join(", ")} into`} ${path}\n`);
   }
   process.stdout.write(`total ${run.totalSeconds} s\n`);
 }
