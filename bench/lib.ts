@@ -276,30 +276,41 @@ export interface TorchReferenceResult {
   blas: { name: string; libraries: string[]; config?: string; corename?: string; threads?: number };
   threads: Record<string, string | number | null>;
   config: Record<string, number>;
-  trainStepMs: number;
-  trainStepMsAll: number[];
-  sampleMs: number;
-  sampleMsAll: number[];
-  /** Wall time of the whole Python run (start-up, import, both measurements). */
+  /** What ran: both (default), the training step alone, or sampling alone. */
+  mode: TorchMode;
+  /** Absent with mode "sample". */
+  trainStepMs?: number;
+  trainStepMsAll?: number[];
+  /** Absent with mode "train". */
+  sampleMs?: number;
+  sampleMsAll?: number[];
+  /** Wall time of the whole Python run (start-up, import, the measurements). */
   wallMs: number;
   /**
    * CPU use over the timed part, in cores: the Python process, the whole machine, and the rest (other
    * processes; high values make the timings unreliable).
    */
   load: { machineCores: number; selfCores: number; otherCores: number };
+  /** The same over the training part alone, and over the sampling part alone (when they ran). */
+  trainLoad?: { machineCores: number; selfCores: number; otherCores: number };
+  sampleLoad?: { machineCores: number; selfCores: number; otherCores: number };
   /** Wall time of the timed part (both measurements with their warm-ups). */
   measureMs: number;
 }
 
 export type TorchReference = TorchReferenceResult | { available: false; reason: string };
 
+/** `torch_reference.py --mode`: training step and sampling (default), or one of them. */
+export type TorchMode = "train-sample" | "train" | "sample";
+
 /**
  * Runs bench/torch_reference.py with the fair-reference environment and parses its JSON line.
  * Never throws for a missing torch or a failed run: it returns `{ available: false, reason }` (e.g.
- * "torch not available"), so a benchmark can report its own figures alone.
+ * "torch not available"), so a benchmark can report its own figures alone. `mode` picks the training step,
+ * sampling or both (default); `blasThreads` sets OPENBLAS_NUM_THREADS (default 2, the core count here).
  */
-export function runTorchReference(config: Partial<BenchConfig> = {}, opts: { python?: string; timeoutMs?: number } = {}): TorchReference {
-  return spawnTorchReference<TorchReferenceResult>(["--config", JSON.stringify({ ...DEFAULT_BENCH_CONFIG, ...config })], opts);
+export function runTorchReference(config: Partial<BenchConfig> = {}, opts: { python?: string; timeoutMs?: number; mode?: TorchMode; blasThreads?: number } = {}): TorchReference {
+  return spawnTorchReference<TorchReferenceResult>(["--mode", opts.mode ?? "train-sample", "--config", JSON.stringify({ ...DEFAULT_BENCH_CONFIG, ...config })], opts);
 }
 
 /** One line of JSON printed by `bench/torch_reference.py --mode finetune`. */
@@ -339,7 +350,7 @@ export function runTorchFinetuneReference(
 
 function spawnTorchReference<R extends { available: true; wallMs: number }>(
   args: string[],
-  opts: { python?: string; timeoutMs?: number },
+  opts: { python?: string; timeoutMs?: number; blasThreads?: number },
 ): R | { available: false; reason: string } {
   const python = opts.python ?? SYSTEM_PYTHON;
   const det = detectTorch(python);
@@ -347,7 +358,7 @@ function spawnTorchReference<R extends { available: true; wallMs: number }>(
   const t0 = performance.now();
   const r = spawnSync(python, [TORCH_SCRIPT, ...args], {
     encoding: "utf8",
-    env: torchEnv(),
+    env: torchEnv(process.env, opts.blasThreads ?? 2),
     timeout: opts.timeoutMs ?? 600_000,
     maxBuffer: 16 * 2 ** 20,
   });

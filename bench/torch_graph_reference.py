@@ -43,6 +43,16 @@ DEFAULTS = {
 }
 
 
+def machine_jiffies():
+    """(busy, total) CPU jiffies of the whole machine from /proc/stat (as torch_reference.py)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:9]]
+        return sum(fields) - fields[3] - fields[4], sum(fields)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", default="{}", help="JSON object overriding the defaults")
@@ -146,14 +156,16 @@ def main():
         opt.step()
         return loss.item()
 
-    c0, w0 = time.process_time(), time.perf_counter()
+    c0, w0, j0 = time.process_time(), time.perf_counter(), machine_jiffies()
     times, last = [], float("nan")
     for i in range(int(cfg["warmup"]) + int(cfg["repeats"])):
         t0 = time.perf_counter()
         last = step()
         if i >= int(cfg["warmup"]):
             times.append((time.perf_counter() - t0) * 1000.0)
-    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    wall, cpu, j1 = time.perf_counter() - w0, time.process_time() - c0, machine_jiffies()
+    ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    machine = (j1[0] - j0[0]) / (j1[1] - j0[1]) * ncpu if j0 and j1 and j1[1] > j0[1] else float("nan")
     out = {
         "torch": torch.__version__,
         "python": platform.python_version(),
@@ -169,6 +181,12 @@ def main():
         "lastLoss": last,
         "selfCores": round(cpu / wall, 2),
         "loadavg": list(os.getloadavg()),
+        # Mean CPU use over the timed part, in cores: this process, the whole machine, everything else.
+        "load": {
+            "selfCores": round(cpu / wall, 2),
+            "machineCores": round(machine, 2),
+            "otherCores": round(max(0.0, machine - cpu / wall), 2),
+        },
     }
     sys.stdout.write(json.dumps(out) + "\n")
 

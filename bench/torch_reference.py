@@ -19,6 +19,7 @@ Workload (identical to bench/raw-jax.ts):
       x_s = mu_theta(x_t) + sigma_t z_t with z fixed per draw, the final sigma = 0 step with the
       reference mean, loss = -mean r(x_0) + sum_t mean |mu_theta - mu_ref|^2 / (2 sigma_t^2),
       r(x) = x_1 + 0.5 x_2; torch.autograd.grad w.r.t. every trainable weight, loss read with .item().
+  --mode train / --mode sample: (a) alone / (b) alone (e.g. sampling 10,000 points: "samples":10000).
 
 Usage:  /usr/bin/python3 bench/torch_reference.py --config '{"inDim":20,"hidden":256,"depth":3,
           "outDim":2,"batch":512,"samples":1000,"steps":50}'
@@ -120,7 +121,7 @@ def machine_jiffies():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", default="{}", help="JSON object overriding the defaults")
-    ap.add_argument("--mode", default="train-sample", choices=["train-sample", "finetune"], help="what to measure")
+    ap.add_argument("--mode", default="train-sample", choices=["train-sample", "train", "sample", "finetune"], help="what to measure")
     args = ap.parse_args()
     cfg = dict(DEFAULTS)
     cfg.update(json.loads(args.config))
@@ -163,7 +164,8 @@ def main():
         finetune(cfg, torch, net, embed, out_dim, T)
         return
 
-    # ---- (a) training step ----
+    # ---- (a) training step (skipped by --mode sample) ----
+    do_train, do_sample = args.mode != "sample", args.mode != "train"
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     B = int(cfg["batch"])
     gen = torch.Generator().manual_seed(cfg["seed"] + 1)
@@ -183,15 +185,19 @@ def main():
         return loss.item()
 
     wall0, cpu0, jif0 = time.perf_counter(), time.process_time(), machine_jiffies()
+    part = (wall0, cpu0, jif0)  # start of the current part, for its own load
     train_all = []
-    for i in range(int(cfg["trainWarmup"]) + int(cfg["trainRepeats"])):
+    for i in range(int(cfg["trainWarmup"]) + int(cfg["trainRepeats"]) if do_train else 0):
         t0 = time.perf_counter()
         train_step()
         dt = (time.perf_counter() - t0) * 1000.0
         if i >= int(cfg["trainWarmup"]):
             train_all.append(dt)
 
-    # ---- (b) DDIM sampling, eta = 0 ----
+    train_load = load_since(*part) if do_train else None
+    part = (time.perf_counter(), time.process_time(), machine_jiffies())
+
+    # ---- (b) DDIM sampling, eta = 0 (skipped by --mode train) ----
     betas = torch.linspace(1e-4, 0.02, T, dtype=torch.float64)
     abar = torch.cumprod(1.0 - betas, dim=0)
     steps = int(cfg["steps"])
@@ -212,24 +218,24 @@ def main():
         return x.numpy().copy()
 
     sample_all = []
-    for i in range(int(cfg["sampleWarmup"]) + int(cfg["sampleRepeats"])):
+    for i in range(int(cfg["sampleWarmup"]) + int(cfg["sampleRepeats"]) if do_sample else 0):
         t0 = time.perf_counter()
         sample()
         dt = (time.perf_counter() - t0) * 1000.0
         if i >= int(cfg["sampleWarmup"]):
             sample_all.append(dt)
 
+    sample_load = load_since(*part) if do_sample else None
     wall, cpu, jif1 = time.perf_counter() - wall0, time.process_time() - cpu0, machine_jiffies()
     ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     machine = (jif1[0] - jif0[0]) / (jif1[1] - jif0[1]) * ncpu if jif0 and jif1 and jif1[1] > jif0[1] else float("nan")
     out = {
         **environment(torch),
         "config": cfg,
-        "trainStepMs": statistics.median(train_all),
-        "trainStepMsAll": [round(v, 4) for v in train_all],
-        "sampleMs": statistics.median(sample_all),
-        "sampleMsAll": [round(v, 3) for v in sample_all],
-        # Mean CPU use over both measurements, in cores: this process (all its threads), the whole
+        "mode": args.mode,
+        **({"trainStepMs": statistics.median(train_all), "trainStepMsAll": [round(v, 4) for v in train_all]} if do_train else {}),
+        **({"sampleMs": statistics.median(sample_all), "sampleMsAll": [round(v, 3) for v in sample_all]} if do_sample else {}),
+        # Mean CPU use over the measurements, in cores: this process (all its threads), the whole
         # machine, and everything else (other processes: high values make the timings unreliable).
         "load": {
             "selfCores": round(cpu / wall, 2),
@@ -237,8 +243,19 @@ def main():
             "otherCores": round(max(0.0, machine - cpu / wall), 2),
         },
         "measureMs": round(wall * 1000.0, 1),
+        # The same, over each part alone (a short burst of contention during one part is not averaged away).
+        **({"trainLoad": train_load} if train_load else {}),
+        **({"sampleLoad": sample_load} if sample_load else {}),
     }
     sys.stdout.write(json.dumps(out) + "\n")
+
+
+def load_since(wall0, cpu0, jif0):
+    """CPU use (cores) since (wall0, cpu0, jif0): this process, the whole machine, everything else."""
+    wall, cpu, jif1 = time.perf_counter() - wall0, time.process_time() - cpu0, machine_jiffies()
+    ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    machine = (jif1[0] - jif0[0]) / (jif1[1] - jif0[1]) * ncpu if jif0 and jif1 and jif1[1] > jif0[1] else float("nan")
+    return {"selfCores": round(cpu / wall, 2), "machineCores": round(machine, 2), "otherCores": round(max(0.0, machine - cpu / wall), 2)}
 
 
 def ddpm_plan(T, steps):
