@@ -27,7 +27,7 @@ function model(hidden: number, layers: number, batch = 512) {
     path === "m.json" ? { config: { model: { network: { kind: "mlp", hidden, layers } }, train: { batchSize: batch } } } : undefined;
 }
 
-const decide = (line: string, cores = 2, readJson = model(256, 3)) => {
+const decide = (line: string, cores = 2, readJson: (path: string) => unknown = model(256, 3)) => {
   const { command, options } = parseArgv(line.split(" "));
   return threadsFor(command, options, cores, readJson);
 };
