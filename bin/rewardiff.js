@@ -1,11 +1,41 @@
 #!/usr/bin/env node
 // The command-line entry point: runs the compiled CLI (built by `npm install` via the prepare script).
-import { main } from "../dist/cli/main.js";
+// First it decides whether jax-js gets a wasm worker pool (src/cli/threads-policy.ts): the pool is created when
+// @jax-js/jax is evaluated, so REWARDIFF_THREADS must be set before main (and with it jax-js) is imported.
+import { availableParallelism } from "node:os";
+import { readFileSync } from "node:fs";
+import { resolveThreads } from "../dist/cli/threads-policy.js";
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err) => {
-    process.stderr.write(`rewardiff: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  },
-);
+const fail = (err) => {
+  process.stderr.write(`rewardiff: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+};
+
+const argv = process.argv.slice(2);
+let threads;
+try {
+  const readJson = (path) => {
+    try {
+      return JSON.parse(readFileSync(path, "utf8"));
+    } catch {
+      return undefined; // the command itself reports a missing or bad file
+    }
+  };
+  threads = resolveThreads(argv, process.env, availableParallelism(), readJson);
+} catch (err) {
+  process.stderr.write(`rewardiff: ${err instanceof Error ? err.message : String(err)} (run with --help for usage)\n`);
+  process.exit(2);
+}
+process.env.REWARDIFF_THREADS = threads.value;
+
+try {
+  const { main } = await import("../dist/cli/main.js");
+  const code = await main(argv);
+  if (process.env.REWARDIFF_THREADS_REPORT === "1") {
+    const { shimWorkersStarted } = await import("../dist/backend/threads.js");
+    process.stderr.write(`threads: REWARDIFF_THREADS=${threads.value} (${threads.why}); ${shimWorkersStarted()} workers started\n`);
+  }
+  process.exit(code);
+} catch (err) {
+  fail(err);
+}
