@@ -33,18 +33,18 @@ const decide = (line: string, cores = 2, readJson: (path: string) => unknown = m
 };
 
 describe("threadsFor", () => {
-  it("sample: on from 2·n·hidden²·layers ≥ SAMPLE_MIN_FLOP_PER_STEP (MLP 256×3: n = 1000), with as many workers as cores", () => {
-    // 2·n·256²·3 ≥ 3.9e8 ⇔ n ≥ 3.9e8 / 393216 = 991.8
+  it("sample: on from 2·n·hidden²·layers ≥ SAMPLE_MIN_FLOP_PER_STEP (MLP 256×3: n = 1984), with as many workers as cores", () => {
+    // 2·n·256²·3 ≥ 7.8e8 ⇔ n ≥ 7.8e8 / 393216 = 1983.6
     const nMin = Math.ceil(SAMPLE_MIN_FLOP_PER_STEP / (2 * 256 ** 2 * 3));
-    expect(nMin).toBe(992);
+    expect(nMin).toBe(1984);
     expect(decide(`sample --model m.safetensors --n ${nMin} --out s.csv`).workers).toBe(2);
     expect(decide(`sample --model m.safetensors --n ${nMin - 1} --out s.csv`).workers).toBe(0);
-    expect(decide(`sample --model m.safetensors --out s.csv`).workers).toBe(2); // --n defaults to 1000
-    expect(decide(`sample --model m.safetensors --n 1000 --out s.csv`, 4).workers).toBe(4);
-    // the default model (128×3): 2·n·128²·3 ≥ 3.9e8 ⇔ n ≥ 3.9e8 / 98304 = 3967.3
+    expect(decide(`sample --model m.safetensors --out s.csv`).workers).toBe(0); // --n defaults to 1000
+    expect(decide(`sample --model m.safetensors --n 2000 --out s.csv`, 4).workers).toBe(4);
+    // the default model (128×3): 2·n·128²·3 ≥ 7.8e8 ⇔ n ≥ 7.8e8 / 98304 = 7934.6
     const small = model(128, 3);
-    expect(decide(`sample --model m.safetensors --n 3968 --out s.csv`, 2, small).workers).toBe(2);
-    expect(decide(`sample --model m.safetensors --n 3967 --out s.csv`, 2, small).workers).toBe(0);
+    expect(decide(`sample --model m.safetensors --n 7935 --out s.csv`, 2, small).workers).toBe(2);
+    expect(decide(`sample --model m.safetensors --n 7934 --out s.csv`, 2, small).workers).toBe(0);
     expect(decide(`sample --model m.safetensors --n=10000 --out s.csv`, 2, small).workers).toBe(2);
   });
 
@@ -126,9 +126,9 @@ describe.runIf(availableParallelism() >= 2)("bin/rewardiff.js with the pool the 
     expect(single.stderr).toMatch(/^threads: REWARDIFF_THREADS=0 \(REWARDIFF_THREADS=0\); 0 workers started$/m);
     const auto = cli(args("auto.csv"), {});
     expect(auto.status, auto.stderr).toBe(0);
-    // 2·8192·256²·1 ≈ 1.1e9 ≥ 3.9e8: the policy asks for one worker per core, and jax-js starts them
+    // 2·8192·256²·1 ≈ 1.1e9 ≥ 7.8e8: the policy asks for one worker per core, and jax-js starts them
     const cores = availableParallelism();
-    expect(auto.stderr).toMatch(new RegExp(`^threads: REWARDIFF_THREADS=${cores} \\(sample: 8192 points .* ≥ 3\\.9e\\+8\\); ${cores} workers started$`, "m"));
+    expect(auto.stderr).toMatch(new RegExp(`^threads: REWARDIFF_THREADS=${cores} \\(sample: 8192 points .* ≥ 7\\.8e\\+8\\); ${cores} workers started$`, "m"));
 
     const a = readFileSync(join(dir, "single.csv"));
     const b = readFileSync(join(dir, "auto.csv"));

@@ -16,11 +16,12 @@ export interface ThreadsDecision {
 }
 
 /**
- * Sampling: forward FLOP per reverse step, 2·n·hidden²·layers. The smallest sampling run measured to pay:
- * 1,000 points × 50 DDIM steps of an MLP 256×3 (2·1000·256²·3 ≈ 3.9e8), 1.6× with 2 workers; 10,000 points
- * 1.71× (bench/README.md).
+ * Sampling: forward FLOP per reverse step, 2·n·hidden²·layers. Measured with 2 workers on 2 cores
+ * (bench/README.md): at 3.9e8 (1,000 points of an MLP 256×3; 4,000 of the default 128×3) the CLI run
+ * broke even to 1.11×, at 8,000 points of the 128×3 MLP (7.9e8) 1.07×, at 10,000 of it (9.8e8) 1.16×,
+ * 10,000 points of a 256×3 (3.9e9) 1.71×. The threshold is twice the break-even point, for margin.
  */
-export const SAMPLE_MIN_FLOP_PER_STEP = 3.9e8;
+export const SAMPLE_MIN_FLOP_PER_STEP = 7.8e8;
 
 /**
  * Training: FLOP per optimizer step, forward + backward ≈ 6·batch·hidden²·layers. Steps of ≥ 1.5 GFLOP
