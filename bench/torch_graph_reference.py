@@ -26,6 +26,8 @@ import statistics
 import sys
 import time
 
+from torch_reference import machine_jiffies  # (busy, total) jiffies from /proc/stat; same folder
+
 DEFAULTS = {
     "maxNodes": 9,
     "nodeBlocks": [5, 3],
@@ -41,16 +43,6 @@ DEFAULTS = {
     "repeats": 10,
     "seed": 0,
 }
-
-
-def machine_jiffies():
-    """(busy, total) CPU jiffies of the whole machine from /proc/stat (as torch_reference.py)."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:9]]
-        return sum(fields) - fields[3] - fields[4], sum(fields)
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def main():

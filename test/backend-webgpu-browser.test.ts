@@ -5,14 +5,9 @@
  * afterwards (jit with inlined constants, asynchronous reads), and that keys split on the host draw on
  * the GPU what they draw on wasm. Skipped, with the reason printed, where Chromium is absent.
  */
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { build } from "esbuild";
+import { chromium, runChromiumPage } from "./helpers/chromium-page.js";
 import { describe, expect, it } from "vitest";
 
-const chromium = ["chromium", "chromium-browser"].find((c) => spawnSync(c, ["--version"], { stdio: "ignore" }).status === 0);
 if (!chromium) console.log("backend-webgpu-browser.test.ts skipped: no chromium on PATH (Debian: apt-get install chromium)");
 
 const PAGE = `
@@ -38,59 +33,9 @@ const report = (r) => console.log("REWARDIFF_RESULT " + JSON.stringify(r));
 })();
 `;
 
-/** Runs the page in headless Chromium and returns what it reported. */
-async function runPage(): Promise<Record<string, unknown>> {
-  const dir = mkdtempSync(join(tmpdir(), "rewardiff-webgpu-"));
-  try {
-    const bundle = await build({
-      stdin: { contents: PAGE, resolveDir: process.cwd(), loader: "ts", sourcefile: "page.ts" },
-      bundle: true,
-      platform: "browser",
-      format: "iife",
-      write: false,
-      logLevel: "silent",
-    });
-    const html = join(dir, "index.html");
-    writeFileSync(html, `<!doctype html><html><body><script>${bundle.outputFiles[0]!.text.replaceAll("</script", "<\\/script")}</script></body></html>`);
-    const args = ["--headless=new", "--no-sandbox", "--enable-unsafe-webgpu", "--enable-logging=stderr", "--v=0", "--remote-debugging-port=0", `--user-data-dir=${join(dir, "profile")}`, `file://${html}`];
-    return await new Promise((resolve, reject) => {
-      // Its own process group, so that killing it also ends the GPU and renderer processes that write into
-      // the profile folder (else removing the folder can race with them).
-      const child = spawn(chromium!, args, { stdio: ["ignore", "ignore", "pipe"], detached: true });
-      const killAll = () => {
-        try {
-          process.kill(-child.pid!, "SIGKILL");
-        } catch {
-          child.kill("SIGKILL");
-        }
-      };
-      let log = "";
-      const timer = setTimeout(() => {
-        killAll();
-        reject(new Error(`chromium reported nothing in 90 s; its log ends: ${log.slice(-2000)}`));
-      }, 90_000);
-      child.stderr.on("data", (d: Buffer) => {
-        log += d.toString();
-        const m = /REWARDIFF_RESULT (\{.*?\})", source/.exec(log);
-        if (m) {
-          clearTimeout(timer);
-          killAll();
-          // Chromium's log quotes the console message: \" and \\ are escaped.
-          const result = JSON.parse(m[1]!.replace(/\\(["\\])/g, "$1")) as Record<string, unknown>;
-          if (child.exitCode !== null || child.signalCode !== null) resolve(result);
-          else child.once("exit", () => resolve(result));
-        }
-      });
-      child.on("error", reject);
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-  }
-}
-
 describe.skipIf(!chromium)("webgpu in headless Chromium", () => {
   it("a synchronous read raises SyncReadError instead of returning zeros; the device keeps working", async () => {
-    const r = await runPage();
+    const r = await runChromiumPage(PAGE, ["--enable-unsafe-webgpu"]);
     expect(r.error).toBeUndefined();
     expect(r.device).toBe("webgpu");
     expect(r.syncRead).toMatch(/^SyncReadError: synchronous read of a webgpu array \(float32\[256\]\): use await toHost\(x\)/);

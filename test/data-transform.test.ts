@@ -16,18 +16,7 @@ import {
   QUANTILE_TAIL,
   type DataTransform,
 } from "../src/data/transform.js";
-
-/** A deterministic uniform stream (mulberry32). */
-function uniforms(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { uniforms } from "./helpers/uniforms.js";
 
 function normals(seed: number): () => number {
   const u = uniforms(seed);

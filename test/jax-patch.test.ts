@@ -7,11 +7,9 @@
  * element-wise kernels must keep every bit; kernels with a reduction may only reorder the float32 sum.
  * The same checks run in headless Chromium on the bundled (patched) dist.
  */
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { build } from "esbuild";
+import { chromium, runChromiumPage } from "./helpers/chromium-page.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { np } from "../src/backend/jax.js";
 import { ensureBackend } from "../src/backend/init.js";
@@ -138,7 +136,6 @@ describe("patched kernels on Node (wasm)", () => {
   });
 });
 
-const chromium = ["chromium", "chromium-browser"].find((c) => spawnSync(c, ["--version"], { stdio: "ignore" }).status === 0);
 if (!chromium) console.log("jax-patch.test.ts: Chromium part skipped: no chromium on PATH (Debian: apt-get install chromium)");
 
 const PAGE = `
@@ -162,56 +159,9 @@ const report = (r) => console.log("REWARDIFF_RESULT " + JSON.stringify(r));
 })();
 `;
 
-/** Bundles PAGE (the patched dist from node_modules), runs it in headless Chromium, returns its report. */
-async function runPage(): Promise<Record<string, unknown>> {
-  const dir = mkdtempSync(join(tmpdir(), "rewardiff-jax-patch-"));
-  try {
-    const bundle = await build({
-      stdin: { contents: PAGE, resolveDir: process.cwd(), loader: "ts", sourcefile: "page.ts" },
-      bundle: true,
-      platform: "browser",
-      format: "iife",
-      write: false,
-      logLevel: "silent",
-    });
-    const html = join(dir, "index.html");
-    writeFileSync(html, `<!doctype html><html><body><script>${bundle.outputFiles[0]!.text.replaceAll("</script", "<\\/script")}</script></body></html>`);
-    const args = ["--headless=new", "--no-sandbox", "--enable-logging=stderr", "--v=0", "--remote-debugging-port=0", `--user-data-dir=${join(dir, "profile")}`, `file://${html}`];
-    return await new Promise((resolve, reject) => {
-      const child = spawn(chromium!, args, { stdio: ["ignore", "ignore", "pipe"], detached: true });
-      const killAll = () => {
-        try {
-          process.kill(-child.pid!, "SIGKILL");
-        } catch {
-          child.kill("SIGKILL");
-        }
-      };
-      let log = "";
-      const timer = setTimeout(() => {
-        killAll();
-        reject(new Error(`chromium reported nothing in 90 s; its log ends: ${log.slice(-2000)}`));
-      }, 90_000);
-      child.stderr.on("data", (d: Buffer) => {
-        log += d.toString();
-        const m = /REWARDIFF_RESULT (\{.*?\})", source/.exec(log);
-        if (m) {
-          clearTimeout(timer);
-          killAll();
-          const result = JSON.parse(m[1]!.replace(/\\(["\\])/g, "$1")) as Record<string, unknown>;
-          if (child.exitCode !== null || child.signalCode !== null) resolve(result);
-          else child.once("exit", () => resolve(result));
-        }
-      });
-      child.on("error", reject);
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-  }
-}
-
 describe.skipIf(!chromium)("patched kernels in headless Chromium (wasm)", () => {
   it("within float64 bounds; element-wise bits equal Node's unpatched ones; reductions differ only by sum order / FMA", async () => {
-    const r = await runPage();
+    const r = await runChromiumPage(PAGE);
     expect(r.error).toBeUndefined();
     const checks = r.checks as (CaseCheck & { kind: string })[];
     expect(checks).toHaveLength(cases.length);

@@ -16,6 +16,7 @@ import { hostMatrix, type HostMatrix } from "../src/data/matrix.js";
 import { readCsv } from "../src/io/csv.js";
 import { slicedWasserstein } from "../src/eval/sliced-wasserstein.js";
 import { cli, expectOneLineError, expectUntouched, expectUsageError, removeTempDirs, tempDir } from "./fixtures/cli/harness.js";
+import { uniforms } from "./helpers/uniforms.js";
 
 const STEPS = 800;
 const TRAIN_ROWS = 2000;
@@ -23,18 +24,6 @@ const SAMPLES = 1000;
 /** Independent (reference, floor) pairs the distances are averaged over. */
 const PAIRS = 4;
 const COLUMNS = ["tiny", "rooms", "year", "price", "income", "share"];
-
-/** A deterministic uniform stream (mulberry32). */
-function uniforms(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `n` rows of the hidden-scale law (seeded). */
 function draw(n: number, seed: number): HostMatrix {

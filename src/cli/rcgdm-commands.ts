@@ -16,7 +16,7 @@ import { saveModel } from "../io/checkpoints/model-files.js";
 import type { ModelMeta } from "../io/checkpoints/model.js";
 import { readDataFile, transformField } from "../runners/task-data.js";
 import { CsvTaskSchema } from "../runners/config-schemas.js";
-import { applyTransform, fitTransform, type TransformKind } from "../data/transform.js";
+import { applyTransform, fitTransform } from "../data/transform.js";
 import { rewardMlpProblem, trainingSizeProblem } from "../runners/resource-bounds.js";
 import { loadRewardModel, saveRewardModel } from "../io/checkpoints/reward.js";
 import { fitReward, predictReward } from "../rewards/fit.js";
@@ -27,7 +27,7 @@ import type { DenoiserParams } from "../nn/denoiser.js";
 import type { SamplerConfig } from "../diffusion/sample.js";
 import { checkOutFile } from "./output.js";
 import { makeProgress } from "./progress.js";
-import type { TrainPrediction, TrainSchedule } from "./train-defaults.js";
+import type { SharedTrainFlags } from "./train-defaults.js";
 
 import { log } from "./log.js";
 
@@ -119,27 +119,14 @@ export async function fitRewardCommand(o: FitRewardCommandOptions): Promise<numb
   return 0;
 }
 
-export interface ConditionalTrainOptions {
+export interface ConditionalTrainOptions extends SharedTrainFlags {
   unlabeled: string;
   rewardModel: string;
-  columns?: string;
-  out: string;
-  steps?: number;
-  batchSize?: number;
-  lr?: number;
-  hidden?: number;
-  layers?: number;
-  schedule?: TrainSchedule;
-  prediction?: TrainPrediction;
   pseudoLabelNoise: number;
   dropout: number;
   network: "mlp" | "low-rank";
   rank?: number;
-  /** The per-feature data transform (src/data/transform.ts); default: the csv task schema's. */
-  transform?: TransformKind;
   seed: number;
-  quiet?: boolean;
-  force?: boolean;
 }
 
 /** `rewardiff train --unlabeled X --reward-model R`: pseudo-label X with f̂ + ν ξ, train ε_θ(x_t, t, ŷ). */

@@ -10,38 +10,24 @@ import { loadModel, saveModel, type ModelInfo } from "../io/checkpoints/model-fi
 import { disposeLoadedModel, trainingDataSha256, trainingState } from "../io/checkpoints/model.js";
 import { modelFromConfig, trainFromConfig } from "../runners/model-config.js";
 import { readDataFile, taskData, transformField, type TaskData } from "../runners/task-data.js";
-import { applyTransform, type TransformKind } from "../data/transform.js";
+import { applyTransform } from "../data/transform.js";
 import { disposeTrainState, initTrainState, trainSteps, type TrainConfig, type TrainState } from "../training/trainer.js";
 import { shellWord, watchInterrupts } from "./interrupt.js";
 import { checkOutFile } from "./output.js";
 import { makeProgress } from "./progress.js";
 import { conditionalTrainCommand } from "./rcgdm-commands.js";
-import type { TrainPrediction, TrainSchedule } from "./train-defaults.js";
+import type { SharedTrainFlags } from "./train-defaults.js";
 
 import { log } from "./log.js";
 
-export interface TrainOptions {
+export interface TrainOptions extends SharedTrainFlags {
   task?: string;
   data?: string;
-  columns?: string;
-  /** --data: the per-feature data transform (src/data/transform.ts; default: the csv task schema's). */
-  transform?: TransformKind;
-  out: string;
-  steps?: number;
-  batchSize?: number;
-  lr?: number;
-  hidden?: number;
-  layers?: number;
-  /** Noise schedule and parameterisation (defaults: the config schema's, ./train-defaults.ts). */
-  schedule?: TrainSchedule;
-  prediction?: TrainPrediction;
   /** Default 0; a resumed run takes the checkpoint's. */
   seed?: number;
   resume?: string;
   /** Save the training checkpoint to --out every this many steps. */
   checkpointEvery?: number;
-  quiet?: boolean;
-  force?: boolean;
   /** Conditional training on pseudo-labels (2307.07055; see rcgdm-commands.ts). */
   unlabeled?: string;
   rewardModel?: string;

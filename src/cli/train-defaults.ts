@@ -5,6 +5,7 @@
  * library's defaults (src/training/trainer.ts defaultTrainConfig, src/methods/rcgdm.ts
  * defaultConditionalNetwork). `train --help` prints these numbers.
  */
+import type { TransformKind } from "../data/transform.js";
 import { defaultConditionalNetwork } from "../training/rcgdm.js";
 import { defaultConfig } from "../runners/config.js";
 import { ModelSchema, ScheduleSchema } from "../runners/config-schemas.js";
@@ -15,6 +16,24 @@ export const TRAIN_SCHEDULES = ScheduleSchema.in.shape.kind.unwrap().options.fil
 export const TRAIN_PREDICTIONS = ModelSchema.shape.prediction.unwrap().options;
 export type TrainSchedule = (typeof TRAIN_SCHEDULES)[number];
 export type TrainPrediction = (typeof TRAIN_PREDICTIONS)[number];
+
+/** The flags both `train` models share (the unconditional one and 2307.07055's conditional one). */
+export interface SharedTrainFlags {
+  columns?: string;
+  /** The per-feature data transform (src/data/transform.ts); default: the csv task schema's. */
+  transform?: TransformKind;
+  out: string;
+  steps?: number;
+  batchSize?: number;
+  lr?: number;
+  hidden?: number;
+  layers?: number;
+  /** Noise schedule and parameterisation (defaults: the config schema's, see trainDefaults()). */
+  schedule?: TrainSchedule;
+  prediction?: TrainPrediction;
+  quiet?: boolean;
+  force?: boolean;
+}
 
 export interface TrainDefaults {
   steps: number;
