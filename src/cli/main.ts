@@ -14,7 +14,7 @@ import { fitRewardCommand, parseTarget } from "./rcgdm-commands.js";
 import { TRAIN_PREDICTIONS, TRAIN_SCHEDULES, trainDefaults } from "./train-defaults.js";
 import { withOutFileLock } from "./output.js";
 import { TRANSFORM_KINDS } from "../data/transform.js";
-import { CsvTaskSchema } from "../runners/config-schemas.js";
+import { CsvTaskSchema, MoleculeModelSchema } from "../runners/config-schemas.js";
 
 /** A probability-like option in [0, 1). */
 function probArg(name: string) {
@@ -39,6 +39,12 @@ const VERSION = "0.1.0";
 function oneLine(msg: string): string {
   const line = msg.trim().split("\n")[0]!;
   return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
+/** The molecule model's defaults as `train --help` prints them (the schema's, never restated). */
+function moleculeDefaultsText(): string {
+  const m = MoleculeModelSchema.parse({});
+  return `graph transformer ${m.layers}×${m.hidden}/${m.edgeHidden}, ${m.train.steps} steps, batch ${m.train.batchSize}, lr ${m.train.learningRate}`;
 }
 
 /** `train`'s defaults, read from the schema and constants training uses (./train-defaults.ts). */
@@ -88,7 +94,9 @@ export function program(result: { code: number } = { code: 0 }): Command {
 
   p.command("train")
     .description("train a diffusion model on a built-in 2-D task or your own data (with --unlabeled and --reward-model: the conditional model of 2307.07055)")
-    .option("--task <name>", "built-in data: moons, 8gaussians, swissroll, checkerboard")
+    .option("--task <name>", `built-in data: moons, 8gaussians, swissroll, checkerboard, or qm9 (the molecule model of docs/molecules.md: ${moleculeDefaultsText()})`)
+    .option("--smiles <file>", "a molecule model on your molecules: CSV with a `smiles` column (vocabulary read from the data)")
+    .option("--max-atoms <n>", "--smiles: the largest molecule, in heavy atoms (default: the data's largest); larger ones are refused", intArg("--max-atoms", 1))
     .option("--data <file>", "your data: CSV with a header row, or .npy (rows = samples)")
     .option("--columns <a,b,...>", "CSV columns to use (default: all)")
     .addOption(

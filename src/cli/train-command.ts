@@ -8,7 +8,9 @@ import type { ExperimentConfig } from "../runners/config.js";
 import { parseFlagConfig } from "./command-line-config.js";
 import { loadModel, saveModel, type ModelInfo } from "../io/checkpoints/model-files.js";
 import { disposeLoadedModel, trainingDataSha256, trainingState } from "../io/checkpoints/model.js";
-import { modelFromConfig, trainFromConfig } from "../runners/model-config.js";
+import { modelFromConfig, moleculeModelFromConfig, trainFromConfig } from "../runners/model-config.js";
+import { MoleculeModelSchema } from "../runners/config-schemas.js";
+import { qm9TrainData, smilesTrainData, type MoleculeTrainData } from "../runners/molecule-data.js";
 import { readDataFile, taskData, transformField, type TaskData } from "../runners/task-data.js";
 import { applyTransform } from "../data/transform.js";
 import { disposeTrainState, initTrainState, trainSteps, type TrainConfig, type TrainState } from "../training/trainer.js";
@@ -35,6 +37,52 @@ export interface TrainOptions extends SharedTrainFlags {
   dropout?: number;
   network?: "mlp" | "low-rank";
   rank?: number;
+  /** A SMILES CSV to train a molecule model on (docs/molecules.md); `--task qm9` is the shipped QM9. */
+  smiles?: string;
+  maxAtoms?: number;
+}
+
+/** The molecule tasks: `--task qm9` or `--smiles FILE`. */
+const isMoleculeRun = (o: TrainOptions) => o.task === "qm9" || o.smiles !== undefined;
+
+async function moleculeData(o: TrainOptions): Promise<MoleculeTrainData> {
+  return o.smiles !== undefined ? smilesTrainData(o.smiles, o.maxAtoms) : qm9TrainData();
+}
+
+/** `--task qm9` / `--smiles FILE`: the molecule model of docs/molecules.md with the flags' overrides. */
+async function moleculePlan(o: TrainOptions): Promise<TrainPlan> {
+  for (const [flag, v] of [["--prediction", o.prediction], ["--columns", o.columns], ["--transform", o.transform]] as const) {
+    if (v !== undefined) throw new Error(`${flag} ${v}: a molecule model predicts x̂₀ of one-hot graphs with the cross-entropy loss (leave ${flag} out)`);
+  }
+  const cfg = MoleculeModelSchema.parse({
+    ...(o.hidden !== undefined ? { hidden: o.hidden } : {}),
+    ...(o.layers !== undefined ? { layers: o.layers } : {}),
+    ...(o.schedule !== undefined ? { schedule: { kind: o.schedule } } : {}),
+    train: {
+      ...(o.steps !== undefined ? { steps: o.steps } : {}),
+      ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+      ...(o.lr !== undefined ? { learningRate: o.lr } : {}),
+    },
+  });
+  const data = await moleculeData(o);
+  if (data.rejected > 0) log(`${data.name}: ${data.rejected} molecules left out (RDKit cannot sanitise them; data/qm9/README.md)`);
+  const seed = o.seed ?? 0;
+  const model = moleculeModelFromConfig(cfg, data.layout);
+  const train: TrainConfig = { ...cfg.train };
+  const info: ModelInfo = {
+    model,
+    train,
+    columns: data.columns,
+    data: data.name,
+    dataSha256: await trainingDataSha256(data.train),
+    seed,
+    molecules: data.vocabulary,
+  };
+  return { model, train, state: initTrainState(model, keyFromSeed(seed)), x: data.train, info, dataArgs: moleculeArgs(o) };
+}
+
+function moleculeArgs(o: TrainOptions): string[] {
+  return o.smiles !== undefined ? ["--smiles", o.smiles, ...(o.maxAtoms !== undefined ? ["--max-atoms", String(o.maxAtoms)] : [])] : ["--task", "qm9"];
 }
 
 /** `train --unlabeled X --reward-model R`: the conditional model of 2307.07055. */
@@ -97,6 +145,7 @@ async function trainData(o: TrainOptions, seed: number, model: Record<string, un
 }
 
 function dataArgs(o: TrainOptions): string[] {
+  if (isMoleculeRun(o)) return moleculeArgs(o);
   if (o.task) return ["--task", o.task];
   // The transform is the checkpoint's: resuming keeps it without --transform.
   return ["--data", o.data!, ...(o.columns !== undefined ? ["--columns", o.columns] : [])];
@@ -139,7 +188,9 @@ async function resumePlan(o: TrainOptions): Promise<TrainPlan> {
   for (const [flag, v] of [["--schedule", o.schedule], ["--prediction", o.prediction]] as const) {
     if (v !== undefined) throw new Error(`${flag} ${v}: --resume keeps the checkpoint's own ${flag.slice(2)} (leave ${flag} out)`);
   }
-  if (!!o.task === !!o.data) throw new Error(`--resume ${from}: give the data it was trained on, with exactly one of --task NAME or --data FILE`);
+  if ([o.task, o.data, o.smiles].filter((v) => v !== undefined).length !== 1) {
+    throw new Error(`--resume ${from}: give the data it was trained on, with exactly one of --task NAME, --data FILE or --smiles FILE`);
+  }
   const loaded = loadModel(from);
   const { meta } = loaded;
   if (meta.finetuned) {
@@ -171,7 +222,12 @@ async function resumePlan(o: TrainOptions): Promise<TrainPlan> {
     // transform, as fitted on the first run's data (not refitted), so other data cannot hash the same.
     let x: HostMatrix;
     let name: string;
-    if (o.task) {
+    if (isMoleculeRun(o)) {
+      if (!meta.molecules) throw new Error(`--resume ${from}: not a molecule model (it was trained on ${meta.data}); give its data with --task or --data`);
+      const data = await moleculeData(o);
+      x = data.train;
+      name = data.name;
+    } else if (o.task) {
       const { data, kTrain } = await trainData(o, seed, { train: {} });
       kTrain.dispose();
       x = data.train;
@@ -181,7 +237,7 @@ async function resumePlan(o: TrainOptions): Promise<TrainPlan> {
       x = applyTransform(stored, readDataFile(resolve(o.data!), columns).matrix);
       name = `csv:${resolve(o.data!)}`;
     }
-    const where = o.data ? `--data ${o.data}${o.columns !== undefined ? ` --columns ${o.columns}` : ""}` : `--task ${o.task}`;
+    const where = o.data ? `--data ${o.data}${o.columns !== undefined ? ` --columns ${o.columns}` : ""}` : o.smiles !== undefined ? `--smiles ${o.smiles}` : `--task ${o.task}`;
     if (x.cols !== meta.model.network.dataDim) {
       throw new Error(`${where}: ${x.cols} columns, but the model in ${from} was trained on ${meta.model.network.dataDim}`);
     }
@@ -199,7 +255,16 @@ async function resumePlan(o: TrainOptions): Promise<TrainPlan> {
     if (train.steps !== meta.train.steps) {
       log(`--steps ${train.steps} re-plans the learning-rate schedule (the checkpoint planned ${meta.train.steps} steps): the result differs from a straight ${train.steps}-step run`);
     }
-    const info: ModelInfo = { model: meta.model, train, columns: meta.columns, data: meta.data, ...transformField(stored), dataSha256: hash, seed };
+    const info: ModelInfo = {
+      model: meta.model,
+      train,
+      columns: meta.columns,
+      data: meta.data,
+      ...transformField(stored),
+      dataSha256: hash,
+      seed,
+      ...(meta.molecules ? { molecules: meta.molecules } : {}),
+    };
     return { model: meta.model, train, state, x, info, dataArgs: dataArgs(o) };
   } catch (err) {
     disposeTrainState(state);
@@ -216,12 +281,15 @@ export async function trainCommand(o: TrainOptions): Promise<number> {
   // Resuming in place (--out = --resume) replaces the checkpoint it continues: no --force needed.
   const inPlace = o.resume !== undefined && resolve(o.resume) === resolve(o.out);
   checkOutFile(o.out, !!o.force || inPlace);
-  if (!o.resume && !!o.task === !!o.data) throw new Error("train needs exactly one of --task NAME (moons, 8gaussians, swissroll, checkerboard) or --data FILE");
-  if (o.task && o.transform) throw new Error(`--transform applies to --data only: the built-in task ${o.task} is unit-scale already`);
+  if (!o.resume && [o.task, o.data, o.smiles].filter((v) => v !== undefined).length !== 1) {
+    throw new Error("train needs exactly one of --task NAME (moons, 8gaussians, swissroll, checkerboard, qm9), --data FILE or --smiles FILE");
+  }
+  if (o.maxAtoms !== undefined && o.smiles === undefined) throw new Error("--max-atoms applies to --smiles FILE only");
+  if (o.task && o.task !== "qm9" && o.transform) throw new Error(`--transform applies to --data only: the built-in task ${o.task} is unit-scale already`);
   await ensureBackend();
   const progress = makeProgress(!!o.quiet);
 
-  const plan = o.resume ? await resumePlan(o) : await freshPlan(o);
+  const plan = o.resume ? await resumePlan(o) : isMoleculeRun(o) ? await moleculePlan(o) : await freshPlan(o);
   const { model, train, info, x } = plan;
   progress.stage(
     o.resume

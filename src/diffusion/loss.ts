@@ -9,7 +9,8 @@
  * rather than 0/0. Pure array code: runs under jit and grad.
  */
 import { np, random, type JArray } from "../backend/jax.js";
-import { applyDenoiser, eventShapeOf, type ConditionInput, type DenoiserParams } from "../nn/denoiser.js";
+import { categoricalCrossEntropy } from "../nn/categorical.js";
+import { applyDenoiser, applyDenoiserLogits, denoiserCategories, eventShapeOf, type ConditionInput, type DenoiserParams } from "../nn/denoiser.js";
 import type { ModelConfig } from "./model.js";
 import { networkTime } from "./model.js";
 import { noised, targetFor, type Prediction } from "./parameterization.js";
@@ -62,14 +63,22 @@ export function denoisingLossOf(
   prediction: Prediction,
   event: readonly number[],
   inp: Omit<LossInputs, "cond">,
+  perSampleLoss?: (out: JArray, x0: JArray) => JArray,
 ): JArray {
   const B = inp.x0.shape[0]!;
   const x0 = inp.x0.ndim === event.length + 1 ? inp.x0 : inp.x0.reshape([B, ...event]);
   const { t, eps, ab, xt } = forwardDraw(x0.ref, inp.alphaBars, inp.key, inp.noise);
   const out = predict(xt, t);
-  const target = targetFor(prediction, x0, eps, ab);
-  const sq = np.square(out.sub(target));
-  const perSample = np.mean(event.length === 1 ? sq : sq.reshape([B, -1]), -1);
+  let perSample: JArray;
+  if (perSampleLoss) {
+    eps.dispose();
+    ab.dispose();
+    perSample = perSampleLoss(out.reshape([B, -1]), x0.reshape([B, -1]));
+  } else {
+    const target = targetFor(prediction, x0, eps, ab);
+    const sq = np.square(out.sub(target));
+    perSample = np.mean(event.length === 1 ? sq : sq.reshape([B, -1]), -1);
+  }
   if (!inp.weights) return np.mean(perSample);
   return np.sum(perSample.mul(inp.weights.ref)).div(np.maximum(np.sum(inp.weights), 1e-12));
 }
@@ -77,6 +86,16 @@ export function denoisingLossOf(
 /** The scalar loss of the model's network. Consumes `params` and every array in `inp`. */
 export function denoisingLoss(model: ModelConfig, params: DenoiserParams, inp: LossInputs): JArray {
   const T = inp.alphaBars.shape[0]!;
+  const event = eventShapeOf(model.network);
+  const loss = model.loss ?? { kind: "mse" };
+  if (loss.kind === "cross-entropy") {
+    const blocks = denoiserCategories(model.network);
+    if (!blocks || model.prediction !== "x0") {
+      throw new Error('loss: cross-entropy needs x̂_0 prediction ("x0") and a network with a categorical output');
+    }
+    const logits = (xt: JArray, t: JArray) => applyDenoiserLogits(model.network, params, xt, networkTime(t, T), inp.cond);
+    return denoisingLossOf(logits, "x0", event, inp, (out, x0) => categoricalCrossEntropy(out, x0, blocks, loss.blockWeights));
+  }
   const predict = (xt: JArray, t: JArray) => applyDenoiser(model.network, params, xt, networkTime(t, T), inp.cond);
-  return denoisingLossOf(predict, model.prediction, eventShapeOf(model.network), inp);
+  return denoisingLossOf(predict, model.prediction, event, inp);
 }

@@ -17,7 +17,16 @@ export interface ModelConfig {
   schedule: ScheduleConfig;
   /** The noise space (./noise-space.ts); absent = all of R^D. */
   noise?: NoiseSpace;
+  /** The training loss (./loss.ts); absent = squared error on the prediction. */
+  loss?: LossConfig;
 }
+
+/**
+ * The training loss: squared error on ε/x_0/v ("mse"), or for one-hot data with a categorical network and
+ * x̂_0 prediction the weighted cross-entropy Σ_b w_b · CE_b over the network's categorical blocks
+ * (src/nn/categorical.ts; one weight per block, e.g. [1, 1, 5] for a molecule's atoms, charges and bonds).
+ */
+export type LossConfig = { kind: "mse" } | { kind: "cross-entropy"; blockWeights: number[] };
 
 /** The network's time input for training index i: t = 1000 · i / T (the DDPM scale whatever T is). */
 export function networkTime(index: JArray | number, T: number): JArray {

@@ -233,6 +233,35 @@ export const ModelSchema = strict({
   train: TrainSchema.prefault({}),
 });
 
+// ------------------------------------------------------------------------------------------ molecules
+
+/**
+ * The molecule model of docs/molecules.md: a graph transformer (src/nn/denoisers/graph-transformer.ts) with a
+ * categorical output predicting x̂_0, trained with the cross-entropy loss weighted 1 (atoms), 1 (charges) and
+ * `edgeLossWeight` (bonds) on a cosine schedule. The defaults follow the PyTorch prototype measured for QM9
+ * (4 layers of 96/48, batch 256, AdamW with EMA; docs/molecules.md "Training").
+ */
+export const MoleculeModelSchema = strict({
+  hidden: int(4).multipleOf(4).default(96),
+  edgeHidden: int(4).multipleOf(4).default(48),
+  heads: int(1).default(8),
+  layers: int(1).default(4),
+  edgeLossWeight: positive().default(5),
+  schedule: ScheduleSchema.prefault({ kind: "cosine" }),
+  train: strict({
+    steps: int(1).max(MAX_STEPS).default(14000),
+    batchSize: int(1).default(256),
+    learningRate: positive().default(1e-3),
+    weightDecay: nonNegative().default(1e-4),
+    gradClip: nonNegative().default(1),
+    lrSchedule: z.enum(["constant", "cosine", "warmup-cosine"]).default("warmup-cosine"),
+    warmupSteps: int(0).default(500),
+    ema: nonNegative().lt(1).default(0.999),
+  }).prefault({}),
+});
+
+export type MoleculeModelConfig = z.output<typeof MoleculeModelSchema>;
+
 // ------------------------------------------------------------------------------------------ sampling
 
 /** Sampling: DDIM(η) or DDPM with `steps` ≤ T; `targets` are the requested rewards of conditioning methods. */

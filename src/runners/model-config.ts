@@ -2,6 +2,10 @@
 import type { ModelConfig } from "../diffusion/model.js";
 import { withTimeEmbedding } from "../nn/denoisers/mlp.js";
 import type { ExperimentConfig } from "./config.js";
+import type { MoleculeModelConfig } from "./config-schemas.js";
+import type { GraphLayout } from "../data/graph-layout.js";
+import { graphCategoricalBlocks } from "../nn/denoisers/graph-transformer.js";
+import { graphRowSize } from "../data/graph-layout.js";
 import type { TrainConfig } from "../training/trainer.js";
 
 export function modelFromConfig(m: ExperimentConfig["model"], dataDim: number): ModelConfig {
@@ -37,5 +41,28 @@ export function trainFromConfig(t: ExperimentConfig["model"]["train"]): TrainCon
     lrSchedule: t.lrSchedule,
     warmupSteps: t.warmupSteps,
     ema: t.ema,
+  };
+}
+
+/** The molecule model (docs/molecules.md) of a config for graphs of layout `l`: categorical x̂_0 with cross-entropy. */
+export function moleculeModelFromConfig(m: MoleculeModelConfig, l: GraphLayout): ModelConfig {
+  const layout = { maxNodes: l.maxNodes, nodeBlocks: [...l.nodeBlocks], edgeFeatures: l.edgeFeatures };
+  const blocks = graphCategoricalBlocks(layout);
+  return {
+    network: {
+      kind: "graph-transformer",
+      dataDim: graphRowSize(layout),
+      ...layout,
+      hidden: m.hidden,
+      edgeHidden: m.edgeHidden,
+      heads: m.heads,
+      layers: m.layers,
+      timeEmbedding: 32,
+      output: "categorical",
+    },
+    prediction: "x0",
+    schedule: { kind: m.schedule.kind, steps: m.schedule.steps, betaStart: m.schedule.betaStart, betaEnd: m.schedule.betaEnd },
+    noise: { kind: "graph", ...layout },
+    loss: { kind: "cross-entropy", blockWeights: blocks.map((_, i) => (i === blocks.length - 1 ? m.edgeLossWeight : 1)) },
   };
 }

@@ -16,7 +16,7 @@ import type { ModelConfig } from "../../diffusion/model.js";
 import { makeSchedule } from "../../diffusion/schedule.js";
 import { tree } from "../../backend/jax.js";
 import { keyFromSeed } from "../../backend/keys.js";
-import { initDenoiser, validateDenoiserSpec, type DenoiserParams } from "../../nn/denoiser.js";
+import { denoiserCategories, initDenoiser, validateDenoiserSpec, type DenoiserParams } from "../../nn/denoiser.js";
 import { paramsFromHost } from "../../nn/params.js";
 import { disposeTrainState, trainStateFromTensors, type TrainConfig, type TrainState } from "../../training/trainer.js";
 import type { HostMatrix } from "../../data/matrix.js";
@@ -65,6 +65,8 @@ export interface ModelMeta {
    * in its output space, sampling inverts it to data units. Absent = none (files written before it existed).
    */
   transform?: DataTransform;
+  /** Molecule models: the vocabulary (src/chem/graph.ts GraphVocabulary) that decodes a row into a molecule. */
+  molecules?: { atoms: string[]; bonds: number[]; maxAtoms: number };
 }
 
 /** The sidecar block of a fine-tuned model. */
@@ -183,6 +185,20 @@ const ModelBlockSchema = z.strictObject({
       z.strictObject({ kind: z.literal("graph"), maxNodes: int(1), nodeBlocks: z.array(int(1)).min(1), edgeFeatures: int(1) }),
     ])
     .optional(),
+  /** The training loss (src/diffusion/loss.ts); absent = squared error. */
+  loss: z
+    .discriminatedUnion("kind", [
+      z.strictObject({ kind: z.literal("mse") }),
+      z.strictObject({ kind: z.literal("cross-entropy"), blockWeights: z.array(z.number().min(0)).min(1) }),
+    ])
+    .optional(),
+});
+
+/** The molecule vocabulary of a model trained on molecules (src/chem/graph.ts): how its rows decode. */
+const MoleculesSchema = z.strictObject({
+  atoms: z.array(z.string().min(1)).min(1),
+  bonds: z.array(int(1)).min(1),
+  maxAtoms: int(1),
 });
 
 const ConditioningSchema = z.strictObject({
@@ -234,6 +250,8 @@ export const ModelMetaSchema = z.strictObject({
   conditioning: ConditioningSchema.optional(),
   finetuned: FinetunedSchema.optional(),
   transform: TransformSchema.optional(),
+  /** Present when the rows are molecule graphs: the vocabulary that decodes them. */
+  molecules: MoleculesSchema.optional(),
 });
 
 /** Validates a model sidecar's config; every message names the sidecar file and the key (`config.…`). */
@@ -260,6 +278,18 @@ export function checkModelMeta(config: unknown, where: string): ModelMeta {
     fail("model.schedule", (err as Error).message.replace(/^schedule: /, ""));
   }
   if (c.columns.length !== m.network.dataDim) fail("columns", `${c.columns.length} names for a model of dimension ${m.network.dataDim}`);
+  if (m.loss?.kind === "cross-entropy") {
+    const blocks = denoiserCategories(m.network);
+    if (!blocks) fail("model.loss", 'cross-entropy needs a network with a categorical output (model.network.output "categorical")');
+    if (m.prediction !== "x0") fail("model.loss", `cross-entropy needs x̂_0 prediction, but model.prediction is "${m.prediction}"`);
+    if (m.loss.blockWeights.length !== blocks!.length) fail("model.loss.blockWeights", `${m.loss.blockWeights.length} weights for ${blocks!.length} categorical blocks`);
+  }
+  if (c.molecules !== undefined) {
+    const net = m.network as { kind: string; maxNodes?: number; nodeBlocks?: number[]; edgeFeatures?: number };
+    const v = c.molecules;
+    const ok = net.kind === "graph-transformer" && net.maxNodes === v.maxAtoms && net.nodeBlocks?.[0] === v.atoms.length + 1 && net.edgeFeatures === v.bonds.length + 1;
+    if (!ok) fail("molecules", `a vocabulary of ${v.atoms.length} atoms, ${v.bonds.length} bond orders and ${v.maxAtoms} atoms needs a graph-transformer of maxNodes ${v.maxAtoms}, node block ${v.atoms.length + 1} and ${v.bonds.length + 1} edge features`);
+  }
   if (c.transform !== undefined) checkTransform(c.transform, m.network.dataDim, where, "config.transform");
   const cond = m.network.condition;
   if (c.conditioning !== undefined) {

@@ -14,7 +14,9 @@
  *   p_i, r_i = split(W_p LN(h)_i);  u_ij = ê_ij + p_i + p_j + r_i ⊙ r_j      (edge update from node pairs)
  *   e_ij ← e_ij + W_4 SiLU(W_3 u_ij)                                          (edge MLP, d_e → 2d_e → d_e)
  * Output:  x̂_i = W_on LN(h)_i,   Ê_ij = (o_ij + o_ji)/2 with o_ij = W_oe LN(e)_ij   (symmetric edges)
- * read as ε̂, x̂_0 or v̂ per the model's prediction type. No term depends on a node's index, so permuting
+ * read as ε̂, x̂_0 or v̂ per the model's prediction type; with `output: "categorical"` (one-hot data such as
+ * molecules, docs/molecules.md) they are logits and the network returns x̂_0 = softmax per node block and per
+ * pair (../categorical.ts), trained with the cross-entropy loss. No term depends on a node's index, so permuting
  * the nodes of x_t permutes the output's nodes and both edge axes (test/nn-graph-transformer.test.ts).
  * Attention over n nodes is written as broadcast products and sums rather than matmuls: n (9 for QM9) is
  * no multiple of 4, and jax-js runs a matmul with such a width or inner dimension without SIMD. Every matmul
@@ -37,6 +39,7 @@ import {
   type ClassEmbeddingParams,
   type ValueEmbeddingParams,
 } from "../embeddings.js";
+import { categoricalSoftmax, type CategoricalBlock } from "../categorical.js";
 import { initLayerNorm, layerNorm, type LayerNormParams } from "../norm.js";
 import { residualMlpFields, strictSpec } from "./mlp.js";
 import { batchSize, eventShapeOf, type ConditionInput, type ConditionSpec, type Denoiser, type DenoiserSpecBase } from "./types.js";
@@ -62,6 +65,8 @@ export interface GraphTransformerSpec extends DenoiserSpecBase, GraphLayout {
   timeEmbedding: number;
   /** CTRL's added control: a zero-initialised table E_y [classes + 1, hidden] added inside c. */
   control?: { classes: number };
+  /** "values" (default): the output as it is; "categorical": x̂_0 = softmax per node block and per pair of the logits. */
+  output: "values" | "categorical";
 }
 
 /** One layer's parameters (names as in the module comment). */
@@ -117,6 +122,7 @@ export const GraphTransformerSpecSchema = strictSpec({
   timeEmbedding: residualMlpFields.timeEmbedding,
   condition: conditionSchema.optional(),
   control: z.strictObject({ classes: wholeAtLeast(1) }).optional(),
+  output: z.enum(["values", "categorical"]).default("values"),
 }).superRefine((s, ctx) => {
   const D = graphRowSize(s);
   if (s.dataDim !== D) {
@@ -129,6 +135,9 @@ export const GraphTransformerSpecSchema = strictSpec({
   }
   if (s.eventShape && s.eventShape.reduce((a, b) => a * b, 1) !== s.dataDim) {
     ctx.addIssue({ code: "custom", path: ["eventShape"], message: `[${s.eventShape.join(", ")}] does not hold dataDim = ${s.dataDim} values`, input: s.eventShape });
+  }
+  if (s.output === "categorical" && [...s.nodeBlocks, s.edgeFeatures].some((w) => w < 2)) {
+    ctx.addIssue({ code: "custom", path: ["output"], message: "categorical output needs every node block and the edge features at least 2 wide", input: s.output });
   }
   if (s.hidden % s.heads !== 0) {
     ctx.addIssue({ code: "custom", path: ["heads"], message: `must divide hidden (${s.hidden}), got ${s.heads}`, input: s.heads });
@@ -236,7 +245,23 @@ function conditioning(s: GraphTransformerSpec, p: GraphTransformerParams, t: JAr
   return silu(pre);
 }
 
-/** The graph transformer on rows x [N, D] → [N, D] (layout of the spec). Consumes every argument. */
+/**
+ * The categorical blocks of a graph row (layout of src/data/graph-layout.ts): one per node block (n groups of
+ * b_k), then the edge block (n² groups of E; the diagonal included: its target is "no bond").
+ */
+export function graphCategoricalBlocks(l: GraphLayout): CategoricalBlock[] {
+  const n = l.maxNodes;
+  const blocks: CategoricalBlock[] = [];
+  let at = 0;
+  for (const b of l.nodeBlocks) {
+    blocks.push({ offset: at, count: n, width: b });
+    at += n * b;
+  }
+  blocks.push({ offset: at, count: n * n, width: l.edgeFeatures });
+  return blocks;
+}
+
+/** The graph transformer's raw output on rows x [N, D] → [N, D] (layout of the spec). Consumes every argument. */
 export function graphTransformer(
   s: GraphTransformerSpec,
   p: GraphTransformerParams,
@@ -265,7 +290,19 @@ export const graphTransformerDenoiser: Denoiser<GraphTransformerSpec, GraphTrans
   apply(s, p, x, t, cond, control) {
     const event = eventShapeOf(s);
     const n = batchSize(x, event, "model");
-    const out = graphTransformer(s, p, event.length === 1 ? x : x.reshape([n, s.dataDim]), t, cond, control);
+    const raw = graphTransformer(s, p, event.length === 1 ? x : x.reshape([n, s.dataDim]), t, cond, control);
+    const out = s.output === "categorical" ? categoricalSoftmax(raw, graphCategoricalBlocks(s)) : raw;
     return event.length === 1 ? out : out.reshape([n, ...event]);
+  },
+  categories: (s) => (s.output === "categorical" ? graphCategoricalBlocks(s) : undefined),
+  logits(s, p, x, t, cond, control) {
+    const event = eventShapeOf(s);
+    const n = batchSize(x, event, "model");
+    if (s.output !== "categorical") {
+      tree.dispose([p, x, t]);
+      throw new Error('model: logits need a network with output "categorical"');
+    }
+    const raw = graphTransformer(s, p, event.length === 1 ? x : x.reshape([n, s.dataDim]), t, cond, control);
+    return event.length === 1 ? raw : raw.reshape([n, ...event]);
   },
 };

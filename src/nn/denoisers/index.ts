@@ -9,6 +9,7 @@ import { describeZodIssues } from "../../io/zod-error.js";
 import { graphTransformerDenoiser, type GraphTransformerParams, type GraphTransformerSpec } from "./graph-transformer.js";
 import { lowRankDenoiser } from "./low-rank.js";
 import { mlpDenoiser, type DenoiserParams as ResidualMlpParams, type ResidualMlpSpec } from "./mlp.js";
+import type { CategoricalBlock } from "../categorical.js";
 import type { ConditionInput, Denoiser } from "./types.js";
 
 export type { ConditionInput, ConditionSpec, Denoiser, DenoiserSpecBase } from "./types.js";
@@ -72,6 +73,21 @@ export function initDenoiser(key: Key, s: DenoiserSpec): DenoiserParams {
     throw err;
   }
   return denoiserOf(s.kind).init(key, s);
+}
+
+/** The categorical blocks of a network with a categorical output (../categorical.ts), else undefined. */
+export function denoiserCategories(s: DenoiserSpec): CategoricalBlock[] | undefined {
+  return denoiserOf(s.kind).categories?.(s);
+}
+
+/**
+ * The logits behind a categorical network's x̂_0 (for the cross-entropy loss). Consumes as
+ * {@link applyDenoiser}; throws for a network without a categorical output.
+ */
+export function applyDenoiserLogits(s: DenoiserSpec, p: DenoiserParams, x: JArray, t: JArray, cond?: ConditionInput, control?: JArray): JArray {
+  const d = denoiserOf(s.kind);
+  if (!d.logits || !d.categories?.(s)) throw new Error(`model: network kind "${s.kind}" has no categorical output (cross-entropy needs one)`);
+  return d.logits(s, p, x, t, cond, control);
 }
 
 /**

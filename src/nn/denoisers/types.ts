@@ -7,6 +7,7 @@
 import type * as z from "zod";
 import type { JArray } from "../../backend/jax.js";
 import type { Key } from "../../backend/keys.js";
+import type { CategoricalBlock } from "../categorical.js";
 
 /** A condition input: a real vector y ∈ R^dim, or a class y ∈ {0..classes−1}. */
 export type ConditionSpec =
@@ -43,6 +44,13 @@ export interface Denoiser<S extends DenoiserSpecBase, P> {
    * `cond` and `control` (pass `tree.ref(params)` to keep the parameters).
    */
   apply(spec: S, params: P, x: JArray, t: JArray, cond?: ConditionInput, control?: JArray): JArray;
+  /**
+   * For one-hot data (../categorical.ts): the categorical blocks of the row when the spec asks for a
+   * categorical output (then `apply` returns x̂_0 = softmax of the logits per group), else undefined.
+   */
+  categories?(spec: S): CategoricalBlock[] | undefined;
+  /** The logits behind a categorical `apply` (for the cross-entropy loss). Consumes as `apply`. */
+  logits?(spec: S, params: P, x: JArray, t: JArray, cond?: ConditionInput, control?: JArray): JArray;
 }
 
 /** The shape of one sample: `spec.eventShape`, or [dataDim]. */
