@@ -1,6 +1,7 @@
 /**
- * Progress for long work: a bar with step, loss and ETA on a TTY (stderr), nothing otherwise or with
- * --quiet. Stage lines ("training …") are printed on a TTY only, too. The bar's total is the planned
+ * Progress for long work: a bar with step, loss and ETA on a TTY (stderr); elsewhere (a log file, CI) one
+ * plain line every {@link LOG_EVERY_MS} of work (so short commands stay silent and a job run in the background
+ * can be followed with `tail -f`); nothing with --quiet. Stage lines ("training …") go to a TTY only. The bar's total is the planned
  * total of the work it shows (a run trained in chunks, or resumed, keeps one bar: "757/1000", never
  * "757/500"); `done()` stops it and gives the terminal back its cursor and line wrap.
  */
@@ -18,8 +19,40 @@ export function restoreTerminal(stream: NodeJS.WriteStream = process.stderr): vo
   if (stream.isTTY) stream.write("\x1b[?25h\x1b[?7h");
 }
 
-export function makeProgress(quiet: boolean, stream: NodeJS.WriteStream = process.stderr): Progress {
-  if (quiet || !stream.isTTY) return { stage: () => {}, update: () => {}, done: () => {} };
+/** How often a non-terminal progress line is written. */
+export const LOG_EVERY_MS = 60_000;
+
+/** Progress as plain lines for a non-terminal stream: `label 250/14000 loss 2.31 (4.1 min, eta 3.2 h)`. */
+function lineProgress(stream: NodeJS.WritableStream, now: () => number): Progress {
+  let label = "";
+  let start = 0;
+  let startDone = 0;
+  let last = -Infinity;
+  const duration = (ms: number) => (ms < 120_000 ? `${(ms / 1000).toFixed(0)} s` : ms < 7_200_000 ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / 3_600_000).toFixed(1)} h`);
+  return {
+    stage: () => {},
+    update(l, done, total, extra = {}) {
+      const t = now();
+      if (l !== label) {
+        label = l;
+        start = t;
+        startDone = Math.max(0, done - 1);
+        last = t;
+        return;
+      }
+      if (t - last < LOG_EVERY_MS) return;
+      last = t;
+      const rate = (t - start) / Math.max(1, done - startDone);
+      const extras = Object.entries(extra).map(([k, v]) => ` ${k} ${v.toPrecision(4)}`).join("");
+      stream.write(`${l} ${done}/${total}${extras} (${duration(t - start)}, ${done < total ? `eta ${duration(rate * (total - done))}` : "done"})\n`);
+    },
+    done: () => {},
+  };
+}
+
+export function makeProgress(quiet: boolean, stream: NodeJS.WriteStream = process.stderr, now: () => number = Date.now): Progress {
+  if (quiet) return { stage: () => {}, update: () => {}, done: () => {} };
+  if (!stream.isTTY) return lineProgress(stream, now);
   let bar: cliProgress.SingleBar | undefined;
   let current = "";
   let barTotal = 0;
