@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { cli, removeTempDirs, tempDir, tempLeftovers } from "./fixtures/cli/harness.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const COMMANDS = ["demo", "run", "train", "sample", "evaluate", "fit-reward"];
+const COMMANDS = ["demo", "run", "train", "sample", "evaluate", "fit-reward", "export"];
 
 afterAll(removeTempDirs);
 

@@ -7,6 +7,7 @@ import "../backend/heap-probe.js";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { demoCommand, runCommand } from "./run-command.js";
 import { trainCommand } from "./train-command.js";
+import { exportCommand } from "./export-command.js";
 import { sampleCommand } from "./sample-command.js";
 import { evaluateCommand } from "./evaluate-command.js";
 import { intArg, numArg } from "./args.js";
@@ -166,6 +167,15 @@ export function program(result: { code: number } = { code: 0 }): Command {
     .option("--force", "replace an existing --out")
     .action(async (o) => {
       await withOutFileLock(o.out, () => sampleCommand(o));
+    });
+
+  p.command("export")
+    .description("write a training checkpoint's EMA weights as an inference checkpoint (smaller; samples like it, cannot resume)")
+    .requiredOption("--model <model.safetensors>", "a training checkpoint written by `rewardiff train`")
+    .requiredOption("--out <model.safetensors>", "where to write the inference checkpoint (a .json sidecar goes beside it)")
+    .option("--force", "replace an existing --out")
+    .action(async (o) => {
+      result.code = await withOutFileLock(o.out, () => exportCommand(o));
     });
 
   p.command("evaluate")
