@@ -2,6 +2,9 @@
  * Reading a training loop's losses without a synchronous device read: the loop hands over each step's
  * device loss, and every `every` steps they are read back asynchronously together. A diverged loss
  * among those read (non-finite or exploding: ./divergence.ts) stops the run, at most `every − 1` steps late.
+ * Every step is still awaited (`blockUntilReady`, no copy to the host): jax-js defers work until a result is
+ * needed, so steps left unawaited pile up with all their buffers (measured: logEvery 200 made a small MLP's
+ * step 62× slower and grew the process to 2.6 GB, until the 4 GiB wasm limit; test/optim-loss-log.test.ts).
  */
 import type { JArray } from "../backend/jax.js";
 import { DivergenceDetector, type Divergence } from "./divergence.js";
@@ -30,7 +33,9 @@ export class LossLog {
   /** Records step `step`'s loss (consumed); reads the batch back when `every` are waiting (else returns []). */
   async push(step: number, loss: JArray): Promise<StepLoss[]> {
     this.pending.push({ step, loss });
-    return this.pending.length >= this.every ? this.flush() : [];
+    if (this.pending.length >= this.every) return this.flush();
+    await loss.blockUntilReady();
+    return [];
   }
 
   /** Reads every waiting loss back (in step order). */
