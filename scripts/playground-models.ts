@@ -3,7 +3,7 @@
  * them as inference checkpoints (EMA weights + JSON sidecar) to playground/models/:
  *   npx tsx scripts/playground-models.ts [--steps N] [--out dir]
  * Each is the residual MLP denoiser (ε prediction, linear β schedule, T = 1000) on a standardised toy 2-D
- * set (src/tasks/toy2d.ts), small on purpose (hidden 64: ~45 KB of weights). The script prints the sliced
+ * set (src/tasks/toy2d.ts), small on purpose (hidden 64: ~48 KB of weights). The script prints the sliced
  * Wasserstein distance of 2,000 DDIM samples to fresh data beside the data-vs-data floor (docs/browser.md).
  */
 import "../src/backend/heap-probe.js";
@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<void> {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const steps = Number(flag("--steps") ?? 6000);
+  const steps = Number(flag("--steps") ?? 12000);
   const out = flag("--out") ?? "playground/models";
   if (!(Number.isInteger(steps) && steps > 0)) throw new Error(`--steps must be a whole number > 0, got ${flag("--steps")}`);
   await ensureBackend();
@@ -53,7 +53,7 @@ async function main(argv: string[]): Promise<void> {
     const data = await task.sample(kData, 50_000);
     const t0 = performance.now();
     let state = initTrainState(model, kInit);
-    state = await trainSteps(model, train, state, { x: data }, { logEvery: 500, onProgress: (p) => p.step % 1000 === 0 && process.stdout.write(`${name}: step ${p.step} loss ${p.loss.toFixed(4)}\n`) });
+    state = await trainSteps(model, train, state, { x: data }, { onProgress: (p) => p.step % 1000 === 0 && process.stdout.write(`${name}: step ${p.step} loss ${p.loss.toFixed(4)}\n`) });
     const seconds = (performance.now() - t0) / 1000;
     const path = join(out, `${name}.safetensors`);
     await saveInferenceModel(path, { model, train, columns: ["x1", "x2"], data: `toy2d ${name} (standardised), 50000 rows, seed ${seed}` }, state.ema, state.step);

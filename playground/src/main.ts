@@ -20,7 +20,8 @@ interface Finished {
 /** What the end-to-end test reads (and what a curious user can inspect in the console). */
 const playground = {
   longTasks: [] as { start: number; duration: number }[],
-  loaded: [] as Extract<FromWorker, { type: "loaded" }>[],
+  /** Models loaded, with `at`: milliseconds from navigation start to the worker's answer. */
+  loaded: [] as (Extract<FromWorker, { type: "loaded" }> & { at: number })[],
   results: [] as Finished[],
   errors: [] as string[],
   busy: false,
@@ -208,7 +209,7 @@ let lastSettings: RunSettings | undefined;
 worker.onmessage = (e: MessageEvent<FromWorker>) => {
   const m = e.data;
   if (m.type === "loaded") {
-    playground.loaded.push(m);
+    playground.loaded.push({ ...m, at: performance.now() });
     setStatus(`model ${m.task} loaded on ${m.device} (${(m.bytes / 1024).toFixed(0)} KiB, ${m.step} training steps) in ${m.seconds.toFixed(2)} s`);
     return;
   }
