@@ -142,12 +142,13 @@ describe("the guided sampler's onStep", () => {
 });
 
 describe("settings", () => {
-  const ok: RunSettings = { task: "8gaussians", method: "svdd", reward: { kind: "region", cells: [300] }, alpha: 0.1, scale: 1, candidates: 8, steps: 20, n: 100, seed: 0 };
+  const ok: RunSettings = { task: "8gaussians", method: "svdd", reward: { kind: "region", cells: [300] }, alpha: 0.1, scale: 1, start: 0, candidates: 8, steps: 20, n: 100, seed: 0 };
   it("are checked before any work, each problem in one line", () => {
     expect(() => checkSettings(ok)).not.toThrow();
     expect(() => checkSettings({ ...ok, reward: { kind: "region", cells: [] } })).toThrow(/^reward: paint a region on the canvas first/);
     expect(() => checkSettings({ ...ok, reward: { kind: "region", cells: [GRID * GRID] } })).toThrow(/^reward: painted cell 576 is outside the 24×24 grid$/);
     expect(() => checkSettings({ ...ok, alpha: 0 })).toThrow(/^α must be a number > 0, got 0$/);
+    expect(() => checkSettings({ ...ok, start: 1 })).toThrow(/^guide from must be a fraction of the chain in \[0, 1\), got 1$/);
     expect(() => checkSettings({ ...ok, steps: 1.5 })).toThrow(/^steps must be a whole number in \[2, 1000\], got 1.5$/);
     expect(() => checkSettings({ ...ok, method: "cfg" as RunSettings["method"] })).toThrow(/^method must be one of none, dps, xt-gradient, classifier, svdd, best-of-n, got "cfg"$/);
   });

@@ -53,6 +53,11 @@ export interface RunSettings {
   alpha: number;
   /** Gradient strength s (dps, xt-gradient, classifier). */
   scale: number;
+  /**
+   * Guidance acts on the steps i with start ≤ i/S (0: the whole chain; 0.5: the less noisy half, where
+   * x̂₀ is informative and DPS's ∂x̂₀/∂x_t ≈ 1/√ᾱ_t is not huge). Not used by best-of-N.
+   */
+  start: number;
   /** SVDD's M, best-of-N's N. */
   candidates: number;
   /** DDIM(η = 1) steps. */
@@ -104,6 +109,7 @@ export function checkSettings(s: RunSettings): void {
   whole(s.candidates, 1, 64, "candidates");
   if (!(Number.isFinite(s.alpha) && s.alpha > 0)) throw new Error(`α must be a number > 0, got ${s.alpha}`);
   if (!Number.isFinite(s.scale)) throw new Error(`strength must be a finite number, got ${s.scale}`);
+  if (!(s.start >= 0 && s.start < 1)) throw new Error(`guide from must be a fraction of the chain in [0, 1), got ${s.start}`);
 }
 
 /** Runs a method on `model` (borrowed); `onFrame` sees the samples after every step. */
@@ -146,17 +152,17 @@ export async function runMethod(model: LoadedModel, s: RunSettings, onFrame?: (f
     } else {
       const terms: GuidanceTerm[] = [];
       if (s.method === "dps" || s.method === "xt-gradient") {
-        terms.push(rewardGuidanceTerm(rewardPlugin(s.reward, "smooth"), { scale: s.scale, alpha: s.alpha, where: s.method === "dps" ? "x0" : "xt", name: s.method }));
+        terms.push(rewardGuidanceTerm(rewardPlugin(s.reward, "smooth"), { scale: s.scale, alpha: s.alpha, start: s.start, where: s.method === "dps" ? "x0" : "xt", name: s.method }));
       } else if (s.method === "svdd") {
-        terms.push(svddTerm(rewardAtX0Value(rewardPlugin(s.reward, "indicator"), eps), { candidates: s.candidates, alpha: s.alpha }));
+        terms.push(svddTerm(rewardAtX0Value(rewardPlugin(s.reward, "indicator"), eps), { candidates: s.candidates, alpha: s.alpha, start: s.start }));
       } else if (s.method === "classifier") {
         const t0 = performance.now();
         predictor = await trainPredictor(s, cfg.schedule, kPredictor.ref);
         predictorSeconds = (performance.now() - t0) / 1000;
         terms.push(
           s.reward.kind === "region"
-            ? classifierGuidanceTerm(predictor, 1, { scale: s.scale })
-            : regressorGuidanceTerm(predictor, { scale: s.scale, alpha: s.alpha }),
+            ? classifierGuidanceTerm(predictor, 1, { scale: s.scale, start: s.start })
+            : regressorGuidanceTerm(predictor, { scale: s.scale, alpha: s.alpha, start: s.start }),
         );
       }
       const out = await guidedSample({ eps, plan, terms, n: s.n, dim: 2, key: kRun, cost, pathKl: s.method !== "none" && s.method !== "svdd", onStep: watch(s.n) });

@@ -84,6 +84,7 @@ function settings(): RunSettings {
     reward: rewardSpec(),
     alpha: num("alpha"),
     scale: num("scale"),
+    start: num("start"),
     candidates: num("candidates"),
     steps: num("steps"),
     n: num("n"),
