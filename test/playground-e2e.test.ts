@@ -191,10 +191,18 @@ describe.skipIf(!chromium)("the playground in headless Chromium", () => {
   it("the main thread has no long task (> 50 ms) during any run", async () => {
     const runs = await page.evaluate<{ startedAt: number; endedAt: number }[]>("playground.results.map(r => ({ startedAt: r.startedAt, endedAt: r.endedAt }))");
     const tasks = await page.evaluate<{ start: number; duration: number }[]>("playground.longTasks");
+    const own = await page.evaluate<{ message: number; draw: number }>("playground.ownWork");
     expect(runs.length).toBeGreaterThanOrEqual(3);
     const during = tasks.filter((t) => runs.some((r) => t.start + t.duration > r.startedAt && t.start < r.endedAt));
     const busy = runs.reduce((s, r) => s + r.endedAt - r.startedAt, 0);
-    process.stdout.write(`playground: ${runs.length} runs, ${(busy / 1000).toFixed(1)} s in all; long tasks on the main thread during them: ${during.length}, before: ${tasks.length - during.length}\n`);
+    process.stdout.write(
+      `playground: ${runs.length} runs, ${(busy / 1000).toFixed(1)} s in all; long tasks on the main thread during them: ${JSON.stringify(during)}, before: ${tasks.length - during.length}; ` +
+        `the page's own code at most ${own.message.toFixed(1)} ms per worker message, ${own.draw.toFixed(1)} ms per drawing\n`,
+    );
+    // What the page's design controls: its own code (message handling, drawing) stays far below 50 ms.
+    expect(Math.max(own.message, own.draw)).toBeLessThan(50);
+    // What the user sees: no long task at all while sampling. (Wall-clock: on an oversubscribed machine the
+    // renderer can be descheduled mid-task; one 54 ms task was seen once at load 7 on 2 cores.)
     expect(during).toEqual([]);
   }, 30_000);
 

@@ -24,6 +24,8 @@ const playground = {
   loaded: [] as (Extract<FromWorker, { type: "loaded" }> & { at: number })[],
   results: [] as Finished[],
   errors: [] as string[],
+  /** The longest time (ms) the page's own code took in one go: handling a worker message, drawing. */
+  ownWork: { message: 0, draw: 0 },
   busy: false,
   /** Resolves when no run is in flight (the last result or error is then in `results` / `errors`). */
   idle(): Promise<void> {
@@ -175,7 +177,9 @@ function scheduleDraw(): void {
   pending = true;
   requestAnimationFrame(() => {
     pending = false;
+    const t0 = performance.now();
     draw();
+    playground.ownWork.draw = Math.max(playground.ownWork.draw, performance.now() - t0);
   });
 }
 
@@ -208,7 +212,12 @@ function showNumbers(n: RunNumbers, s: RunSettings): void {
 
 let lastSettings: RunSettings | undefined;
 worker.onmessage = (e: MessageEvent<FromWorker>) => {
-  const m = e.data;
+  const t0 = performance.now();
+  onWorkerMessage(e.data);
+  playground.ownWork.message = Math.max(playground.ownWork.message, performance.now() - t0);
+};
+
+function onWorkerMessage(m: FromWorker): void {
   if (m.type === "loaded") {
     playground.loaded.push({ ...m, at: performance.now() });
     setStatus(`model ${m.task} loaded on ${m.device} (${(m.bytes / 1024).toFixed(0)} KiB, ${m.step} training steps) in ${m.seconds.toFixed(2)} s`);
@@ -238,7 +247,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     playground.busy = false;
     scheduleDraw();
   }
-};
+}
 
 $<HTMLFormElement>("controls").addEventListener("submit", (e) => {
   e.preventDefault();
