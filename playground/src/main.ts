@@ -107,21 +107,26 @@ const heatCanvas = document.createElement("canvas");
 heatCanvas.width = HEAT;
 heatCanvas.height = HEAT;
 
+let heatDrawn: Float32Array | undefined;
+/** Paints the heat map into its 64×64 canvas once per new reference; drawing then only scales it. */
 function drawHeat(): void {
   if (!heat) return;
-  const hctx = heatCanvas.getContext("2d")!;
-  const img = hctx.createImageData(HEAT, HEAT);
-  let max = 0;
-  for (const v of heat) max = Math.max(max, v);
-  for (let j = 0; j < HEAT; j++) {
-    for (let i = 0; i < HEAT; i++) {
-      const v = max > 0 ? Math.sqrt(heat[j * HEAT + i]! / max) : 0; // √ so that faint mass shows
-      const o = ((HEAT - 1 - j) * HEAT + i) * 4;
-      img.data[o] = img.data[o + 1] = img.data[o + 2] = Math.round(255 * (1 - 0.7 * v));
-      img.data[o + 3] = 255;
+  if (heatDrawn !== heat) {
+    const hctx = heatCanvas.getContext("2d")!;
+    const img = hctx.createImageData(HEAT, HEAT);
+    let max = 0;
+    for (const v of heat) max = Math.max(max, v);
+    for (let j = 0; j < HEAT; j++) {
+      for (let i = 0; i < HEAT; i++) {
+        const v = max > 0 ? Math.sqrt(heat[j * HEAT + i]! / max) : 0; // √ so that faint mass shows
+        const o = ((HEAT - 1 - j) * HEAT + i) * 4;
+        img.data[o] = img.data[o + 1] = img.data[o + 2] = Math.round(255 * (1 - 0.7 * v));
+        img.data[o + 3] = 255;
+      }
     }
+    hctx.putImageData(img, 0, 0);
+    heatDrawn = heat;
   }
-  hctx.putImageData(img, 0, 0);
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(heatCanvas, 0, 0, canvas.width, canvas.height);
 }
@@ -161,11 +166,13 @@ function draw(): void {
     ctx.lineWidth = 1;
   }
   if (points) {
-    ctx.fillStyle = "rgba(20, 60, 200, 0.7)";
-    for (let i = 0; i < points.length; i += 2) {
-      const [px, py] = toPx(points[i]!, points[i + 1]!);
-      ctx.fillRect(px - 1, py - 1, 2.5, 2.5);
-    }
+    // One path for all points: a single fill instead of one per point.
+    ctx.fillStyle = "rgba(20, 60, 200, 0.9)";
+    ctx.beginPath();
+    const sx = canvas.width / (2 * VIEW);
+    const sy = canvas.height / (2 * VIEW);
+    for (let i = 0; i < points.length; i += 2) ctx.rect((points[i]! + VIEW) * sx - 1, (VIEW - points[i + 1]!) * sy - 1, 2.5, 2.5);
+    ctx.fill();
   }
   ctx.fillStyle = "#333";
   ctx.fillText(stepLabel, 8, 16);
@@ -186,7 +193,7 @@ function scheduleDraw(): void {
 function showNumbers(n: RunNumbers, s: RunSettings): void {
   const f = (v: number | undefined, d = 3) => (v === undefined ? "—" : v.toFixed(d));
   const rows: [string, string][] = [
-    [`mean reward (${s.method === "dps" || s.method === "xt-gradient" ? "smoothed" : s.reward.kind === "region" ? "indicator" : s.reward.kind})`, f(n.rewardMean)],
+    [`mean reward (${s.reward.kind !== "region" ? s.reward.kind : s.method === "dps" || s.method === "xt-gradient" ? "smoothed region" : "region indicator"})`, f(n.rewardMean)],
     ["exact E_p*[r]", `${f(n.exactRewardMean)} ± ${f(n.exactRewardSe)}`],
     ...(n.regionFraction !== undefined ? ([["in the painted region", f(n.regionFraction)], ["exact p*(region)", f(n.exactRegionMass)]] as [string, string][]) : []),
     ["sliced W to p* (floor)", `${f(n.sw)} (${f(n.swFloor)})`],
