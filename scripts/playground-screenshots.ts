@@ -24,10 +24,11 @@ async function main(): Promise<void> {
   try {
     for (let i = 0; i < 300 && (await page.evaluate<number>("playground.loaded.length")) === 0; i++) await new Promise((r) => setTimeout(r, 100));
     await shoot({ method: "svdd", start: "0" }, "docs/browser/playground-8gaussians-svdd.png");
+    await shoot({ method: "draft", start: "0", alpha: "0.1", finetuneSteps: "40", steps: "20" }, "docs/browser/playground-8gaussians-draft.png");
     const cells: number[] = [];
     for (let y = -1.375; y < 0; y += 0.25) for (let x = -2.125; x < -1; x += 0.25) cells.push(cellOf(x, y));
     await page.evaluate(`document.getElementById("clear").click(); ${set({ task: "moons" })} document.getElementById("task").dispatchEvent(new Event("change")); playground.paintCells(${JSON.stringify(cells)}); 0`);
-    await shoot({ method: "best-of-n", alpha: "0.1", candidates: "16" }, "docs/browser/playground-moons-best-of-n.png");
+    await shoot({ method: "best-of-n", alpha: "0.1", candidates: "16", steps: "50" }, "docs/browser/playground-moons-best-of-n.png");
     await shoot({ method: "dps", reward: "linear", angle: "90", alpha: "0.5", scale: "1", start: "0.5" }, "docs/browser/playground-moons-dps-linear.png");
   } finally {
     await page.close();

@@ -158,7 +158,7 @@ describe.skipIf(!chromium)("the playground in headless Chromium", () => {
 
   it("gives Node's samples for the same seed, model and settings: to float32 tolerance, and bit for bit with relaxed SIMD", async () => {
     const cells = await page.evaluate<number[]>("playground.painted");
-    const settings = (method: RunSettings["method"]): RunSettings => ({ task: "8gaussians", method, reward: { kind: "region", cells }, alpha: 0.5, scale: 0.5, start: 0, candidates: 8, steps: 20, n: 256, seed: 7 });
+    const settings = (method: RunSettings["method"]): RunSettings => ({ task: "8gaussians", method, reward: { kind: "region", cells }, alpha: 0.5, scale: 0.5, start: 0, candidates: 8, finetuneSteps: 10, steps: 20, n: 256, seed: 7 });
     const maxRelDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
       expect(a.length).toBe(b.length);
       let d = 0;

@@ -4,19 +4,21 @@
  * float64 host twin and the values a Gaussian-smoothed indicator must take; the per-step samples the
  * guided sampler hands to `onStep`; the settings' checks; and the static server (its CSP, its refusals).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { get, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { servePlayground, PLAYGROUND_CSP } from "../playground/serve.js";
-import { checkSettings, methodTarget, type RunSettings } from "../playground/src/engine.js";
+import { checkSettings, methodTarget, runMethod, type RunSettings } from "../playground/src/engine.js";
 import { exactReference } from "../playground/src/exact.js";
 import { CELL, GRID, cellOf } from "../playground/src/grid.js";
 import { hostValue, rewardPlugin } from "../playground/src/rewards.js";
 import {
+  disposeLoadedModel,
   ensureBackend,
   exactTiltedRewardMean,
+  loadModelFromBytes,
   gaussianMixture,
   guidedSample,
   initDenoiser,
@@ -110,6 +112,30 @@ describe("rewards", () => {
   });
 });
 
+describe("DRaFT in the playground", () => {
+  it("a short fine-tune moves the mean reward most of the way to the exact tilt E_p*[bᵀx]", async () => {
+    const model = await loadModelFromBytes(new Uint8Array(readFileSync("playground/models/8gaussians.safetensors")), readFileSync("playground/models/8gaussians.json", "utf8"));
+    try {
+      const angle = 0.7;
+      const alpha = 0.5;
+      const s: RunSettings = { task: "8gaussians", method: "draft", reward: { kind: "linear", angle }, alpha, scale: 1, start: 0, candidates: 8, finetuneSteps: 20, steps: 10, n: 500, seed: 0 };
+      const gm = gaussianMixture(EIGHT_GAUSSIANS.means.map((mean) => ({ weight: 1 / 8, mean, std: EIGHT_GAUSSIANS.std })));
+      const exact = exactTiltedRewardMean(gm, [Math.cos(angle), Math.sin(angle)], alpha);
+      const plain = await runMethod(model, { ...s, method: "none" });
+      const progress: number[] = [];
+      const frames: number[] = [];
+      const tuned = await runMethod(model, s, (f) => frames.push(f.step), (p) => progress.push(p.step));
+      expect(progress).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      expect(frames).toEqual([10]);
+      expect(Math.abs(tuned.rewardMean - exact)).toBeLessThan(0.35 * Math.abs(plain.rewardMean - exact));
+      expect(tuned.pathKl!).toBeGreaterThan(0);
+      console.log(`playground draft: mean reward ${plain.rewardMean.toFixed(3)} → ${tuned.rewardMean.toFixed(3)} (exact ${exact.toFixed(3)}), path KL ${tuned.pathKl!.toFixed(3)}, ${tuned.predictorSeconds!.toFixed(1)} s`);
+    } finally {
+      disposeLoadedModel(model);
+    }
+  }, 60_000);
+});
+
 describe("the guided sampler's onStep", () => {
   it("hands over x_s after every step; the last one is the returned sample", async () => {
     const model: ModelConfig = {
@@ -142,7 +168,7 @@ describe("the guided sampler's onStep", () => {
 });
 
 describe("settings", () => {
-  const ok: RunSettings = { task: "8gaussians", method: "svdd", reward: { kind: "region", cells: [300] }, alpha: 0.1, scale: 1, start: 0, candidates: 8, steps: 20, n: 100, seed: 0 };
+  const ok: RunSettings = { task: "8gaussians", method: "svdd", reward: { kind: "region", cells: [300] }, alpha: 0.1, scale: 1, start: 0, candidates: 8, finetuneSteps: 10, steps: 20, n: 100, seed: 0 };
   it("are checked before any work, each problem in one line", () => {
     expect(() => checkSettings(ok)).not.toThrow();
     expect(() => checkSettings({ ...ok, reward: { kind: "region", cells: [] } })).toThrow(/^reward: paint a region on the canvas first/);
@@ -150,13 +176,14 @@ describe("settings", () => {
     expect(() => checkSettings({ ...ok, alpha: 0 })).toThrow(/^α must be a number > 0, got 0$/);
     expect(() => checkSettings({ ...ok, start: 1 })).toThrow(/^guide from must be a fraction of the chain in \[0, 1\), got 1$/);
     expect(() => checkSettings({ ...ok, steps: 1.5 })).toThrow(/^steps must be a whole number in \[2, 1000\], got 1.5$/);
-    expect(() => checkSettings({ ...ok, method: "cfg" as RunSettings["method"] })).toThrow(/^method must be one of none, dps, xt-gradient, classifier, svdd, best-of-n, got "cfg"$/);
+    expect(() => checkSettings({ ...ok, method: "cfg" as RunSettings["method"] })).toThrow(/^method must be one of none, dps, xt-gradient, classifier, svdd, best-of-n, draft, got "cfg"$/);
   });
   it("name the law each method aims at", () => {
     expect(methodTarget({ ...ok, method: "none" })).toEqual({ kind: "base" });
     expect(methodTarget({ ...ok, method: "dps" })).toEqual({ kind: "tilt", alpha: 0.1, form: "smooth" });
     expect(methodTarget({ ...ok, method: "svdd" })).toEqual({ kind: "tilt", alpha: 0.1, form: "indicator" });
     expect(methodTarget({ ...ok, method: "classifier" })).toEqual({ kind: "conditional" });
+    expect(methodTarget({ ...ok, method: "draft" })).toEqual({ kind: "tilt", alpha: 0.1, form: "smooth" });
     expect(methodTarget({ ...ok, method: "classifier", reward: { kind: "linear", angle: 0 } })).toEqual({ kind: "tilt", alpha: 0.1, form: "indicator" });
   });
 });

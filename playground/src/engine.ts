@@ -8,11 +8,17 @@
  *  - classifier: a noisy classifier p̂(y = 1 | x_t) of the painted region (or a noisy regressor of a
  *    linear/radial reward), trained here on exact draws labelled by the reward, then its gradient, strength s;
  *  - svdd: M candidates per step, one kept ∝ exp(r(x̂₀)/α) (SVDD-PM);
- *  - best-of-n: N whole samples per output, one kept ∝ exp(r/α) (sampling-importance-resampling).
- * Gradient methods use the smoothed region, selection methods its indicator (./rewards.ts).
+ *  - best-of-n: N whole samples per output, one kept ∝ exp(r/α) (sampling-importance-resampling);
+ *  - draft: a short DRaFT fine-tune (docs/ctrl.md): maximise E[r(x₀)] − α Σ_t KL(p_θ,t ‖ p_pre,t) by
+ *    backpropagating r through the whole chain (all weights, 64 chains per step), then sample the result.
+ * Gradient methods (dps, xt-gradient, draft) use the smoothed region, selection methods its indicator
+ * (./rewards.ts).
  */
 import {
   bestOfN,
+  disposeFinetuned,
+  draftFinetune,
+  sampleFinetuned,
   classifierGuidanceTerm,
   guidedSample,
   hostMatrix,
@@ -42,8 +48,11 @@ import {
 import type { ExactReference, Target } from "./exact.js";
 import { checkReward, hostValue, rewardPlugin, type RewardForm, type RewardSpec } from "./rewards.js";
 
-export const METHODS = ["none", "dps", "xt-gradient", "classifier", "svdd", "best-of-n"] as const;
+export const METHODS = ["none", "dps", "xt-gradient", "classifier", "svdd", "best-of-n", "draft"] as const;
 export type Method = (typeof METHODS)[number];
+
+/** Chains per DRaFT step. */
+const DRAFT_BATCH = 64;
 
 export interface RunSettings {
   task: string;
@@ -60,6 +69,8 @@ export interface RunSettings {
   start: number;
   /** SVDD's M, best-of-N's N. */
   candidates: number;
+  /** DRaFT's optimisation steps. */
+  finetuneSteps: number;
   /** DDIM(η = 1) steps. */
   steps: number;
   n: number;
@@ -81,13 +92,13 @@ export interface RunResult {
   /** Path KL per sample to the unguided chain (gradient methods; SVDD's selection steps have none). */
   pathKl?: number;
   cost: GuidanceCost;
-  /** Seconds to train the classifier/regressor (classifier guidance only). */
+  /** Seconds to train the classifier/regressor (classifier guidance) or to fine-tune (DRaFT). */
   predictorSeconds?: number;
 }
 
 /** The form of the reward a method uses. */
 export function rewardForm(method: Method): RewardForm {
-  return method === "dps" || method === "xt-gradient" ? "smooth" : "indicator";
+  return method === "dps" || method === "xt-gradient" || method === "draft" ? "smooth" : "indicator";
 }
 
 /** What a method's samples should follow (./exact.ts). */
@@ -107,13 +118,19 @@ export function checkSettings(s: RunSettings): void {
   whole(s.steps, 2, 1000, "steps");
   whole(s.n, 1, 20_000, "samples");
   whole(s.candidates, 1, 64, "candidates");
+  whole(s.finetuneSteps, 1, 2000, "fine-tuning steps");
   if (!(Number.isFinite(s.alpha) && s.alpha > 0)) throw new Error(`α must be a number > 0, got ${s.alpha}`);
   if (!Number.isFinite(s.scale)) throw new Error(`strength must be a finite number, got ${s.scale}`);
   if (!(s.start >= 0 && s.start < 1)) throw new Error(`guide from must be a fraction of the chain in [0, 1), got ${s.start}`);
 }
 
 /** Runs a method on `model` (borrowed); `onFrame` sees the samples after every step. */
-export async function runMethod(model: LoadedModel, s: RunSettings, onFrame?: (f: Frame) => void): Promise<RunResult> {
+export async function runMethod(
+  model: LoadedModel,
+  s: RunSettings,
+  onFrame?: (f: Frame) => void,
+  onProgress?: (p: { step: number; total: number; objective: number; kl: number }) => void,
+): Promise<RunResult> {
   checkSettings(s);
   const cfg = model.meta.model;
   const eps = modelEps(cfg, model.ema);
@@ -133,7 +150,41 @@ export async function runMethod(model: LoadedModel, s: RunSettings, onFrame?: (f
   let samples: HostMatrix;
   let pathKl: number | undefined;
   try {
-    if (s.method === "best-of-n") {
+    if (s.method === "draft") {
+      const t0 = performance.now();
+      const r = await draftFinetune(
+        {
+          model: cfg,
+          pretrained: model.ema,
+          reward: rewardPlugin(s.reward, "smooth"),
+          alpha: s.alpha,
+          plan,
+          T: modelSchedule(cfg).T,
+          dim: 2,
+          trainable: "all",
+          rank: 4,
+          optim: { steps: s.finetuneSteps, batchSize: DRAFT_BATCH, learningRate: 3e-3, gradClip: 1 },
+          onStep: (pt, total) => onProgress?.({ step: pt.step, total, objective: pt.objective, kl: pt.kl }),
+        },
+        kPredictor.ref,
+      );
+      predictorSeconds = (performance.now() - t0) / 1000;
+      const t1 = performance.now();
+      try {
+        const out = await sampleFinetuned(r.model, s.n, kRun);
+        samples = out.samples;
+        pathKl = out.kl;
+      } finally {
+        disposeFinetuned(r.model);
+      }
+      // Each fine-tuning step runs S chain steps for each of its chains with the policy and the frozen
+      // model (the KL term), and backpropagates r(x₀) through them; sampling runs S policy steps per sample.
+      cost.modelEvals += 2 * s.finetuneSteps * DRAFT_BATCH * s.steps + s.n * s.steps;
+      cost.gradEvals += s.finetuneSteps * DRAFT_BATCH;
+      cost.rewardEvals += s.finetuneSteps * DRAFT_BATCH;
+      cost.seconds += (performance.now() - t1) / 1000;
+      onFrame?.({ step: s.steps, total: s.steps, x: samples.data.slice() });
+    } else if (s.method === "best-of-n") {
       const reward = rewardPlugin(s.reward, "indicator");
       const r = await bestOfN({
         reward,

@@ -88,6 +88,7 @@ function settings(): RunSettings {
     scale: num("scale"),
     start: num("start"),
     candidates: num("candidates"),
+    finetuneSteps: num("finetuneSteps"),
     steps: num("steps"),
     n: num("n"),
     seed: num("seed"),
@@ -193,13 +194,13 @@ function scheduleDraw(): void {
 function showNumbers(n: RunNumbers, s: RunSettings): void {
   const f = (v: number | undefined, d = 3) => (v === undefined ? "—" : v.toFixed(d));
   const rows: [string, string][] = [
-    [`mean reward (${s.reward.kind !== "region" ? s.reward.kind : s.method === "dps" || s.method === "xt-gradient" ? "smoothed region" : "region indicator"})`, f(n.rewardMean)],
+    [`mean reward (${s.reward.kind !== "region" ? s.reward.kind : ["dps", "xt-gradient", "draft"].includes(s.method) ? "smoothed region" : "region indicator"})`, f(n.rewardMean)],
     ["exact E_p*[r]", `${f(n.exactRewardMean)} ± ${f(n.exactRewardSe)}`],
     ...(n.regionFraction !== undefined ? ([["in the painted region", f(n.regionFraction)], ["exact p*(region)", f(n.exactRegionMass)]] as [string, string][]) : []),
     ["sliced W to p* (floor)", `${f(n.sw)} (${f(n.swFloor)})`],
     ["path KL per sample", f(n.pathKl)],
     ["model / reward / grad evals", `${n.modelEvals} / ${n.rewardEvals} / ${n.gradEvals}`],
-    ["seconds (device)", `${f(n.seconds, 2)} (${n.device})${n.predictorSeconds !== undefined ? ` + ${f(n.predictorSeconds, 2)} training the classifier` : ""}`],
+    ["seconds (device)", `${f(n.seconds, 2)} (${n.device})${n.predictorSeconds !== undefined ? ` + ${f(n.predictorSeconds, 2)} ${lastSettings?.method === "draft" ? "fine-tuning" : "training the classifier"}` : ""}`],
     ["exact reference", `${Math.round(n.exactEss)} effective exact draws`],
   ];
   const body = $<HTMLTableElement>("numbers").tBodies[0]!;
@@ -237,7 +238,9 @@ function onWorkerMessage(m: FromWorker): void {
     return;
   }
   if (!current || m.id !== current.id) return;
-  if (m.type === "reference") {
+  if (m.type === "progress") {
+    setStatus(`fine-tuning: step ${m.step} / ${m.total}, mean reward ${m.objective.toFixed(3)}, KL ${m.kl.toFixed(3)}`);
+  } else if (m.type === "reference") {
     heat = m.heat;
     scheduleDraw();
   } else if (m.type === "frame") {

@@ -31,5 +31,6 @@ export type FromWorker =
   | { type: "loaded"; task: string; device: Device; step: number; bytes: number; seconds: number }
   | { type: "reference"; id: number; heat: Float32Array }
   | ({ type: "frame"; id: number } & Frame)
+  | { type: "progress"; id: number; step: number; total: number; objective: number; kl: number }
   | { type: "result"; id: number; numbers: RunNumbers; samples: Float32Array }
   | { type: "error"; id?: number; message: string };

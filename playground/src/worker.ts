@@ -75,7 +75,12 @@ async function handle(msg: ToWorker): Promise<void> {
   const ref = await reference(s);
   post({ type: "reference", id: msg.id, heat: ref.heat.slice() });
   const { model } = await loadModel(s.task, msg.device);
-  const r = await runMethod(model, s, (f) => post({ type: "frame", id: msg.id, ...f }, [f.x.buffer]));
+  const r = await runMethod(
+    model,
+    s,
+    (f) => post({ type: "frame", id: msg.id, ...f }, [f.x.buffer]),
+    (p) => post({ type: "progress", id: msg.id, ...p }),
+  );
   const d = distanceToTarget(r.samples, ref);
   const samples = r.samples.data.slice();
   post(
