@@ -4,10 +4,10 @@
  * time; docs/browser.md). Prints the URL.
  *   npm run playground -- [--port N] [--no-build] [--dir folder]
  */
-import { createReadStream, statSync } from "node:fs";
+import { createReadStream, existsSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { extname, join, normalize, resolve, sep } from "node:path";
-import { pathToFileURL } from "node:url";
+import { dirname, extname, join, normalize, resolve, sep } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { buildPlayground } from "./build.js";
 
 /** The policy the playground is served with: its own scripts and workers, wasm compilation, nothing else. */
@@ -64,7 +64,9 @@ async function main(argv: string[]): Promise<void> {
   if (!(Number.isInteger(port) && port >= 0 && port < 65536)) throw new Error(`--port must be a port number, got ${at("--port")}`);
   let dir = at("--dir");
   if (!argv.includes("--no-build")) dir = (await buildPlayground(dir)).dir;
-  const { url } = await servePlayground(dir ?? join(import.meta.dirname ?? ".", "dist"), port);
+  const site = dir ?? join(dirname(fileURLToPath(import.meta.url)), "dist");
+  if (!existsSync(join(site, "index.html"))) throw new Error(`${site} has no index.html (build it: drop --no-build)`);
+  const { url } = await servePlayground(site, port);
   process.stdout.write(`rewardiff playground: ${url}  (Ctrl-C stops)\n`);
 }
 
