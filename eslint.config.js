@@ -3,7 +3,7 @@ import tseslint from "typescript-eslint";
 import { layersRule } from "./scripts/lint/layers.js";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "runs/", "bench/results/", "coverage/"] },
+  { ignores: ["dist/", "node_modules/", "runs/", "bench/results/", "coverage/", "playground/dist/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

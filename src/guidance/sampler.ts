@@ -18,7 +18,7 @@ import { grad, np, random, type JArray } from "../backend/jax.js";
 import { splitKey, type Key } from "../backend/keys.js";
 import { scalar, toHost } from "../backend/ownership.js";
 import { selectCandidateRows } from "../data/selection.js";
-import { drawNoise, sample, type GuidanceHook, type StepContext } from "../diffusion/sample.js";
+import { drawNoise, sample, type GuidanceHook, type StepContext, type StepInfo } from "../diffusion/sample.js";
 import { classifierFree, coefficientVector, pathKl as stepPathKl, requireStochastic, stepFromOutput, type StepCoefficients } from "../diffusion/step.js";
 import type { EpsFn, NoiseHook, StepTime } from "../diffusion/types.js";
 import { validateRewardValues } from "../rewards/reward.js";
@@ -57,7 +57,8 @@ export interface GuidedSampleOptions {
    * `pathKl` (opt-in: one host read per guided step).
    */
   pathKl?: boolean;
-  onStep?: (done: number, total: number) => void;
+  /** After each step; `info` holds the current samples x_s and x̂_0 (borrowed: `.ref` to keep one). */
+  onStep?: (done: number, total: number, info: StepInfo) => void;
 }
 
 /** Is a term active at step i of `total` (start ≤ i/total < stop)? */
@@ -117,7 +118,7 @@ export async function guidedSample(o: GuidedSampleOptions): Promise<{ x: JArray;
     hooks: {
       ...(o.terms.length > 0 ? { guidance: guidanceHook(o, cost, kl) } : { guidance: countingHook(o.n, cost) }),
       ...(o.noise ? { noise: o.noise } : {}),
-      ...(o.onStep ? { onStep: (info) => o.onStep!(info.i + 1, info.total) } : {}),
+      ...(o.onStep ? { onStep: (info) => o.onStep!(info.i + 1, info.total, info) } : {}),
     },
   });
   cost.seconds += (performance.now() - t0) / 1000;
