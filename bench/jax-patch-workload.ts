@@ -4,8 +4,11 @@
  * and rewardiff's training step and DDIM sampling, and prints one JSON line of medians (ms). The driver
  * bundles this file twice, with @jax-js/jax resolved to the patched install and to a pristine copy.
  */
+import "../src/backend/heap-probe.js"; // before jax-js: the chain workload reads the wasm heap (src/backend/heap.ts)
 import "../src/backend/jax.js";
 import { blockUntilReady, grad, jit, np, type JArray } from "../src/backend/jax.js";
+import { enableRelaxedSimd } from "../src/cli/relaxed-simd.js";
+import { DEFAULT_FINETUNE_CONFIG, rewardiffChainGrad } from "./finetune.js";
 import { ensureBackend } from "../src/backend/init.js";
 import { keyFromSeed } from "../src/backend/keys.js";
 import type { ModelConfig } from "../src/diffusion/model.js";
@@ -47,18 +50,22 @@ async function kernel(out: Record<string, number>, name: string, f: (...a: JArra
   await measure(out, name, call, 3, repeats);
 }
 
-/** `--only a,b`: run only the named groups (kernels, train, sample); all by default. */
+/** `--only a,b`: run only the named groups (kernels, matmul, train, sample, chain); all but chain by default. */
 function groups(): Set<string> {
   const i = process.argv.indexOf("--only");
-  return new Set(i < 0 ? ["kernels", "train", "sample"] : (process.argv[i + 1] ?? "").split(","));
+  return new Set(i < 0 ? ["kernels", "matmul", "train", "sample"] : (process.argv[i + 1] ?? "").split(","));
 }
 
 async function main() {
+  // As the CLI does (src/cli/relaxed-simd.ts); REWARDIFF_RELAXED_SIMD=0 in the environment keeps it off.
+  const relaxed = enableRelaxedSimd();
   await ensureBackend();
   const only = groups();
-  const out: Record<string, number> = {};
+  const out: Record<string, number> = { relaxedSimd: relaxed === "native" || relaxed === "enabled" ? 1 : 0 };
   if (only.has("kernels")) await kernels(out);
+  if (only.has("matmul")) await matmuls(out);
   if (only.has("train") || only.has("sample")) await trainAndSample(out, only);
+  if (only.has("chain")) await chain(out);
   process.stdout.write(JSON.stringify(out) + "\n");
 }
 
@@ -79,6 +86,30 @@ async function kernels(out: Record<string, number>) {  const x = np.array(filled
   xb.dispose();
   w.dispose();
   w2.dispose();
+}
+
+/** The bench MLP's three matmul shapes at batch 512, width 256: forward x W, backward g Wᵀ and xᵀ g. */
+async function matmuls(out: Record<string, number>) {
+  const h = cfg.hidden;
+  const x = np.array(filled(cfg.batch * h, 3, 1), { shape: [cfg.batch, h] });
+  const g = np.array(filled(cfg.batch * h, 7, 1), { shape: [cfg.batch, h] });
+  const w = np.array(filled(h * h, 4, 1 / 16), { shape: [h, h] });
+  await kernel(out, "matmulNN", (a, b) => np.matmul(a, b), [x, w], 40);
+  await kernel(out, "matmulNT", (a, b) => np.matmul(a, b.transpose()), [g, w], 40);
+  await kernel(out, "matmulTN", (a, b) => np.matmul(a.transpose(), b), [x, g], 40);
+  x.dispose();
+  g.dispose();
+  w.dispose();
+}
+
+/** Reward backpropagation through 50 DDPM steps, 128 chains (bench/finetune.ts), single pass. */
+async function chain(out: Record<string, number>) {
+  const c0 = process.cpuUsage();
+  const r = await rewardiffChainGrad(cfg, { ...DEFAULT_FINETUNE_CONFIG, warmup: 1, repeats: 3 });
+  const c = process.cpuUsage(c0);
+  out.chainGradMs = r.full.gradMs.median;
+  // CPU over both variants' calls (segmented and single pass, 1 + 3 each), per call.
+  out.chainGradCpuMs = (c.user + c.system) / 1000 / 8;
 }
 
 async function trainAndSample(out: Record<string, number>, only: Set<string>) {

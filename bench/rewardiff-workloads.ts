@@ -22,6 +22,7 @@ import { hostMatrix } from "../src/data/matrix.js";
 import type { ModelConfig } from "../src/diffusion/model.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
 import { generate } from "../src/diffusion/generate.js";
+import { enableRelaxedSimd } from "../src/cli/relaxed-simd.js";
 import { defaultTrainConfig, denoiserStep, disposeTrainState, initTrainState, trainSteps, type TrainConfig, type TrainState } from "../src/training/trainer.js";
 import { DEFAULT_BENCH_CONFIG, startLoadMonitor, summarize, timeIt, waitForQuiet, type BenchConfig, type LoadReport, type Timing } from "./lib.js";
 
@@ -117,9 +118,11 @@ if (isMain) {
     process.exit(2);
   }
   const cfg: BenchConfig = { ...DEFAULT_BENCH_CONFIG, ...(JSON.parse(arg("--config") ?? "{}") as Partial<BenchConfig>) };
+  // As the CLI runs (src/cli/relaxed-simd.ts; REWARDIFF_RELAXED_SIMD=0 keeps it off), before any kernel compiles.
+  const relaxedSimd = enableRelaxedSimd();
   await ensureBackend();
   if (process.argv.includes("--wait-quiet")) await waitForQuiet();
-  const out: Record<string, unknown> = { config: cfg };
+  const out: Record<string, unknown> = { config: cfg, relaxedSimd };
   if (only === "train") {
     const r = await rewardiffTrain(cfg, cfg.trainWarmup ?? 10, cfg.trainRepeats ?? 40);
     Object.assign(out, { ms: r.trainStep, load: r.load });

@@ -22,6 +22,7 @@ import "../src/backend/jax.js";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBackend } from "../src/backend/init.js";
+import { enableRelaxedSimd } from "../src/cli/relaxed-simd.js";
 import { shimWorkersStarted } from "../src/backend/threads.js";
 import { DEFAULT_FINETUNE_CONFIG, rewardiffChainGrad } from "./finetune.js";
 import { DEFAULT_GRAPH_STEP_CONFIG, graphStepSection } from "./graph-step.js";
@@ -208,10 +209,14 @@ function printSummary(threads: ReturnType<typeof threadsSection> | undefined) {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
+  // rewardiff as the CLI runs it: fused multiply–add in jax-js's matmuls on Node 20 (src/cli/relaxed-simd.ts;
+  // REWARDIFF_RELAXED_SIMD=0 keeps it off), set before the first kernel compiles; the threads section's
+  // fresh processes do the same.
+  const relaxedSimd = enableRelaxedSimd();
   await ensureBackend();
   const t0 = performance.now();
   const dir = join(here, "results");
-  const run: Record<string, unknown> = { when: new Date().toISOString(), machine: machineInfo(), sectionsRun: args.only };
+  const run: Record<string, unknown> = { when: new Date().toISOString(), machine: machineInfo(), relaxedSimd, sectionsRun: args.only };
   /** Per section: when it ran and the machine's load (all processes, cores) just before it; merged by key into latest.json. */
   const sectionRuns: Record<string, { when: string; machineLoadAtStart: number }> = {};
   let threads: ReturnType<typeof threadsSection> | undefined;

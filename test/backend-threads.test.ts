@@ -111,13 +111,16 @@ const out = Array.from(await y.data());
 // Installing after jax-js has been evaluated would break every kernel: it must be refused.
 let lateRefused = false;
 try { installWorkerShim({ force: true }); } catch { lateRefused = true; }
+const kernelsBefore = kernels;
 const still = Array.from(await np.array([1, 2, 3]).mul(2).data());
-console.log(JSON.stringify({ out, created, kernels, lateRefused, still }));
+// A kernel this small runs on the calling thread, in queue order (patches/README.md): no message.
+const smallPosted = kernels - kernelsBefore;
+console.log(JSON.stringify({ out, created, kernels, lateRefused, still, smallPosted }));
 `;
   const file = join(dir, "threads-child.mts");
   writeFileSync(file, script);
 
-  type ChildOut = { out: number[]; created: number; kernels: number; lateRefused: boolean; still: number[] };
+  type ChildOut = { out: number[]; created: number; kernels: number; lateRefused: boolean; still: number[]; smallPosted: number };
   function run(mode: "off" | "explicit" | "env"): ChildOut {
     const r = spawnSync("npx", ["tsx", file], {
       cwd: root,
@@ -140,6 +143,8 @@ console.log(JSON.stringify({ out, created, kernels, lateRefused, still }));
       const multi = run(mode);
       expect(multi.created, mode).toBe(2);
       expect(multi.kernels, mode).toBeGreaterThan(0);
+      expect(multi.still, mode).toEqual([2, 4, 6]);
+      expect(multi.smallPosted, mode).toBe(0);
       expect(multi.out).toHaveLength(128);
       for (let i = 0; i < 128; i++) {
         const a = single.out[i]!;

@@ -30,7 +30,9 @@ interface Spawned {
  */
 function interrupted(args: string[], ready: () => boolean, signals: NodeJS.Signals[] = ["SIGINT"]): Promise<Spawned & { signalled: boolean }> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, ["bin/rewardiff.js", ...args], { cwd: ROOT });
+    // The resumed and straight runs below run in-process (`cli`), without the relaxed SIMD the built CLI
+    // turns on (src/cli/relaxed-simd.ts): keep it off here too, so that all three compute the same bits.
+    const child = spawn(process.execPath, ["bin/rewardiff.js", ...args], { cwd: ROOT, env: { ...process.env, REWARDIFF_RELAXED_SIMD: "0" } });
     let stdout = "";
     let stderr = "";
     let signalled = false;

@@ -15,7 +15,7 @@ import { np } from "../src/backend/jax.js";
 import { ensureBackend } from "../src/backend/init.js";
 import { silu } from "../src/nn/activations.js";
 import * as jax from "@jax-js/jax";
-import { decodeF32, patchCases, runPatchCases, type PatchCase } from "./fixtures/jax-patch-cases.js";
+import { decodeF32, patchCases, runPatchCases, tiledMatmulCases, type PatchCase } from "./fixtures/jax-patch-cases.js";
 import { checkCase, type CaseCheck } from "./fixtures/jax-patch-checks.js";
 
 const golden = (JSON.parse(readFileSync("test/fixtures/jax-patch-golden.json", "utf8")) as { outputs: Record<string, string> }).outputs;
@@ -34,6 +34,15 @@ describe("the installed @jax-js/jax", () => {
       expect(src).toContain("function wasm_log_simd(cg)");
       expect(src).toMatch(/"Sqrt",\s*"Reciprocal",\s*"Exp",\s*"Log",/);
       expect(src).toContain("the scalar loop below finishes the remainder");
+      // Matmul micro-kernels, small kernels on the calling thread, one instance per kernel.
+      expect(src).toContain("const TILED_SIMD_MICRO_ROWS = 2;");
+      expect(src).toContain("const K_SIMD_MICRO_COLS = 2;");
+      expect(src).toContain("const K_SIMD_MAX_UNROLL = 1;");
+      expect(src).toContain("cg.v128.load32_splat(2, offset)");
+      expect(src).toContain("const MIN_WORK_FOR_WORKERS = 65536;");
+      expect(src).toContain("this.#workerPool.dispatchLocal(");
+      expect(src).toContain("this.#kernelFunc(program)(...ptrs, 0, program.workSize);");
+      expect(src).toContain("function rowGatherReductionPlan(kernel, exp, pointers)");
     }
   });
 });
@@ -65,6 +74,11 @@ describe("the code jax-js generates", () => {
       captured.length = 0;
       await np.log(np.array(new Float32Array(4089).fill(3))).data();
       expect(has([0xfd, 0xe7, 0x01]) && has([0xfd, 0xad, 0x01])).toBe(true); // f32x4.div, i32x4.shr_u
+      captured.length = 0;
+      // A width-2 matmul (a denoiser's last layer): the gathered path, 4 outputs per vector.
+      const seq = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i));
+      await np.matmul(np.array(seq(37 * 45), { shape: [37, 45] }), np.array(seq(45 * 2), { shape: [45, 2] })).data();
+      expect(has([0xfd, 0x09]) && has([0xfd, 0x20])).toBe(true); // v128.load32_splat, f32x4.replace_lane
     } finally {
       wa.Module = Module;
       wa.compile = compile;
@@ -102,6 +116,13 @@ describe("patched kernels on Node (wasm)", () => {
     // the gidx-vectorised path accumulates k in order as the scalar loop does.
     const changed = reductions.filter((r) => r.bitDiffs > 0).map((r) => r.name);
     expect(changed.every((n) => /x(4|8)x1$/.test(n))).toBe(true);
+  });
+
+  it("matmuls on the tiled and gathered SIMD paths (a @ b, aᵀ @ b, a @ bᵀ, a fused SiLU; 3–64 rows, widths 1–68, K 2–256) keep the unpatched bits", () => {
+    const tiled = tiledMatmulCases();
+    expect(tiled).toHaveLength(29);
+    const diffs = tiled.map((c) => checks.get(c.name)!).filter((r) => r.bitDiffs > 0);
+    expect(diffs.map((r) => `${r.name}: ${r.bitDiffs} elements, ${r.maxUlp} ulp`)).toEqual([]);
   });
 
   it("rewardiff's SiLU (src/nn/activations.ts) is the case's formula: same bits as the unpatched run", async () => {
