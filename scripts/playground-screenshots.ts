@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const { server, url } = await servePlayground(built.dir);
   const browser = await launchChromium();
   try {
-    const page = await browser.newPage({ viewport: { width: 1010, height: 960 } });
+    const page = await browser.newPage({ viewport: { width: 1010, height: 873 } });
     await page.goto(url);
     const set = (controls: Record<string, string>) => Object.entries(controls).map(([id, v]) => `document.getElementById(${JSON.stringify(id)}).value = ${JSON.stringify(v)};`).join(" ");
     const shoot = async (controls: Record<string, string>, file: string) => {
@@ -24,7 +24,8 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 300));
       writeFileSync(file, await page.screenshot());
     };
-    await page.waitForFunction("playground.loaded.length > 0", undefined, { timeout: 30_000 });
+    // A function, not a string: playwright would eval a string in the page, which the page's CSP forbids.
+    await page.waitForFunction(() => (globalThis as unknown as { playground: { loaded: unknown[] } }).playground.loaded.length > 0, undefined, { timeout: 30_000 });
     await shoot({ method: "svdd", start: "0" }, "docs/browser/playground-8gaussians-svdd.png");
     await shoot({ method: "draft", start: "0", alpha: "0.1", finetuneSteps: "40", steps: "20" }, "docs/browser/playground-8gaussians-draft.png");
     const cells: number[] = [];
