@@ -23,7 +23,7 @@ import { runMethod, type RunSettings } from "../playground/src/engine.js";
 import { cellOf, GRID, VIEW } from "../playground/src/grid.js";
 import { disposeLoadedModel, ensureBackend, loadModelFromBytes } from "../src/index.js";
 import { chromiumSkipReason, collectPageErrors, launchChromium, type Browser, type Page } from "./helpers/chromium-launch.js";
-import { traceMainThread, type TracedTask } from "./helpers/chromium-main-thread.js";
+import { traceMainThread, tracedTaskOf, type MainThreadTrace } from "./helpers/chromium-main-thread.js";
 import { eightGaussiansMass } from "./helpers/eight-gaussians.js";
 
 if (chromiumSkipReason) console.log(`playground-e2e.test.ts skipped: ${chromiumSkipReason}`);
@@ -59,7 +59,7 @@ describe.skipIf(chromiumSkipReason !== undefined)("the playground in headless Ch
   let browser: Browser;
   let page: Page;
   let pageErrors: string[];
-  let stopTrace: ((minMs?: number) => Promise<TracedTask[]>) | undefined;
+  let stopTrace: ((minMs?: number) => Promise<MainThreadTrace>) | undefined;
   let openMs = 0;
   /** The runs of the painted-region test (its common settings). */
   const common = { task: "8gaussians", device: "wasm", steps: 25, n: 1000, seed: 1, alpha: 0.1, scale: 1, start: 0, candidates: 8 };
@@ -76,7 +76,7 @@ describe.skipIf(chromiumSkipReason !== undefined)("the playground in headless Ch
     await page.goto(s.url, { waitUntil: "load", timeout: 30_000 });
     openMs = performance.now() - t0;
     // The main thread's tasks with their CPU time, for the long-task check below.
-    stopTrace = await traceMainThread(browser, page);
+    stopTrace = await traceMainThread(page);
   }, 60_000);
 
   afterAll(async () => {
@@ -212,22 +212,22 @@ describe.skipIf(chromiumSkipReason !== undefined)("the playground in headless Ch
   it("the main thread has no long task (> 50 ms) during any run", async () => {
     type Task = { start: number; duration: number };
     /** The long tasks the page observed during its runs from the `from`-th on, with their traced CPU time. */
-    const longTasksDuring = async (traced: readonly TracedTask[], from: number) => {
+    const longTasksDuring = async (trace: MainThreadTrace, from: number) => {
       const runs = await evaluate<{ startedAt: number; endedAt: number }[]>(`playground.results.slice(${from}).map(r => ({ startedAt: r.startedAt, endedAt: r.endedAt }))`);
       const tasks = await evaluate<Task[]>("playground.longTasks");
       const during = tasks.filter((t) => runs.some((r) => t.start + t.duration > r.startedAt && t.start < r.endedAt));
-      const cpu = (t: Task) => traced.find((k) => Math.abs(k.start - t.start) < 2)?.cpu;
-      return { runs, during, cpu, outside: tasks.length - during.length };
+      const cpu = (t: Task) => tracedTaskOf(trace.tasks, t.start, t.duration)?.cpu;
+      return { runs, during, cpu, outside: tasks.length - during.length, dataLoss: trace.dataLoss };
     };
-    const show = (ts: readonly Task[], cpu: (t: Task) => number | undefined) =>
-      JSON.stringify(ts.map((t) => ({ ...t, cpu: cpu(t) === undefined ? "not traced" : Number(cpu(t)!.toFixed(1)) })));
+    const show = ({ during: ts, cpu, dataLoss }: Awaited<ReturnType<typeof longTasksDuring>>) =>
+      JSON.stringify(ts.map((t) => ({ ...t, cpu: cpu(t) === undefined ? `not traced${dataLoss ? " (the trace lost data)" : ""}` : Number(cpu(t)!.toFixed(1)) })));
     const first = await longTasksDuring(await stopTrace!(), 0);
     stopTrace = undefined;
     const own = await evaluate<{ message: number; draw: number }>("playground.ownWork");
     expect(first.runs.length).toBeGreaterThanOrEqual(3);
     const busy = first.runs.reduce((s, r) => s + r.endedAt - r.startedAt, 0);
     process.stdout.write(
-      `playground: ${first.runs.length} runs, ${(busy / 1000).toFixed(1)} s in all; long tasks on the main thread during them (ms; cpu: the main thread's CPU time in the task): ${show(first.during, first.cpu)}, outside them: ${first.outside}; ` +
+      `playground: ${first.runs.length} runs, ${(busy / 1000).toFixed(1)} s in all; long tasks on the main thread during them (ms; cpu: the main thread's CPU time in the task): ${show(first)}, outside them: ${first.outside}; ` +
         `the page's own code at most ${own.message.toFixed(1)} ms per worker message, ${own.draw.toFixed(1)} ms per drawing\n`,
     );
     // What the page's design controls: its own code (message handling, drawing) stays far below 50 ms.
@@ -240,10 +240,10 @@ describe.skipIf(chromiumSkipReason !== undefined)("the playground in headless Ch
     let during = first.during;
     if (during.length > 0 && during.every((t) => (first.cpu(t) ?? Infinity) < 50)) {
       const from = await evaluate<number>("playground.results.length");
-      const stop = await traceMainThread(browser, page);
+      const stop = await traceMainThread(page);
       for (const method of ["none", "svdd", "dps"]) await run({ ...common, method });
       const again = await longTasksDuring(await stop(), from);
-      process.stdout.write(`playground: repeated the 3 runs (the long tasks above were descheduling): long tasks during them: ${show(again.during, again.cpu)}\n`);
+      process.stdout.write(`playground: repeated the 3 runs (the long tasks above were descheduling): long tasks during them: ${show(again)}\n`);
       during = again.during;
     }
     expect(during).toEqual([]);

@@ -1,12 +1,12 @@
 /**
- * The main thread's long tasks with their CPU time, from a Chromium trace taken through playwright-core
- * (`browser.startTracing`, category `toplevel`: every task the renderer's main thread runs is a
+ * The main thread's long tasks with their CPU time, from a Chromium trace taken over playwright-core's
+ * DevTools session (category `toplevel`: every task the renderer's main thread runs is a
  * `ThreadControllerImpl::RunTask` event with its wall time `dur` and its thread CPU time `tdur`, in µs).
  * A long task (PerformanceObserver `longtask`: wall time > 50 ms) whose CPU time is far below its wall
  * time was the thread waiting for a core, not the page computing: on an oversubscribed machine the OS
  * can deschedule the renderer mid-task.
  */
-import type { Browser, Page } from "./chromium-launch.js";
+import type { Page } from "./chromium-launch.js";
 
 const MARK = "rewardiff-trace-origin";
 
@@ -17,6 +17,12 @@ export interface TracedTask {
   cpu: number | undefined;
 }
 
+/** The main thread's tasks longer than `minMs` of wall time, and whether Chromium says it lost trace data. */
+export interface MainThreadTrace {
+  tasks: TracedTask[];
+  dataLoss: boolean;
+}
+
 interface TraceEvent {
   ph: string;
   name: string;
@@ -25,24 +31,47 @@ interface TraceEvent {
   ts: number;
   dur?: number;
   tdur?: number;
-  args?: { name?: string };
 }
 
 /**
- * Starts tracing `page`'s tasks; the returned function stops and gives the page's main-thread tasks longer
- * than `minMs` of wall time. A `performance.mark` made right after the start puts the trace's clock on
- * the page's.
+ * Starts tracing `page`'s tasks; the returned function stops and returns the main thread's tasks longer than
+ * `minMs`. A `performance.mark` made right after the start (its trace event carries the mark's own time)
+ * puts the trace's clock on the page's.
  */
-export async function traceMainThread(browser: Browser, page: Page): Promise<(minMs?: number) => Promise<TracedTask[]>> {
-  await browser.startTracing(page, { categories: ["toplevel", "blink.user_timing"] });
+export async function traceMainThread(page: Page): Promise<(minMs?: number) => Promise<MainThreadTrace>> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Tracing.start", {
+    transferMode: "ReturnAsStream",
+    traceConfig: { recordMode: "recordAsMuchAsPossible", includedCategories: ["toplevel", "blink.user_timing"] },
+  });
   const markAt = await page.evaluate<number>(`performance.mark(${JSON.stringify(MARK)}).startTime`);
   return async (minMs = 50) => {
-    const raw = JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: TraceEvent[] } | TraceEvent[];
+    const complete = new Promise<{ stream?: string; dataLossOccurred: boolean }>((resolve) => cdp.once("Tracing.tracingComplete", resolve));
+    await cdp.send("Tracing.end");
+    const { stream, dataLossOccurred } = await complete;
+    if (!stream) throw new Error("Chromium returned no trace stream");
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const r = await cdp.send("IO.read", { handle: stream, size: 1 << 22 });
+      chunks.push(Buffer.from(r.data, r.base64Encoded ? "base64" : "utf8"));
+      if (r.eof) break;
+    }
+    await cdp.send("IO.close", { handle: stream });
+    await cdp.detach();
+    const raw = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { traceEvents: TraceEvent[] } | TraceEvent[];
     const events = Array.isArray(raw) ? raw : raw.traceEvents;
     const mark = events.find((e) => e.name === MARK);
     if (!mark) throw new Error(`the trace has no ${MARK} mark to put it on the page's clock`);
-    return events
+    const tasks = events
       .filter((e) => e.ph === "X" && e.name === "ThreadControllerImpl::RunTask" && e.pid === mark.pid && e.tid === mark.tid && e.dur! > minMs * 1000)
       .map((e) => ({ start: markAt + (e.ts - mark.ts) / 1000, wall: e.dur! / 1000, cpu: e.tdur === undefined ? undefined : e.tdur / 1000 }));
+    return { tasks, dataLoss: dataLossOccurred };
   };
+}
+
+/** The traced task that is the long task starting at `start` (ms, the page's clock) lasting `duration`. */
+export function tracedTaskOf(tasks: readonly TracedTask[], start: number, duration: number): TracedTask | undefined {
+  // Overlapping tasks; the observer's times are coarsened to 0.1 ms. The longest one is the long task.
+  const overlapping = tasks.filter((k) => k.start < start + duration + 1 && k.start + k.wall > start - 1);
+  return overlapping.sort((a, b) => b.wall - a.wall)[0];
 }
