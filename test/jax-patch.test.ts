@@ -9,7 +9,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, runChromiumPage } from "./helpers/chromium-page.js";
+import { chromiumSkipReason, runChromiumPage } from "./helpers/chromium-page.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { np } from "../src/backend/jax.js";
 import { ensureBackend } from "../src/backend/init.js";
@@ -157,7 +157,7 @@ describe("patched kernels on Node (wasm)", () => {
   });
 });
 
-if (!chromium) console.log("jax-patch.test.ts: Chromium part skipped: no chromium on PATH (Debian: apt-get install chromium)");
+if (chromiumSkipReason) console.log(`jax-patch.test.ts: Chromium part skipped: ${chromiumSkipReason}`);
 
 const PAGE = `
 import * as jax from "@jax-js/jax";
@@ -180,7 +180,7 @@ const report = (r) => console.log("REWARDIFF_RESULT " + JSON.stringify(r));
 })();
 `;
 
-describe.skipIf(!chromium)("patched kernels in headless Chromium (wasm)", () => {
+describe.skipIf(chromiumSkipReason !== undefined)("patched kernels in headless Chromium (wasm)", () => {
   it("within float64 bounds; element-wise bits equal Node's unpatched ones; reductions differ only by sum order / FMA", async () => {
     const r = await runChromiumPage(PAGE);
     expect(r.error).toBeUndefined();

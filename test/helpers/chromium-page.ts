@@ -1,64 +1,54 @@
 /**
- * Runs a test page in headless Debian Chromium: the page's TypeScript source is bundled with esbuild (an
- * IIFE, imports resolved from the repository root), loaded from a temp file, and reports one JSON object
- * with `console.log("REWARDIFF_RESULT " + JSON.stringify(r))`, which is read from Chromium's log.
+ * Runs a test page in headless Debian Chromium (./chromium-launch.ts): the page's TypeScript source is
+ * bundled with esbuild (an IIFE, imports resolved from the repository root), loaded from a temp file (a
+ * secure context, so WebGPU is offered), and reports one JSON object with
+ * `console.log("REWARDIFF_RESULT " + JSON.stringify(r))`, which playwright hands over as the message's text.
  */
-import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
+import { collectPageErrors, launchChromium } from "./chromium-launch.js";
 
-/** The Chromium binary on PATH, or undefined (tests then skip, saying why). */
-export const chromium = ["chromium", "chromium-browser"].find((c) => spawnSync(c, ["--version"], { stdio: "ignore" }).status === 0);
+export { chromiumPath, chromiumSkipReason } from "./chromium-launch.js";
 
-/** Bundles `page`, runs it in headless Chromium with `extraArgs`, and returns what it reported. */
-export async function runChromiumPage(page: string, extraArgs: readonly string[] = []): Promise<Record<string, unknown>> {
-  if (!chromium) throw new Error("no chromium on PATH (Debian: apt-get install chromium)");
+const PREFIX = "REWARDIFF_RESULT ";
+
+/** Bundles `page`, runs it in headless Chromium launched with `extraArgs`, and returns what it reported. */
+export async function runChromiumPage(page: string, extraArgs: readonly string[] = [], timeoutMs = 90_000): Promise<Record<string, unknown>> {
+  const bundle = await build({
+    stdin: { contents: page, resolveDir: process.cwd(), loader: "ts", sourcefile: "page.ts" },
+    bundle: true,
+    platform: "browser",
+    format: "iife",
+    write: false,
+    logLevel: "silent",
+  });
   const dir = mkdtempSync(join(tmpdir(), "rewardiff-page-"));
+  const browser = await launchChromium(extraArgs);
   try {
-    const bundle = await build({
-      stdin: { contents: page, resolveDir: process.cwd(), loader: "ts", sourcefile: "page.ts" },
-      bundle: true,
-      platform: "browser",
-      format: "iife",
-      write: false,
-      logLevel: "silent",
-    });
     const html = join(dir, "index.html");
     writeFileSync(html, `<!doctype html><html><body><script>${bundle.outputFiles[0]!.text.replaceAll("</script", "<\\/script")}</script></body></html>`);
-    const args = ["--headless=new", "--no-sandbox", ...extraArgs, "--enable-logging=stderr", "--v=0", "--remote-debugging-port=0", `--user-data-dir=${join(dir, "profile")}`, `file://${html}`];
-    return await new Promise((resolve, reject) => {
-      // Its own process group, so that killing it also ends the GPU and renderer processes that write into
-      // the profile folder (else removing the folder can race with them).
-      const child = spawn(chromium, args, { stdio: ["ignore", "ignore", "pipe"], detached: true });
-      const killAll = () => {
-        try {
-          process.kill(-child.pid!, "SIGKILL");
-        } catch {
-          child.kill("SIGKILL");
-        }
-      };
-      let log = "";
-      const timer = setTimeout(() => {
-        killAll();
-        reject(new Error(`chromium reported nothing in 90 s; its log ends: ${log.slice(-2000)}`));
-      }, 90_000);
-      child.stderr.on("data", (d: Buffer) => {
-        log += d.toString();
-        const m = /REWARDIFF_RESULT (\{.*?\})", source/.exec(log);
-        if (m) {
-          clearTimeout(timer);
-          killAll();
-          // Chromium's log quotes the console message: \" and \\ are escaped.
-          const result = JSON.parse(m[1]!.replace(/\\(["\\])/g, "$1")) as Record<string, unknown>;
-          if (child.exitCode !== null || child.signalCode !== null) resolve(result);
-          else child.once("exit", () => resolve(result));
-        }
+    const tab = await browser.newPage();
+    const errors = collectPageErrors(tab);
+    let timer: NodeJS.Timeout | undefined;
+    const reported = new Promise<Record<string, unknown>>((resolve, reject) => {
+      tab.on("console", (m) => {
+        const text = m.text();
+        if (text.startsWith(PREFIX)) resolve(JSON.parse(text.slice(PREFIX.length)) as Record<string, unknown>);
       });
-      child.on("error", reject);
+      timer = setTimeout(() => reject(new Error(`the page reported nothing in ${timeoutMs / 1000} s; its errors: ${JSON.stringify(errors)}`)), timeoutMs);
     });
+    reported.catch(() => undefined); // awaited below, unless goto throws first
+    try {
+      await tab.goto(pathToFileURL(html).href, { timeout: timeoutMs });
+      return await reported;
+    } finally {
+      clearTimeout(timer);
+    }
   } finally {
-    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    await browser.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
