@@ -200,7 +200,13 @@ export function program(result: { code: number } = { code: 0 }): Command {
     .option("--quiet", "no progress output")
     .option("--columns <a,b,...>", "CSV columns to compare (default, or \"\": all). Two CSV files are matched by column name; a .npy file has no names, so it is compared by position and the widths must agree")
     .option("--seed <n>", "random seed of the projections", intArg("--seed"), 0)
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
+      // Without --molecules, --samples and --data are required (commander's own usage error).
+      if (o.molecules === undefined) {
+        for (const [flag, v] of [["--samples <file>", o.samples], ["--data <file>", o.data]] as const) {
+          if (v === undefined) cmd.error(`error: required option '${flag}' not specified`, { exitCode: 1, code: "commander.missingMandatoryOptionValue" });
+        }
+      }
       await evaluateCommand(o);
     });
 

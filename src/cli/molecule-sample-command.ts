@@ -9,12 +9,30 @@ import { sampleCountProblem } from "../runners/resource-bounds.js";
 import { formatMoleculeSamplesCsv, moleculeSampler, sampleMolecules } from "../runners/molecule-sampling.js";
 import { makeProgress } from "./progress.js";
 import { quitOnInterrupt } from "./interrupt.js";
-import type { SampleFlags } from "./sample-command.js";
 
 import { log } from "./log.js";
 
+/** The flags of `rewardiff sample` a molecule model reads (the conditioning ones are refused). */
+export interface MoleculeSampleFlags {
+  model: string;
+  n: number;
+  out: string;
+  sampler?: "ddpm" | "ddim";
+  steps?: number;
+  eta?: number;
+  seed: number;
+  raw?: boolean;
+  quiet?: boolean;
+  target?: number[];
+  scale?: number;
+  rewardModel?: string;
+  context?: number;
+  control?: number;
+  cfgScale?: number;
+}
+
 /** Samples, decodes and writes the molecules of a molecule model. Consumes `loaded`. */
-export async function sampleMoleculesCommand(o: SampleFlags, loaded: LoadedModel): Promise<number> {
+export async function sampleMoleculesCommand(o: MoleculeSampleFlags, loaded: LoadedModel): Promise<number> {
   const { meta } = loaded;
   const sampler = moleculeSampler({ sampler: o.sampler, steps: o.steps, eta: o.eta });
   try {

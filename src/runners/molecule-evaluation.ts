@@ -41,7 +41,7 @@ export function readMoleculeSamples(path: string): MoleculeSamplesFile {
     const code = (err as NodeJS.ErrnoException).code;
     throw new Error(`${path}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a folder, not a samples CSV" : (err as Error).message}`, { cause: err });
   }
-  if (text.startsWith("\u0000") || /^\s*\{/.test(text)) throw new Error(`${path}: not a CSV of molecules (a model or JSON file? sample a model first with \`rewardiff sample --model M --out mols.csv\`)`);
+  if (text.slice(0, 1024).includes("\u0000") || /^\s*\{/.test(text)) throw new Error(`${path}: not a CSV of molecules (a model or JSON file? sample a model first with \`rewardiff sample --model M --out mols.csv\`)`);
   const table = parseSmilesCsv(text, path);
   const records = parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, { relax_column_count: true, skip_empty_lines: true }) as string[][];
   const col = records[0]!.findIndex((h) => h.trim().toLowerCase() === "graph_smiles");
