@@ -21,7 +21,7 @@ import { MoleculeModelSchema, MoleculeSamplingSchema } from "../src/runners/conf
 import { smilesTrainData } from "../src/runners/molecule-data.js";
 import { moleculeModelFromConfig } from "../src/runners/model-config.js";
 import {
-  decodeMoleculeRows, formatMoleculeSamplesCsv, MOLECULE_SAMPLE_COLUMNS, moleculeSampler, resolveModelPath, sampleMolecules,
+  decodeMoleculeRows, formatMoleculeSamplesCsv, MOLECULE_SAMPLE_COLUMNS, moleculeSampler, moleculeVocabulary, resolveModelPath, sampleMolecules,
 } from "../src/runners/molecule-sampling.js";
 import { disposeTrainState, initTrainState, trainSteps } from "../src/training/trainer.js";
 import { readFileSync } from "node:fs";
@@ -187,6 +187,11 @@ describe("sampling a tiny molecule model", () => {
     } finally {
       disposeLoadedModel(loaded);
     }
+  });
+
+  it("refuses a model without a vocabulary, naming what it was trained on", () => {
+    const meta = { data: "toy2d:moons" } as Parameters<typeof moleculeVocabulary>[0];
+    expect(() => moleculeVocabulary(meta, "m.safetensors")).toThrow(/^m\.safetensors: not a molecule model \(trained on toy2d:moons;/);
   });
 
   it("takes the schema's sampler defaults and resolves the shipped model's name", () => {
