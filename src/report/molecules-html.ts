@@ -73,7 +73,7 @@ export async function typeHistogramChart(title: string, generated: Record<string
   return renderVegaLite({
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     config: BASE_CONFIG,
-    width: Math.max(160, 56 * keys.length),
+    width: Math.max(160, 36 * keys.length),
     height: 220,
     description: title,
     data: { values },

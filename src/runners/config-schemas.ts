@@ -263,8 +263,10 @@ export const MoleculeModelSchema = strict({
 export type MoleculeModelConfig = z.output<typeof MoleculeModelSchema>;
 
 /**
- * Sampling a molecule model (`rewardiff sample` of a model with a vocabulary; docs/molecules.md "Sampling"),
- * the defaults measured on a partly trained QM9 checkpoint (docs/molecules.md).
+ * Sampling a molecule model (`rewardiff sample` of a model with a vocabulary; docs/molecules.md "Sampling"):
+ * DDPM with 250 steps, the prototype's. Measured on the QM9 model at 1,500 training steps (docs/molecules.md
+ * "Sampler defaults"): 50, 100 and 250 DDPM steps give the same validity (±0.025), 250 the best KL score;
+ * deterministic DDIM (η = 0) loses 0.08 validity. `eta` applies to `sampler: "ddim"` only.
  */
 export const MoleculeSamplingSchema = strict({
   sampler: z.enum(["ddpm", "ddim"]).default("ddpm"),
