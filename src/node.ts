@@ -22,3 +22,14 @@ export { saveClassifier, loadClassifier, CLASSIFIER_KIND, type ClassifierMeta } 
 // out of the lean browser entry.
 export * from "./chem/index.js";
 export { readQm9Smiles, qm9Splits, encodeQm9, readSmilesCsvFile } from "./chem/qm9-node.js";
+// Molecule models (docs/molecules.md "Sampling", "Evaluating", "The report").
+export {
+  sampleMolecules, decodeMoleculeRows, formatMoleculeSamplesCsv, moleculeSampler, moleculeVocabulary, resolveModelPath,
+  MOLECULE_SAMPLE_COLUMNS, MOLECULE_SAMPLE_PROPERTIES, SHIPPED_MODELS, type MoleculeSample, type SampleMoleculesOptions,
+} from "./runners/molecule-sampling.js";
+export {
+  readMoleculeSamples, readMoleculeSet, moleculeEvaluationData, evaluateMolecules,
+  type MoleculeSamplesFile, type MoleculeSet, type MoleculeEvaluationData, type MoleculeEvaluation,
+} from "./runners/molecule-evaluation.js";
+export { moleculeReport, moleculeTiles, moleculeReportSection, MOLECULE_ANCHORS, type MoleculeReportOptions } from "./runners/molecule-report.js";
+export { MoleculeSamplingSchema, MoleculeEvaluationSchema, MoleculeDemoSchema } from "./runners/config-schemas.js";

@@ -11,6 +11,8 @@ import { slicedWasserstein } from "../eval/sliced-wasserstein.js";
 import { readDataFile, shuffled } from "../runners/task-data.js";
 import { hostMatrix, takeRows, type HostMatrix } from "../data/matrix.js";
 
+import { moleculeEvaluateCommand, type MoleculeEvaluateOptions } from "./molecule-evaluate-command.js";
+
 import { log } from "./log.js";
 
 const isNpy = (path: string) => path.toLowerCase().endsWith(".npy");
@@ -66,7 +68,30 @@ export function matchedColumns(samplesPath: string, dataPath: string, columns?: 
   return { samples: s.matrix, data: takeColumns(d.matrix, index), names: s.columns };
 }
 
-export async function evaluateCommand(o: { samples: string; data: string; seed: number; columns?: string }): Promise<number> {
+export interface EvaluateFlags extends Omit<MoleculeEvaluateOptions, "molecules"> {
+  samples?: string;
+  data?: string;
+  molecules?: string;
+  seed: number;
+  columns?: string;
+}
+
+/** `--molecules FILE`: the molecule metrics (./molecule-evaluate-command.ts); else `--samples` against `--data`. */
+export async function evaluateCommand(o: EvaluateFlags): Promise<number> {
+  if (o.molecules !== undefined) {
+    for (const [flag, v] of [["--samples", o.samples], ["--data", o.data], ["--columns", o.columns]] as const) {
+      if (v !== undefined) throw new Error(`${flag} does not apply to --molecules (the molecules are compared with --reference, default QM9's test split)`);
+    }
+    return moleculeEvaluateCommand({ ...o, molecules: o.molecules });
+  }
+  for (const [flag, v] of [["--reference", o.reference], ["--training", o.training], ["--reference-size", o.referenceSize], ["--out", o.out]] as const) {
+    if (v !== undefined) throw new Error(`${flag} applies to --molecules FILE only`);
+  }
+  if (o.samples === undefined || o.data === undefined) throw new Error("evaluate needs --samples FILE and --data FILE (or --molecules FILE for molecules)");
+  return distanceEvaluateCommand({ samples: o.samples, data: o.data, seed: o.seed, ...(o.columns !== undefined ? { columns: o.columns } : {}) });
+}
+
+async function distanceEvaluateCommand(o: { samples: string; data: string; seed: number; columns?: string }): Promise<number> {
   const m = matchedColumns(o.samples, o.data, parseColumnList("--columns", o.columns));
   if (m.data.rows < 4) throw new Error(`${o.data}: ${m.data.rows} rows are too few to evaluate against (need at least 4)`);
   await ensureBackend();

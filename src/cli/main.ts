@@ -10,12 +10,13 @@ import { trainCommand } from "./train-command.js";
 import { exportCommand } from "./export-command.js";
 import { sampleCommand } from "./sample-command.js";
 import { evaluateCommand } from "./evaluate-command.js";
+import { moleculeDemoCommand } from "./molecule-demo-command.js";
 import { intArg, numArg } from "./args.js";
 import { fitRewardCommand, parseTarget } from "./rcgdm-commands.js";
 import { TRAIN_PREDICTIONS, TRAIN_SCHEDULES, trainDefaults } from "./train-defaults.js";
 import { withOutFileLock } from "./output.js";
 import { TRANSFORM_KINDS } from "../data/transform.js";
-import { CsvTaskSchema, MoleculeModelSchema } from "../runners/config-schemas.js";
+import { CsvTaskSchema, MoleculeModelSchema, MoleculeSamplingSchema, SamplingSchema } from "../runners/config-schemas.js";
 
 /** A probability-like option in [0, 1). */
 function probArg(name: string) {
@@ -48,6 +49,10 @@ function moleculeDefaultsText(): string {
   return `graph transformer ${m.layers}×${m.hidden}/${m.edgeHidden}, ${m.train.steps} steps, batch ${m.train.batchSize}, lr ${m.train.learningRate}`;
 }
 
+/** `sample`'s defaults: the sampling schema's, and the molecule models' (src/runners/config-schemas.ts). */
+const SD = SamplingSchema.parse({});
+const MD = MoleculeSamplingSchema.parse({});
+
 /** `train`'s defaults, read from the schema and constants training uses (./train-defaults.ts). */
 const TD = trainDefaults();
 
@@ -71,14 +76,18 @@ export function program(result: { code: number } = { code: 0 }): Command {
     .exitOverride();
 
   p.command("demo")
-    .description("run the embedded experiment (reward-directed conditional diffusion on a linear subspace, 2307.07055) and write report.json / report.html")
+    .description("run the embedded experiment (reward-directed conditional diffusion on a linear subspace, 2307.07055) and write report.json / report.html; `demo molecules`: sample the shipped QM9 model, evaluate, report")
+    .argument("[name]", "molecules: the molecule demo (docs/molecules.md); default: the linear-subspace experiment")
     .option("--out <dir>", "output folder (default: runs/demo-<time>)")
     .option("--quick", "a smaller run that finishes in under a minute")
     .option("--seed <n>", "random seed", intArg("--seed"), 0)
     .option("--quiet", "no progress output")
     .option("--force", "replace results already in --out")
-    .action(async (o) => {
-      await demoCommand(o);
+    .action(async (name: string | undefined, o) => {
+      if (name === undefined) return void (await demoCommand(o));
+      if (name !== "molecules") throw new Error(`demo ${name}: unknown demo (there is \`rewardiff demo\` and \`rewardiff demo molecules\`)`);
+      if (o.quick) throw new Error("--quick applies to the default demo; `demo molecules` is quick already");
+      await moleculeDemoCommand(o);
     });
 
   p.command("run")
@@ -149,12 +158,12 @@ export function program(result: { code: number } = { code: 0 }): Command {
 
   p.command("sample")
     .description("draw samples from a trained model into a CSV file")
-    .requiredOption("--model <model.safetensors>", "a model written by `rewardiff train` or `run`")
+    .requiredOption("--model <model.safetensors>", "a model written by `rewardiff train` or `run`, or qm9 (the shipped QM9 molecule model)")
     .option("--n <n>", "number of samples", intArg("--n", 1), 1000)
-    .requiredOption("--out <samples.csv>", "output CSV")
-    .addOption(new Option("--sampler <kind>", "sampler").choices(["ddpm", "ddim"]).default("ddim"))
-    .option("--steps <n>", "reverse steps", intArg("--steps", 1), 50)
-    .option("--eta <x>", "DDIM stochasticity η (0 = deterministic, 1 = DDPM-like)", numArg("--eta", { min: 0 }), 1)
+    .requiredOption("--out <samples.csv>", "output CSV (molecule models: smiles, valid, fragments, atoms, qed, logp, tpsa, mw, graph_smiles)")
+    .addOption(new Option("--sampler <kind>", `sampler (default ${SD.sampler}; molecule models ${MD.sampler})`).choices(["ddpm", "ddim"]))
+    .option("--steps <n>", `reverse steps (default ${SD.steps}; molecule models ${MD.steps})`, intArg("--steps", 1))
+    .option("--eta <x>", `DDIM stochasticity η (0 = deterministic, 1 = DDPM-like; default ${SD.eta})`, numArg("--eta", { min: 0 }))
     .option("--seed <n>", "random seed", intArg("--seed"), 0)
     .option("--raw", "use the raw weights instead of their EMA")
     .option("--target <a>", "conditional models: the target reward a (comma-separated for a vector condition)", targetArg)
@@ -179,12 +188,25 @@ export function program(result: { code: number } = { code: 0 }): Command {
     });
 
   p.command("evaluate")
-    .description("distance between samples and data (sliced Wasserstein, MMD²) with the data-vs-data noise floor")
-    .requiredOption("--samples <file>", "generated samples (CSV or .npy)")
-    .requiredOption("--data <file>", "reference data (CSV or .npy), at least twice as many rows for the floor")
+    .description("distance between samples and data (sliced Wasserstein, MMD²) with the data-vs-data noise floor; with --molecules, the molecule metrics and report of docs/molecules.md")
+    .option("--samples <file>", "generated samples (CSV or .npy)")
+    .option("--data <file>", "reference data (CSV or .npy), at least twice as many rows for the floor")
+    .option("--molecules <mols.csv>", "generated molecules (a `smiles` column, e.g. from `rewardiff sample` of a molecule model): validity, uniqueness, novelty, fragments, KL score, atom/bond types, each beside its floor")
+    .option("--reference <ref.csv>", "--molecules: reference molecules (default: QM9's test split); split at random into the reference and the floor's data sample")
+    .option("--training <train.csv>", "--molecules: training molecules for novelty (default: QM9's train split)")
+    .option("--reference-size <n>", "--molecules: compare with a seeded sample of n reference molecules (default: all)", intArg("--reference-size", 2))
+    .option("--out <dir>", "--molecules: write report.json and report.html into this folder")
+    .option("--force", "--molecules: replace a report already in --out")
+    .option("--quiet", "no progress output")
     .option("--columns <a,b,...>", "CSV columns to compare (default, or \"\": all). Two CSV files are matched by column name; a .npy file has no names, so it is compared by position and the widths must agree")
     .option("--seed <n>", "random seed of the projections", intArg("--seed"), 0)
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
+      // Without --molecules, --samples and --data are required (commander's own usage error).
+      if (o.molecules === undefined) {
+        for (const [flag, v] of [["--samples <file>", o.samples], ["--data <file>", o.data]] as const) {
+          if (v === undefined) cmd.error(`error: required option '${flag}' not specified`, { exitCode: 1, code: "commander.missingMandatoryOptionValue" });
+        }
+      }
       await evaluateCommand(o);
     });
 

@@ -20,7 +20,18 @@ import { makeProgress } from "./progress.js";
 import { quitOnInterrupt } from "./interrupt.js";
 import { checkTargetOptions, learnedRewardLine, sampleConditionalModel } from "./rcgdm-commands.js";
 
+import { resolveModelPath } from "../runners/molecule-sampling.js";
+import { SamplingSchema } from "../runners/config-schemas.js";
+import { sampleMoleculesCommand } from "./molecule-sample-command.js";
+
 import { log } from "./log.js";
+
+/** The command line's options; sampler, steps and η default per model kind (resolved in `sampleCommand`). */
+export interface SampleFlags extends Omit<SampleOptions, "sampler" | "steps" | "eta"> {
+  sampler?: "ddpm" | "ddim";
+  steps?: number;
+  eta?: number;
+}
 
 export interface SampleOptions {
   model: string;
@@ -44,12 +55,20 @@ export interface SampleOptions {
   cfgScale?: number;
 }
 
-export async function sampleCommand(o: SampleOptions): Promise<number> {
-  if (!["ddpm", "ddim"].includes(o.sampler)) throw new Error(`--sampler must be ddpm or ddim, got "${o.sampler}"`);
-  checkOutFile(o.out, !!o.force);
+/**
+ * `rewardiff sample`: `--model qm9` is the shipped model (src/runners/molecule-sampling.ts); a molecule model
+ * (one with a vocabulary) writes decoded molecules (./molecule-sample-command.ts), any other model its rows.
+ */
+export async function sampleCommand(flags: SampleFlags): Promise<number> {
+  if (flags.sampler !== undefined && !["ddpm", "ddim"].includes(flags.sampler)) throw new Error(`--sampler must be ddpm or ddim, got "${flags.sampler}"`);
+  checkOutFile(flags.out, !!flags.force);
+  const modelPath = resolveModelPath(flags.model);
   await ensureBackend();
-  const loaded = loadModel(o.model);
+  const loaded = loadModel(modelPath);
   const { meta } = loaded;
+  if (meta.molecules && !meta.finetuned) return sampleMoleculesCommand({ ...flags, model: modelPath }, loaded);
+  const defaults = SamplingSchema.parse({});
+  const o: SampleOptions = { ...flags, sampler: flags.sampler ?? defaults.sampler, steps: flags.steps ?? defaults.steps, eta: flags.eta ?? defaults.eta };
   if (o.steps > meta.model.schedule.steps) {
     disposeLoadedModel(loaded);
     throw new Error(`--steps ${o.steps} exceeds the model's ${meta.model.schedule.steps} training timesteps`);

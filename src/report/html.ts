@@ -209,7 +209,8 @@ function figureHtml(plot: PlotFigure, i: number, prefix = "p"): string {
   );
 }
 
-const CSS = `
+/** The report pages' style sheet (this page and ./molecules-html.ts). */
+export const REPORT_CSS = `
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
 body { margin: 0; padding: 24px 32px 48px; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1d1d1f; background: #fafafa; }
@@ -358,7 +359,7 @@ export function renderReportHtml(opts: ReportHtmlOptions): string {
     `<meta name="viewport" content="width=device-width, initial-scale=1">\n` +
     // Defence in depth: the page needs nothing but its own inline styles and inline SVG.
     `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">\n` +
-    `<title>${escapeHtml(title)}</title>\n<style>${CSS}</style>\n</head>\n<body>\n<main>\n` +
+    `<title>${escapeHtml(title)}</title>\n<style>${REPORT_CSS}</style>\n</head>\n<body>\n<main>\n` +
     `${parts.join("\n")}\n</main>\n</body>\n</html>\n`
   );
 }

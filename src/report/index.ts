@@ -9,3 +9,4 @@ export * from "./headline.js";
 export * from "./summary-html.js";
 export * from "./comparison.js";
 export * from "./standard.js";
+export * from "./molecules-html.js";
