@@ -157,7 +157,13 @@ function grid(id: string, molecules: readonly MoleculeEntry[], name: string): vo
         fig.append(box);
       }
       const cap = document.createElement("figcaption");
-      cap.textContent = m.valid ? `${m.smiles}  ${name} ${m.reward.toFixed(3)}` : "RDKit cannot sanitise it";
+      const line = (text: string, cls: string) => {
+        const span = document.createElement("span");
+        span.className = cls;
+        span.textContent = text;
+        return span;
+      };
+      cap.append(...(m.valid ? [line(m.smiles!, "smiles"), line(`${name} ${m.reward.toFixed(3)}`, "reward")] : [line("RDKit cannot sanitise it", "smiles"), line(`${name} ${m.reward}`, "reward")]));
       fig.append(cap);
       return fig;
     }),

@@ -4,7 +4,7 @@
  * the molecules with their SVG depictions. A worker of its own, started only when the panel is opened, so
  * that the 2-D playground never waits for it and pages that do not use it never fetch RDKit.
  */
-import { ensureBackend, loadModelFromBytes, type LoadedModel } from "../../src/index.js";
+import { disposeLoadedModel, ensureBackend, loadModelFromBytes, type LoadedModel } from "../../src/index.js";
 import { loadRDKit } from "../../src/chem/index.js";
 import type { FromMoleculeWorker, ToMoleculeWorker } from "./molecule-protocol.js";
 import { panelVocabulary, runMolecules } from "./molecules.js";
@@ -31,7 +31,12 @@ function loadModel(url: string) {
       const sidecarUrl = weightsUrl.replace(/\.safetensors$/, "") + ".json";
       const [weights, sidecar] = await Promise.all([fetchOk(weightsUrl).then((r) => r.arrayBuffer()), fetchOk(sidecarUrl).then((r) => r.text())]);
       const model = await loadModelFromBytes(new Uint8Array(weights), sidecar, { weights: url, sidecar: url.replace(/\.safetensors$/, "") + ".json" });
-      panelVocabulary(model);
+      try {
+        panelVocabulary(model);
+      } catch (e) {
+        disposeLoadedModel(model);
+        throw new Error(`${url}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
       return { model, bytes: weights.byteLength, seconds: (performance.now() - t0) / 1000 };
     })();
     m.catch(() => models.delete(url));
