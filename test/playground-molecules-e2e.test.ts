@@ -151,9 +151,11 @@ function checkAgainstNode(rdkit: RDKit, set: MoleculeSet): void {
       expect(node!.canonical).toBe(m.smiles);
       expect(m.svg).toBe(node!.svg);
       expect(m.svg).toMatch(/^<\?xml[\s\S]*<svg[\s\S]*<\/svg>\s*$/);
+      expect(m.value).toBeCloseTo(qed[i]!, 12);
       valid++;
     } else {
       expect(m.smiles).toBeNull();
+      expect(m.value).toBeNull();
       expect(m.svg).toBeUndefined();
     }
     expect(m.reward).toBeCloseTo(qed[i]!, 12);

@@ -2,7 +2,7 @@
  * The playground's molecule panel (main thread: controls and drawing only). Opening it starts its own
  * worker (./molecule-worker.ts), which loads RDKit and the QM9 model (models/qm9.safetensors, or the
  * same-origin file the page's `?molmodel=` query parameter names); "Sample" draws molecules plainly and
- * steered towards QED or logP (best-of-N, SVDD; ./molecules.ts) and the page shows RDKit's depictions with
+ * steered towards high QED or logP, or a target value of it (best-of-N, SVDD; ./molecules.ts) and the page shows RDKit's depictions with
  * validity and reward per molecule, and the mean reward of each set (docs/browser.md, "Molecule panel").
  */
 import type { MoleculeEntry, MoleculeMethod, MoleculeRun, MoleculeSet, MoleculeSettings, PanelProperty } from "./molecules.js";
@@ -98,6 +98,7 @@ function settings(): MoleculeSettings {
     steps: num("mol-steps"),
     n: num("mol-n"),
     seed: num("mol-seed"),
+    ...($<HTMLSelectElement>("mol-goal").value === "target" ? { target: num("mol-target") } : {}),
   };
 }
 
@@ -105,11 +106,13 @@ const PROPERTY_NAMES: Record<PanelProperty, string> = { qed: "QED", logp: "logP"
 
 function show(run: MoleculeRun, s: MoleculeSettings, seconds: number): void {
   const name = PROPERTY_NAMES[s.property];
+  const reward = s.target === undefined ? name : `−|${name} − ${s.target}|`;
+  const invalid = run.plain.molecules.find((m) => !m.valid)?.reward ?? run.steered.molecules.find((m) => !m.valid)?.reward;
   const method = s.method === "best-of-n" ? `best-of-N (N = ${s.candidates})` : `SVDD (M = ${s.candidates})`;
   const f = (v: number, d = 3) => v.toFixed(d);
   const rows: [string, string, string][] = [
     ["", "plain", `steered: ${method}, α = ${s.alpha}`],
-    [`mean ${name} (invalid: ${s.property === "qed" ? 0 : -10})`, f(run.plain.rewardMean), f(run.steered.rewardMean)],
+    [`mean reward ${reward}${invalid === undefined ? "" : ` (invalid: ${invalid})`}`, f(run.plain.rewardMean), f(run.steered.rewardMean)],
     [`mean ${name} of the valid`, f(validMean(run.plain)), f(validMean(run.steered))],
     ["validity", f(run.plain.validity), f(run.steered.validity)],
     ["model evaluations", String(run.plain.cost.modelEvals), String(run.steered.cost.modelEvals)],
@@ -135,7 +138,7 @@ function show(run: MoleculeRun, s: MoleculeSettings, seconds: number): void {
 
 function validMean(set: MoleculeSet): number {
   const v = set.molecules.filter((m) => m.valid);
-  return v.length === 0 ? Number.NaN : v.reduce((a, m) => a + m.reward, 0) / v.length;
+  return v.length === 0 ? Number.NaN : v.reduce((a, m) => a + m.value!, 0) / v.length;
 }
 
 /** The molecules as figures: RDKit's SVG as an image (a data: URL, which the page's CSP allows), SMILES, reward. */
@@ -163,7 +166,7 @@ function grid(id: string, molecules: readonly MoleculeEntry[], name: string): vo
         span.textContent = text;
         return span;
       };
-      cap.append(...(m.valid ? [line(m.smiles!, "smiles"), line(`${name} ${m.reward.toFixed(3)}`, "reward")] : [line("RDKit cannot sanitise it", "smiles"), line(`${name} ${m.reward}`, "reward")]));
+      cap.append(...(m.valid ? [line(m.smiles!, "smiles"), line(`${name} ${m.value!.toFixed(3)}`, "reward")] : [line("RDKit cannot sanitise it", "smiles"), line(`reward ${m.reward}`, "reward")]));
       fig.append(cap);
       return fig;
     }),

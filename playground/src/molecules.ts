@@ -3,7 +3,8 @@
  * model (a graph transformer with categorical x̂₀; docs/molecules.md "Training a molecule model") with DDPM,
  * plainly and steered towards an RDKit property by a black-box host reward (src/chem/oracles.ts
  * `graphPropertyReward`: argmax decoding, no valence correction, an invalid graph scores the property's low
- * end), and decode and depict every molecule with RDKit. Steering (docs/guidance.md):
+ * end), or towards a target value of it (r = −|property − target|, an invalid molecule scoring the worst
+ * distance, −(range width)), and decode and depict every molecule with RDKit. Steering (docs/guidance.md):
  *  - best-of-n: N whole samples per output, one kept ∝ exp(r/α) (sampling-importance-resampling of p·e^{r/α});
  *  - svdd: at each step M candidates x_s, one kept ∝ exp(r(x̂₀(x_s))/α) (SVDD-PM), over the whole chain.
  * Plain and steered samples use the same seed.
@@ -12,6 +13,7 @@ import {
   bestOfN,
   guidedSample,
   hostMatrix,
+  hostReward,
   keyFromSeed,
   modelEps,
   modelSchedule,
@@ -22,10 +24,11 @@ import {
   toHost,
   type GuidanceCost,
   type HostMatrix,
+  type HostReward,
   type Key,
   type LoadedModel,
 } from "../../src/index.js";
-import { decodeGraph, graphFromRow, graphPropertyReward, graphRowLength, moleculeProperty, PROPERTY_RANGES, withMol, type GraphVocabulary, type RDKit } from "../../src/chem/index.js";
+import { decodeGraph, graphFromRow, graphRowLength, moleculeProperty, PROPERTY_RANGES, withMol, type GraphVocabulary, type RDKit } from "../../src/chem/index.js";
 import { noiseHookOf } from "../../src/diffusion/noise-space.js";
 
 export const MOLECULE_METHODS = ["best-of-n", "svdd"] as const;
@@ -47,13 +50,17 @@ export interface MoleculeSettings {
   steps: number;
   n: number;
   seed: number;
+  /** Steer towards this value of the property (r = −|property − target|) instead of maximising it. */
+  target?: number;
 }
 
 export interface MoleculeEntry {
   /** RDKit's canonical SMILES (no stereo); null when RDKit cannot sanitise the graph. */
   smiles: string | null;
   valid: boolean;
-  /** The property of a valid molecule; the property's low end (PROPERTY_RANGES) for an invalid one. */
+  /** The property of a valid molecule (null when invalid). */
+  value: number | null;
+  /** The steering reward ({@link panelRewardOf}). */
   reward: number;
   /** RDKit's SVG depiction of a valid molecule. */
   svg?: string;
@@ -61,7 +68,7 @@ export interface MoleculeEntry {
 
 export interface MoleculeSet {
   molecules: MoleculeEntry[];
-  /** Mean reward over all samples (invalid ones at the property's low end) and the share of valid ones. */
+  /** Mean reward over all samples (invalid ones included, at their reward) and the share of valid ones. */
   rewardMean: number;
   validity: number;
   cost: GuidanceCost;
@@ -79,6 +86,31 @@ export function panelVocabulary(model: LoadedModel): GraphVocabulary {
   return { atoms: [...v.atoms], bonds: [...v.bonds], maxAtoms: v.maxAtoms };
 }
 
+/**
+ * The steering reward of a molecule with property `value` (null: invalid). Maximising: the property, an
+ * invalid molecule at the property's low end (src/chem/oracles.ts PROPERTY_RANGES). Towards a target t:
+ * −|value − t|, an invalid molecule at −(high − low), no better than the farthest valid one.
+ */
+export function panelRewardOf(property: PanelProperty, target: number | undefined, value: number | null): number {
+  const [lo, hi] = PROPERTY_RANGES[property];
+  if (target === undefined) return value ?? lo;
+  return value === null ? -(hi - lo) : -Math.abs(value - target);
+}
+
+/** The property of the molecule a graph row decodes to (argmax, no valence correction), or null when invalid. */
+function rowValue(rdkit: RDKit, row: Float32Array, vocab: GraphVocabulary, property: PanelProperty): number | null {
+  const { smiles } = decodeGraph(rdkit, graphFromRow(row, vocab), vocab, { stereo: false });
+  return smiles === null ? null : withMol(rdkit, smiles, (mol) => moleculeProperty(rdkit, mol, property));
+}
+
+/** {@link panelRewardOf} of each graph row, as a black-box host reward. */
+export function panelReward(rdkit: RDKit, vocab: GraphVocabulary, property: PanelProperty, target?: number): HostReward {
+  const D = graphRowLength(vocab);
+  return hostReward(target === undefined ? property : `-|${property} - ${target}|`, (x) =>
+    Float64Array.from({ length: x.rows }, (_, i) => panelRewardOf(property, target, rowValue(rdkit, x.data.subarray(i * D, (i + 1) * D), vocab, property))),
+  );
+}
+
 /** Checks settings before any work (one line naming the setting). */
 export function checkMoleculeSettings(s: MoleculeSettings, model?: LoadedModel): void {
   if (!(MOLECULE_PROPERTIES as readonly string[]).includes(s.property)) throw new Error(`property must be one of ${MOLECULE_PROPERTIES.join(", ")}, got "${s.property}"`);
@@ -91,6 +123,10 @@ export function checkMoleculeSettings(s: MoleculeSettings, model?: LoadedModel):
   whole(s.candidates, 1, 32, "candidates");
   whole(s.seed, 0, 2 ** 31 - 1, "seed");
   if (!(Number.isFinite(s.alpha) && s.alpha > 0)) throw new Error(`α must be a number > 0, got ${s.alpha}`);
+  if (s.target !== undefined) {
+    const [lo, hi] = PROPERTY_RANGES[s.property];
+    if (!(Number.isFinite(s.target) && s.target >= lo && s.target <= hi)) throw new Error(`target must be a number in [${lo}, ${hi}] (the ${s.property} range), got ${s.target}`);
+  }
 }
 
 /**
@@ -111,7 +147,7 @@ export async function runMolecules(
   const eps = modelEps(cfg, model.ema);
   const plan = samplerPlan(modelSchedule(cfg), { sampler: "ddpm", steps: s.steps, eta: 1 });
   const noise = noiseHookOf(cfg.noise);
-  const reward = graphPropertyReward(rdkit, vocab, s.property);
+  const reward = panelReward(rdkit, vocab, s.property, s.target);
   const chain = async (key: Key, count: number, cost: GuidanceCost, phase: "plain" | "steered", terms: Parameters<typeof guidedSample>[0]["terms"] = []): Promise<HostMatrix> => {
     const out = await guidedSample({ eps, plan, terms, n: count, dim: D, key, cost, ...(noise ? { noise } : {}), ...(onStep ? { onStep: (done, total) => onStep(phase, done, total) } : {}) });
     return hostMatrix(count, D, await toHost(out.x));
@@ -119,7 +155,7 @@ export async function runMolecules(
 
   const plainCost = newCost();
   const plainRows = await chain(keyFromSeed(s.seed), s.n, plainCost, "plain");
-  const plain = describe(rdkit, plainRows, vocab, s.property, plainCost);
+  const plain = describe(rdkit, plainRows, vocab, s, plainCost);
 
   const steeredCost = newCost();
   let steeredRows: HostMatrix;
@@ -129,19 +165,22 @@ export async function runMolecules(
   } else {
     steeredRows = await chain(keyFromSeed(s.seed), s.n, steeredCost, "steered", [svddTerm(rewardAtX0Value(reward, eps), { candidates: s.candidates, alpha: s.alpha })]);
   }
-  return { plain, steered: describe(rdkit, steeredRows, vocab, s.property, steeredCost) };
+  return { plain, steered: describe(rdkit, steeredRows, vocab, s, steeredCost) };
 }
 
 /** Decodes, scores and depicts each row. */
-function describe(rdkit: RDKit, rows: HostMatrix, vocab: GraphVocabulary, property: PanelProperty, cost: GuidanceCost): MoleculeSet {
+function describe(rdkit: RDKit, rows: HostMatrix, vocab: GraphVocabulary, s: MoleculeSettings, cost: GuidanceCost): MoleculeSet {
   const t0 = performance.now();
   const D = rows.cols;
-  const invalid = PROPERTY_RANGES[property][0];
   const molecules: MoleculeEntry[] = [];
   for (let i = 0; i < rows.rows; i++) {
     const { smiles } = decodeGraph(rdkit, graphFromRow(rows.data.subarray(i * D, (i + 1) * D), vocab), vocab, { stereo: false });
-    const scored = smiles === null ? null : withMol(rdkit, smiles, (mol) => ({ reward: moleculeProperty(rdkit, mol, property), svg: mol.get_svg(DEPICTION_PX, DEPICTION_PX) }));
-    molecules.push(scored === null ? { smiles: null, valid: false, reward: invalid } : { smiles, valid: true, ...scored });
+    const drawn = smiles === null ? null : withMol(rdkit, smiles, (mol) => ({ value: moleculeProperty(rdkit, mol, s.property), svg: mol.get_svg(DEPICTION_PX, DEPICTION_PX) }));
+    molecules.push(
+      drawn === null
+        ? { smiles: null, valid: false, value: null, reward: panelRewardOf(s.property, s.target, null) }
+        : { smiles, valid: true, value: drawn.value, reward: panelRewardOf(s.property, s.target, drawn.value), svg: drawn.svg },
+    );
   }
   const n = Math.max(1, molecules.length);
   cost.seconds += (performance.now() - t0) / 1000;
