@@ -81,11 +81,15 @@ function onMessage(m: FromMoleculeWorker): void {
     setStatus(`sampling ${m.phase === "plain" ? "plainly" : `steered (${current.settings.method})`}: step ${m.done} / ${m.total}`);
     return;
   }
-  const seconds = (performance.now() - current.startedAt) / 1000;
-  panel.results.push({ run: m.run, settings: current.settings, seconds });
-  show(m.run, current.settings, seconds);
-  setStatus("done");
-  panel.busy = false;
+  const { settings: s, startedAt } = current;
+  const seconds = (performance.now() - startedAt) / 1000;
+  const id = m.id;
+  void show(m.run, s, seconds).then(() => {
+    if (current?.id !== id) return;
+    panel.results.push({ run: m.run, settings: s, seconds });
+    setStatus("done");
+    panel.busy = false;
+  });
 }
 
 function settings(): MoleculeSettings {
@@ -104,7 +108,8 @@ function settings(): MoleculeSettings {
 
 const PROPERTY_NAMES: Record<PanelProperty, string> = { qed: "QED", logp: "logP" };
 
-function show(run: MoleculeRun, s: MoleculeSettings, seconds: number): void {
+/** Shows a run; resolves when both grids are drawn. */
+function show(run: MoleculeRun, s: MoleculeSettings, seconds: number): Promise<void> {
   const name = PROPERTY_NAMES[s.property];
   const reward = s.target === undefined ? name : `−|${name} − ${s.target}|`;
   const invalid = run.plain.molecules.find((m) => !m.valid)?.reward ?? run.steered.molecules.find((m) => !m.valid)?.reward;
@@ -132,45 +137,61 @@ function show(run: MoleculeRun, s: MoleculeSettings, seconds: number): void {
     }),
   );
   $("mol-took").textContent = `${s.n} molecules × ${s.steps} DDPM steps, plain and steered: ${seconds.toFixed(1)} s in all (seed ${s.seed})`;
-  grid("mol-plain", run.plain.molecules, name);
-  grid("mol-steered", run.steered.molecules, name);
+  const generation = ++drawing;
+  return grid("mol-plain", run.plain.molecules, name, generation).then(() => grid("mol-steered", run.steered.molecules, name, generation));
 }
+
+/** Figures added per frame: Chromium renders each SVG image on the main thread when it is first painted. */
+const FIGURES_PER_FRAME = 4;
+let drawing = 0;
+const nextFrame = () => new Promise<void>((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
 
 function validMean(set: MoleculeSet): number {
   const v = set.molecules.filter((m) => m.valid);
   return v.length === 0 ? Number.NaN : v.reduce((a, m) => a + m.value!, 0) / v.length;
 }
 
-/** The molecules as figures: RDKit's SVG as an image (a data: URL, which the page's CSP allows), SMILES, reward. */
-function grid(id: string, molecules: readonly MoleculeEntry[], name: string): void {
-  $(id).replaceChildren(
-    ...molecules.map((m) => {
-      const fig = document.createElement("figure");
-      fig.className = m.valid ? "mol" : "mol invalid";
-      if (m.svg !== undefined) {
-        const img = document.createElement("img");
-        img.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(m.svg)}`;
-        img.alt = m.smiles ?? "";
-        img.width = img.height = 120;
-        fig.append(img);
-      } else {
-        const box = document.createElement("div");
-        box.className = "no-depiction";
-        box.textContent = "invalid";
-        fig.append(box);
-      }
-      const cap = document.createElement("figcaption");
-      const line = (text: string, cls: string) => {
-        const span = document.createElement("span");
-        span.className = cls;
-        span.textContent = text;
-        return span;
-      };
-      cap.append(...(m.valid ? [line(m.smiles!, "smiles"), line(`${name} ${m.value!.toFixed(3)}`, "reward")] : [line("RDKit cannot sanitise it", "smiles"), line(`reward ${m.reward}`, "reward")]));
-      fig.append(cap);
-      return fig;
-    }),
-  );
+/**
+ * The molecules as figures: RDKit's SVG as an image (a data: URL, which the page's CSP allows), SMILES,
+ * property. Added a few per frame, so that painting them never makes a long task; a newer run's drawing
+ * (`generation`) stops this one.
+ */
+async function grid(id: string, molecules: readonly MoleculeEntry[], name: string, generation: number): Promise<void> {
+  const figure = (m: MoleculeEntry) => {
+    const fig = document.createElement("figure");
+    fig.className = m.valid ? "mol" : "mol invalid";
+    if (m.svg !== undefined) {
+      const img = document.createElement("img");
+      img.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(m.svg)}`;
+      img.alt = m.smiles ?? "";
+      img.width = img.height = 120;
+      fig.append(img);
+    } else {
+      const box = document.createElement("div");
+      box.className = "no-depiction";
+      box.textContent = "invalid";
+      fig.append(box);
+    }
+    const cap = document.createElement("figcaption");
+    const line = (text: string, cls: string) => {
+      const span = document.createElement("span");
+      span.className = cls;
+      span.textContent = text;
+      return span;
+    };
+    cap.append(...(m.valid ? [line(m.smiles!, "smiles"), line(`${name} ${m.value!.toFixed(3)}`, "reward")] : [line("RDKit cannot sanitise it", "smiles"), line(`reward ${m.reward}`, "reward")]));
+    fig.append(cap);
+    return fig;
+  };
+  const box = $(id);
+  box.replaceChildren();
+  for (let i = 0; i < molecules.length && generation === drawing; i += FIGURES_PER_FRAME) {
+    const figs = molecules.slice(i, i + FIGURES_PER_FRAME).map(figure);
+    box.append(...figs);
+    // Render these images now (decode() loads and renders the SVG), not all together at a later paint.
+    await Promise.all(figs.map((f) => f.querySelector("img")?.decode().catch(() => undefined)));
+    await nextFrame();
+  }
 }
 
 /** Wires the panel's controls (its worker starts when the panel is first opened) and exposes `playgroundMolecules`. */
