@@ -6,12 +6,20 @@
  */
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { dirname, extname, join, normalize, resolve, sep } from "node:path";
+import { basename, dirname, extname, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { buildPlayground } from "./build.js";
 
 /** The policy the playground is served with: its own scripts and workers, wasm compilation, nothing else. */
 export const PLAYGROUND_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'";
+
+/**
+ * The molecule panel's worker only (docs/browser.md, "Molecule panel"): RDKit MinimalLib's Emscripten
+ * bindings (embind) build their call wrappers with `new Function`, so that worker's script also needs
+ * 'unsafe-eval'. A dedicated worker runs under the policy its own script is served with; the page keeps
+ * the strict one.
+ */
+export const MOLECULE_WORKER_CSP = PLAYGROUND_CSP.replace("'wasm-unsafe-eval'", "'wasm-unsafe-eval' 'unsafe-eval'");
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -20,6 +28,7 @@ const TYPES: Record<string, string> = {
   ".json": "application/json",
   ".safetensors": "application/octet-stream",
   ".png": "image/png",
+  ".wasm": "application/wasm",
 };
 
 /** Serves `dir` on 127.0.0.1:`port` (0: any free port); resolves with the server and its URL. */
@@ -42,7 +51,7 @@ export function servePlayground(dir: string, port = 0): Promise<{ server: Server
     res.writeHead(200, {
       "content-type": TYPES[extname(file)] ?? "application/octet-stream",
       "content-length": size,
-      "content-security-policy": PLAYGROUND_CSP,
+      "content-security-policy": basename(file) === "molecule-worker.js" ? MOLECULE_WORKER_CSP : PLAYGROUND_CSP,
       "x-content-type-options": "nosniff",
       "cache-control": "no-cache",
     });

@@ -8,6 +8,7 @@ import type { Method, RunSettings } from "./engine.js";
 import type { Device, FromWorker, RunNumbers, ToWorker } from "./protocol.js";
 import { cellCenter, cellOf, CELL, GRID, HEAT, VIEW } from "./grid.js";
 import type { RewardSpec } from "./rewards.js";
+import { setUpMoleculePanel } from "./molecule-panel.js";
 
 interface Finished {
   numbers: RunNumbers;
@@ -307,3 +308,4 @@ canvas.addEventListener("pointerup", () => (dragging = undefined));
 for (let j = 14; j < 18; j++) for (let i = 14; i < 18; i++) painted.add(j * GRID + i);
 draw();
 send({ type: "load", task: value("task"), device: value("device") as Device });
+setUpMoleculePanel();
