@@ -14,6 +14,15 @@ import { canonicalize } from "../src/chem/metrics.js";
 import { propertyOfSmiles } from "../src/chem/oracles.js";
 import { loadRDKit, type RDKit } from "../src/chem/rdkit.js";
 import { parseMoleculeConfig } from "../src/runners/molecule-run-config.js";
+import { keyFromSeed } from "../src/backend/keys.js";
+import { generateWithEps } from "../src/diffusion/generate.js";
+import { modelEps } from "../src/diffusion/model.js";
+import { samplerPlan } from "../src/diffusion/sample.js";
+import { makeSchedule } from "../src/diffusion/schedule.js";
+import { loadModel } from "../src/io/checkpoints/model-files.js";
+import { disposeLoadedModel } from "../src/io/checkpoints/model.js";
+import type { MethodContext } from "../src/runners/methods/context.js";
+import { sampleGuided, type GuidanceSetup } from "../src/runners/methods/guidance-common.js";
 import { cli, expectOneLineError, expectUntouched, removeTempDirs, tempDir } from "./fixtures/cli/harness.js";
 
 afterAll(removeTempDirs);
@@ -146,6 +155,23 @@ describe("rewardiff run on molecules", () => {
     expect(svdd!.cost.rewardEvals).toBe(M * n * active);
     expect(bon!.candidates).toBe(Math.round((M * n * active) / n));
     expect(bon!.cost.rewardEvals).toBe(bon!.candidates! * n);
+  });
+
+  it("guided sampling draws in the model's noise space: with no term it gives the plain sampler's graph rows for the same key", async () => {
+    const loaded = loadModel(join(dir, "a", "model.safetensors"));
+    try {
+      const model = loaded.meta.model;
+      expect(model.noise?.kind).toBe("graph");
+      const eps = modelEps(model, loaded.ema);
+      const sampler = { sampler: "ddpm" as const, steps: 10, eta: 1 };
+      const plain = await generateWithEps(eps, model, sampler, 6, keyFromSeed(5));
+      const ctx = { model, hooks: {} } as unknown as MethodContext;
+      const setup = { label: "t", plan: samplerPlan(makeSchedule(model.schedule), sampler), samplerName: "ddpm", n: 6, dim: model.network.dataDim } as GuidanceSetup;
+      const guided = (await sampleGuided(ctx, setup, eps, [], keyFromSeed(5), { pathKl: false })).samples;
+      expect(Array.from(guided.data)).toEqual(Array.from(plain.data));
+    } finally {
+      disposeLoadedModel(loaded);
+    }
   });
 
   it("refuses methods that cannot run on molecules, with one line naming the method and why, writing nothing", async () => {
