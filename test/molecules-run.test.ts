@@ -205,6 +205,9 @@ describe("rewardiff run on molecules", () => {
     const resumeConfig = bad({ kind: "none" });
     const resume = await expectUntouched(dir, () => cli("run", resumeConfig, "--resume", join(dir, "a"), "--quiet"));
     expectOneLineError(resume, "--resume", "no checkpoint");
+    const twiceConfig = bad([{ kind: "none", label: "x" }, { kind: "best-of-n", label: "x" }]);
+    const twice = await expectUntouched(dir, () => cli("run", twiceConfig, "--out", out, "--quiet"));
+    expectOneLineError(twice, 'method[1].label: "x" is already the label of method[0]');
     // The library's parser gives the same line.
     expect(() => parseMoleculeConfig({ task: { kind: "qm9" }, model: { pretrained: "qm9" }, method: { kind: "draft" } }, "cfg")).toThrow(/^cfg: method\.kind: "draft" cannot run on molecules: .*gradient/);
   });

@@ -100,11 +100,14 @@ function metricValues(m: MoleculeMetrics): Record<(typeof MOLECULE_ROW_METRICS)[
 }
 
 /**
- * The files a molecule run reads, checked before any work (the command checks them before it takes its
- * output folder): the pretrained model (`"qm9"`: the shipped one; else a path relative to the config's
+ * What a molecule run checks before any work (the command checks it before it takes its output folder):
+ * unique row labels and samples file names, the pretrained model (`"qm9"`: the shipped one; else a path relative to the config's
  * folder) and a smiles task's CSV. Returns the model's path (undefined when the run trains one).
  */
 export function checkMoleculeInputs(cfg: MoleculeRunConfig, baseDir: string, where: string): string | undefined {
+  checkUniqueLabels(cfg, where);
+  const labels = methodLabels(cfg);
+  checkDistinctFileNames(labels, (l) => samplesFile(l, labels.length), where);
   if (cfg.task.kind === "smiles") {
     const data = resolve(baseDir, cfg.task.path);
     if (!existsSync(data)) throw new Error(`${where}: task.path: ${data}: no such file`);
@@ -156,9 +159,7 @@ export async function runMoleculeExperiment(
   const baseDir = opts.baseDir ?? ".";
   const hooks = opts.hooks ?? {};
   const methods = methodsOf(cfg);
-  const labels = methodLabels(cfg as unknown as RunConfig);
-  checkUniqueLabels(cfg as unknown as RunConfig, where);
-  checkDistinctFileNames(labels, (l) => samplesFile(l, labels.length), where);
+  const labels = methodLabels(cfg);
   const started = performance.now();
   await ensureBackend();
   checkMoleculeInputs(cfg, baseDir, where);
