@@ -33,3 +33,6 @@ export {
 } from "./runners/molecule-evaluation.js";
 export { moleculeReport, moleculeTiles, moleculeReportSection, MOLECULE_ANCHORS, type MoleculeReportOptions } from "./runners/molecule-report.js";
 export { MoleculeSamplingSchema, MoleculeEvaluationSchema, MoleculeDemoSchema } from "./runners/config-schemas.js";
+// Molecule runs (docs/molecules.md "Runs").
+export { runMoleculeExperiment, checkMoleculeInputs, type MoleculeRunResult } from "./runners/molecule-run.js";
+export { MoleculeRunConfigSchema, parseMoleculeConfig, readMoleculeConfig, isMoleculeConfig, MOLECULE_METHOD_KINDS, type MoleculeRunConfig, type MoleculeRunConfigInput } from "./runners/molecule-run-config.js";

@@ -13,6 +13,8 @@ import { quitOnInterrupt, shellWord, watchInterrupts } from "./interrupt.js";
 import { makeProgress, type Progress } from "./progress.js";
 import { resultsTable } from "./table.js";
 import { rcgdmTable } from "./rcgdm-commands.js";
+import { moleculeRunCommand } from "./molecule-run-command.js";
+import { readMoleculeConfig } from "../runners/molecule-run-config.js";
 
 import { log } from "./log.js";
 
@@ -79,6 +81,9 @@ function checkResumable(dir: string, cfg: ExperimentConfig, configPath: string):
 }
 
 export async function runCommand(configPath: string, o: RunOptions): Promise<number> {
+  // A molecule task (qm9, smiles) has its own config and runner (docs/molecules.md "Runs").
+  const molecules = readMoleculeConfig(configPath);
+  if (molecules) return moleculeRunCommand(configPath, molecules, o);
   const cfg = readConfig(configPath);
   if (o.seed !== undefined) cfg.seed = o.seed;
   checkMethodsAvailable(cfg, configPath);

@@ -133,7 +133,7 @@ function klTable(s: MoleculeReportSection): string {
   );
 }
 
-function gridHtml(tiles: readonly MoleculeTile[]): string {
+export function gridHtml(tiles: readonly MoleculeTile[]): string {
   if (tiles.length === 0) return `<p class="empty">No molecules to depict.</p>`;
   const items = tiles.map((t, i) => {
     const pic = t.svg === null ? `<div class="nopic">nothing to draw</div>` : scopeSvgIds(inlineDepiction(t.svg), `m${i + 1}-`);
@@ -143,7 +143,7 @@ function gridHtml(tiles: readonly MoleculeTile[]): string {
   return `<div class="molgrid">\n${items.join("\n")}\n</div>`;
 }
 
-const MOLECULE_CSS = `
+export const MOLECULE_CSS = `
 .molgrid { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px; }
 figure.mol { padding: 6px; border: 2px solid #cfe3d3; }
 figure.mol.invalid { border-color: #e8b4b0; background: #fff7f6; }

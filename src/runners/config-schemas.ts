@@ -297,6 +297,78 @@ export const MoleculeDemoSchema = strict({
   seed: int(0).default(0),
 });
 
+// -------------------------------------------------------------------------------- molecule runs
+
+/** The molecule task kinds of `rewardiff run` (docs/molecules.md "Runs"); their configs take the schemas below. */
+export const MOLECULE_TASK_KINDS = ["qm9", "smiles"] as const;
+
+/** QM9 (data/qm9/): its train split trains a model (when none is pretrained) and is novelty's reference; its test split is the KL score's. */
+export const Qm9TaskSchema = strict({ kind: z.literal("qm9") });
+
+/**
+ * A user's SMILES CSV (a `smiles` column; relative to the config's folder): it trains the model when none is
+ * pretrained (vocabulary read from the data, molecules over `maxAtoms` refused with counts), and is the
+ * reference of the metrics (a random half; the other half is the floor's pool) and of novelty.
+ */
+export const SmilesTaskSchema = strict({
+  kind: z.literal("smiles"),
+  path: z.string().min(1),
+  maxAtoms: int(1).optional(),
+});
+
+export const MoleculeTaskSchema = z.discriminatedUnion("kind", [Qm9TaskSchema, SmilesTaskSchema]);
+
+/** The oracle properties a molecule run can steer by (src/chem/oracles.ts). */
+export const MOLECULE_PROPERTIES = ["qed", "logp", "tpsa", "mw", "rings", "aromaticRings", "aliphaticRings"] as const;
+
+/**
+ * The black-box reward of a molecule run: an RDKit property of the argmax-decoded graph (no valence
+ * correction); an invalid molecule scores `invalidReward`, by default the low end of the property's range
+ * (PROPERTY_RANGES in src/chem/oracles.ts: QED 0, logP −10, …).
+ */
+export const MoleculeRewardSchema = strict({
+  kind: z.literal("property"),
+  property: z.enum(MOLECULE_PROPERTIES).default("qed"),
+  invalidReward: z.number().optional().describe("default: the low end of the property's range"),
+});
+
+/**
+ * The model of a molecule run: `pretrained` (a molecule model file, or `"qm9"` for the shipped one) is loaded
+ * and not trained, and then no other key may be given; without it, a model of MoleculeModelSchema (every key
+ * and default of `train --smiles`) is trained on the task's data.
+ */
+export const MoleculeRunModelSchema = z.preprocess(
+  (v, ctx) => {
+    if (v !== null && typeof v === "object" && !Array.isArray(v) && "pretrained" in v) {
+      const extra = Object.keys(v).filter((k) => k !== "pretrained");
+      if (extra.length > 0) ctx.addIssue({ code: "custom", path: [extra[0]!], message: `not used with model.pretrained (a pretrained model is loaded as it is; drop "${extra.join('", "')}" or "pretrained")`, input: v });
+    }
+    return v;
+  },
+  strict({ pretrained: z.string().min(1).optional(), ...MoleculeModelSchema.shape }),
+);
+
+/** Sampling in a molecule run: the molecule sampler's settings (MoleculeSamplingSchema's defaults) and the samples per method. */
+export const MoleculeRunSamplingSchema = strict({
+  ...MoleculeSamplingSchema.shape,
+  samples: int(1).default(200),
+});
+
+/**
+ * The metrics of a molecule run (src/runners/molecule-evaluation.ts): a seeded reference sample of
+ * `referenceSize` molecules (the KL score's nearest-neighbour term is quadratic in it), the floor's data
+ * sample of each method's size, and `gridMolecules` depicted per method.
+ */
+export const MoleculeRunEvaluationSchema = strict({
+  referenceSize: int(2).default(1000),
+  gridMolecules: int(0).default(24),
+});
+
+export type MoleculeTaskConfig = z.output<typeof MoleculeTaskSchema>;
+export type MoleculeRewardConfig = z.output<typeof MoleculeRewardSchema>;
+export type MoleculeRunModelConfig = z.output<typeof MoleculeRunModelSchema>;
+export type MoleculeRunSamplingConfig = z.output<typeof MoleculeRunSamplingSchema>;
+
 // ------------------------------------------------------------------------------------------ sampling
 
 /** Sampling: DDIM(η) or DDPM with `steps` ≤ T; `targets` are the requested rewards of conditioning methods. */

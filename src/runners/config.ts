@@ -45,7 +45,7 @@ export const ExperimentConfigSchema = strict({
  * The task kinds and the stochastic sampler a module requires, as config issues. (Whether the task has
  * the reward a method needs is checked when the run starts, before any work: {@link checkTaskReward}.)
  */
-function checkRequirements(kind: string, req: MethodRequirements, cfg: Partial<RunConfig>, at: (string | number)[], add: AddIssue): void {
+export function checkRequirements(kind: string, req: MethodRequirements, cfg: Partial<RunConfig>, at: (string | number)[], add: AddIssue): void {
   const taskKind = cfg.task?.kind;
   if (req.taskKinds && typeof taskKind === "string" && !req.taskKinds.kinds.includes(taskKind)) {
     add([...at, "kind"], `"${kind}" needs ${req.taskKinds.why}, but task.kind is "${taskKind}"`, kind);

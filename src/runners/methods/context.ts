@@ -9,6 +9,7 @@
 import type { Key } from "../../backend/keys.js";
 import type { HostMatrix } from "../../data/matrix.js";
 import type { ModelConfig } from "../../diffusion/model.js";
+import type { DenoiserParams } from "../../nn/denoiser.js";
 import type { SamplerConfig } from "../../diffusion/sample.js";
 import type * as z from "zod";
 import type { MethodEntry, RunConfig } from "../config-schemas.js";
@@ -89,6 +90,11 @@ export interface MethodContext<M extends MethodEntry = MethodEntry> {
   key: Key;
   /** Trains the base model on first call; later calls return the same one. */
   base(): Promise<BaseModel>;
+  /**
+   * The base model's sampling weights (borrowed), where they do not come from `base()`: a molecule run's
+   * pretrained model, which is loaded, not trained (src/runners/molecule-run.ts). Absent: `base()`'s EMA.
+   */
+  baseWeights?: () => Promise<DenoiserParams>;
   /** Two independent evaluation sets of n rows (same for every method of the run, per n). */
   evalSets(n: number): Promise<[HostMatrix, HostMatrix]>;
   /** Independent pairs of evaluation sets of n rows (the first is `evalSets(n)`), for averaged distances. */

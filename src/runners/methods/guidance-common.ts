@@ -17,6 +17,7 @@ import { keyFromSeed, splitKey, type Key } from "../../backend/keys.js";
 import { toHost } from "../../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../../data/matrix.js";
 import { modelEps } from "../../diffusion/model.js";
+import { noiseHookOf } from "../../diffusion/noise-space.js";
 import { samplerPlan } from "../../diffusion/sample.js";
 import { makeSchedule } from "../../diffusion/schedule.js";
 import type { StepCoefficients } from "../../diffusion/step.js";
@@ -113,9 +114,9 @@ function indicatorOf(name: string, r: (x: HostMatrix) => Float32Array, threshold
   return hostReward(name, (x) => r(x).map((v) => (v > threshold ? 1 : 0)));
 }
 
-/** The trained base model's ε (the unconditional model shared by the run). */
+/** The base model's ε (the unconditional model shared by the run: trained, or pretrained in a molecule run). */
 export async function baseEps(ctx: MethodContext): Promise<EpsFn> {
-  return modelEps(ctx.model, (await ctx.base()).state.ema);
+  return modelEps(ctx.model, ctx.baseWeights ? await ctx.baseWeights() : (await ctx.base()).state.ema);
 }
 
 /**
@@ -138,6 +139,8 @@ export async function sampleGuided(
   const out = new Float32Array(n * setup.dim);
   const track = opts.pathKl ?? true;
   const kl = newPathKl();
+  // Every normal draw in the model's noise space (symmetric edges of a graph model: src/diffusion/noise-space.ts).
+  const noise = noiseHookOf(ctx.model.noise);
   ctx.hooks.onStage?.(opts.stage ?? `${setup.label}: sampling ${n} points (${setup.plan.length} guided steps)`);
   for (let i = 0; i < batches; i++) {
     const rows = Math.min(batch, n - i * batch);
@@ -150,6 +153,7 @@ export async function sampleGuided(
       key: keys[i]!,
       cost,
       samplerName: setup.samplerName,
+      ...(noise ? { noise } : {}),
       pathKl: track,
       onStep: (d, total) => ctx.hooks.onSample?.(i * total + d, batches * total, setup.label),
     });

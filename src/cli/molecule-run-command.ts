@@ -1,0 +1,64 @@
+/**
+ * `rewardiff run CONFIG` for a molecule config (task.kind "qm9" or "smiles"; docs/molecules.md "Runs"): checks
+ * the config and the output folder before any work, runs src/runners/molecule-run.ts and prints one line per
+ * method (reward over all and valid samples, reward evaluations, validity, uniqueness, novelty, KL score).
+ */
+import { resolve } from "node:path";
+import { formatNumber } from "../report/format.js";
+import type { Report, ResultRow } from "../report/types.js";
+import { replaceRunFiles, lockFolder } from "../io/outputs.js";
+import type { MoleculeRunConfig } from "../runners/molecule-run-config.js";
+import { checkMoleculeInputs, runMoleculeExperiment } from "../runners/molecule-run.js";
+import { configDir } from "../runners/task-data.js";
+import { quitOnInterrupt } from "./interrupt.js";
+import { log } from "./log.js";
+import { checkOutDir } from "./output.js";
+import { makeProgress } from "./progress.js";
+
+/** The terminal table of a molecule run: one line per method, then the floor. */
+export function moleculeRunTable(report: Report): string {
+  const n = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? formatNumber(v) : "—");
+  const val = (r: ResultRow, k: string, part: "value" | "floor" = "value") => n((r[k] as { value?: number | null; floor?: number | null } | undefined)?.[part]);
+  const mean = (v: unknown) => n((v as { mean?: number } | null | undefined)?.mean);
+  const rows = report.results as ResultRow[];
+  const head = ["method", "reward (all)", "reward (valid)", "reward evals", "validity", "unique", "novel", "fragmented", "KL score"];
+  const lines = rows.map((r) => [r.label ?? r.method, mean(r.reward), mean(r.rewardValid), n((r.cost as { rewardEvals?: number } | undefined)?.rewardEvals ?? 0), val(r, "validity"), val(r, "uniqueness"), val(r, "novelty"), val(r, "fragmented"), val(r, "klScore")]);
+  const first = rows[0];
+  const data = (report.molecules as { floorSample?: { rewardMean?: number } } | undefined)?.floorSample?.rewardMean;
+  if (first) lines.push(["floor (data)", n(data), n(data), "—", val(first, "validity", "floor"), val(first, "uniqueness", "floor"), val(first, "novelty", "floor"), val(first, "fragmented", "floor"), val(first, "klScore", "floor")]);
+  const widths = head.map((h, j) => Math.max(h.length, ...lines.map((l) => l[j]!.length)));
+  return [head, ...lines].map((l) => l.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join("  ")).join("\n");
+}
+
+/** `rewardiff run` of a molecule config (already validated). */
+export async function moleculeRunCommand(configPath: string, cfg: MoleculeRunConfig, o: { out?: string; seed?: number; quiet?: boolean; force?: boolean; resume?: string }): Promise<number> {
+  if (o.seed !== undefined) cfg.seed = o.seed;
+  if (o.resume !== undefined) throw new Error(`--resume ${o.resume}: a molecule run keeps no checkpoint to continue (its methods sample a loaded model); run it again with --out`);
+  const outDir = o.out ?? `runs/run-${new Date().toISOString().replace(/[:.]/g, "-").replace("T", "_").slice(0, 19)}`;
+  checkMoleculeInputs(cfg, configDir(configPath), configPath);
+  checkOutDir(outDir, !!o.force);
+  const release = lockFolder(outDir);
+  const progress = makeProgress(!!o.quiet);
+  const stopWatching = quitOnInterrupt(() => progress.done());
+  try {
+    const res = await runMoleculeExperiment(cfg, outDir, {
+      title: `rewardiff run ${configPath}`,
+      baseDir: configDir(configPath),
+      where: configPath,
+      hooks: {
+        onStage: (s) => progress.stage(s),
+        onTrain: (p) => progress.update("train ", p.step, p.total, { loss: p.loss }),
+        onSample: (d, t) => progress.update("sample", d, t),
+      },
+    });
+    replaceRunFiles(outDir, res.files);
+    progress.done();
+    log(moleculeRunTable(res.report));
+    log(`wrote ${res.files.map((f) => f.replace(`${resolve(outDir)}/`, `${outDir}/`)).join(", ")}`);
+  } finally {
+    stopWatching();
+    progress.done();
+    release();
+  }
+  return 0;
+}

@@ -1,0 +1,300 @@
+/**
+ * A molecule run (`rewardiff run` with `task.kind` "qm9" or "smiles"; docs/molecules.md "Runs"): a pretrained
+ * molecule model is loaded (or one is trained on the task's molecules), every method of the config samples
+ * graph rows (the registered method modules: "best-of-n", "svdd"; "none" samples the model as is), each row is
+ * decoded without valence correction, and each method's row reports the oracle reward (mean over all samples,
+ * invalid ones at the reward's `invalidReward`, and over the valid ones), its cost in reward evaluations, and
+ * validity, uniqueness, novelty, fragmented and KL score beside their data-vs-data floors
+ * (src/runners/molecule-evaluation.ts). Writes report.json, report.html (a molecule grid per method), one
+ * samples CSV per method and, when trained here, the model.
+ */
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ensureBackend } from "../backend/init.js";
+import { keyFromSeed, splitKey } from "../backend/keys.js";
+import { canonicalize, moleculeMetrics, prepareMetricsData, type MoleculeMetrics } from "../chem/metrics.js";
+import { decodeGraph, graphFromRow, graphRowLength, type GraphVocabulary } from "../chem/graph.js";
+import { PROPERTY_RANGES, propertyOfSmiles, type MoleculeProperty } from "../chem/oracles.js";
+import { readSmilesCsvFile } from "../chem/qm9-node.js";
+import { loadRDKit, type RDKit } from "../chem/rdkit.js";
+import { hostMatrix, type HostMatrix } from "../data/matrix.js";
+import { IDENTITY_TRANSFORM } from "../data/transform.js";
+import { generate } from "../diffusion/generate.js";
+import type { ModelConfig } from "../diffusion/model.js";
+import { summary } from "../eval/stats.js";
+import { writeFileAtomic } from "../io/atomic.js";
+import { loadModel, saveModel, type ModelInfo } from "../io/checkpoints/model-files.js";
+import { disposeLoadedModel, trainingDataSha256 } from "../io/checkpoints/model.js";
+import { checkDistinctFileNames, fileLabel } from "../io/outputs.js";
+import type { DenoiserParams } from "../nn/denoiser.js";
+import { renderMoleculeRunHtml, type MoleculeRunMethodView } from "../report/molecule-run-html.js";
+import type { Report, ResultRow } from "../report/types.js";
+import { writeReport } from "../report/write.js";
+import { disposeTrainState, initTrainState, trainSteps, type TrainConfig } from "../training/trainer.js";
+import { methodsOf, type RunConfig } from "./config-schemas.js";
+import { checkUniqueLabels, methodLabels } from "./labels.js";
+import { newRunState, type BaseModel, type ExperimentHooks, type MethodContext, type MethodOutput } from "./methods/context.js";
+import { methodModule } from "./methods/registry.js";
+import { moleculeModelFromConfig } from "./model-config.js";
+import { qm9TrainData, smilesTrainData, type MoleculeTrainData } from "./molecule-data.js";
+import { moleculeEvaluationData, type MoleculeEvaluationData } from "./molecule-evaluation.js";
+import { MOLECULE_ANCHORS, moleculeTiles } from "./molecule-report.js";
+import type { MoleculeRunConfig } from "./molecule-run-config.js";
+import { SHIPPED_MODELS, decodeMoleculeRows, formatMoleculeSamplesCsv, moleculeVocabulary, resolveModelPath, type MoleculeSample } from "./molecule-sampling.js";
+import type { TaskData } from "./task-data.js";
+
+/** The metrics a molecule row reports beside their floor, in order (src/chem/metrics.ts). */
+export const MOLECULE_ROW_METRICS = ["validity", "uniqueness", "novelty", "fragmented", "klScore"] as const;
+
+export interface MoleculeRunResult {
+  report: Report;
+  /** Decoded samples per method row label. */
+  samples: { label: string; molecules: MoleculeSample[] }[];
+  files: string[];
+}
+
+/** The base model of a molecule run: its config, vocabulary and sampling weights (owned by the run). */
+interface MoleculeBase {
+  model: ModelConfig;
+  vocab: GraphVocabulary;
+  weights: DenoiserParams;
+  /** Set when the model was trained in this run. */
+  trained?: { base: BaseModel; info: ModelInfo };
+  /** Where the model came from: the pretrained file, or the data it was trained on. */
+  source: string;
+  dispose(): void;
+}
+
+/** File name of a method's samples in a molecule run's folder (as `rewardiff run`'s: src/runners/experiment.ts). */
+function samplesFile(label: string, count: number): string {
+  return count === 1 ? "samples.csv" : `samples-${fileLabel(label)}.csv`;
+}
+
+/**
+ * The oracle reward of graph rows: each row decoded by argmax (no valence correction), the property of the
+ * valid molecules, `invalid` for the others (the methods count their calls in their row's `cost`).
+ */
+export function moleculeRowReward(rdkit: RDKit, vocab: GraphVocabulary, property: MoleculeProperty, invalid: number): (x: HostMatrix) => Float32Array {
+  const width = graphRowLength(vocab);
+  return (x) => {
+    if (x.cols !== width) throw new Error(`reward "${property}": rows must hold ${width} values (a graph with maxAtoms ${vocab.maxAtoms}), got ${x.cols}`);
+    const smiles = Array.from({ length: x.rows }, (_, i) => decodeGraph(rdkit, graphFromRow(x.data.subarray(i * width, (i + 1) * width), vocab), vocab).smiles);
+    return Float32Array.from(propertyOfSmiles(rdkit, smiles, property, { invalidReward: invalid }));
+  };
+}
+
+/** The SMILES of the task's CSV as a set of valid, canonical molecules (one line listing the rows RDKit refuses). */
+function smilesSet(rdkit: RDKit, path: string, where: string): { name: string; smiles: string[] } {
+  const table = readSmilesCsvFile(path);
+  const canonical = canonicalize(rdkit, table.smiles);
+  const bad = table.lines.filter((_, i) => canonical[i] === null);
+  if (bad.length > 0) throw new Error(`${where}: task.path ${path}: ${bad.length} of ${table.smiles.length} SMILES are not molecules RDKit can sanitise (line${bad.length === 1 ? "" : "s"} ${bad.slice(0, 8).join(", ")}${bad.length > 8 ? ", …" : ""})`);
+  if (canonical.length < 4) throw new Error(`${where}: task.path ${path}: ${canonical.length} molecules are too few (need at least 4: half are the reference, half the floor's data sample)`);
+  return { name: path, smiles: canonical as string[] };
+}
+
+/** The metric values of one set (null where undefined: no valid molecule, or fewer than two distinct for the KL score). */
+function metricValues(m: MoleculeMetrics): Record<(typeof MOLECULE_ROW_METRICS)[number], number | null> {
+  const anyValid = m.validity > 0;
+  return { validity: m.validity, uniqueness: anyValid ? m.uniqueness : null, novelty: anyValid ? m.novelty : null, fragmented: anyValid ? m.fragmented : null, klScore: m.kl?.score ?? null };
+}
+
+/**
+ * What a molecule run checks before any work (the command checks it before it takes its output folder):
+ * unique row labels and samples file names, the pretrained model (`"qm9"`: the shipped one; else a path relative to the config's
+ * folder) and a smiles task's CSV. Returns the model's path (undefined when the run trains one).
+ */
+export function checkMoleculeInputs(cfg: MoleculeRunConfig, baseDir: string, where: string): string | undefined {
+  checkUniqueLabels(cfg, where);
+  const labels = methodLabels(cfg);
+  checkDistinctFileNames(labels, (l) => samplesFile(l, labels.length), where);
+  if (cfg.task.kind === "smiles") {
+    const data = resolve(baseDir, cfg.task.path);
+    if (!existsSync(data)) throw new Error(`${where}: task.path: ${data}: no such file`);
+  }
+  const pretrained = cfg.model.pretrained;
+  if (pretrained === undefined) return undefined;
+  const local = resolve(baseDir, pretrained);
+  if (existsSync(local)) return local;
+  if (SHIPPED_MODELS[pretrained] !== undefined) return resolveModelPath(pretrained, `${where}: model.pretrained`);
+  throw new Error(`${where}: model.pretrained: ${local}: no such file (a molecule model from \`rewardiff train --task qm9\` or \`--smiles FILE\`, or "qm9" for the shipped one)`);
+}
+
+/** Loads the pretrained model, or trains one on the task's molecules (saved by the caller). */
+async function moleculeBase(cfg: MoleculeRunConfig, baseDir: string, where: string, hooks: ExperimentHooks, key: ReturnType<typeof keyFromSeed>): Promise<MoleculeBase> {
+  const m = cfg.model;
+  if (m.pretrained !== undefined) {
+    key.dispose();
+    const path = checkMoleculeInputs(cfg, baseDir, where)!;
+    const loaded = loadModel(path);
+    try {
+      const vocab = moleculeVocabulary(loaded.meta, `${where}: model.pretrained ${path}`);
+      if (cfg.sampling.steps > loaded.meta.model.schedule.steps) throw new Error(`${where}: sampling.steps: ${cfg.sampling.steps} sampling steps exceed the pretrained model's ${loaded.meta.model.schedule.steps} training timesteps`);
+      return { model: loaded.meta.model, vocab, weights: loaded.ema, source: path, dispose: () => disposeLoadedModel(loaded) };
+    } catch (err) {
+      disposeLoadedModel(loaded);
+      throw err;
+    }
+  }
+  const task = cfg.task;
+  const data: MoleculeTrainData = task.kind === "qm9" ? await qm9TrainData() : await smilesTrainData(resolve(baseDir, task.path), task.maxAtoms);
+  const { pretrained: _none, train: t, ...arch } = m;
+  const model = moleculeModelFromConfig({ ...arch, train: t }, data.layout);
+  const train: TrainConfig = { ...t };
+  hooks.onStage?.(`training a molecule model on ${data.name} (${data.train.rows} molecules) for ${train.steps} steps`);
+  const t0 = performance.now();
+  const state = await trainSteps(model, train, initTrainState(model, key), { x: data.train }, { onProgress: (p) => hooks.onTrain?.(p, "base") });
+  const info: ModelInfo = { model, train, columns: data.columns, data: data.name, dataSha256: await trainingDataSha256(data.train), seed: cfg.seed, molecules: data.vocabulary };
+  const base: BaseModel = { model, train, state: Object.assign(state, { losses: state.losses }), trainSeconds: (performance.now() - t0) / 1000 };
+  return { model, vocab: data.vocabulary, weights: state.ema, trained: { base, info }, source: data.name, dispose: () => disposeTrainState(state) };
+}
+
+/** Runs a molecule config into `outDir` (report.json, report.html, samples CSVs, the model when trained here). */
+export async function runMoleculeExperiment(
+  cfg: MoleculeRunConfig,
+  outDir: string,
+  opts: { title?: string; baseDir?: string; where?: string; hooks?: ExperimentHooks } = {},
+): Promise<MoleculeRunResult> {
+  const where = opts.where ?? "config";
+  const baseDir = opts.baseDir ?? ".";
+  const hooks = opts.hooks ?? {};
+  const methods = methodsOf(cfg);
+  const labels = methodLabels(cfg);
+  const started = performance.now();
+  await ensureBackend();
+  checkMoleculeInputs(cfg, baseDir, where);
+  const rdkit = await loadRDKit();
+  // Inputs before any work: the task's molecules (a smiles task's file is the metrics' reference) and the model.
+  const taskSet = cfg.task.kind === "smiles" ? smilesSet(rdkit, resolve(baseDir, cfg.task.path), where) : undefined;
+  const [kTrain, ...kMethods] = splitKey(keyFromSeed(cfg.seed), 1 + methods.length);
+  const base = await moleculeBase(cfg, baseDir, where, hooks, kTrain!);
+  const state = newRunState();
+  try {
+    const property = cfg.reward.property;
+    const invalid = cfg.reward.invalidReward ?? PROPERTY_RANGES[property][0];
+    const reward = moleculeRowReward(rdkit, base.vocab, property, invalid);
+    const dim = graphRowLength(base.vocab);
+    const n = cfg.sampling.samples;
+    const sampler = { sampler: cfg.sampling.sampler, steps: cfg.sampling.steps, eta: cfg.sampling.eta };
+    const empty = hostMatrix(0, dim, new Float32Array(0));
+    const data: TaskData = {
+      name: cfg.task.kind === "qm9" ? "qm9" : `smiles:${cfg.task.path}`,
+      dim,
+      columns: [],
+      // No training rows: the methods a molecule run takes sample the model and call the oracle only.
+      train: empty,
+      transform: IDENTITY_TRANSFORM,
+      toData: (x) => x,
+      // Molecule rows are measured by the chemistry metrics below, not by distances to fresh data rows.
+      evalSets: async () => [empty, empty],
+      reward,
+    };
+    // The method modules read the run's seed, samples and method entry (none reads the task or model config).
+    const runCfg = { seed: cfg.seed, task: cfg.task, reward: undefined, model: {}, sampling: { ...sampler, samples: n }, method: cfg.method } as unknown as RunConfig;
+    const noTrainingState = (label: string) => async (): Promise<BaseModel> => {
+      if (base.trained) return base.trained.base;
+      throw new Error(`${label}: needs the training state of a base model, but model.pretrained is loaded for sampling only`);
+    };
+    const noEval = async (): Promise<[HostMatrix, HostMatrix]> => [empty, empty];
+
+    // The metrics' data: reference, floor sample (n molecules) and training set, prepared once for every method.
+    hooks.onStage?.("preparing the reference molecules and the training set");
+    const evalData: MoleculeEvaluationData = moleculeEvaluationData(rdkit, {
+      n,
+      referenceSize: cfg.evaluation.referenceSize,
+      seed: cfg.seed,
+      ...(taskSet ? { reference: taskSet, training: taskSet } : {}),
+    });
+    const prepared = prepareMetricsData(rdkit, { reference: evalData.reference.smiles, training: evalData.training.smiles });
+    const floor = metricValues(moleculeMetrics(rdkit, evalData.floorSample.smiles, prepared));
+    const dataReward = propertyOfSmiles(rdkit, evalData.floorSample.smiles, property);
+
+    const rows: ResultRow[] = [];
+    const views: MoleculeRunMethodView[] = [];
+    const samples: MoleculeRunResult["samples"] = [];
+    const timings: Record<string, number> = {};
+    for (const [i, method] of methods.entries()) {
+      const label = labels[i]!;
+      const t0 = performance.now();
+      let out: MethodOutput;
+      if (method.kind === "none") {
+        hooks.onStage?.(`${label}: sampling ${n} molecules (${sampler.sampler}, ${sampler.steps} steps)`);
+        const x = await generate(base.model, base.weights, sampler, n, kMethods[i]!, { onStep: (d, t) => hooks.onSample?.(d, t, label) });
+        out = { rows: [{ method: "none", label, target: null, alpha: null, samples: n, cost: { rewardEvals: 0, gradEvals: 0, valueEvals: 0, modelEvals: n * sampler.steps, seconds: (performance.now() - t0) / 1000, trainSeconds: 0 } }], samples: [{ label, matrix: x }], plots: [] };
+      } else {
+        const ctx: MethodContext = {
+          cfg: runCfg, method, index: i, label, state, data, model: base.model, train: base.trained?.base.train ?? ({} as TrainConfig), sampler, key: kMethods[i]!,
+          base: noTrainingState(label), baseWeights: async () => base.weights, evalSets: noEval, evalPairs: async () => [await noEval()], hooks, earlierRows: rows.slice(),
+        };
+        out = await methodModule(method.kind).run(ctx);
+      }
+      timings[`${label}Seconds`] = (performance.now() - t0) / 1000;
+      const row = out.rows[0]!;
+      const x = out.samples[0]!.matrix;
+      const molecules = decodeMoleculeRows(rdkit, x, base.vocab);
+      const smiles = molecules.map((s) => s.smiles);
+      const r = propertyOfSmiles(rdkit, smiles, property, { invalidReward: invalid });
+      const valid = r.filter((_, k) => molecules[k]!.valid);
+      const g = metricValues(moleculeMetrics(rdkit, smiles, prepared));
+      const cost = row.cost as Record<string, number> | undefined;
+      const { swToTilted: _a, mmd2ToTilted: _b, ...kept } = row;
+      const molRow: ResultRow = {
+        ...kept,
+        method: method.kind,
+        label,
+        samples: molecules.length,
+        reward: summary(r),
+        rewardValid: valid.length > 0 ? summary(valid) : null,
+        rewardName: property,
+        invalidReward: invalid,
+        rewardData: summary(dataReward),
+        ...Object.fromEntries(MOLECULE_ROW_METRICS.map((k) => [k, { value: g[k], floor: floor[k] }])),
+        cost: { rewardEvals: cost?.rewardEvals ?? 0, gradEvals: cost?.gradEvals ?? 0, valueEvals: cost?.valueEvals ?? 0, modelEvals: cost?.modelEvals ?? 0, seconds: cost?.seconds ?? 0, trainSeconds: cost?.trainSeconds ?? 0 },
+      };
+      rows.push(molRow);
+      samples.push({ label, molecules });
+      const file = samplesFile(label, methods.length);
+      const lines = molecules.map((_, k) => k + 2);
+      const tiles = moleculeTiles(rdkit, { path: file, smiles: smiles.map((s) => s ?? ""), lines, graphSmiles: molecules.map((s) => s.graphSmiles) }, cfg.evaluation.gridMolecules);
+      views.push({ label, file, tiles });
+    }
+
+    const report: Report = {
+      version: 1,
+      config: cfg as unknown as Record<string, unknown>,
+      results: rows,
+      molecules: {
+        model: base.source,
+        reward: { property, invalidReward: invalid },
+        reference: { name: evalData.reference.name, molecules: evalData.reference.smiles.length },
+        training: { name: evalData.training.name, molecules: prepared.training.size },
+        floorSample: { name: evalData.floorSample.name, molecules: evalData.floorSample.smiles.length, rewardMean: summary(dataReward).mean },
+        anchors: MOLECULE_ANCHORS.map((a) => ({ name: a.name, values: { ...a.values } })),
+        grids: views.map((v) => ({ label: v.label, samples: v.file, grid: v.tiles.map((t) => ({ line: t.line, smiles: t.smiles, valid: t.valid })) })),
+      },
+      ...(base.trained ? { training: { loss: base.trained.base.state.losses } } : {}),
+      files: [
+        ...views.map((v, k) => ({ path: v.file, kind: "samples" as const, label: v.label, rows: [k] })),
+        ...(base.trained ? [{ path: "model.safetensors", kind: "model" as const, label: "base model" }] : []),
+      ],
+      timings: { totalSeconds: (performance.now() - started) / 1000, ...(base.trained ? { trainSeconds: base.trained.base.trainSeconds } : {}), ...timings },
+    };
+    const html = renderMoleculeRunHtml({ title: opts.title ?? "rewardiff run: molecules", report, methods: views });
+    const written = writeReport(outDir, { report, html });
+    const files = [written.json, written.html];
+    samples.forEach((s, k) => {
+      const path = join(outDir, views[k]!.file);
+      writeFileAtomic(path, formatMoleculeSamplesCsv(s.molecules));
+      files.push(path);
+    });
+    if (base.trained) {
+      const path = join(outDir, "model.safetensors");
+      await saveModel(path, base.trained.info, base.trained.base.state);
+      files.push(path);
+    }
+    return { report, samples, files };
+  } finally {
+    state.release();
+    base.dispose();
+  }
+}
