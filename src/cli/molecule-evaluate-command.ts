@@ -84,8 +84,8 @@ export async function evaluateMoleculeSamples(r: EvaluateMoleculesRun): Promise<
   });
   const section = report.molecules as { metrics: Record<string, { value: number | null; floor: number | null }> };
   log(`${r.samples.path}: ${e.generated.samples} samples vs ${e.reference.molecules} reference molecules (${e.reference.name}); novelty vs ${e.training.name}; floor: ${e.floorSample.molecules} molecules of ${e.floorSample.name}`);
-  const cell = (v: number | null | undefined) => (v === null || v === undefined ? "—" : formatNumber(v)).padStart(9);
-  log(`${"metric".padEnd(16)}${"generated".padStart(9)}${"floor".padStart(9)}${MOLECULE_ANCHORS.map((a) => a.name.padStart(9)).join("")}`);
+  const cell = (v: number | null | undefined) => (v === null || v === undefined ? "—" : formatNumber(v)).padStart(10);
+  log(`${"metric".padEnd(16)}${"generated".padStart(10)}${"floor".padStart(10)}${MOLECULE_ANCHORS.map((a) => a.name.padStart(10)).join("")}`);
   for (const m of MOLECULE_METRICS) {
     const p = section.metrics[m.key]!;
     log(`${m.name.padEnd(16)}${cell(p.value)}${cell(p.floor)}${MOLECULE_ANCHORS.map((a) => cell(a.values[m.key])).join("")}`);
