@@ -12,6 +12,8 @@ import {
   parseArgv,
   resolveThreads,
   SAMPLE_MIN_FLOP_PER_STEP,
+  GRAPH_SAMPLE_MIN_FLOP_PER_STEP,
+  graphFlopPerSample,
   threadsFor,
   TRAIN_MIN_FLOP_PER_STEP,
   TRAIN_SIZE_DEFAULTS,
@@ -52,6 +54,24 @@ describe("threadsFor", () => {
     expect(decide(`sample --model other.safetensors --n 100000 --out s.csv`).workers).toBe(0);
     const graph = () => ({ config: { model: { network: { kind: "graph", hidden: 512, layers: 8 } } } });
     expect(decide(`sample --model m.safetensors --n 100000 --out s.csv`, 2, graph).workers).toBe(0);
+  });
+
+  it("sample of a graph transformer: on from n · graphFlopPerSample ≥ GRAPH_SAMPLE_MIN_FLOP_PER_STEP; `--model qm9` reads the shipped sidecar", () => {
+    const qm9 = { maxNodes: 9, nodeBlocks: [5, 3], edgeFeatures: 4, hidden: 96, edgeHidden: 48, heads: 8, layers: 4 };
+    // Counted by hand, multiply-adds per layer: nodes 9·96·(3·96 + 96 + 4·96 + 2·48) = 746,496; pairs
+    // 81·48·(8 + 4·48) = 777,600; attention 2·81·96 = 15,552. In/out: 2·9·8·96 + 2·81·4·48 + 96·48 = 49,536.
+    const macs = 4 * (746_496 + 777_600 + 15_552) + 49_536;
+    expect(graphFlopPerSample(qm9)).toBe(2 * macs);
+    const sidecar = () => ({ config: { model: { network: { kind: "graph-transformer", ...qm9 } } } });
+    const nMin = Math.ceil(GRAPH_SAMPLE_MIN_FLOP_PER_STEP / graphFlopPerSample(qm9));
+    expect(nMin).toBe(194); // 200 molecules, the smallest size measured to pay, is on
+    expect(decide(`sample --model m.safetensors --n ${nMin} --out s.csv`, 2, sidecar).workers).toBe(2);
+    expect(decide(`sample --model m.safetensors --n ${nMin - 1} --out s.csv`, 2, sidecar).workers).toBe(0);
+    expect(decide(`sample --model m.safetensors --out s.csv`, 2, sidecar).workers).toBe(2); // --n defaults to 1000
+    // "qm9" names the shipped model when no file of that name exists: its sidecar is read from models/.
+    const read = (path: string) => (path.endsWith("/models/qm9.json") ? sidecar() : undefined);
+    expect(decide(`sample --model qm9 --n 1000 --out s.csv`, 2, read).workers).toBe(2);
+    expect(decide(`sample --model qm9 --n 1000 --out s.csv`, 1, read).workers).toBe(0);
   });
 
   it("train: on from 6·batch·hidden²·layers ≥ TRAIN_MIN_FLOP_PER_STEP; the default step stays off", () => {
