@@ -12,8 +12,8 @@ import { checkMoleculeInputs, runMoleculeExperiment } from "../runners/molecule-
 import { configDir } from "../runners/task-data.js";
 import { quitOnInterrupt } from "./interrupt.js";
 import { log } from "./log.js";
-import { checkOutDir } from "./output.js";
-import { makeProgress } from "./progress.js";
+import { checkOutDir, defaultRunDir } from "./output.js";
+import { experimentHooks, makeProgress } from "./progress.js";
 
 /** The terminal table of a molecule run: one line per method, then the floor. */
 export function moleculeRunTable(report: Report): string {
@@ -34,7 +34,7 @@ export function moleculeRunTable(report: Report): string {
 export async function moleculeRunCommand(configPath: string, cfg: MoleculeRunConfig, o: { out?: string; seed?: number; quiet?: boolean; force?: boolean; resume?: string }): Promise<number> {
   if (o.seed !== undefined) cfg.seed = o.seed;
   if (o.resume !== undefined) throw new Error(`--resume ${o.resume}: a molecule run keeps no checkpoint to continue (its methods sample a loaded model); run it again with --out`);
-  const outDir = o.out ?? `runs/run-${new Date().toISOString().replace(/[:.]/g, "-").replace("T", "_").slice(0, 19)}`;
+  const outDir = o.out ?? defaultRunDir("run");
   checkMoleculeInputs(cfg, configDir(configPath), configPath);
   checkOutDir(outDir, !!o.force);
   const release = lockFolder(outDir);
@@ -45,11 +45,7 @@ export async function moleculeRunCommand(configPath: string, cfg: MoleculeRunCon
       title: `rewardiff run ${configPath}`,
       baseDir: configDir(configPath),
       where: configPath,
-      hooks: {
-        onStage: (s) => progress.stage(s),
-        onTrain: (p) => progress.update("train ", p.step, p.total, { loss: p.loss }),
-        onSample: (d, t) => progress.update("sample", d, t),
-      },
+      hooks: experimentHooks(progress),
     });
     replaceRunFiles(outDir, res.files);
     progress.done();

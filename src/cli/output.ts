@@ -33,3 +33,8 @@ export async function withOutFileLock<T>(path: string, work: () => Promise<T>): 
     release();
   }
 }
+
+/** The default output folder of `run`/`demo` without --out: `runs/<prefix>-<UTC date_time>`. */
+export function defaultRunDir(prefix: "run" | "demo"): string {
+  return `runs/${prefix}-${new Date().toISOString().replace(/[:.]/g, "-").replace("T", "_").slice(0, 19)}`;
+}

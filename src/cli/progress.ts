@@ -97,3 +97,12 @@ export function makeProgress(quiet: boolean, stream: NodeJS.WriteStream = proces
     done: finish,
   };
 }
+
+/** An experiment's hooks (stage lines, training and sampling progress) shown through `progress`. */
+export function experimentHooks(progress: Progress) {
+  return {
+    onStage: (s: string) => progress.stage(s),
+    onTrain: (p: { step: number; total: number; loss: number }) => progress.update("train ", p.step, p.total, { loss: p.loss }),
+    onSample: (d: number, t: number) => progress.update("sample", d, t),
+  };
+}

@@ -5,26 +5,18 @@ import { join, resolve } from "node:path";
 import { parseConfig, readConfig, type ExperimentConfig } from "../runners/config.js";
 import { configDir } from "../runners/task-data.js";
 import { checkMethodsAvailable, RunInterrupted, runExperiment, type ExperimentResult } from "../runners/experiment.js";
-import { checkOutDir } from "./output.js";
+import { checkOutDir, defaultRunDir } from "./output.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { parseJson } from "../io/json.js";
 import { checkWritableFolder, lockFolder, replaceRunFiles } from "../io/outputs.js";
 import { quitOnInterrupt, shellWord, watchInterrupts } from "./interrupt.js";
-import { makeProgress, type Progress } from "./progress.js";
+import { experimentHooks, makeProgress, type Progress } from "./progress.js";
 import { resultsTable } from "./table.js";
 import { rcgdmTable } from "./rcgdm-commands.js";
 import { moleculeRunCommand } from "./molecule-run-command.js";
 import { readMoleculeConfig } from "../runners/molecule-run-config.js";
 
 import { log } from "./log.js";
-
-function experimentHooks(progress: Progress) {
-  return {
-    onStage: (s: string) => progress.stage(s),
-    onTrain: (p: { step: number; total: number; loss: number }) => progress.update("train ", p.step, p.total, { loss: p.loss }),
-    onSample: (d: number, t: number) => progress.update("sample", d, t),
-  };
-}
 
 function finishExperiment(res: ExperimentResult, outDir: string, progress: Progress): void {
   replaceRunFiles(outDir, res.files);
@@ -91,7 +83,7 @@ export async function runCommand(configPath: string, o: RunOptions): Promise<num
     throw new Error(`--out ${o.out}: --resume ${o.resume} continues the run in its own folder; drop --out`);
   }
   if (o.resume !== undefined && o.force) throw new Error(`--force: --resume ${o.resume} continues the run in its folder; --force (start again) cannot be combined with it`);
-  const outDir = o.resume ?? o.out ?? `runs/run-${timestamp()}`;
+  const outDir = o.resume ?? o.out ?? defaultRunDir("run");
   if (o.resume !== undefined) checkResumable(o.resume, cfg, configPath);
   else checkOutDir(outDir, !!o.force);
   const release = lockFolder(outDir);
@@ -160,7 +152,7 @@ export function demoConfig(quick: boolean, seed: number): ExperimentConfig {
 }
 
 export async function demoCommand(o: RunOptions & { quick?: boolean }): Promise<number> {
-  const outDir = o.out ?? `runs/demo-${timestamp()}`;
+  const outDir = o.out ?? defaultRunDir("demo");
   checkOutDir(outDir, !!o.force);
   const cfg = demoConfig(!!o.quick, o.seed ?? 0);
   const release = lockFolder(outDir);
@@ -180,6 +172,3 @@ export async function demoCommand(o: RunOptions & { quick?: boolean }): Promise<
   return 0;
 }
 
-function timestamp(): string {
-  return new Date().toISOString().replace(/[:.]/g, "-").replace("T", "_").slice(0, 19);
-}
