@@ -11,25 +11,10 @@ import { makeProgress } from "./progress.js";
 import { quitOnInterrupt } from "./interrupt.js";
 
 import { log } from "./log.js";
+import type { SampleFlags } from "./sample-flags.js";
 
 /** The flags of `rewardiff sample` a molecule model reads (the conditioning ones are refused). */
-export interface MoleculeSampleFlags {
-  model: string;
-  n: number;
-  out: string;
-  sampler?: "ddpm" | "ddim";
-  steps?: number;
-  eta?: number;
-  seed: number;
-  raw?: boolean;
-  quiet?: boolean;
-  target?: number[];
-  scale?: number;
-  rewardModel?: string;
-  context?: number;
-  control?: number;
-  cfgScale?: number;
-}
+export type MoleculeSampleFlags = SampleFlags;
 
 /** Samples, decodes and writes the molecules of a molecule model. Consumes `loaded`. */
 export async function sampleMoleculesCommand(o: MoleculeSampleFlags, loaded: LoadedModel): Promise<number> {
