@@ -28,6 +28,7 @@ import type { RcgdmMethodConfig } from "../src/runners/methods/rcgdm.js";
 import { moleculeTargets } from "../src/runners/molecule-rcgdm.js";
 import { parseMoleculeConfig } from "../src/runners/molecule-run-config.js";
 import { runMoleculeExperiment } from "../src/runners/molecule-run.js";
+import { moleculeRunTable } from "../src/cli/molecule-run-command.js";
 import { resolveModelPath } from "../src/runners/molecule-sampling.js";
 import { removeTempDirs, tempDir } from "./fixtures/cli/harness.js";
 
@@ -166,6 +167,9 @@ describe("rcgdm in a molecule run", () => {
     expect(section.labeled).toBe(16);
     expect(section.unlabeled).toBe(MOLECULES.length - 16);
     expect(section.rewardModel.heldOut.n).toBe(8);
+    const table = moleculeRunTable(result.report);
+    expect(table).toContain("|y − a| (valid)");
+    expect(table).toContain("rcgdm[a=0.5]");
     for (const row of rows) {
       expect(row.method).toBe("rcgdm");
       expect(row.label).toBe(`rcgdm[a=${row.target}]`);

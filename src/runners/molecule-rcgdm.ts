@@ -77,7 +77,10 @@ export function moleculeTargets(m: RcgdmMethodConfig, labels: ArrayLike<number>)
   };
   const round = (v: number) => Math.round(v * 100) / 100;
   const out: { target: number; quantile: number | null }[] = o.targetQuantiles.map((q) => ({ target: round(at(q)), quantile: q }));
-  if (o.beyond > 0) out.unshift({ target: round(sorted[0]! - o.beyond), quantile: null }), out.push({ target: round(sorted[sorted.length - 1]! + o.beyond), quantile: null });
+  if (o.beyond > 0) {
+    out.unshift({ target: round(sorted[0]! - o.beyond), quantile: null });
+    out.push({ target: round(sorted[sorted.length - 1]! + o.beyond), quantile: null });
+  }
   return out;
 }
 
