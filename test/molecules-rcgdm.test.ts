@@ -27,6 +27,7 @@ import { encodeSmiles, graphToRow, QM9_VOCABULARY } from "../src/chem/graph.js";
 import type { RcgdmMethodConfig } from "../src/runners/methods/rcgdm.js";
 import { moleculeTargets } from "../src/runners/molecule-rcgdm.js";
 import { parseMoleculeConfig } from "../src/runners/molecule-run-config.js";
+import { parseConfig } from "../src/runners/config.js";
 import { runMoleculeExperiment } from "../src/runners/molecule-run.js";
 import { moleculeRunTable } from "../src/cli/molecule-run-command.js";
 import { resolveModelPath } from "../src/runners/molecule-sampling.js";
@@ -138,7 +139,7 @@ interface Row {
   rewardValid: { mean: number } | null;
   targetError: { mae: number; bias: number } | null;
   validity: { value: number };
-  cost: { modelEvals: number };
+  cost: { modelEvals: number; gradEvals: number };
 }
 
 describe("rcgdm in a molecule run", () => {
@@ -153,7 +154,10 @@ describe("rcgdm in a molecule run", () => {
         task: { kind: "smiles", path: "mols.csv", maxAtoms: 9 },
         model: { pretrained: "qm9" },
         reward: { kind: "property", property: "logp" },
-        method: [{ kind: "rcgdm", targets, molecules: { labeled: 16, heldOut: 8, train: { steps: 4, batchSize: 8, warmupSteps: 1 } } }],
+        method: [
+          { kind: "rcgdm", targets, molecules: { labeled: 16, heldOut: 8, train: { steps: 4, batchSize: 8, warmupSteps: 1 } } },
+          { kind: "rcgdm", variant: "target-guidance", scale: 2, targets, molecules: { labeled: 16, heldOut: 8, predictor: { hidden: 16, layers: 1, steps: 20, batchSize: 16 } } },
+        ],
         sampling: { steps, samples: n },
         evaluation: { referenceSize: 8, gridMolecules: 4 },
       },
@@ -162,7 +166,8 @@ describe("rcgdm in a molecule run", () => {
     const out = join(dir, "out");
     const result = await runMoleculeExperiment(cfg, out, { baseDir: dir });
     const rows = result.report.results as unknown as Row[];
-    expect(rows.map((r) => r.target)).toEqual(targets);
+    expect(rows.map((r) => r.target)).toEqual([...targets, ...targets]);
+    expect(rows.map((r) => r.label)).toEqual([...targets.map((a) => `rcgdm[a=${a}]`), ...targets.map((a) => `target-guidance[a=${a}]`)]);
     const section = result.report.rcgdm as { rewardModel: { heldOut: { n: number; mae: number } }; labeled: number; unlabeled: number };
     expect(section.labeled).toBe(16);
     expect(section.unlabeled).toBe(MOLECULES.length - 16);
@@ -170,11 +175,16 @@ describe("rcgdm in a molecule run", () => {
     const table = moleculeRunTable(result.report);
     expect(table).toContain("|y − a| (valid)");
     expect(table).toContain("rcgdm[a=0.5]");
+    const guided = result.report["target-guidance"] as { variant: string; predictor: { clean: { n: number } } };
+    expect(guided.variant).toBe("target-guidance");
+    expect(guided.predictor.clean.n).toBe(8);
     for (const row of rows) {
       expect(row.method).toBe("rcgdm");
-      expect(row.label).toBe(`rcgdm[a=${row.target}]`);
+      const tg = row.label.startsWith("target-guidance");
       expect(row.cost.modelEvals).toBe(n * steps);
-      const file = join(out, `samples-rcgdm-a=${row.target}.csv`);
+      // Target guidance takes one gradient of the noisy regressor per sample and step; the conditional model none.
+      expect(row.cost.gradEvals).toBe(tg ? n * steps : 0);
+      const file = join(out, `samples-${tg ? "target-guidance" : "rcgdm"}-a=${row.target}.csv`);
       const records = parse(readFileSync(file, "utf8"), { columns: true, skip_empty_lines: true }) as { smiles: string }[];
       expect(records).toHaveLength(n);
       const valid = records.map((r) => r.smiles).filter((s) => s !== "");
@@ -190,4 +200,11 @@ describe("rcgdm in a molecule run", () => {
       expect(row.targetError!.bias).toBeCloseTo(mean - row.target, 10);
     }
   }, 120_000);
+
+  it("refuses a network or rank for rcgdm on molecules, and the molecules keys elsewhere", () => {
+    const base = { task: { kind: "qm9" }, model: { pretrained: "qm9" }, reward: { kind: "property", property: "logp" } };
+    expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", network: "low-rank" } }, "c.json")).toThrow(/^c\.json: method\.network: not used on molecules/);
+    expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", molecules: { labeled: 2 } } }, "c.json")).toThrow(/^c\.json: method\.molecules\.labeled/);
+    expect(() => parseConfig({ task: { kind: "linear-subspace" }, method: { kind: "rcgdm", molecules: {} }, sampling: { targets: [1] } }, "c.json")).toThrow(/^c\.json: method\.molecules: only for molecule runs/);
+  });
 });

@@ -12,16 +12,26 @@
  *  4. Per target a: n samples conditioned on (a − μ)/σ (w = `scale` = 1: x̂_0 straight from the network, as
  *     the unconditional molecule sampler; w ≠ 1: classifier-free guidance, ε̃ = ε(∅) + w (ε(a) − ε(∅))). The
  *     molecule run decodes them and measures the oracle property, its error to the target and the metrics.
+ * Variant "target-guidance" (the issue's comparison row; the paper's image code): steps 1–2, then instead of
+ * 3–4 a noisy regressor f_φ(x_t, t) ≈ ŷ trained on the pseudo-labelled graph rows noised in the model's noise
+ * space (src/guidance/noisy-predictor.ts), and the unconditional pretrained model sampled with
+ *   ε̃ = ε̂ + √(1−ᾱ_t) · s · ∇_{x_t} ½ (a − f_φ(x_t, t))²,   s = `scale`   (src/guidance/terms.ts).
  */
 import { np } from "../backend/jax.js";
+import { toHost, upload } from "../backend/ownership.js";
 import { keyToWords, split2, splitKey, type Key } from "../backend/keys.js";
 import type { RDKit } from "../chem/rdkit.js";
 import { propertyOfSmiles, type MoleculeProperty } from "../chem/oracles.js";
 import { hostMatrix, takeRows, type HostMatrix } from "../data/matrix.js";
 import { permutation } from "../data/permutation.js";
 import { generateWithEps } from "../diffusion/generate.js";
-import { modelOutput, type ModelConfig } from "../diffusion/model.js";
-import type { SamplerConfig } from "../diffusion/sample.js";
+import { modelEps, modelOutput, type ModelConfig } from "../diffusion/model.js";
+import { noiseHookOf } from "../diffusion/noise-space.js";
+import { samplerPlan, type SamplerConfig } from "../diffusion/sample.js";
+import { makeSchedule } from "../diffusion/schedule.js";
+import { trainNoisyPredictor } from "../guidance/noisy-predictor.js";
+import { guidedSample } from "../guidance/sampler.js";
+import { targetGuidanceTerm } from "../guidance/terms.js";
 import { mean, std } from "../eval/stats.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
 import { addValueCondition } from "../nn/denoisers/graph-condition.js";
@@ -32,7 +42,7 @@ import { graphFeatureMap } from "../rewards/graph-features.js";
 import { cfgEps } from "../training/rcgdm.js";
 import { defaultTrainConfig, denoiserStep, disposeTrainState, trainSteps, type TrainConfig, type TrainState } from "../training/trainer.js";
 import type { ExperimentHooks } from "./methods/context.js";
-import { RcgdmMoleculesSchema, type RcgdmMethodConfig } from "./methods/rcgdm.js";
+import { RcgdmMoleculesSchema, type RcgdmMethodConfig, type RcgdmMoleculesConfig } from "./methods/rcgdm.js";
 import type { MoleculeTrainData } from "./molecule-data.js";
 
 /** ν when neither the method nor the task gives one. */
@@ -135,6 +145,23 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
   const yHat = await pseudoLabel(f, features.featurize(xu), nu, kPseudo!);
   const mu = mean(yHat);
   const sigma = std(yHat) || 1;
+  const targets = moleculeTargets(m, y);
+  const common = {
+    property: o.property,
+    data: data.name,
+    labeled: mo.labeled,
+    unlabeled: xu.rows,
+    rewardModel: { kind: "ridge", l2: mo.l2, features: features.names.length, fit, heldOut, labels: { mean: mean(y), std: std(y), min: Math.min(...y), max: Math.max(...y) } },
+    pseudoLabelNoise: nu,
+    pseudoLabels: { mean: mu, std: sigma },
+    scale: m.scale,
+    targets,
+  };
+  if (m.variant === "target-guidance") {
+    kCond!.dispose();
+    const heldRows = mo.heldOut > 0 ? { x: takeRows(data.train, heldIdx), y: oracle(heldIdx) } : undefined;
+    return targetGuidanceRows(o, mo, { xu, yHat, targets, common, fitSeconds, heldRows }, kTrain!, kSample!);
+  }
   const cond = hostMatrix(xu.rows, 1, Float32Array.from(yHat, (v) => (v - mu) / sigma));
 
   // 3. The pretrained model with the condition added, fine-tuned on (x, ŷ).
@@ -163,7 +190,6 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
 
   // 4. Samples at each target.
   try {
-    const targets = moleculeTargets(m, y);
     const keys = splitKey(kSample!, targets.length);
     const rows: ResultRow[] = [];
     const samples: MoleculeRcgdmOutput["samples"] = [];
@@ -189,25 +215,11 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
     }
     const every = Math.max(1, Math.floor(state.losses.length / 200));
     const section: Record<string, unknown> = {
-      property: o.property,
-      data: data.name,
-      labeled: mo.labeled,
-      unlabeled: xu.rows,
-      rewardModel: {
-        kind: "ridge",
-        l2: mo.l2,
-        features: features.names.length,
-        fit,
-        heldOut,
-        labels: { mean: mean(y), std: std(y), min: Math.min(...y), max: Math.max(...y) },
-      },
-      pseudoLabelNoise: nu,
-      pseudoLabels: { mean: mu, std: sigma },
+      ...common,
+      variant: "conditional",
       dropout: m.dropout,
-      scale: m.scale,
       conditionEmbedding: m.conditionEmbedding,
       train,
-      targets,
       training: { loss: state.losses.filter((_, k) => k % every === 0), finalLoss: state.losses.at(-1)?.loss ?? null },
       timings: { rewardFitSeconds: fitSeconds, trainSeconds, trainStepMs: (trainSeconds * 1000) / train.steps },
     };
@@ -219,10 +231,101 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
 
 /** The checks of an "rcgdm" entry in a molecule run's config (instead of the vector task's; `at` = the method's path). */
 export function refineMoleculeRcgdm(m: RcgdmMethodConfig, at: (string | number)[], add: (path: (string | number)[], message: string, input?: unknown) => void): void {
-  if (m.variant === "target-guidance") {
-    add([...at, "variant"], '"target-guidance" cannot run on molecules: it steers by the gradient of f̂ at x_t, which needs a noisy predictor trained on graph rows (not available yet); use "conditional"', m.variant);
-  }
   if (m.network !== "mlp" || m.rank !== undefined) {
     add([...at, m.rank !== undefined ? "rank" : "network"], "not used on molecules: the condition is added to the molecule model's graph transformer (drop network and rank)", m.rank ?? m.network);
+  }
+}
+
+/**
+ * The comparison row (variant "target-guidance"): a noisy regressor on the pseudo-labelled graph rows and the
+ * unconditional pretrained model steered toward each target by its gradient at x_t. Consumes both keys.
+ */
+async function targetGuidanceRows(
+  o: MoleculeRcgdmInput,
+  mo: RcgdmMoleculesConfig,
+  d: {
+    xu: HostMatrix;
+    yHat: Float32Array;
+    targets: { target: number; quantile: number | null }[];
+    common: Record<string, unknown>;
+    fitSeconds: number;
+    heldRows?: { x: HostMatrix; y: Float32Array };
+  },
+  kTrain: Key,
+  kSample: Key,
+): Promise<MoleculeRcgdmOutput> {
+  const m = o.method;
+  const tag = o.label;
+  const noise = noiseHookOf(o.model.noise);
+  const p = mo.predictor;
+  o.hooks.onStage?.(`${tag}: training a noisy regressor on ${d.xu.rows} pseudo-labelled graph rows for ${p.steps} steps`);
+  const pred = await trainNoisyPredictor({
+    head: "regression",
+    x: d.xu,
+    y: d.yHat,
+    schedule: o.model.schedule,
+    key: kTrain,
+    hidden: p.hidden,
+    layers: p.layers,
+    steps: p.steps,
+    batchSize: p.batchSize,
+    learningRate: p.learningRate,
+    logEvery: 10,
+    ...(noise ? { noise } : {}),
+    onProgress: (step, total, loss) => o.hooks.onTrain?.({ step, total, loss, lr: 0 }, `${tag} noisy regressor`),
+  });
+  try {
+    // The regressor at clean x on the held-out molecules, against the oracle (how good a reward it is at t = 0).
+    let clean: Record<string, number | null> | null = null;
+    if (d.heldRows) {
+      const v = await toHost(pred.predict(upload(d.heldRows.x.data, d.heldRows.x.rows, d.heldRows.x.cols), { index: -1, alphaBar: 1 }));
+      const q = fitQuality(v, d.heldRows.y);
+      clean = { n: q.n, mae: mean(Array.from(v, (x, i) => Math.abs(x - d.heldRows!.y[i]!))), rmse: q.rmse, r2: q.r2 };
+    }
+    const eps = modelEps(o.model, o.weights);
+    const plan = samplerPlan(makeSchedule(o.model.schedule), o.sampler);
+    const samplerName = o.sampler.sampler === "ddim" ? `the ddim sampler with eta = ${o.sampler.eta}` : "the ddpm sampler";
+    const keys = splitKey(kSample, d.targets.length);
+    const rows: ResultRow[] = [];
+    const samples: MoleculeRcgdmOutput["samples"] = [];
+    for (const [i, { target, quantile }] of d.targets.entries()) {
+      const term = targetGuidanceTerm({ predictor: pred }, target, { name: tag, scale: m.scale, where: "xt" });
+      o.hooks.onStage?.(`${tag}: sampling ${o.samples} molecules toward ${o.property} = ${target} (s = ${m.scale})`);
+      const { x: dev, cost } = await guidedSample({
+        eps,
+        plan,
+        terms: [term],
+        n: o.samples,
+        dim: o.model.network.dataDim,
+        key: keys[i]!,
+        samplerName,
+        ...(noise ? { noise } : {}),
+        onStep: (done, total) => o.hooks.onSample?.(done, total, `${tag} a=${target}`),
+      });
+      const x = hostMatrix(o.samples, o.model.network.dataDim, await toHost(dev));
+      if (x.data.some((v) => !Number.isFinite(v))) throw new Error(`${tag}: the guided chain diverged at target ${target} (non-finite samples); lower the method's scale (now ${m.scale})`);
+      rows.push({
+        method: "rcgdm",
+        variant: "target-guidance",
+        label: `${tag}[a=${target}]`,
+        target,
+        targetQuantile: quantile,
+        alpha: null,
+        samples: x.rows,
+        scale: m.scale,
+        cost: { rewardEvals: 0, gradEvals: cost.gradEvals, valueEvals: cost.valueEvals, modelEvals: cost.modelEvals, seconds: cost.seconds, trainSeconds: i === 0 ? pred.trainSeconds : 0 },
+      });
+      samples.push({ label: `${tag}-a=${target}`, matrix: x });
+    }
+    const every = Math.max(1, Math.floor(pred.losses.length / 200));
+    const section: Record<string, unknown> = {
+      ...d.common,
+      variant: "target-guidance",
+      predictor: { ...p, clean, training: { loss: pred.losses.filter((_, k) => k % every === 0), finalLoss: pred.losses.at(-1)?.loss ?? null } },
+      timings: { rewardFitSeconds: d.fitSeconds, predictorSeconds: pred.trainSeconds },
+    };
+    return { rows, samples, section };
+  } finally {
+    pred.dispose();
   }
 }

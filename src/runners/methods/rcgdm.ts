@@ -54,7 +54,8 @@ const PSEUDO_LABEL_REWARDS = ["ridge", "mlp", "ensemble", "oracle"];
  * only to measure f̂ (MAE, R²), `unlabeled` pseudo-labelled ones (default: every other molecule of the task), the
  * ridge penalty of f̂ on the atom-environment counts (src/rewards/graph-features.ts), the targets when
  * `targets` is not given (the labels' quantiles, and `beyond` below their minimum and above their maximum; 0:
- * none), and the fine-tuning of the pretrained model with the condition added.
+ * none), the fine-tuning of the pretrained model with the condition added, and (variant "target-guidance") the
+ * noisy regressor on graph rows whose gradient steers the unconditional model.
  */
 export const RcgdmMoleculesSchema = strict({
   labeled: int(4).default(2000),
@@ -70,6 +71,13 @@ export const RcgdmMoleculesSchema = strict({
     warmupSteps: int(0).default(50),
     weightDecay: nonNegative().default(1e-4),
     ema: nonNegative().lt(1).default(0.99),
+  }).prefault({}),
+  predictor: strict({
+    hidden: int(4).multipleOf(4).default(256),
+    layers: int(1).default(3),
+    steps: int(1).default(3000),
+    batchSize: int(1).default(256),
+    learningRate: positive().default(1e-3),
   }).prefault({}),
 });
 
