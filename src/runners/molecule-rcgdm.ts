@@ -17,7 +17,7 @@
  * space (src/guidance/noisy-predictor.ts), and the unconditional pretrained model sampled with
  *   ε̃ = ε̂ + √(1−ᾱ_t) · s · ∇_{x_t} ½ (a − f_φ(x_t, t))²,   s = `scale`   (src/guidance/terms.ts).
  */
-import { np } from "../backend/jax.js";
+import { np, tree, type JArray } from "../backend/jax.js";
 import { toHost, upload } from "../backend/ownership.js";
 import { keyToWords, split2, splitKey, type Key } from "../backend/keys.js";
 import type { RDKit } from "../chem/rdkit.js";
@@ -34,7 +34,7 @@ import { guidedSample } from "../guidance/sampler.js";
 import { targetGuidanceTerm } from "../guidance/terms.js";
 import { mean, std } from "../eval/stats.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
-import { addValueCondition } from "../nn/denoisers/graph-condition.js";
+import { addValueCondition, valueConditionProblem } from "../nn/denoisers/graph-condition.js";
 import type { GraphTransformerParams, GraphTransformerSpec } from "../nn/denoisers/graph-transformer.js";
 import type { ResultRow } from "../report/types.js";
 import { fitQuality, fitReward, predictReward, pseudoLabel } from "../rewards/fit.js";
@@ -109,6 +109,11 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
     for (const k of [kFit, kPseudo, kCond, kTrain, kSample]) k!.dispose();
     throw new Error(`${tag}: the molecule model is a "${spec.kind}" network; rcgdm adds its condition to a graph transformer`);
   }
+  const problem = m.variant === "conditional" ? valueConditionProblem(spec, { dim: 1, embedding: m.conditionEmbedding }) : undefined;
+  if (problem !== undefined) {
+    for (const k of [kFit, kPseudo, kCond, kTrain, kSample]) k!.dispose();
+    throw new Error(`${tag}: conditionEmbedding: ${problem}`);
+  }
   const data = o.data;
   const N = data.train.rows;
   if (mo.labeled + mo.heldOut >= N) {
@@ -172,7 +177,8 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
   const dataSeed = keyToWords(kData)[0];
   kData.dispose();
   let state: TrainState & { losses: { step: number; loss: number }[] } = {
-    ...(denoiserStep(model, train, true, false, m.dropout).init(added.params as DenoiserParams, kState, dataSeed) as TrainState),
+    // A copy: the pretrained weights stay untouched for the run's other methods (as RWR and DDPO do).
+    ...(denoiserStep(model, train, true, false, m.dropout).init(tree.map((a: JArray) => a.mul(1), added.params) as DenoiserParams, kState, dataSeed) as TrainState),
     losses: [],
   };
   o.hooks.onStage?.(`${tag}: fine-tuning the conditional model on ${xu.rows} pseudo-labelled molecules for ${train.steps} steps`);

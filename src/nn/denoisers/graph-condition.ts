@@ -31,9 +31,30 @@ export function addValueCondition(
   condition: { dim: number; embedding: number },
   key: Key,
 ): ConditionedGraphModel {
+  const problem = valueConditionProblem(spec, condition);
+  if (problem !== undefined) {
+    key.dispose();
+    throw new Error(`adding a value condition: ${problem}`);
+  }
+  const pre = params.cond.w.shape;
+  if (pre[0] !== spec.timeEmbedding || pre[1] !== spec.hidden) {
+    key.dispose();
+    throw new Error(`adding a value condition: the cond layer is [${pre.join(", ")}], expected [${spec.timeEmbedding}, ${spec.hidden}] (an unconditional model's)`);
+  }
   const { dim, embedding } = condition;
-  const problem =
-    spec.condition !== undefined
+  const { cond, valueCond: _v, classCond: _c, control: _k, ...rest } = params;
+  const copy = tree.ref(rest) as Omit<GraphTransformerParams, "cond">;
+  const w = np.concatenate([cond.w.ref, np.zeros([embedding, spec.hidden])], 0);
+  return {
+    spec: { ...spec, condition: { kind: "value", dim, embedding } },
+    params: { ...copy, cond: { w, b: cond.b.ref }, valueCond: initValueEmbedding(key, dim, embedding) },
+  };
+}
+
+/** Why {@link addValueCondition} would refuse this spec and condition (one clause), or undefined when it would not. */
+export function valueConditionProblem(spec: GraphTransformerSpec, condition: { dim: number; embedding: number }): string | undefined {
+  const { dim, embedding } = condition;
+  return spec.condition !== undefined
       ? `the model already takes a ${spec.condition.kind} condition`
       : spec.control !== undefined
         ? "the model has a CTRL control input"
@@ -44,20 +65,4 @@ export function addValueCondition(
             : (spec.timeEmbedding + embedding) % 4 !== 0
               ? `time embedding ${spec.timeEmbedding} + condition embedding ${embedding} = ${spec.timeEmbedding + embedding} is no multiple of 4 (the cond layer would leave the SIMD path); use a condition embedding of ${embedding + ((4 - ((spec.timeEmbedding + embedding) % 4)) % 4)}`
               : undefined;
-  if (problem !== undefined) {
-    key.dispose();
-    throw new Error(`adding a value condition: ${problem}`);
-  }
-  const pre = params.cond.w.shape;
-  if (pre[0] !== spec.timeEmbedding || pre[1] !== spec.hidden) {
-    key.dispose();
-    throw new Error(`adding a value condition: the cond layer is [${pre.join(", ")}], expected [${spec.timeEmbedding}, ${spec.hidden}] (an unconditional model's)`);
-  }
-  const { cond, valueCond: _v, classCond: _c, control: _k, ...rest } = params;
-  const copy = tree.ref(rest) as Omit<GraphTransformerParams, "cond">;
-  const w = np.concatenate([cond.w.ref, np.zeros([embedding, spec.hidden])], 0);
-  return {
-    spec: { ...spec, condition: { kind: "value", dim, embedding } },
-    params: { ...copy, cond: { w, b: cond.b.ref }, valueCond: initValueEmbedding(key, dim, embedding) },
-  };
 }
