@@ -3,7 +3,8 @@
  * (issue 13 §1; docs/molecules.md "RCGDM on a property"). Runs configs/molecules-rcgdm-logp.json (the shipped
  * model as is, and rcgdm: f̂ on 2,000 labeled molecules, pseudo-labels on the rest of QM9's train split, the
  * pretrained model fine-tuned with the condition added, samples at the labels' quantiles and beyond their
- * range), then writes the section "RCGDM on logP" of docs/results/molecules.md (other sections are kept):
+ * range), then writes the section "RCGDM on logP" of docs/results/molecules.md ("RCGDM on TPSA" for
+ * configs/molecules-rcgdm-tpsa.json; other sections and the other variant's subsection are kept):
  * per target the oracle property of the valid samples (mean ± sd, MAE and bias to the target), validity,
  * uniqueness, novelty, fragmented and the KL score beside their floors, and the acceptance checks of the issue.
  * `--quick`: 600 fine-tuning steps and 200 samples per target (≈ 25 min on one busy core).
@@ -17,10 +18,12 @@ import { parseMoleculeConfig } from "../../src/runners/molecule-run-config.js";
 import { runMoleculeExperiment } from "../../src/runners/molecule-run.js";
 
 const f = (v: unknown, d = 3) => (typeof v === "number" ? Number(v.toFixed(d)).toString() : "—");
-const HEADING = "## RCGDM on logP";
+/** The section of docs/results/molecules.md per property ("RCGDM on logP" for configs/molecules-rcgdm-logp.json). */
+const PROPERTY_NAMES: Record<string, string> = { logp: "logP", tpsa: "TPSA", qed: "QED", mw: "MW" };
 const RESULTS = "docs/results/molecules.md";
-const INTRO =
-  "Reward-directed conditional generation (2307.07055) of QM9 molecules at a target Crippen logP, on the shipped model (docs/molecules.md \"RCGDM on a property\"). Acceptance (issue 13): for targets inside the central 80% of the labels, mean |oracle logP − target| ≤ 0.3 with validity ≥ 0.85, and the mean oracle logP increasing with the target across the whole range.";
+const intro = (name: string) =>
+  `Reward-directed conditional generation (2307.07055) of QM9 molecules at a target ${name} (RDKit), on the shipped model (docs/molecules.md "RCGDM on a property").` +
+  (name === "logP" ? " Acceptance (issue 13): for targets inside the central 80% of the labels, mean |oracle logP − target| ≤ 0.3 with validity ≥ 0.85, and the mean oracle logP increasing with the target across the whole range." : "");
 
 /**
  * Replaces (or appends) the block starting at the line `heading` up to the next heading of its level or
@@ -59,6 +62,8 @@ export async function run(args: string[]): Promise<void> {
   const secs = (performance.now() - t0) / 1000;
   const rows = res.report.results as ResultRow[];
   const property = cfg.reward.property;
+  const name = PROPERTY_NAMES[property] ?? property;
+  const HEADING = `## RCGDM on ${name}`;
   const rc = Object.values(res.report).find((v) => v && typeof v === "object" && (v as { variant?: string }).variant === "conditional") as
     | { labeled: number; unlabeled: number; rewardModel: { features: number; fit: { heldOut?: { rmse: number; r2: number | null; n: number } }; heldOut: { n: number; mae: number; rmse: number; r2: number | null } | null; labels: { mean: number; std: number; min: number; max: number } }; pseudoLabelNoise: number; train: { steps: number; batchSize: number; learningRate: number }; timings: { trainSeconds: number; trainStepMs: number } }
     | undefined;
@@ -136,7 +141,7 @@ export async function run(args: string[]): Promise<void> {
   mkdirSync("docs/results", { recursive: true });
   // The section holds one subsection per variant (quick, full); this run replaces its own.
   let text = existsSync(RESULTS) ? readFileSync(RESULTS, "utf8") : "# Molecule experiments (measured)\n";
-  if (!text.includes(`${HEADING}\n`)) text = replaceSection(text, HEADING, `${HEADING}\n\n${INTRO}\n\n`);
+  if (!text.includes(`${HEADING}\n`)) text = replaceSection(text, HEADING, `${HEADING}\n\n${intro(name)}\n\n`);
   const start = text.indexOf(`${HEADING}\n`);
   const end = (() => {
     const m = /\n## /g;
