@@ -7,13 +7,15 @@
  * configs/molecules-rcgdm-tpsa.json; other sections and the other variant's subsection are kept):
  * per target the oracle property of the valid samples (mean ± sd, MAE and bias to the target), validity,
  * uniqueness, novelty, fragmented and the KL score beside their floors, and the acceptance checks of the issue.
- * `--quick`: 600 fine-tuning steps and 200 samples per target (≈ 25 min on one busy core).
+ * `--quick`: 600 fine-tuning steps and 200 samples per target (≈ 25 min on one busy core). `--from DIR`: the tables
+ * of a finished run's folder (report.json and its samples CSVs), without running it again.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readText } from "../../src/io/files.js";
 import { parseJson } from "../../src/io/json.js";
-import type { ResultRow } from "../../src/report/types.js";
+import { parse } from "csv-parse/sync";
+import type { Report, ResultRow } from "../../src/report/types.js";
 import { parseMoleculeConfig } from "../../src/runners/molecule-run-config.js";
 import { runMoleculeExperiment } from "../../src/runners/molecule-run.js";
 
@@ -54,13 +56,28 @@ export async function run(args: string[]): Promise<void> {
     }
   }
   const cfg = parseMoleculeConfig(json, path);
-  const t0 = performance.now();
-  const res = await runMoleculeExperiment(cfg, out, { where: path, baseDir: ".", hooks: {
-    onStage: (s) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`),
-    onTrain: (p, label) => { if (p.step % 50 === 0) process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${label ?? "train"} ${p.step}/${p.total} loss ${p.loss.toFixed(4)}\n`); },
-  } });
-  const secs = (performance.now() - t0) / 1000;
+  // --from DIR: the tables of a finished run's folder, without running it again.
+  const from = args.includes("--from") ? opt("--from", "") : undefined;
+  const dir = from ?? out;
+  let report: Report;
+  if (from) report = JSON.parse(readFileSync(join(from, "report.json"), "utf8")) as Report;
+  else {
+    const res = await runMoleculeExperiment(cfg, out, { where: path, baseDir: ".", hooks: {
+      onStage: (s) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`),
+      onTrain: (p, label) => { if (p.step % 50 === 0) process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${label ?? "train"} ${p.step}/${p.total} loss ${p.loss.toFixed(4)}\n`); },
+    } });
+    report = res.report;
+  }
+  const res = { report };
+  const secs = report.timings.totalSeconds;
   const rows = res.report.results as ResultRow[];
+  // Charged: the share of valid samples with a formal charge (QM9 has few; a low logP is easy to reach with them).
+  const charged = rows.map((_, k) => {
+    const file = res.report.files?.find((x) => x.kind === "samples" && x.rows?.includes(k));
+    if (!file) return null;
+    const smiles = (parse(readFileSync(join(dir, file.path), "utf8"), { columns: true, skip_empty_lines: true }) as { smiles: string }[]).map((r) => r.smiles).filter((x) => x !== "");
+    return smiles.length === 0 ? null : smiles.filter((x) => /\[[^\]]*[+-][^\]]*\]/.test(x)).length / smiles.length;
+  });
   const property = cfg.reward.property;
   const name = PROPERTY_NAMES[property] ?? property;
   const HEADING = `## RCGDM on ${name}`;
@@ -72,7 +89,7 @@ export async function run(args: string[]): Promise<void> {
   const lines = [
     sub,
     "",
-    `Command: \`npm run experiments -- molecules-rcgdm --config ${path}${quick ? " --quick" : ""}\` — wall time ${secs.toFixed(0)} s on this machine (2 cores, one taken by other work; \`nice -n 10\`). Model: ${String((res.report.molecules as { model: string }).model).replace(/^.*\/models\//, "models/")}. Report: ${out}/report.json.`,
+    `Command: \`npm run experiments -- molecules-rcgdm --config ${path}${quick ? " --quick" : ""}\` — wall time ${secs.toFixed(0)} s on this machine (2 cores shared with other work; \`nice -n 10\`). Model: ${String((res.report.molecules as { model: string }).model).replace(/^.*\/models\//, "models/")}. Report: ${dir}/report.json.`,
     "",
   ];
   if (rc) {
@@ -95,19 +112,19 @@ export async function run(args: string[]): Promise<void> {
     );
   }
   lines.push(
-    `Per row: the oracle ${property} of the valid samples (mean ± sd), its MAE to the target (mean |y − a|) and bias (mean y − a); validity over all samples; uniqueness, novelty (vs QM9 train), fragmented and the KL score beside their data-vs-data floors (in parentheses). "none" is the shipped model as is. q = the target's quantile among the labels (— : beyond their range).`,
+    `Per row: the oracle ${property} of the valid samples (mean ± sd), its MAE to the target (mean |y − a|) and bias (mean y − a); validity over all samples; uniqueness, novelty (vs QM9 train), fragmented, charged (valid samples with a formal charge) and the KL score beside its data-vs-data floor (in parentheses). "none" is the shipped model as is. q = the target's quantile among the labels (— : beyond their range).`,
     "",
-    `| row | target | q | n | validity | ${property} valid mean ± sd | MAE | bias | uniqueness | novelty | fragmented | KL score (floor) |`,
-    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    `| row | target | q | n | validity | ${property} valid mean ± sd | MAE | bias | uniqueness | novelty | fragmented | charged | KL score (floor) |`,
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   );
   const metric = (r: ResultRow, k: string) => (r as Record<string, unknown>)[k] as { value: number | null; floor: number | null } | undefined;
-  for (const r of rows) {
+  for (const [k, r] of rows.entries()) {
     const te = (r as { targetError?: { mae: number; bias: number } | null }).targetError;
     const rv = (r as { rewardValid?: { mean: number; std: number } | null }).rewardValid;
     const q = (r as { targetQuantile?: number | null }).targetQuantile;
     const kl = metric(r, "klScore");
     lines.push(
-      `| ${r.label} | ${f(r.target, 2)} | ${typeof q === "number" ? q : "—"} | ${r.samples} | ${f(metric(r, "validity")?.value)} | ${rv ? `${f(rv.mean)} ± ${f(rv.std)}` : "—"} | ${te ? f(te.mae) : "—"} | ${te ? f(te.bias) : "—"} | ${f(metric(r, "uniqueness")?.value)} | ${f(metric(r, "novelty")?.value)} | ${f(metric(r, "fragmented")?.value)} | ${f(kl?.value)} (${f(kl?.floor)}) |`,
+      `| ${r.label} | ${f(r.target, 2)} | ${typeof q === "number" ? q : "—"} | ${r.samples} | ${f(metric(r, "validity")?.value)} | ${rv ? `${f(rv.mean)} ± ${f(rv.std)}` : "—"} | ${te ? f(te.mae) : "—"} | ${te ? f(te.bias) : "—"} | ${f(metric(r, "uniqueness")?.value)} | ${f(metric(r, "novelty")?.value)} | ${f(metric(r, "fragmented")?.value)} | ${f(charged[k])} | ${f(kl?.value)} (${f(kl?.floor)}) |`,
     );
   }
   // The issue's acceptance, per rcgdm entry (its rows share the label before "[a="): inside the central 80% of the
