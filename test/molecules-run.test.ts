@@ -184,9 +184,9 @@ describe("rewardiff run on molecules", () => {
     const config = bad([{ kind: "none" }, { kind: "dps" }]);
     const dps = await expectUntouched(dir, () => cli("run", config, "--out", out, "--quiet"));
     expectOneLineError(dps, 'method[1].kind: "dps" cannot run on molecules', "no gradient");
-    const rcgdmConfig = bad({ kind: "rcgdm" });
-    const rcgdm = await expectUntouched(dir, () => cli("run", rcgdmConfig, "--out", out, "--quiet"));
-    expectOneLineError(rcgdm, 'method.kind: "rcgdm" cannot run on molecules', "property-conditioned molecule model");
+    const cfgConfig = bad({ kind: "cfg" });
+    const cfgRefused = await expectUntouched(dir, () => cli("run", cfgConfig, "--out", out, "--quiet"));
+    expectOneLineError(cfgRefused, 'method.kind: "cfg" cannot run on molecules', "property-conditioned molecule model");
     const ddpoConfig = bad({ kind: "ddpo" });
     const ddpo = await expectUntouched(dir, () => cli("run", ddpoConfig, "--out", out, "--quiet"));
     expectOneLineError(ddpo, '"ddpo" cannot run on molecules', "fine-tuning");

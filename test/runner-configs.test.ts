@@ -1,6 +1,7 @@
 /**
  * Every shipped config (configs/*.json) parses with the method modules' schemas and passes the checks
- * `rewardiff run` makes before any work (task reward, unique row labels); and duplicate row labels are
+ * `rewardiff run` makes before any work (task reward, unique row labels; a molecule run's: its model file,
+ * unique labels and file names); and duplicate row labels are
  * refused before any work with one line naming method[i].label.
  */
 import { mkdtempSync, readdirSync, rmSync, existsSync } from "node:fs";
@@ -10,6 +11,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parseConfig, readConfig } from "../src/runners/config.js";
 import { checkMethodsAvailable, runExperiment } from "../src/runners/experiment.js";
 import { methodLabels } from "../src/runners/labels.js";
+import { readMoleculeConfig } from "../src/runners/molecule-run-config.js";
+import { checkMoleculeInputs } from "../src/runners/molecule-run.js";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -19,6 +22,12 @@ const CONFIGS = readdirSync("configs").filter((f) => f.endsWith(".json")).sort()
 describe("shipped configs", () => {
   it("there are configs to check", () => expect(CONFIGS.length).toBeGreaterThan(0));
   it.each(CONFIGS)("configs/%s parses and passes the pre-run checks", (file) => {
+    // A molecule run's config (task.kind qm9 or smiles) has its own schema and checks.
+    const molecules = readMoleculeConfig(join("configs", file));
+    if (molecules) {
+      expect(() => checkMoleculeInputs(molecules, "configs", file)).not.toThrow();
+      return;
+    }
     const cfg = readConfig(join("configs", file));
     expect(() => checkMethodsAvailable(cfg, file)).not.toThrow();
     const labels = methodLabels(cfg);

@@ -1,7 +1,8 @@
 /**
  * `rewardiff run CONFIG` for a molecule config (task.kind "qm9" or "smiles"; docs/molecules.md "Runs"): checks
  * the config and the output folder before any work, runs src/runners/molecule-run.ts and prints one line per
- * method (reward over all and valid samples, reward evaluations, validity, uniqueness, novelty, KL score).
+ * method row (reward over all and valid samples, for rows at a target the valid samples' mean |y − a|, reward
+ * evaluations, validity, uniqueness, novelty, KL score).
  */
 import { resolve } from "node:path";
 import { formatNumber } from "../report/format.js";
@@ -26,6 +27,12 @@ export function moleculeRunTable(report: Report): string {
   const first = rows[0];
   const data = (report.molecules as { floorSample?: { rewardMean?: number } } | undefined)?.floorSample?.rewardMean;
   if (first) lines.push(["floor (data)", n(data), n(data), "—", val(first, "validity", "floor"), val(first, "uniqueness", "floor"), val(first, "novelty", "floor"), val(first, "fragmented", "floor"), val(first, "klScore", "floor")]);
+  // Rows at a target (rcgdm): the valid samples' mean |y − a| beside the rest.
+  const error = (r: ResultRow) => (r as { targetError?: { mae: number } | null }).targetError;
+  if (rows.some((r) => error(r) !== undefined)) {
+    head.splice(3, 0, "|y − a| (valid)");
+    lines.forEach((l, k) => l.splice(3, 0, k < rows.length ? n(error(rows[k]!)?.mae) : "—"));
+  }
   const widths = head.map((h, j) => Math.max(h.length, ...lines.map((l) => l[j]!.length)));
   return [head, ...lines].map((l) => l.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join("  ")).join("\n");
 }

@@ -15,7 +15,7 @@ import { disposeTree, upload } from "../backend/ownership.js";
 import type { HostMatrix } from "../data/matrix.js";
 import { networkTime } from "../diffusion/model.js";
 import { makeSchedule, type ScheduleConfig } from "../diffusion/schedule.js";
-import type { StepTime } from "../diffusion/types.js";
+import type { NoiseHook, StepTime } from "../diffusion/types.js";
 import { optimizerFromConfig, plainFitOptimizer } from "../optim/config.js";
 import { runSteps } from "../optim/loop.js";
 import { disposeTrainStepState, makeTrainStep } from "../optim/train-step.js";
@@ -73,6 +73,8 @@ export interface TrainNoisyPredictorOptions {
   onProgress?: (step: number, total: number, loss: number) => void;
   /** Read the losses back every this many steps (default 1). */
   logEvery?: number;
+  /** The model's noise space (src/diffusion/noise-space.ts; e.g. graphs: symmetric edge noise), so x_t is noised as the sampler's. */
+  noise?: NoiseHook;
 }
 
 /** The network output [n, outputs] at DDPM-scale times t [n]. Consumes p, x, t. */
@@ -189,7 +191,7 @@ export async function trainNoisyPredictor(o: TrainNoisyPredictorOptions): Promis
   const head = o.head;
   // x_t = √ᾱ x_0 + √(1−ᾱ) ε with ε from the step's key; the batch is [x_0, y (or one-hot), ᾱ, t].
   const loss = (q: NoisyPredictorParams, [x0, y, ab, tNet]: JArray[], [k]: JArray[]) => {
-    const eps = random.normal(k!, x0!.shape);
+    const eps = o.noise ? o.noise(random.normal(k!, x0!.shape)) : random.normal(k!, x0!.shape);
     const a = ab!.reshape([-1, 1]);
     const xt = x0!.mul(np.sqrt(a.ref)).add(eps.mul(np.sqrt(np.subtract(1, a))));
     const out = applyNoisyPredictor(spec, q, xt, tNet!);

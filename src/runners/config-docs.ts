@@ -33,6 +33,7 @@ function values(f: JsonField): string {
   if (f.type === "array") return `list of ${f.items ? values(f.items).replace(/^number$/, "numbers") : "values"}`;
   if (f.type === "string") return "text";
   if (f.type === "boolean") return "true \\| false";
+  if (f.type === "object") return "object";
   if (f.type !== "number" && f.type !== "integer") return "any";
   const what = f.type === "integer" ? "whole number" : "number";
   const lo = f.minimum !== undefined ? { v: f.minimum, open: false } : f.exclusiveMinimum !== undefined ? { v: f.exclusiveMinimum, open: true } : undefined;

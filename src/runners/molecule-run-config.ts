@@ -14,10 +14,12 @@ import {
 } from "./config-schemas.js";
 import { MethodSchema, checkRequirements } from "./config.js";
 import type { AddIssue } from "./methods/context.js";
+import type { RcgdmMethodConfig } from "./methods/rcgdm.js";
 import { methodModule } from "./methods/registry.js";
+import { refineMoleculeRcgdm } from "./molecule-rcgdm.js";
 
-/** The method kinds a molecule run runs: sampling as is, and the two derivative-free selections of a black-box reward. */
-export const MOLECULE_METHOD_KINDS: readonly string[] = ["none", "best-of-n", "svdd"];
+/** The method kinds a molecule run runs: sampling as is, the two derivative-free selections of a black-box reward, and rcgdm (src/runners/molecule-rcgdm.ts). */
+export const MOLECULE_METHOD_KINDS: readonly string[] = ["none", "best-of-n", "svdd", "rcgdm"];
 
 const GRADIENT = "it steers by a gradient of the reward, but a molecule's reward is an RDKit oracle on the argmax-decoded graph (black-box, piecewise constant: no gradient)";
 const CONDITIONAL = "it needs a property-conditioned molecule model, which molecule runs do not train yet";
@@ -26,7 +28,6 @@ const TILT = 'it belongs to the classifier-tilt benchmark (task.kind "classifier
 
 /** Why each other registered kind is refused on molecules (one clause; the error names the method). */
 export const MOLECULE_METHOD_REFUSALS: Readonly<Record<string, string>> = {
-  rcgdm: CONDITIONAL,
   cfg: CONDITIONAL,
   "classifier-guidance": `${GRADIENT}; it would need a noisy predictor trained on graph rows`,
   dps: GRADIENT,
@@ -73,7 +74,8 @@ export const MoleculeRunConfigSchema = strict({
     // The stochastic sampler a method needs (the task kinds are this run's own: checked above).
     const sampling = { sampler: cfg.sampling?.sampler ?? "ddpm", eta: cfg.sampling?.eta ?? 1 } as RunConfig["sampling"];
     checkRequirements(mod.kind, { taskReward: mod.requires.taskReward, ...(mod.requires.stochasticSampler ? { stochasticSampler: mod.requires.stochasticSampler } : {}) }, { sampling }, at, add);
-    mod.refine?.(m, {}, at, add);
+    if (m.kind === "rcgdm") refineMoleculeRcgdm(m as RcgdmMethodConfig, at, add);
+    else mod.refine?.(m, {}, at, add);
   });
 });
 

@@ -34,10 +34,12 @@ import { disposeTrainState, initTrainState, trainSteps, type TrainConfig } from 
 import { methodsOf, type RunConfig } from "./config-schemas.js";
 import { checkUniqueLabels, methodLabels } from "./labels.js";
 import { newRunState, type BaseModel, type ExperimentHooks, type MethodContext, type MethodOutput } from "./methods/context.js";
+import type { RcgdmMethodConfig } from "./methods/rcgdm.js";
 import { methodModule } from "./methods/registry.js";
 import { moleculeModelFromConfig } from "./model-config.js";
 import { qm9TrainData, smilesTrainData, type MoleculeTrainData } from "./molecule-data.js";
 import { moleculeEvaluationData, type MoleculeEvaluationData } from "./molecule-evaluation.js";
+import { runMoleculeRcgdm } from "./molecule-rcgdm.js";
 import { MOLECULE_ANCHORS, moleculeTiles } from "./molecule-report.js";
 import type { MoleculeRunConfig } from "./molecule-run-config.js";
 import { SHIPPED_MODELS, decodeMoleculeRows, formatMoleculeSamplesCsv, moleculeVocabulary, resolveModelPath, type MoleculeSample } from "./molecule-sampling.js";
@@ -65,9 +67,16 @@ interface MoleculeBase {
   dispose(): void;
 }
 
-/** File name of a method's samples in a molecule run's folder (as `rewardiff run`'s: src/runners/experiment.ts). */
+/** File name of a sample set in a molecule run's folder (as `rewardiff run`'s: src/runners/experiment.ts); `count` sets in the run. */
 function samplesFile(label: string, count: number): string {
   return count === 1 ? "samples.csv" : `samples-${fileLabel(label)}.csv`;
+}
+
+/** The error of the valid samples' property to a row's target: mean |y − a| and mean y − a. */
+function targetError(valid: ArrayLike<number>, target: number): { mae: number; bias: number } | null {
+  if (valid.length === 0) return null;
+  const v = Array.from(valid);
+  return { mae: v.reduce((a, y) => a + Math.abs(y - target), 0) / v.length, bias: v.reduce((a, y) => a + y - target, 0) / v.length };
 }
 
 /**
@@ -107,6 +116,7 @@ function metricValues(m: MoleculeMetrics): Record<(typeof MOLECULE_ROW_METRICS)[
 export function checkMoleculeInputs(cfg: MoleculeRunConfig, baseDir: string, where: string): string | undefined {
   checkUniqueLabels(cfg, where);
   const labels = methodLabels(cfg);
+  // rcgdm writes one file per target (samples-<label>-a=<target>.csv, checked when they are written).
   checkDistinctFileNames(labels, (l) => samplesFile(l, labels.length), where);
   if (cfg.task.kind === "smiles") {
     const data = resolve(baseDir, cfg.task.path);
@@ -121,7 +131,14 @@ export function checkMoleculeInputs(cfg: MoleculeRunConfig, baseDir: string, whe
 }
 
 /** Loads the pretrained model, or trains one on the task's molecules (saved by the caller). */
-async function moleculeBase(cfg: MoleculeRunConfig, baseDir: string, where: string, hooks: ExperimentHooks, key: ReturnType<typeof keyFromSeed>): Promise<MoleculeBase> {
+async function moleculeBase(
+  cfg: MoleculeRunConfig,
+  baseDir: string,
+  where: string,
+  hooks: ExperimentHooks,
+  key: ReturnType<typeof keyFromSeed>,
+  taskData: () => Promise<MoleculeTrainData>,
+): Promise<MoleculeBase> {
   const m = cfg.model;
   if (m.pretrained !== undefined) {
     key.dispose();
@@ -136,8 +153,7 @@ async function moleculeBase(cfg: MoleculeRunConfig, baseDir: string, where: stri
       throw err;
     }
   }
-  const task = cfg.task;
-  const data: MoleculeTrainData = task.kind === "qm9" ? await qm9TrainData() : await smilesTrainData(resolve(baseDir, task.path), task.maxAtoms);
+  const data = await taskData();
   const { pretrained: _none, train: t, ...arch } = m;
   const model = moleculeModelFromConfig({ ...arch, train: t }, data.layout);
   const train: TrainConfig = { ...t };
@@ -167,7 +183,11 @@ export async function runMoleculeExperiment(
   // Inputs before any work: the task's molecules (a smiles task's file is the metrics' reference) and the model.
   const taskSet = cfg.task.kind === "smiles" ? smilesSet(rdkit, resolve(baseDir, cfg.task.path), where) : undefined;
   const [kTrain, ...kMethods] = splitKey(keyFromSeed(cfg.seed), 1 + methods.length);
-  const base = await moleculeBase(cfg, baseDir, where, hooks, kTrain!);
+  // The task's molecules as graph rows, encoded once (a trained base model and rcgdm's labels use them).
+  let encoded: Promise<MoleculeTrainData> | undefined;
+  const task = cfg.task;
+  const taskData = () => (encoded ??= task.kind === "qm9" ? qm9TrainData() : smilesTrainData(resolve(baseDir, task.path), task.maxAtoms));
+  const base = await moleculeBase(cfg, baseDir, where, hooks, kTrain!, taskData);
   const state = newRunState();
   try {
     const property = cfg.reward.property;
@@ -213,6 +233,7 @@ export async function runMoleculeExperiment(
     const views: MoleculeRunMethodView[] = [];
     const samples: MoleculeRunResult["samples"] = [];
     const timings: Record<string, number> = {};
+    const sections: Record<string, unknown> = {};
     for (const [i, method] of methods.entries()) {
       const label = labels[i]!;
       const t0 = performance.now();
@@ -221,6 +242,14 @@ export async function runMoleculeExperiment(
         hooks.onStage?.(`${label}: sampling ${n} molecules (${sampler.sampler}, ${sampler.steps} steps)`);
         const x = await generate(base.model, base.weights, sampler, n, kMethods[i]!, { onStep: (d, t) => hooks.onSample?.(d, t, label) });
         out = { rows: [{ method: "none", label, target: null, alpha: null, samples: n, cost: { rewardEvals: 0, gradEvals: 0, valueEvals: 0, modelEvals: n * sampler.steps, seconds: (performance.now() - t0) / 1000, trainSeconds: 0 } }], samples: [{ label, matrix: x }], plots: [] };
+      } else if (method.kind === "rcgdm") {
+        const data = await taskData();
+        if (data.train.cols !== dim) throw new Error(`${where}: ${label}: the task's molecules are graphs of ${data.train.cols} values but the model's are ${dim} (another vocabulary or maxAtoms)`);
+        const r = await runMoleculeRcgdm({
+          method: method as RcgdmMethodConfig, label, key: kMethods[i]!, rdkit, property, data, model: base.model, weights: base.weights, sampler, samples: n, seed: cfg.seed, hooks,
+        });
+        sections[label] = r.section;
+        out = { rows: r.rows, samples: r.samples, plots: [] };
       } else {
         const ctx: MethodContext = {
           cfg: runCfg, method, index: i, label, state, data, model: base.model, train: base.trained?.base.train ?? ({} as TrainConfig), sampler, key: kMethods[i]!,
@@ -229,34 +258,38 @@ export async function runMoleculeExperiment(
         out = await methodModule(method.kind).run(ctx);
       }
       timings[`${label}Seconds`] = (performance.now() - t0) / 1000;
-      const row = out.rows[0]!;
-      const x = out.samples[0]!.matrix;
-      const molecules = decodeMoleculeRows(rdkit, x, base.vocab);
-      const smiles = molecules.map((s) => s.smiles);
-      const r = propertyOfSmiles(rdkit, smiles, property, { invalidReward: invalid });
-      const valid = r.filter((_, k) => molecules[k]!.valid);
-      const g = metricValues(moleculeMetrics(rdkit, smiles, prepared));
-      const cost = row.cost as Record<string, number> | undefined;
-      const { swToTilted: _a, mmd2ToTilted: _b, ...kept } = row;
-      const molRow: ResultRow = {
-        ...kept,
-        method: method.kind,
-        label,
-        samples: molecules.length,
-        reward: summary(r),
-        rewardValid: valid.length > 0 ? summary(valid) : null,
-        rewardName: property,
-        invalidReward: invalid,
-        rewardData: summary(dataReward),
-        ...Object.fromEntries(MOLECULE_ROW_METRICS.map((k) => [k, { value: g[k], floor: floor[k] }])),
-        cost: { rewardEvals: cost?.rewardEvals ?? 0, gradEvals: cost?.gradEvals ?? 0, valueEvals: cost?.valueEvals ?? 0, modelEvals: cost?.modelEvals ?? 0, seconds: cost?.seconds ?? 0, trainSeconds: cost?.trainSeconds ?? 0 },
-      };
-      rows.push(molRow);
-      samples.push({ label, molecules });
-      const file = samplesFile(label, methods.length);
-      const lines = molecules.map((_, k) => k + 2);
-      const tiles = moleculeTiles(rdkit, { path: file, smiles: smiles.map((s) => s ?? ""), lines, graphSmiles: molecules.map((s) => s.graphSmiles) }, cfg.evaluation.gridMolecules);
-      views.push({ label, file, tiles });
+      // One row per sample set (rcgdm: one per target), each measured alike.
+      for (const [k, set] of out.samples.entries()) {
+        const row = out.rows[k]!;
+        const rowLabel = out.samples.length === 1 ? label : (row.label ?? set.label);
+        const molecules = decodeMoleculeRows(rdkit, set.matrix, base.vocab);
+        const smiles = molecules.map((s) => s.smiles);
+        const r = propertyOfSmiles(rdkit, smiles, property, { invalidReward: invalid });
+        const valid = r.filter((_, j) => molecules[j]!.valid);
+        const g = metricValues(moleculeMetrics(rdkit, smiles, prepared));
+        const cost = row.cost as Record<string, number> | undefined;
+        const { swToTilted: _a, mmd2ToTilted: _b, ...kept } = row;
+        const molRow: ResultRow = {
+          ...kept,
+          method: method.kind,
+          label: rowLabel,
+          samples: molecules.length,
+          reward: summary(r),
+          rewardValid: valid.length > 0 ? summary(valid) : null,
+          ...(typeof row.target === "number" ? { targetError: targetError(valid, row.target) } : {}),
+          rewardName: property,
+          invalidReward: invalid,
+          rewardData: summary(dataReward),
+          ...Object.fromEntries(MOLECULE_ROW_METRICS.map((m) => [m, { value: g[m], floor: floor[m] }])),
+          cost: { rewardEvals: cost?.rewardEvals ?? 0, gradEvals: cost?.gradEvals ?? 0, valueEvals: cost?.valueEvals ?? 0, modelEvals: cost?.modelEvals ?? 0, seconds: cost?.seconds ?? 0, trainSeconds: cost?.trainSeconds ?? 0 },
+        };
+        rows.push(molRow);
+        samples.push({ label: rowLabel, molecules });
+        const file = samplesFile(out.samples.length === 1 ? label : set.label, methods.length === 1 && out.samples.length === 1 ? 1 : 2);
+        const lines = molecules.map((_, j) => j + 2);
+        const tiles = moleculeTiles(rdkit, { path: file, smiles: smiles.map((s) => s ?? ""), lines, graphSmiles: molecules.map((s) => s.graphSmiles) }, cfg.evaluation.gridMolecules);
+        views.push({ label: rowLabel, file, tiles });
+      }
     }
 
     const report: Report = {
@@ -272,6 +305,7 @@ export async function runMoleculeExperiment(
         anchors: MOLECULE_ANCHORS.map((a) => ({ name: a.name, values: { ...a.values } })),
         grids: views.map((v) => ({ label: v.label, samples: v.file, grid: v.tiles.map((t) => ({ line: t.line, smiles: t.smiles, valid: t.valid })) })),
       },
+      ...sections,
       ...(base.trained ? { training: { loss: base.trained.base.state.losses } } : {}),
       files: [
         ...views.map((v, k) => ({ path: v.file, kind: "samples" as const, label: v.label, rows: [k] })),

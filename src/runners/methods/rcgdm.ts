@@ -41,12 +41,47 @@ import { disposeTrainState } from "../../training/trainer.js";
 import { saveModel } from "../../io/checkpoints/model-files.js";
 import { modelFileName, rewardModelFileName } from "../../io/outputs.js";
 import * as z from "zod";
-import { int, nonNegative, strict } from "../config-schemas.js";
+import { int, nonNegative, positive, strict } from "../config-schemas.js";
 import { defineMethod, type MethodContext, type MethodOutput } from "./context.js";
 import { labelField } from "./schema-parts.js";
 
 /** config.reward kinds that can pseudo-label (fit f̂ on the labeled rows, or the oracle f*). */
 const PSEUDO_LABEL_REWARDS = ["ridge", "mlp", "ensemble", "oracle"];
+
+/**
+ * The molecule-run settings of "rcgdm" (src/runners/molecule-rcgdm.ts; docs/molecules.md "RCGDM on a property"): `labeled`
+ * molecules of the task drawn with the run's seed and labelled by the oracle, `heldOut` further ones labelled
+ * only to measure f̂ (MAE, R²), `unlabeled` pseudo-labelled ones (default: every other molecule of the task), the
+ * ridge penalty of f̂ on the atom-environment counts (src/rewards/graph-features.ts), the targets when
+ * `targets` is not given (the labels' quantiles, and `beyond` below their minimum and above their maximum; 0:
+ * none), the fine-tuning of the pretrained model with the condition added, and (variant "target-guidance") the
+ * noisy regressor on graph rows whose gradient steers the unconditional model.
+ */
+export const RcgdmMoleculesSchema = strict({
+  labeled: int(4).default(2000),
+  heldOut: int(0).default(1000),
+  unlabeled: int(1).optional().describe("default: every molecule of the task that is not labeled"),
+  l2: nonNegative().default(1e-4),
+  targetQuantiles: z.array(z.number().min(0).max(1)).default([0.1, 0.3, 0.5, 0.7, 0.9]),
+  beyond: nonNegative().default(1),
+  train: strict({
+    steps: int(1).default(1000),
+    batchSize: int(1).default(128),
+    learningRate: positive().default(3e-4),
+    warmupSteps: int(0).default(50),
+    weightDecay: nonNegative().default(1e-4),
+    ema: nonNegative().lt(1).default(0.99),
+  }).prefault({}),
+  predictor: strict({
+    hidden: int(4).multipleOf(4).default(256),
+    layers: int(1).default(3),
+    steps: int(1).default(3000),
+    batchSize: int(1).default(256),
+    learningRate: positive().default(1e-3),
+  }).prefault({}),
+});
+
+export type RcgdmMoleculesConfig = z.output<typeof RcgdmMoleculesSchema>;
 
 const rcgdmSchema = strict({
   kind: z.literal("rcgdm"),
@@ -55,11 +90,12 @@ const rcgdmSchema = strict({
   network: z.enum(["mlp", "low-rank"]).default("mlp"),
   rank: int(1).optional().describe("default: task.latentDim (linear-subspace)"),
   conditionEmbedding: int(1).default(32),
-  pseudoLabelNoise: nonNegative().optional().describe("default: task.pseudoLabelNoise"),
+  pseudoLabelNoise: nonNegative().optional().describe("default: task.pseudoLabelNoise (molecule runs: 0.1)"),
   targets: z.array(z.number()).min(1).optional().describe("default: sampling.targets"),
   label: labelField(),
   /** "conditional" (the method of the paper) or "target-guidance" (its image code's sampling-time variant). */
   variant: z.enum(["conditional", "target-guidance"]).default("conditional"),
+  molecules: RcgdmMoleculesSchema.optional().describe("molecule runs only (docs/molecules.md \"RCGDM on a property\"); its defaults apply there"),
 });
 
 /** The validated "rcgdm" method config. */
@@ -94,6 +130,7 @@ export const rcgdmMethod = defineMethod({
   requires: { taskReward: false },
   defaultLabel: (m) => (m.variant === "target-guidance" ? "target-guidance" : m.network === "low-rank" ? "rcgdm-low-rank" : "rcgdm"),
   refine: (m, cfg, at, add) => {
+    if (m.molecules !== undefined) add([...at, "molecules"], 'only for molecule runs (task.kind "qm9" or "smiles")', m.molecules);
     if (m.targets === undefined && cfg.sampling?.targets === undefined) {
       add(["sampling", "targets"], 'missing: method "rcgdm" samples at target rewards; give sampling.targets (or method.targets), e.g. [0.5, 1, 2, 4]');
     }

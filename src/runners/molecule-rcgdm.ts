@@ -1,0 +1,337 @@
+/**
+ * Method "rcgdm" in a molecule run (2307.07055; docs/molecules.md "RCGDM on a property"): reward-directed
+ * conditional generation of molecules at a target value of an RDKit property.
+ *  1. Reward learning: `labeled` molecules of the task (a seeded draw) get the oracle's property y; f̂ is ridge
+ *     regression on atom-environment counts of their graph rows (src/rewards/graph-features.ts), with 20% of
+ *     them held out, and measured again on `heldOut` further molecules labelled only for that (MAE, R²).
+ *  2. Pseudo-labels ŷ = f̂(x) + ν ξ on the unlabeled molecules (every other one of the task, or `unlabeled`
+ *     of them), standardised: the network sees (ŷ − μ)/σ.
+ *  3. The conditional model: the pretrained graph transformer with a value condition added, its new `cond`
+ *     inputs zero (src/nn/denoisers/graph-condition.ts: equal to the pretrained model at step 0), fine-tuned
+ *     with the model's own loss (cross-entropy of x̂_0) and condition dropout p_uncond = `dropout`.
+ *  4. Per target a: n samples conditioned on (a − μ)/σ (w = `scale` = 1: x̂_0 straight from the network, as
+ *     the unconditional molecule sampler; w ≠ 1: classifier-free guidance, ε̃ = ε(∅) + w (ε(a) − ε(∅))). The
+ *     molecule run decodes them and measures the oracle property, its error to the target and the metrics.
+ * Variant "target-guidance" (the issue's comparison row; the paper's image code): steps 1–2, then instead of
+ * 3–4 a noisy regressor f_φ(x_t, t) ≈ ŷ trained on the pseudo-labelled graph rows noised in the model's noise
+ * space (src/guidance/noisy-predictor.ts), and the unconditional pretrained model sampled with
+ *   ε̃ = ε̂ + √(1−ᾱ_t) · s · ∇_{x_t} ½ (a − f_φ(x_t, t))²,   s = `scale`   (src/guidance/terms.ts).
+ */
+import { np, tree, type JArray } from "../backend/jax.js";
+import { toHost, upload } from "../backend/ownership.js";
+import { keyToWords, split2, splitKey, type Key } from "../backend/keys.js";
+import type { RDKit } from "../chem/rdkit.js";
+import { propertyOfSmiles, type MoleculeProperty } from "../chem/oracles.js";
+import { hostMatrix, takeRows, type HostMatrix } from "../data/matrix.js";
+import { permutation } from "../data/permutation.js";
+import { generateWithEps } from "../diffusion/generate.js";
+import { modelEps, modelOutput, type ModelConfig } from "../diffusion/model.js";
+import { noiseHookOf } from "../diffusion/noise-space.js";
+import { samplerPlan, type SamplerConfig } from "../diffusion/sample.js";
+import { makeSchedule } from "../diffusion/schedule.js";
+import { trainNoisyPredictor } from "../guidance/noisy-predictor.js";
+import { guidedSample } from "../guidance/sampler.js";
+import { targetGuidanceTerm } from "../guidance/terms.js";
+import { mean, std } from "../eval/stats.js";
+import type { DenoiserParams } from "../nn/denoiser.js";
+import { addValueCondition, valueConditionProblem } from "../nn/denoisers/graph-condition.js";
+import type { GraphTransformerParams, GraphTransformerSpec } from "../nn/denoisers/graph-transformer.js";
+import type { ResultRow } from "../report/types.js";
+import { fitQuality, fitReward, predictReward, pseudoLabel } from "../rewards/fit.js";
+import { graphFeatureMap } from "../rewards/graph-features.js";
+import { cfgEps } from "../training/rcgdm.js";
+import { defaultTrainConfig, denoiserStep, disposeTrainState, trainSteps, type TrainConfig, type TrainState } from "../training/trainer.js";
+import type { ExperimentHooks } from "./methods/context.js";
+import { RcgdmMoleculesSchema, type RcgdmMethodConfig, type RcgdmMoleculesConfig } from "./methods/rcgdm.js";
+import type { MoleculeTrainData } from "./molecule-data.js";
+
+/** ν when neither the method nor the task gives one. */
+export const MOLECULE_PSEUDO_LABEL_NOISE = 0.1;
+
+export interface MoleculeRcgdmInput {
+  method: RcgdmMethodConfig;
+  label: string;
+  /** Consumed. */
+  key: Key;
+  rdkit: RDKit;
+  property: MoleculeProperty;
+  /** The task's molecules (graph rows and SMILES), from which labeled and unlabeled ones are drawn. */
+  data: MoleculeTrainData;
+  /** The pretrained (unconditional graph-transformer) model and its weights (borrowed). */
+  model: ModelConfig;
+  weights: DenoiserParams;
+  sampler: SamplerConfig;
+  /** Samples per target. */
+  samples: number;
+  seed: number;
+  hooks: ExperimentHooks;
+}
+
+export interface MoleculeRcgdmOutput {
+  /** One row per target (method "rcgdm", `target`, `targetQuantile`), in the order of the targets. */
+  rows: ResultRow[];
+  samples: { label: string; matrix: HostMatrix }[];
+  section: Record<string, unknown>;
+}
+
+/** The targets: the method's, else the labels' quantiles and `beyond` outside their range. */
+export function moleculeTargets(m: RcgdmMethodConfig, labels: ArrayLike<number>): { target: number; quantile: number | null }[] {
+  if (m.targets) return m.targets.map((t) => ({ target: t, quantile: null }));
+  const o = RcgdmMoleculesSchema.parse(m.molecules ?? {});
+  const sorted = Float64Array.from(labels).sort();
+  const at = (q: number) => {
+    const p = q * (sorted.length - 1);
+    const lo = Math.floor(p);
+    const hi = Math.min(lo + 1, sorted.length - 1);
+    return sorted[lo]! + (p - lo) * (sorted[hi]! - sorted[lo]!);
+  };
+  const round = (v: number) => Math.round(v * 100) / 100;
+  const out: { target: number; quantile: number | null }[] = o.targetQuantiles.map((q) => ({ target: round(at(q)), quantile: q }));
+  if (o.beyond > 0) {
+    out.unshift({ target: round(sorted[0]! - o.beyond), quantile: null });
+    out.push({ target: round(sorted[sorted.length - 1]! + o.beyond), quantile: null });
+  }
+  return out;
+}
+
+function conditionFor(value: number, keep: number) {
+  return (n: number) => ({ kind: "value" as const, value: np.array(new Float32Array(n).fill(value), { shape: [n, 1] }), keep: np.array(new Float32Array(n).fill(keep)) });
+}
+
+/** Runs steps 1–4 (see the module doc). Consumes `key`. */
+export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeRcgdmOutput> {
+  const m = o.method;
+  const tag = o.label;
+  const mo = RcgdmMoleculesSchema.parse(m.molecules ?? {});
+  const [kFit, kPseudo, kCond, kTrain, kSample] = splitKey(o.key, 5);
+  const spec = o.model.network as GraphTransformerSpec;
+  if (spec.kind !== "graph-transformer") {
+    for (const k of [kFit, kPseudo, kCond, kTrain, kSample]) k!.dispose();
+    throw new Error(`${tag}: the molecule model is a "${spec.kind}" network; rcgdm adds its condition to a graph transformer`);
+  }
+  const problem = m.variant === "conditional" ? valueConditionProblem(spec, { dim: 1, embedding: m.conditionEmbedding }) : undefined;
+  if (problem !== undefined) {
+    for (const k of [kFit, kPseudo, kCond, kTrain, kSample]) k!.dispose();
+    throw new Error(`${tag}: conditionEmbedding: ${problem}`);
+  }
+  const data = o.data;
+  const N = data.train.rows;
+  if (mo.labeled + mo.heldOut >= N) {
+    for (const k of [kFit, kPseudo, kCond, kTrain, kSample]) k!.dispose();
+    throw new Error(`${tag}: method.molecules.labeled (${mo.labeled}) + heldOut (${mo.heldOut}) leave no unlabeled molecule of the task's ${N}`);
+  }
+
+  // 1. Labeled molecules (the oracle's property), f̂ on their atom-environment counts.
+  const t0 = performance.now();
+  const order = permutation(N, o.seed + 7919);
+  const labeledIdx = order.subarray(0, mo.labeled);
+  const heldIdx = order.subarray(mo.labeled, mo.labeled + mo.heldOut);
+  const restIdx = order.subarray(mo.labeled);
+  const unlabeledIdx = mo.unlabeled !== undefined && mo.unlabeled < restIdx.length ? restIdx.subarray(0, mo.unlabeled) : restIdx;
+  const oracle = (idx: ArrayLike<number>) => Float32Array.from(propertyOfSmiles(o.rdkit, Array.from(idx, (i) => data.smiles[i]!), o.property));
+  const labeledRows = takeRows(data.train, labeledIdx);
+  const y = oracle(labeledIdx);
+  o.hooks.onStage?.(`${tag}: fitting f̂ (ridge on atom-environment counts) on ${mo.labeled} molecules labelled with ${o.property}`);
+  const features = graphFeatureMap(labeledRows, { atoms: data.vocabulary.atoms, bonds: data.vocabulary.bonds, maxAtoms: data.vocabulary.maxAtoms });
+  const { model: f, report: fit } = await fitReward(features.featurize(labeledRows), y, { kind: "ridge", l2: mo.l2 }, kFit!, { holdout: 0.2, where: `${tag}: labeled molecules` });
+  let heldOut: Record<string, number | null> | null = null;
+  if (mo.heldOut > 0) {
+    const yh = oracle(heldIdx);
+    const ph = (await predictReward(f, features.featurize(takeRows(data.train, heldIdx)))).mean;
+    const q = fitQuality(ph, yh);
+    heldOut = { n: q.n, mae: mean(Array.from(ph, (p, i) => Math.abs(p - yh[i]!))), rmse: q.rmse, r2: q.r2 };
+  }
+  const fitSeconds = (performance.now() - t0) / 1000;
+
+  // 2. Pseudo-labels on the unlabeled molecules, standardised for the network.
+  const nu = m.pseudoLabelNoise ?? MOLECULE_PSEUDO_LABEL_NOISE;
+  const xu = takeRows(data.train, unlabeledIdx);
+  o.hooks.onStage?.(`${tag}: pseudo-labelling ${xu.rows} molecules (ν = ${nu})`);
+  const yHat = await pseudoLabel(f, features.featurize(xu), nu, kPseudo!);
+  const mu = mean(yHat);
+  const sigma = std(yHat) || 1;
+  const targets = moleculeTargets(m, y);
+  const common = {
+    property: o.property,
+    data: data.name,
+    labeled: mo.labeled,
+    unlabeled: xu.rows,
+    rewardModel: { kind: "ridge", l2: mo.l2, features: features.names.length, fit, heldOut, labels: { mean: mean(y), std: std(y), min: Math.min(...y), max: Math.max(...y) } },
+    pseudoLabelNoise: nu,
+    pseudoLabels: { mean: mu, std: sigma },
+    scale: m.scale,
+    targets,
+  };
+  if (m.variant === "target-guidance") {
+    kCond!.dispose();
+    const heldRows = mo.heldOut > 0 ? { x: takeRows(data.train, heldIdx), y: oracle(heldIdx) } : undefined;
+    return targetGuidanceRows(o, mo, { xu, yHat, targets, common, fitSeconds, heldRows }, kTrain!, kSample!);
+  }
+  const cond = hostMatrix(xu.rows, 1, Float32Array.from(yHat, (v) => (v - mu) / sigma));
+
+  // 3. The pretrained model with the condition added, fine-tuned on (x, ŷ).
+  const added = addValueCondition(spec, o.weights as GraphTransformerParams, { dim: 1, embedding: m.conditionEmbedding }, kCond!);
+  const model: ModelConfig = { ...o.model, network: added.spec };
+  const train: TrainConfig = { ...defaultTrainConfig, lrSchedule: "warmup-cosine", gradClip: 1, ...mo.train };
+  const [kState, kData] = split2(kTrain!);
+  const dataSeed = keyToWords(kData)[0];
+  kData.dispose();
+  let state: TrainState & { losses: { step: number; loss: number }[] } = {
+    // A copy: the pretrained weights stay untouched for the run's other methods (as RWR and DDPO do).
+    ...(denoiserStep(model, train, true, false, m.dropout).init(tree.map((a: JArray) => a.mul(1), added.params) as DenoiserParams, kState, dataSeed) as TrainState),
+    losses: [],
+  };
+  o.hooks.onStage?.(`${tag}: fine-tuning the conditional model on ${xu.rows} pseudo-labelled molecules for ${train.steps} steps`);
+  const t1 = performance.now();
+  try {
+    state = await trainSteps(model, train, state, { x: xu, cond: { values: cond, dropout: m.dropout } }, {
+      logEvery: 10,
+      onProgress: (p) => o.hooks.onTrain?.(p, `${tag} conditional model`),
+    });
+  } catch (err) {
+    disposeTrainState(state);
+    throw err;
+  }
+  const trainSeconds = (performance.now() - t1) / 1000;
+
+  // 4. Samples at each target.
+  try {
+    const keys = splitKey(kSample!, targets.length);
+    const rows: ResultRow[] = [];
+    const samples: MoleculeRcgdmOutput["samples"] = [];
+    for (const [i, { target, quantile }] of targets.entries()) {
+      const t2 = performance.now();
+      const z = (target - mu) / sigma;
+      o.hooks.onStage?.(`${tag}: sampling ${o.samples} molecules at ${o.property} = ${target} (w = ${m.scale})`);
+      const onStep = (d: number, t: number) => o.hooks.onSample?.(d, t, `${tag} a=${target}`);
+      const eps = m.scale === 1 ? modelOutput(model, state.ema, conditionFor(z, 1)) : cfgEps(model, state.ema, [z], m.scale);
+      const x = await generateWithEps(eps, model, o.sampler, o.samples, keys[i]!, { onStep });
+      const cfgCalls = m.scale === 1 || m.scale === 0 ? 1 : 2;
+      rows.push({
+        method: "rcgdm",
+        label: `${tag}[a=${target}]`,
+        target,
+        targetQuantile: quantile,
+        alpha: null,
+        samples: x.rows,
+        scale: m.scale,
+        cost: { rewardEvals: 0, gradEvals: 0, valueEvals: 0, modelEvals: cfgCalls * x.rows * o.sampler.steps, seconds: (performance.now() - t2) / 1000, trainSeconds: i === 0 ? trainSeconds : 0 },
+      });
+      samples.push({ label: `${tag}-a=${target}`, matrix: x });
+    }
+    const every = Math.max(1, Math.floor(state.losses.length / 200));
+    const section: Record<string, unknown> = {
+      ...common,
+      variant: "conditional",
+      dropout: m.dropout,
+      conditionEmbedding: m.conditionEmbedding,
+      train,
+      training: { loss: state.losses.filter((_, k) => k % every === 0), finalLoss: state.losses.at(-1)?.loss ?? null },
+      timings: { rewardFitSeconds: fitSeconds, trainSeconds, trainStepMs: (trainSeconds * 1000) / train.steps },
+    };
+    return { rows, samples, section };
+  } finally {
+    disposeTrainState(state);
+  }
+}
+
+/** The checks of an "rcgdm" entry in a molecule run's config (instead of the vector task's; `at` = the method's path). */
+export function refineMoleculeRcgdm(m: RcgdmMethodConfig, at: (string | number)[], add: (path: (string | number)[], message: string, input?: unknown) => void): void {
+  if (m.network !== "mlp" || m.rank !== undefined) {
+    add([...at, m.rank !== undefined ? "rank" : "network"], "not used on molecules: the condition is added to the molecule model's graph transformer (drop network and rank)", m.rank ?? m.network);
+  }
+}
+
+/**
+ * The comparison row (variant "target-guidance"): a noisy regressor on the pseudo-labelled graph rows and the
+ * unconditional pretrained model steered toward each target by its gradient at x_t. Consumes both keys.
+ */
+async function targetGuidanceRows(
+  o: MoleculeRcgdmInput,
+  mo: RcgdmMoleculesConfig,
+  d: {
+    xu: HostMatrix;
+    yHat: Float32Array;
+    targets: { target: number; quantile: number | null }[];
+    common: Record<string, unknown>;
+    fitSeconds: number;
+    heldRows?: { x: HostMatrix; y: Float32Array };
+  },
+  kTrain: Key,
+  kSample: Key,
+): Promise<MoleculeRcgdmOutput> {
+  const m = o.method;
+  const tag = o.label;
+  const noise = noiseHookOf(o.model.noise);
+  const p = mo.predictor;
+  o.hooks.onStage?.(`${tag}: training a noisy regressor on ${d.xu.rows} pseudo-labelled graph rows for ${p.steps} steps`);
+  const pred = await trainNoisyPredictor({
+    head: "regression",
+    x: d.xu,
+    y: d.yHat,
+    schedule: o.model.schedule,
+    key: kTrain,
+    hidden: p.hidden,
+    layers: p.layers,
+    steps: p.steps,
+    batchSize: p.batchSize,
+    learningRate: p.learningRate,
+    logEvery: 10,
+    ...(noise ? { noise } : {}),
+    onProgress: (step, total, loss) => o.hooks.onTrain?.({ step, total, loss, lr: 0 }, `${tag} noisy regressor`),
+  });
+  try {
+    // The regressor at clean x on the held-out molecules, against the oracle (how good a reward it is at t = 0).
+    let clean: Record<string, number | null> | null = null;
+    if (d.heldRows) {
+      const v = await toHost(pred.predict(upload(d.heldRows.x.data, d.heldRows.x.rows, d.heldRows.x.cols), { index: -1, alphaBar: 1 }));
+      const q = fitQuality(v, d.heldRows.y);
+      clean = { n: q.n, mae: mean(Array.from(v, (x, i) => Math.abs(x - d.heldRows!.y[i]!))), rmse: q.rmse, r2: q.r2 };
+    }
+    const eps = modelEps(o.model, o.weights);
+    const plan = samplerPlan(makeSchedule(o.model.schedule), o.sampler);
+    const samplerName = o.sampler.sampler === "ddim" ? `the ddim sampler with eta = ${o.sampler.eta}` : "the ddpm sampler";
+    const keys = splitKey(kSample, d.targets.length);
+    const rows: ResultRow[] = [];
+    const samples: MoleculeRcgdmOutput["samples"] = [];
+    for (const [i, { target, quantile }] of d.targets.entries()) {
+      const term = targetGuidanceTerm({ predictor: pred }, target, { name: tag, scale: m.scale, where: "xt" });
+      o.hooks.onStage?.(`${tag}: sampling ${o.samples} molecules toward ${o.property} = ${target} (s = ${m.scale})`);
+      const { x: dev, cost } = await guidedSample({
+        eps,
+        plan,
+        terms: [term],
+        n: o.samples,
+        dim: o.model.network.dataDim,
+        key: keys[i]!,
+        samplerName,
+        ...(noise ? { noise } : {}),
+        onStep: (done, total) => o.hooks.onSample?.(done, total, `${tag} a=${target}`),
+      });
+      const x = hostMatrix(o.samples, o.model.network.dataDim, await toHost(dev));
+      if (x.data.some((v) => !Number.isFinite(v))) throw new Error(`${tag}: the guided chain diverged at target ${target} (non-finite samples); lower the method's scale (now ${m.scale})`);
+      rows.push({
+        method: "rcgdm",
+        variant: "target-guidance",
+        label: `${tag}[a=${target}]`,
+        target,
+        targetQuantile: quantile,
+        alpha: null,
+        samples: x.rows,
+        scale: m.scale,
+        cost: { rewardEvals: 0, gradEvals: cost.gradEvals, valueEvals: cost.valueEvals, modelEvals: cost.modelEvals, seconds: cost.seconds, trainSeconds: i === 0 ? pred.trainSeconds : 0 },
+      });
+      samples.push({ label: `${tag}-a=${target}`, matrix: x });
+    }
+    const every = Math.max(1, Math.floor(pred.losses.length / 200));
+    const section: Record<string, unknown> = {
+      ...d.common,
+      variant: "target-guidance",
+      predictor: { ...p, clean, training: { loss: pred.losses.filter((_, k) => k % every === 0), finalLoss: pred.losses.at(-1)?.loss ?? null } },
+      timings: { rewardFitSeconds: d.fitSeconds, predictorSeconds: pred.trainSeconds },
+    };
+    return { rows, samples, section };
+  } finally {
+    pred.dispose();
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * RCGDM on molecules (docs/molecules.md "RCGDM on a property"):
+ *  - the condition added to the shipped pretrained graph transformer (zero-initialised new `cond` inputs) gives
+ *    the pretrained model's outputs for any condition value and for the null condition, and stops doing so once
+ *    those inputs are non-zero (so the comparison can fail);
+ *  - the default targets are the labels' quantiles and the two values beyond their range (recomputed here);
+ *  - a tiny molecule run (the shipped model, a small SMILES file, a few fine-tuning steps and samples) writes one
+ *    row per target whose property numbers are recomputed here by RDKit from the decoded samples in its CSVs.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "csv-parse/sync";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { np, tree } from "../src/backend/jax.js";
+import { ensureBackend } from "../src/backend/init.js";
+import { keyFromSeed } from "../src/backend/keys.js";
+import { toHost } from "../src/backend/ownership.js";
+import { propertyOfSmiles } from "../src/chem/oracles.js";
+import { loadRDKit, type RDKit } from "../src/chem/rdkit.js";
+import { modelOutput, type ModelConfig } from "../src/diffusion/model.js";
+import { loadModel } from "../src/io/checkpoints/model-files.js";
+import { disposeLoadedModel } from "../src/io/checkpoints/model.js";
+import { addValueCondition } from "../src/nn/denoisers/graph-condition.js";
+import type { GraphTransformerParams, GraphTransformerSpec } from "../src/nn/denoisers/graph-transformer.js";
+import { graphEnvironments } from "../src/rewards/graph-features.js";
+import { encodeSmiles, graphToRow, QM9_VOCABULARY } from "../src/chem/graph.js";
+import type { RcgdmMethodConfig } from "../src/runners/methods/rcgdm.js";
+import { moleculeTargets } from "../src/runners/molecule-rcgdm.js";
+import { parseMoleculeConfig } from "../src/runners/molecule-run-config.js";
+import { parseConfig } from "../src/runners/config.js";
+import { runMoleculeExperiment } from "../src/runners/molecule-run.js";
+import { moleculeRunTable } from "../src/cli/molecule-run-command.js";
+import { resolveModelPath } from "../src/runners/molecule-sampling.js";
+import { removeTempDirs, tempDir } from "./fixtures/cli/harness.js";
+
+afterAll(removeTempDirs);
+
+let rdkit: RDKit;
+beforeAll(async () => {
+  await ensureBackend();
+  rdkit = await loadRDKit();
+});
+
+/** QM9-like molecules of C, N, O, F with single, double and triple bonds, up to 9 heavy atoms (the shipped model's vocabulary). */
+const MOLECULES = [
+  "CCO", "CC(=O)O", "CCN", "CC#N", "OCCO", "CCCC", "C1CCC1", "CC(C)O", "NCC(=O)O", "C1CCOC1", "CCOC", "CC(N)=O", "OC1CC1", "C=CC=O",
+  "CNC=O", "CCCO", "CCF", "FC(F)F", "CC(F)CO", "CCCCCCCCC", "OCC(O)CO", "CC#CC", "c1ccccc1", "c1ccncc1", "Cc1ccco1", "CC(C)(C)C",
+  "CCCCCC", "CCCCO", "NC(=O)N", "CC(=O)C", "CCOCC", "CN(C)C", "C#CCO", "OC(=O)CO", "CCC(C)CC", "CCCCCN", "CC1CCCC1", "OC1CCCC1",
+  "CCCCCCC", "CC(O)C(O)C", "N#CC#N", "FCC(F)F",
+];
+
+describe("adding a value condition to the pretrained graph transformer", () => {
+  it("equals the pretrained model at step 0 for any condition and for ∅; differs once the new inputs are non-zero", async () => {
+    const loaded = loadModel(resolveModelPath("qm9"));
+    try {
+      const model = loaded.meta.model;
+      const spec = model.network as GraphTransformerSpec;
+      const added = addValueCondition(spec, loaded.ema as GraphTransformerParams, { dim: 1, embedding: 32 }, keyFromSeed(3));
+      expect(added.spec.timeEmbedding).toBe(spec.timeEmbedding);
+      expect(added.params.cond.w.shape).toEqual([spec.timeEmbedding + 32, spec.hidden]);
+      expect((spec.timeEmbedding + 32) % 4).toBe(0);
+      const cmodel: ModelConfig = { ...model, network: added.spec };
+      const n = 6;
+      const D = spec.dataDim;
+      const xt = Float32Array.from({ length: n * D }, (_, i) => Math.sin(i * 12.9898) * 1.3);
+      const run = async (m: ModelConfig, p: unknown, cond?: { value: number; keep: number }, index = 400) => {
+        const f = modelOutput(m, p as never, cond ? (k) => ({ kind: "value", value: np.array(new Float32Array(k).fill(cond.value), { shape: [k, 1] }), keep: np.array(new Float32Array(k).fill(cond.keep)) }) : undefined);
+        return toHost(f.apply(np.array(xt, { shape: [n, D] }), { index, alphaBar: 0.5 }));
+      };
+      for (const index of [20, 400, 900]) {
+        const ref = await run(model, loaded.ema, undefined, index);
+        for (const cond of [{ value: -3.5, keep: 1 }, { value: 0.7, keep: 1 }, { value: 12, keep: 1 }, { value: 2, keep: 0 }]) {
+          const out = await run(cmodel, added.params, cond, index);
+          let diff = 0;
+          for (let i = 0; i < out.length; i++) diff = Math.max(diff, Math.abs(out[i]! - ref[i]!));
+          expect(diff, `t index ${index}, condition ${JSON.stringify(cond)}`).toBeLessThanOrEqual(1e-6);
+        }
+      }
+      // The same network with the new rows of W_c switched on: the condition now changes the output.
+      const w = added.params.cond.w;
+      const on = { ...added.params, cond: { w: w.ref.add(np.concatenate([np.zeros([spec.timeEmbedding, spec.hidden]), np.ones([32, spec.hidden]).mul(0.05)], 0)), b: added.params.cond.b.ref } };
+      const a = await run(cmodel, on, { value: -3.5, keep: 1 });
+      const b = await run(cmodel, on, { value: 3.5, keep: 1 });
+      expect(Math.max(...a.map((v, i) => Math.abs(v - b[i]!)))).toBeGreaterThan(1e-3);
+      tree.dispose([on.cond.w, on.cond.b]);
+      tree.dispose(added.params);
+    } finally {
+      disposeLoadedModel(loaded);
+    }
+  }, 60_000);
+
+  it("refuses a condition embedding that would take the cond layer off the SIMD path, and a model that has a condition", () => {
+    const loaded = loadModel(resolveModelPath("qm9"));
+    try {
+      const spec = loaded.meta.model.network as GraphTransformerSpec;
+      expect(() => addValueCondition(spec, loaded.ema as GraphTransformerParams, { dim: 1, embedding: 30 }, keyFromSeed(1))).toThrow(/32 \+ condition embedding 30 = 62 is no multiple of 4.*use a condition embedding of 32/);
+      expect(() => addValueCondition({ ...spec, condition: { kind: "value", dim: 1, embedding: 32 } }, loaded.ema as GraphTransformerParams, { dim: 1, embedding: 32 }, keyFromSeed(1))).toThrow(/already takes a value condition/);
+    } finally {
+      disposeLoadedModel(loaded);
+    }
+  });
+});
+
+describe("rcgdm's molecule pieces", () => {
+  it("reads atom environments of a graph row as RDKit does: hydrogens per atom sum to RDKit's count", () => {
+    for (const s of ["CC(=O)O", "C1CCOC1", "CC#N", "c1ccncc1", "FC(F)F", "C[NH3+]"]) {
+      const enc = encodeSmiles(rdkit, s, QM9_VOCABULARY);
+      expect(enc.ok, s).toBe(true);
+      if (!enc.ok) continue;
+      const env = graphEnvironments(graphToRow(enc.graph), QM9_VOCABULARY);
+      const mol = rdkit.get_mol(s)!;
+      const desc = JSON.parse(mol.get_descriptors()) as { NumHeavyAtoms: number; NumAtoms: number };
+      mol.delete();
+      expect(env.atoms.length, s).toBe(desc.NumHeavyAtoms);
+      // RDKit's NumAtoms counts the implicit hydrogens too.
+      expect(env.atoms.reduce((a, x) => a + x.hydrogens, 0), s).toBe(desc.NumAtoms - desc.NumHeavyAtoms);
+    }
+  });
+
+  it("takes the default targets at the labels' quantiles and `beyond` outside their range", () => {
+    const labels = Float32Array.from({ length: 11 }, (_, i) => 10 - i); // 0..10 in reverse
+    const m = { molecules: { targetQuantiles: [0.1, 0.5, 0.95], beyond: 2 } } as unknown as RcgdmMethodConfig;
+    expect(moleculeTargets(m, labels)).toEqual([
+      { target: -2, quantile: null },
+      { target: 1, quantile: 0.1 },
+      { target: 5, quantile: 0.5 },
+      { target: 9.5, quantile: 0.95 },
+      { target: 12, quantile: null },
+    ]);
+    expect(moleculeTargets({ targets: [1, 2] } as unknown as RcgdmMethodConfig, labels)).toEqual([{ target: 1, quantile: null }, { target: 2, quantile: null }]);
+  });
+});
+
+interface Row {
+  method: string;
+  label: string;
+  target: number;
+  samples: number;
+  rewardValid: { mean: number } | null;
+  targetError: { mae: number; bias: number } | null;
+  validity: { value: number };
+  cost: { modelEvals: number; gradEvals: number };
+}
+
+describe("rcgdm in a molecule run", () => {
+  it("fine-tunes the shipped model on pseudo-labels and reports, per target, RDKit's logP of the decoded samples", async () => {
+    const dir = tempDir("mol-rcgdm");
+    writeFileSync(join(dir, "mols.csv"), ["smiles", ...MOLECULES].join("\n") + "\n");
+    const targets = [-1, 0.5, 2];
+    const n = 12;
+    const steps = 10;
+    const cfg = parseMoleculeConfig(
+      {
+        task: { kind: "smiles", path: "mols.csv", maxAtoms: 9 },
+        model: { pretrained: "qm9" },
+        reward: { kind: "property", property: "logp" },
+        method: [
+          { kind: "rcgdm", targets, molecules: { labeled: 16, heldOut: 8, train: { steps: 4, batchSize: 8, warmupSteps: 1 } } },
+          { kind: "rcgdm", variant: "target-guidance", scale: 2, targets, molecules: { labeled: 16, heldOut: 8, predictor: { hidden: 16, layers: 1, steps: 20, batchSize: 16 } } },
+        ],
+        sampling: { steps, samples: n },
+        evaluation: { referenceSize: 8, gridMolecules: 4 },
+      },
+      "test",
+    );
+    const out = join(dir, "out");
+    const result = await runMoleculeExperiment(cfg, out, { baseDir: dir });
+    const rows = result.report.results as unknown as Row[];
+    expect(rows.map((r) => r.target)).toEqual([...targets, ...targets]);
+    expect(rows.map((r) => r.label)).toEqual([...targets.map((a) => `rcgdm[a=${a}]`), ...targets.map((a) => `target-guidance[a=${a}]`)]);
+    const section = result.report.rcgdm as { rewardModel: { heldOut: { n: number; mae: number } }; labeled: number; unlabeled: number };
+    expect(section.labeled).toBe(16);
+    expect(section.unlabeled).toBe(MOLECULES.length - 16);
+    expect(section.rewardModel.heldOut.n).toBe(8);
+    const table = moleculeRunTable(result.report);
+    expect(table).toContain("|y − a| (valid)");
+    expect(table).toContain("rcgdm[a=0.5]");
+    const guided = result.report["target-guidance"] as { variant: string; predictor: { clean: { n: number } } };
+    expect(guided.variant).toBe("target-guidance");
+    expect(guided.predictor.clean.n).toBe(8);
+    for (const row of rows) {
+      expect(row.method).toBe("rcgdm");
+      const tg = row.label.startsWith("target-guidance");
+      expect(row.cost.modelEvals).toBe(n * steps);
+      // Target guidance takes one gradient of the noisy regressor per sample and step; the conditional model none.
+      expect(row.cost.gradEvals).toBe(tg ? n * steps : 0);
+      const file = join(out, `samples-${tg ? "target-guidance" : "rcgdm"}-a=${row.target}.csv`);
+      const records = parse(readFileSync(file, "utf8"), { columns: true, skip_empty_lines: true }) as { smiles: string }[];
+      expect(records).toHaveLength(n);
+      const valid = records.map((r) => r.smiles).filter((s) => s !== "");
+      expect(row.validity.value).toBe(valid.length / n);
+      const logp = propertyOfSmiles(rdkit, valid, "logp");
+      if (valid.length === 0) {
+        expect(row.rewardValid).toBeNull();
+        continue;
+      }
+      const mean = logp.reduce((a, v) => a + v, 0) / logp.length;
+      expect(row.rewardValid!.mean).toBeCloseTo(mean, 10);
+      expect(row.targetError!.mae).toBeCloseTo(logp.reduce((a, v) => a + Math.abs(v - row.target), 0) / logp.length, 10);
+      expect(row.targetError!.bias).toBeCloseTo(mean - row.target, 10);
+    }
+  }, 120_000);
+
+  it("refuses a network or rank for rcgdm on molecules, and the molecules keys elsewhere", () => {
+    const base = { task: { kind: "qm9" }, model: { pretrained: "qm9" }, reward: { kind: "property", property: "logp" } };
+    expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", network: "low-rank" } }, "c.json")).toThrow(/^c\.json: method\.network: not used on molecules/);
+    expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", molecules: { labeled: 2 } } }, "c.json")).toThrow(/^c\.json: method\.molecules\.labeled/);
+    expect(() => parseConfig({ task: { kind: "linear-subspace" }, method: { kind: "rcgdm", molecules: {} }, sampling: { targets: [1] } }, "c.json")).toThrow(/^c\.json: method\.molecules: only for molecule runs/);
+  });
+});
