@@ -2,8 +2,9 @@
  * A molecule run (`rewardiff run` with `task.kind` "qm9" or "smiles"; docs/molecules.md "Runs"): a pretrained
  * molecule model is loaded (or one is trained on the task's molecules), every method of the config samples
  * graph rows (the registered method modules: "best-of-n", "svdd", and the fine-tuning methods "rwr", "rgdm",
- * "ddpo", which tune a copy of the model; "none" samples the model as is), each row is decoded without valence correction, and each method's row reports the oracle reward (mean over all samples,
- * invalid ones at the reward's `invalidReward`, and over the valid ones), its cost in reward evaluations, and
+ * "ddpo", which tune a copy of the model; "none" samples the model as is), each row is decoded without valence
+ * correction, and each method's row reports the oracle reward (mean over all samples, invalid ones at the
+ * reward's `invalidReward`, and over the valid ones), its cost in reward evaluations, and
  * validity, uniqueness, novelty, fragmented and KL score beside their data-vs-data floors
  * (src/runners/molecule-evaluation.ts). Writes report.json, report.html (a molecule grid per method), one
  * samples CSV per method, each tuned model (`model-<label>.safetensors`) and, when trained here, the model.
