@@ -1,7 +1,7 @@
 /**
  * `npm run experiments -- molecules-qed [--config FILE] [--out DIR] [--quick]`: issue 13 §2. Runs
  * configs/molecules-qed.json (QED of QM9 molecules from the shipped model: none, best-of-N, SVDD, RWR, RGDM at
- * two τ and DPOK, every row at the same number of reward evaluations) and writes its tables into
+ * two τ, every row at the same number of reward evaluations; DDPO does not fit the wasm heap, docs/molecules.md) and writes its tables into
  * docs/results/molecules.md, section "RGDM and baselines on QED" (other sections of the file are kept).
  * `--quick` halves the samples and every budget (rwr samplesPerRound, rgdm steps, ddpo iterations; best-of-N's
  * and SVDD's budgets scale with the samples), so the rows stay at equal reward evaluations.
