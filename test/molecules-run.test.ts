@@ -187,9 +187,9 @@ describe("rewardiff run on molecules", () => {
     const cfgConfig = bad({ kind: "cfg" });
     const cfgRefused = await expectUntouched(dir, () => cli("run", cfgConfig, "--out", out, "--quiet"));
     expectOneLineError(cfgRefused, 'method.kind: "cfg" cannot run on molecules', "property-conditioned molecule model");
-    const ddpoConfig = bad({ kind: "ddpo" });
-    const ddpo = await expectUntouched(dir, () => cli("run", ddpoConfig, "--out", out, "--quiet"));
-    expectOneLineError(ddpo, '"ddpo" cannot run on molecules', "fine-tuning");
+    const gradientConfig = bad({ kind: "rgdm", variant: "gradient" });
+    const gradient = await expectUntouched(dir, () => cli("run", gradientConfig, "--out", out, "--quiet"));
+    expectOneLineError(gradient, 'method.variant: "gradient" cannot run on molecules', "no gradient");
     const learnedConfig = bad({ kind: "svdd", value: "learned" });
     const learned = await expectUntouched(dir, () => cli("run", learnedConfig, "--out", out, "--quiet"));
     expectOneLineError(learned, 'method.value: "learned" cannot run on molecules');

@@ -29,6 +29,7 @@ import { permutation } from "../data/permutation.js";
 import { modelEps, type ModelConfig } from "../diffusion/model.js";
 import { sample, type GuidanceHook, type StepInfo } from "../diffusion/sample.js";
 import { makeSchedule } from "../diffusion/schedule.js";
+import { noiseHookOf } from "../diffusion/noise-space.js";
 import { coefficientVector, coefficientRow, pathKl, requireStochastic, stepFromOutput, stepKl, stepLogProb, type EventReduce, type StepCoefficients } from "../diffusion/step.js";
 import type { EpsFn, NoiseHook } from "../diffusion/types.js";
 import type { Params } from "../nn/params.js";
@@ -348,12 +349,15 @@ export async function trainDdpo(o: {
   const trainer = ppoStep(o.model, cfg);
   let state = trainer.init(tree.map((a: JArray) => a.mul(1), tree.ref(o.pretrained)) as DenoiserParams);
   const reference = modelEps(o.model, o.pretrained);
+  // The sampler's noise space (e.g. symmetric edges of graph rows): rollouts draw their steps in it.
+  const hook = noiseHookOf(o.model.noise);
+  const noise = hook ? { noise: hook } : {};
   const history: DdpoRound[] = [];
   const keys = splitKey(o.key, cfg.iterations);
   try {
     for (let it = 0; it < cfg.iterations; it++) {
       const [kRoll, kPerm] = splitKey(keys[it]!, 2);
-      const tr = await rollout({ policy: modelEps(o.model, state.params), reference, plan: o.plan, n: cfg.batch, dim: D, key: kRoll!, where, reduce: cfg.logProbReduce });
+      const tr = await rollout({ policy: modelEps(o.model, state.params), reference, plan: o.plan, n: cfg.batch, dim: D, key: kRoll!, where, reduce: cfg.logProbReduce, ...noise });
       const r = rewardValues(await o.reward(tr.x0), cfg.batch);
       const S = tr.steps.length;
       const B = cfg.batch;

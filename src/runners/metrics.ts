@@ -12,13 +12,15 @@ export const EVAL_PAIRS = 4;
  * Sliced-Wasserstein distance and MMD² between `samples` and fresh data, each beside its data-vs-data
  * floor (the same metric between two independent data draws of the same size), averaged over
  * {@link EVAL_PAIRS} independent pairs: one pair's floor varies by ±30% from draw to draw at n = 4000,
- * too much to compare a model against. `ratio` = mean value / mean floor.
+ * too much to compare a model against. `ratio` = mean value / mean floor. No fields when the run has no
+ * fresh data rows (`evalPairs` gives none: a molecule run, measured by the chemistry metrics instead).
  */
 export async function sampleDistances(
   ctx: { cfg: { seed: number }; evalPairs(n: number): Promise<[HostMatrix, HostMatrix][]> },
   samples: HostMatrix,
 ): Promise<Record<string, MetricValue>> {
   const pairs = await ctx.evalPairs(samples.rows);
+  if (pairs.length === 0) return {};
   let swV = 0, swF = 0, mmdV = 0, mmdF = 0;
   const bandwidth = medianHeuristic(pairs[0]![0]);
   for (const [a, b] of pairs) {

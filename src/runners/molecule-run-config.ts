@@ -18,12 +18,15 @@ import type { RcgdmMethodConfig } from "./methods/rcgdm.js";
 import { methodModule } from "./methods/registry.js";
 import { refineMoleculeRcgdm } from "./molecule-rcgdm.js";
 
-/** The method kinds a molecule run runs: sampling as is, the two derivative-free selections of a black-box reward, and rcgdm (src/runners/molecule-rcgdm.ts). */
-export const MOLECULE_METHOD_KINDS: readonly string[] = ["none", "best-of-n", "svdd", "rcgdm"];
+/**
+ * The method kinds a molecule run runs: sampling as is, the two derivative-free selections of a black-box
+ * reward, rcgdm (src/runners/molecule-rcgdm.ts), and the fine-tuning methods that only call the reward (RWR,
+ * RGDM's candidates, DDPO/DPOK).
+ */
+export const MOLECULE_METHOD_KINDS: readonly string[] = ["none", "best-of-n", "svdd", "rcgdm", "rwr", "rgdm", "ddpo"];
 
 const GRADIENT = "it steers by a gradient of the reward, but a molecule's reward is an RDKit oracle on the argmax-decoded graph (black-box, piecewise constant: no gradient)";
 const CONDITIONAL = "it needs a property-conditioned molecule model, which molecule runs do not train yet";
-const FINETUNE = "fine-tuning a molecule model is not available in molecule runs yet";
 const TILT = 'it belongs to the classifier-tilt benchmark (task.kind "classifier-tilt")';
 
 /** Why each other registered kind is refused on molecules (one clause; the error names the method). */
@@ -34,9 +37,6 @@ export const MOLECULE_METHOD_REFUSALS: Readonly<Record<string, string>> = {
   "dps-normalised": GRADIENT,
   "target-guidance": `${GRADIENT}; it would need a noisy predictor trained on graph rows`,
   "exact-guidance": 'it needs the closed-form soft value of a "gaussian-mixture" task',
-  rgdm: FINETUNE,
-  rwr: FINETUNE,
-  ddpo: FINETUNE,
   draft: `${GRADIENT} (DRaFT backpropagates the reward through the sampler)`,
   ctrl: TILT,
   "cfg-triples": TILT,
@@ -69,6 +69,12 @@ export const MoleculeRunConfigSchema = strict({
     const value = (m as { value?: string }).value;
     if (m.kind === "svdd" && value !== undefined && value !== "reward-x0") {
       add([...at, "value"], `"${value}" cannot run on molecules: ${value === "exact" ? 'it needs a "gaussian-mixture" task' : "a noisy value predictor on graph rows is not trained yet"}; use "reward-x0" (the oracle at x̂₀)`, value);
+    }
+    if (m.kind === "rgdm") {
+      const r = m as { variant?: string; init?: string; sampleNoise?: string };
+      if (r.variant === "gradient") add([...at, "variant"], `"gradient" cannot run on molecules: ${GRADIENT}; use "candidates"`, r.variant);
+      if (r.init === "scratch") add([...at, "init"], `"scratch" cannot run on molecules: a molecule run fine-tunes its model (init "pretrained")`, r.init);
+      if (r.sampleNoise === "payoff") add([...at, "sampleNoise"], `"payoff" is not available on molecules (one row per method); use "gaussian"`, r.sampleNoise);
     }
     const mod = methodModule(m.kind);
     // The stochastic sampler a method needs (the task kinds are this run's own: checked above).

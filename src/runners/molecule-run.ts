@@ -1,12 +1,18 @@
 /**
  * A molecule run (`rewardiff run` with `task.kind` "qm9" or "smiles"; docs/molecules.md "Runs"): a pretrained
  * molecule model is loaded (or one is trained on the task's molecules), every method of the config samples
- * graph rows (the registered method modules: "best-of-n", "svdd"; "none" samples the model as is), each row is
- * decoded without valence correction, and each method's row reports the oracle reward (mean over all samples,
- * invalid ones at the reward's `invalidReward`, and over the valid ones), its cost in reward evaluations, and
+ * graph rows (the registered method modules: "best-of-n", "svdd", and the fine-tuning methods "rwr", "rgdm",
+ * "ddpo", which tune a copy of the model; "none" samples the model as is), each row is decoded without valence
+ * correction, and each method's row reports the oracle reward (mean over all samples, invalid ones at the
+ * reward's `invalidReward`, and over the valid ones), its cost in reward evaluations, and
  * validity, uniqueness, novelty, fragmented and KL score beside their data-vs-data floors
  * (src/runners/molecule-evaluation.ts). Writes report.json, report.html (a molecule grid per method), one
- * samples CSV per method and, when trained here, the model.
+ * samples CSV per method, each tuned model (`model-<label>.safetensors`) and, when trained here, the model.
+ *
+ * Fine-tuning: `ctx.base()` is the pretrained model as a training state (built once per run, disposed with
+ * it): a copy of its EMA weights, a fresh optimizer state and the sidecar's train config; `ctx.data.train` is
+ * the task's molecules as graph rows, encoded only before the first method that reads them (rgdm), QM9 as a
+ * seeded sample sized to that method's steps × batch; `ctx.data.snap` gives one-hot targets (./molecule-snap.ts).
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -30,14 +36,17 @@ import type { DenoiserParams } from "../nn/denoiser.js";
 import { renderMoleculeRunHtml, type MoleculeRunMethodView } from "../report/molecule-run-html.js";
 import type { Report, ResultRow } from "../report/types.js";
 import { writeReport } from "../report/write.js";
-import { disposeTrainState, initTrainState, trainSteps, type TrainConfig } from "../training/trainer.js";
+import { defaultTrainConfig, denoiserStep, disposeTrainState, initTrainState, trainSteps, type TrainConfig, type TrainState } from "../training/trainer.js";
+import { tree, type JArray } from "../backend/jax.js";
+import { keyToWords, split2 } from "../backend/keys.js";
 import { methodsOf, type RunConfig } from "./config-schemas.js";
 import { checkUniqueLabels, methodLabels } from "./labels.js";
 import { newRunState, type BaseModel, type ExperimentHooks, type MethodContext, type MethodOutput } from "./methods/context.js";
 import type { RcgdmMethodConfig } from "./methods/rcgdm.js";
 import { methodModule } from "./methods/registry.js";
+import { snapGraphRows } from "./molecule-snap.js";
 import { moleculeModelFromConfig } from "./model-config.js";
-import { qm9TrainData, smilesTrainData, type MoleculeTrainData } from "./molecule-data.js";
+import { moleculeColumns, qm9TrainData, smilesTrainData, type MoleculeTrainData } from "./molecule-data.js";
 import { moleculeEvaluationData, type MoleculeEvaluationData } from "./molecule-evaluation.js";
 import { runMoleculeRcgdm } from "./molecule-rcgdm.js";
 import { MOLECULE_ANCHORS, moleculeTiles } from "./molecule-report.js";
@@ -60,6 +69,8 @@ interface MoleculeBase {
   model: ModelConfig;
   vocab: GraphVocabulary;
   weights: DenoiserParams;
+  /** The model's train config (the sidecar's `train` for a pretrained model): what fine-tuning starts from. */
+  train: TrainConfig;
   /** Set when the model was trained in this run. */
   trained?: { base: BaseModel; info: ModelInfo };
   /** Where the model came from: the pretrained file, or the data it was trained on. */
@@ -147,7 +158,7 @@ async function moleculeBase(
     try {
       const vocab = moleculeVocabulary(loaded.meta, `${where}: model.pretrained ${path}`);
       if (cfg.sampling.steps > loaded.meta.model.schedule.steps) throw new Error(`${where}: sampling.steps: ${cfg.sampling.steps} sampling steps exceed the pretrained model's ${loaded.meta.model.schedule.steps} training timesteps`);
-      return { model: loaded.meta.model, vocab, weights: loaded.ema, source: path, dispose: () => disposeLoadedModel(loaded) };
+      return { model: loaded.meta.model, vocab, weights: loaded.ema, train: loaded.meta.train, source: path, dispose: () => disposeLoadedModel(loaded) };
     } catch (err) {
       disposeLoadedModel(loaded);
       throw err;
@@ -162,8 +173,28 @@ async function moleculeBase(
   const state = await trainSteps(model, train, initTrainState(model, key), { x: data.train }, { onProgress: (p) => hooks.onTrain?.(p, "base") });
   const info: ModelInfo = { model, train, columns: data.columns, data: data.name, dataSha256: await trainingDataSha256(data.train), seed: cfg.seed, molecules: data.vocabulary };
   const base: BaseModel = { model, train, state: Object.assign(state, { losses: state.losses }), trainSeconds: (performance.now() - t0) / 1000 };
-  return { model, vocab: data.vocabulary, weights: state.ema, trained: { base, info }, source: data.name, dispose: () => disposeTrainState(state) };
+  return { model, vocab: data.vocabulary, weights: state.ema, train, trained: { base, info }, source: data.name, dispose: () => disposeTrainState(state) };
 }
+
+/**
+ * A pretrained model as a training state (what `ctx.base()` gives the fine-tuning methods): params and EMA
+ * are copies of `weights` (the loaded EMA, untouched), the optimizer state is fresh, the train config is the
+ * sidecar's. The caller disposes it (the run's state does).
+ */
+export function pretrainedTrainState(model: ModelConfig, train: TrainConfig, weights: DenoiserParams, seed: number): BaseModel {
+  const params = tree.map((a: JArray) => a.mul(1), tree.ref(weights)) as DenoiserParams;
+  const [key, kData] = split2(keyFromSeed((seed ^ 0x9e7a1ed) >>> 0));
+  const dataSeed = keyToWords(kData)[0];
+  kData.dispose();
+  // The optimizer's state does not depend on the schedule (as initTrainState).
+  const state = denoiserStep(model, defaultTrainConfig, false, false, 0).init(params, key, dataSeed) as TrainState;
+  return { model, train, state: Object.assign(state, { losses: [] as { step: number; loss: number }[] }), trainSeconds: 0 };
+}
+
+/** Method kinds that read the task's training rows (`ctx.data.train`) in a molecule run. */
+const READS_TRAINING_ROWS: readonly string[] = ["rgdm"];
+/** Fewest QM9 rows a method that reads them gets (a seeded sample; more when its steps × batch need more). */
+const MIN_TRAINING_ROWS = 4096;
 
 /** Runs a molecule config into `outDir` (report.json, report.html, samples CSVs, the model when trained here). */
 export async function runMoleculeExperiment(
@@ -197,12 +228,15 @@ export async function runMoleculeExperiment(
     const n = cfg.sampling.samples;
     const sampler = { sampler: cfg.sampling.sampler, steps: cfg.sampling.steps, eta: cfg.sampling.eta };
     const empty = hostMatrix(0, dim, new Float32Array(0));
+    const vocab = base.vocab;
     const data: TaskData = {
       name: cfg.task.kind === "qm9" ? "qm9" : `smiles:${cfg.task.path}`,
       dim,
-      columns: [],
-      // No training rows: the methods a molecule run takes sample the model and call the oracle only.
+      columns: moleculeColumns(vocab),
+      // Filled in before the first method that reads training rows (below).
       train: empty,
+      snap: (x) => snapGraphRows(x, vocab),
+      molecules: { atoms: [...vocab.atoms], bonds: [...vocab.bonds], maxAtoms: vocab.maxAtoms },
       transform: IDENTITY_TRANSFORM,
       toData: (x) => x,
       // Molecule rows are measured by the chemistry metrics below, not by distances to fresh data rows.
@@ -211,10 +245,24 @@ export async function runMoleculeExperiment(
     };
     // The method modules read the run's seed, samples and method entry (none reads the task or model config).
     const runCfg = { seed: cfg.seed, task: cfg.task, reward: undefined, model: {}, sampling: { ...sampler, samples: n }, method: cfg.method } as unknown as RunConfig;
-    const noTrainingState = (label: string) => async (): Promise<BaseModel> => {
+    const trainingState = async (): Promise<BaseModel> => {
       if (base.trained) return base.trained.base;
-      throw new Error(`${label}: needs the training state of a base model, but model.pretrained is loaded for sampling only`);
+      return state.memo("molecule-base", () => pretrainedTrainState(base.model, base.train, base.weights, cfg.seed), (b) => disposeTrainState(b.state)).value;
     };
+    // The task's molecules as graph rows, encoded once, before the first method that reads them.
+    const trainingRows = async (): Promise<HostMatrix> =>
+      state.memo("molecule-train-rows", async () => {
+        const need = Math.max(MIN_TRAINING_ROWS, ...methods.filter((m) => READS_TRAINING_ROWS.includes(m.kind)).map((m) => {
+          const r = m as { steps?: number; batchSize?: number };
+          return (r.steps ?? base.train.steps) * (r.batchSize ?? base.train.batchSize);
+        }));
+        const t0 = performance.now();
+        const task = cfg.task;
+        const rows = task.kind === "qm9" ? await qm9TrainData({ rows: need, seed: cfg.seed }) : await smilesTrainData(resolve(baseDir, task.path), task.maxAtoms);
+        hooks.onStage?.(`encoded ${rows.train.rows} training molecules (${rows.name}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+        if (rows.train.cols !== dim) throw new Error(`${where}: the task's molecules encode to rows of ${rows.train.cols} values, the model's rows hold ${dim} (another vocabulary or maxAtoms)`);
+        return rows.train;
+      }).value;
     const noEval = async (): Promise<[HostMatrix, HostMatrix]> => [empty, empty];
 
     // The metrics' data: reference, floor sample (n molecules) and training set, prepared once for every method.
@@ -233,9 +281,11 @@ export async function runMoleculeExperiment(
     const views: MoleculeRunMethodView[] = [];
     const samples: MoleculeRunResult["samples"] = [];
     const timings: Record<string, number> = {};
+    const checkpoints: { name: string; label: string; save: (path: string) => void | Promise<void> }[] = [];
     const sections: Record<string, unknown> = {};
     for (const [i, method] of methods.entries()) {
       const label = labels[i]!;
+      if (READS_TRAINING_ROWS.includes(method.kind)) data.train = await trainingRows();
       const t0 = performance.now();
       let out: MethodOutput;
       if (method.kind === "none") {
@@ -252,10 +302,12 @@ export async function runMoleculeExperiment(
         out = { rows: r.rows, samples: r.samples, plots: [] };
       } else {
         const ctx: MethodContext = {
-          cfg: runCfg, method, index: i, label, state, data, model: base.model, train: base.trained?.base.train ?? ({} as TrainConfig), sampler, key: kMethods[i]!,
-          base: noTrainingState(label), baseWeights: async () => base.weights, evalSets: noEval, evalPairs: async () => [await noEval()], hooks, earlierRows: rows.slice(),
+          cfg: runCfg, method, index: i, label, state, data, model: base.model, train: base.train, sampler, key: kMethods[i]!,
+          base: trainingState, baseWeights: async () => base.weights, evalSets: noEval, evalPairs: async () => [], hooks, earlierRows: rows.slice(), untunedSamples: n,
         };
         out = await methodModule(method.kind).run(ctx);
+        checkpoints.push(...(out.checkpoints ?? []).map((c) => ({ ...c, label })));
+        Object.assign(sections, out.sections ?? {});
       }
       timings[`${label}Seconds`] = (performance.now() - t0) / 1000;
       // One row per sample set (rcgdm: one per target), each measured alike.
@@ -310,7 +362,9 @@ export async function runMoleculeExperiment(
       files: [
         ...views.map((v, k) => ({ path: v.file, kind: "samples" as const, label: v.label, rows: [k] })),
         ...(base.trained ? [{ path: "model.safetensors", kind: "model" as const, label: "base model" }] : []),
+        ...checkpoints.map((c) => ({ path: c.name, kind: "model" as const, label: c.label })),
       ],
+      ...sections,
       timings: { totalSeconds: (performance.now() - started) / 1000, ...(base.trained ? { trainSeconds: base.trained.base.trainSeconds } : {}), ...timings },
     };
     const html = renderMoleculeRunHtml({ title: opts.title ?? "rewardiff run: molecules", report, methods: views });
@@ -324,6 +378,11 @@ export async function runMoleculeExperiment(
     if (base.trained) {
       const path = join(outDir, "model.safetensors");
       await saveModel(path, base.trained.info, base.trained.base.state);
+      files.push(path);
+    }
+    for (const c of checkpoints) {
+      const path = join(outDir, c.name);
+      await c.save(path);
       files.push(path);
     }
     return { report, samples, files };

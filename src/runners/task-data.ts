@@ -47,6 +47,13 @@ export interface TaskData {
    * row (`train` pools all contexts; evalSets draw the context-averaged law) and the offline (x, y) set.
    */
   classifierTilt?: ClassifierTiltData;
+  /**
+   * Categorical rows (molecule graphs): the one-hot row of each row's argmax decoding, the training target a
+   * fine-tuning method regresses toward instead of a sample or candidate (src/runners/molecule-snap.ts).
+   */
+  snap?: (x: HostMatrix) => HostMatrix;
+  /** Molecule graphs: the vocabulary that decodes a row (recorded in a tuned model's sidecar). */
+  molecules?: { atoms: string[]; bonds: number[]; maxAtoms: number };
 }
 
 /** The classifier-tilt task's data beyond `train` (see docs/classifier-tilt.md). */

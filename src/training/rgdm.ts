@@ -13,6 +13,17 @@
  * trains the network on ε_y (or the matching x_0 / v target) with the unweighted ("simple") loss, as DDPM
  * does: a per-t reweighting that leaves the minimiser at every t — E[y | x_t] — unchanged and avoids the
  * infinite weight of 1/σ_1² = 1/β̃_1 = ∞. With δ = 0 and `center: "mean"` it is exactly the DDPM loss.
+ *
+ * Noise spaces. Every normal draw (the noise of x_t, the σ_t z of x̃) and every candidate shift is projected
+ * into the model's noise space (src/diffusion/noise-space.ts; e.g. symmetric, zero-diagonal edges of a graph
+ * row), as the model's own training and sampling do; a projection only shortens δ, so it stays in the ball.
+ *
+ * Categorical models (cross-entropy loss on one-hot blocks, src/nn/categorical.ts; molecules). Their loss
+ * needs a one-hot target, and the point y = x̃ + δ is none. The candidates variant then trains x̂_0(x_t, t)
+ * toward the molecule the oracle rewarded: `snap` (the one-hot row of the argmax decoding) of the rewarded
+ * row of the chosen candidate (x̂_0(x̃ + δ_k) under the reference for `rewardAt: "x0-hat"`, x̃ + δ_k for
+ * "x-tilde"), with the model's cross-entropy. `select: "weighted"` uses the target Σ_k softmax(r/τ)_k
+ * snap_k: the cross-entropy is linear in its target, so this is exactly the expected loss of the draw.
  */
 import { np, tree, type JArray } from "../backend/jax.js";
 import { grad } from "../backend/jax.js";
@@ -23,7 +34,9 @@ import type { ModelConfig } from "../diffusion/model.js";
 import { denoised, targetFor } from "../diffusion/parameterization.js";
 import { makeSchedule } from "../diffusion/schedule.js";
 import { ddpmCoefficients } from "../diffusion/step.js";
-import { applyDenoiser, initDenoiser, type DenoiserParams } from "../nn/denoiser.js";
+import { noiseHookOf } from "../diffusion/noise-space.js";
+import { categoricalCrossEntropy } from "../nn/categorical.js";
+import { applyDenoiser, applyDenoiserLogits, denoiserCategories, initDenoiser, type DenoiserParams } from "../nn/denoiser.js";
 import type { Params } from "../nn/params.js";
 import type { AdamState } from "../optim/adam.js";
 import { optimizerFromConfig, optimizerStaticKey } from "../optim/config.js";
@@ -94,6 +107,11 @@ export interface RgdmTrainOptions {
   where?: string;
   /** Read the losses back every this many steps (default 1; always before a monitor call). */
   logEvery?: number;
+  /**
+   * Rows → their one-hot training targets (a categorical model's rewarded molecules; see the module doc).
+   * Required when the model's loss is cross-entropy.
+   */
+  snap?: (x: HostMatrix) => HostMatrix;
 }
 
 export interface RgdmResult {
@@ -112,6 +130,20 @@ function regressionStep(model: ModelConfig, cfg: TrainConfig): TrainStep<Denoise
     return np.mean(np.square(out.sub(target)));
   };
   return makeTrainStep(loss, optimizerFromConfig(cfg, cfg.steps), { ema: cfg.ema, cacheKey: JSON.stringify(["rgdm", model, optimizerStaticKey(cfg)]) });
+}
+
+/** The jitted cross-entropy step of a categorical model on the batch [x_t, tNet, one-hot (or mixed) targets]. */
+function categoricalStep(model: ModelConfig, cfg: TrainConfig): TrainStep<DenoiserParams, AdamState<DenoiserParams>> {
+  const blocks = denoiserCategories(model.network)!;
+  const weights = model.loss?.kind === "cross-entropy" ? model.loss.blockWeights : [];
+  const loss = (p: DenoiserParams, [xt, tNet, target]: JArray[]) => np.mean(categoricalCrossEntropy(applyDenoiserLogits(model.network, p, xt!, tNet!), target!, blocks, weights));
+  return makeTrainStep(loss, optimizerFromConfig(cfg, cfg.steps), { ema: cfg.ema, cacheKey: JSON.stringify(["rgdm-categorical", model, optimizerStaticKey(cfg)]) });
+}
+
+/** Projects host rows [rows, D] into the noise space of `hook` (a device round trip); the rows unchanged without one. */
+async function projected(hook: ReturnType<typeof noiseHookOf>, z: Float64Array, rows: number, D: number): Promise<Float64Array> {
+  if (!hook) return z;
+  return Float64Array.from(await toHost(hook(upload(Float32Array.from(z), rows, D))));
 }
 
 /** Per training index t (0-based): ᾱ_t, the posterior coefficients of q(x_{t−1} | x_t, x_0) and σ_t = √β̃_t. */
@@ -167,6 +199,11 @@ export async function trainRgdm(o: RgdmTrainOptions): Promise<RgdmResult> {
   const { model, train, data } = o;
   const D = model.network.dataDim;
   if (data.cols !== D) throw new Error(`${where}: the data has ${data.cols} columns but the model's data dimension is ${D}`);
+  const categorical = model.loss?.kind === "cross-entropy";
+  if (categorical && (s.variant !== "candidates" || !o.snap || !denoiserCategories(model.network))) {
+    throw new Error(`${where}: rgdm on a categorical model (cross-entropy loss) needs the "candidates" variant and one-hot targets of its rows (snap)`);
+  }
+  const hook = noiseHookOf(model.noise);
   const tab = posteriorTables(model);
   const [kInit, kSeed] = split2(o.key);
   const seed = keyToWords(kSeed)[0];
@@ -182,7 +219,7 @@ export async function trainRgdm(o: RgdmTrainOptions): Promise<RgdmResult> {
   const [stateKey, kData] = split2(np.array(new Uint32Array([seed >>> 0, 0x52474d]), { dtype: np.uint32 }));
   const dataSeed = keyToWords(kData)[0];
   kData.dispose();
-  const trainer = regressionStep(model, train);
+  const trainer = categorical ? categoricalStep(model, train) : regressionStep(model, train);
   let state = trainer.init(params, stateKey, dataSeed);
   const lrSched = { kind: train.lrSchedule, lr: train.learningRate, total: train.steps, warmup: train.warmupSteps };
   const log = new LossLog(o.logEvery ?? 1, (step, loss) => new Error(`${where}: rgdm training diverged at step ${step} (loss ${loss}); lower the learning rate or ρ`));
@@ -208,23 +245,36 @@ export async function trainRgdm(o: RgdmTrainOptions): Promise<RgdmResult> {
       const center = new Float32Array(B * D);
       const radius = new Float64Array(B);
       const sigma = new Float64Array(B);
+      // The normal draws first (x_t's noise, then x̃'s σ_t z), projected into the model's noise space.
+      let zx: Float64Array = new Float64Array(B * D);
+      let zc: Float64Array = new Float64Array(s.center === "sample" ? B * D : 0);
       for (let i = 0; i < B; i++) {
         const t = Math.min(tab.T - 1, Math.floor(rng.uniform() * tab.T));
         tIdx[i] = t;
-        const a = tab.alphaBar[t]!;
         sigma[i] = tab.sigma[t]!;
         radius[i] = s.rhoScale === "sigma" ? s.rho * sigma[i]! : s.rho;
         for (let j = 0; j < D; j++) {
+          zx[i * D + j] = rng.normal();
+          if (s.center === "sample") zc[i * D + j] = rng.normal();
+        }
+      }
+      zx = await projected(hook, zx, B, D);
+      if (s.center === "sample") zc = await projected(hook, zc, B, D);
+      for (let i = 0; i < B; i++) {
+        const t = tIdx[i]!;
+        const a = tab.alphaBar[t]!;
+        for (let j = 0; j < D; j++) {
           const x0 = data.data[idx[i]! * D + j]!;
-          const v = Math.sqrt(a) * x0 + Math.sqrt(1 - a) * rng.normal();
+          const v = Math.sqrt(a) * x0 + Math.sqrt(1 - a) * zx[i * D + j]!;
           xt[i * D + j] = v;
           const mu = tab.cX0[t]! * x0 + tab.cXt[t]! * v;
-          center[i * D + j] = s.center === "sample" ? mu + sigma[i]! * rng.normal() : mu;
+          center[i * D + j] = s.center === "sample" ? mu + sigma[i]! * zc[i * D + j]! : mu;
         }
       }
       const ref = o.reference ?? state.params;
       const sIdx = Int32Array.from(tIdx, (t) => t - 1);
       let delta: Float64Array;
+      let target: Float32Array | undefined;
       if (s.variant === "gradient") {
         const z = s.rewardAt === "x0-hat" ? denoisedAt(model, ref, sIdx, tab.alphaBar) : (x: JArray) => x;
         const f = (x: JArray) => (o.reward as { fn: (x: JArray) => JArray }).fn(z(x)).sum();
@@ -242,7 +292,7 @@ export async function trainRgdm(o: RgdmTrainOptions): Promise<RgdmResult> {
         if (s.rewardAt === "x0-hat") cost.modelEvals += B * s.ascentSteps;
       } else {
         const K = s.candidates;
-        const cand = ballCandidates(rng, B, K, D, radius);
+        const cand = await projected(hook, ballCandidates(rng, B, K, D, radius), K * B, D);
         const pts = new Float32Array(K * B * D);
         for (let r = 0; r < K * B; r++) for (let j = 0; j < D; j++) pts[r * D + j] = center[(r % B) * D + j]! + cand[r * D + j]!;
         let at = hostMatrix(K * B, D, pts);
@@ -254,12 +304,18 @@ export async function trainRgdm(o: RgdmTrainOptions): Promise<RgdmResult> {
         }
         const r = await evaluateRewardHost(o.reward, at);
         cost.rewardEvals += K * B;
+        const snapped = categorical ? Float64Array.from(o.snap!(at).data) : undefined;
         if (s.select === "weighted") {
           delta = weightedCandidates(cand, r, B, K, D, s.tau);
+          if (snapped) target = Float32Array.from(weightedCandidates(snapped, r, B, K, D, s.tau));
         } else {
           const pick = selectCandidates(rng, r, B, K, s.tau);
           delta = new Float64Array(B * D);
           for (let i = 0; i < B; i++) for (let j = 0; j < D; j++) delta[i * D + j] = cand[(pick[i]! * B + i) * D + j]!;
+          if (snapped) {
+            target = new Float32Array(B * D);
+            for (let i = 0; i < B; i++) target.set(snapped.subarray((pick[i]! * B + i) * D, (pick[i]! * B + i + 1) * D), i * D);
+          }
         }
       }
       // y = x̃ + δ → the ε (and x_0) whose step mean is y: μ(ε) = (c_x0/√ᾱ + c_xt) x_t − c_x0 √(1−ᾱ)/√ᾱ · ε.
@@ -289,7 +345,10 @@ export async function trainRgdm(o: RgdmTrainOptions): Promise<RgdmResult> {
         }
         shiftSum += Math.sqrt(sq);
       }
-      const r = trainer.step(state, [upload(Float32Array.from(xt), B, D), np.array(tNet), upload(ab, B, 1), upload(x0Y, B, D), upload(epsY, B, D)]);
+      const batch = target
+        ? [upload(Float32Array.from(xt), B, D), np.array(tNet), upload(target, B, D)]
+        : [upload(Float32Array.from(xt), B, D), np.array(tNet), upload(ab, B, 1), upload(x0Y, B, D), upload(epsY, B, D)];
+      const r = trainer.step(state, batch);
       state = r.state;
       stepShift[step + 1] = shiftSum / B;
       record(await log.push(step + 1, r.loss));

@@ -102,6 +102,11 @@ export interface MethodContext<M extends MethodEntry = MethodEntry> {
   hooks: ExperimentHooks;
   /** The result rows of the methods listed before this one (e.g. to match their reward-evaluation budget). */
   earlierRows?: readonly ResultRow[];
+  /**
+   * Samples behind the shared untuned-model reward of rgdm / rwr rows (default 4,096, methods/rgdm.ts); a
+   * molecule run uses its `sampling.samples`, as every sample costs a chain and an oracle call.
+   */
+  untunedSamples?: number;
 }
 
 export interface MethodOutput {

@@ -15,6 +15,7 @@
 import { splitKey } from "../../backend/keys.js";
 import { tree } from "../../backend/jax.js";
 import { modelEps } from "../../diffusion/model.js";
+import { noiseHookOf } from "../../diffusion/noise-space.js";
 import { summary } from "../../eval/stats.js";
 import { newCost } from "../../guidance/types.js";
 import { defaultDdpoConfig, rollout, stochasticSteps, trainDdpo, type DdpoConfig } from "../../finetune/ddpo.js";
@@ -72,8 +73,11 @@ export const ddpoMethod = defineMethod({
   const reward = (x: Parameters<typeof evaluateRewardHost>[1]) => evaluateRewardHost(setup.reward, x);
   const [kBefore, kTrain, kAfter] = splitKey(ctx.key, 3);
   const preEps = modelEps(ctx.model, pre);
+  // Rollouts draw their noise in the model's noise space (symmetric edges of graph rows), as sampling does.
+  const hook = noiseHookOf(ctx.model.noise);
+  const noise = hook ? { noise: hook } : {};
   ctx.hooks.onStage?.(`${setup.label}: sampling the pretrained model (${setup.n} points)`);
-  const before = await rollout({ policy: preEps, reference: preEps, plan: setup.plan, n: setup.n, dim: setup.dim, key: kBefore!, where });
+  const before = await rollout({ policy: preEps, reference: preEps, plan: setup.plan, n: setup.n, dim: setup.dim, key: kBefore!, where, ...noise });
   const rBefore = await reward(before.x0);
   ctx.hooks.onStage?.(`${setup.label}: ${config.iterations} rounds of PPO (batch ${config.batch}, ${config.epochs} epochs)`);
   const res = await trainDdpo({
@@ -89,7 +93,7 @@ export const ddpoMethod = defineMethod({
   try {
     ctx.hooks.onStage?.(`${setup.label}: sampling the fine-tuned model (${setup.n} points)`);
     const t0 = performance.now();
-    const after = await rollout({ policy: modelEps(ctx.model, res.params), reference: preEps, plan: setup.plan, n: setup.n, dim: setup.dim, key: kAfter!, where });
+    const after = await rollout({ policy: modelEps(ctx.model, res.params), reference: preEps, plan: setup.plan, n: setup.n, dim: setup.dim, key: kAfter!, where, ...noise });
     const kl = after.kl!.reduce((s, k) => s + k.reduce((a, v) => a + v, 0) / setup.n, 0);
     const cost = newCost();
     cost.rewardEvals = config.iterations * config.batch;

@@ -51,15 +51,16 @@ export function methodPath(ctx: MethodContext): string {
 export const UNTUNED_SAMPLES = 4096;
 
 /**
- * Mean reward (± standard error) of {@link UNTUNED_SAMPLES} samples of the run's untuned base model under
+ * Mean reward (± standard error) of {@link UNTUNED_SAMPLES} samples (`ctx.untunedSamples` where the run sets it) of the run's untuned base model under
  * `setup.reward`: computed once per run and reward (kept in the run's state; the key is derived from the
  * run's seed only), so every rgdm / rwr row reports the same "before" value.
  */
 export function untunedReward(ctx: MethodContext, setup: GuidanceSetup): Promise<{ mean: number; se: number; n: number }> {
   return ctx.state.memo(`untuned-reward:${setup.reward.name}`, async () => {
     const base = await ctx.base();
-    ctx.hooks.onStage?.(`untuned reference: mean ${setup.reward.name} of ${UNTUNED_SAMPLES} base-model samples`);
-    const x = await generate(ctx.model, base.state.ema, ctx.sampler, UNTUNED_SAMPLES, keyFromSeed((ctx.cfg.seed ^ 0x0b5e11e) >>> 0));
+    const n = ctx.untunedSamples ?? UNTUNED_SAMPLES;
+    ctx.hooks.onStage?.(`untuned reference: mean ${setup.reward.name} of ${n} base-model samples`);
+    const x = await generate(ctx.model, base.state.ema, ctx.sampler, n, keyFromSeed((ctx.cfg.seed ^ 0x0b5e11e) >>> 0));
     const r = await evaluateRewardHost(setup.reward, x);
     return { mean: mean(r), se: standardError(r), n: r.length };
   }).value;
@@ -158,6 +159,7 @@ export const rgdmMethod = defineMethod({
     reward: setup.reward,
     settings,
     ...(pretrained ? { init: pretrained.state.ema, reference: pretrained.state.ema } : {}),
+    ...(ctx.data.snap ? { snap: ctx.data.snap } : {}),
     key: kTrain!,
     where,
     onStep: (p) => ctx.hooks.onTrain?.({ step: p.step, total: p.total, loss: p.loss, lr: p.lr }, setup.label),

@@ -60,7 +60,11 @@ export const rwrMethod = defineMethod({
     init: base.state.ema,
     reward: setup.reward,
     settings,
-    sample: (params, n, key) => generate(ctx.model, params, ctx.sampler, n, key),
+    // Categorical rows (molecules) are trained toward the one-hot rows of their decoding (TaskData.snap).
+    sample: async (params, n, key) => {
+      const x = await generate(ctx.model, params, ctx.sampler, n, key);
+      return ctx.data.snap ? ctx.data.snap(x) : x;
+    },
     key: kTrain!,
     where: methodPath(ctx),
     onStep: (step, total, loss) => ctx.hooks.onTrain?.({ step, total, loss, lr: train.learningRate }, setup.label),

@@ -34,6 +34,7 @@ export async function tunedModelCheckpoint(
     columns: ctx.data.columns,
     data: ctx.data.name,
     ...transformField(ctx.data.transform),
+    ...(ctx.data.molecules ? { molecules: ctx.data.molecules } : {}),
   };
   return { name: modelFileName(label), save: (path) => saveModelTensors(path, meta, tensors) };
 }
