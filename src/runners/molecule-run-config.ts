@@ -26,7 +26,7 @@ import { refineMoleculeRcgdm } from "./molecule-rcgdm.js";
 export const MOLECULE_METHOD_KINDS: readonly string[] = ["none", "best-of-n", "svdd", "rcgdm", "rwr", "rgdm", "ddpo"];
 
 const GRADIENT = "it steers by a gradient of the reward, but a molecule's reward is an RDKit oracle on the argmax-decoded graph (black-box, piecewise constant: no gradient)";
-const CONDITIONAL = "it needs a property-conditioned molecule model, which molecule runs do not train yet";
+const CONDITIONAL = "it needs a property-conditioned molecule model: use rcgdm, which trains one with condition dropout (its `scale` is the CFG strength)";
 const TILT = 'it belongs to the classifier-tilt benchmark (task.kind "classifier-tilt")';
 
 /** Why each other registered kind is refused on molecules (one clause; the error names the method). */
