@@ -149,7 +149,10 @@ export async function rollout(o: {
     o.key.dispose();
     throw e;
   }
-  const reference = o.reference;
+  // The reference's output through the noise space too, as the sampling loop's policy output.
+  const noise = o.noise;
+  const ref = o.reference;
+  const reference: EpsFn | undefined = ref && noise ? (x, t) => noise(ref(x, t)) : ref;
   const dev = { xt: [] as JArray[], xs: [] as JArray[], logProbs: [] as JArray[], kl: [] as JArray[], preMeans: [] as JArray[] };
   let policyMean: JArray | undefined;
   const hook: GuidanceHook = {
@@ -267,7 +270,12 @@ export function policyStepLogProb(
 ): { logProb: JArray; mean: JArray } {
   alphaBar.dispose();
   const sigma = coef.ref.slice([], 5);
-  const out = applyDenoiser(model.network, params, xt.ref, tNet);
+  // The output through the model's noise space, as the sampling loop's (src/diffusion/sample.ts): else μ_θ
+  // differs from the rollout's off that space (graph rows: the edge diagonal and antisymmetric part) and the
+  // PPO ratio at θ = θ_old is not 1.
+  const hook = noiseHookOf(model.noise);
+  const raw = applyDenoiser(model.network, params, xt.ref, tNet);
+  const out = hook ? hook(raw) : raw;
   const { mean, x0Hat, epsHat } = stepFromOutput(model.prediction, xt, out, coef);
   x0Hat.dispose();
   epsHat.dispose();
