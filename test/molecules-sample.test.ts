@@ -14,7 +14,7 @@ import { encodeSmiles, graphRowLength, graphShape, graphToRow, kekuleTopology, Q
 import { canonicalSmiles, loadRDKit, withMol, type RDKit } from "../src/chem/rdkit.js";
 import { elementSymbol } from "../src/chem/elements.js";
 import { hostMatrix } from "../src/data/matrix.js";
-import { generate } from "../src/diffusion/generate.js";
+import { defaultSampleBatch, generate } from "../src/diffusion/generate.js";
 import { loadModel, saveModel } from "../src/io/checkpoints/model-files.js";
 import { disposeLoadedModel } from "../src/io/checkpoints/model.js";
 import { MoleculeModelSchema, MoleculeSamplingSchema } from "../src/runners/config-schemas.js";
@@ -188,6 +188,21 @@ describe("sampling a tiny molecule model", () => {
       disposeLoadedModel(loaded);
     }
   });
+
+  it("samples more QM9 molecules than one batch fits in jax-js's 4 GiB wasm heap (batched by the edge budget)", async () => {
+    // One batch of 4,096 QM9 graphs raised "Allocation exceeds the 4 GiB memory32 limit" (measured with
+    // `rewardiff sample --model qm9 --n 5000`); the default batch keeps each under the edge budget.
+    const loaded = loadModel(join(process.cwd(), "models", "qm9.safetensors"));
+    try {
+      expect(defaultSampleBatch(loaded.meta.model.network)).toBe(1024);
+      const n = 4100;
+      const x = await generate(loaded.meta.model, loaded.ema, { sampler: "ddpm", steps: 1, eta: 1 }, n, keyFromSeed(3));
+      expect(x.rows).toBe(n);
+      expect(x.data.every((v) => Number.isFinite(v))).toBe(true);
+    } finally {
+      disposeLoadedModel(loaded);
+    }
+  }, 60_000);
 
   it("refuses a model without a vocabulary, naming what it was trained on", () => {
     const meta = { data: "toy2d:moons" } as Parameters<typeof moleculeVocabulary>[0];

@@ -7,10 +7,26 @@ import { sample, samplerPlan, type SamplerConfig } from "./sample.js";
 import { noiseHookOf } from "./noise-space.js";
 import { makeSchedule } from "./schedule.js";
 import type { EpsFn, ModelFn } from "./types.js";
-import type { DenoiserParams } from "../nn/denoiser.js";
 import { eventShapeOf } from "../nn/denoisers/types.js";
+import type { DenoiserParams, DenoiserSpec } from "../nn/denoiser.js";
+
+/** Rows per sampling batch of a vector network (an MLP's activations are a few KB per row). */
+export const SAMPLE_BATCH = 4096;
+/**
+ * Edge activations (rows × maxNodes² × edgeHidden) per sampling batch of a graph transformer: jax-js's wasm
+ * heap is capped at 4 GiB (memory32), and QM9's model (9 nodes, edgeHidden 48) measured: 1,000 molecules per
+ * batch fit, 4,096 raise "Allocation exceeds the 4 GiB memory32 limit". This budget is 1,024 such molecules.
+ */
+export const GRAPH_SAMPLE_EDGE_BUDGET = 1024 * 81 * 48;
+
+/** Default rows per sampling batch: {@link SAMPLE_BATCH}, fewer for a graph transformer (its edge stream grows with maxNodes²). */
+export function defaultSampleBatch(network: DenoiserSpec): number {
+  if (network.kind !== "graph-transformer") return SAMPLE_BATCH;
+  return Math.max(1, Math.min(SAMPLE_BATCH, Math.floor(GRAPH_SAMPLE_EDGE_BUDGET / (network.maxNodes * network.maxNodes * network.edgeHidden))));
+}
 
 export interface GenerateOptions {
+  /** Rows per batch (default {@link defaultSampleBatch}: 4,096; 1,024 QM9 molecules). */
   batch?: number;
   onStep?: (done: number, total: number) => void;
 }
@@ -38,7 +54,7 @@ export async function generateWithEps(
 ): Promise<HostMatrix> {
   const D = model.network.dataDim;
   const plan = samplerPlan(makeSchedule(model.schedule), sampler);
-  const batch = opts.batch ?? 4096;
+  const batch = opts.batch ?? defaultSampleBatch(model.network);
   const out = new Float32Array(n * D);
   const batches = Math.ceil(n / batch);
   const noise = noiseHookOf(model.noise);
