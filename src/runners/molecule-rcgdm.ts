@@ -74,6 +74,21 @@ export interface MoleculeRcgdmOutput {
   section: Record<string, unknown>;
 }
 
+/** The result row of one target a (the conditional model's samples, or target guidance's with `variant`). */
+function targetRow(tag: string, a: { target: number; quantile: number | null }, samples: number, scale: number, cost: Record<string, number>, variant?: string): ResultRow {
+  return {
+    method: "rcgdm",
+    ...(variant ? { variant } : {}),
+    label: `${tag}[a=${a.target}]`,
+    target: a.target,
+    targetQuantile: a.quantile,
+    alpha: null,
+    samples,
+    scale,
+    cost,
+  };
+}
+
 /** The targets: the method's, else the labels' quantiles and `beyond` outside their range. */
 export function moleculeTargets(m: RcgdmMethodConfig, labels: ArrayLike<number>): { target: number; quantile: number | null }[] {
   if (m.targets) return m.targets.map((t) => ({ target: t, quantile: null }));
@@ -207,16 +222,8 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
       const eps = m.scale === 1 ? modelOutput(model, state.ema, conditionFor(z, 1)) : cfgEps(model, state.ema, [z], m.scale);
       const x = await generateWithEps(eps, model, o.sampler, o.samples, keys[i]!, { onStep });
       const cfgCalls = m.scale === 1 || m.scale === 0 ? 1 : 2;
-      rows.push({
-        method: "rcgdm",
-        label: `${tag}[a=${target}]`,
-        target,
-        targetQuantile: quantile,
-        alpha: null,
-        samples: x.rows,
-        scale: m.scale,
-        cost: { rewardEvals: 0, gradEvals: 0, valueEvals: 0, modelEvals: cfgCalls * x.rows * o.sampler.steps, seconds: (performance.now() - t2) / 1000, trainSeconds: i === 0 ? trainSeconds : 0 },
-      });
+      const cost = { rewardEvals: 0, gradEvals: 0, valueEvals: 0, modelEvals: cfgCalls * x.rows * o.sampler.steps, seconds: (performance.now() - t2) / 1000, trainSeconds: i === 0 ? trainSeconds : 0 };
+      rows.push(targetRow(tag, { target, quantile }, x.rows, m.scale, cost));
       samples.push({ label: `${tag}-a=${target}`, matrix: x });
     }
     const every = Math.max(1, Math.floor(state.losses.length / 200));
@@ -310,17 +317,8 @@ async function targetGuidanceRows(
       });
       const x = hostMatrix(o.samples, o.model.network.dataDim, await toHost(dev));
       if (x.data.some((v) => !Number.isFinite(v))) throw new Error(`${tag}: the guided chain diverged at target ${target} (non-finite samples); lower the method's scale (now ${m.scale})`);
-      rows.push({
-        method: "rcgdm",
-        variant: "target-guidance",
-        label: `${tag}[a=${target}]`,
-        target,
-        targetQuantile: quantile,
-        alpha: null,
-        samples: x.rows,
-        scale: m.scale,
-        cost: { rewardEvals: 0, gradEvals: cost.gradEvals, valueEvals: cost.valueEvals, modelEvals: cost.modelEvals, seconds: cost.seconds, trainSeconds: i === 0 ? pred.trainSeconds : 0 },
-      });
+      const rowCost = { rewardEvals: 0, gradEvals: cost.gradEvals, valueEvals: cost.valueEvals, modelEvals: cost.modelEvals, seconds: cost.seconds, trainSeconds: i === 0 ? pred.trainSeconds : 0 };
+      rows.push(targetRow(tag, { target, quantile }, x.rows, m.scale, rowCost, "target-guidance"));
       samples.push({ label: `${tag}-a=${target}`, matrix: x });
     }
     const every = Math.max(1, Math.floor(pred.losses.length / 200));
