@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend } from "../src/backend/init.js";
 import { keyFromSeed, splitKey } from "../src/backend/keys.js";
-import { generate } from "../src/diffusion/generate.js";
+import { np, type JArray } from "../src/backend/jax.js";
+import { generate, generateWithEps } from "../src/diffusion/generate.js";
 import type { ModelConfig } from "../src/diffusion/model.js";
 import { noiseHookOf } from "../src/diffusion/noise-space.js";
 import { loadModel, saveModel } from "../src/io/checkpoints/model-files.js";
@@ -90,5 +91,43 @@ describe("noise hooks are shared", () => {
     expect(noiseHookOf({ kind: "graph", ...layout })).toBe(noiseHookOf({ kind: "graph", ...layout }));
     expect(noiseHookOf({ kind: "graph", ...layout })).not.toBe(noiseHookOf({ kind: "graph", ...layout, maxNodes: 8 }));
     expect(noiseHookOf({ kind: "symmetric" })).toBe(noiseHookOf({ kind: "symmetric" }));
+  });
+});
+
+describe("graph rows: the data's fixed diagonal survives sampling", () => {
+  // Two nodes with one-hot node blocks [2], 3 edge features; "no bond" (feature 0) on the diagonal, as every
+  // graph row of docs/molecules.md holds it (never noised: x_t carries it as √ᾱ_t·"no bond").
+  const layout = { maxNodes: 2, nodeBlocks: [2], edgeFeatures: 3 };
+  const point = new Float32Array([1, 0, 0, 1, /* edges (0,0) (0,1) (1,0) (1,1) */ 1, 0, 0, 0, 1, 0, 0, 1, 0, 1, 0, 0]);
+  const D = point.length;
+
+  it("the noise hook zeroes the diagonal; its output projection keeps it and symmetrises", async () => {
+    const hook = noiseHookOf({ kind: "graph", ...layout })!;
+    const y = new Float32Array([0.3, 0.7, 0.2, 0.8, /* edges */ 0.9, 0.1, 0, 0.2, 0.6, 0.2, 0.4, 0.4, 0.2, 0.7, 0.2, 0.1]);
+    const p = (await hook(np.array(y, { shape: [1, D] })).data()) as Float32Array;
+    const q = (await hook.output!(np.array(y, { shape: [1, D] })).data()) as Float32Array;
+    const sym = (i: number, j: number, k: number) => (y[4 + (i * 2 + j) * 3 + k]! + y[4 + (j * 2 + i) * 3 + k]!) / 2;
+    for (let i = 0; i < 2; i++) {
+      for (let j = 0; j < 2; j++) {
+        for (let k = 0; k < 3; k++) {
+          const at = 4 + (i * 2 + j) * 3 + k;
+          expect(p[at]).toBeCloseTo(i === j ? 0 : sym(i, j, k), 6);
+          expect(q[at]).toBeCloseTo(sym(i, j, k), 6);
+        }
+      }
+    }
+    expect(Array.from(q.slice(0, 4))).toEqual(Array.from(y.slice(0, 4)));
+  });
+
+  it("a chain whose x̂₀ is always the data point ends on it, diagonal included (the exact denoiser of one point)", async () => {
+    const model: ModelConfig = {
+      network: { kind: "mlp", dataDim: D, hidden: 8, layers: 1, timeEmbedding: 4 } as ModelConfig["network"],
+      prediction: "x0",
+      schedule: { kind: "cosine", steps: 50 },
+      noise: { kind: "graph", ...layout },
+    };
+    const exact = { prediction: "x0" as const, apply: (x: JArray) => np.broadcastTo(np.array(point, { shape: [1, D] }), [x.shape[0]!, D]).add(x.mul(0)) };
+    const x = await generateWithEps(exact, model, { sampler: "ddpm", steps: 10, eta: 1 }, 3, keyFromSeed(1));
+    for (let r = 0; r < 3; r++) for (let i = 0; i < D; i++) expect(x.data[r * D + i]).toBeCloseTo(point[i]!, 5);
   });
 });

@@ -18,7 +18,7 @@ import type { Prediction } from "./parameterization.js";
 import type { Spacing } from "./respacing.js";
 import type { Schedule } from "./schedule.js";
 import { coefficientVector, stepFromOutput, type StepCoefficients } from "./step.js";
-import type { EpsFn, ModelFn, NoiseHook } from "./types.js";
+import { outputProjection, type EpsFn, type ModelFn, type NoiseHook } from "./types.js";
 import { nextTask, YIELD_MS } from "../backend/event-loop.js";
 
 export interface SamplerConfig {
@@ -103,13 +103,16 @@ export function asModelFn(model: ModelFn | EpsFn): ModelFn {
 }
 
 /**
- * With a noise hook P, the network's output passes through P too: x_T and every z_t lie in the noise space V,
- * and so do the true ε, x₀ and v (linear in x₀ and ε), so projecting the prediction only removes what a
- * learned network gets wrong outside V. Without it, an off-subspace error in ε̂ is amplified by 1/√ᾱ_t in x̂₀
- * at high noise and the chain leaves V.
+ * With a noise hook P, the network's output passes through the hook's output projection (P itself unless the
+ * data holds a fixed part outside the noise space V, ./types.ts): x_T and every z_t lie in V, and so do the
+ * true ε and the data's varying part, so projecting the prediction only removes what a learned network gets
+ * wrong there. Without it, an off-subspace error in ε̂ is amplified by 1/√ᾱ_t in x̂₀ at high noise and the
+ * chain leaves V.
  */
 function projectedOutput(model: ModelFn, noise: NoiseHook | undefined): ModelFn {
-  return noise ? { prediction: model.prediction, apply: (x, t) => noise(model.apply(x, t)) } : model;
+  if (!noise) return model;
+  const project = outputProjection(noise);
+  return { prediction: model.prediction, apply: (x, t) => project(model.apply(x, t)) };
 }
 
 /** A standard-normal draw of `shape` from `key` (consumed), through the noise hook. */

@@ -29,7 +29,21 @@ export interface ModelFn {
 }
 
 /**
- * Maps a standard-normal draw z [N, ...event] (consumed) into the model's noise space, e.g. the
- * symmetric part of a matrix, or zero on padded entries. Must be a linear projection (idempotent).
+ * Maps a standard-normal draw z [N, ...event] (consumed) into the model's noise space V, e.g. the
+ * symmetric part of a matrix, or zero on padded entries. Must be a linear projection P (idempotent).
+ * Step densities and KLs of a chain with a hook are taken on V (P of the means and of x_s).
  */
-export type NoiseHook = (z: JArray) => JArray;
+export type NoiseHook = ((z: JArray) => JArray) & {
+  /**
+   * The projection of a network's output (x̂_0, ε̂ or v̂), where it differs from P: onto the span of the data
+   * rather than of the noise, when every data row holds a fixed component outside V that x_t carries as
+   * √ᾱ_t times it (graph rows: "no bond" on the edge diagonal, never noised, src/diffusion/graph-noise.ts).
+   * Projecting x̂_0 with P there would zero what the network saw in training. Absent: P itself.
+   */
+  readonly output?: (y: JArray) => JArray;
+};
+
+/** The projection of network outputs under a noise hook (its `output`, else the hook itself). */
+export function outputProjection(noise: NoiseHook): (y: JArray) => JArray {
+  return noise.output ?? noise;
+}

@@ -34,7 +34,7 @@ import { keyAt, splitKeyWords, type Key } from "../backend/keys.js";
 import { settleAsync, toHost } from "../backend/ownership.js";
 import { coefficientRow, COEFFICIENT_COUNT, pathKl, requireStochastic, stepFromOutput, type StepCoefficients } from "../diffusion/step.js";
 import { drawNoise as standardNoise } from "../diffusion/sample.js";
-import type { NoiseHook } from "../diffusion/types.js";
+import { outputProjection, type NoiseHook } from "../diffusion/types.js";
 import type { Params } from "../nn/params.js";
 
 /**
@@ -153,8 +153,10 @@ function stepTraced<P extends Params, F extends Params>(
   noise: NoiseHook | undefined,
 ): [JArray, JArray] {
   const k = (i: number) => row.ref.slice(i);
-  // With a noise hook the ε̂s are projected too, as in the sampling loop (src/diffusion/sample.ts).
-  const proj = (e: JArray) => (noise ? noise(e) : e);
+  // With a noise hook the ε̂s pass its output projection, as in the sampling loop (src/diffusion/sample.ts),
+  // and the KL is taken on the noise space V (P of both means; src/diffusion/types.ts).
+  const proj = (e: JArray) => (noise ? outputProjection(noise)(e) : e);
+  const onV = (a: JArray) => (noise ? noise(a) : a);
   const epsTheta = proj(m.eps(p, tree.ref(f) as F, x.ref, k(7), k(6), side.map((s) => s.ref)));
   const epsRef = proj(m.refEps(f, x.ref, k(7), k(6), side));
   // The step's mean (diffusion/step.ts) from the row's first COEFFICIENT_COUNT entries.
@@ -168,7 +170,7 @@ function stepTraced<P extends Params, F extends Params>(
   const muRef = mean(epsRef, x);
   // μ = s·μ_θ + (1 − s)·μ_ref: s = 0 on the final deterministic step (see planRows).
   const muTheta = muFree.mul(k(9)).add(muRef.ref.mul(np.subtract(1, k(9))));
-  const kl = pathKl(muTheta.ref, muRef, k(8), klReduce);
+  const kl = pathKl(onV(muTheta.ref), onV(muRef), k(8), klReduce);
   const xs = muTheta.add(z.mul(k(5)));
   row.dispose();
   return [xs, kl];

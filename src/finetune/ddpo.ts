@@ -31,7 +31,7 @@ import { sample, type GuidanceHook, type StepInfo } from "../diffusion/sample.js
 import { makeSchedule } from "../diffusion/schedule.js";
 import { noiseHookOf } from "../diffusion/noise-space.js";
 import { coefficientVector, coefficientRow, pathKl, requireStochastic, stepFromOutput, stepKl, stepLogProb, type EventReduce, type StepCoefficients } from "../diffusion/step.js";
-import type { EpsFn, NoiseHook } from "../diffusion/types.js";
+import { outputProjection, type EpsFn, type NoiseHook } from "../diffusion/types.js";
 import type { Params } from "../nn/params.js";
 import { constantRateOptimizer, optimizerFromConfig, optimizerStaticKey, type OptimizerConfig } from "../optim/config.js";
 import { disposeTrainStepState, makeTrainStep, type TrainStep, type TrainStepState } from "../optim/train-step.js";
@@ -149,10 +149,12 @@ export async function rollout(o: {
     o.key.dispose();
     throw e;
   }
-  // The reference's output through the noise space too, as the sampling loop's policy output.
+  // The reference's output through the noise hook's output projection too, as the sampling loop's policy
+  // output; densities and KLs on the noise space V (P of the means and of x_s, src/diffusion/types.ts).
   const noise = o.noise;
   const ref = o.reference;
-  const reference: EpsFn | undefined = ref && noise ? (x, t) => noise(ref(x, t)) : ref;
+  const reference: EpsFn | undefined = ref && noise ? (x, t) => outputProjection(noise)(ref(x, t)) : ref;
+  const onV = (a: JArray) => (noise ? noise(a) : a);
   const dev = { xt: [] as JArray[], xs: [] as JArray[], logProbs: [] as JArray[], kl: [] as JArray[], preMeans: [] as JArray[] };
   let policyMean: JArray | undefined;
   const hook: GuidanceHook = {
@@ -168,8 +170,8 @@ export async function rollout(o: {
       }
       dev.xt.push(x.ref);
       if (reference) {
-        const pre = meanOf(reference, x, c);
-        const kl = stepKl(base.mean.ref, pre.ref, c.sigma);
+        const pre = onV(meanOf(reference, x, c));
+        const kl = stepKl(onV(base.mean.ref), pre.ref, c.sigma);
         dev.kl.push(kl);
         dev.preMeans.push(pre);
         // μ_pre and the KL are off the chain the loop settles: left pending, each step's kernels (and every
@@ -185,7 +187,7 @@ export async function rollout(o: {
   const onStep = (info: StepInfo) => {
     if (info.i >= S) return;
     dev.xs.push(info.x.ref);
-    dev.logProbs.push(stepLogProb(policyMean!, info.coefficients.sigma, info.x.ref, o.reduce));
+    dev.logProbs.push(stepLogProb(onV(policyMean!), info.coefficients.sigma, onV(info.x.ref), o.reduce));
     policyMean = undefined;
   };
   const hooks = { guidance: hook, onStep, ...(o.noise ? { noise: o.noise } : {}) };
@@ -270,16 +272,18 @@ export function policyStepLogProb(
 ): { logProb: JArray; mean: JArray } {
   alphaBar.dispose();
   const sigma = coef.ref.slice([], 5);
-  // The output through the model's noise space, as the sampling loop's (src/diffusion/sample.ts): else μ_θ
-  // differs from the rollout's off that space (graph rows: the edge diagonal and antisymmetric part) and the
-  // PPO ratio at θ = θ_old is not 1.
+  // The output through the noise hook's output projection, as the sampling loop's (src/diffusion/sample.ts),
+  // else μ_θ differs from the rollout's (graph rows: the antisymmetric part) and the PPO ratio at θ = θ_old is
+  // not 1; the density on the noise space V, as the rollout's (graph rows: without the edge diagonal, which
+  // carries no noise), so the returned μ_θ is P(μ_θ), the rollout's pretrained means P(μ_pre).
   const hook = noiseHookOf(model.noise);
   const raw = applyDenoiser(model.network, params, xt.ref, tNet);
-  const out = hook ? hook(raw) : raw;
-  const { mean, x0Hat, epsHat } = stepFromOutput(model.prediction, xt, out, coef);
-  x0Hat.dispose();
-  epsHat.dispose();
-  return { logProb: stepLogProb(mean.ref, sigma, xs, reduce), mean };
+  const out = hook ? outputProjection(hook)(raw) : raw;
+  const step = stepFromOutput(model.prediction, xt, out, coef);
+  step.x0Hat.dispose();
+  step.epsHat.dispose();
+  const mean = hook ? hook(step.mean) : step.mean;
+  return { logProb: stepLogProb(mean.ref, sigma, hook ? hook(xs) : xs, reduce), mean };
 }
 
 /**
