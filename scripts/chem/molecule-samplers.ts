@@ -21,7 +21,7 @@ const seed = Number(process.argv[5] ?? 1);
 const m = loadModel(path);
 const rdkit = await loadRDKit();
 const data = moleculeEvaluationData(rdkit, { n, referenceSize: 1000, seed: 0 });
-const prepared = prepareMetricsData(rdkit, { reference: data.reference.smiles, training: data.training.smiles });
+const prepared = prepareMetricsData(rdkit, { reference: data.reference.smiles, training: data.training.smiles, ...(data.training.canonical ? { trainingCanonical: data.training.canonical } : {}) });
 for (const s of settings) {
   const t0 = performance.now();
   const c0 = process.cpuUsage();

@@ -223,6 +223,8 @@ export interface MetricsData {
   readonly reference: readonly string[];
   /** Training molecules for novelty (SMILES; unparsable ones are skipped). */
   readonly training: readonly string[];
+  /** Their canonical SMILES, when already known (e.g. QM9's train split, src/chem/qm9-node.ts): used as they are. */
+  readonly trainingCanonical?: ReadonlySet<string>;
 }
 
 /** Prepared reference data: canonical training set, reference features and histograms (reuse across calls). */
@@ -234,7 +236,7 @@ export interface PreparedMetricsData {
 
 /** Canonicalises the training set and computes the reference features once. */
 export function prepareMetricsData(rdkit: RDKit, data: MetricsData): PreparedMetricsData {
-  const training = new Set(canonicalize(rdkit, data.training).filter((s): s is string => s !== null));
+  const training = data.trainingCanonical ?? new Set(canonicalize(rdkit, data.training).filter((s): s is string => s !== null));
   return { training, reference: moleculeFeatures(rdkit, data.reference), referenceTypes: typeHistograms(rdkit, data.reference) };
 }
 

@@ -2,12 +2,14 @@
  * QM9 (Ramakrishnan et al., Scientific Data 1, 140022, 2014; CC BY 4.0) as shipped in data/qm9/ (data card:
  * data/qm9/README.md), read with zlib in Node, and its fixed train/validation/test split. Node-only.
  */
-import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import { encodeSmiles, graphRowLength, graphToRow, QM9_VOCABULARY } from "./graph.js";
+import { canonicalize } from "./metrics.js";
 import type { RDKit } from "./rdkit.js";
 import { parseSmilesCsv, type SmilesTable } from "./smiles-table.js";
 import { splitIndices, type SplitOptions, type Splits } from "./splits.js";
@@ -42,6 +44,39 @@ export function qm9Splits(options: SplitOptions = {}): { train: string[]; valida
   const indices = splitIndices(all.length, options);
   const pick = (ix: number[]) => ix.map((i) => all[i]!);
   return { train: pick(indices.train), validation: pick(indices.validation), test: pick(indices.test), indices };
+}
+
+/** The file of QM9's train split as canonical SMILES (see {@link qm9TrainCanonical}). */
+export const QM9_TRAIN_CANONICAL_FILE = "qm9-train-canonical.txt.gz";
+
+/** The header line of {@link QM9_TRAIN_CANONICAL_FILE}: the RDKit version and the split it was written for. */
+export function qm9TrainCanonicalHeader(rdkit: RDKit, train: readonly string[]): string {
+  const split = createHash("sha256").update(train.join("\n"), "utf8").digest("hex");
+  return `# canonical SMILES without stereo of QM9's train split; rdkit ${rdkit.version()}; train sha256 ${split}`;
+}
+
+const canonicalTrain = new Map<string, ReadonlySet<string>>();
+
+/**
+ * QM9's train split as RDKit canonical SMILES without stereo (novelty's reference set; RDKit's rejects left out).
+ * Canonicalising its 106,597 molecules takes ≈ 17 s, so the repository ships them (data/qm9/
+ * qm9-train-canonical.txt.gz, written by scripts/chem/canonical-train.ts); the file is used only when its header
+ * names this RDKit version and this split (else, or with `fromFile: false`, they are computed). Once per process.
+ */
+export function qm9TrainCanonical(rdkit: RDKit, options: { fromFile?: boolean } = {}): ReadonlySet<string> {
+  const train = qm9Splits().train;
+  const header = qm9TrainCanonicalHeader(rdkit, train);
+  const key = `${header} ${options.fromFile !== false}`;
+  let set = canonicalTrain.get(key);
+  if (set) return set;
+  const path = join(qm9Dir(), QM9_TRAIN_CANONICAL_FILE);
+  if (options.fromFile !== false && existsSync(path)) {
+    const lines = readGzipText(path).split("\n");
+    if (lines[0] === header) set = new Set(lines.slice(1).filter((l) => l.length > 0));
+  }
+  set ??= new Set(canonicalize(rdkit, train).filter((s): s is string => s !== null));
+  canonicalTrain.set(key, set);
+  return set;
 }
 
 /** Reads a user's SMILES CSV file (a `smiles` column; other columns ignored). */

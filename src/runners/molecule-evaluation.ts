@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "csv-parse/sync";
 import { canonicalize, moleculeMetrics, prepareMetricsData, type MoleculeMetrics } from "../chem/metrics.js";
-import { qm9Splits, readSmilesCsvFile } from "../chem/qm9-node.js";
+import { qm9Splits, qm9TrainCanonical, readSmilesCsvFile } from "../chem/qm9-node.js";
 import type { RDKit } from "../chem/rdkit.js";
 import { parseSmilesCsv } from "../chem/smiles-table.js";
 import { shuffled } from "./task-data.js";
@@ -53,6 +53,8 @@ export function readMoleculeSamples(path: string): MoleculeSamplesFile {
 export interface MoleculeSet {
   readonly name: string;
   readonly smiles: string[];
+  /** Their canonical SMILES when known in advance (QM9's train split: src/chem/qm9-node.ts qm9TrainCanonical). */
+  readonly canonical?: ReadonlySet<string>;
 }
 
 /** A reference or training CSV: every SMILES must be a valid molecule (one line listing the ones that are not). */
@@ -107,14 +109,14 @@ export function moleculeEvaluationData(rdkit: RDKit, o: { n: number; reference?:
     return {
       reference: { name: "qm9:test", smiles: drawValid(rdkit, s.test, o.referenceSize, o.seed + 1) },
       floorSample: { name: "qm9:validation", smiles: drawValid(rdkit, s.validation, o.n, o.seed + 2) },
-      training: o.training ?? { name: "qm9:train", smiles: s.train },
+      training: o.training ?? { name: "qm9:train", smiles: s.train, canonical: qm9TrainCanonical(rdkit) },
     };
   }
   const ref = o.reference;
   if (ref.smiles.length < 4) throw new Error(`--reference ${ref.name}: ${ref.smiles.length} molecules are too few (need at least 4: half are the reference, half the floor's data sample)`);
   const order = draw(ref.smiles, ref.smiles.length, o.seed);
   const half = Math.floor(order.length / 2);
-  const training = o.training ?? { name: "qm9:train", smiles: qm9Splits().train };
+  const training = o.training ?? { name: "qm9:train", smiles: qm9Splits().train, canonical: qm9TrainCanonical(rdkit) };
   const reference = order.slice(0, half);
   return {
     reference: { name: `${ref.name} (random half)`, smiles: o.referenceSize === undefined ? reference : draw(reference, o.referenceSize, o.seed + 1) },
@@ -142,7 +144,7 @@ export function evaluateMolecules(rdkit: RDKit, generated: readonly (string | nu
   if (reference.length < 2) throw new Error(`the reference ${data.reference.name} holds ${reference.length} molecule(s); the KL score needs at least 2`);
   const floorSample = data.floorSample.smiles;
   const t0 = performance.now();
-  const prepared = prepareMetricsData(rdkit, { reference, training: data.training.smiles });
+  const prepared = prepareMetricsData(rdkit, { reference, training: data.training.smiles, ...(data.training.canonical ? { trainingCanonical: data.training.canonical } : {}) });
   const t1 = performance.now();
   const metrics = moleculeMetrics(rdkit, generated.map((s) => (s === null || s === "" ? null : s)), prepared);
   const t2 = performance.now();

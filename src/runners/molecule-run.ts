@@ -273,7 +273,8 @@ export async function runMoleculeExperiment(
       seed: cfg.seed,
       ...(taskSet ? { reference: taskSet, training: taskSet } : {}),
     });
-    const prepared = prepareMetricsData(rdkit, { reference: evalData.reference.smiles, training: evalData.training.smiles });
+    const training = evalData.training;
+    const prepared = prepareMetricsData(rdkit, { reference: evalData.reference.smiles, training: training.smiles, ...(training.canonical ? { trainingCanonical: training.canonical } : {}) });
     const floor = metricValues(moleculeMetrics(rdkit, evalData.floorSample.smiles, prepared));
     const dataReward = propertyOfSmiles(rdkit, evalData.floorSample.smiles, property);
 
