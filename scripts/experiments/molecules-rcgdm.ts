@@ -8,7 +8,8 @@
  * per target the oracle property of the valid samples (mean ± sd, MAE and bias to the target), validity,
  * uniqueness, novelty, fragmented and the KL score beside their floors, and the acceptance checks of the issue.
  * `--quick`: 600 fine-tuning steps and 200 samples per target (≈ 25 min on one busy core). `--from DIR`: the tables
- * of a finished run's folder (report.json and its samples CSVs), without running it again.
+ * of a finished run's folder (report.json and its samples CSVs), without running it again. `--only A,B`: only the
+ * config's rows labelled A, B (a row without a label by its kind, e.g. `--only none,rcgdm`).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -55,6 +56,13 @@ export async function run(args: string[]): Promise<void> {
       mol.train = { ...(mol.train ?? {}), steps: 600 };
     }
   }
+  const only = args.includes("--only") ? opt("--only", "").split(",") : undefined;
+  if (only) {
+    const name = (m: Record<string, unknown>) => String(m.label ?? m.kind);
+    const unknown = only.filter((o) => !json.method.some((m) => name(m) === o));
+    if (unknown.length > 0) throw new Error(`--only ${only.join(",")}: ${path} has no row ${unknown.join(", ")} (rows: ${json.method.map(name).join(", ")})`);
+    json.method = json.method.filter((m) => only.includes(name(m)));
+  }
   const cfg = parseMoleculeConfig(json, path);
   // --from DIR: the tables of a finished run's folder, without running it again.
   const from = args.includes("--from") ? opt("--from", "") : undefined;
@@ -89,7 +97,7 @@ export async function run(args: string[]): Promise<void> {
   const lines = [
     sub,
     "",
-    `Command: \`npm run experiments -- molecules-rcgdm --config ${path}${quick ? " --quick" : ""}\` — wall time ${secs.toFixed(0)} s on this machine (2 cores shared with other work; \`nice -n 10\`). Model: ${String((res.report.molecules as { model: string }).model).replace(/^.*\/models\//, "models/")}. Report: ${dir}/report.json.`,
+    `Command: \`npm run experiments -- molecules-rcgdm --config ${path}${quick ? " --quick" : ""}${only ? ` --only ${only.join(",")}` : ""}\` — wall time ${secs.toFixed(0)} s on this machine (2 cores shared with other work; \`nice -n 10\`). Model: ${String((res.report.molecules as { model: string }).model).replace(/^.*\/models\//, "models/")}. Report: ${dir}/report.json.`,
     "",
   ];
   if (rc) {
