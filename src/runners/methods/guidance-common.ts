@@ -18,6 +18,7 @@ import { toHost } from "../../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../../data/matrix.js";
 import { modelEps } from "../../diffusion/model.js";
 import { noiseHookOf } from "../../diffusion/noise-space.js";
+import { defaultSampleBatch } from "../../diffusion/generate.js";
 import { samplerPlan } from "../../diffusion/sample.js";
 import { makeSchedule } from "../../diffusion/schedule.js";
 import type { StepCoefficients } from "../../diffusion/step.js";
@@ -38,8 +39,14 @@ import { DEFAULT_ALPHA, DEFAULT_REWARD, DEFAULT_THRESHOLD } from "./schema-parts
 
 /** Number of independent (A, B) pairs of exact p* samples the distances are averaged over. */
 export const TILT_PAIRS = 4;
-/** Largest batch a guided chain runs at once (SVDD multiplies it by M). */
-export const GUIDED_BATCH = 4096;
+/**
+ * Largest batch a guided chain runs at once (SVDD multiplies it by M): generate's default batch of the network
+ * (4,096 rows; 1,024 QM9 molecules for a graph transformer, whose edge stream fills jax-js's 4 GiB wasm heap:
+ * a best-of-8 row drawing 2,048 candidates in one chain left a molecule run without room for its DPOK row).
+ */
+export function guidedBatch(ctx: MethodContext): number {
+  return defaultSampleBatch(ctx.model.network);
+}
 
 /**
  * Method config fields the guidance kinds may carry: their schemas fill the defaults in
@@ -132,7 +139,7 @@ export async function sampleGuided(
   opts: { n?: number; batch?: number; cost?: GuidanceCost; stage?: string; pathKl?: boolean } = {},
 ): Promise<{ samples: HostMatrix; cost: GuidanceCost; pathKl?: PathKl }> {
   const n = opts.n ?? setup.n;
-  const batch = opts.batch ?? GUIDED_BATCH;
+  const batch = opts.batch ?? guidedBatch(ctx);
   const cost = opts.cost ?? newCost();
   const batches = Math.max(1, Math.ceil(n / batch));
   const keys = batches === 1 ? [key] : splitKey(key, batches);

@@ -35,7 +35,7 @@ import { int, positive, strict } from "../config-schemas.js";
 import { defineMethod, type MethodContext, type MethodOutput } from "./context.js";
 import { guidanceReward, labelField, symbolNonNegative, symbolPositive } from "./schema-parts.js";
 import { tunedModelCheckpoint } from "./tuned-model.js";
-import { GUIDED_BATCH, guidanceOutput, guidanceSetup, mergeOutputs, sampleGuided, type GuidanceSetup } from "./guidance-common.js";
+import { guidanceOutput, guidedBatch, guidanceSetup, mergeOutputs, sampleGuided, type GuidanceSetup } from "./guidance-common.js";
 
 /** The library's defaults (src/methods/rgdm.ts); only ρ = √(D+2) depends on the dimension D. */
 const RD = defaultRgdmSettings(0);
@@ -195,7 +195,7 @@ export const rgdmMethod = defineMethod({
       const pSetup: GuidanceSetup = { ...setup, label: `${setup.label} + payoff noise` };
       const eps = modelEps(ctx.model, res.state.ema);
       const term = payoffNoiseTerm(setup.reward, eps, { tau: settings.tau, candidates: settings.candidates, at: settings.rewardAt }, pSetup.label, where);
-      const sampled = await sampleGuided(ctx, pSetup, eps, [term], kPayoff!, { batch: Math.max(1, Math.floor(GUIDED_BATCH / settings.candidates)) });
+      const sampled = await sampleGuided(ctx, pSetup, eps, [term], kPayoff!, { batch: Math.max(1, Math.floor(guidedBatch(ctx) / settings.candidates)) });
       const c = sampled.cost;
       const pCost: GuidanceCost = { rewardEvals: res.cost.rewardEvals + c.rewardEvals, gradEvals: res.cost.rewardGradEvals, valueEvals: c.valueEvals, modelEvals: res.cost.modelEvals + c.modelEvals, seconds: c.seconds };
       outs.push(

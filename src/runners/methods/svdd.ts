@@ -11,7 +11,7 @@ import { exactSoftValue } from "../../guidance/exact.js";
 import { predictorValue, rewardAtX0Value, svddTerm } from "../../guidance/terms.js";
 import { int, strict } from "../config-schemas.js";
 import { defineMethod } from "./context.js";
-import { baseEps, GUIDED_BATCH, guidanceOutput, guidanceSetup, sampleGuided, trainPredictorFor } from "./guidance-common.js";
+import { baseEps, guidanceOutput, guidedBatch, guidanceSetup, sampleGuided, trainPredictorFor } from "./guidance-common.js";
 import { alphaField, guidanceInterval, guidanceReward, noisyPredictor } from "./schema-parts.js";
 
 export const svddMethod = defineMethod({
@@ -51,7 +51,7 @@ export const svddMethod = defineMethod({
       value = rewardAtX0Value(setup.reward, eps);
     }
     const term = svddTerm(value, { name: setup.label, candidates: M, alpha: setup.alpha, start: m.start, stop: m.stop });
-    const { samples, cost, pathKl } = await sampleGuided(ctx, setup, eps, [term], kSample, { batch: Math.max(1, Math.floor(GUIDED_BATCH / M)) });
+    const { samples, cost, pathKl } = await sampleGuided(ctx, setup, eps, [term], kSample, { batch: Math.max(1, Math.floor(guidedBatch(ctx) / M)) });
     return await guidanceOutput(ctx, setup, samples, cost, {
       pathKl,
       trainSeconds,
