@@ -338,7 +338,7 @@ export const MoleculePropertyRewardSchema = strict({
  * sample data/qm9/qm9-props-sample.csv.gz is split (`seed`) into halves A and B, each with a `heldOut`
  * fraction kept out of its fit; rcgdm's f̂ is fitted on A, and the run's reward, the evaluator φ, is ridge
  * (`l2`) on atom-environment counts fitted on B alone: a valid molecule scores φ(x), an invalid one
- * `invalidReward` (default NaN: left out of every mean of valid samples). Needs a QM9 model.
+ * `invalidReward` (default: the lowest label, as a property's low end). Needs a QM9 model.
  */
 export const MoleculeDftRewardSchema = strict({
   kind: z.literal("dft"),
@@ -346,7 +346,7 @@ export const MoleculeDftRewardSchema = strict({
   seed: int(0).default(0),
   heldOut: z.number().gt(0).lt(1).default(0.2),
   l2: nonNegative().default(1e-4),
-  invalidReward: z.number().optional().describe("default: NaN (invalid molecules count only in validity)"),
+  invalidReward: z.number().optional().describe("default: the lowest label of the sample"),
 });
 
 export const MoleculeRewardSchema = z.discriminatedUnion("kind", [MoleculePropertyRewardSchema, MoleculeDftRewardSchema]);

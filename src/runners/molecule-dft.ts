@@ -33,7 +33,7 @@ export interface DftReward {
   property: string;
   unit: string;
   invalid: number;
-  /** φ of each SMILES (`invalid` for null or a molecule the encoder refuses). */
+  /** φ of each SMILES (`invalid` for null, empty or a molecule the encoder refuses). */
   ofSmiles(smiles: readonly (string | null)[]): number[];
   /** Half A: rcgdm's f̂ is fitted on `x`, measured on `heldOut`. */
   labels: LabelledRows;
@@ -54,7 +54,8 @@ export function prepareDftReward(rdkit: RDKit, cfg: MoleculeDftRewardConfig, voc
   const features = graphFeatureMap(b.x, vocab);
   const phi = fitRidge(features.featurize(b.x), b.y, { kind: "ridge", l2: cfg.l2 });
   const phiRows = (x: HostMatrix) => predictRidge(phi, features.featurize(x));
-  const invalid = cfg.invalidReward ?? Number.NaN;
+  // As a property reward's default (the low end of its range): the lowest label, below every valid molecule's φ in a ranking.
+  const invalid = cfg.invalidReward ?? Math.min(...L.y);
   const aAll = { x: takeRows(L.matrix, Int32Array.from([...h.a, ...h.aHeld])), y: Float32Array.from([...a.y, ...aHeld.y]) };
   const onA = phiRows(aAll.x);
   const bHeldPred = phiRows(bHeld.x);
