@@ -42,6 +42,35 @@ export function replaceSection(text: string, heading: string, section: string): 
   return text.slice(0, start) + (next === null ? section : `${section.replace(/\s*$/, "")}\n\n${text.slice(next.index + 1)}`);
 }
 
+/**
+ * Writes `lines` (starting with the subsection heading `sub`, "### <variant>: …") into the section `heading` of
+ * docs/results/molecules.md, creating the section with `intro` when missing: the section holds one subsection
+ * per variant (quick, full); this run replaces its own and keeps the others and every other section.
+ */
+export function writeResultsSubsection(HEADING: string, intro: string, sub: string, lines: string[]): void {
+  mkdirSync("docs/results", { recursive: true });
+  // The section holds one subsection per variant (quick, full); this run replaces its own.
+  let text = existsSync(RESULTS) ? readFileSync(RESULTS, "utf8") : "# Molecule experiments (measured)\n";
+  if (!text.includes(`${HEADING}\n`)) text = replaceSection(text, HEADING, `${HEADING}\n\n${intro}\n\n`);
+  const start = text.indexOf(`${HEADING}\n`);
+  const end = (() => {
+    const m = /\n## /g;
+    m.lastIndex = start + HEADING.length;
+    const hit = m.exec(text);
+    return hit === null ? text.length : hit.index + 1;
+  })();
+  const prefix = sub.slice(0, sub.indexOf(":"));
+  const block = text.slice(start, end);
+  const at = block.indexOf(`\n${prefix}:`);
+  let updated: string;
+  if (at < 0) updated = `${block.replace(/\s*$/, "")}\n\n${lines.join("\n")}`;
+  else {
+    const lineEnd = block.indexOf("\n", at + 1);
+    updated = replaceSection(block, block.slice(at + 1, lineEnd), lines.join("\n"));
+  }
+  writeFileSync(RESULTS, text.slice(0, start) + updated.replace(/\s*$/, "\n") + (end < text.length ? `\n${text.slice(end)}` : ""));
+}
+
 export async function run(args: string[]): Promise<void> {
   const opt = (k: string, dflt: string) => (args.includes(k) ? args[args.indexOf(k) + 1]! : dflt);
   const path = opt("--config", "configs/molecules-rcgdm-logp.json");
@@ -163,26 +192,6 @@ export async function run(args: string[]): Promise<void> {
     `Timings (s): ${Object.entries(res.report.timings).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")}.`,
     "",
   );
-  mkdirSync("docs/results", { recursive: true });
-  // The section holds one subsection per variant (quick, full); this run replaces its own.
-  let text = existsSync(RESULTS) ? readFileSync(RESULTS, "utf8") : "# Molecule experiments (measured)\n";
-  if (!text.includes(`${HEADING}\n`)) text = replaceSection(text, HEADING, `${HEADING}\n\n${intro(name)}\n\n`);
-  const start = text.indexOf(`${HEADING}\n`);
-  const end = (() => {
-    const m = /\n## /g;
-    m.lastIndex = start + HEADING.length;
-    const hit = m.exec(text);
-    return hit === null ? text.length : hit.index + 1;
-  })();
-  const prefix = sub.slice(0, sub.indexOf(":"));
-  const block = text.slice(start, end);
-  const at = block.indexOf(`\n${prefix}:`);
-  let updated: string;
-  if (at < 0) updated = `${block.replace(/\s*$/, "")}\n\n${lines.join("\n")}`;
-  else {
-    const lineEnd = block.indexOf("\n", at + 1);
-    updated = replaceSection(block, block.slice(at + 1, lineEnd), lines.join("\n"));
-  }
-  writeFileSync(RESULTS, text.slice(0, start) + updated.replace(/\s*$/, "\n") + (end < text.length ? `\n${text.slice(end)}` : ""));
+  writeResultsSubsection(HEADING, intro(name), sub, lines);
   process.stdout.write(lines.join("\n") + "\n");
 }

@@ -7,6 +7,7 @@ import { residualMlpFields } from "../nn/denoisers/mlp.js";
 import { defaultTrainConfig } from "../training/trainer.js";
 import { TRANSFORM_KINDS } from "../data/transform.js";
 import * as z from "zod";
+import { QM9_DFT_PROPERTY_NAMES } from "../chem/dft-properties.js";
 import { describeZodIssues, unknownKeysMessage } from "../io/zod-error.js";
 import { MAX_STEPS } from "./resource-bounds.js";
 
@@ -326,11 +327,29 @@ export const MOLECULE_PROPERTIES = ["qed", "logp", "tpsa", "mw", "rings", "aroma
  * correction); an invalid molecule scores `invalidReward`, by default the low end of the property's range
  * (PROPERTY_RANGES in src/chem/oracles.ts: QED 0, logP −10, …).
  */
-export const MoleculeRewardSchema = strict({
+export const MoleculePropertyRewardSchema = strict({
   kind: z.literal("property"),
   property: z.enum(MOLECULE_PROPERTIES).default("qed"),
   invalidReward: z.number().optional().describe("default: the low end of the property's range"),
 });
+
+/**
+ * A QM9 DFT property (src/chem/dft-properties.ts; EDM's protocol, src/eval/edm-protocol.ts): the labelled
+ * sample data/qm9/qm9-props-sample.csv.gz is split (`seed`) into halves A and B, each with a `heldOut`
+ * fraction kept out of its fit; rcgdm's f̂ is fitted on A, and the run's reward, the evaluator φ, is ridge
+ * (`l2`) on atom-environment counts fitted on B alone: a valid molecule scores φ(x), an invalid one
+ * `invalidReward` (default: the lowest label, as a property's low end). Needs a QM9 model.
+ */
+export const MoleculeDftRewardSchema = strict({
+  kind: z.literal("dft"),
+  property: z.enum(QM9_DFT_PROPERTY_NAMES).default("gap"),
+  seed: int(0).default(0),
+  heldOut: z.number().gt(0).lt(1).default(0.2),
+  l2: nonNegative().default(1e-4),
+  invalidReward: z.number().optional().describe("default: the lowest label of the sample"),
+});
+
+export const MoleculeRewardSchema = z.discriminatedUnion("kind", [MoleculePropertyRewardSchema, MoleculeDftRewardSchema]);
 
 /**
  * The model of a molecule run: `pretrained` (a molecule model file, or `"qm9"` for the shipped one) is loaded
@@ -366,6 +385,7 @@ export const MoleculeRunEvaluationSchema = strict({
 
 export type MoleculeTaskConfig = z.output<typeof MoleculeTaskSchema>;
 export type MoleculeRewardConfig = z.output<typeof MoleculeRewardSchema>;
+export type MoleculeDftRewardConfig = z.output<typeof MoleculeDftRewardSchema>;
 export type MoleculeRunModelConfig = z.output<typeof MoleculeRunModelSchema>;
 export type MoleculeRunSamplingConfig = z.output<typeof MoleculeRunSamplingSchema>;
 

@@ -44,6 +44,7 @@ import { defaultTrainConfig, denoiserStep, disposeTrainState, trainSteps, type T
 import type { ExperimentHooks } from "./methods/context.js";
 import { RcgdmMoleculesSchema, type RcgdmMethodConfig, type RcgdmMoleculesConfig } from "./methods/rcgdm.js";
 import type { MoleculeTrainData } from "./molecule-data.js";
+import type { LabelledRows } from "./molecule-dft.js";
 
 /** ν when neither the method nor the task gives one. */
 export const MOLECULE_PSEUDO_LABEL_NOISE = 0.1;
@@ -54,7 +55,10 @@ export interface MoleculeRcgdmInput {
   /** Consumed. */
   key: Key;
   rdkit: RDKit;
-  property: MoleculeProperty;
+  /** The property's name; an RDKit oracle property labels the molecules unless `labels` are given. */
+  property: string;
+  /** Labelled molecules from elsewhere (a DFT property's half A: ./molecule-dft.ts): f̂ is fitted on them instead of `labeled` oracle labels, measured on their held-out part, and every task molecule is unlabeled. */
+  labels?: LabelledRows;
   /** The task's molecules (graph rows and SMILES), from which labeled and unlabeled ones are drawn. */
   data: MoleculeTrainData;
   /** The pretrained (unconditional graph-transformer) model and its weights (borrowed). */
@@ -131,7 +135,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
   }
   const data = o.data;
   const N = data.train.rows;
-  if (mo.labeled + mo.heldOut >= N) {
+  if (o.labels === undefined && mo.labeled + mo.heldOut >= N) {
     for (const k of [kFit, kPseudo, kCond, kTrain, kSample]) k!.dispose();
     throw new Error(`${tag}: method.molecules.labeled (${mo.labeled}) + heldOut (${mo.heldOut}) leave no unlabeled molecule of the task's ${N}`);
   }
@@ -143,16 +147,17 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
   const heldIdx = order.subarray(mo.labeled, mo.labeled + mo.heldOut);
   const restIdx = order.subarray(mo.labeled);
   const unlabeledIdx = mo.unlabeled !== undefined && mo.unlabeled < restIdx.length ? restIdx.subarray(0, mo.unlabeled) : restIdx;
-  const oracle = (idx: ArrayLike<number>) => Float32Array.from(propertyOfSmiles(o.rdkit, Array.from(idx, (i) => data.smiles[i]!), o.property));
-  const labeledRows = takeRows(data.train, labeledIdx);
-  const y = oracle(labeledIdx);
-  o.hooks.onStage?.(`${tag}: fitting f̂ (ridge on atom-environment counts) on ${mo.labeled} molecules labelled with ${o.property}`);
+  const oracle = (idx: ArrayLike<number>) => Float32Array.from(propertyOfSmiles(o.rdkit, Array.from(idx, (i) => data.smiles[i]!), o.property as MoleculeProperty));
+  const given = o.labels;
+  const labeledRows = given ? given.x : takeRows(data.train, labeledIdx);
+  const y = given ? given.y : oracle(labeledIdx);
+  o.hooks.onStage?.(`${tag}: fitting f̂ (ridge on atom-environment counts) on ${labeledRows.rows} molecules labelled with ${o.property}`);
   const features = graphFeatureMap(labeledRows, { atoms: data.vocabulary.atoms, bonds: data.vocabulary.bonds, maxAtoms: data.vocabulary.maxAtoms });
   const { model: f, report: fit } = await fitReward(features.featurize(labeledRows), y, { kind: "ridge", l2: mo.l2 }, kFit!, { holdout: 0.2, where: `${tag}: labeled molecules` });
   let heldOut: Record<string, number | null> | null = null;
-  if (mo.heldOut > 0) {
-    const yh = oracle(heldIdx);
-    const ph = (await predictReward(f, features.featurize(takeRows(data.train, heldIdx)))).mean;
+  if (given ? given.heldOut.y.length > 0 : mo.heldOut > 0) {
+    const yh = given ? given.heldOut.y : oracle(heldIdx);
+    const ph = (await predictReward(f, features.featurize(given ? given.heldOut.x : takeRows(data.train, heldIdx)))).mean;
     const q = fitQuality(ph, yh);
     heldOut = { n: q.n, mae: mean(Array.from(ph, (p, i) => Math.abs(p - yh[i]!))), rmse: q.rmse, r2: q.r2 };
   }
@@ -160,7 +165,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
 
   // 2. Pseudo-labels on the unlabeled molecules, standardised for the network.
   const nu = m.pseudoLabelNoise ?? MOLECULE_PSEUDO_LABEL_NOISE;
-  const xu = takeRows(data.train, unlabeledIdx);
+  const xu = given ? (mo.unlabeled !== undefined && mo.unlabeled < N ? takeRows(data.train, order.subarray(0, mo.unlabeled)) : data.train) : takeRows(data.train, unlabeledIdx);
   o.hooks.onStage?.(`${tag}: pseudo-labelling ${xu.rows} molecules (ν = ${nu})`);
   const yHat = await pseudoLabel(f, features.featurize(xu), nu, kPseudo!);
   const mu = mean(yHat);
@@ -169,7 +174,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
   const common = {
     property: o.property,
     data: data.name,
-    labeled: mo.labeled,
+    labeled: labeledRows.rows,
     unlabeled: xu.rows,
     rewardModel: { kind: "ridge", l2: mo.l2, features: features.names.length, fit, heldOut, labels: { mean: mean(y), std: std(y), min: Math.min(...y), max: Math.max(...y) } },
     pseudoLabelNoise: nu,
@@ -179,7 +184,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
   };
   if (m.variant === "target-guidance") {
     kCond!.dispose();
-    const heldRows = mo.heldOut > 0 ? { x: takeRows(data.train, heldIdx), y: oracle(heldIdx) } : undefined;
+    const heldRows = given ? given.heldOut : mo.heldOut > 0 ? { x: takeRows(data.train, heldIdx), y: oracle(heldIdx) } : undefined;
     return targetGuidanceRows(o, mo, { xu, yHat, targets, common, fitSeconds, heldRows }, kTrain!, kSample!);
   }
   const cond = hostMatrix(xu.rows, 1, Float32Array.from(yHat, (v) => (v - mu) / sigma));

@@ -48,6 +48,7 @@ import { snapGraphRows } from "./molecule-snap.js";
 import { moleculeModelFromConfig } from "./model-config.js";
 import { moleculeColumns, qm9TrainData, smilesTrainData, type MoleculeTrainData } from "./molecule-data.js";
 import { moleculeEvaluationData, type MoleculeEvaluationData } from "./molecule-evaluation.js";
+import { dftTargetSummary, prepareDftReward } from "./molecule-dft.js";
 import { runMoleculeRcgdm } from "./molecule-rcgdm.js";
 import { MOLECULE_ANCHORS, moleculeTiles } from "./molecule-report.js";
 import type { MoleculeRunConfig } from "./molecule-run-config.js";
@@ -91,15 +92,16 @@ function targetError(valid: ArrayLike<number>, target: number): { mae: number; b
 }
 
 /**
- * The oracle reward of graph rows: each row decoded by argmax (no valence correction), the property of the
- * valid molecules, `invalid` for the others (the methods count their calls in their row's `cost`).
+ * The reward of graph rows: each row decoded by argmax (no valence correction) and measured by `measure`
+ * (the oracle property, or a DFT reward's evaluator φ; the invalid molecules' value is its own) (the methods
+ * count their calls in their row's `cost`).
  */
-export function moleculeRowReward(rdkit: RDKit, vocab: GraphVocabulary, property: MoleculeProperty, invalid: number): (x: HostMatrix) => Float32Array {
+export function moleculeRowReward(rdkit: RDKit, vocab: GraphVocabulary, measure: (smiles: (string | null)[]) => ArrayLike<number>, name: string): (x: HostMatrix) => Float32Array {
   const width = graphRowLength(vocab);
   return (x) => {
-    if (x.cols !== width) throw new Error(`reward "${property}": rows must hold ${width} values (a graph with maxAtoms ${vocab.maxAtoms}), got ${x.cols}`);
+    if (x.cols !== width) throw new Error(`reward "${name}": rows must hold ${width} values (a graph with maxAtoms ${vocab.maxAtoms}), got ${x.cols}`);
     const smiles = Array.from({ length: x.rows }, (_, i) => decodeGraph(rdkit, graphFromRow(x.data.subarray(i * width, (i + 1) * width), vocab), vocab).smiles);
-    return Float32Array.from(propertyOfSmiles(rdkit, smiles, property, { invalidReward: invalid }));
+    return Float32Array.from(measure(smiles));
   };
 }
 
@@ -221,9 +223,15 @@ export async function runMoleculeExperiment(
   const base = await moleculeBase(cfg, baseDir, where, hooks, kTrain!, taskData);
   const state = newRunState();
   try {
-    const property = cfg.reward.property;
-    const invalid = cfg.reward.invalidReward ?? PROPERTY_RANGES[property][0];
-    const reward = moleculeRowReward(rdkit, base.vocab, property, invalid);
+    // The reward: an RDKit oracle property, or a DFT property's evaluator φ (./molecule-dft.ts).
+    const rc = cfg.reward;
+    const dft = rc.kind === "dft" ? prepareDftReward(rdkit, rc, base.vocab, where) : undefined;
+    const property = rc.property;
+    const invalid = rc.kind === "dft" ? dft!.invalid : (rc.invalidReward ?? PROPERTY_RANGES[rc.property][0]);
+    const measure = (smiles: (string | null)[]): ArrayLike<number> =>
+      rc.kind === "dft" ? dft!.ofSmiles(smiles) : propertyOfSmiles(rdkit, smiles, rc.property as MoleculeProperty, { invalidReward: invalid });
+    if (dft) hooks.onStage?.(`reward "dft": ${property} of ${(dft.section.data as { labelled: number }).labelled} labelled QM9 molecules; evaluator φ fitted on half B`);
+    const reward = moleculeRowReward(rdkit, base.vocab, measure, property);
     const dim = graphRowLength(base.vocab);
     const n = cfg.sampling.samples;
     const sampler = { sampler: cfg.sampling.sampler, steps: cfg.sampling.steps, eta: cfg.sampling.eta };
@@ -276,7 +284,7 @@ export async function runMoleculeExperiment(
     const training = evalData.training;
     const prepared = prepareMetricsData(rdkit, { reference: evalData.reference.smiles, training: training.smiles, ...(training.canonical ? { trainingCanonical: training.canonical } : {}) });
     const floor = metricValues(moleculeMetrics(rdkit, evalData.floorSample.smiles, prepared));
-    const dataReward = propertyOfSmiles(rdkit, evalData.floorSample.smiles, property);
+    const dataReward = Array.from(measure(evalData.floorSample.smiles));
 
     const rows: ResultRow[] = [];
     const views: MoleculeRunMethodView[] = [];
@@ -284,6 +292,8 @@ export async function runMoleculeExperiment(
     const timings: Record<string, number> = {};
     const checkpoints: { name: string; label: string; save: (path: string) => void | Promise<void> }[] = [];
     const sections: Record<string, unknown> = {};
+    // The valid samples' values per target row (a DFT reward's summary over all targets).
+    const targetValues: { target: number; values: number[] }[] = [];
     for (const [i, method] of methods.entries()) {
       const label = labels[i]!;
       if (READS_TRAINING_ROWS.includes(method.kind)) data.train = await trainingRows();
@@ -297,7 +307,7 @@ export async function runMoleculeExperiment(
         const data = await taskData();
         if (data.train.cols !== dim) throw new Error(`${where}: ${label}: the task's molecules are graphs of ${data.train.cols} values but the model's are ${dim} (another vocabulary or maxAtoms)`);
         const r = await runMoleculeRcgdm({
-          method: method as RcgdmMethodConfig, label, key: kMethods[i]!, rdkit, property, data, model: base.model, weights: base.weights, sampler, samples: n, seed: cfg.seed, hooks,
+          method: method as RcgdmMethodConfig, label, key: kMethods[i]!, rdkit, property, ...(dft ? { labels: dft.labels } : {}), data, model: base.model, weights: base.weights, sampler, samples: n, seed: cfg.seed, hooks,
         });
         sections[label] = r.section;
         out = { rows: r.rows, samples: r.samples, plots: [] };
@@ -317,8 +327,10 @@ export async function runMoleculeExperiment(
         const rowLabel = out.samples.length === 1 ? label : (row.label ?? set.label);
         const molecules = decodeMoleculeRows(rdkit, set.matrix, base.vocab);
         const smiles = molecules.map((s) => s.smiles);
-        const r = propertyOfSmiles(rdkit, smiles, property, { invalidReward: invalid });
-        const valid = r.filter((_, j) => molecules[j]!.valid);
+        const r = Array.from(measure(smiles));
+        // A valid molecule the DFT evaluator cannot encode has no value (never seen on QM9 samples).
+        const valid = r.filter((v, j) => molecules[j]!.valid && Number.isFinite(v));
+        if (typeof row.target === "number" && method.kind === "rcgdm") targetValues.push({ target: row.target, values: valid });
         const g = metricValues(moleculeMetrics(rdkit, smiles, prepared));
         const cost = row.cost as Record<string, number> | undefined;
         const { swToTilted: _a, mmd2ToTilted: _b, ...kept } = row;
@@ -345,13 +357,14 @@ export async function runMoleculeExperiment(
       }
     }
 
+    if (dft) sections.dft = { ...dft.section, samples: dftTargetSummary(targetValues, cfg.seed + 2) };
     const report: Report = {
       version: 1,
       config: cfg as unknown as Record<string, unknown>,
       results: rows,
       molecules: {
         model: base.source,
-        reward: { property, invalidReward: invalid },
+        reward: { property, invalidReward: invalid, ...(dft ? { kind: "dft", unit: dft.unit } : {}) },
         reference: { name: evalData.reference.name, molecules: evalData.reference.smiles.length },
         training: { name: evalData.training.name, molecules: prepared.training.size },
         floorSample: { name: evalData.floorSample.name, molecules: evalData.floorSample.smiles.length, rewardMean: summary(dataReward).mean },
