@@ -6,7 +6,7 @@
  *      "mean" ones are kept as s g. With a noise hook P (graphs: symmetric edges, zero diagonal) every
  *      gradient is projected first, g ← P g: the chain's off-space part u is data-like (the projected
  *      ε̂ never touches it, so each step maps u to u/√α'_t), and an unprojected g injected at ᾱ_t reaches
- *      x_0 multiplied by 1/√ᾱ_t (docs/molecules.md, "Target-value guidance").
+ *      x_0 multiplied by 1/√ᾱ_t (docs/molecules.md, "Comparison row: target-value guidance").
  *   3. μ, x̂_0 from ε̃ (the plan's coefficients); μ ← μ + σ² Σ s g; then terms at "mean":
  *      μ ← μ + s σ² ∇_μ log h(μ, s).
  *   4. x_s = μ + σ z, or, with an SVDD term active, the selected one of M candidates μ + σ z_m.
