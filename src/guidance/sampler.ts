@@ -3,7 +3,10 @@
  * list of guidance terms (./types.ts) at every step of their active interval. Per step t → s:
  *   1. ε̂ = ε(x_t, t); classifier-free terms: ε̃ = ε̂ + Σ_j w_j (ε_j(x_t, t) − ε̂).
  *   2. Gradient terms at "xt" / "x0" (all at the same x_t and ε̃): "eps" ones give ε̃ ← ε̃ − √(1−ᾱ_t) s g,
- *      "mean" ones are kept as s g.
+ *      "mean" ones are kept as s g. With a noise hook P (graphs: symmetric edges, zero diagonal) every
+ *      gradient is projected first, g ← P g: the chain's off-space part u is data-like (the projected
+ *      ε̂ never touches it, so each step maps u to u/√α'_t), and an unprojected g injected at ᾱ_t reaches
+ *      x_0 multiplied by 1/√ᾱ_t (docs/molecules.md, "Comparison row: target-value guidance").
  *   3. μ, x̂_0 from ε̃ (the plan's coefficients); μ ← μ + σ² Σ s g; then terms at "mean":
  *      μ ← μ + s σ² ∇_μ log h(μ, s).
  *   4. x_s = μ + σ z, or, with an SVDD term active, the selected one of M candidates μ + σ z_m.
@@ -140,6 +143,9 @@ function countingHook(n: number, cost: GuidanceCost): GuidanceHook {
 /** The guidance terms as the sampling loop's guidance hook (steps 1–4 of the module doc). */
 function guidanceHook(o: GuidedSampleOptions, cost: GuidanceCost, kl: PathKl | undefined): GuidanceHook {
   const activeAt = (ctx: StepContext) => o.terms.filter((term) => isActive(term, ctx.i, ctx.total));
+  // A gradient moves the chain only within the noise space (the gradient of log h restricted to it, P g):
+  // a component outside it is never corrected by the (projected) model output and grows by 1/√ᾱ_t to x_0.
+  const inNoiseSpace = (g: JArray): JArray => (o.noise ? o.noise(g) : g);
   return {
     async step(ctx, x, base) {
       const n = x.shape[0]!;
@@ -181,7 +187,7 @@ function guidanceHook(o: GuidedSampleOptions, cost: GuidanceCost, kl: PathKl | u
       for (const term of gradTerms) {
         if (term.where === "mean") continue;
         if (term.apply === "mean" && !(sigma > 0)) continue; // the final deterministic step: s σ² g = 0
-        const g = term.where === "xt" ? gradientAt(term, x.ref, c.t, n, cost) : gradientThroughX0(term, x.ref, eps.ref, c.t, combinedEps, n, cost);
+        const g = inNoiseSpace(term.where === "xt" ? gradientAt(term, x.ref, c.t, n, cost) : gradientThroughX0(term, x.ref, eps.ref, c.t, combinedEps, n, cost));
         if (term.apply === "eps") eps = eps.sub(g.mul(scalar(Math.sqrt(1 - c.t.alphaBar) * term.scale)));
         else meanShifts.push(g.mul(scalar(term.scale)));
       }
@@ -195,7 +201,7 @@ function guidanceHook(o: GuidedSampleOptions, cost: GuidanceCost, kl: PathKl | u
       if (sigma > 0) {
         for (const term of gradTerms) {
           if (term.where !== "mean") continue;
-          const g = gradientAt(term, mean.ref, c.s, n, cost);
+          const g = inNoiseSpace(gradientAt(term, mean.ref, c.s, n, cost));
           mean = mean.add(g.mul(scalar(term.scale * sigma * sigma)));
         }
       }
