@@ -36,7 +36,13 @@ export const MoleculeCtrlConfigSchema = strict({
     learningRate: positive().default(2e-3),
     batchSize: int(1).default(256),
     l2: nonNegative().default(0),
+    /** Fraction of the fitted rows the temperature is fitted on (src/rewards/classifier.ts). */
     holdout: z.number().gt(0).lt(1).default(0.2),
+    /** Fraction of the labelled molecules kept out of the fit entirely (held-out accuracy and ECE). */
+    heldOut: z.number().gt(0).lt(1).default(0.1),
+    eceBins: int(1).default(15),
+    /** Copies of each labelled row under random node orders (the first in QM9's order); see permutedGraphRows. */
+    permutations: int(1).default(8),
   }).prefault({}),
   ctrl: strict({
     gamma: positive().default(1),
