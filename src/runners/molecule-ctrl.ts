@@ -257,7 +257,10 @@ async function cfgFinetune(
 }
 
 /** Runs the experiment (nothing is written: the caller formats the result). */
-export async function runMoleculeCtrl(cfg: MoleculeCtrlConfig, hooks: { onStage?: (s: string) => void } = {}): Promise<MoleculeCtrlResult> {
+export async function runMoleculeCtrl(
+  cfg: MoleculeCtrlConfig,
+  hooks: { onStage?: (s: string) => void; /** After each row, the result so far (a long run's partial table). */ onRow?: (partial: MoleculeCtrlResult) => void } = {},
+): Promise<MoleculeCtrlResult> {
   const say = hooks.onStage ?? (() => {});
   const started = performance.now();
   await ensureBackend();
@@ -315,6 +318,14 @@ export async function runMoleculeCtrl(cfg: MoleculeCtrlConfig, hooks: { onStage?
     const referenceFrequency = refLabels.filter((v) => v === 1).length / refLabels.length;
 
     const rows: MoleculeCtrlRow[] = [];
+    const result = (): MoleculeCtrlResult => ({
+      config: cfg,
+      model: path,
+      label: { ...cfg.label, frequency, labelled: data.train.rows, referenceFrequency },
+      classifier: { temperature: cls.temperature, heldOutMolecules: classifierHeldOut, onModelSamples: classifierOnModel, fit: cls.fit },
+      rows: rows.slice(),
+      seconds: (performance.now() - started) / 1000,
+    });
     const measure = async (method: string, label: string, draw: (y: number, key: Key) => Promise<Sampled>, trainSeconds: number, details: Record<string, unknown>) => {
       const t0 = performance.now();
       const perLabel: MoleculeCtrlLabelResult[] = [];
@@ -336,6 +347,7 @@ export async function runMoleculeCtrl(cfg: MoleculeCtrlConfig, hooks: { onStage?
       const requested = perLabel.flatMap((p) => p.oracle.map(() => p.y));
       const scores = controlScores(requested, perLabel.flatMap((p) => p.oracle));
       rows.push({ method, label, ...scores, perLabel, trainSeconds, sampleSeconds: (performance.now() - t0) / 1000, details });
+      hooks.onRow?.(result());
     };
     /** Samples with ε (and, when given, the path KL to the pretrained sampler along the same chains). */
     const sampleWith = async (eps: EpsFn, key: Key): Promise<Sampled> => {
@@ -413,14 +425,7 @@ export async function runMoleculeCtrl(cfg: MoleculeCtrlConfig, hooks: { onStage?
         );
       }
     }
-    return {
-      config: cfg,
-      model: path,
-      label: { ...cfg.label, frequency, labelled: data.train.rows, referenceFrequency },
-      classifier: { temperature: cls.temperature, heldOutMolecules: classifierHeldOut, onModelSamples: classifierOnModel, fit: cls.fit },
-      rows,
-      seconds: (performance.now() - started) / 1000,
-    };
+    return result();
   } finally {
     // The keys no row consumed.
     if (!cfg.methods.includes("ctrl")) kCtrl!.dispose();
