@@ -69,7 +69,7 @@ describe("molecules-ctrl", () => {
       {
         labelled: 128,
         label: { property: "rings", atLeast: 2 },
-        classifier: { steps: 30, hidden: 16 },
+        classifier: { steps: 30, hidden: 16, permutations: 2 },
         ctrl: { steps: 1, batchSize: 2, truncation: 2 },
         methods: ["none", "ctrl"],
         sampling: { steps: 8, samples: 6 },

@@ -9,7 +9,7 @@
  * molecules.
  */
 import { mkdirSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { readMoleculeCtrlConfig, type MoleculeCtrlConfig } from "../../src/runners/molecule-ctrl-config.js";
 import { runMoleculeCtrl, type MoleculeCtrlResult } from "../../src/runners/molecule-ctrl.js";
 import { replaceSection } from "./molecules-rcgdm.js";
@@ -39,11 +39,11 @@ export function ctrlSection(r: MoleculeCtrlResult, command: string): string {
   const lines = [
     HEADING,
     "",
-    `Command: \`${command}\` — model ${r.model}; label y = 1{RDKit ${c.label.property} ≥ ${c.label.atLeast}} (frequency ${f(r.label.frequency)} in the ${r.label.labelled} labelled QM9 training molecules, ${f(r.label.referenceFrequency)} in the reference); ${c.sampling.samples} molecules per label, ${c.sampling.sampler} with ${c.sampling.steps} steps; wall time ${f(r.seconds, 0)} s on a shared 2-core machine.`,
+    `Command: \`${command}\` — model ${relative(process.cwd(), r.model)}; label y = 1{RDKit ${c.label.property} ≥ ${c.label.atLeast}} (frequency ${f(r.label.frequency)} in the ${r.label.labelled} labelled QM9 training molecules, ${f(r.label.referenceFrequency)} in the reference); ${c.sampling.samples} molecules per label, ${c.sampling.sampler} with ${c.sampling.steps} steps; wall time ${f(r.seconds, 0)} s on a shared 2-core machine.`,
     "",
     `Classifier p̂(y | x) on graph rows (${c.classifier.layers} × ${c.classifier.hidden} MLP, ${c.classifier.steps} steps, each fitted molecule in ${c.classifier.permutations} node orders): on ${h.n} held-out molecules (random node order) accuracy ${f(h.accuracy)}, ECE ${f(h.ece)} (temperature T = ${f(r.classifier.temperature)}); on ${m?.n ?? "—"} valid molecules of the pretrained model accuracy ${f(m?.accuracy)}, ECE ${f(m?.ece)}.`,
     "",
-    "Accuracy and macro-F1 under the oracle label (RDKit on the decoded SMILES) over both labels' samples; an invalid molecule counts as a miss. acc (valid) = over valid molecules only. KL score y = the KL score of label y's samples against the reference molecules of label y. KL→pre = path KL of the row's sampler to the pretrained one (nats per molecule, mean over the labels; full-space estimate).",
+    "Accuracy and macro-F1 under the oracle label (RDKit on the decoded SMILES) over both labels' samples; an invalid molecule counts as a miss (also in the P(y=1 | asked y) columns: the fraction of all samples whose oracle label is 1). acc (valid) = over valid molecules only. KL score y = the KL score of label y's samples against the reference molecules of label y. KL→pre = path KL of the row's sampler to the pretrained one (nats per molecule, mean over the labels; full-space estimate).",
     "",
     "| row | accuracy | macro-F1 | acc (valid) | P(y=1 \\| asked 0) | P(y=1 \\| asked 1) | validity y=0 / y=1 | uniqueness y=0 / y=1 | KL score y=0 / y=1 | KL→pre | train s | sample s |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|",
