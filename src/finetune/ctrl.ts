@@ -20,6 +20,7 @@ import { keyToSeed, split2, type Key } from "../backend/keys.js";
 import { mulberry32 } from "../data/host-rng.js";
 import type { ModelConfig } from "../diffusion/model.js";
 import type { StepCoefficients } from "../diffusion/step.js";
+import type { NoiseHook } from "../diffusion/types.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
 import { makeChain } from "./chain.js";
 import type { FinetunedModel } from "./finetuned.js";
@@ -53,6 +54,8 @@ export interface CtrlOptions {
   /** Bytes of activations the single-pass gradient may keep before it segments (./chain.ts). */
   memoryBudget?: number;
   klReduce?: "sum" | "mean";
+  /** Maps every standard-normal draw of the chains into the model's noise space (graph rows: src/diffusion/noise-space.ts). */
+  noise?: NoiseHook;
   /** q: probability of training a chain with the null control (for CFG at sampling); default 0. */
   nullProbability?: number;
   onStep?: (pt: FinetunePoint, total: number) => void;
@@ -110,6 +113,7 @@ export async function ctrlFinetune(o: CtrlOptions, key: Key): Promise<CtrlResult
       ...(o.segment !== undefined ? { segment: o.segment } : {}),
       ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}),
       ...(o.klReduce ? { klReduce: o.klReduce } : {}),
+      ...(o.noise ? { noise: o.noise } : {}),
     },
     "ctrl",
   );

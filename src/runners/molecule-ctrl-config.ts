@@ -1,0 +1,93 @@
+/**
+ * The config of the molecule CTRL experiment (issue 13 §3, docs/molecules.md "CTRL: a new control";
+ * `npm run experiments -- molecules-ctrl`, configs/molecules-ctrl.json): a structural label that the shipped
+ * unconditional QM9 model knows nothing about, y = 1{RDKit `label.property` ≥ `label.atLeast`}, defined by
+ * `labelled` QM9 training molecules; a calibrated classifier p̂(y | x) on their graph rows; and the rows
+ *  - "none": the pretrained model as is (label-blind: its accuracy is the label's frequency);
+ *  - "ctrl": CTRL (2406.12120) — the zero-initialised control E_y added to the pretrained network, trained through
+ *    the sampler with γ log p̂(y | x_0) − Σ_t KL_t (src/finetune/ctrl.ts);
+ *  - "cfg": CFG fine-tuning — the same control added, the network fine-tuned on the labelled (x, y) pairs with the
+ *    denoising loss and y-dropout, sampled with classifier-free guidance of strength `cfg.scale`;
+ *  - "dps": DPS with the classifier on the unconditional model, ∇ γ log p̂(y | x̂_0(x_t)).
+ */
+import * as z from "zod";
+import { readText } from "../io/files.js";
+import { parseJson } from "../io/json.js";
+import { MoleculeSamplingSchema, describeConfigError, int, nonNegative, positive, strict } from "./config-schemas.js";
+
+export const MOLECULE_CTRL_METHODS = ["none", "ctrl", "cfg", "dps"] as const;
+
+const multipleOf4 = (what: string) => int(4).refine((v) => v % 4 === 0, `${what} must be a multiple of 4 (matmul widths)`);
+
+export const MoleculeCtrlConfigSchema = strict({
+  seed: int(0).default(0),
+  /** The pretrained molecule model: "qm9" (the shipped one) or a path. */
+  pretrained: z.string().min(1).default("qm9"),
+  label: strict({
+    property: z.enum(["rings", "aromaticRings", "aliphaticRings"]).default("rings"),
+    atLeast: int(1).default(2),
+  }).prefault({}),
+  /** QM9 training molecules labelled offline (the classifier's and CFG's data). */
+  labelled: int(16).default(4096),
+  classifier: strict({
+    hidden: multipleOf4("classifier.hidden").default(128),
+    layers: int(0).default(2),
+    steps: int(1).default(1500),
+    learningRate: positive().default(2e-3),
+    batchSize: int(1).default(256),
+    l2: nonNegative().default(0),
+    /** Fraction of the fitted rows the temperature is fitted on (src/rewards/classifier.ts). */
+    holdout: z.number().gt(0).lt(1).default(0.2),
+    /** Fraction of the labelled molecules kept out of the fit entirely (held-out accuracy and ECE). */
+    heldOut: z.number().gt(0).lt(1).default(0.1),
+    eceBins: int(1).default(15),
+    /** Copies of each labelled row under random node orders (the first in QM9's order); see permutedGraphRows. */
+    permutations: int(1).default(8),
+  }).prefault({}),
+  ctrl: strict({
+    gamma: positive().default(1),
+    trainable: z.enum(["embedding", "all"]).default("all"),
+    steps: int(1).default(60),
+    batchSize: int(1).default(8),
+    learningRate: positive().default(1e-4),
+    gradClip: positive().default(1),
+    /** Final sampler steps that carry gradient (src/finetune/chain.ts). */
+    truncation: int(1).default(10),
+  }).prefault({}),
+  cfg: strict({
+    steps: int(1).default(400),
+    batchSize: int(1).default(64),
+    learningRate: positive().default(1e-4),
+    dropout: z.number().min(0).lt(1).default(0.1),
+    scale: nonNegative().default(1),
+  }).prefault({}),
+  dps: strict({
+    gamma: positive().default(1),
+    scale: nonNegative().default(1),
+    /**
+     * ∂x̂_0/∂x_t: "identity" (≈ I/√ᾱ_t, no network Jacobian) or "full" (backpropagation through the graph
+     * transformer at every step: measured ≈ 13 s per molecule on a shared core, too slow for the table).
+     */
+    jacobian: z.enum(["identity", "full"]).default("identity"),
+    /** Rows per guided batch (the full Jacobian through the graph transformer is memory-hungry). */
+    batch: int(1).default(128),
+  }).prefault({}),
+  methods: z.array(z.enum(MOLECULE_CTRL_METHODS)).min(1).default([...MOLECULE_CTRL_METHODS]),
+  /** The molecule sampler; `samples` per label (y = 0 and y = 1). */
+  sampling: strict({ ...MoleculeSamplingSchema.shape, steps: int(1).default(50), samples: int(2).default(256) }).prefault({}),
+  evaluation: strict({ referenceSize: int(4).default(1000) }).prefault({}),
+});
+
+export type MoleculeCtrlConfig = z.output<typeof MoleculeCtrlConfigSchema>;
+export type MoleculeCtrlConfigInput = z.input<typeof MoleculeCtrlConfigSchema>;
+
+/** Validates a molecule CTRL config; throws one line `where: path: problem`. */
+export function parseMoleculeCtrlConfig(json: unknown, where: string): MoleculeCtrlConfig {
+  const r = MoleculeCtrlConfigSchema.safeParse(json, { reportInput: true });
+  if (!r.success) throw new Error(describeConfigError(r.error, where));
+  return r.data;
+}
+
+export function readMoleculeCtrlConfig(path: string): MoleculeCtrlConfig {
+  return parseMoleculeCtrlConfig(parseJson(readText(path, "config file"), path, { rejectDuplicateKeys: true }), path);
+}

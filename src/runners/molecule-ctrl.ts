@@ -1,0 +1,436 @@
+/**
+ * A new control on the shipped QM9 model (issue 13 §3; CTRL, 2406.12120; config ./molecule-ctrl-config.ts,
+ * docs/molecules.md "CTRL: a new control"). The label y(m) = 1{RDKit property(m) ≥ atLeast} is a structural
+ * fact the unconditional model was never told about; an offline set of `labelled` QM9 training molecules
+ * defines it. Steps:
+ *  1. label the offline set with RDKit, fit a calibrated classifier p̂(y | x) on its graph rows
+ *     (src/rewards/classifier.ts: MLP + temperature, held-out accuracy and ECE);
+ *  2. the rows of the config's `methods` (see the config's doc), each sampling `samples` molecules per label
+ *     y ∈ {0, 1} through the molecule sampler (src/diffusion/generate.ts, the model's graph noise space);
+ *  3. per row, under the **oracle** label (RDKit on the decoded SMILES): accuracy and macro-F1 over all
+ *     2·samples molecules — an invalid molecule counts as a miss (its predicted label is the wrong one, so it
+ *     lowers accuracy and both classes' F1) —, the accuracy over valid molecules alone, validity and
+ *     uniqueness per label, the KL score of label y's molecules against the reference molecules of label y
+ *     (QM9's test split, labelled by RDKit), and the path KL of its sampler to the pretrained one (nats per
+ *     molecule, full-space estimate along the row's own chains; ./methods/ctrl-eval.ts pathKlTracker).
+ */
+import { jit, np, tree, type JArray } from "../backend/jax.js";
+import { ensureBackend } from "../backend/init.js";
+import { keyFromSeed, keyToSeed, splitKey, type Key } from "../backend/keys.js";
+import { toHost, upload } from "../backend/ownership.js";
+import { moleculeMetrics, prepareMetricsData } from "../chem/metrics.js";
+import { propertyOfSmiles } from "../chem/oracles.js";
+import { loadRDKit, type RDKit } from "../chem/rdkit.js";
+import { graphShape, type GraphVocabulary } from "../chem/graph.js";
+import { mulberry32 } from "../data/host-rng.js";
+import { hostMatrix, type HostMatrix } from "../data/matrix.js";
+import { generateWithEps } from "../diffusion/generate.js";
+import { modelEps, networkTime, type ModelConfig } from "../diffusion/model.js";
+import { denoisingLossOf } from "../diffusion/loss.js";
+import { noiseHookOf } from "../diffusion/noise-space.js";
+import { denoised } from "../diffusion/parameterization.js";
+import { samplerPlan } from "../diffusion/sample.js";
+import { makeSchedule } from "../diffusion/schedule.js";
+import { classifierFree } from "../diffusion/step.js";
+import type { EpsFn } from "../diffusion/types.js";
+import { classificationReport, expectedCalibrationError } from "../eval/classification.js";
+import { ctrlFinetune } from "../finetune/ctrl.js";
+import { disposeFinetuned, finetunedParams } from "../finetune/finetuned.js";
+import { oneHot, policyNetwork } from "../finetune/policy.js";
+import { guidedSample } from "../guidance/sampler.js";
+import { rewardGuidanceTerm } from "../guidance/terms.js";
+import { newCost, pathKlPerSample } from "../guidance/types.js";
+import { loadModel } from "../io/checkpoints/model-files.js";
+import { disposeLoadedModel } from "../io/checkpoints/model.js";
+import { categoricalCrossEntropy } from "../nn/categorical.js";
+import { applyDenoiser, applyDenoiserLogits, denoiserCategories, eventShapeOf, type DenoiserParams, type DenoiserSpec } from "../nn/denoiser.js";
+import { constantRateOptimizer, optimizerFromConfig, optimizerStaticKey } from "../optim/config.js";
+import { runSteps } from "../optim/loop.js";
+import { disposeTrainStepState, makeTrainStep } from "../optim/train-step.js";
+import { classifierLogProbs, classifierProbs, fitClassifier, type ClassifierModel } from "../rewards/classifier.js";
+import { deviceReward } from "../rewards/reward.js";
+import { pathKlTracker } from "./methods/ctrl-eval.js";
+import type { MoleculeCtrlConfig } from "./molecule-ctrl-config.js";
+import { qm9TrainData } from "./molecule-data.js";
+import { moleculeEvaluationData } from "./molecule-evaluation.js";
+import { decodeMoleculeRows, moleculeVocabulary, resolveModelPath } from "./molecule-sampling.js";
+
+/** The control's classes: y ∈ {0, 1}; one-hot rows [n, 3] whose last column is the null control ∅. */
+const K = 2;
+
+/** One label's samples of a row. */
+export interface MoleculeCtrlLabelResult {
+  y: number;
+  /** Canonical SMILES per sample (null: invalid). */
+  smiles: (string | null)[];
+  /** RDKit's label per sample (null: invalid). */
+  oracle: (number | null)[];
+  validity: number;
+  uniqueness: number | null;
+  /** KL score against the reference molecules of label y (null: fewer than 2 distinct valid molecules). */
+  klScore: number | null;
+  /** Path KL to the pretrained sampler (nats per molecule), when the row's sampler tracks it. */
+  klToPretrained: number | null;
+}
+
+export interface MoleculeCtrlRow {
+  method: string;
+  label: string;
+  /** Over all samples, an invalid one counted as the wrong label. */
+  accuracy: number;
+  macroF1: number;
+  /** Over valid samples only. */
+  accuracyValid: number | null;
+  perLabel: MoleculeCtrlLabelResult[];
+  trainSeconds: number;
+  sampleSeconds: number;
+  /** Method-specific facts (training history, heap, …). */
+  details: Record<string, unknown>;
+}
+
+export interface MoleculeCtrlResult {
+  config: MoleculeCtrlConfig;
+  model: string;
+  label: { property: string; atLeast: number; frequency: number; labelled: number; referenceFrequency: number };
+  /**
+   * heldOutMolecules: labelled molecules kept out of the fit, in a random node order; onModelSamples: the
+   * pretrained model's valid molecules (the "none" row's y = 0 half) against RDKit; fit: the library's report
+   * (its held-out split holds permuted copies of fitted molecules: it sets T, it is not a held-out score).
+   */
+  classifier: { temperature: number; heldOutMolecules: { n: number; accuracy: number; ece: number }; onModelSamples: { n: number; accuracy: number; ece: number } | null; fit: unknown };
+  rows: MoleculeCtrlRow[];
+  seconds: number;
+}
+
+/**
+ * Each graph row with its nodes relabelled by `copies` seeded random permutations (atoms, charges and both
+ * indices of the adjacency moved together: the same molecule). The shipped model is permutation-equivariant
+ * and its molecules come in any node order, while QM9's encoding lists atoms in a canonical order; an MLP
+ * classifier fitted on canonical rows alone keys on that order (measured: held-out accuracy 0.998 on data rows,
+ * 0.39 on the model's own molecules), so it is fitted on permuted copies.
+ */
+export function permutedGraphRows(x: HostMatrix, vocab: GraphVocabulary, copies: number, seed: number): HostMatrix {
+  const n = vocab.maxAtoms;
+  const { nodeFeatures: F, chargeFeatures: C, edgeFeatures: E } = graphShape(vocab);
+  const D = x.cols;
+  if (D !== n * (F + C + n * E)) throw new Error(`molecules-ctrl: graph rows of maxAtoms ${n} hold ${n * (F + C + n * E)} values, got ${D}`);
+  const rng = mulberry32(seed);
+  const out = new Float32Array(x.rows * copies * D);
+  const perm = new Int32Array(n);
+  for (let r = 0; r < x.rows; r++) {
+    const row = x.data.subarray(r * D, (r + 1) * D);
+    for (let c = 0; c < copies; c++) {
+      for (let i = 0; i < n; i++) perm[i] = i;
+      if (c > 0) for (let i = n - 1; i > 0; i--) {
+        const j = Math.floor(rng() * (i + 1));
+        [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+      }
+      const o = (r * copies + c) * D;
+      for (let i = 0; i < n; i++) {
+        const p = perm[i]!;
+        out.set(row.subarray(p * F, (p + 1) * F), o + i * F);
+        out.set(row.subarray(n * F + p * C, n * F + (p + 1) * C), o + n * F + i * C);
+        for (let j = 0; j < n; j++) {
+          const q = perm[j]!;
+          const from = n * (F + C) + (p * n + q) * E;
+          out.set(row.subarray(from, from + E), o + n * (F + C) + (i * n + j) * E);
+        }
+      }
+    }
+  }
+  return hostMatrix(x.rows * copies, D, out);
+}
+
+/** RDKit's label of canonical SMILES (null for an invalid molecule). */
+export function oracleLabels(rdkit: RDKit, smiles: readonly (string | null)[], label: MoleculeCtrlConfig["label"]): (number | null)[] {
+  const v = propertyOfSmiles(rdkit, smiles, label.property, { invalidReward: NaN });
+  return Array.from(v, (p) => (Number.isNaN(p) ? null : p >= label.atLeast ? 1 : 0));
+}
+
+/**
+ * Accuracy and macro-F1 of requested labels against the oracle's; an invalid sample (oracle null) is given
+ * the other label, so it is a miss for accuracy and for both classes' F1.
+ */
+export function controlScores(requested: readonly number[], oracle: readonly (number | null)[]): { accuracy: number; macroF1: number; accuracyValid: number | null } {
+  const predicted = oracle.map((o, i) => (o === null ? 1 - requested[i]! : o));
+  const r = classificationReport(requested, predicted, K);
+  const valid = oracle.map((o, i) => [o, requested[i]!] as const).filter(([o]) => o !== null);
+  return { accuracy: r.accuracy, macroF1: r.macroF1, accuracyValid: valid.length > 0 ? valid.filter(([o, y]) => o === y).length / valid.length : null };
+}
+
+const epsCache = new WeakMap<DenoiserSpec, (...a: unknown[]) => JArray>();
+
+/** ε̂(x_t, t) of a network with a control input (spec.control): `control(n)` builds the one-hots [n, K + 1]. Borrows `params`. */
+export function controlEps(model: ModelConfig, spec: DenoiserSpec, params: DenoiserParams, control: (n: number) => JArray): EpsFn {
+  const T = makeSchedule(model.schedule).T;
+  let f = epsCache.get(spec);
+  if (!f) {
+    f = jit((p: DenoiserParams, x: JArray, t: JArray, a: JArray, s: JArray, ctl: JArray) => {
+      const out = applyDenoiser(spec, p, x.ref, np.broadcastTo(t, [x.shape[0]!]), undefined, ctl);
+      const { x0Hat, epsHat } = denoised(model.prediction, x, out, a, s);
+      x0Hat.dispose();
+      return epsHat;
+    }) as unknown as (...a: unknown[]) => JArray;
+    epsCache.set(spec, f);
+  }
+  const g = f;
+  const scalar = (v: number) => np.array(new Float32Array([v]), { shape: [] });
+  return (x, t) => g(tree.ref(params), x, networkTime(t.index, T), scalar(Math.sqrt(t.alphaBar)), scalar(Math.sqrt(1 - t.alphaBar)), control(x.shape[0]!));
+}
+
+/** Control one-hots for label y (y = K: the null control). */
+const controlOf = (y: number) => (n: number) => oneHot(new Int32Array(n).fill(y), K);
+
+/** The CFG combination ε(∅) + w (ε(y) − ε(∅)) (w = 1: plain conditioning). */
+function cfgEps(cond: EpsFn, uncond: EpsFn, w: number): EpsFn {
+  if (w === 1) return cond;
+  return (x, t) => classifierFree(uncond(x.ref, t), [[cond(x, t), w]]);
+}
+
+interface Sampled {
+  x: HostMatrix;
+  kl: number | null;
+}
+
+/**
+ * CFG fine-tuning on the labelled pairs: the pretrained network plus a zero-initialised control table, every
+ * weight trained on the model's own denoising loss (categorical cross-entropy) with y replaced by ∅ with
+ * probability `dropout`. Returns the trained weights (owned) and the loss history.
+ */
+async function cfgFinetune(
+  model: ModelConfig,
+  spec: DenoiserSpec,
+  pretrained: DenoiserParams,
+  x: HostMatrix,
+  y: Int32Array,
+  o: MoleculeCtrlConfig["cfg"],
+  key: Key,
+  onStep?: (step: number, total: number, loss: number) => void,
+): Promise<{ params: DenoiserParams; losses: { step: number; loss: number }[] }> {
+  const loss = model.loss;
+  const blocks = denoiserCategories(spec);
+  if (loss?.kind !== "cross-entropy" || !blocks || model.prediction !== "x0") throw new Error("molecules-ctrl: cfg needs the molecule model's categorical x̂_0 network and cross-entropy loss");
+  const schedule = makeSchedule(model.schedule);
+  const T = schedule.T;
+  const alphaBars = Float32Array.from(schedule.alphaBars);
+  const noise = noiseHookOf(model.noise);
+  const event = eventShapeOf(spec);
+  const opt = constantRateOptimizer(o.learningRate, 1);
+  const lossFn = (p: DenoiserParams, [x0, ctl, ab]: JArray[], [k]: JArray[]) =>
+    denoisingLossOf(
+      (xt, t) => applyDenoiserLogits(spec, p, xt, networkTime(t, T), undefined, ctl!),
+      "x0",
+      event,
+      { x0: x0!, alphaBars: ab!, key: k!, ...(noise ? { noise } : {}) },
+      (out, x0b) => categoricalCrossEntropy(out, x0b, blocks, loss.blockWeights),
+    );
+  const trainer = makeTrainStep(lossFn, optimizerFromConfig(opt, o.steps), { lossKeys: 1, cacheKey: JSON.stringify(["molecule-cfg-control", optimizerStaticKey(opt), spec]) });
+  const [kInit, kData] = splitKey(key, 2);
+  const seed = keyToSeed(kData!);
+  const p0 = { ...(tree.map((a: JArray) => a.mul(1), tree.ref(pretrained)) as DenoiserParams), control: { table: np.zeros([K + 1, spec.hidden]) } } as DenoiserParams;
+  const D = x.cols;
+  const B = Math.min(o.batchSize, x.rows);
+  let s = seed >>> 0;
+  const uniform = () => {
+    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+    return s / 2 ** 32;
+  };
+  const r = await runSteps(trainer, trainer.init(p0, kInit, seed), {
+    until: o.steps,
+    logEvery: 10,
+    batch: () => {
+      const xb = new Float32Array(B * D);
+      const labels = new Int32Array(B);
+      for (let i = 0; i < B; i++) {
+        const row = Math.floor(uniform() * x.rows);
+        xb.set(x.data.subarray(row * D, (row + 1) * D), i * D);
+        labels[i] = uniform() < o.dropout ? K : y[row]!;
+      }
+      return [upload(xb, B, D), oneHot(labels, K), np.array(alphaBars, { shape: [T] })];
+    },
+    onLoss: (p) => onStep?.(p.step, o.steps, p.loss),
+    diverged: (step, l) => new Error(`molecules-ctrl: cfg fine-tuning diverged at step ${step} (loss ${l}); lower cfg.learningRate`),
+  });
+  const params = tree.map((a: JArray) => a.mul(1), tree.ref(r.state.params)) as DenoiserParams;
+  disposeTrainStepState(r.state);
+  return { params, losses: r.losses.map((l) => ({ step: l.step, loss: l.loss })) };
+}
+
+/** Runs the experiment (nothing is written: the caller formats the result). */
+export async function runMoleculeCtrl(
+  cfg: MoleculeCtrlConfig,
+  hooks: { onStage?: (s: string) => void; /** After each row, the result so far (a long run's partial table). */ onRow?: (partial: MoleculeCtrlResult) => void } = {},
+): Promise<MoleculeCtrlResult> {
+  const say = hooks.onStage ?? (() => {});
+  const started = performance.now();
+  await ensureBackend();
+  const rdkit = await loadRDKit();
+  const path = resolveModelPath(cfg.pretrained, "molecules-ctrl: pretrained");
+  const loaded = loadModel(path);
+  const [kCls, kCtrl, kCfg, ...kRows] = splitKey(keyFromSeed(cfg.seed), 3 + cfg.methods.length * K);
+  let keyAt = 0;
+  try {
+    const vocab: GraphVocabulary = moleculeVocabulary(loaded.meta, `molecules-ctrl: ${path}`);
+    const model = loaded.meta.model;
+    const weights = loaded.ema;
+    const sampler = { sampler: cfg.sampling.sampler, steps: cfg.sampling.steps, eta: cfg.sampling.eta };
+    const plan = samplerPlan(makeSchedule(model.schedule), sampler);
+    const n = cfg.sampling.samples;
+    const preEps = modelEps(model, weights);
+
+    // 1. The offline labelled set and the classifier.
+    say(`labelling ${cfg.labelled} QM9 training molecules (${cfg.label.property} ≥ ${cfg.label.atLeast})`);
+    const data = await qm9TrainData({ rows: cfg.labelled, seed: cfg.seed + 7 });
+    const yData = Int32Array.from(oracleLabels(rdkit, data.smiles, cfg.label), (v) => v ?? 0);
+    const frequency = yData.reduce((a, v) => a + v, 0) / yData.length;
+    say(`label frequency ${frequency.toFixed(3)}; fitting the classifier`);
+    // Molecules split before the permuted copies are made: the held-out ones are never seen in any order.
+    const { permutations, heldOut, ...spec } = cfg.classifier;
+    const nHeld = Math.max(1, Math.floor(data.train.rows * heldOut));
+    const nFit = data.train.rows - nHeld;
+    const D = data.train.cols;
+    const fitRows = hostMatrix(nFit, D, data.train.data.subarray(0, nFit * D));
+    const xCls = permutedGraphRows(fitRows, vocab, permutations, cfg.seed + 11);
+    const yCls = Int32Array.from({ length: xCls.rows }, (_, i) => yData[Math.floor(i / permutations)]!);
+    const cls: ClassifierModel = await fitClassifier(xCls, yCls, { classes: K, ...spec }, kCls!);
+    // Held-out molecules in one random node order each (the second copy).
+    const heldRows = permutedGraphRows(hostMatrix(nHeld, D, data.train.data.subarray(nFit * D)), vocab, 2, cfg.seed + 13);
+    const heldX = hostMatrix(nHeld, D, Float32Array.from({ length: nHeld * D }, (_, i) => heldRows.data[(2 * Math.floor(i / D) + 1) * D + (i % D)]!));
+    const heldY = yData.subarray(nFit);
+    const classifierOn = async (x: HostMatrix, y: ArrayLike<number>) => {
+      const p = await classifierProbs(cls, x);
+      let correct = 0;
+      for (let i = 0; i < y.length; i++) if ((p[2 * i + 1]! > 0.5 ? 1 : 0) === y[i]) correct++;
+      return { n: y.length, accuracy: correct / y.length, ece: expectedCalibrationError(p, y, K, cfg.classifier.eceBins) };
+    };
+    const classifierHeldOut = await classifierOn(heldX, heldY);
+    say(`classifier: held-out molecules (random node order) accuracy ${classifierHeldOut.accuracy.toFixed(3)}, ECE ${classifierHeldOut.ece.toFixed(3)}`);
+    let classifierOnModel: Awaited<ReturnType<typeof classifierOn>> | null = null;
+    const logProbs = classifierLogProbs(cls);
+
+    // The evaluation reference, split by the oracle label.
+    const evalData = moleculeEvaluationData(rdkit, { n, referenceSize: cfg.evaluation.referenceSize, seed: cfg.seed });
+    const refLabels = oracleLabels(rdkit, evalData.reference.smiles, cfg.label);
+    const prepared = [0, 1].map((y) =>
+      // Novelty is not reported here: the labelled set stands in for the training set (canonicalising all of QM9's takes ~40 s).
+      prepareMetricsData(rdkit, { reference: evalData.reference.smiles.filter((_, i) => refLabels[i] === y), training: data.smiles }),
+    );
+    const referenceFrequency = refLabels.filter((v) => v === 1).length / refLabels.length;
+
+    const rows: MoleculeCtrlRow[] = [];
+    const result = (): MoleculeCtrlResult => ({
+      config: cfg,
+      model: path,
+      label: { ...cfg.label, frequency, labelled: data.train.rows, referenceFrequency },
+      classifier: { temperature: cls.temperature, heldOutMolecules: classifierHeldOut, onModelSamples: classifierOnModel, fit: cls.fit },
+      rows: rows.slice(),
+      seconds: (performance.now() - started) / 1000,
+    });
+    const measure = async (method: string, label: string, draw: (y: number, key: Key) => Promise<Sampled>, trainSeconds: number, details: Record<string, unknown>) => {
+      const t0 = performance.now();
+      const perLabel: MoleculeCtrlLabelResult[] = [];
+      for (let y = 0; y < K; y++) {
+        say(`${label}: sampling ${n} molecules for y = ${y}`);
+        const s = await draw(y, kRows[keyAt++]!);
+        const smiles = decodeMoleculeRows(rdkit, s.x, vocab).map((m) => m.smiles);
+        const m = moleculeMetrics(rdkit, smiles, prepared[y]!);
+        if (method === "none" && y === 0) {
+          // The classifier on the pretrained model's own valid molecules (the distribution CTRL and DPS query it on).
+          const oracle = oracleLabels(rdkit, smiles, cfg.label);
+          const keep = oracle.flatMap((o, i) => (o === null ? [] : [i]));
+          const xs = hostMatrix(keep.length, s.x.cols, new Float32Array(keep.length * s.x.cols));
+          keep.forEach((r, i) => xs.data.set(s.x.data.subarray(r * s.x.cols, (r + 1) * s.x.cols), i * s.x.cols));
+          if (keep.length > 0) classifierOnModel = await classifierOn(xs, keep.map((r) => oracle[r]!));
+        }
+        perLabel.push({ y, smiles, oracle: oracleLabels(rdkit, smiles, cfg.label), validity: m.validity, uniqueness: m.validity > 0 ? m.uniqueness : null, klScore: m.kl?.score ?? null, klToPretrained: s.kl });
+      }
+      const requested = perLabel.flatMap((p) => p.oracle.map(() => p.y));
+      const scores = controlScores(requested, perLabel.flatMap((p) => p.oracle));
+      rows.push({ method, label, ...scores, perLabel, trainSeconds, sampleSeconds: (performance.now() - t0) / 1000, details });
+      hooks.onRow?.(result());
+    };
+    /** Samples with ε (and, when given, the path KL to the pretrained sampler along the same chains). */
+    const sampleWith = async (eps: EpsFn, key: Key): Promise<Sampled> => {
+      const tracked = pathKlTracker(eps, preEps, plan);
+      const x = await generateWithEps(tracked.eps, model, sampler, n, key);
+      return { x, kl: await tracked.kl(n) };
+    };
+
+    for (const method of cfg.methods) {
+      if (method === "none") {
+        await measure("none", "pretrained (label-blind)", async (_y, key) => ({ x: await generateWithEps(preEps, model, sampler, n, key), kl: 0 }), 0, {});
+      } else if (method === "ctrl") {
+        const c = cfg.ctrl;
+        say(`ctrl: fine-tuning (${c.trainable}) with γ = ${c.gamma}, ${c.steps} steps of ${c.batchSize} chains, truncation ${c.truncation}`);
+        const r = await ctrlFinetune(
+          {
+            model, pretrained: weights, contexts: 0, classes: K, logProbs, gamma: c.gamma, plan, T: makeSchedule(model.schedule).T, dim: model.network.dataDim,
+            trainable: c.trainable, rank: 1, optim: { steps: c.steps, batchSize: c.batchSize, learningRate: c.learningRate, gradClip: c.gradClip },
+            truncation: Math.min(c.truncation, plan.length), ...(noiseHookOf(model.noise) ? { noise: noiseHookOf(model.noise)! } : {}),
+            onStep: (pt, total) => say(`ctrl: step ${pt.step}/${total} objective ${pt.objective?.toFixed(3)} kl ${pt.kl?.toFixed(3)}`),
+          },
+          kCtrl!,
+        );
+        const spec = policyNetwork(r.model.spec);
+        const eff = finetunedParams(r.model);
+        disposeFinetuned(r.model);
+        try {
+          await measure("ctrl", `ctrl γ=${c.gamma} (${c.trainable})`, (y, key) => sampleWith(controlEps(model, spec, eff, controlOf(y)), key), r.seconds, {
+            heapBytes: r.heapBytes, history: r.history.map((h) => ({ step: h.step, loss: h.loss, objective: h.objective, kl: h.kl })),
+          });
+        } finally {
+          tree.dispose(eff);
+        }
+      } else if (method === "cfg") {
+        const o = cfg.cfg;
+        const spec: DenoiserSpec = { ...model.network, control: { classes: K } } as DenoiserSpec;
+        say(`cfg: fine-tuning on ${data.train.rows} labelled pairs, ${o.steps} steps of ${o.batchSize} (y-dropout ${o.dropout})`);
+        const t0 = performance.now();
+        const tuned = await cfgFinetune(model, spec, weights, data.train, yData, o, kCfg!, (s, total, l) => {
+          if (s % 50 === 0 || s === total) say(`cfg: step ${s}/${total} loss ${l.toFixed(4)}`);
+        });
+        const seconds = (performance.now() - t0) / 1000;
+        try {
+          await measure("cfg", `cfg fine-tune w=${o.scale}`, (y, key) => sampleWith(cfgEps(controlEps(model, spec, tuned.params, controlOf(y)), controlEps(model, spec, tuned.params, controlOf(K)), o.scale), key), seconds, {
+            losses: tuned.losses.filter((_, i) => i % 10 === 0),
+          });
+        } finally {
+          tree.dispose(tuned.params);
+        }
+      } else {
+        const o = cfg.dps;
+        const noise = noiseHookOf(model.noise);
+        await measure(
+          "dps",
+          `dps γ=${o.gamma} scale=${o.scale} (${o.jacobian} Jacobian)`,
+          async (y, key) => {
+            const col = new Float32Array(K);
+            col[y] = 1;
+            const reward = deviceReward(`log p̂(y=${y} | x)`, (x) => np.matmul(logProbs(x), upload(col, K, 1)).reshape([-1]));
+            const term = rewardGuidanceTerm(reward, { name: "dps", alpha: 1 / o.gamma, scale: o.scale, where: "x0", jacobian: o.jacobian });
+            const batches = Math.ceil(n / o.batch);
+            const keys = batches === 1 ? [key] : splitKey(key, batches);
+            const out = new Float32Array(n * model.network.dataDim);
+            let kl = 0;
+            for (let b = 0; b < batches; b++) {
+              const rowsB = Math.min(o.batch, n - b * o.batch);
+              const g = await guidedSample({ eps: preEps, plan, terms: [term], n: rowsB, dim: model.network.dataDim, eventShape: eventShapeOf(model.network), key: keys[b]!, cost: newCost(), ...(noise ? { noise } : {}), pathKl: true });
+              out.set(await toHost(g.x.reshape([rowsB, -1])), b * o.batch * model.network.dataDim);
+              kl += (g.pathKl ? pathKlPerSample(g.pathKl) : NaN) * rowsB;
+            }
+            return { x: hostMatrix(n, model.network.dataDim, out), kl: Number.isFinite(kl) ? kl / n : null };
+          },
+          0,
+          {},
+        );
+      }
+    }
+    return result();
+  } finally {
+    // The keys no row consumed.
+    if (!cfg.methods.includes("ctrl")) kCtrl!.dispose();
+    if (!cfg.methods.includes("cfg")) kCfg!.dispose();
+    for (const k of kRows.slice(keyAt)) k.dispose();
+    disposeLoadedModel(loaded);
+  }
+}

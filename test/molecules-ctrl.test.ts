@@ -1,0 +1,120 @@
+/**
+ * CTRL on the shipped QM9 model (src/runners/molecule-ctrl.ts, issue 13 §3):
+ *  - zero-init: the shipped graph transformer augmented with the control E_y (CTRL's initial θ, trainable
+ *    "all" and "embedding") predicts exactly the pretrained ε on graph rows for y = 0, 1 and ∅, and samples
+ *    the same molecules under the same key; a non-zero E_y does change the prediction (the check can fail);
+ *  - a tiny end-to-end run: every row's oracle labels, accuracy and macro-F1 recomputed independently from its
+ *    SMILES with RDKit's own ring count (an invalid molecule a miss).
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { ensureBackend, keyFromSeed, np, tree } from "../src/backend/index.js";
+import { toHost } from "../src/backend/ownership.js";
+import { loadRDKit } from "../src/chem/rdkit.js";
+import { generateWithEps } from "../src/diffusion/generate.js";
+import { modelEps } from "../src/diffusion/model.js";
+import { effectiveParams, initTrainable, oneHot, policyNetwork, type PolicySpec } from "../src/finetune/policy.js";
+import { loadModel } from "../src/io/checkpoints/model-files.js";
+import { disposeLoadedModel } from "../src/io/checkpoints/model.js";
+import type { DenoiserParams } from "../src/nn/denoiser.js";
+import { parseMoleculeCtrlConfig } from "../src/runners/molecule-ctrl-config.js";
+import { controlEps, runMoleculeCtrl } from "../src/runners/molecule-ctrl.js";
+import { resolveModelPath } from "../src/runners/molecule-sampling.js";
+import { makeSchedule } from "../src/diffusion/schedule.js";
+
+beforeAll(ensureBackend);
+
+describe("molecules-ctrl", () => {
+  it("the control added to the shipped QM9 model is exactly the pretrained model at step 0 (graph rows)", async () => {
+    const loaded = loadModel(resolveModelPath("qm9"));
+    try {
+      const model = loaded.meta.model;
+      const D = model.network.dataDim;
+      const pre = modelEps(model, loaded.ema);
+      const schedule = makeSchedule(model.schedule);
+      const n = 6;
+      const x = np.array(Float32Array.from({ length: n * D }, (_, i) => Math.sin(i * 0.37) * 1.3), { shape: [n, D] });
+      const times = [1, 200, 700, 999].map((index) => ({ index, alphaBar: schedule.alphaBars[index]! }));
+      const want = await Promise.all(times.map((t) => toHost(pre(x.ref, t))));
+      for (const mode of ["all", "embedding"] as const) {
+        const spec: PolicySpec = { model, mode, rank: 1, controlClasses: 2 };
+        const eff = effectiveParams(initTrainable(spec, loaded.ema, keyFromSeed(3)), { base: tree.ref(loaded.ema) as DenoiserParams });
+        const net = policyNetwork(spec);
+        for (const y of [0, 1, 2]) {
+          const eps = controlEps(model, net, eff, (rows) => oneHot(new Int32Array(rows).fill(y), 2));
+          for (const [k, t] of times.entries()) expect(Array.from(await toHost(eps(x.ref, t)))).toEqual(Array.from(want[k]!));
+        }
+        // Same key, same molecules (the molecule sampler, graph noise space).
+        const a = await generateWithEps(controlEps(model, net, eff, (rows) => oneHot(new Int32Array(rows).fill(1), 2)), model, { sampler: "ddpm", steps: 5, eta: 1 }, 4, keyFromSeed(9));
+        const b = await generateWithEps(pre, model, { sampler: "ddpm", steps: 5, eta: 1 }, 4, keyFromSeed(9));
+        expect(Array.from(a.data)).toEqual(Array.from(b.data));
+        tree.dispose(eff);
+      }
+      // A non-zero control moves the prediction (so the equality above is not vacuous).
+      const spec: PolicySpec = { model, mode: "embedding", rank: 1, controlClasses: 2 };
+      const p = initTrainable(spec, loaded.ema, keyFromSeed(3));
+      p.control!.table.dispose();
+      p.control = { table: np.ones([3, model.network.hidden]).mul(0.5) };
+      const eff = effectiveParams(p, { base: tree.ref(loaded.ema) as DenoiserParams });
+      const moved = await toHost(controlEps(model, policyNetwork(spec), eff, (rows) => oneHot(new Int32Array(rows).fill(0), 2))(x.ref, times[1]!));
+      expect(Math.max(...Array.from(moved, (v, i) => Math.abs(v - want[1]![i]!)))).toBeGreaterThan(1e-3);
+      tree.dispose(eff);
+      x.dispose();
+    } finally {
+      disposeLoadedModel(loaded);
+    }
+  });
+
+  it("a tiny end-to-end run: the table's accuracy is RDKit's ring count of the decoded molecules", async () => {
+    const cfg = parseMoleculeCtrlConfig(
+      {
+        labelled: 128,
+        label: { property: "rings", atLeast: 2 },
+        classifier: { steps: 30, hidden: 16, permutations: 2 },
+        ctrl: { steps: 1, batchSize: 2, truncation: 2 },
+        methods: ["none", "ctrl"],
+        sampling: { steps: 8, samples: 6 },
+        evaluation: { referenceSize: 40 },
+      },
+      "test",
+    );
+    const r = await runMoleculeCtrl(cfg);
+    const rdkit = await loadRDKit();
+    const rings = (s: string | null): number | null => {
+      if (s === null) return null;
+      const mol = rdkit.get_mol(s);
+      if (!mol) return null;
+      try {
+        return (JSON.parse(mol.get_descriptors()) as { NumRings: number }).NumRings;
+      } finally {
+        mol.delete();
+      }
+    };
+    expect(r.rows.map((x) => x.method)).toEqual(["none", "ctrl"]);
+    for (const row of r.rows) {
+      let correct = 0;
+      const tp = [0, 0];
+      const fp = [0, 0];
+      const fn = [0, 0];
+      for (const p of row.perLabel) {
+        expect(p.smiles).toHaveLength(6);
+        for (const [i, s] of p.smiles.entries()) {
+          const count = rings(s);
+          const oracle = count === null ? null : count >= 2 ? 1 : 0;
+          expect(p.oracle[i]).toBe(oracle);
+          const predicted = oracle ?? 1 - p.y;
+          if (predicted === p.y) {
+            correct++;
+            tp[p.y]!++;
+          } else {
+            fn[p.y]!++;
+            fp[predicted]!++;
+          }
+        }
+        expect(p.validity).toBeCloseTo(p.smiles.filter((s) => rings(s) !== null).length / 6, 12);
+      }
+      expect(row.accuracy).toBeCloseTo(correct / 12, 12);
+      const f1 = [0, 1].map((k) => (2 * tp[k]!) / (2 * tp[k]! + fp[k]! + fn[k]!)).filter((v) => Number.isFinite(v));
+      expect(row.macroF1).toBeCloseTo(f1.reduce((a, b) => a + b, 0) / f1.length, 12);
+    }
+  });
+});
