@@ -79,7 +79,7 @@ export async function run(args: string[]): Promise<void> {
   const lines = [
     sub,
     "",
-    `Command: \`nice -n 10 npm run experiments -- molecules-rcgdm-dft --config ${path}${quick ? " --quick" : ""}\` — wall time ${report.timings.totalSeconds.toFixed(0)} s (2 cores shared with other work). Report: ${dir}/report.json.`,
+    `Command: \`npm run experiments -- molecules-rcgdm-dft --config ${path}${quick ? " --quick" : ""}\` — wall time ${report.timings.totalSeconds.toFixed(0)} s (2 cores shared with other work). Report: ${dir}/report.json.`,
     "",
     `Property: ${d.property} (${d.name}, ${u}; DFT B3LYP/6-31G(2df,p)). Data: data/qm9/qm9-props-sample.csv.gz, ${d.data.fileRows} rows, ${d.data.repeatedMolId} repeating a mol_id (first kept), ${d.data.molecules} molecules, **${d.data.refused} refused** by RDKit or the graph encoder; labels mean ${f(d.labels.mean, 2)}, sd ${f(d.labels.std, 2)}, range ${f(d.labels.min, 2)} to ${f(d.labels.max, 2)} ${u}.`,
     `Split (seed ${d.split.seed}): half A ${d.split.a} + ${d.split.aHeld} held out, half B ${d.split.b} + ${d.split.bHeld} held out (disjoint).`,

@@ -126,7 +126,7 @@ export async function run(args: string[]): Promise<void> {
   const lines = [
     sub,
     "",
-    `Command: \`npm run experiments -- molecules-rcgdm --config ${path}${quick ? " --quick" : ""}${only ? ` --only ${only.join(",")}` : ""}\` — wall time ${secs.toFixed(0)} s on this machine (2 cores shared with other work; \`nice -n 10\`). Model: ${String((res.report.molecules as { model: string }).model).replace(/^.*\/models\//, "models/")}. Report: ${dir}/report.json.`,
+    `Command: \`npm run experiments -- molecules-rcgdm --config ${path}${quick ? " --quick" : ""}${only ? ` --only ${only.join(",")}` : ""}\` — wall time ${secs.toFixed(0)} s on this machine (2 cores shared with other work). Model: ${String((res.report.molecules as { model: string }).model).replace(/^.*\/models\//, "models/")}. Report: ${dir}/report.json.`,
     "",
   ];
   if (rc) {
