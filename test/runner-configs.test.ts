@@ -1,5 +1,6 @@
 /**
- * Every shipped config (configs/*.json) parses with the method modules' schemas and passes the checks
+ * Every shipped config (configs/*.json) parses with the method modules' schemas (an experiment section's own
+ * config, e.g. molecules-ctrl.json, with its schema) and passes the checks
  * `rewardiff run` makes before any work (task reward, unique row labels; a molecule run's: its model file,
  * unique labels and file names); and duplicate row labels are
  * refused before any work with one line naming method[i].label.
@@ -13,6 +14,10 @@ import { checkMethodsAvailable, runExperiment } from "../src/runners/experiment.
 import { methodLabels } from "../src/runners/labels.js";
 import { readMoleculeConfig } from "../src/runners/molecule-run-config.js";
 import { checkMoleculeInputs } from "../src/runners/molecule-run.js";
+import { readMoleculeCtrlConfig } from "../src/runners/molecule-ctrl-config.js";
+
+/** Configs of `npm run experiments` sections with their own schema (not `rewardiff run` configs), by file. */
+const EXPERIMENT_CONFIGS: Record<string, (path: string) => unknown> = { "molecules-ctrl.json": readMoleculeCtrlConfig };
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -22,6 +27,11 @@ const CONFIGS = readdirSync("configs").filter((f) => f.endsWith(".json")).sort()
 describe("shipped configs", () => {
   it("there are configs to check", () => expect(CONFIGS.length).toBeGreaterThan(0));
   it.each(CONFIGS)("configs/%s parses and passes the pre-run checks", (file) => {
+    const experiment = EXPERIMENT_CONFIGS[file];
+    if (experiment) {
+      expect(() => experiment(join("configs", file))).not.toThrow();
+      return;
+    }
     // A molecule run's config (task.kind qm9 or smiles) has its own schema and checks.
     const molecules = readMoleculeConfig(join("configs", file));
     if (molecules) {
