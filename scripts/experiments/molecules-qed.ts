@@ -105,7 +105,7 @@ export async function run(args: string[]): Promise<void> {
   if (at < 0) next = `${old.trimEnd()}\n\n${table}`;
   else {
     const end = old.indexOf("\n## ", at + SECTION.length);
-    next = old.slice(0, at) + table + (end < 0 ? "" : old.slice(end + 1));
+    next = old.slice(0, at) + table + (end < 0 ? "" : `\n${old.slice(end + 1)}`);
   }
   writeFileSync(RESULTS, next.endsWith("\n") ? next : `${next}\n`);
   process.stdout.write(`${table}\n`);
