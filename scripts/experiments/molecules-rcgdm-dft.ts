@@ -11,12 +11,10 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { readText } from "../../src/io/files.js";
-import { parseJson } from "../../src/io/json.js";
 import type { Report, ResultRow } from "../../src/report/types.js";
 import { parseMoleculeConfig } from "../../src/runners/molecule-run-config.js";
 import { runMoleculeExperiment } from "../../src/runners/molecule-run.js";
-import { writeResultsSubsection } from "./molecules-rcgdm.js";
+import { rcgdmConfigJson, writeResultsSubsection } from "./molecules-rcgdm.js";
 
 const HEADING = "## RCGDM on a DFT property (EDM protocol)";
 const INTRO =
@@ -40,15 +38,7 @@ export async function run(args: string[]): Promise<void> {
   const opt = (k: string, dflt: string) => (args.includes(k) ? args[args.indexOf(k) + 1]! : dflt);
   const path = opt("--config", "configs/molecules-rcgdm-gap.json");
   const quick = args.includes("--quick");
-  const json = parseJson(readText(path, "config file"), path, { rejectDuplicateKeys: true }) as { method: Record<string, unknown>[]; sampling: Record<string, unknown> };
-  if (quick) {
-    json.sampling.samples = 200;
-    for (const m of json.method) {
-      if (m.kind !== "rcgdm") continue;
-      const mol = (m.molecules ??= {}) as { train?: Record<string, unknown> };
-      mol.train = { ...(mol.train ?? {}), steps: 600 };
-    }
-  }
+  const json = rcgdmConfigJson(path, quick);
   const cfg = parseMoleculeConfig(json, path);
   if (cfg.reward.kind !== "dft") throw new Error(`${path}: reward.kind: molecules-rcgdm-dft runs a "dft" reward, got "${cfg.reward.kind}" (use molecules-rcgdm)`);
   const from = args.includes("--from") ? opt("--from", "") : undefined;

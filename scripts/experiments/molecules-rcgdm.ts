@@ -71,11 +71,8 @@ export function writeResultsSubsection(HEADING: string, intro: string, sub: stri
   writeFileSync(RESULTS, text.slice(0, start) + updated.replace(/\s*$/, "\n") + (end < text.length ? `\n${text.slice(end)}` : ""));
 }
 
-export async function run(args: string[]): Promise<void> {
-  const opt = (k: string, dflt: string) => (args.includes(k) ? args[args.indexOf(k) + 1]! : dflt);
-  const path = opt("--config", "configs/molecules-rcgdm-logp.json");
-  const quick = args.includes("--quick");
-  const out = opt("--out", join("runs", `molecules-rcgdm-${Date.now()}`));
+/** An RCGDM experiment's config file as JSON; with `quick`, 200 samples per target and 600 fine-tuning steps per rcgdm row. */
+export function rcgdmConfigJson(path: string, quick: boolean): { method: Record<string, unknown>[]; sampling: Record<string, unknown> } {
   const json = parseJson(readText(path, "config file"), path, { rejectDuplicateKeys: true }) as { method: Record<string, unknown>[]; sampling: Record<string, unknown> };
   if (quick) {
     json.sampling.samples = 200;
@@ -85,6 +82,15 @@ export async function run(args: string[]): Promise<void> {
       mol.train = { ...(mol.train ?? {}), steps: 600 };
     }
   }
+  return json;
+}
+
+export async function run(args: string[]): Promise<void> {
+  const opt = (k: string, dflt: string) => (args.includes(k) ? args[args.indexOf(k) + 1]! : dflt);
+  const path = opt("--config", "configs/molecules-rcgdm-logp.json");
+  const quick = args.includes("--quick");
+  const out = opt("--out", join("runs", `molecules-rcgdm-${Date.now()}`));
+  const json = rcgdmConfigJson(path, quick);
   const only = args.includes("--only") ? opt("--only", "").split(",") : undefined;
   if (only) {
     const name = (m: Record<string, unknown>) => String(m.label ?? m.kind);
