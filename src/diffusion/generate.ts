@@ -28,7 +28,8 @@ export function defaultSampleBatch(network: DenoiserSpec): number {
 export interface GenerateOptions {
   /** Rows per batch (default {@link defaultSampleBatch}: 4,096; 1,024 QM9 molecules). */
   batch?: number;
-  onStep?: (done: number, total: number) => void;
+  /** After each step; awaited when it returns a promise. */
+  onStep?: (done: number, total: number) => void | Promise<void>;
 }
 
 /** Draws n samples (in batches of at most `batch`). Borrows `params`; consumes `key`. */

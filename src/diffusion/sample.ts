@@ -80,7 +80,8 @@ export interface GuidanceHook {
 export interface SampleHooks {
   guidance?: GuidanceHook;
   noise?: NoiseHook;
-  onStep?: (info: StepInfo) => void;
+  /** Awaited when it returns a promise (e.g. to settle work queued off the chain, ./generate.ts). */
+  onStep?: (info: StepInfo) => void | Promise<void>;
 }
 
 export interface SampleOptions {
@@ -206,7 +207,7 @@ export async function sample(o: SampleOptions): Promise<JArray> {
         [x, x0Hat] = fusedUpdate(model.prediction, hooks.noise)(x, out, keyAt(keys, i + 1), coefficientVector(c));
       }
       await settleAsync(x);
-      hooks.onStep?.({ ...ctx, x, x0Hat });
+      await hooks.onStep?.({ ...ctx, x, x0Hat });
       x0Hat.dispose();
     }
   } catch (e) {

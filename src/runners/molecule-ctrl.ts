@@ -12,7 +12,7 @@
  *     lowers accuracy and both classes' F1) —, the accuracy over valid molecules alone, validity and
  *     uniqueness per label, the KL score of label y's molecules against the reference molecules of label y
  *     (QM9's test split, labelled by RDKit), and the path KL of its sampler to the pretrained one (nats per
- *     molecule, full-space estimate along the row's own chains; ./methods/ctrl-eval.ts pathKlTracker).
+ *     molecule, on the graph noise space along the row's own chains; ./methods/ctrl-eval.ts pathKlTracker).
  */
 import { jit, np, tree, type JArray } from "../backend/jax.js";
 import { ensureBackend } from "../backend/init.js";
@@ -351,8 +351,8 @@ export async function runMoleculeCtrl(
     };
     /** Samples with ε (and, when given, the path KL to the pretrained sampler along the same chains). */
     const sampleWith = async (eps: EpsFn, key: Key): Promise<Sampled> => {
-      const tracked = pathKlTracker(eps, preEps, plan);
-      const x = await generateWithEps(tracked.eps, model, sampler, n, key);
+      const tracked = pathKlTracker(eps, preEps, plan, noiseHookOf(model.noise));
+      const x = await generateWithEps(tracked.eps, model, sampler, n, key, { onStep: tracked.settle });
       return { x, kl: await tracked.kl(n) };
     };
 

@@ -103,7 +103,7 @@ export const cfgTriplesMethod = defineMethod({
         if (!pre || !stochastic) return { samples: await generateWithEps(eps, model, ctx.sampler, n, key) };
         // The same samples, with the path KL of this sampler to p_pre(x | c) along its own chains.
         const tracked = pathKlTracker(eps, pretrainedEps(pre, c), plan);
-        return { samples: await generateWithEps(tracked.eps, model, ctx.sampler, n, key), kl: await tracked.kl(n) };
+        return { samples: await generateWithEps(tracked.eps, model, ctx.sampler, n, key, { onStep: tracked.settle }), kl: await tracked.kl(n) };
       },
       fields: { dropout, scale: w, finalLoss: state.losses.at(-1)?.loss ?? null },
     });

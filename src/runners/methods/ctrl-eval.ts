@@ -13,9 +13,9 @@
  */
 import { np, type JArray } from "../../backend/jax.js";
 import { keyFromSeed, splitKey, type Key } from "../../backend/keys.js";
-import { toHost } from "../../backend/ownership.js";
+import { settleAsync, toHost } from "../../backend/ownership.js";
 import { coefficientVector, stepKl, stepMeanFromVector, type StepCoefficients } from "../../diffusion/step.js";
-import type { EpsFn } from "../../diffusion/types.js";
+import type { EpsFn, NoiseHook } from "../../diffusion/types.js";
 import { concatRows, type HostMatrix } from "../../data/matrix.js";
 import { classificationReport } from "../../eval/classification.js";
 import { summary } from "../../eval/stats.js";
@@ -43,12 +43,21 @@ function targetPairs(ctx: MethodContext, c: number, y: number, gamma: number, n:
  * Wraps a sampler's ε̃ so that, while it samples, it accumulates its path KL to a reference ε_ref
  * (p_pre(x | c)) along its own chains: at each stochastic step of `plan`, KL_t = ‖μ̃_t − μ_ref,t‖²/(2σ_t²)
  * between the two steps' means at the same x_t (src/diffusion/step.ts); deterministic steps (σ = 0, the
- * final one) are left out.
+ * final one) are left out. With a noise hook P (graphs), both means are taken onto P's space first, where
+ * the step's Gaussian lives: KL_t = ‖P(μ̃_t − μ_ref,t)‖²/(2σ_t²), as DDPO's KL (src/finetune/ddpo.ts).
  * `kl(n)` = Σ_t mean_i KL_t^i over the n samples drawn so far (nats per sample). The per-step sums stay
- * on the device until `kl` reads them (once, asynchronously).
+ * on the device until `kl` reads them (once, asynchronously); pass `settle` as the sampler's `onStep` so that
+ * each step's reference pass runs in its step (left pending, every step's kernels and the reference network's
+ * intermediate buffers stay queued until `kl`, which slowed molecule sampling several-fold).
  */
-export function pathKlTracker(eps: EpsFn, refEps: EpsFn, plan: readonly StepCoefficients[]): { eps: EpsFn; kl: (n: number) => Promise<number> } {
+export function pathKlTracker(
+  eps: EpsFn,
+  refEps: EpsFn,
+  plan: readonly StepCoefficients[],
+  noise?: NoiseHook,
+): { eps: EpsFn; kl: (n: number) => Promise<number>; settle: () => Promise<void> } {
   const byIndex = new Map(plan.map((c) => [c.t.index, c] as const));
+  const onP = (a: JArray) => (noise ? noise(a) : a);
   let total = 0;
   const sums: JArray[] = [];
   const tracked: EpsFn = (x, t) => {
@@ -65,8 +74,12 @@ export function pathKlTracker(eps: EpsFn, refEps: EpsFn, plan: readonly StepCoef
     const ref = stepMeanFromVector(x, er, cv);
     tilted.x0Hat.dispose();
     ref.x0Hat.dispose();
-    sums.push(np.sum(stepKl(tilted.mean, ref.mean, c.sigma)));
+    sums.push(np.sum(stepKl(onP(tilted.mean), onP(ref.mean), c.sigma)));
     return e;
+  };
+  const settle = async () => {
+    const last = sums.at(-1);
+    if (last) await settleAsync(last);
   };
   const kl = async (n: number) => {
     if (sums.length > 0) {
@@ -75,7 +88,7 @@ export function pathKlTracker(eps: EpsFn, refEps: EpsFn, plan: readonly StepCoef
     }
     return total / n;
   };
-  return { eps: tracked, kl };
+  return { eps: tracked, kl, settle };
 }
 
 /**
