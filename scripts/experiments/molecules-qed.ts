@@ -79,7 +79,7 @@ export async function run(args: string[]): Promise<void> {
     "",
     `Command: \`${command}\` — ${cfg.sampling.samples} molecules per row, ${cfg.sampling.sampler} with ${cfg.sampling.steps} steps, model ${String((report.molecules as { model: string }).model)}; wall time ${secs.toFixed(0)} s on a shared 2-core machine. Report: ${out}/report.json.`,
     "",
-    "QED (all) = mean ± se over all samples, an invalid molecule at QED 0; QED (valid) over the valid ones. evals = oracle calls the method made (training or selection; reporting not counted). Metrics beside their data-vs-data floor (a QM9 sample of the same size). KL→pre = DPOK's path KL to the pretrained chain (nats per sample, full-space estimate). before = the untuned model's QED from one shared sample (rwr/rgdm rows).",
+    "QED (all) = mean ± se over all samples, an invalid molecule at QED 0; QED (valid) over the valid ones. evals = oracle calls the method made (training or selection; reporting not counted). Metrics beside their data-vs-data floor (a QM9 sample of the same size). KL→pre = DPOK's path KL to the pretrained chain (nats per sample, on the graph noise space). before = the untuned model's QED from one shared sample (rwr/rgdm rows).",
     "",
     "| row | evals | QED (all) | QED (valid) | Δ vs none (z) | validity | uniqueness | novelty | fragmented | KL score | KL→pre | train s | total s |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
