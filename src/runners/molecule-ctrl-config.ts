@@ -53,6 +53,11 @@ export const MoleculeCtrlConfigSchema = strict({
     gradClip: positive().default(1),
     /** Final sampler steps that carry gradient (src/finetune/chain.ts). */
     truncation: int(1).default(10),
+    /**
+     * Steps per recomputation segment of the gradient window (src/finetune/chain.ts; default: one pass). Each
+     * segment is traced once and reused, so a long window compiles in the time of one segment.
+     */
+    segment: int(1).optional(),
   }).prefault({}),
   cfg: strict({
     steps: int(1).default(400),
@@ -69,6 +74,12 @@ export const MoleculeCtrlConfigSchema = strict({
      * transformer at every step: measured ≈ 13 s per molecule on a shared core, too slow for the table).
      */
     jacobian: z.enum(["identity", "full"]).default("identity"),
+    /**
+     * Fraction of the chain before the guidance starts: step i of S is guided when i/S ≥ start. The identity
+     * Jacobian's 1/√ᾱ_t grows without bound at high noise (x̂_0 moves by (1−ᾱ_t)/ᾱ_t · s ∇ log p̂ per step);
+     * measured on QM9 with start 0: the chains diverged (docs/molecules.md "CTRL: a new control").
+     */
+    start: z.number().min(0).lt(1).default(0),
     /** Rows per guided batch (the full Jacobian through the graph transformer is memory-hungry). */
     batch: int(1).default(128),
   }).prefault({}),

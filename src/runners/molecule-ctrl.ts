@@ -366,7 +366,7 @@ export async function runMoleculeCtrl(
           {
             model, pretrained: weights, contexts: 0, classes: K, logProbs, gamma: c.gamma, plan, T: makeSchedule(model.schedule).T, dim: model.network.dataDim,
             trainable: c.trainable, rank: 1, optim: { steps: c.steps, batchSize: c.batchSize, learningRate: c.learningRate, gradClip: c.gradClip },
-            truncation: Math.min(c.truncation, plan.length), ...(noiseHookOf(model.noise) ? { noise: noiseHookOf(model.noise)! } : {}),
+            truncation: Math.min(c.truncation, plan.length), ...(c.segment ? { segment: c.segment } : {}), ...(noiseHookOf(model.noise) ? { noise: noiseHookOf(model.noise)! } : {}),
             onStep: (pt, total) => say(`ctrl: step ${pt.step}/${total} objective ${pt.objective?.toFixed(3)} kl ${pt.kl?.toFixed(3)}`),
           },
           kCtrl!,
@@ -402,12 +402,12 @@ export async function runMoleculeCtrl(
         const noise = noiseHookOf(model.noise);
         await measure(
           "dps",
-          `dps γ=${o.gamma} scale=${o.scale} (${o.jacobian} Jacobian)`,
+          `dps γ=${o.gamma} scale=${o.scale} (${o.jacobian} Jacobian${o.start > 0 ? `, from i/S = ${o.start}` : ""})`,
           async (y, key) => {
             const col = new Float32Array(K);
             col[y] = 1;
             const reward = deviceReward(`log p̂(y=${y} | x)`, (x) => np.matmul(logProbs(x), upload(col, K, 1)).reshape([-1]));
-            const term = rewardGuidanceTerm(reward, { name: "dps", alpha: 1 / o.gamma, scale: o.scale, where: "x0", jacobian: o.jacobian });
+            const term = rewardGuidanceTerm(reward, { name: "dps", alpha: 1 / o.gamma, scale: o.scale, where: "x0", jacobian: o.jacobian, start: o.start });
             const batches = Math.ceil(n / o.batch);
             const keys = batches === 1 ? [key] : splitKey(key, batches);
             const out = new Float32Array(n * model.network.dataDim);
