@@ -12,7 +12,8 @@
  *   4. x_s = μ + σ z, or, with an SVDD term active, the selected one of M candidates μ + σ z_m.
  * With `pathKl: true` it also accumulates the path KL to the unguided chain (types.ts PathKl): at each
  * step the guided terms change, KL_t = ‖P(μ̃ − μ_base)‖²/(2σ²) (P the noise hook, if any) with μ_base
- * the step mean of the base ε̂ at the same x_t. ε̂ = ε(x_t, t) is evaluated anyway (step 1), so this costs no extra ε evaluation.
+ * the step mean of the base ε̂ at the same x_t. ε̂ = ε(x_t, t) is evaluated anyway (step 1), so this
+ * costs no extra ε evaluation.
  * It is the sampling loop of src/diffusion/sample.ts with a guidance hook (so with no active term it
  * draws exactly the plain sampler's samples for the same key); SVDD's candidates and pick are drawn
  * from the step's key, split inside the step.

@@ -277,6 +277,7 @@ export async function runMoleculeCtrl(
     const plan = samplerPlan(makeSchedule(model.schedule), sampler);
     const n = cfg.sampling.samples;
     const preEps = modelEps(model, weights);
+    const noise = noiseHookOf(model.noise);
 
     // 1. The offline labelled set and the classifier.
     say(`labelling ${cfg.labelled} QM9 training molecules (${cfg.label.property} ≥ ${cfg.label.atLeast})`);
@@ -351,7 +352,7 @@ export async function runMoleculeCtrl(
     };
     /** Samples with ε (and, when given, the path KL to the pretrained sampler along the same chains). */
     const sampleWith = async (eps: EpsFn, key: Key): Promise<Sampled> => {
-      const tracked = pathKlTracker(eps, preEps, plan, noiseHookOf(model.noise));
+      const tracked = pathKlTracker(eps, preEps, plan, noise);
       const x = await generateWithEps(tracked.eps, model, sampler, n, key, { onStep: tracked.settle });
       return { x, kl: await tracked.kl(n) };
     };
@@ -366,7 +367,7 @@ export async function runMoleculeCtrl(
           {
             model, pretrained: weights, contexts: 0, classes: K, logProbs, gamma: c.gamma, plan, T: makeSchedule(model.schedule).T, dim: model.network.dataDim,
             trainable: c.trainable, rank: 1, optim: { steps: c.steps, batchSize: c.batchSize, learningRate: c.learningRate, gradClip: c.gradClip },
-            truncation: Math.min(c.truncation, plan.length), ...(c.segment ? { segment: c.segment } : {}), ...(noiseHookOf(model.noise) ? { noise: noiseHookOf(model.noise)! } : {}),
+            truncation: Math.min(c.truncation, plan.length), ...(c.segment ? { segment: c.segment } : {}), ...(noise ? { noise } : {}),
             onStep: (pt, total) => say(`ctrl: step ${pt.step}/${total} objective ${pt.objective?.toFixed(3)} kl ${pt.kl?.toFixed(3)}`),
           },
           kCtrl!,
@@ -399,7 +400,6 @@ export async function runMoleculeCtrl(
         }
       } else {
         const o = cfg.dps;
-        const noise = noiseHookOf(model.noise);
         await measure(
           "dps",
           `dps γ=${o.gamma} scale=${o.scale} (${o.jacobian} Jacobian${o.start > 0 ? `, from i/S = ${o.start}` : ""})`,
