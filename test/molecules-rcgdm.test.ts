@@ -89,6 +89,47 @@ describe("adding a value condition to the pretrained graph transformer", () => {
     }
   }, 60_000);
 
+  it("with the condition at every layer: equals the pretrained model at step 0; each layer's projection U_l is a live path", async () => {
+    const loaded = loadModel(resolveModelPath("qm9"));
+    try {
+      const model = loaded.meta.model;
+      const spec = model.network as GraphTransformerSpec;
+      const added = addValueCondition(spec, loaded.ema as GraphTransformerParams, { dim: 1, embedding: 32, everyLayer: true }, keyFromSeed(3));
+      expect(added.spec.layerConditioning).toBe(true);
+      expect(added.params.layerCond?.map((u) => u.w.shape)).toEqual(Array.from({ length: spec.layers }, () => [spec.hidden, spec.hidden + spec.edgeHidden]));
+      const cmodel: ModelConfig = { ...model, network: added.spec };
+      const n = 5;
+      const D = spec.dataDim;
+      const xt = Float32Array.from({ length: n * D }, (_, i) => Math.cos(i * 7.31) * 1.1);
+      const run = async (m: ModelConfig, p: unknown, value?: number) => {
+        const f = modelOutput(m, p as never, value !== undefined ? (k) => ({ kind: "value", value: np.array(new Float32Array(k).fill(value), { shape: [k, 1] }), keep: np.array(new Float32Array(k).fill(1)) }) : undefined);
+        return toHost(f.apply(np.array(xt, { shape: [n, D] }), { index: 500, alphaBar: 0.4 }));
+      };
+      const maxDiff = (a: Float32Array, b: Float32Array) => Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
+      const ref = await run(model, loaded.ema);
+      for (const v of [-2, 0.5, 3]) expect(maxDiff(await run(cmodel, added.params, v), ref)).toBeLessThanOrEqual(1e-6);
+      // Switch on the condition's rows of W_c and one layer's U_l at a time (the others zero): each changes how y moves the output.
+      const onW = added.params.cond.w.ref.add(np.concatenate([np.zeros([spec.timeEmbedding, spec.hidden]), np.ones([32, spec.hidden]).mul(0.05)], 0));
+      const baseline = { ...added.params, cond: { w: onW, b: added.params.cond.b } };
+      const gapInputOnly = maxDiff(await run(cmodel, baseline, -2), await run(cmodel, baseline, 2));
+      const u0Shape = added.params.layerCond![0]!.w.shape as [number, number];
+      for (let l = 0; l < spec.layers; l++) {
+        // A patterned U_l (a constant one would only shift every channel alike, which the layer norms remove).
+        const [r, c] = u0Shape;
+        const pattern = np.array(Float32Array.from({ length: r * c }, (_, i) => 0.05 * Math.sin(i * 1.7 + l)), { shape: [r, c] });
+        const layerCond = added.params.layerCond!.map((u, j) => (j === l ? { w: u.w.ref.add(pattern), b: u.b } : u));
+        const on = { ...baseline, layerCond };
+        const gap = maxDiff(await run(cmodel, on, -2), await run(cmodel, on, 2));
+        expect(Math.abs(gap - gapInputOnly), `layer ${l}`).toBeGreaterThan(1e-3);
+        layerCond[l]!.w.dispose();
+      }
+      onW.dispose();
+      tree.dispose(added.params);
+    } finally {
+      disposeLoadedModel(loaded);
+    }
+  }, 60_000);
+
   it("refuses a condition embedding that would take the cond layer off the SIMD path, and a model that has a condition", () => {
     const loaded = loadModel(resolveModelPath("qm9"));
     try {

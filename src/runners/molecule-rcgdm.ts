@@ -190,7 +190,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
   const cond = hostMatrix(xu.rows, 1, Float32Array.from(yHat, (v) => (v - mu) / sigma));
 
   // 3. The pretrained model with the condition added, fine-tuned on (x, ŷ).
-  const added = addValueCondition(spec, o.weights as GraphTransformerParams, { dim: 1, embedding: m.conditionEmbedding }, kCond!);
+  const added = addValueCondition(spec, o.weights as GraphTransformerParams, { dim: 1, embedding: m.conditionEmbedding, everyLayer: m.conditionEveryLayer }, kCond!);
   const model: ModelConfig = { ...o.model, network: added.spec };
   const train: TrainConfig = { ...defaultTrainConfig, lrSchedule: "warmup-cosine", gradClip: 1, ...mo.train };
   const [kState, kData] = split2(kTrain!);
@@ -237,6 +237,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
       variant: "conditional",
       dropout: m.dropout,
       conditionEmbedding: m.conditionEmbedding,
+      conditionEveryLayer: m.conditionEveryLayer,
       train,
       training: { loss: state.losses.filter((_, k) => k % every === 0), finalLoss: state.losses.at(-1)?.loss ?? null },
       timings: { rewardFitSeconds: fitSeconds, trainSeconds, trainStepMs: (trainSeconds * 1000) / train.steps },

@@ -9,11 +9,13 @@
  * equals the pretrained one exactly at step 0, for every y and for ∅; training then moves the new rows. The
  * pretrained time embedding's width is kept (a checkpoint stores it) and the condition's embedding width must
  * keep the `cond` layer's input, time + condition, a multiple of 4 (the SIMD path of docs/architecture.md).
+ * With `everyLayer`, c also enters before every layer through zero-initialised projections U_l (the spec's
+ * `layerConditioning`, ./graph-transformer.ts): new paths for the condition, still the pretrained output at step 0.
  */
 import { np, tree } from "../../backend/jax.js";
 import type { Key } from "../../backend/keys.js";
 import { initValueEmbedding } from "../embeddings.js";
-import type { GraphTransformerParams, GraphTransformerSpec } from "./graph-transformer.js";
+import { zeroLayerConditioning, type GraphTransformerParams, type GraphTransformerSpec } from "./graph-transformer.js";
 
 /** The conditional spec and weights of {@link addValueCondition}. */
 export interface ConditionedGraphModel {
@@ -28,7 +30,7 @@ export interface ConditionedGraphModel {
 export function addValueCondition(
   spec: GraphTransformerSpec,
   params: GraphTransformerParams,
-  condition: { dim: number; embedding: number },
+  condition: { dim: number; embedding: number; everyLayer?: boolean },
   key: Key,
 ): ConditionedGraphModel {
   const problem = valueConditionProblem(spec, condition);
@@ -41,13 +43,22 @@ export function addValueCondition(
     key.dispose();
     throw new Error(`adding a value condition: the cond layer is [${pre.join(", ")}], expected [${spec.timeEmbedding}, ${spec.hidden}] (an unconditional model's)`);
   }
-  const { dim, embedding } = condition;
-  const { cond, valueCond: _v, classCond: _c, control: _k, ...rest } = params;
+  if (spec.layerConditioning) {
+    key.dispose();
+    throw new Error("adding a value condition: the model already conditions every layer");
+  }
+  const { dim, embedding, everyLayer } = condition;
+  const { cond, valueCond: _v, classCond: _c, control: _k, layerCond: _l, ...rest } = params;
   const copy = tree.ref(rest) as Omit<GraphTransformerParams, "cond">;
   const w = np.concatenate([cond.w.ref, np.zeros([embedding, spec.hidden])], 0);
   return {
-    spec: { ...spec, condition: { kind: "value", dim, embedding } },
-    params: { ...copy, cond: { w, b: cond.b.ref }, valueCond: initValueEmbedding(key, dim, embedding) },
+    spec: { ...spec, condition: { kind: "value", dim, embedding }, ...(everyLayer ? { layerConditioning: true } : {}) },
+    params: {
+      ...copy,
+      cond: { w, b: cond.b.ref },
+      valueCond: initValueEmbedding(key, dim, embedding),
+      ...(everyLayer ? { layerCond: zeroLayerConditioning(spec) } : {}),
+    },
   };
 }
 

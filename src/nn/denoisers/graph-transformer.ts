@@ -7,6 +7,8 @@
  * Side inputs (as the MLP's, ./mlp.ts): c = SiLU(W_c [emb(t), emb(y)] + b_c (+ E_y[y] with a control)),
  * emb(t) the sinusoidal time embedding (../embeddings.ts), emb(y) the optional condition embedding.
  * Input:   h_i = W_x x_i + b_x + c,   e_ij = W_E E_ij + b_E + W_ce c + b_ce     (widths d_h, d_e)
+ * With `layerConditioning`, c also enters before every layer l: h_i ← h_i + U_l^h c, e_ij ← e_ij + U_l^e c
+ * (U_l = [U_l^h, U_l^e] zero-initialised, so a pretrained network gains these paths without changing its output).
  * Each of `layers` pre-norm layers, with heads k = 1..H of width d = d_h / H and ê = LN(e):
  *   a = LN(h);  q_i, k_i, v_i = split(W_qkv a_i);  β_ij = W_β ê_ij ∈ R^H   (edge bias per head)
  *   α_ij^k = softmax_j(q_i^k · k_j^k / √d + β_ij^k);   h_i ← h_i + W_o [Σ_j α_ij^k v_j^k]_k
@@ -65,6 +67,8 @@ export interface GraphTransformerSpec extends DenoiserSpecBase, GraphLayout {
   timeEmbedding: number;
   /** CTRL's added control: a zero-initialised table E_y [classes + 1, hidden] added inside c. */
   control?: { classes: number };
+  /** c also enters before every layer through zero-initialised projections U_l (params `layerCond`); default: input only. */
+  layerConditioning?: boolean;
   /** "values" (default): the output as it is; "categorical": x̂_0 = softmax per node block and per pair of the logits. */
   output: "values" | "categorical";
 }
@@ -97,6 +101,8 @@ export type GraphTransformerParams = {
   classCond?: ClassEmbeddingParams;
   /** The control embedding E_y (spec.control), zero-initialised. */
   control?: ClassEmbeddingParams;
+  /** U_l [d_h, d_h + d_e] per layer (spec.layerConditioning). */
+  layerCond?: DenseParams[];
   /** Never set: the low-rank basis V of kind "low-rank" (./low-rank.ts), declared so code reading `p.v` from any network type-checks. */
   v?: JArray;
 };
@@ -122,6 +128,7 @@ export const GraphTransformerSpecSchema = strictSpec({
   timeEmbedding: residualMlpFields.timeEmbedding,
   condition: conditionSchema.optional(),
   control: z.strictObject({ classes: wholeAtLeast(1) }).optional(),
+  layerConditioning: z.boolean().optional(),
   output: z.enum(["values", "categorical"]).default("values"),
 }).superRefine((s, ctx) => {
   const D = graphRowSize(s);
@@ -187,7 +194,13 @@ export function initGraphTransformer(key: Key, s: GraphTransformerSpec): GraphTr
   else if (s.condition?.kind === "class") p.classCond = initClassEmbedding(condKey, s.condition.classes, s.condition.embedding);
   else condKey.dispose();
   if (s.control) p.control = { table: np.zeros([s.control.classes + 1, s.hidden]) };
+  if (s.layerConditioning) p.layerCond = zeroLayerConditioning(s);
   return p;
+}
+
+/** Zero-initialised U_l [d_h, d_h + d_e] for every layer (spec.layerConditioning). */
+export function zeroLayerConditioning(s: Pick<GraphTransformerSpec, "hidden" | "edgeHidden" | "layers">): DenseParams[] {
+  return Array.from({ length: s.layers }, () => ({ w: np.zeros([s.hidden, s.hidden + s.edgeHidden]), b: np.zeros([s.hidden + s.edgeHidden]) }));
 }
 
 /** A dense layer on the last axis of x [..., in] → [..., out]. Consumes `p` and `x`. */
@@ -274,8 +287,22 @@ export function graphTransformer(
   const c = conditioning(s, p, t, cond, control);
   const { nodes, edges } = splitGraphRows(x, s);
   let h = denseLast(p.nodeIn, nodes).add(c.ref.reshape([N, 1, s.hidden]));
-  let e = denseLast(p.edgeIn, edges).add(dense(p.edgeCond, c).reshape([N, 1, 1, s.edgeHidden]));
-  for (const layer of p.layers) ({ h, e } = graphLayer(s, layer, h, e));
+  let e = denseLast(p.edgeIn, edges).add(dense(p.edgeCond, c.ref).reshape([N, 1, 1, s.edgeHidden]));
+  const perLayer = s.layerConditioning ? p.layerCond : undefined;
+  if (s.layerConditioning && (!perLayer || perLayer.length !== p.layers.length)) {
+    c.dispose();
+    throw new Error(`model: this network conditions every layer but has ${perLayer ? perLayer.length : "no"} layer projections for ${p.layers.length} layers`);
+  }
+  if (!perLayer && p.layerCond) tree.dispose(p.layerCond);
+  for (const [l, layer] of p.layers.entries()) {
+    if (perLayer) {
+      const [uh, ue] = np.split(dense(perLayer[l]!, c.ref), [s.hidden], -1) as [JArray, JArray];
+      h = h.add(uh.reshape([N, 1, s.hidden]));
+      e = e.add(ue.reshape([N, 1, 1, s.edgeHidden]));
+    }
+    ({ h, e } = graphLayer(s, layer, h, e));
+  }
+  c.dispose();
   const nodesOut = denseLast(p.nodeOut.dense, layerNorm(p.nodeOut.norm, h));
   const o = denseLast(p.edgeOut.dense, layerNorm(p.edgeOut.norm, e));
   const edgesOut = o.ref.add(np.swapaxes(o, 1, 2)).mul(0.5);

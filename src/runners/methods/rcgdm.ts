@@ -90,6 +90,7 @@ const rcgdmSchema = strict({
   network: z.enum(["mlp", "low-rank"]).default("mlp"),
   rank: int(1).optional().describe("default: task.latentDim (linear-subspace)"),
   conditionEmbedding: int(1).default(32),
+  conditionEveryLayer: z.boolean().default(false).describe("molecule runs: the condition also enters every layer of the graph transformer (zero-initialised projections)"),
   pseudoLabelNoise: nonNegative().optional().describe("default: task.pseudoLabelNoise (molecule runs: 0.1)"),
   targets: z.array(z.number()).min(1).optional().describe("default: sampling.targets"),
   label: labelField(),
