@@ -247,5 +247,6 @@ describe("rcgdm in a molecule run", () => {
     expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", network: "low-rank" } }, "c.json")).toThrow(/^c\.json: method\.network: not used on molecules/);
     expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", molecules: { labeled: 2 } } }, "c.json")).toThrow(/^c\.json: method\.molecules\.labeled/);
     expect(() => parseConfig({ task: { kind: "linear-subspace" }, method: { kind: "rcgdm", molecules: {} }, sampling: { targets: [1] } }, "c.json")).toThrow(/^c\.json: method\.molecules: only for molecule runs/);
+    expect(() => parseConfig({ task: { kind: "linear-subspace" }, method: { kind: "rcgdm", conditionEveryLayer: true }, sampling: { targets: [1] } }, "c.json")).toThrow(/^c\.json: method\.conditionEveryLayer: only for molecule runs/);
   });
 });

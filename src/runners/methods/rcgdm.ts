@@ -90,7 +90,7 @@ const rcgdmSchema = strict({
   network: z.enum(["mlp", "low-rank"]).default("mlp"),
   rank: int(1).optional().describe("default: task.latentDim (linear-subspace)"),
   conditionEmbedding: int(1).default(32),
-  conditionEveryLayer: z.boolean().default(false).describe("molecule runs: the condition also enters every layer of the graph transformer (zero-initialised projections)"),
+  conditionEveryLayer: z.boolean().default(false).describe("molecule runs only: the condition also enters every layer of the graph transformer (zero-initialised projections)"),
   pseudoLabelNoise: nonNegative().optional().describe("default: task.pseudoLabelNoise (molecule runs: 0.1)"),
   targets: z.array(z.number()).min(1).optional().describe("default: sampling.targets"),
   label: labelField(),
@@ -132,6 +132,7 @@ export const rcgdmMethod = defineMethod({
   defaultLabel: (m) => (m.variant === "target-guidance" ? "target-guidance" : m.network === "low-rank" ? "rcgdm-low-rank" : "rcgdm"),
   refine: (m, cfg, at, add) => {
     if (m.molecules !== undefined) add([...at, "molecules"], 'only for molecule runs (task.kind "qm9" or "smiles")', m.molecules);
+    if (m.conditionEveryLayer) add([...at, "conditionEveryLayer"], 'only for molecule runs (task.kind "qm9" or "smiles"): the graph transformer\'s option', m.conditionEveryLayer);
     if (m.targets === undefined && cfg.sampling?.targets === undefined) {
       add(["sampling", "targets"], 'missing: method "rcgdm" samples at target rewards; give sampling.targets (or method.targets), e.g. [0.5, 1, 2, 4]');
     }
