@@ -250,7 +250,7 @@ export const MoleculeModelSchema = strict({
   edgeLossWeight: positive().default(5),
   schedule: ScheduleSchema.prefault({ kind: "cosine" }),
   train: strict({
-    steps: int(1).max(MAX_STEPS).default(10000),
+    steps: int(1).max(MAX_STEPS).default(14000),
     batchSize: int(1).default(256),
     learningRate: positive().default(1e-3),
     weightDecay: nonNegative().default(1e-4),
