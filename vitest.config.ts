@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import SlowFirstSequencer from "./test/setup/slow-first-sequencer.js";
 
 export default defineConfig({
   test: {
@@ -9,6 +10,8 @@ export default defineConfig({
     // Vitest runs cores − 1 test files at a time by default: one at a time on a 2-core machine. Each file
     // computes on one core (jax-js's wasm without worker threads), so two at a time use both.
     maxWorkers: 2,
+    // Slowest files first (measured durations; a fresh clone has no previous run to order by).
+    sequence: { sequencer: SlowFirstSequencer },
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },
