@@ -123,43 +123,47 @@ export function drawNoise(key: Key, shape: readonly number[], noise?: NoiseHook)
 }
 
 type Update = (x: JArray, out: JArray, key: JArray, cv: JArray) => [JArray, JArray];
-type DeterministicUpdate = (x: JArray, out: JArray, cv: JArray) => [JArray, JArray];
-/** Compiled updates by noise hook, then by device, prediction and whether the step draws noise (a jitted function keeps its device). */
-const updates = new Map<NoiseHook | "none", Map<string, Update | DeterministicUpdate>>();
+type MeanUpdate = (x: JArray, out: JArray, cv: JArray) => [JArray, JArray];
+/** Compiled updates by noise hook, then by device and prediction (a jitted function keeps its device). */
+const updates = new Map<NoiseHook | "none", Map<string, Update>>();
+/** Compiled σ = 0 updates by device and prediction (no draw, so no noise hook). */
+const meanUpdates = new Map<string, MeanUpdate>();
 
 /**
  * x_s = μ + σ z with μ from the model output and the traced coefficient vector, z from the step's key:
  * one compiled kernel per (prediction, noise hook) serves every step of every chain of the same shape.
- * A step with σ = 0 (DDIM with η = 0, DDPM's last step) draws no z (x_s = μ) and never makes its key.
  */
-function fusedUpdate(prediction: Prediction, noise: NoiseHook | undefined, sigma: number): (x: JArray, out: JArray, key: () => Key, cv: JArray) => [JArray, JArray] {
+function fusedUpdate(prediction: Prediction, noise: NoiseHook | undefined): Update {
   let byNoise = updates.get(noise ?? "none");
   if (!byNoise) updates.set(noise ?? "none", (byNoise = new Map()));
-  const stochastic = sigma > 0;
-  const id = `${backendDevice()} ${prediction} ${stochastic ? "stochastic" : "deterministic"}`;
+  const id = `${backendDevice()} ${prediction}`;
   let f = byNoise.get(id);
   if (!f) {
-    f = stochastic
-      ? (jit((x: JArray, out: JArray, key: JArray, cv: JArray) => {
-          const sigma = cv.ref.slice(5);
-          const z = drawNoise(key, x.shape, noise);
-          const { mean, x0Hat, epsHat } = stepFromOutput(prediction, x, out, cv);
-          epsHat.dispose();
-          return [mean.add(z.mul(sigma)), x0Hat] as [JArray, JArray];
-        }) as unknown as Update)
-      : (jit((x: JArray, out: JArray, cv: JArray) => {
-          const { mean, x0Hat, epsHat } = stepFromOutput(prediction, x, out, cv);
-          epsHat.dispose();
-          return [mean, x0Hat] as [JArray, JArray];
-        }) as unknown as DeterministicUpdate);
+    f = jit((x: JArray, out: JArray, key: JArray, cv: JArray) => {
+      const sigma = cv.ref.slice(5);
+      const z = drawNoise(key, x.shape, noise);
+      const { mean, x0Hat, epsHat } = stepFromOutput(prediction, x, out, cv);
+      epsHat.dispose();
+      return [mean.add(z.mul(sigma)), x0Hat] as [JArray, JArray];
+    }) as unknown as Update;
     byNoise.set(id, f);
   }
-  if (stochastic) {
-    const g = f as Update;
-    return (x, out, key, cv) => g(x, out, key(), cv);
+  return f;
+}
+
+/** x_s = μ for a step with σ = 0 (DDIM with η = 0, DDPM's last step): no z is drawn and no key is made. */
+function meanUpdate(prediction: Prediction): MeanUpdate {
+  const id = `${backendDevice()} ${prediction}`;
+  let f = meanUpdates.get(id);
+  if (!f) {
+    f = jit((x: JArray, out: JArray, cv: JArray) => {
+      const { mean, x0Hat, epsHat } = stepFromOutput(prediction, x, out, cv);
+      epsHat.dispose();
+      return [mean, x0Hat] as [JArray, JArray];
+    }) as unknown as MeanUpdate;
+    meanUpdates.set(id, f);
   }
-  const g = f as DeterministicUpdate;
-  return (x, out, _key, cv) => g(x, out, cv);
+  return f;
 }
 
 /** Runs step i of the loop with a guidance hook. Consumes `x` and `key`. */
@@ -218,7 +222,10 @@ export async function sample(o: SampleOptions): Promise<JArray> {
         [x, x0Hat] = await guidedStep(hooks.guidance, ctx, model, cur, keyAt(keys, i + 1), hooks.noise);
       } else {
         const out = model.apply(x.ref, c.t);
-        [x, x0Hat] = fusedUpdate(model.prediction, hooks.noise, c.sigma)(x, out, () => keyAt(keys, i + 1), coefficientVector(c));
+        [x, x0Hat] =
+          c.sigma > 0
+            ? fusedUpdate(model.prediction, hooks.noise)(x, out, keyAt(keys, i + 1), coefficientVector(c))
+            : meanUpdate(model.prediction)(x, out, coefficientVector(c));
       }
       await settleAsync(x);
       await hooks.onStep?.({ ...ctx, x, x0Hat });
