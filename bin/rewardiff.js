@@ -37,7 +37,8 @@ try {
   const code = await main(argv);
   if (process.env.REWARDIFF_THREADS_REPORT === "1") {
     const { shimWorkersStarted } = await import("../dist/backend/threads.js");
-    process.stderr.write(`threads: REWARDIFF_THREADS=${threads.value} (${threads.why}); ${shimWorkersStarted()} workers started\nrelaxed SIMD: ${relaxedSimd}\n`);
+    const w = shimWorkersStarted();
+    process.stderr.write(`threads: REWARDIFF_THREADS=${threads.value} (${threads.why}); ${w} workers started${w > 0 ? ` (${w + 1} threads with the calling one)` : ""}\nrelaxed SIMD: ${relaxedSimd}\n`);
   }
   process.exit(code);
 } catch (err) {

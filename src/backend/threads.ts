@@ -22,7 +22,7 @@
  * *evaluated*, not in `init("wasm")`, so calling this from `ensureBackend()` is too late. Either:
  * - (recommended) import this module for its side effect before `@jax-js/jax`: in `./jax.ts`,
  *   `import "./polyfills.js"; import "./threads.js";` then the jax-js re-exports.
- *   At evaluation it installs the shim only when `REWARDIFF_THREADS=1` (or `=N` for N workers) is set;
+ *   At evaluation it installs the shim only when `REWARDIFF_THREADS=1` (or `=N` for N threads) is set;
  *   otherwise it does nothing. It has no static Node imports (built-ins come from
  *   `process.getBuiltinModule`, Node ≥ 20.16), so browser bundles can include it;
  * - or call `installWorkerShim()` in a Node entry script before anything imports `@jax-js/jax`, and
@@ -41,8 +41,8 @@
  *   pooled work that is still in flight; code that awaits every async read before the next sync one
  *   does not hit this (not seen in tests);
  * - results are the same with and without the pool (kernels are split by output element);
- * - jax-js sizes the pool from `navigator.hardwareConcurrency`, which Node 20 lacks (→ 4 workers). The
- *   `workers` option defines a minimal `globalThis.navigator = { hardwareConcurrency }` only when
+ * - jax-js sizes the pool from `navigator.hardwareConcurrency`, which Node 20 lacks (→ 4 threads). The
+ *   `threads` option defines a minimal `globalThis.navigator = { hardwareConcurrency }` only when
  *   Node has no `navigator` (Node ≥ 21 has one: then the option is ignored).
  */
 import type { Worker as NodeWorkerType } from "node:worker_threads";
@@ -87,10 +87,11 @@ function node(): NodeBits | null {
 /** Options of {@link installWorkerShim}. */
 export interface WorkerShimOptions {
   /**
-   * The number of workers jax-js should start (its pool size). Applied only on Node without a
-   * `navigator` global (Node 20). Default: `os.availableParallelism()`.
+   * The number of threads jax-js should compute on (`navigator.hardwareConcurrency`): with patches/README.md
+   * item 10 it starts this many − 1 workers, and the calling thread computes a share of each pooled kernel.
+   * Applied only on Node without a `navigator` global (Node 20). Default: `os.availableParallelism()`.
    */
-  workers?: number;
+  threads?: number;
   /** Replace an existing `globalThis.Worker` (default false: keep a real one, e.g. in browsers/Deno). */
   force?: boolean;
 }
@@ -284,8 +285,8 @@ export function installWorkerShim(options: WorkerShimOptions = {}): boolean {
   }
   const bits = node();
   if (!bits) return false;
-  const n = options.workers ?? bits.availableParallelism();
-  if (!Number.isInteger(n) || n < 1) throw new Error(`workers must be a positive integer, got ${n}`);
+  const n = options.threads ?? bits.availableParallelism();
+  if (!Number.isInteger(n) || n < 1) throw new Error(`threads must be a positive integer, got ${n}`);
   if (typeof g.navigator === "undefined") {
     Object.defineProperty(g, "navigator", {
       value: { hardwareConcurrency: n },
@@ -312,16 +313,17 @@ export function shimWorkersStarted(): number {
 }
 
 /**
- * Reads `REWARDIFF_THREADS`: unset / "" / "0" → undefined (no threads); "1" → the default worker count;
- * an integer N ≥ 2 → N workers.
+ * Reads `REWARDIFF_THREADS`: unset / "" / "0" → undefined (no threads); "1" → one thread per core;
+ * an integer N ≥ 2 → N threads. jax-js (patched, patches/README.md item 10) then starts N − 1 workers and the
+ * calling thread computes a share of every pooled kernel itself.
  */
-export function threadsFromEnv(env: NodeJS.ProcessEnv = process.env): { workers?: number } | undefined {
+export function threadsFromEnv(env: NodeJS.ProcessEnv = process.env): { threads?: number } | undefined {
   const v = env.REWARDIFF_THREADS?.trim();
   if (!v || v === "0" || v.toLowerCase() === "false") return undefined;
   if (v === "1" || v.toLowerCase() === "true") return {};
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`REWARDIFF_THREADS must be 0, 1 or a worker count, got "${v}"`);
-  return { workers: n };
+  if (!Number.isInteger(n) || n < 1) throw new Error(`REWARDIFF_THREADS must be 0, 1 or a thread count, got "${v}"`);
+  return { threads: n };
 }
 
 // Side effect on evaluation: opt-in through the environment only (see the module doc).

@@ -70,7 +70,7 @@ export function program(result: { code: number } = { code: 0 }): Command {
     .description("Reward-directed diffusion models: train, sample and evaluate on jax-js (no Python needed).")
     .version(VERSION)
     // Read by hand in bin/rewardiff.js before jax-js loads (src/cli/threads-policy.ts); listed so commander accepts it.
-    .option("--threads <auto|0|N>", "jax-js wasm worker pool: auto (by the run's size), 0 (none) or N workers (default: REWARDIFF_THREADS, else auto)")
+    .option("--threads <auto|0|N>", "jax-js wasm worker pool: auto (by the run's size), 0 (none) or N threads: N − 1 workers and the calling thread (default: REWARDIFF_THREADS, else auto)")
     // Usage errors are one line too: `rewardiff: unknown option '--stpes' (run with --help for usage)`.
     .configureOutput({ outputError: (str, write) => write(`rewardiff: ${oneLine(str.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " "))} (run with --help for usage)\n`) })
     .exitOverride();

@@ -5,7 +5,7 @@
  *
  * The estimate is the matrix work of the run's dominant kernel sequence: the MLP trunk's
  * `hidden² × layers` multiply-adds per row (the first and last layers are ignored). The thresholds are
- * the smallest sizes measured to pay with 2 workers on 2 cores (bench/README.md, "Threads" and the
+ * the smallest sizes measured to pay with 2 threads on 2 cores (bench/README.md, "Threads" and the
  * `threads` section of `npm run bench`; bench/results/latest.json `threads`).
  */
 
@@ -13,7 +13,8 @@
 import { fileURLToPath } from "node:url";
 
 export interface ThreadsDecision {
-  workers: number;
+  /** Threads to compute on (`REWARDIFF_THREADS`): 0 (no pool) or the core count; jax-js starts one worker fewer. */
+  threads: number;
   why: string;
 }
 
@@ -85,7 +86,7 @@ export function parseArgv(argv: readonly string[]): { command: string | undefine
 }
 
 /**
- * The global `--threads <auto|0|N>` flag: "auto" (the policy), 0 (no pool) or N workers. Undefined when
+ * The global `--threads <auto|0|N>` flag: "auto" (the policy), 0 (no pool) or N threads. Undefined when
  * absent; throws a one-line message on a bad value.
  */
 export function threadsFlag(options: ArgvOptions): "auto" | number | undefined {
@@ -93,7 +94,7 @@ export function threadsFlag(options: ArgvOptions): "auto" | number | undefined {
   if (v === undefined) return undefined;
   if (v === "auto") return "auto";
   const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n)) throw new Error(`--threads must be auto, 0 or a worker count, got ${v === true ? "nothing" : `"${v}"`}`);
+  if (!Number.isSafeInteger(n)) throw new Error(`--threads must be auto, 0 or a thread count, got ${v === true ? "nothing" : `"${v}"`}`);
   return n;
 }
 
@@ -138,7 +139,7 @@ function positiveInt(v: string | true | undefined): number | undefined {
 const fmt = (x: number): string => x.toExponential(1);
 
 /**
- * The pool for `rewardiff <command> <options>` on a machine with `cores` cores: `workers` = 0 (no pool)
+ * The pool for `rewardiff <command> <options>` on a machine with `cores` cores: `threads` = 0 (no pool)
  * or `cores` (the shim's own default). `readJson(path)` returns a parsed JSON file or undefined.
  * `sample` and `train` decide by the FLOP estimates above; `run`/`demo` mix training of the default size
  * (measured slower with the pool) with guidance or fine-tuning loops not measured with it: off; `evaluate`,
@@ -150,9 +151,9 @@ export function threadsFor(
   cores: number,
   readJson: (path: string) => unknown = () => undefined,
 ): ThreadsDecision {
-  if (cores < 2) return { workers: 0, why: `${cores} core` };
-  const on = (why: string): ThreadsDecision => ({ workers: cores, why });
-  const off = (why: string): ThreadsDecision => ({ workers: 0, why });
+  if (cores < 2) return { threads: 0, why: `${cores} core` };
+  const on = (why: string): ThreadsDecision => ({ threads: cores, why });
+  const off = (why: string): ThreadsDecision => ({ threads: 0, why });
   if (command === "sample") {
     const model = options.get("--model");
     const json = typeof model === "string" ? modelSidecar(model, readJson) : undefined;
@@ -190,7 +191,7 @@ export function threadsFor(
 /**
  * The value for `REWARDIFF_THREADS` (read by src/backend/threads.ts at evaluation): the `--threads` flag
  * when given, else the environment's value when set, else the policy. Returns the decision and the value
- * ("0" or a worker count ≥ 2, or the user's own setting).
+ * ("0" or a thread count ≥ 2, or the user's own setting).
  */
 export function resolveThreads(
   argv: readonly string[],
@@ -205,5 +206,5 @@ export function resolveThreads(
   if (flag === undefined && own !== undefined && own.trim() !== "") return { value: own, why: `REWARDIFF_THREADS=${own}` };
   const d = threadsFor(command, options, cores, readJson);
   // "1" means "the default count" to threads.ts; an explicit count ≥ 2 is what the policy decided.
-  return { value: String(d.workers), why: d.why };
+  return { value: String(d.threads), why: d.why };
 }
