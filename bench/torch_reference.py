@@ -69,6 +69,11 @@ def blas_info():
     except OSError:
         pass
     info = {"libraries": libs}
+    # Debian's netlib reference BLAS (libblas3) loaded beside OpenBLAS still provides sgemm when the
+    # libblas.so.3 alternative points at it.
+    reference = [p for p in libs if os.path.basename(p).startswith("libblas") and not any(k in os.path.realpath(p) for k in ("openblas", "mkl", "blis"))]
+    if reference:
+        info["reference"] = reference[0]
     for path in libs:
         if "openblas" not in path:
             continue
@@ -91,6 +96,17 @@ def blas_info():
         else:
             info["name"] = "unknown"
     return info
+
+
+def require_optimised_blas(torch):
+    """Refuses to measure on the reference BLAS: Debian's python3-torch links libblas.so.3, which is netlib's
+    unless an optimised one (libopenblas0-pthread) is installed; netlib's matmul is ~20x slower, so a ratio
+    against it would flatter rewardiff."""
+    torch.ones(64, 64) @ torch.ones(64, 64)  # loads the BLAS library
+    info = blas_info()
+    if info.get("reference") or info["name"] not in ("OpenBLAS", "MKL"):
+        what = info.get("reference") or info["name"]
+        raise SystemExit(f"torch runs on the reference BLAS ({what}), not an optimised one; install Debian's libopenblas0-pthread (bench/README.md)")
 
 
 def environment(torch):
@@ -129,6 +145,7 @@ def main():
     import torch  # imported here so that a missing torch gives a clear message below
 
     torch.set_num_threads(1)
+    require_optimised_blas(torch)
     torch.manual_seed(cfg["seed"])
 
     in_dim, hidden, depth, out_dim = int(cfg["inDim"]), int(cfg["hidden"]), int(cfg["depth"]), int(cfg["outDim"])
