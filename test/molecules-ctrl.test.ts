@@ -1,7 +1,7 @@
 /**
  * CTRL on the shipped QM9 model (src/runners/molecule-ctrl.ts, issue 13 §3):
  *  - zero-init: the shipped graph transformer augmented with the control E_y (CTRL's initial θ, trainable
- *    "all" and "embedding") predicts exactly the pretrained ε on graph rows for y = 0, 1 and ∅, and samples
+ *    "all", "embedding" and "control", the last with zero-initialised per-layer paths U_l) predicts exactly the pretrained ε on graph rows for y = 0, 1 and ∅, and samples
  *    the same molecules under the same key; a non-zero E_y does change the prediction (the check can fail);
  *  - the chain gradient w.r.t. E_y on graph rows (the graph noise hook) against a central finite difference;
  *  - a tiny end-to-end run: every row's oracle labels, accuracy and macro-F1 recomputed independently from its
@@ -41,7 +41,7 @@ describe("molecules-ctrl", () => {
       const x = np.array(Float32Array.from({ length: n * D }, (_, i) => Math.sin(i * 0.37) * 1.3), { shape: [n, D] });
       const times = [1, 200, 700, 999].map((index) => ({ index, alphaBar: schedule.alphaBars[index]! }));
       const want = await Promise.all(times.map((t) => toHost(pre(x.ref, t))));
-      for (const mode of ["all", "embedding"] as const) {
+      for (const mode of ["all", "embedding", "control"] as const) {
         const spec: PolicySpec = { model, mode, rank: 1, controlClasses: 2 };
         const eff = effectiveParams(initTrainable(spec, loaded.ema, keyFromSeed(3)), { base: tree.ref(loaded.ema) as DenoiserParams });
         const net = policyNetwork(spec);
@@ -54,6 +54,27 @@ describe("molecules-ctrl", () => {
         const b = await generateWithEps(pre, model, { sampler: "ddpm", steps: 5, eta: 1 }, 4, keyFromSeed(9));
         expect(Array.from(a.data)).toEqual(Array.from(b.data));
         tree.dispose(eff);
+      }
+      // "control": the policy's spec conditions every layer, the reference's does not, and only E_y and U_l train.
+      {
+        const spec: PolicySpec = { model, mode: "control", rank: 1, controlClasses: 2 };
+        const p = initTrainable(spec, loaded.ema, keyFromSeed(3));
+        expect(Object.keys(p).sort()).toEqual(["control", "layerCond"]);
+        expect(p.layerCond).toHaveLength((model.network as { layers: number }).layers);
+        expect((policyNetwork(spec) as { layerConditioning?: boolean }).layerConditioning).toBe(true);
+        expect((model.network as { layerConditioning?: boolean }).layerConditioning).toBeUndefined();
+        // A non-zero U_l moves the prediction even with E_y = 0 (c carries the time), for y = 0 as for y = 1.
+        const w0 = p.layerCond![0]!.w;
+        // (not a constant: a shift shared by every feature would vanish in the layer norm)
+        const [rows, cols] = w0.shape as [number, number];
+        p.layerCond![0]!.w = np.array(Float32Array.from({ length: rows * cols }, (_, i) => 0.05 * Math.sin(1.7 * i + 0.2)), { shape: [rows, cols] });
+        w0.dispose();
+        const eff = effectiveParams(p, { base: tree.ref(loaded.ema) as DenoiserParams });
+        const moved = await toHost(controlEps(model, policyNetwork(spec), eff, (rows) => oneHot(new Int32Array(rows).fill(0), 2))(x.ref, times[1]!));
+        expect(Math.max(...Array.from(moved, (v, i) => Math.abs(v - want[1]![i]!)))).toBeGreaterThan(1e-3);
+        tree.dispose(eff);
+        // Refused where it has no meaning: without a control (DRaFT) and on an MLP.
+        expect(() => initTrainable({ model, mode: "control", rank: 1 }, loaded.ema, keyFromSeed(4))).toThrow(/trainable "control"/);
       }
       // A non-zero control moves the prediction (so the equality above is not vacuous).
       const spec: PolicySpec = { model, mode: "embedding", rank: 1, controlClasses: 2 };

@@ -5,7 +5,11 @@
  *  - "all": a full copy of the network's weights (initialised to the pretrained ones);
  *  - "adapters": LoRA-style low-rank updates W ← W + A B on every dense layer (A [in, r] random,
  *    B [r, out] zero), the pretrained W frozen;
- *  - "embedding" (CTRL only): only the new control embedding E_y.
+ *  - "embedding" (CTRL only): only the new control embedding E_y;
+ *  - "control" (CTRL on a graph transformer only): E_y and zero-initialised projections U_l that add the
+ *    conditioning vector c (which carries E_y[y]) before every layer (the spec's `layerConditioning`,
+ *    nn/denoisers/graph-transformer.ts), the pretrained weights frozen: the control gets a path into every
+ *    layer, as a ControlNet does, while the pretrained network itself cannot move.
  * With a control (CTRL, `controlClasses`), the network is augmented with `spec.control` (nn/denoiser.ts):
  * a table E_y [classes + 1, hidden] added to the first layer's pre-activation, zero-initialised and
  * always trainable.
@@ -18,16 +22,17 @@ import type { ModelConfig } from "../diffusion/model.js";
 import { epsFromOutput } from "../diffusion/parameterization.js";
 import { applyDenoiser, residualMlpParams, type ConditionInput, type DenoiserParams, type DenoiserSpec } from "../nn/denoiser.js";
 import type { DenseParams } from "../nn/dense.js";
+import { zeroLayerConditioning } from "../nn/denoisers/graph-transformer.js";
 import type { ChainModel } from "./chain.js";
 
-export type TrainableMode = "all" | "adapters" | "embedding";
+export type TrainableMode = "all" | "adapters" | "embedding" | "control";
 
 /** One low-rank adapter: ΔW = A B. */
 export type Adapter = { a: JArray; b: JArray };
 export type Adapters = { input: Adapter; blocks: Adapter[]; output: Adapter };
 
 /** θ: what trains (every field optional by mode). */
-export type TrainableParams = { net?: DenoiserParams; lora?: Adapters; control?: { table: JArray } };
+export type TrainableParams = { net?: DenoiserParams; lora?: Adapters; control?: { table: JArray }; layerCond?: DenseParams[] };
 /** The frozen pretrained weights (the reference model). */
 export type FrozenParams = { base: DenoiserParams };
 
@@ -42,7 +47,9 @@ export interface PolicySpec {
 
 /** The network spec of the policy (the pretrained spec, plus the control for CTRL). */
 export function policyNetwork(p: PolicySpec): DenoiserSpec {
-  return p.controlClasses === undefined ? p.model.network : { ...p.model.network, control: { classes: p.controlClasses } };
+  if (p.controlClasses === undefined) return p.model.network;
+  const net = { ...p.model.network, control: { classes: p.controlClasses } } as DenoiserSpec;
+  return p.mode === "control" ? ({ ...net, layerConditioning: true } as DenoiserSpec) : net;
 }
 
 function initAdapter(key: Key, layer: DenseParams, rank: number): Adapter {
@@ -55,6 +62,10 @@ export function initTrainable(spec: PolicySpec, base: DenoiserParams, key: Key):
   if (spec.mode === "embedding" && spec.controlClasses === undefined) {
     key.dispose();
     throw new Error('trainable "embedding" applies to CTRL only (there is no new embedding to train); use "adapters" or "all"');
+  }
+  if (spec.mode === "control" && (spec.controlClasses === undefined || spec.model.network.kind !== "graph-transformer" || spec.model.network.layerConditioning)) {
+    key.dispose();
+    throw new Error('trainable "control" applies to CTRL on a graph transformer whose layers take no condition yet (it adds per-layer paths U_l for the control)');
   }
   if (spec.mode === "adapters" && (!Number.isInteger(spec.rank) || spec.rank < 1)) {
     key.dispose();
@@ -79,7 +90,10 @@ export function initTrainable(spec: PolicySpec, base: DenoiserParams, key: Key):
       blocks: mlp.blocks.map((bl, i) => initAdapter(keys[i + 2]!, bl.dense, spec.rank)),
       output: initAdapter(keys[1]!, mlp.output, spec.rank),
     };
-  } else key.dispose();
+  } else {
+    key.dispose();
+    if (spec.mode === "control" && spec.model.network.kind === "graph-transformer") p.layerCond = zeroLayerConditioning(spec.model.network);
+  }
   return p;
 }
 
@@ -106,6 +120,7 @@ export function effectiveParams(p: TrainableParams, f: FrozenParams): DenoiserPa
     };
   }
   if (p.control) net = { ...net, control: p.control };
+  if (p.layerCond) net = { ...net, layerCond: p.layerCond } as DenoiserParams;
   return net;
 }
 

@@ -46,7 +46,8 @@ export const MoleculeCtrlConfigSchema = strict({
   }).prefault({}),
   ctrl: strict({
     gamma: positive().default(1),
-    trainable: z.enum(["embedding", "all"]).default("all"),
+    /** "all" (every weight + E_y), "embedding" (E_y alone) or "control" (E_y + per-layer zero-initialised U_l, the pretrained weights frozen). */
+    trainable: z.enum(["embedding", "all", "control"]).default("all"),
     steps: int(1).default(60),
     batchSize: int(1).default(8),
     learningRate: positive().default(1e-4),
