@@ -55,23 +55,26 @@ describe("molecules-ctrl", () => {
         expect(Array.from(a.data)).toEqual(Array.from(b.data));
         tree.dispose(eff);
       }
-      // "control": the policy's spec conditions every layer, the reference's does not, and only E_y and U_l train.
+      // "control": the policy's spec adds the control before every layer, the reference's does not, and only E_y
+      // and the per-layer tables E_l train.
       {
         const spec: PolicySpec = { model, mode: "control", rank: 1, controlClasses: 2 };
         const p = initTrainable(spec, loaded.ema, keyFromSeed(3));
-        expect(Object.keys(p).sort()).toEqual(["control", "layerCond"]);
-        expect(p.layerCond).toHaveLength((model.network as { layers: number }).layers);
-        expect((policyNetwork(spec) as { layerConditioning?: boolean }).layerConditioning).toBe(true);
-        expect((model.network as { layerConditioning?: boolean }).layerConditioning).toBeUndefined();
-        // A non-zero U_l moves the prediction even with E_y = 0 (c carries the time), for y = 0 as for y = 1.
-        const w0 = p.layerCond![0]!.w;
-        // (not a constant: a shift shared by every feature would vanish in the layer norm)
-        const [rows, cols] = w0.shape as [number, number];
-        p.layerCond![0]!.w = np.array(Float32Array.from({ length: rows * cols }, (_, i) => 0.05 * Math.sin(1.7 * i + 0.2)), { shape: [rows, cols] });
-        w0.dispose();
+        expect(Object.keys(p).sort()).toEqual(["control", "layerControl"]);
+        expect(p.layerControl).toHaveLength((model.network as { layers: number }).layers);
+        expect((policyNetwork(spec) as { control?: { everyLayer?: boolean } }).control?.everyLayer).toBe(true);
+        expect((model.network as { control?: unknown }).control).toBeUndefined();
+        // A non-zero row of E_2 for y = 1 moves the prediction for y = 1 and leaves y = 0's unchanged.
+        // (not a constant row: a shift shared by every feature would vanish in the layer norm)
+        const t0 = p.layerControl![2]!.table;
+        const [rows, cols] = t0.shape as [number, number];
+        p.layerControl![2]!.table = np.array(Float32Array.from({ length: rows * cols }, (_, i) => (Math.floor(i / cols) === 1 ? 0.05 * Math.sin(1.7 * i + 0.2) : 0)), { shape: [rows, cols] });
+        t0.dispose();
         const eff = effectiveParams(p, { base: tree.ref(loaded.ema) as DenoiserParams });
-        const moved = await toHost(controlEps(model, policyNetwork(spec), eff, (rows) => oneHot(new Int32Array(rows).fill(0), 2))(x.ref, times[1]!));
+        const at = (y: number) => toHost(controlEps(model, policyNetwork(spec), eff, (r) => oneHot(new Int32Array(r).fill(y), 2))(x.ref, times[1]!));
+        const moved = await at(1);
         expect(Math.max(...Array.from(moved, (v, i) => Math.abs(v - want[1]![i]!)))).toBeGreaterThan(1e-3);
+        expect(Array.from(await at(0))).toEqual(Array.from(want[1]!));
         tree.dispose(eff);
         // Refused where it has no meaning: without a control (DRaFT) and on an MLP.
         expect(() => initTrainable({ model, mode: "control", rank: 1 }, loaded.ema, keyFromSeed(4))).toThrow(/trainable "control"/);

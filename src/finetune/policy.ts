@@ -6,10 +6,11 @@
  *  - "adapters": LoRA-style low-rank updates W ← W + A B on every dense layer (A [in, r] random,
  *    B [r, out] zero), the pretrained W frozen;
  *  - "embedding" (CTRL only): only the new control embedding E_y;
- *  - "control" (CTRL on a graph transformer only): E_y and zero-initialised projections U_l that add the
- *    conditioning vector c (which carries E_y[y]) before every layer (the spec's `layerConditioning`,
- *    nn/denoisers/graph-transformer.ts), the pretrained weights frozen: the control gets a path into every
- *    layer, as a ControlNet does, while the pretrained network itself cannot move.
+ *  - "control" (CTRL on a graph transformer only): E_y and zero-initialised per-layer tables E_l whose row for y
+ *    is added to every node and pair before layer l (the spec's `control.everyLayer`,
+ *    nn/denoisers/graph-transformer.ts), the pretrained weights frozen: the control gets its own path into every
+ *    layer, as a ControlNet does, each class its own parameters from step 0, while the pretrained network
+ *    itself cannot move.
  * With a control (CTRL, `controlClasses`), the network is augmented with `spec.control` (nn/denoiser.ts):
  * a table E_y [classes + 1, hidden] added to the first layer's pre-activation, zero-initialised and
  * always trainable.
@@ -22,7 +23,7 @@ import type { ModelConfig } from "../diffusion/model.js";
 import { epsFromOutput } from "../diffusion/parameterization.js";
 import { applyDenoiser, residualMlpParams, type ConditionInput, type DenoiserParams, type DenoiserSpec } from "../nn/denoiser.js";
 import type { DenseParams } from "../nn/dense.js";
-import { zeroLayerConditioning } from "../nn/denoisers/graph-transformer.js";
+import { zeroLayerControl } from "../nn/denoisers/graph-transformer.js";
 import type { ChainModel } from "./chain.js";
 
 export type TrainableMode = "all" | "adapters" | "embedding" | "control";
@@ -32,7 +33,7 @@ export type Adapter = { a: JArray; b: JArray };
 export type Adapters = { input: Adapter; blocks: Adapter[]; output: Adapter };
 
 /** θ: what trains (every field optional by mode). */
-export type TrainableParams = { net?: DenoiserParams; lora?: Adapters; control?: { table: JArray }; layerCond?: DenseParams[] };
+export type TrainableParams = { net?: DenoiserParams; lora?: Adapters; control?: { table: JArray }; layerControl?: { table: JArray }[] };
 /** The frozen pretrained weights (the reference model). */
 export type FrozenParams = { base: DenoiserParams };
 
@@ -48,8 +49,7 @@ export interface PolicySpec {
 /** The network spec of the policy (the pretrained spec, plus the control for CTRL). */
 export function policyNetwork(p: PolicySpec): DenoiserSpec {
   if (p.controlClasses === undefined) return p.model.network;
-  const net = { ...p.model.network, control: { classes: p.controlClasses } } as DenoiserSpec;
-  return p.mode === "control" ? ({ ...net, layerConditioning: true } as DenoiserSpec) : net;
+  return { ...p.model.network, control: { classes: p.controlClasses, ...(p.mode === "control" ? { everyLayer: true } : {}) } } as DenoiserSpec;
 }
 
 function initAdapter(key: Key, layer: DenseParams, rank: number): Adapter {
@@ -63,9 +63,9 @@ export function initTrainable(spec: PolicySpec, base: DenoiserParams, key: Key):
     key.dispose();
     throw new Error('trainable "embedding" applies to CTRL only (there is no new embedding to train); use "adapters" or "all"');
   }
-  if (spec.mode === "control" && (spec.controlClasses === undefined || spec.model.network.kind !== "graph-transformer" || spec.model.network.layerConditioning)) {
+  if (spec.mode === "control" && (spec.controlClasses === undefined || spec.model.network.kind !== "graph-transformer")) {
     key.dispose();
-    throw new Error('trainable "control" applies to CTRL on a graph transformer whose layers take no condition yet (it adds per-layer paths U_l for the control)');
+    throw new Error('trainable "control" applies to CTRL on a graph transformer (it adds a control table before every layer)');
   }
   if (spec.mode === "adapters" && (!Number.isInteger(spec.rank) || spec.rank < 1)) {
     key.dispose();
@@ -92,7 +92,7 @@ export function initTrainable(spec: PolicySpec, base: DenoiserParams, key: Key):
     };
   } else {
     key.dispose();
-    if (spec.mode === "control" && spec.model.network.kind === "graph-transformer") p.layerCond = zeroLayerConditioning(spec.model.network);
+    if (spec.mode === "control" && spec.model.network.kind === "graph-transformer") p.layerControl = zeroLayerControl(spec.model.network, spec.controlClasses!);
   }
   return p;
 }
@@ -120,7 +120,7 @@ export function effectiveParams(p: TrainableParams, f: FrozenParams): DenoiserPa
     };
   }
   if (p.control) net = { ...net, control: p.control };
-  if (p.layerCond) net = { ...net, layerCond: p.layerCond } as DenoiserParams;
+  if (p.layerControl) net = { ...net, layerControl: p.layerControl } as DenoiserParams;
   return net;
 }
 

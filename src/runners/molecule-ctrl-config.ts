@@ -46,7 +46,7 @@ export const MoleculeCtrlConfigSchema = strict({
   }).prefault({}),
   ctrl: strict({
     gamma: positive().default(1),
-    /** "all" (every weight + E_y), "embedding" (E_y alone) or "control" (E_y + per-layer zero-initialised U_l, the pretrained weights frozen). */
+    /** "all" (every weight + E_y), "embedding" (E_y alone) or "control" (E_y + zero-initialised per-layer control tables E_l, the pretrained weights frozen). */
     trainable: z.enum(["embedding", "all", "control"]).default("all"),
     steps: int(1).default(60),
     batchSize: int(1).default(8),

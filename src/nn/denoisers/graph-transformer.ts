@@ -65,8 +65,12 @@ export interface GraphTransformerSpec extends DenoiserSpecBase, GraphLayout {
   layers: number;
   /** Size of the sinusoidal time embedding (even; by default {@link simdTimeEmbedding} beside the condition's embedding). */
   timeEmbedding: number;
-  /** CTRL's added control: a zero-initialised table E_y [classes + 1, hidden] added inside c. */
-  control?: { classes: number };
+  /**
+   * CTRL's added control: a zero-initialised table E_y [classes + 1, hidden] added inside c; with `everyLayer`, also
+   * zero-initialised tables E_l [classes + 1, d_h + d_e] whose row for y is added to every node and pair before layer l
+   * (params `layerControl`).
+   */
+  control?: { classes: number; everyLayer?: boolean };
   /** c also enters before every layer through zero-initialised projections U_l (params `layerCond`); default: input only. */
   layerConditioning?: boolean;
   /** "values" (default): the output as it is; "categorical": x̂_0 = softmax per node block and per pair of the logits. */
@@ -103,6 +107,8 @@ export type GraphTransformerParams = {
   control?: ClassEmbeddingParams;
   /** U_l [d_h, d_h + d_e] per layer (spec.layerConditioning). */
   layerCond?: DenseParams[];
+  /** E_l [classes + 1, d_h + d_e] per layer (spec.control.everyLayer), zero-initialised. */
+  layerControl?: ClassEmbeddingParams[];
   /** Never set: the low-rank basis V of kind "low-rank" (./low-rank.ts), declared so code reading `p.v` from any network type-checks. */
   v?: JArray;
 };
@@ -127,7 +133,7 @@ export const GraphTransformerSpecSchema = strictSpec({
   layers: wholeAtLeast(1).default(4),
   timeEmbedding: residualMlpFields.timeEmbedding,
   condition: conditionSchema.optional(),
-  control: z.strictObject({ classes: wholeAtLeast(1) }).optional(),
+  control: z.strictObject({ classes: wholeAtLeast(1), everyLayer: z.boolean().optional() }).optional(),
   layerConditioning: z.boolean().optional(),
   output: z.enum(["values", "categorical"]).default("values"),
 }).superRefine((s, ctx) => {
@@ -194,8 +200,14 @@ export function initGraphTransformer(key: Key, s: GraphTransformerSpec): GraphTr
   else if (s.condition?.kind === "class") p.classCond = initClassEmbedding(condKey, s.condition.classes, s.condition.embedding);
   else condKey.dispose();
   if (s.control) p.control = { table: np.zeros([s.control.classes + 1, s.hidden]) };
+  if (s.control?.everyLayer) p.layerControl = zeroLayerControl(s, s.control.classes);
   if (s.layerConditioning) p.layerCond = zeroLayerConditioning(s);
   return p;
+}
+
+/** Zero-initialised E_l [classes + 1, d_h + d_e] for every layer (spec.control.everyLayer). */
+export function zeroLayerControl(s: Pick<GraphTransformerSpec, "hidden" | "edgeHidden" | "layers">, classes: number): ClassEmbeddingParams[] {
+  return Array.from({ length: s.layers }, () => ({ table: np.zeros([classes + 1, s.hidden + s.edgeHidden]) }));
 }
 
 /** Zero-initialised U_l [d_h, d_h + d_e] for every layer (spec.layerConditioning). */
@@ -284,6 +296,12 @@ export function graphTransformer(
   control?: JArray,
 ): JArray {
   const N = x.shape[0]!;
+  const perLayerControl = s.control?.everyLayer ? p.layerControl : undefined;
+  if (s.control?.everyLayer && (!perLayerControl || perLayerControl.length !== p.layers.length || !control)) {
+    throw new Error(`model: this network adds its control before every layer but has ${perLayerControl ? perLayerControl.length : "no"} layer tables for ${p.layers.length} layers${control ? "" : ", and no control input"}`);
+  }
+  if (!perLayerControl && p.layerControl) tree.dispose(p.layerControl);
+  const controlRows = perLayerControl ? control!.ref : undefined;
   const c = conditioning(s, p, t, cond, control);
   const { nodes, edges } = splitGraphRows(x, s);
   let h = denseLast(p.nodeIn, nodes).add(c.ref.reshape([N, 1, s.hidden]));
@@ -300,9 +318,15 @@ export function graphTransformer(
       h = h.add(uh.reshape([N, 1, s.hidden]));
       e = e.add(ue.reshape([N, 1, 1, s.edgeHidden]));
     }
+    if (perLayerControl) {
+      const [kh, ke] = np.split(classEmbedding(perLayerControl[l]!, controlRows!.ref), [s.hidden], -1) as [JArray, JArray];
+      h = h.add(kh.reshape([N, 1, s.hidden]));
+      e = e.add(ke.reshape([N, 1, 1, s.edgeHidden]));
+    }
     ({ h, e } = graphLayer(s, layer, h, e));
   }
   c.dispose();
+  controlRows?.dispose();
   const nodesOut = denseLast(p.nodeOut.dense, layerNorm(p.nodeOut.norm, h));
   const o = denseLast(p.edgeOut.dense, layerNorm(p.edgeOut.norm, e));
   const edgesOut = o.ref.add(np.swapaxes(o, 1, 2)).mul(0.5);
