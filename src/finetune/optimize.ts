@@ -13,6 +13,8 @@ import { makeTrainStep } from "../optim/train-step.js";
 import type { Chain } from "./chain.js";
 
 export interface FinetuneConfig extends Pick<OptimizerConfig, "learningRate" | "gradClip"> {
+  /** "constant" (default) or "cosine": half-cosine decay from `learningRate` to 0 over `steps` (src/optim/lr-schedule.ts). */
+  lrSchedule?: "constant" | "cosine";
   /** Optimisation steps (one chain batch each). */
   steps: number;
   /** Chains per step. */
@@ -51,7 +53,7 @@ export async function finetune<P extends Params, F extends Params>(
   onStep?: (pt: FinetunePoint, total: number) => void,
 ): Promise<{ params: P; history: FinetunePoint[]; heapBytes: number; seconds: number }> {
   const t0 = performance.now();
-  const opt = constantRateOptimizer(cfg.learningRate, cfg.gradClip);
+  const opt = { ...constantRateOptimizer(cfg.learningRate, cfg.gradClip), lrSchedule: cfg.lrSchedule ?? "constant" };
   // Gradients come from the chain (./chain.ts), so only the builder's update is used; it has no loss.
   const trainer = makeTrainStep<P>(
     () => {

@@ -51,6 +51,8 @@ export const MoleculeCtrlConfigSchema = strict({
     steps: int(1).default(60),
     batchSize: int(1).default(8),
     learningRate: positive().default(1e-4),
+    /** "constant", or "cosine": half-cosine decay from learningRate to 0 over the steps. */
+    lrSchedule: z.enum(["constant", "cosine"]).default("constant"),
     gradClip: positive().default(1),
     /** Final sampler steps that carry gradient (src/finetune/chain.ts). */
     truncation: int(1).default(10),

@@ -366,7 +366,7 @@ export async function runMoleculeCtrl(
         const r = await ctrlFinetune(
           {
             model, pretrained: weights, contexts: 0, classes: K, logProbs, gamma: c.gamma, plan, T: makeSchedule(model.schedule).T, dim: model.network.dataDim,
-            trainable: c.trainable, rank: 1, optim: { steps: c.steps, batchSize: c.batchSize, learningRate: c.learningRate, gradClip: c.gradClip },
+            trainable: c.trainable, rank: 1, optim: { steps: c.steps, batchSize: c.batchSize, learningRate: c.learningRate, gradClip: c.gradClip, lrSchedule: c.lrSchedule },
             truncation: Math.min(c.truncation, plan.length), ...(c.segment ? { segment: c.segment } : {}), ...(noise ? { noise } : {}),
             onStep: (pt, total) => say(`ctrl: step ${pt.step}/${total} objective ${pt.objective?.toFixed(3)} kl ${pt.kl?.toFixed(3)}`),
           },
