@@ -103,10 +103,9 @@ def require_optimised_blas(torch):
     unless an optimised one (libopenblas0-pthread) is installed; netlib's matmul is ~20x slower, so a ratio
     against it would flatter rewardiff."""
     torch.ones(64, 64) @ torch.ones(64, 64)  # loads the BLAS library
-    info = blas_info()
-    if info.get("reference") or info["name"] not in ("OpenBLAS", "MKL"):
-        what = info.get("reference") or info["name"]
-        raise SystemExit(f"torch runs on the reference BLAS ({what}), not an optimised one; install Debian's libopenblas0-pthread (bench/README.md)")
+    reference = blas_info().get("reference")
+    if reference:
+        raise SystemExit(f"torch runs on the reference BLAS ({reference}), not an optimised one; install Debian's libopenblas0-pthread (bench/README.md)")
 
 
 def environment(torch):
