@@ -43,6 +43,14 @@ describe("chemistry oracles", () => {
     expect(Array.from(propertyOfSmiles(rdkit, ["xyz"], "qed", { invalidReward: -1 }))).toEqual([-1]);
   });
 
+  it("fragmentedReward scores a valid molecule of several fragments; one-fragment and invalid ones are unchanged", () => {
+    const smiles = ["CCO.CN", "CCO", "C1CC", null, "[Na+].[Cl-]"];
+    const plain = propertyOfSmiles(rdkit, smiles, "qed");
+    const penalised = propertyOfSmiles(rdkit, smiles, "qed", { fragmentedReward: -2, invalidReward: -1 });
+    expect(plain[0]).toBeGreaterThan(0); // RDKit's QED of the two fragments together
+    expect(Array.from(penalised)).toEqual([-2, plain[1], -1, -1, -2]);
+  });
+
   it("graph rows: decoded then scored; a five-bonded carbon scores invalidReward", async () => {
     const V = QM9_VOCABULARY;
     const good = encodeSmiles(rdkit, "CCO", V);

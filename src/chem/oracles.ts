@@ -51,6 +51,11 @@ export function moleculeProperty(rdkit: RDKit, mol: Mol, property: MoleculePrope
 export interface OracleOptions {
   /** Reward of an invalid molecule. Default: the low end of PROPERTY_RANGES[property]. */
   readonly invalidReward?: number;
+  /**
+   * Reward of a valid molecule of more than one fragment (a '.' in its SMILES). Default: none — its property,
+   * computed on all fragments together as RDKit does.
+   */
+  readonly fragmentedReward?: number;
 }
 
 /** The property of each SMILES (null or unparsable → invalidReward). */
@@ -61,7 +66,13 @@ export function propertyOfSmiles(
   options: OracleOptions = {},
 ): Float64Array {
   const invalid = options.invalidReward ?? PROPERTY_RANGES[property][0];
-  return Float64Array.from(smiles, (s) => (s === null ? invalid : (withMol(rdkit, s, (mol) => moleculeProperty(rdkit, mol, property)) ?? invalid)));
+  const fragmented = options.fragmentedReward;
+  return Float64Array.from(smiles, (s) => {
+    if (s === null) return invalid;
+    const v = withMol(rdkit, s, (mol) => moleculeProperty(rdkit, mol, property));
+    if (v === null) return invalid;
+    return fragmented !== undefined && s.includes(".") ? fragmented : v;
+  });
 }
 
 /**

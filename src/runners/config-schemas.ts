@@ -331,6 +331,11 @@ export const MoleculePropertyRewardSchema = strict({
   kind: z.literal("property"),
   property: z.enum(MOLECULE_PROPERTIES).default("qed"),
   invalidReward: z.number().optional().describe("default: the low end of the property's range"),
+  /**
+   * Reward of a valid molecule with more than one fragment (a '.' in its SMILES), e.g. 0 for "QED of one
+   * molecule". Default: none (the property of all fragments together, as RDKit computes it).
+   */
+  fragmentedReward: z.number().optional().describe("default: none (the property of all fragments together)"),
 });
 
 /**

@@ -229,7 +229,7 @@ export async function runMoleculeExperiment(
     const property = rc.property;
     const invalid = rc.kind === "dft" ? dft!.invalid : (rc.invalidReward ?? PROPERTY_RANGES[rc.property][0]);
     const measure = (smiles: (string | null)[]): ArrayLike<number> =>
-      rc.kind === "dft" ? dft!.ofSmiles(smiles) : propertyOfSmiles(rdkit, smiles, rc.property as MoleculeProperty, { invalidReward: invalid });
+      rc.kind === "dft" ? dft!.ofSmiles(smiles) : propertyOfSmiles(rdkit, smiles, rc.property as MoleculeProperty, { invalidReward: invalid, ...(rc.fragmentedReward !== undefined ? { fragmentedReward: rc.fragmentedReward } : {}) });
     if (dft) hooks.onStage?.(`reward "dft": ${property} of ${(dft.section.data as { labelled: number }).labelled} labelled QM9 molecules; evaluator φ fitted on half B`);
     const reward = moleculeRowReward(rdkit, base.vocab, measure, property);
     const dim = graphRowLength(base.vocab);
@@ -364,7 +364,7 @@ export async function runMoleculeExperiment(
       results: rows,
       molecules: {
         model: base.source,
-        reward: { property, invalidReward: invalid, ...(dft ? { kind: "dft", unit: dft.unit } : {}) },
+        reward: { property, invalidReward: invalid, ...(rc.kind === "property" && rc.fragmentedReward !== undefined ? { fragmentedReward: rc.fragmentedReward } : {}), ...(dft ? { kind: "dft", unit: dft.unit } : {}) },
         reference: { name: evalData.reference.name, molecules: evalData.reference.smiles.length },
         training: { name: evalData.training.name, molecules: prepared.training.size },
         floorSample: { name: evalData.floorSample.name, molecules: evalData.floorSample.smiles.length, rewardMean: summary(dataReward).mean },
