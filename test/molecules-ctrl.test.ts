@@ -5,7 +5,10 @@
  *    the same molecules under the same key; a non-zero E_y does change the prediction (the check can fail);
  *  - the chain gradient w.r.t. E_y on graph rows (the graph noise hook) against a central finite difference;
  *  - a tiny end-to-end run: every row's oracle labels, accuracy and macro-F1 recomputed independently from its
- *    SMILES with RDKit's own ring count (an invalid molecule a miss).
+ *    SMILES with RDKit's own ring count (an invalid molecule a miss);
+ *  - the reject class (`classifier.reject`): its rows are exactly the redrawn pretrained samples that RDKit cannot
+ *    parse or that have more than one fragment, and the label columns CTRL and DPS maximise are log p̂(y | x)
+ *    normalised over all three classes (compared with the float64 softmax of the classifier's logits).
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend, keyFromSeed, np, tree } from "../src/backend/index.js";
@@ -18,8 +21,11 @@ import { loadModel } from "../src/io/checkpoints/model-files.js";
 import { disposeLoadedModel } from "../src/io/checkpoints/model.js";
 import type { DenoiserParams } from "../src/nn/denoiser.js";
 import { parseMoleculeCtrlConfig } from "../src/runners/molecule-ctrl-config.js";
-import { controlEps, runMoleculeCtrl } from "../src/runners/molecule-ctrl.js";
-import { resolveModelPath } from "../src/runners/molecule-sampling.js";
+import { controlEps, labelColumns, runMoleculeCtrl } from "../src/runners/molecule-ctrl.js";
+import { decodeMoleculeRows, moleculeVocabulary, resolveModelPath } from "../src/runners/molecule-sampling.js";
+import { classifierLogProbs, classifierProbs, fitClassifier } from "../src/rewards/classifier.js";
+import { hostMatrix } from "../src/data/matrix.js";
+import { upload } from "../src/backend/ownership.js";
 import { makeSchedule } from "../src/diffusion/schedule.js";
 import { noiseHookOf } from "../src/diffusion/noise-space.js";
 import { samplerPlan } from "../src/diffusion/sample.js";
@@ -203,5 +209,74 @@ describe("molecules-ctrl", () => {
       const f1 = [0, 1].map((k) => (2 * tp[k]!) / (2 * tp[k]! + fp[k]! + fn[k]!)).filter((v) => Number.isFinite(v));
       expect(row.macroF1).toBeCloseTo(f1.reduce((a, b) => a + b, 0) / f1.length, 12);
     }
+  });
+
+  it("the reject class holds the pretrained samples RDKit rejects, and CTRL/DPS read log p̂(y | x) over all three classes", async () => {
+    const cfg = parseMoleculeCtrlConfig(
+      {
+        seed: 3,
+        labelled: 128,
+        label: { property: "rings", atLeast: 2 },
+        classifier: { steps: 30, hidden: 16, permutations: 2, reject: { samples: 40 } },
+        ctrl: { steps: 1, batchSize: 2, truncation: 2 },
+        dps: { start: 0.5, batch: 6 },
+        methods: ["none", "ctrl", "dps"],
+        sampling: { steps: 8, samples: 6 },
+        evaluation: { referenceSize: 40 },
+      },
+      "test",
+    );
+    const r = await runMoleculeCtrl(cfg);
+    expect(r.rows.map((x) => x.method)).toEqual(["none", "ctrl", "dps"]);
+    // Redraw the reject class's samples (the pretrained sampler under seed + 17) and classify them with RDKit itself.
+    const rdkit = await loadRDKit();
+    const loaded = loadModel(resolveModelPath("qm9", "test"));
+    try {
+      const model = loaded.meta.model;
+      const x = await generateWithEps(modelEps(model, loaded.ema), model, { sampler: cfg.sampling.sampler, steps: 8, eta: cfg.sampling.eta }, 40, keyFromSeed(cfg.seed + 17));
+      let invalid = 0;
+      let fragmented = 0;
+      for (const m of decodeMoleculeRows(rdkit, x, moleculeVocabulary(loaded.meta, "test"))) {
+        const mol = m.smiles === null ? null : rdkit.get_mol(m.smiles);
+        if (!mol) {
+          invalid++;
+          continue;
+        }
+        // More than one connected component: RDKit's own fragment count.
+        const frags = mol.get_frags() as { molList: { size(): number; delete(): void } };
+        if (frags.molList.size() > 1) fragmented++;
+        frags.molList.delete();
+        mol.delete();
+      }
+      const reject = r.classifier.reject!;
+      expect(reject.samples).toBe(40);
+      expect(reject.invalid).toBe(invalid);
+      expect(reject.fragmented).toBe(fragmented);
+      expect(reject.rows).toBe(invalid + fragmented);
+      expect(reject.fitted + (reject.heldOut?.n ?? 0)).toBe(reject.rows);
+      expect(reject.rows).toBeGreaterThan(0);
+    } finally {
+      disposeLoadedModel(loaded);
+    }
+  });
+
+  it("labelColumns: the first K columns of log p̂ over all classes, each row's exp summing below 1", async () => {
+    const n = 64;
+    const D = 8;
+    const xs = new Float32Array(n * D);
+    const ys = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      ys[i] = i % 3;
+      for (let j = 0; j < D; j++) xs[i * D + j] = Math.sin(1.3 * i + 0.7 * j) + (j === ys[i] ? 1.5 : 0);
+    }
+    const cls = await fitClassifier(hostMatrix(n, D, xs), ys, { classes: 3, hidden: 8, steps: 40 }, keyFromSeed(5));
+    const lp = await toHost(labelColumns(classifierLogProbs(cls), 3, 2)(upload(xs, n, D)));
+    const p = await classifierProbs(cls, hostMatrix(n, D, xs));
+    for (let i = 0; i < n; i++) {
+      expect(lp[2 * i]!).toBeCloseTo(Math.log(p[3 * i]!), 4);
+      expect(lp[2 * i + 1]!).toBeCloseTo(Math.log(p[3 * i + 1]!), 4);
+      expect(Math.exp(lp[2 * i]!) + Math.exp(lp[2 * i + 1]!)).toBeCloseTo(1 - p[3 * i + 2]!, 4);
+    }
+    expect(Math.max(...Array.from({ length: n }, (_, i) => p[3 * i + 2]!))).toBeGreaterThan(0.05);
   });
 });

@@ -31,6 +31,14 @@ export function quickCtrlConfig(cfg: MoleculeCtrlConfig): MoleculeCtrlConfig {
   };
 }
 
+/** The reject class's facts (config `classifier.reject`), or nothing without one. */
+function rejectSentence(r: MoleculeCtrlResult): string {
+  const j = r.classifier.reject;
+  if (!j) return "";
+  const m = r.classifier.onModelSamples;
+  return ` A third class, "no molecule": ${j.rows} of ${j.samples} pretrained samples (${j.invalid} invalid, ${j.fragmented} fragmented; the one-hot rows of their decoding), ${j.fitted} fitted; it takes ${f(j.heldOut?.rejected)} of ${j.heldOut?.n ?? 0} held-out rejected samples, ${f(r.classifier.heldOutMolecules.rejected)} of the held-out data molecules and ${f(m?.rejected)} of the pretrained model's valid molecules; CTRL and DPS maximise log p̂(y | x) normalised over the three classes.`;
+}
+
 /** The markdown section of a result. */
 export function ctrlSection(r: MoleculeCtrlResult, command: string): string {
   const c = r.config;
@@ -41,7 +49,7 @@ export function ctrlSection(r: MoleculeCtrlResult, command: string): string {
     "",
     `Command: \`${command}\` — model ${relative(process.cwd(), r.model)}; label y = 1{RDKit ${c.label.property} ≥ ${c.label.atLeast}} (frequency ${f(r.label.frequency)} in the ${r.label.labelled} labelled QM9 training molecules, ${f(r.label.referenceFrequency)} in the reference); ${c.sampling.samples} molecules per label, ${c.sampling.sampler} with ${c.sampling.steps} steps; wall time ${f(r.seconds, 0)} s on a shared 2-core machine.`,
     "",
-    `Classifier p̂(y | x) on graph rows (${c.classifier.layers} × ${c.classifier.hidden} MLP, ${c.classifier.steps} steps, each fitted molecule in ${c.classifier.permutations} node orders): on ${h.n} held-out molecules (random node order) accuracy ${f(h.accuracy)}, ECE ${f(h.ece)} (temperature T = ${f(r.classifier.temperature)}); on ${m?.n ?? "—"} valid molecules of the pretrained model accuracy ${f(m?.accuracy)}, ECE ${f(m?.ece)}.`,
+    `Classifier p̂(y | x) on graph rows (${c.classifier.layers} × ${c.classifier.hidden} MLP, ${c.classifier.steps} steps, each fitted molecule in ${c.classifier.permutations} node orders): on ${h.n} held-out molecules (random node order) accuracy ${f(h.accuracy)}, ECE ${f(h.ece)} (temperature T = ${f(r.classifier.temperature)}); on ${m?.n ?? "—"} valid molecules of the pretrained model accuracy ${f(m?.accuracy)}, ECE ${f(m?.ece)}.${rejectSentence(r)}`,
     "",
     "Accuracy and macro-F1 under the oracle label (RDKit on the decoded SMILES) over both labels' samples; an invalid molecule counts as a miss (also in the P(y=1 | asked y) columns: the fraction of all samples whose oracle label is 1). acc (valid) = over valid molecules only. KL score y = the KL score of label y's samples against the reference molecules of label y. KL→pre = path KL of the row's sampler to the pretrained one (nats per molecule, mean over the labels; on the graph noise space).",
     "",

@@ -43,6 +43,18 @@ export const MoleculeCtrlConfigSchema = strict({
     eceBins: int(1).default(15),
     /** Copies of each labelled row under random node orders (the first in QM9's order); see permutedGraphRows. */
     permutations: int(1).default(8),
+    /**
+     * A third, "no molecule" class fitted beside y = 0 and y = 1 (absent: two classes, as before): `samples`
+     * molecules drawn from the pretrained model before any fine-tuning, of which those RDKit cannot sanitise (and,
+     * with `fragmented`, those that decode to more than one fragment) are the class's rows — the one-hot rows of
+     * their argmax decoding, like the labelled rows — in `permutations` node orders. CTRL and DPS then maximise log p̂(y | x) with p̂ normalised over all
+     * three classes, so a chain cannot raise log p̂(y = 0 | x) by leaving the molecules (measured without it:
+     * "fewer than 2 rings" reached through invalid molecules, docs/molecules.md).
+     */
+    reject: strict({
+      samples: int(16).default(2048),
+      fragmented: z.boolean().default(true),
+    }).optional(),
   }).prefault({}),
   ctrl: strict({
     gamma: positive().default(1),

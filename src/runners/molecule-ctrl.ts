@@ -52,6 +52,7 @@ import { deviceReward } from "../rewards/reward.js";
 import { pathKlTracker } from "./methods/ctrl-eval.js";
 import type { MoleculeCtrlConfig } from "./molecule-ctrl-config.js";
 import { qm9TrainData } from "./molecule-data.js";
+import { snapGraphRows } from "./molecule-snap.js";
 import { moleculeEvaluationData } from "./molecule-evaluation.js";
 import { decodeMoleculeRows, moleculeVocabulary, resolveModelPath } from "./molecule-sampling.js";
 
@@ -97,7 +98,17 @@ export interface MoleculeCtrlResult {
    * pretrained model's valid molecules (the "none" row's y = 0 half) against RDKit; fit: the library's report
    * (its held-out split holds permuted copies of fitted molecules: it sets T, it is not a held-out score).
    */
-  classifier: { temperature: number; heldOutMolecules: { n: number; accuracy: number; ece: number }; onModelSamples: { n: number; accuracy: number; ece: number } | null; fit: unknown };
+  classifier: {
+    temperature: number;
+    heldOutMolecules: { n: number; accuracy: number; ece: number; rejected?: number };
+    onModelSamples: { n: number; accuracy: number; ece: number; rejected?: number } | null;
+    fit: unknown;
+    /**
+     * The "no molecule" class (config `classifier.reject`): pretrained samples drawn, rows in the class (invalid +
+     * fragmented), rows fitted, and the share of held-out ones the classifier puts in it.
+     */
+    reject?: { samples: number; rows: number; invalid: number; fragmented: number; fitted: number; heldOut: { n: number; rejected: number } | null };
+  };
   rows: MoleculeCtrlRow[];
   seconds: number;
 }
@@ -139,6 +150,16 @@ export function permutedGraphRows(x: HostMatrix, vocab: GraphVocabulary, copies:
     }
   }
   return hostMatrix(x.rows * copies, D, out);
+}
+
+/**
+ * The first `labels` columns of a classifier's log p̂(· | x) over `classes` ≥ labels classes: log p̂(y | x) for
+ * y < labels, still normalised over all classes (with a reject class, p̂(0 | x) + p̂(1 | x) < 1 where the
+ * classifier sees no molecule). Consumes x.
+ */
+export function labelColumns(logProbs: (x: JArray) => JArray, classes: number, labels: number): (x: JArray) => JArray {
+  const select = Float32Array.from({ length: classes * labels }, (_, i) => (Math.floor(i / labels) === i % labels ? 1 : 0));
+  return (x) => np.matmul(logProbs(x), upload(select, classes, labels));
 }
 
 /** RDKit's label of canonical SMILES (null for an invalid molecule). */
@@ -256,6 +277,39 @@ async function cfgFinetune(
   return { params, losses: r.losses.map((l) => ({ step: l.step, loss: l.loss })) };
 }
 
+/**
+ * The reject class's rows: `samples` molecules of the pretrained sampler (seeded by `seed`, drawn before any
+ * row, so the rows' keys do not change), kept where RDKit cannot sanitise the decoded graph or, with
+ * `fragmented`, where it decodes to more than one fragment, as the one-hot rows of their argmax decoding.
+ */
+async function rejectedSamples(
+  rdkit: RDKit,
+  vocab: GraphVocabulary,
+  model: ModelConfig,
+  eps: EpsFn,
+  sampler: Parameters<typeof generateWithEps>[2],
+  o: NonNullable<MoleculeCtrlConfig["classifier"]["reject"]>,
+  seed: number,
+  say: (s: string) => void,
+): Promise<{ x: HostMatrix; drawn: number; invalid: number; fragmented: number }> {
+  say(`reject class: sampling ${o.samples} molecules from the pretrained model`);
+  const x = await generateWithEps(eps, model, sampler, o.samples, keyFromSeed(seed));
+  const smiles = decodeMoleculeRows(rdkit, x, vocab).map((m) => m.smiles);
+  const invalid = smiles.flatMap((s, i) => (s === null ? [i] : []));
+  const fragmented = o.fragmented ? smiles.flatMap((s, i) => (s !== null && s.includes(".") ? [i] : [])) : [];
+  const keep = [...invalid, ...fragmented].sort((a, b) => a - b);
+  if (keep.length < 2) throw new Error(`molecules-ctrl: classifier.reject: only ${keep.length} of ${o.samples} pretrained samples were rejected by RDKit; raise classifier.reject.samples`);
+  // One-hot rows of the decoded graphs (the molecule RDKit rejected), as the labelled rows are: fitted on the
+  // sampler's continuous rows, the class keyed on "not exactly one-hot" and took every model sample (measured:
+  // all 116 valid pretrained samples of a probe put in the reject class).
+  const D = x.cols;
+  const snapped = snapGraphRows(x, vocab);
+  const out = new Float32Array(keep.length * D);
+  keep.forEach((r, i) => out.set(snapped.data.subarray(r * D, (r + 1) * D), i * D));
+  say(`reject class: ${invalid.length} invalid and ${fragmented.length} fragmented of ${o.samples}`);
+  return { x: hostMatrix(keep.length, D, out), drawn: o.samples, invalid: invalid.length, fragmented: fragmented.length };
+}
+
 /** Runs the experiment (nothing is written: the caller formats the result). */
 export async function runMoleculeCtrl(
   cfg: MoleculeCtrlConfig,
@@ -286,28 +340,55 @@ export async function runMoleculeCtrl(
     const frequency = yData.reduce((a, v) => a + v, 0) / yData.length;
     say(`label frequency ${frequency.toFixed(3)}; fitting the classifier`);
     // Molecules split before the permuted copies are made: the held-out ones are never seen in any order.
-    const { permutations, heldOut, ...spec } = cfg.classifier;
+    const { permutations, heldOut, reject, ...spec } = cfg.classifier;
     const nHeld = Math.max(1, Math.floor(data.train.rows * heldOut));
     const nFit = data.train.rows - nHeld;
     const D = data.train.cols;
-    const fitRows = hostMatrix(nFit, D, data.train.data.subarray(0, nFit * D));
+    // The optional "no molecule" class (config `classifier.reject`): the pretrained model's rejected samples.
+    const rejected = reject ? await rejectedSamples(rdkit, vocab, model, preEps, sampler, reject, cfg.seed + 17, say) : null;
+    const C = rejected ? K + 1 : K;
+    const nRejectHeld = rejected ? Math.floor(rejected.x.rows * heldOut) : 0;
+    const nRejectFit = rejected ? rejected.x.rows - nRejectHeld : 0;
+    const fitRows = hostMatrix(nFit + nRejectFit, D, new Float32Array((nFit + nRejectFit) * D));
+    fitRows.data.set(data.train.data.subarray(0, nFit * D));
+    if (rejected) fitRows.data.set(rejected.x.data.subarray(0, nRejectFit * D), nFit * D);
     const xCls = permutedGraphRows(fitRows, vocab, permutations, cfg.seed + 11);
-    const yCls = Int32Array.from({ length: xCls.rows }, (_, i) => yData[Math.floor(i / permutations)]!);
-    const cls: ClassifierModel = await fitClassifier(xCls, yCls, { classes: K, ...spec }, kCls!);
+    const yCls = Int32Array.from({ length: xCls.rows }, (_, i) => {
+      const r = Math.floor(i / permutations);
+      return r < nFit ? yData[r]! : K;
+    });
+    const cls: ClassifierModel = await fitClassifier(xCls, yCls, { classes: C, ...spec }, kCls!);
     // Held-out molecules in one random node order each (the second copy).
-    const heldRows = permutedGraphRows(hostMatrix(nHeld, D, data.train.data.subarray(nFit * D)), vocab, 2, cfg.seed + 13);
-    const heldX = hostMatrix(nHeld, D, Float32Array.from({ length: nHeld * D }, (_, i) => heldRows.data[(2 * Math.floor(i / D) + 1) * D + (i % D)]!));
+    const secondCopies = (x: HostMatrix, seed: number) => {
+      const two = permutedGraphRows(x, vocab, 2, seed);
+      return hostMatrix(x.rows, D, Float32Array.from({ length: x.rows * D }, (_, i) => two.data[(2 * Math.floor(i / D) + 1) * D + (i % D)]!));
+    };
+    const heldX = secondCopies(hostMatrix(nHeld, D, data.train.data.subarray(nFit * D)), cfg.seed + 13);
     const heldY = yData.subarray(nFit);
+    /** Accuracy of p̂(1 | x) > p̂(0 | x) against labels y ∈ {0, 1}, the ECE over all C classes, and the share of rows put in the reject class. */
     const classifierOn = async (x: HostMatrix, y: ArrayLike<number>) => {
       const p = await classifierProbs(cls, x);
       let correct = 0;
-      for (let i = 0; i < y.length; i++) if ((p[2 * i + 1]! > 0.5 ? 1 : 0) === y[i]) correct++;
-      return { n: y.length, accuracy: correct / y.length, ece: expectedCalibrationError(p, y, K, cfg.classifier.eceBins) };
+      let rejectedShare = 0;
+      for (let i = 0; i < y.length; i++) {
+        if ((p[C * i + 1]! > p[C * i]! ? 1 : 0) === y[i]) correct++;
+        if (C > K && p[C * i + K]! > Math.max(p[C * i]!, p[C * i + 1]!)) rejectedShare++;
+      }
+      return { n: y.length, accuracy: correct / y.length, ece: expectedCalibrationError(p, y, C, cfg.classifier.eceBins), ...(C > K ? { rejected: rejectedShare / y.length } : {}) };
     };
     const classifierHeldOut = await classifierOn(heldX, heldY);
     say(`classifier: held-out molecules (random node order) accuracy ${classifierHeldOut.accuracy.toFixed(3)}, ECE ${classifierHeldOut.ece.toFixed(3)}`);
+    let rejectHeldOut: { n: number; rejected: number } | null = null;
+    if (rejected && nRejectHeld > 0) {
+      const p = await classifierProbs(cls, secondCopies(hostMatrix(nRejectHeld, D, rejected.x.data.subarray(nRejectFit * D)), cfg.seed + 19));
+      let hits = 0;
+      for (let i = 0; i < nRejectHeld; i++) if (p[C * i + K]! > Math.max(p[C * i]!, p[C * i + 1]!)) hits++;
+      rejectHeldOut = { n: nRejectHeld, rejected: hits / nRejectHeld };
+      say(`classifier: held-out rejected samples put in the reject class: ${rejectHeldOut.rejected.toFixed(3)} of ${nRejectHeld}`);
+    }
     let classifierOnModel: Awaited<ReturnType<typeof classifierOn>> | null = null;
-    const logProbs = classifierLogProbs(cls);
+    const logProbsAll = classifierLogProbs(cls);
+    const logProbs = C === K ? logProbsAll : labelColumns(logProbsAll, C, K);
 
     // The evaluation reference, split by the oracle label.
     const evalData = moleculeEvaluationData(rdkit, { n, referenceSize: cfg.evaluation.referenceSize, seed: cfg.seed });
@@ -323,7 +404,10 @@ export async function runMoleculeCtrl(
       config: cfg,
       model: path,
       label: { ...cfg.label, frequency, labelled: data.train.rows, referenceFrequency },
-      classifier: { temperature: cls.temperature, heldOutMolecules: classifierHeldOut, onModelSamples: classifierOnModel, fit: cls.fit },
+      classifier: {
+        temperature: cls.temperature, heldOutMolecules: classifierHeldOut, onModelSamples: classifierOnModel, fit: cls.fit,
+        ...(rejected ? { reject: { samples: rejected.drawn, rows: rejected.x.rows, invalid: rejected.invalid, fragmented: rejected.fragmented, fitted: nRejectFit, heldOut: rejectHeldOut } } : {}),
+      },
       rows: rows.slice(),
       seconds: (performance.now() - started) / 1000,
     });
@@ -404,9 +488,9 @@ export async function runMoleculeCtrl(
           "dps",
           `dps γ=${o.gamma} scale=${o.scale} (${o.jacobian} Jacobian${o.start > 0 ? `, from i/S = ${o.start}` : ""})`,
           async (y, key) => {
-            const col = new Float32Array(K);
+            const col = new Float32Array(C);
             col[y] = 1;
-            const reward = deviceReward(`log p̂(y=${y} | x)`, (x) => np.matmul(logProbs(x), upload(col, K, 1)).reshape([-1]));
+            const reward = deviceReward(`log p̂(y=${y} | x)`, (x) => np.matmul(logProbsAll(x), upload(col, C, 1)).reshape([-1]));
             const term = rewardGuidanceTerm(reward, { name: "dps", alpha: 1 / o.gamma, scale: o.scale, where: "x0", jacobian: o.jacobian, start: o.start });
             const batches = Math.ceil(n / o.batch);
             const keys = batches === 1 ? [key] : splitKey(key, batches);
