@@ -4,7 +4,8 @@
  * The less-used options are checked against closed forms computed here from the schedule's β_t:
  * `rewardAt: "x-tilde"` (δ = min(σ_t²‖b‖/τ, ρσ_t) b/‖b‖, seen in the mean shift norm), `center: "sample"`
  * (extra target variance (1−ᾱ_{t−1})(1−β_t)/β_t per ε element, seen in the loss), `init: "scratch"`
- * (a fresh network learns), and RWR's `schedule: "constant"` (τ_k = τ, ESS of softmax(r/τ)).
+ * (a fresh network learns), RWR's `schedule: "constant"` (τ_k = τ, ESS of softmax(r/τ)), and `anchor` (the data
+ * row joins the candidates: a reward that only the data rows earn, at τ → 0, leaves every shift exactly 0).
  * Small sizes: the full acceptance run is configs/rgdm-gm.json / `npm run experiments -- rgdm`.
  */
 import { beforeAll, describe, expect, it } from "vitest";
@@ -184,5 +185,26 @@ describe("rgdm / rwr training", () => {
       expect(round.ess).toBeCloseTo(effectiveSampleSize(w), 3);
     }
     expect(res.rewardEvals).toBe(900);
+  }, 30_000);
+
+  it("anchor: the data row x₀ is one more candidate (δ = 0); a reward only data rows earn, at small τ, selects it every time", async () => {
+    const D = 2;
+    const rows = new Set<string>();
+    for (let i = 0; i < data.rows; i++) rows.add(`${data.data[i * D]},${data.data[i * D + 1]}`);
+    const onData = hostReward("is a data row", (x) => Float64Array.from({ length: x.rows }, (_, i) => (rows.has(`${x.data[i * D]},${x.data[i * D + 1]}`) ? 1 : 0)));
+    const run = async (anchor: boolean) => {
+      const res = await trainRgdm({
+        model, train: { ...fine, steps: 3, batchSize: 64, learningRate: 1e-12 }, data, reward: onData,
+        settings: { ...defaultRgdmSettings(2), variant: "candidates", candidates: 4, tau: 1e-3, rewardAt: "x-tilde", anchor }, init: base, reference: base, key: keyFromSeed(63),
+      });
+      disposeTrainState(res.state);
+      return res;
+    };
+    const withAnchor = await run(true);
+    const without = await run(false);
+    expect(withAnchor.shiftNorms.map((p) => p.value)).toEqual([0, 0, 0]);
+    expect(Math.min(...without.shiftNorms.map((p) => p.value))).toBeGreaterThan(0.01);
+    expect(withAnchor.cost.rewardEvals).toBe(3 * 64 * 5);
+    expect(without.cost.rewardEvals).toBe(3 * 64 * 4);
   }, 30_000);
 });

@@ -68,11 +68,18 @@ export interface RgdmSettings {
   center: "sample" | "mean";
   /** Candidates variant: "draw" one candidate ∝ exp(r/τ) (the paper), or regress on the "weighted" mean Σ_k softmax(r/τ)_k δ_k. */
   select: "draw" | "weighted";
+  /**
+   * Candidates variant: the data row x₀ joins the K candidates as one more (δ = 0, so its target is the
+   * pretraining one; scored with r(x₀), one more reward evaluation per row) — the payoff distribution over a
+   * neighbourhood that contains its centre, as in reward-augmented maximum likelihood. Without it every target
+   * is a candidate, however low all K score.
+   */
+  anchor: boolean;
 }
 
 /** Defaults for data of dimension D: ρ = √(D+2) scaled by σ_t (the uniform ball then has the posterior's covariance σ_t² I). */
 export function defaultRgdmSettings(dim: number): RgdmSettings {
-  return { tau: 1, rho: Math.sqrt(dim + 2), rhoScale: "sigma", variant: "gradient", rule: "proximal", candidates: 8, ascentSteps: 1, rewardAt: "x0-hat", center: "mean", select: "weighted" };
+  return { tau: 1, rho: Math.sqrt(dim + 2), rhoScale: "sigma", variant: "gradient", rule: "proximal", candidates: 8, ascentSteps: 1, rewardAt: "x0-hat", center: "mean", select: "weighted", anchor: false };
 }
 
 /** Work counted per sample row. */
@@ -292,7 +299,7 @@ export async function trainRgdm(o: RgdmTrainOptions): Promise<RgdmResult> {
         if (s.rewardAt === "x0-hat") cost.modelEvals += B * s.ascentSteps;
       } else {
         const K = s.candidates;
-        const cand = await projected(hook, ballCandidates(rng, B, K, D, radius), K * B, D);
+        let cand = await projected(hook, ballCandidates(rng, B, K, D, radius), K * B, D);
         const pts = new Float32Array(K * B * D);
         for (let r = 0; r < K * B; r++) for (let j = 0; j < D; j++) pts[r * D + j] = center[(r % B) * D + j]! + cand[r * D + j]!;
         let at = hostMatrix(K * B, D, pts);
@@ -302,14 +309,37 @@ export async function trainRgdm(o: RgdmTrainOptions): Promise<RgdmResult> {
           at = hostMatrix(K * B, D, await toHost(denoisedAt(model, ref, sRep, tab.alphaBar)(upload(pts, K * B, D))));
           cost.modelEvals += K * B;
         }
-        const r = await evaluateRewardHost(o.reward, at);
+        let r: ArrayLike<number> = await evaluateRewardHost(o.reward, at);
         cost.rewardEvals += K * B;
-        const snapped = categorical ? Float64Array.from(o.snap!(at).data) : undefined;
+        let snapped = categorical ? Float64Array.from(o.snap!(at).data) : undefined;
+        let Kc = K;
+        if (s.anchor) {
+          // Candidate K (rows K·B + i): the data row x₀ itself, δ = 0.
+          const x0 = new Float32Array(B * D);
+          for (let i = 0; i < B; i++) x0.set(data.data.subarray(idx[i]! * D, (idx[i]! + 1) * D), i * D);
+          const x0m = hostMatrix(B, D, x0);
+          const r0 = await evaluateRewardHost(o.reward, x0m);
+          cost.rewardEvals += B;
+          const rAll = new Float64Array((K + 1) * B);
+          rAll.set(r);
+          rAll.set(r0, K * B);
+          r = rAll;
+          const candAll = new Float64Array((K + 1) * B * D);
+          candAll.set(cand);
+          cand = candAll;
+          if (snapped) {
+            const sAll = new Float64Array((K + 1) * B * D);
+            sAll.set(snapped);
+            sAll.set(o.snap!(x0m).data, K * B * D);
+            snapped = sAll;
+          }
+          Kc = K + 1;
+        }
         if (s.select === "weighted") {
-          delta = weightedCandidates(cand, r, B, K, D, s.tau);
-          if (snapped) target = Float32Array.from(weightedCandidates(snapped, r, B, K, D, s.tau));
+          delta = weightedCandidates(cand, r, B, Kc, D, s.tau);
+          if (snapped) target = Float32Array.from(weightedCandidates(snapped, r, B, Kc, D, s.tau));
         } else {
-          const pick = selectCandidates(rng, r, B, K, s.tau);
+          const pick = selectCandidates(rng, r, B, Kc, s.tau);
           delta = new Float64Array(B * D);
           for (let i = 0; i < B; i++) for (let j = 0; j < D; j++) delta[i * D + j] = cand[(pick[i]! * B + i) * D + j]!;
           if (snapped) {

@@ -109,6 +109,7 @@ export const rgdmMethod = defineMethod({
     rewardAt: z.enum(["x-tilde", "x0-hat"]).default(RD.rewardAt),
     center: z.enum(["sample", "mean"]).default(RD.center),
     select: z.enum(["draw", "weighted"]).default(RD.select),
+    anchor: z.boolean().default(RD.anchor).describe("candidates variant: the data row x₀ is one more candidate (δ = 0, scored with r(x₀))"),
     init: z.enum(["pretrained", "scratch"]).default("pretrained"),
     steps: int(1).optional().describe(`default: ${FROM_PRETRAINED.steps} from the pretrained model, model.train.steps from scratch`),
     batchSize: int(1).optional().describe(`default: ${FROM_PRETRAINED.batchSize} from the pretrained model, model.train.batchSize from scratch`),
@@ -136,6 +137,7 @@ export const rgdmMethod = defineMethod({
     rewardAt: m.rewardAt,
     center: m.center,
     select: m.select,
+    anchor: m.anchor,
   };
   const sampleNoise = m.sampleNoise;
   // Refuse a deterministic sampler before any training.
