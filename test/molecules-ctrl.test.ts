@@ -211,13 +211,13 @@ describe("molecules-ctrl", () => {
     }
   });
 
-  it("the reject class holds the pretrained samples RDKit rejects, and CTRL/DPS read log p̂(y | x) over all three classes", async () => {
+  it("the reject class holds the pretrained samples RDKit rejects, and CTRL/DPS read log p̂(y | x) over all three classes (graph-feature input of the snapped row)", async () => {
     const cfg = parseMoleculeCtrlConfig(
       {
         seed: 3,
         labelled: 128,
         label: { property: "rings", atLeast: 2 },
-        classifier: { steps: 30, hidden: 16, permutations: 2, reject: { samples: 40 } },
+        classifier: { steps: 30, hidden: 16, permutations: 2, reject: { samples: 40 }, input: "graph-features", snap: true },
         ctrl: { steps: 1, batchSize: 2, truncation: 2 },
         dps: { start: 0.5, batch: 6 },
         methods: ["none", "ctrl", "dps"],

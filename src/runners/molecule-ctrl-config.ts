@@ -41,6 +41,19 @@ export const MoleculeCtrlConfigSchema = strict({
     /** Fraction of the labelled molecules kept out of the fit entirely (held-out accuracy and ECE). */
     heldOut: z.number().gt(0).lt(1).default(0.1),
     eceBins: int(1).default(15),
+    /**
+     * The classifier's input: "row" (the flattened graph row; an MLP that must learn node-order invariance from
+     * `permutations` copies) or "graph-features" (permutation-invariant, differentiable counts of elements,
+     * bonds, valences, fragments and cycles: src/chem/graph-features.ts).
+     */
+    input: z.enum(["row", "graph-features"]).default("row"),
+    /**
+     * Read the argmax decoding of x (the molecule the oracle judges) instead of x itself: straight-through in
+     * CTRL's and DPS's gradient (forward: the one-hot rows; backward: the identity; src/chem/graph-features.ts).
+     * Without it the chain can move x̂_0 to a continuous row the classifier reads differently from its decoding
+     * (measured: weak bonds that count as connections but decode to fragments).
+     */
+    snap: z.boolean().default(false),
     /** Copies of each labelled row under random node orders (the first in QM9's order); see permutedGraphRows. */
     permutations: int(1).default(8),
     /**

@@ -22,6 +22,7 @@ import { moleculeMetrics, prepareMetricsData } from "../chem/metrics.js";
 import { propertyOfSmiles } from "../chem/oracles.js";
 import { loadRDKit, type RDKit } from "../chem/rdkit.js";
 import { graphShape, type GraphVocabulary } from "../chem/graph.js";
+import { graphFeatures, graphFeaturesHost, straightThroughSnap } from "../chem/graph-features.js";
 import { mulberry32 } from "../data/host-rng.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import { generateWithEps } from "../diffusion/generate.js";
@@ -340,7 +341,14 @@ export async function runMoleculeCtrl(
     const frequency = yData.reduce((a, v) => a + v, 0) / yData.length;
     say(`label frequency ${frequency.toFixed(3)}; fitting the classifier`);
     // Molecules split before the permuted copies are made: the held-out ones are never seen in any order.
-    const { permutations, heldOut, reject, ...spec } = cfg.classifier;
+    const { permutations, heldOut, reject, input, snap, ...spec } = cfg.classifier;
+    // The classifier's input: the graph row itself, or its invariant features (src/chem/graph-features.ts),
+    // of the row or (snap) of its argmax decoding.
+    const features = input === "graph-features";
+    const inputs = async (x: HostMatrix) => {
+      const rows = snap ? snapGraphRows(x, vocab) : x;
+      return features ? graphFeaturesHost(vocab, rows) : rows;
+    };
     const nHeld = Math.max(1, Math.floor(data.train.rows * heldOut));
     const nFit = data.train.rows - nHeld;
     const D = data.train.cols;
@@ -357,7 +365,7 @@ export async function runMoleculeCtrl(
       const r = Math.floor(i / permutations);
       return r < nFit ? yData[r]! : K;
     });
-    const cls: ClassifierModel = await fitClassifier(xCls, yCls, { classes: C, ...spec }, kCls!);
+    const cls: ClassifierModel = await fitClassifier(await inputs(xCls), yCls, { classes: C, ...spec }, kCls!);
     // Held-out molecules in one random node order each (the second copy).
     const secondCopies = (x: HostMatrix, seed: number) => {
       const two = permutedGraphRows(x, vocab, 2, seed);
@@ -367,7 +375,7 @@ export async function runMoleculeCtrl(
     const heldY = yData.subarray(nFit);
     /** Accuracy of p̂(1 | x) > p̂(0 | x) against labels y ∈ {0, 1}, the ECE over all C classes, and the share of rows put in the reject class. */
     const classifierOn = async (x: HostMatrix, y: ArrayLike<number>) => {
-      const p = await classifierProbs(cls, x);
+      const p = await classifierProbs(cls, await inputs(x));
       let correct = 0;
       let rejectedShare = 0;
       for (let i = 0; i < y.length; i++) {
@@ -380,14 +388,18 @@ export async function runMoleculeCtrl(
     say(`classifier: held-out molecules (random node order) accuracy ${classifierHeldOut.accuracy.toFixed(3)}, ECE ${classifierHeldOut.ece.toFixed(3)}`);
     let rejectHeldOut: { n: number; rejected: number } | null = null;
     if (rejected && nRejectHeld > 0) {
-      const p = await classifierProbs(cls, secondCopies(hostMatrix(nRejectHeld, D, rejected.x.data.subarray(nRejectFit * D)), cfg.seed + 19));
+      const p = await classifierProbs(cls, await inputs(secondCopies(hostMatrix(nRejectHeld, D, rejected.x.data.subarray(nRejectFit * D)), cfg.seed + 19)));
       let hits = 0;
       for (let i = 0; i < nRejectHeld; i++) if (p[C * i + K]! > Math.max(p[C * i]!, p[C * i + 1]!)) hits++;
       rejectHeldOut = { n: nRejectHeld, rejected: hits / nRejectHeld };
       say(`classifier: held-out rejected samples put in the reject class: ${rejectHeldOut.rejected.toFixed(3)} of ${nRejectHeld}`);
     }
     let classifierOnModel: Awaited<ReturnType<typeof classifierOn>> | null = null;
-    const logProbsAll = classifierLogProbs(cls);
+    const logProbsOf = classifierLogProbs(cls);
+    const logProbsAll = (x: JArray) => {
+      const rows = snap ? straightThroughSnap(vocab, x) : x;
+      return logProbsOf(features ? graphFeatures(vocab, rows) : rows);
+    };
     const logProbs = C === K ? logProbsAll : labelColumns(logProbsAll, C, K);
 
     // The evaluation reference, split by the oracle label.
