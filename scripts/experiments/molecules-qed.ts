@@ -44,9 +44,11 @@ function curve(r: ResultRow, sections: Record<string, unknown>, index: number): 
     for (const x of (s(`rwr:${r.label}`)?.rounds as { rewardEvals: number; rewardMean: number; round: number }[]) ?? []) pts.push([x.rewardEvals - (r.samplesPerRound as number), x.rewardMean]);
   } else if (r.method === "rgdm") {
     const sec = s(`rgdm:${r.label}`);
-    const set = sec?.settings as { candidates: number } | undefined;
+    const set = sec?.settings as { candidates: number; anchor?: boolean } | undefined;
     const tr = sec?.train as { batchSize: number } | undefined;
-    for (const x of (sec?.rewardOverTraining as { step: number; reward: number }[]) ?? []) pts.push([x.step * (tr?.batchSize ?? 0) * (set?.candidates ?? 0), x.reward]);
+    // Evaluations per row and step: the K candidates, and the data row with `anchor`.
+    const perRow = (set?.candidates ?? 0) + (set?.anchor ? 1 : 0);
+    for (const x of (sec?.rewardOverTraining as { step: number; reward: number }[]) ?? []) pts.push([x.step * (tr?.batchSize ?? 0) * perRow, x.reward]);
   } else if (r.method === "ddpo") {
     const rounds = (s(`ddpo${index}`)?.rounds as { iteration: number; rewardMean: number }[]) ?? [];
     const batch = (r.ddpo as { batch: number } | undefined)?.batch ?? 0;
