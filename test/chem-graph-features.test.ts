@@ -156,17 +156,7 @@ describe("graph features", () => {
     }
     const got = await toHost(straightThroughSnap(V, upload(x, N, D)));
     const want = snapGraphRows(hostMatrix(N, D, x), V).data;
-    const isPadding = (r: number, i: number) => want[r * D + i * F + F - 1] === 1;
-    for (let r = 0; r < N; r++) {
-      for (let j = 0; j < n * F; j++) expect(got[r * D + j]).toBe(want[r * D + j]);
-      // Charges of atoms (the host snap gives a "no atom" slot charge 0; the features weigh it by 0).
-      for (let i = 0; i < n; i++) if (!isPadding(r, i)) for (let k = 0; k < C; k++) expect(got[r * D + n * F + i * C + k]).toBe(want[r * D + n * F + i * C + k]);
-      // Pairs of two atoms off the diagonal (the host snap also clears the diagonal and padding slots' bonds).
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-        if (i === j || isPadding(r, i) || isPadding(r, j)) continue;
-        for (let k = 0; k < E; k++) expect(got[r * D + n * (F + C) + (i * n + j) * E + k]).toBe(want[r * D + n * (F + C) + (i * n + j) * E + k]);
-      }
-    }
+    for (let i = 0; i < N * D; i++) expect(got[i], `value ${i}`).toBe(want[i]);
     const c = Float32Array.from({ length: D }, (_, i) => Math.cos(i));
     const g = await toHost(grad((rows: ReturnType<typeof upload>) => np.sum(straightThroughSnap(V, rows).mul(upload(c, 1, D))))(upload(x.slice(0, D), 1, D)));
     for (let i = 0; i < D; i++) expect(g[i]).toBeCloseTo(c[i]!, 6);

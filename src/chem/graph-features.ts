@@ -121,7 +121,9 @@ export async function graphFeaturesHost(vocab: GraphVocabulary, x: HostMatrix): 
 
 /**
  * The one-hot row of the argmax decoding per categorical group (node element, charge, bond of each pair) in
- * the forward pass, the identity in the backward pass (straight-through: x + stop_gradient(snap(x) − x)).
+ * the forward pass, as `snapGraphRows` (src/runners/molecule-snap.ts) makes it (a "no atom" slot gets charge 0
+ * and no bonds, the diagonal "no bond"; pairs are snapped each way, equal for symmetric rows), the identity in
+ * the backward pass (straight-through: x + stop_gradient(snap(x) − x)).
  * A classifier reading it judges the molecule the oracle decodes, while the chain still gets a gradient.
  * Consumes x [N, D].
  */
@@ -134,6 +136,16 @@ export function straightThroughSnap(vocab: GraphVocabulary, x: JArray): JArray {
     return np.equal(g.ref, np.max(g, 1, { keepdims: true })).astype(np.float32).reshape([N, -1]);
   };
   const [nodes, charges, edges] = np.split(x.ref, [n * F, n * (F + C)], 1);
-  const snapped = np.concatenate([oneHotMax(nodes!, F), oneHotMax(charges!, C), oneHotMax(edges!, E)], 1);
+  const nodeHot = oneHotMax(nodes!, F); // [N, n·F]
+  // As snapGraphRows: a "no atom" slot has charge 0 (column 0) and no bonds; the diagonal is "no bond".
+  const isAtom = np.matmul(nodeHot.ref.reshape([N * n, F]), constant(Array.from({ length: F }, (_, k) => (k < F - 1 ? 1 : 0)), [F, 1])).reshape([N, n, 1]);
+  const first = (width: number) => constant(Array.from({ length: width }, (_, k) => (k === 0 ? 1 : 0)), [1, 1, width]);
+  const q = oneHotMax(charges!, C).reshape([N, n, C]);
+  const qSnap = q.mul(isAtom.ref).add(np.ones([N, n, 1]).sub(isAtom.ref).mul(first(C))).reshape([N, -1]);
+  const offDiagonal = constant(Array.from({ length: n * n }, (_, i) => (Math.floor(i / n) === i % n ? 0 : 1)), [1, n, n]);
+  const bonded = np.matmul(isAtom.ref, np.moveaxis(isAtom, 1, 2)).mul(offDiagonal).reshape([N, n * n, 1]);
+  const e = oneHotMax(edges!, E).reshape([N, n * n, E]);
+  const eSnap = e.mul(bonded.ref).add(np.ones([N, n * n, 1]).sub(bonded).mul(constant(Array.from({ length: E }, (_, k) => (k === 0 ? 1 : 0)), [1, 1, E]))).reshape([N, -1]);
+  const snapped = np.concatenate([nodeHot, qSnap, eSnap], 1);
   return x.ref.add(lax.stopGradient(snapped.sub(x)));
 }
