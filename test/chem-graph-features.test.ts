@@ -67,6 +67,26 @@ function reference(row: ArrayLike<number>): number[] {
   return out;
 }
 
+/**
+ * N continuous graph rows from a seeded LCG: node and charge values uniform in [0, 1), edges symmetric and
+ * uniform in [0, edgeScale) (the diagonal one-hot "no bond" with noBondOnDiagonal, else drawn like the rest).
+ */
+function randomSymmetricRows(N: number, seed: number, o: { edgeScale: number; noBondOnDiagonal: boolean }): Float32Array {
+  const D = graphRowLength(V);
+  const x = new Float32Array(N * D);
+  let s = seed;
+  const u = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (let r = 0; r < N; r++) {
+    for (let j = 0; j < n * (F + C); j++) x[r * D + j] = u();
+    for (let i = 0; i < n; i++) for (let j = i; j < n; j++) for (let k = 0; k < E; k++) {
+      const v = i === j && o.noBondOnDiagonal ? (k === 0 ? 1 : 0) : u() * o.edgeScale;
+      x[r * D + n * (F + C) + (i * n + j) * E + k] = v;
+      x[r * D + n * (F + C) + (j * n + i) * E + k] = v;
+    }
+  }
+  return x;
+}
+
 function rowOf(smiles: string): Float32Array {
   const r = encodeSmiles(rdkit, smiles, V);
   if (!r.ok) throw new Error(`${smiles}: ${r.detail}`);
@@ -111,18 +131,7 @@ describe("graph features", () => {
   it("equal a float64 loop implementation on continuous rows, and are invariant to node order", async () => {
     const D = graphRowLength(V);
     const N = 6;
-    const x = new Float32Array(N * D);
-    let s = 7;
-    const u = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
-    for (let r = 0; r < N; r++) {
-      const base = r * D;
-      for (let j = 0; j < n * (F + C); j++) x[base + j] = u();
-      for (let i = 0; i < n; i++) for (let j = i; j < n; j++) for (let k = 0; k < E; k++) {
-        const v = i === j ? (k === 0 ? 1 : 0) : u() * 0.6;
-        x[base + n * (F + C) + (i * n + j) * E + k] = v;
-        x[base + n * (F + C) + (j * n + i) * E + k] = v;
-      }
-    }
+    const x = randomSymmetricRows(N, 7, { edgeScale: 0.6, noBondOnDiagonal: true });
     const M = graphFeatureWidth(V);
     const f = await graphFeaturesHost(V, hostMatrix(N, D, x));
     for (let r = 0; r < N; r++) {
@@ -143,17 +152,7 @@ describe("graph features", () => {
   it("straightThroughSnap: the argmax one-hots of snapGraphRows forward, the identity backward", async () => {
     const D = graphRowLength(V);
     const N = 5;
-    const x = new Float32Array(N * D);
-    let s = 11;
-    const u = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
-    for (let r = 0; r < N; r++) {
-      for (let j = 0; j < n * (F + C); j++) x[r * D + j] = u();
-      for (let i = 0; i < n; i++) for (let j = i; j < n; j++) for (let k = 0; k < E; k++) {
-        const v = u();
-        x[r * D + n * (F + C) + (i * n + j) * E + k] = v;
-        x[r * D + n * (F + C) + (j * n + i) * E + k] = v;
-      }
-    }
+    const x = randomSymmetricRows(N, 11, { edgeScale: 1, noBondOnDiagonal: false });
     const got = await toHost(straightThroughSnap(V, upload(x, N, D)));
     const want = snapGraphRows(hostMatrix(N, D, x), V).data;
     for (let i = 0; i < N * D; i++) expect(got[i], `value ${i}`).toBe(want[i]);

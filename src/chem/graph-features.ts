@@ -39,6 +39,10 @@ export function graphFeatureWidth(vocab: GraphVocabulary): number {
 }
 
 const constant = (values: number[], shape: number[]) => np.array(new Float32Array(values), { shape });
+/** [1, n, n]: 1 off the diagonal, 0 on it. */
+const offDiagonalMask = (n: number) => constant(Array.from({ length: n * n }, (_, i) => (Math.floor(i / n) === i % n ? 0 : 1)), [1, n, n]);
+/** [1, 1, width]: the one-hot of column 0 ("no bond", formal charge 0). */
+const firstColumn = (width: number) => constant(Array.from({ length: width }, (_, k) => (k === 0 ? 1 : 0)), [1, 1, width]);
 
 /** The features [N, graphFeatureWidth] of graph rows x [N, D] (consumed); jit- and grad-safe. */
 export function graphFeatures(vocab: GraphVocabulary, x: JArray): JArray {
@@ -66,9 +70,8 @@ export function graphFeatures(vocab: GraphVocabulary, x: JArray): JArray {
   });
   const w = np.sum(a.ref, 2, { keepdims: true }); // [N, n, 1]
   // As the decoder does: no bond on the diagonal or to a "no atom" slot (weights w_i w_j off the diagonal).
-  const offDiagonal = constant(Array.from({ length: n * n }, (_, i) => (Math.floor(i / n) === i % n ? 0 : 1)), [1, n, n]);
   const ww = np.matmul(w.ref, np.moveaxis(w.ref, 1, 2)); // [N, n, n]
-  const pairWeight = ww.ref.mul(offDiagonal).reshape([N, n, n, 1]);
+  const pairWeight = ww.ref.mul(offDiagonalMask(n)).reshape([N, n, n, 1]);
   const pair = np.matmul(e, constant(pairCols, [E, B + 1])).reshape([N, n, n, B + 1]).mul(pairWeight);
   const [bondsPair, adjPair] = np.split(pair, [B], 3);
   const adj = adjPair!.reshape([N, n, n]);
@@ -139,13 +142,11 @@ export function straightThroughSnap(vocab: GraphVocabulary, x: JArray): JArray {
   const nodeHot = oneHotMax(nodes!, F); // [N, n·F]
   // As snapGraphRows: a "no atom" slot has charge 0 (column 0) and no bonds; the diagonal is "no bond".
   const isAtom = np.matmul(nodeHot.ref.reshape([N * n, F]), constant(Array.from({ length: F }, (_, k) => (k < F - 1 ? 1 : 0)), [F, 1])).reshape([N, n, 1]);
-  const first = (width: number) => constant(Array.from({ length: width }, (_, k) => (k === 0 ? 1 : 0)), [1, 1, width]);
   const q = oneHotMax(charges!, C).reshape([N, n, C]);
-  const qSnap = q.mul(isAtom.ref).add(np.ones([N, n, 1]).sub(isAtom.ref).mul(first(C))).reshape([N, -1]);
-  const offDiagonal = constant(Array.from({ length: n * n }, (_, i) => (Math.floor(i / n) === i % n ? 0 : 1)), [1, n, n]);
-  const bonded = np.matmul(isAtom.ref, np.moveaxis(isAtom, 1, 2)).mul(offDiagonal).reshape([N, n * n, 1]);
+  const qSnap = q.mul(isAtom.ref).add(np.ones([N, n, 1]).sub(isAtom.ref).mul(firstColumn(C))).reshape([N, -1]);
+  const bonded = np.matmul(isAtom.ref, np.moveaxis(isAtom, 1, 2)).mul(offDiagonalMask(n)).reshape([N, n * n, 1]);
   const e = oneHotMax(edges!, E).reshape([N, n * n, E]);
-  const eSnap = e.mul(bonded.ref).add(np.ones([N, n * n, 1]).sub(bonded).mul(constant(Array.from({ length: E }, (_, k) => (k === 0 ? 1 : 0)), [1, 1, E]))).reshape([N, -1]);
+  const eSnap = e.mul(bonded.ref).add(np.ones([N, n * n, 1]).sub(bonded).mul(firstColumn(E))).reshape([N, -1]);
   const snapped = np.concatenate([nodeHot, qSnap, eSnap], 1);
   return x.ref.add(lax.stopGradient(snapped.sub(x)));
 }

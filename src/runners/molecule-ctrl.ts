@@ -373,6 +373,8 @@ export async function runMoleculeCtrl(
     };
     const heldX = secondCopies(hostMatrix(nHeld, D, data.train.data.subarray(nFit * D)), cfg.seed + 13);
     const heldY = yData.subarray(nFit);
+    /** Whether row i of probabilities p [rows × C] puts the reject class above both labels. */
+    const inRejectClass = (p: Float64Array, i: number) => C > K && p[C * i + K]! > Math.max(p[C * i]!, p[C * i + 1]!);
     /** Accuracy of p̂(1 | x) > p̂(0 | x) against labels y ∈ {0, 1}, the ECE over all C classes, and the share of rows put in the reject class. */
     const classifierOn = async (x: HostMatrix, y: ArrayLike<number>) => {
       const p = await classifierProbs(cls, await inputs(x));
@@ -380,7 +382,7 @@ export async function runMoleculeCtrl(
       let rejectedShare = 0;
       for (let i = 0; i < y.length; i++) {
         if ((p[C * i + 1]! > p[C * i]! ? 1 : 0) === y[i]) correct++;
-        if (C > K && p[C * i + K]! > Math.max(p[C * i]!, p[C * i + 1]!)) rejectedShare++;
+        if (inRejectClass(p, i)) rejectedShare++;
       }
       return { n: y.length, accuracy: correct / y.length, ece: expectedCalibrationError(p, y, C, cfg.classifier.eceBins), ...(C > K ? { rejected: rejectedShare / y.length } : {}) };
     };
@@ -390,7 +392,7 @@ export async function runMoleculeCtrl(
     if (rejected && nRejectHeld > 0) {
       const p = await classifierProbs(cls, await inputs(secondCopies(hostMatrix(nRejectHeld, D, rejected.x.data.subarray(nRejectFit * D)), cfg.seed + 19)));
       let hits = 0;
-      for (let i = 0; i < nRejectHeld; i++) if (p[C * i + K]! > Math.max(p[C * i]!, p[C * i + 1]!)) hits++;
+      for (let i = 0; i < nRejectHeld; i++) if (inRejectClass(p, i)) hits++;
       rejectHeldOut = { n: nRejectHeld, rejected: hits / nRejectHeld };
       say(`classifier: held-out rejected samples put in the reject class: ${rejectHeldOut.rejected.toFixed(3)} of ${nRejectHeld}`);
     }
