@@ -106,8 +106,11 @@ await ensureBackend();
 const x = random.normal(random.key(3), [300, 64]);
 const w = random.normal(random.key(4), [64, 128]).mul(0.125);
 const f = jit((x, w) => np.sum(jnn.silu(np.matmul(x, w)), 0));
-const y = f(x, w);
+const y = f(x, w.ref);
 const out = Array.from(await y.data());
+// The same kernels again on new inputs: now handed to the worker through the pool's shared control row
+// instead of by message (patches/README.md, item 11); the buffers of the first run were freed.
+const out2 = Array.from(await f(random.normal(random.key(5), [300, 64]), w).data());
 // Installing after jax-js has been evaluated would break every kernel: it must be refused.
 let lateRefused = false;
 try { installWorkerShim({ force: true }); } catch { lateRefused = true; }
@@ -115,12 +118,12 @@ const kernelsBefore = kernels;
 const still = Array.from(await np.array([1, 2, 3]).mul(2).data());
 // A kernel this small runs on the calling thread, in queue order (patches/README.md): no message.
 const smallPosted = kernels - kernelsBefore;
-console.log(JSON.stringify({ out, created, kernels, lateRefused, still, smallPosted }));
+console.log(JSON.stringify({ out, out2, created, kernels, lateRefused, still, smallPosted }));
 `;
   const file = join(dir, "threads-child.mts");
   writeFileSync(file, script);
 
-  type ChildOut = { out: number[]; created: number; kernels: number; lateRefused: boolean; still: number[]; smallPosted: number };
+  type ChildOut = { out: number[]; out2: number[]; created: number; kernels: number; lateRefused: boolean; still: number[]; smallPosted: number };
   function run(mode: "off" | "explicit" | "env"): ChildOut {
     const r = spawnSync("npx", ["tsx", file], {
       cwd: root,
@@ -145,11 +148,13 @@ console.log(JSON.stringify({ out, created, kernels, lateRefused, still, smallPos
       expect(multi.kernels, mode).toBeGreaterThan(0);
       expect(multi.still, mode).toEqual([2, 4, 6]);
       expect(multi.smallPosted, mode).toBe(0);
-      expect(multi.out).toHaveLength(128);
-      for (let i = 0; i < 128; i++) {
-        const a = single.out[i]!;
-        const b = multi.out[i]!;
-        expect(Math.abs(a - b)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(a)));
+      for (const k of ["out", "out2"] as const) {
+        expect(multi[k], `${mode} ${k}`).toHaveLength(128);
+        for (let i = 0; i < 128; i++) {
+          const a = single[k][i]!;
+          const b = multi[k][i]!;
+          expect(Math.abs(a - b), `${mode} ${k}[${i}]`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(a)));
+        }
       }
     }
   });

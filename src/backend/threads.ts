@@ -15,8 +15,10 @@
  * script), and queues messages that arrive before the source has set its handler.
  *
  * Process lifetime: a worker is `ref`'d only while it owes replies (jax-js's pool protocol is one reply
- * per request: init → ready, kernel/routine → done) and `unref`'d when idle, so an idle pool never
- * keeps Node alive, and a pending `await x.data()` is never cut short by the process exiting.
+ * per message: init → ready, kernel → kernel-done, routine → done; with the patch's item 11 a kernel handed
+ * to a waiting worker through the pool's shared control block sends no message, and the calling thread
+ * waits for it synchronously) and `unref`'d when idle, so an idle pool never keeps Node alive, and a
+ * pending `await x.data()` is never cut short by the process exiting.
  *
  * HOW TO USE. jax-js creates its wasm backend (and decides on threads) when `@jax-js/jax` is
  * *evaluated*, not in `init("wasm")`, so calling this from `ensureBackend()` is too late. Either:
