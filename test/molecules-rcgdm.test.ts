@@ -195,7 +195,7 @@ describe("rcgdm in a molecule run", () => {
         model: { pretrained: "qm9" },
         reward: { kind: "property", property: "logp" },
         method: [
-          { kind: "rcgdm", targets, molecules: { labeled: 16, heldOut: 8, train: { steps: 4, batchSize: 8, warmupSteps: 1 } } },
+          { kind: "rcgdm", targets, molecules: { labeled: 16, heldOut: 8, extraScales: [2], train: { steps: 4, batchSize: 8, warmupSteps: 1 } } },
           { kind: "rcgdm", variant: "target-guidance", scale: 2, targets, molecules: { labeled: 16, heldOut: 8, predictor: { hidden: 16, layers: 1, steps: 20, batchSize: 16 } } },
         ],
         sampling: { steps, samples: n },
@@ -206,8 +206,10 @@ describe("rcgdm in a molecule run", () => {
     const out = join(dir, "out");
     const result = await runMoleculeExperiment(cfg, out, { baseDir: dir });
     const rows = result.report.results as unknown as Row[];
-    expect(rows.map((r) => r.target)).toEqual([...targets, ...targets]);
-    expect(rows.map((r) => r.label)).toEqual([...targets.map((a) => `rcgdm[a=${a}]`), ...targets.map((a) => `target-guidance[a=${a}]`)]);
+    expect(rows.map((r) => r.target)).toEqual([...targets, ...targets, ...targets]);
+    // molecules.extraScales: the same model sampled at w = 2 too, rows after the method's own scale.
+    expect(rows.map((r) => r.label)).toEqual([...targets.map((a) => `rcgdm[a=${a}]`), ...targets.map((a) => `rcgdm w=2[a=${a}]`), ...targets.map((a) => `target-guidance[a=${a}]`)]);
+    expect(rows.map((r) => (r as unknown as { scale: number }).scale)).toEqual([1, 1, 1, 2, 2, 2, 2, 2, 2]);
     const section = result.report.rcgdm as { rewardModel: { heldOut: { n: number; mae: number } }; labeled: number; unlabeled: number };
     expect(section.labeled).toBe(16);
     expect(section.unlabeled).toBe(MOLECULES.length - 16);
@@ -221,10 +223,12 @@ describe("rcgdm in a molecule run", () => {
     for (const row of rows) {
       expect(row.method).toBe("rcgdm");
       const tg = row.label.startsWith("target-guidance");
-      expect(row.cost.modelEvals).toBe(n * steps);
+      const w2 = row.label.startsWith("rcgdm w=2");
+      // Classifier-free guidance evaluates the network twice per step (ε(a) and ε(∅)).
+      expect(row.cost.modelEvals).toBe((w2 ? 2 : 1) * n * steps);
       // Target guidance takes one gradient of the noisy regressor per sample and step; the conditional model none.
       expect(row.cost.gradEvals).toBe(tg ? n * steps : 0);
-      const file = join(out, `samples-${tg ? "target-guidance" : "rcgdm"}-a=${row.target}.csv`);
+      const file = join(out, `samples-${tg ? "target-guidance" : w2 ? "rcgdm-w=2" : "rcgdm"}-a=${row.target}.csv`);
       const records = parse(readFileSync(file, "utf8"), { columns: true, skip_empty_lines: true }) as { smiles: string }[];
       expect(records).toHaveLength(n);
       const valid = records.map((r) => r.smiles).filter((s) => s !== "");
@@ -245,6 +249,7 @@ describe("rcgdm in a molecule run", () => {
     const base = { task: { kind: "qm9" }, model: { pretrained: "qm9" }, reward: { kind: "property", property: "logp" } };
     expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", network: "low-rank" } }, "c.json")).toThrow(/^c\.json: method\.network: not used on molecules/);
     expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", molecules: { labeled: 2 } } }, "c.json")).toThrow(/^c\.json: method\.molecules\.labeled/);
+    expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", variant: "target-guidance", molecules: { extraScales: [2] } } }, "c.json")).toThrow(/^c\.json: method\.molecules\.extraScales: only for the conditional variant/);
     expect(() => parseConfig({ task: { kind: "linear-subspace" }, method: { kind: "rcgdm", molecules: {} }, sampling: { targets: [1] } }, "c.json")).toThrow(/^c\.json: method\.molecules: only for molecule runs/);
     expect(() => parseConfig({ task: { kind: "linear-subspace" }, method: { kind: "rcgdm", conditionEveryLayer: true }, sampling: { targets: [1] } }, "c.json")).toThrow(/^c\.json: method\.conditionEveryLayer: only for molecule runs/);
   });

@@ -19,7 +19,7 @@
  */
 import { np, tree, type JArray } from "../backend/jax.js";
 import { toHost, upload } from "../backend/ownership.js";
-import { keyToWords, split2, splitKey, type Key } from "../backend/keys.js";
+import { keyAt, keyToWords, split2, splitKey, splitKeyWords, type Key } from "../backend/keys.js";
 import type { RDKit } from "../chem/rdkit.js";
 import { propertyOfSmiles, type MoleculeProperty } from "../chem/oracles.js";
 import { hostMatrix, takeRows, type HostMatrix } from "../data/matrix.js";
@@ -216,20 +216,27 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
 
   // 4. Samples at each target.
   try {
-    const keys = splitKey(kSample!, targets.length);
     const rows: ResultRow[] = [];
     const samples: MoleculeRcgdmOutput["samples"] = [];
-    for (const [i, { target, quantile }] of targets.entries()) {
-      const t2 = performance.now();
-      const z = (target - mu) / sigma;
-      o.hooks.onStage?.(`${tag}: sampling ${o.samples} molecules at ${o.property} = ${target} (w = ${m.scale})`);
-      const onStep = (d: number, t: number) => o.hooks.onSample?.(d, t, `${tag} a=${target}`);
-      const eps = m.scale === 1 ? modelOutput(model, state.ema, conditionFor(z, 1)) : cfgEps(model, state.ema, [z], m.scale);
-      const x = await generateWithEps(eps, model, o.sampler, o.samples, keys[i]!, { onStep });
-      const cfgCalls = m.scale === 1 || m.scale === 0 ? 1 : 2;
-      const cost = { rewardEvals: 0, gradEvals: 0, valueEvals: 0, modelEvals: cfgCalls * x.rows * o.sampler.steps, seconds: (performance.now() - t2) / 1000, trainSeconds: i === 0 ? trainSeconds : 0 };
-      rows.push(targetRow(tag, { target, quantile }, x.rows, m.scale, cost));
-      samples.push({ label: `${tag}-a=${target}`, matrix: x });
+    // The method's scale, then molecules.extraScales (the same model; rows tagged "w=<w>"), every scale from the
+    // same keys per target (the same initial noise: rows differ by the scale alone, and the first scale's rows
+    // are those of a run without extra scales).
+    const scales = [m.scale, ...mo.extraScales];
+    const keyWords = splitKeyWords(kSample!, targets.length);
+    for (const [j, w] of scales.entries()) {
+      const rowTag = j === 0 ? tag : `${tag} w=${w}`;
+      for (const [i, { target, quantile }] of targets.entries()) {
+        const t2 = performance.now();
+        const z = (target - mu) / sigma;
+        o.hooks.onStage?.(`${rowTag}: sampling ${o.samples} molecules at ${o.property} = ${target} (w = ${w})`);
+        const onStep = (d: number, t: number) => o.hooks.onSample?.(d, t, `${rowTag} a=${target}`);
+        const eps = w === 1 ? modelOutput(model, state.ema, conditionFor(z, 1)) : cfgEps(model, state.ema, [z], w);
+        const x = await generateWithEps(eps, model, o.sampler, o.samples, keyAt(keyWords, i), { onStep });
+        const cfgCalls = w === 1 || w === 0 ? 1 : 2;
+        const cost = { rewardEvals: 0, gradEvals: 0, valueEvals: 0, modelEvals: cfgCalls * x.rows * o.sampler.steps, seconds: (performance.now() - t2) / 1000, trainSeconds: i === 0 && j === 0 ? trainSeconds : 0 };
+        rows.push(targetRow(rowTag, { target, quantile }, x.rows, w, cost));
+        samples.push({ label: j === 0 ? `${tag}-a=${target}` : `${tag}-w=${w}-a=${target}`, matrix: x });
+      }
     }
     const every = Math.max(1, Math.floor(state.losses.length / 200));
     const section: Record<string, unknown> = {
@@ -250,6 +257,9 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
 
 /** The checks of an "rcgdm" entry in a molecule run's config (instead of the vector task's; `at` = the method's path). */
 export function refineMoleculeRcgdm(m: RcgdmMethodConfig, at: (string | number)[], add: (path: (string | number)[], message: string, input?: unknown) => void): void {
+  if (m.variant === "target-guidance" && (m.molecules?.extraScales?.length ?? 0) > 0) {
+    add([...at, "molecules", "extraScales"], "only for the conditional variant (classifier-free guidance scales); target guidance has one scale per entry", m.molecules!.extraScales);
+  }
   if (m.network !== "mlp" || m.rank !== undefined) {
     add([...at, m.rank !== undefined ? "rank" : "network"], "not used on molecules: the condition is added to the molecule model's graph transformer (drop network and rank)", m.rank ?? m.network);
   }

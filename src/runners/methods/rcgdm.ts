@@ -64,6 +64,11 @@ export const RcgdmMoleculesSchema = strict({
   l2: nonNegative().default(1e-4),
   targetQuantiles: z.array(z.number().min(0).max(1)).default([0.1, 0.3, 0.5, 0.7, 0.9]),
   beyond: nonNegative().default(1),
+  /**
+   * Classifier-free guidance scales w to sample the same fine-tuned model at as well, after the method's
+   * `scale`: one more row per target and scale, labelled "<label> w=<w>[a=<target>]" (no retraining).
+   */
+  extraScales: z.array(nonNegative()).default([]),
   train: strict({
     steps: int(1).default(1000),
     batchSize: int(1).default(128),
