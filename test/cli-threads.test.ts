@@ -35,18 +35,20 @@ const decide = (line: string, cores = 2, readJson: (path: string) => unknown = m
 };
 
 describe("threadsFor", () => {
-  it("sample: on from 2·n·hidden²·layers ≥ SAMPLE_MIN_FLOP_PER_STEP (MLP 256×3: n = 1984), with as many workers as cores", () => {
-    // 2·n·256²·3 ≥ 7.8e8 ⇔ n ≥ 7.8e8 / 393216 = 1983.6
+  it("sample: on from 2·n·hidden²·layers ≥ SAMPLE_MIN_FLOP_PER_STEP (MLP 256×3: n = 992), with as many workers as cores", () => {
+    // 2·n·256²·3 ≥ 3.9e8 ⇔ n ≥ 3.9e8 / 393216 = 991.8
     const nMin = Math.ceil(SAMPLE_MIN_FLOP_PER_STEP / (2 * 256 ** 2 * 3));
-    expect(nMin).toBe(1984);
+    expect(nMin).toBe(992);
     expect(decide(`sample --model m.safetensors --n ${nMin} --out s.csv`).threads).toBe(2);
     expect(decide(`sample --model m.safetensors --n ${nMin - 1} --out s.csv`).threads).toBe(0);
-    expect(decide(`sample --model m.safetensors --out s.csv`).threads).toBe(0); // --n defaults to 1000
+    expect(decide(`sample --model m.safetensors --out s.csv`).threads).toBe(2); // --n defaults to 1000: 1.17–1.33× measured
+    expect(decide(`sample --model m.safetensors --n 500 --out s.csv`).threads).toBe(0); // 2.0e8: 0.95–1.07×
     expect(decide(`sample --model m.safetensors --n 2000 --out s.csv`, 4).threads).toBe(4);
-    // the default model (128×3): 2·n·128²·3 ≥ 7.8e8 ⇔ n ≥ 7.8e8 / 98304 = 7934.6
+    // the default model (128×3): 2·n·128²·3 ≥ 3.9e8 ⇔ n ≥ 3.9e8 / 98304 = 3967.3
     const small = model(128, 3);
-    expect(decide(`sample --model m.safetensors --n 7935 --out s.csv`, 2, small).threads).toBe(2);
-    expect(decide(`sample --model m.safetensors --n 7934 --out s.csv`, 2, small).threads).toBe(0);
+    expect(decide(`sample --model m.safetensors --n 3968 --out s.csv`, 2, small).threads).toBe(2);
+    expect(decide(`sample --model m.safetensors --n 3967 --out s.csv`, 2, small).threads).toBe(0);
+    expect(decide(`sample --model m.safetensors --out s.csv`, 2, small).threads).toBe(0); // 1,000 points: 0.91–1.17×
     expect(decide(`sample --model m.safetensors --n=10000 --out s.csv`, 2, small).threads).toBe(2);
   });
 
@@ -77,12 +79,12 @@ describe("threadsFor", () => {
   it("train: on from 6·batch·hidden²·layers ≥ TRAIN_MIN_FLOP_PER_STEP; the default step stays off", () => {
     expect(6 * 512 * 128 ** 2 * 3).toBeLessThan(TRAIN_MIN_FLOP_PER_STEP);
     expect(decide("train --task moons --out m.safetensors").threads).toBe(0);
-    expect(decide("train --task moons --hidden 256 --out m.safetensors").threads).toBe(0); // 6.0e8: measured slower
-    expect(decide("train --task moons --hidden 512 --out m.safetensors").threads).toBe(2); // 2.4e9: 1.24×
-    expect(decide("train --task moons --hidden 256 --batch-size 4096 --out m.safetensors").threads).toBe(2); // 4.8e9: 1.5×
-    // the threshold itself: 6·batch·256²·3 ≥ 1.5e9 ⇔ batch ≥ 1271.6
-    expect(decide("train --task moons --hidden 256 --batch-size 1272 --out m.safetensors").threads).toBe(2);
-    expect(decide("train --task moons --hidden 256 --batch-size 1271 --out m.safetensors").threads).toBe(0);
+    expect(decide("train --task moons --hidden 256 --out m.safetensors").threads).toBe(2); // 6.0e8: 1.38–1.57×
+    expect(decide("train --task moons --hidden 256 --batch-size 256 --out m.safetensors").threads).toBe(0); // 3.0e8: 1.02–1.10×
+    expect(decide("train --task moons --hidden 512 --out m.safetensors").threads).toBe(2); // 2.4e9: 1.51–1.59×
+    // the threshold itself: 6·batch·256²·3 ≥ 6e8 ⇔ batch ≥ 508.6
+    expect(decide("train --task moons --hidden 256 --batch-size 509 --out m.safetensors").threads).toBe(2);
+    expect(decide("train --task moons --hidden 256 --batch-size 508 --out m.safetensors").threads).toBe(0);
     expect(decide("train --task moons --hidden 512 --out m.safetensors", 1).threads).toBe(0); // one core: never
   });
 
@@ -138,7 +140,7 @@ describe.runIf(availableParallelism() >= 2)("bin/rewardiff.js with the pool the 
     const m = join(dir, "m.safetensors");
     const t = cli(["train", "--task", "moons", "--steps", "3", "--hidden", "256", "--layers", "1", "--out", m, "--quiet"], {});
     expect(t.status, t.stderr).toBe(0);
-    expect(t.stderr).toMatch(/^threads: REWARDIFF_THREADS=0 \(train: .*< 1\.5e\+9\); 0 workers started$/m);
+    expect(t.stderr).toMatch(/^threads: REWARDIFF_THREADS=0 \(train: .*< 6\.0e\+8\); 0 workers started$/m);
 
     const args = (out: string) => ["sample", "--model", m, "--n", "8192", "--steps", "3", "--eta", "1", "--out", join(dir, out), "--quiet"];
     const single = cli(args("single.csv"), { REWARDIFF_THREADS: "0" });
@@ -146,10 +148,10 @@ describe.runIf(availableParallelism() >= 2)("bin/rewardiff.js with the pool the 
     expect(single.stderr).toMatch(/^threads: REWARDIFF_THREADS=0 \(REWARDIFF_THREADS=0\); 0 workers started$/m);
     const auto = cli(args("auto.csv"), {});
     expect(auto.status, auto.stderr).toBe(0);
-    // 2·8192·256²·1 ≈ 1.1e9 ≥ 7.8e8: the policy asks for one thread per core, and jax-js starts one worker fewer
+    // 2·8192·256²·1 ≈ 1.1e9 ≥ 3.9e8: the policy asks for one thread per core, and jax-js starts one worker fewer
     // (the calling thread computes a share of each pooled kernel: patches/README.md item 10)
     const cores = availableParallelism();
-    expect(auto.stderr).toMatch(new RegExp(`^threads: REWARDIFF_THREADS=${cores} \\(sample: 8192 points .* ≥ 7\\.8e\\+8\\); ${cores - 1} workers started \\(${cores} threads with the calling one\\)$`, "m"));
+    expect(auto.stderr).toMatch(new RegExp(`^threads: REWARDIFF_THREADS=${cores} \\(sample: 8192 points .* ≥ 3\\.9e\\+8\\); ${cores - 1} workers started \\(${cores} threads with the calling one\\)$`, "m"));
 
     const a = readFileSync(join(dir, "single.csv"));
     const b = readFileSync(join(dir, "auto.csv"));

@@ -19,12 +19,14 @@ export interface ThreadsDecision {
 }
 
 /**
- * Sampling: forward FLOP per reverse step, 2·n·hidden²·layers. Measured with 2 workers on 2 cores
- * (bench/README.md): at 3.9e8 (1,000 points of an MLP 256×3; 4,000 of the default 128×3) the CLI run
- * broke even to 1.11×, at 8,000 points of the 128×3 MLP (7.9e8) 1.07×, at 10,000 of it (9.8e8) 1.16×,
- * 10,000 points of a 256×3 (3.9e9) 1.71×. The threshold is twice the break-even point, for margin.
+ * Sampling: forward FLOP per reverse step, 2·n·hidden²·layers. Measured with 2 threads on 2 cores since the
+ * jax-js patch's item 11 (kernels handed to the worker through shared memory; bench/README.md, "Threads",
+ * 2026-12-04; `generate`, fresh processes, 3 interleaved rounds): 1,000 points of the default 128×3 MLP
+ * (9.8e7) 0.91–1.17×, 500 of a 256×3 (2.0e8) 0.95–1.07×: break-even; 2,000 of the 128×3 (2.0e8) 1.10–1.51×,
+ * 1,000 of a 256×3 (3.9e8) 1.17–1.33×, 4,000 of the 128×3 (3.9e8) 1.35–1.53×. The threshold is twice the
+ * break-even point, for margin. (Before item 11 the break-even point was 3.9e8 and the threshold 7.8e8.)
  */
-export const SAMPLE_MIN_FLOP_PER_STEP = 7.8e8;
+export const SAMPLE_MIN_FLOP_PER_STEP = 3.9e8;
 
 /**
  * Sampling a graph-transformer model (molecules): forward FLOP per reverse step, n · {@link graphFlopPerSample}.
@@ -51,11 +53,14 @@ export function graphFlopPerSample(g: { maxNodes: number; nodeBlocks: number[]; 
 }
 
 /**
- * Training: FLOP per optimizer step, forward + backward ≈ 6·batch·hidden²·layers. Steps of ≥ 1.5 GFLOP
- * measured 1.24–1.9× with 2 workers (width 512 batch 512 ≈ 2.4e9; width 256 batch 4096 ≈ 4.8e9); the
- * default step (width 128×3, batch 512 ≈ 1.5e8) and width 256 batch 512 (≈ 6e8) measured 0.5–0.9×.
+ * Training: FLOP per optimizer step, forward + backward ≈ 6·batch·hidden²·layers. Measured with 2 threads on
+ * 2 cores since the jax-js patch's item 11 (bench/README.md, "Threads", 2026-12-04; `trainSteps`, fresh
+ * processes, 3 interleaved rounds of 100 steps): the default step (width 128×3, batch 512 ≈ 1.5e8) 0.88–0.94×
+ * and width 256 batch 128 (1.5e8) 0.87–1.28×: slower or even; width 256 batch 256 (3.0e8) 1.02–1.10×:
+ * break-even; width 256 batch 512 (6.0e8) 1.38–1.57×; width 512 batch 512 (2.4e9) 1.51–1.59×. The threshold is
+ * twice the break-even point. (Before item 11: ≥ 1.5e9, where width 256 batch 512 measured 0.5–0.9×.)
  */
-export const TRAIN_MIN_FLOP_PER_STEP = 1.5e9;
+export const TRAIN_MIN_FLOP_PER_STEP = 6e8;
 
 /**
  * `rewardiff train`'s defaults for the unconditional MLP, restated here because the real ones
