@@ -9,8 +9,9 @@
  *  - graph: one training step of the graph transformer denoiser at batch 128 and 256 (bench/graph-step.ts,
  *    bench/torch_graph_reference.py), key `graphStep`;
  *  - sample10k: `generate` of 10,000 points × 50 DDIM steps against PyTorch, key `sample10k`;
- *  - threads: jax-js's worker pool (2 workers) against none, in fresh processes, on sampling 10,000 × 50
- *    and a width-512 training step, PyTorch on 1 and 2 BLAS threads beside (bench/threads-section.ts), key `threads`.
+ *  - threads: jax-js's worker pool (2 workers) against none, in fresh processes, on sampling 10,000 × 50,
+ *    a width-512 training step and the core section's two workloads, PyTorch on 1 and 2 BLAS threads beside
+ *    (bench/threads-section.ts), key `threads`.
  * Other processes' CPU use is recorded beside every measurement; a run in which any of them used
  * ≥ 0.3 cores is marked busy and written to results/busy-<date>.json, never as results/latest.json
  * (bench/load-rule.ts). A quiet full run replaces latest.json; a quiet `--only` run merges its sections into it.
@@ -197,10 +198,11 @@ function printSummary(threads: ReturnType<typeof threadsSection> | undefined) {
     lines.push(`${pad(r.workload, 40)} ${fmt(r.rewardiffMs).padStart(12)} ${fmt(r.torchMs).padStart(11)} ${ratio.padStart(7)} ${String(r.otherCores).padStart(12)}${busy}`);
   }
   if (threads) {
-    lines.push("", `${pad("threads (fresh processes)", 40)} ${"none ms".padStart(10)} ${"2 workers".padStart(10)} ${"speedup".padStart(8)} | ${"PyTorch 1 thr".padStart(13)} ${"2 thr".padStart(7)} ${"speedup".padStart(8)}`);
+    lines.push("", `${pad("threads (fresh processes)", 40)} ${"none ms".padStart(10)} ${"2 workers".padStart(10)} ${"speedup".padStart(8)} | ${"PyTorch 1 thr".padStart(13)} ${"2 thr".padStart(7)} ${"speedup".padStart(8)} | ${"2 w ÷ 2 thr".padStart(11)}`);
     for (const c of Object.values(threads.cases) as { label: string; rewardiff: { noThreadsMs: number; twoWorkersMs: number; speedup: number }; torch: { oneThreadMs: number | null; twoThreadsMs: number | null; speedup: number | null } }[]) {
+      const both = c.torch.twoThreadsMs === null ? "—" : `${r2(c.rewardiff.twoWorkersMs, c.torch.twoThreadsMs)}×`;
       lines.push(
-        `${pad(c.label, 40)} ${fmt(c.rewardiff.noThreadsMs).padStart(10)} ${fmt(c.rewardiff.twoWorkersMs).padStart(10)} ${`${c.rewardiff.speedup}×`.padStart(8)} | ${fmt(c.torch.oneThreadMs).padStart(13)} ${fmt(c.torch.twoThreadsMs).padStart(7)} ${(c.torch.speedup === null ? "—" : `${c.torch.speedup}×`).padStart(8)}`,
+        `${pad(c.label, 40)} ${fmt(c.rewardiff.noThreadsMs).padStart(10)} ${fmt(c.rewardiff.twoWorkersMs).padStart(10)} ${`${c.rewardiff.speedup}×`.padStart(8)} | ${fmt(c.torch.oneThreadMs).padStart(13)} ${fmt(c.torch.twoThreadsMs).padStart(7)} ${(c.torch.speedup === null ? "—" : `${c.torch.speedup}×`).padStart(8)} | ${both.padStart(11)}`,
       );
     }
   }
