@@ -1,10 +1,12 @@
 /**
- * `npm run experiments -- molecules-qed [--config FILE] [--out DIR] [--quick]`: issue 13 §2. Runs
+ * `npm run experiments -- molecules-qed [--config FILE] [--out DIR] [--quick] [--seed N]`: issue 13 §2. Runs
  * configs/molecules-qed.json (QED of QM9 molecules from the shipped model: none, best-of-N, SVDD, RWR, RGDM at
  * two τ, every row at the same number of reward evaluations; DDPO does not fit the wasm heap, docs/molecules.md) and writes its tables into
  * docs/results/molecules.md, section "RGDM and baselines on QED" (other sections of the file are kept).
  * `--quick` halves the samples and every budget (rwr samplesPerRound, rgdm steps, ddpo iterations; best-of-N's
- * and SVDD's budgets scale with the samples), so the rows stay at equal reward evaluations.
+ * and SVDD's budgets scale with the samples), so the rows stay at equal reward evaluations. `--seed N` runs the
+ * config under another seed (every key of the run: training, sampling, the reference), e.g. to repeat a row's
+ * training independently.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -67,13 +69,20 @@ export async function run(args: string[]): Promise<void> {
   const out = opt("--out", join("runs", `molecules-qed-${Date.now()}`));
   const full = readMoleculeConfig(path);
   if (!full) throw new Error(`${path}: not a molecule run's config (task.kind "qm9" or "smiles")`);
-  const cfg = args.includes("--quick") ? quick(full) : full;
+  let seed: number | undefined;
+  if (args.includes("--seed")) {
+    const v = opt("--seed", "");
+    seed = Number(v);
+    if (v === "" || !Number.isInteger(seed) || seed < 0) throw new Error(`--seed: expected a whole number ≥ 0, got "${v}"`);
+  }
+  const base = seed === undefined ? full : { ...full, seed };
+  const cfg = args.includes("--quick") ? quick(base) : base;
   const t0 = performance.now();
   const res = await runMoleculeExperiment(cfg, out, { where: path, baseDir: ".", hooks: { onStage: (s) => process.stderr.write(`${s}\n`) } });
   const secs = (performance.now() - t0) / 1000;
   const report = res.report as unknown as Record<string, unknown>;
   const rows = res.report.results as ResultRow[];
-  const command = `npm run experiments -- molecules-qed --config ${path}${args.includes("--quick") ? " --quick" : ""}`;
+  const command = `npm run experiments -- molecules-qed --config ${path}${args.includes("--quick") ? " --quick" : ""}${seed === undefined ? "" : ` --seed ${seed}`}`;
   const none = rows.find((r) => r.method === "none");
   const se = (r: ResultRow) => (r.reward ? r.reward.std / Math.sqrt(r.samples) : NaN);
   const lines = [
