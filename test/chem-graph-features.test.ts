@@ -5,13 +5,15 @@
  *    molecule, closed walks of length 3 = 6 × triangles);
  *  - on continuous rows, they equal a float64 loop implementation of the module's formulas;
  *  - they do not change under a node permutation, and their gradient exists (finite);
- *  - the straight-through snap is the host snap (snapGraphRows) in the forward pass, the identity backward.
+ *  - the straight-through snap is the host snap (snapGraphRows) in the forward pass, the identity backward;
+ *  - the soft snap equals a float64 loop of its formula, tends to the host snap as τ → 0, and its gradient
+ *    agrees with central differences.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend, grad, np } from "../src/backend/index.js";
 import { toHost, upload } from "../src/backend/ownership.js";
 import { encodeSmiles, graphRowLength, graphShape, graphToRow, QM9_VOCABULARY } from "../src/chem/graph.js";
-import { graphFeatureWidth, graphFeatures, graphFeaturesHost, straightThroughSnap } from "../src/chem/graph-features.js";
+import { graphFeatureWidth, graphFeatures, graphFeaturesHost, softSnap, straightThroughSnap } from "../src/chem/graph-features.js";
 import { snapGraphRows } from "../src/runners/molecule-snap.js";
 import { loadRDKit, type RDKit } from "../src/chem/rdkit.js";
 import { hostMatrix } from "../src/data/matrix.js";
@@ -159,5 +161,66 @@ describe("graph features", () => {
     const c = Float32Array.from({ length: D }, (_, i) => Math.cos(i));
     const g = await toHost(grad((rows: ReturnType<typeof upload>) => np.sum(straightThroughSnap(V, rows).mul(upload(c, 1, D))))(upload(x.slice(0, D), 1, D)));
     for (let i = 0; i < D; i++) expect(g[i]).toBeCloseTo(c[i]!, 6);
+  });
+});
+
+/** softSnap's formula as float64 loops over one row: per group softmax(x/τ); charges and bonds blended by P(atom). */
+function softSnapReference(row: ArrayLike<number>, tau: number): number[] {
+  const softmax = (v: number[]) => {
+    const m = Math.max(...v);
+    const e = v.map((u) => Math.exp((u - m) / tau));
+    const z = e.reduce((a, b) => a + b, 0);
+    return e.map((u) => u / z);
+  };
+  const out: number[] = [];
+  const atom: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = softmax(Array.from({ length: F }, (_, k) => row[i * F + k]!));
+    out.push(...p);
+    atom.push(1 - p[F - 1]!);
+  }
+  for (let i = 0; i < n; i++) {
+    const q = softmax(Array.from({ length: C }, (_, k) => row[n * F + i * C + k]!));
+    out.push(...q.map((v, k) => atom[i]! * v + (1 - atom[i]!) * (k === 0 ? 1 : 0)));
+  }
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const e = softmax(Array.from({ length: E }, (_, k) => row[n * (F + C) + (i * n + j) * E + k]!));
+      const b = i === j ? 0 : atom[i]! * atom[j]!;
+      out.push(...e.map((v, k) => b * v + (1 - b) * (k === 0 ? 1 : 0)));
+    }
+  }
+  return out;
+}
+
+describe("softSnap", () => {
+  it("equals a float64 loop of its formula, tends to snapGraphRows as τ → 0, and has the gradient of central differences", async () => {
+    const D = graphRowLength(V);
+    const N = 4;
+    const x = randomSymmetricRows(N, 23, { edgeScale: 1, noBondOnDiagonal: false });
+    const got = await toHost(softSnap(V, upload(x, N, D), 0.3));
+    for (let r = 0; r < N; r++) {
+      const want = softSnapReference(x.subarray(r * D, (r + 1) * D), 0.3);
+      for (let i = 0; i < D; i++) expect(Math.abs(got[r * D + i]! - want[i]!), `row ${r} value ${i}`).toBeLessThanOrEqual(1e-5);
+    }
+    const cold = await toHost(softSnap(V, upload(x, N, D), 1e-6));
+    const hard = snapGraphRows(hostMatrix(N, D, x), V).data;
+    let far = 0;
+    for (let i = 0; i < N * D; i++) far = Math.max(far, Math.abs(cold[i]! - hard[i]!));
+    expect(far).toBeLessThanOrEqual(1e-3);
+    // d/dx Σ c·softSnap(x) at τ = 0.5 against central differences of the float64 reference.
+    const c = Float32Array.from({ length: D }, (_, i) => Math.cos(i));
+    const row = x.slice(0, D);
+    const g = await toHost(grad((rows: ReturnType<typeof upload>) => np.sum(softSnap(V, rows, 0.5).mul(upload(c, 1, D))))(upload(row, 1, D)));
+    const f = (v: Float32Array | Float64Array) => softSnapReference(v, 0.5).reduce((a, u, i) => a + u * c[i]!, 0);
+    const h = 1e-4;
+    for (const i of [0, F - 1, n * F, n * F + 1, n * (F + C) + E + 1, D - 1, Math.floor(D / 2)]) {
+      const up = Float64Array.from(row);
+      const down = Float64Array.from(row);
+      up[i] = up[i]! + h;
+      down[i] = down[i]! - h;
+      expect(Math.abs(g[i]! - (f(up) - f(down)) / (2 * h)), `coordinate ${i}`).toBeLessThanOrEqual(1e-4 + 1e-3 * Math.abs(g[i]!));
+    }
+    expect(() => softSnap(V, upload(row, 1, D), 0)).toThrow(/temperature/);
   });
 });

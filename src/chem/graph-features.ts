@@ -18,7 +18,7 @@
  *  - cycles: tr(A³) and tr(A⁴) (six times the triangles; closed 4-walks).
  * On one-hot rows these are counts; on the sampler's continuous rows, their smooth extension.
  */
-import { jit, lax, np, type JArray } from "../backend/jax.js";
+import { jit, jnn, lax, np, type JArray } from "../backend/jax.js";
 import { toHost, upload } from "../backend/ownership.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import { graphShape, type GraphVocabulary } from "./graph.js";
@@ -149,4 +149,28 @@ export function straightThroughSnap(vocab: GraphVocabulary, x: JArray): JArray {
   const eSnap = e.mul(bonded.ref).add(np.ones([N, n * n, 1]).sub(bonded).mul(firstColumn(E))).reshape([N, -1]);
   const snapped = np.concatenate([nodeHot, qSnap, eSnap], 1);
   return x.ref.add(lax.stopGradient(snapped.sub(x)));
+}
+
+/**
+ * A differentiable relaxation of `straightThroughSnap` at temperature τ: every categorical group (node element,
+ * charge, bond of each pair) is replaced by softmax(x_group / τ), and, as the decoding does, a slot's charge and
+ * bonds are blended towards "charge 0" / "no bond" by its probability of being "no atom" (the diagonal is
+ * "no bond"). As τ → 0 it tends to the argmax snap (away from ties); at τ > 0 the classifier reads rows near its
+ * one-hot training rows while the gradient says how the softmax, not the identity, responds. Consumes x [N, D].
+ */
+export function softSnap(vocab: GraphVocabulary, x: JArray, temperature: number): JArray {
+  if (!(temperature > 0) || !Number.isFinite(temperature)) throw new Error(`softSnap: temperature must be a finite number > 0, got ${temperature}`);
+  const n = vocab.maxAtoms;
+  const { nodeFeatures: F, chargeFeatures: C, edgeFeatures: E } = graphShape(vocab);
+  const N = x.shape[0]!;
+  const soft = (t: JArray, width: number) => jnn.softmax(t.reshape([-1, width]).mul(1 / temperature), -1);
+  const [nodes, charges, edges] = np.split(x, [n * F, n * (F + C)], 1);
+  const nodeSoft = soft(nodes!, F); // [N·n, F]
+  const isAtom = np.matmul(nodeSoft.ref, constant(Array.from({ length: F }, (_, k) => (k < F - 1 ? 1 : 0)), [F, 1])).reshape([N, n, 1]);
+  const q = soft(charges!, C).reshape([N, n, C]);
+  const qSnap = q.mul(isAtom.ref).add(np.ones([N, n, 1]).sub(isAtom.ref).mul(firstColumn(C))).reshape([N, -1]);
+  const bonded = np.matmul(isAtom.ref, np.moveaxis(isAtom, 1, 2)).mul(offDiagonalMask(n)).reshape([N, n * n, 1]);
+  const e = soft(edges!, E).reshape([N, n * n, E]);
+  const eSnap = e.mul(bonded.ref).add(np.ones([N, n * n, 1]).sub(bonded).mul(firstColumn(E))).reshape([N, -1]);
+  return np.concatenate([nodeSoft.reshape([N, -1]), qSnap, eSnap], 1);
 }

@@ -54,6 +54,13 @@ export const MoleculeCtrlConfigSchema = strict({
      * (measured: weak bonds that count as connections but decode to fragments).
      */
     snap: z.boolean().default(false),
+    /**
+     * τ of a softmax relaxation of the snap in CTRL's and DPS's gradient (src/chem/graph-features.ts `softSnap`:
+     * softmax(x_group / τ) per categorical group, "no atom" slots blended towards no charge and no bonds), instead
+     * of the straight-through identity; the rows the classifier is fitted and evaluated on are snapped exactly.
+     * Exclusive with `snap`.
+     */
+    softSnap: positive().optional(),
     /** Copies of each labelled row under random node orders (the first in QM9's order); see permutedGraphRows. */
     permutations: int(1).default(8),
     /**
@@ -68,7 +75,9 @@ export const MoleculeCtrlConfigSchema = strict({
       samples: int(16).default(2048),
       fragmented: z.boolean().default(true),
     }).optional(),
-  }).prefault({}),
+  })
+    .refine((c) => !(c.snap && c.softSnap !== undefined), { message: "snap and softSnap exclude each other (softSnap is the relaxed snap)", path: ["softSnap"] })
+    .prefault({}),
   ctrl: strict({
     gamma: positive().default(1),
     /** "all" (every weight + E_y), "embedding" (E_y alone) or "control" (E_y + zero-initialised per-layer control tables E_l, the pretrained weights frozen). */
@@ -81,6 +90,8 @@ export const MoleculeCtrlConfigSchema = strict({
     gradClip: positive().default(1),
     /** Final sampler steps that carry gradient (src/finetune/chain.ts). */
     truncation: int(1).default(10),
+    /** "fixed" (every step backpropagates through the last `truncation` steps) or "random" (K' ~ U{1..K} redrawn each step, the CTRL reference code's way). */
+    truncationMode: z.enum(["fixed", "random"]).default("fixed"),
     /**
      * Steps per recomputation segment of the gradient window (src/finetune/chain.ts; default: one pass). Each
      * segment is traced once and reused, so a long window compiles in the time of one segment.

@@ -22,7 +22,7 @@ import { moleculeMetrics, prepareMetricsData } from "../chem/metrics.js";
 import { propertyOfSmiles } from "../chem/oracles.js";
 import { loadRDKit, type RDKit } from "../chem/rdkit.js";
 import { graphShape, type GraphVocabulary } from "../chem/graph.js";
-import { graphFeatures, graphFeaturesHost, straightThroughSnap } from "../chem/graph-features.js";
+import { graphFeatures, graphFeaturesHost, softSnap, straightThroughSnap } from "../chem/graph-features.js";
 import { mulberry32 } from "../data/host-rng.js";
 import { hostMatrix, type HostMatrix } from "../data/matrix.js";
 import { generateWithEps } from "../diffusion/generate.js";
@@ -341,12 +341,12 @@ export async function runMoleculeCtrl(
     const frequency = yData.reduce((a, v) => a + v, 0) / yData.length;
     say(`label frequency ${frequency.toFixed(3)}; fitting the classifier`);
     // Molecules split before the permuted copies are made: the held-out ones are never seen in any order.
-    const { permutations, heldOut, reject, input, snap, ...spec } = cfg.classifier;
+    const { permutations, heldOut, reject, input, snap, softSnap: snapTemperature, ...spec } = cfg.classifier;
     // The classifier's input: the graph row itself, or its invariant features (src/chem/graph-features.ts),
-    // of the row or (snap) of its argmax decoding.
+    // of the row or (snap, softSnap) of its argmax decoding.
     const features = input === "graph-features";
     const inputs = async (x: HostMatrix) => {
-      const rows = snap ? snapGraphRows(x, vocab) : x;
+      const rows = snap || snapTemperature !== undefined ? snapGraphRows(x, vocab) : x;
       return features ? graphFeaturesHost(vocab, rows) : rows;
     };
     const nHeld = Math.max(1, Math.floor(data.train.rows * heldOut));
@@ -399,7 +399,7 @@ export async function runMoleculeCtrl(
     let classifierOnModel: Awaited<ReturnType<typeof classifierOn>> | null = null;
     const logProbsOf = classifierLogProbs(cls);
     const logProbsAll = (x: JArray) => {
-      const rows = snap ? straightThroughSnap(vocab, x) : x;
+      const rows = snap ? straightThroughSnap(vocab, x) : snapTemperature !== undefined ? softSnap(vocab, x, snapTemperature) : x;
       return logProbsOf(features ? graphFeatures(vocab, rows) : rows);
     };
     const logProbs = C === K ? logProbsAll : labelColumns(logProbsAll, C, K);
@@ -460,12 +460,12 @@ export async function runMoleculeCtrl(
         await measure("none", "pretrained (label-blind)", async (_y, key) => ({ x: await generateWithEps(preEps, model, sampler, n, key), kl: 0 }), 0, {});
       } else if (method === "ctrl") {
         const c = cfg.ctrl;
-        say(`ctrl: fine-tuning (${c.trainable}) with γ = ${c.gamma}, ${c.steps} steps of ${c.batchSize} chains, truncation ${c.truncation}`);
+        say(`ctrl: fine-tuning (${c.trainable}) with γ = ${c.gamma}, ${c.steps} steps of ${c.batchSize} chains, truncation ${c.truncation} (${c.truncationMode})`);
         const r = await ctrlFinetune(
           {
             model, pretrained: weights, contexts: 0, classes: K, logProbs, gamma: c.gamma, plan, T: makeSchedule(model.schedule).T, dim: model.network.dataDim,
             trainable: c.trainable, rank: 1, optim: { steps: c.steps, batchSize: c.batchSize, learningRate: c.learningRate, gradClip: c.gradClip, lrSchedule: c.lrSchedule },
-            truncation: Math.min(c.truncation, plan.length), ...(c.segment ? { segment: c.segment } : {}), ...(noise ? { noise } : {}),
+            truncation: Math.min(c.truncation, plan.length), truncationMode: c.truncationMode, ...(c.segment ? { segment: c.segment } : {}), ...(noise ? { noise } : {}),
             onStep: (pt, total) => say(`ctrl: step ${pt.step}/${total} objective ${pt.objective?.toFixed(3)} kl ${pt.kl?.toFixed(3)}`),
           },
           kCtrl!,
