@@ -17,8 +17,13 @@ export interface FinetuneConfig extends Pick<OptimizerConfig, "learningRate" | "
   lrSchedule?: "constant" | "cosine";
   /** Optimisation steps (one chain batch each). */
   steps: number;
-  /** Chains per step. */
+  /** Chains per micro-batch. */
   batchSize: number;
+  /**
+   * Micro-batches per step (default 1): their gradients, losses, objectives and KLs are averaged before the one
+   * Adam update, so a step sees `accumulate · batchSize` chains with the memory of `batchSize`.
+   */
+  accumulate?: number;
 }
 
 /** One step's record. */
@@ -67,10 +72,28 @@ export async function finetune<P extends Params, F extends Params>(
   const keys = splitKey(key, 2 * cfg.steps + 1);
   // A host-side stream for the random truncation draws, reproducible from the key.
   const uniform = mulberry32(keyToSeed(keys[2 * cfg.steps]!));
+  const A = cfg.accumulate ?? 1;
+  if (!Number.isInteger(A) || A < 1) throw new Error(`finetune: accumulate must be a whole number ≥ 1, got ${A}`);
+  /** One micro-batch's gradient at step `step` (one truncation draw per step, shared by its micro-batches). */
+  const micro = async (step: number, params: P, batchKey: Key, chainKey: Key, draw: number) => {
+    const b = batch(step, batchKey);
+    try {
+      return await chain.lossAndGrad(params, f, b.side, b.aux, cfg.batchSize, chainKey, draw);
+    } finally {
+      for (const a of [...b.side, ...b.aux]) a.dispose();
+    }
+  };
   for (let s = 0; s < cfg.steps; s++) {
-    const b = batch(s, keys[2 * s]!);
-    const r = await chain.lossAndGrad(state.params, f, b.side, b.aux, cfg.batchSize, keys[2 * s + 1]!, uniform());
-    for (const a of [...b.side, ...b.aux]) a.dispose();
+    const draw = uniform();
+    // A = 1 uses the step's keys as they are (the runs before accumulation existed are reproduced); A > 1 splits them.
+    const batchKeys = A === 1 ? [keys[2 * s]!] : splitKey(keys[2 * s]!, A);
+    const chainKeys = A === 1 ? [keys[2 * s + 1]!] : splitKey(keys[2 * s + 1]!, A);
+    let r = await micro(s, state.params, batchKeys[0]!, chainKeys[0]!, draw);
+    for (let m = 1; m < A; m++) {
+      const q = await micro(s, state.params, batchKeys[m]!, chainKeys[m]!, draw);
+      r = { grads: tree.map((a: JArray, b: JArray) => a.add(b), r.grads, q.grads) as P, loss: r.loss + q.loss, objective: r.objective + q.objective, kl: r.kl + q.kl, truncation: q.truncation };
+    }
+    if (A > 1) r = { ...r, grads: tree.map((a: JArray) => a.mul(1 / A), r.grads) as P, loss: r.loss / A, objective: r.objective / A, kl: r.kl / A };
     if (!Number.isFinite(r.loss)) {
       tree.dispose(r.grads);
       tree.dispose(state.opt as Params);

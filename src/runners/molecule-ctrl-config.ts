@@ -84,6 +84,8 @@ export const MoleculeCtrlConfigSchema = strict({
     trainable: z.enum(["embedding", "all", "control"]).default("all"),
     steps: int(1).default(60),
     batchSize: int(1).default(8),
+    /** Micro-batches of `batchSize` chains averaged per Adam step (src/finetune/optimize.ts): more chains per step at one batch's memory. */
+    accumulate: int(1).default(1),
     learningRate: positive().default(1e-4),
     /** "constant", or "cosine": half-cosine decay from learningRate to 0 over the steps. */
     lrSchedule: z.enum(["constant", "cosine"]).default("constant"),
