@@ -4,7 +4,7 @@
  * 0.05 sin(i + 1)), STEPS DDPM steps (50) in recomputation segments of SEG steps (unset: one pass), a fixed
  * 2-class log-softmax objective on one-hot labels, 8 chains and one noise key, so the loss is a deterministic
  * function of the tables. Prints ‖∇‖ and the central difference of the loss along ĝ = ∇/‖∇‖ for each step h in HS.
- * MODE: "control" (default), "embedding" or "all". A single pass over 50 steps compiles for many minutes; use SEG.
+ * TRUNC: the final steps that carry gradient (default all STEPS). MODE: "control" (default), "embedding" or "all". A single pass over 50 steps compiles for many minutes; use SEG.
  * Run: `STEPS=50 SEG=10 HS=0.0005,0.001,0.005 npx tsx scripts/diag/ctrl-fd.ts` (≈ 1 min).
  */
 import { ensureBackend, keyFromSeed, np, tree } from "../../src/backend/index.js";
@@ -40,7 +40,7 @@ tree.dispose(p0);
 const f = { base: tree.ref(loaded.ema) as DenoiserParams };
 const noise = noiseHookOf(model.noise);
 const seg = process.env.SEG ? Number(process.env.SEG) : undefined;
-const chain = makeChain(denoiserChainModel(spec), objective, plan, schedule.T, D, { objectiveScale: 1, klWeight: 1, truncation: S, ...(seg ? { segment: seg } : {}), ...(noise ? { noise } : {}) }, "fd");
+const chain = makeChain(denoiserChainModel(spec), objective, plan, schedule.T, D, { objectiveScale: 1, klWeight: 1, truncation: Number(process.env.TRUNC ?? S), ...(seg ? { segment: seg } : {}), ...(noise ? { noise } : {}) }, "fd");
 const y = Int32Array.from([0, 1, 0, 1, 1, 0, 0, 1]);
 const aux = () => { const l = new Float32Array(16); y.forEach((v, i) => (l[i * 2 + v] = 1)); return [np.array(l, { shape: [8, 2] })]; };
 const lossAt = (q: TrainableParams) => chain.lossAndGrad(q, f, [oneHot(y, 2)], aux(), y.length, keyFromSeed(11));
