@@ -2,9 +2,9 @@
  * Diagnosis of the CTRL chain gradient on the shipped QM9 model in the molecules-ctrl config's path (issue 13 §3;
  * docs/molecules.md "CTRL: a new control", the probes): trainable "control" (its tables moved by
  * 0.05 sin(i + 1)), STEPS DDPM steps (50) in recomputation segments of SEG steps (unset: one pass), a fixed
- * 2-class log-softmax objective on one-hot labels, 8 chains and one noise key, so the loss is a deterministic
+ * 2-class log-softmax objective on one-hot labels, CHAINS chains (8) and one noise key, so the loss is a deterministic
  * function of the tables. Prints ‖∇‖ and the central difference of the loss along ĝ = ∇/‖∇‖ for each step h in HS.
- * TRUNC: the final steps that carry gradient (default all STEPS). MODE: "control" (default), "embedding" or "all". A single pass over 50 steps compiles for many minutes; use SEG.
+ * TRUNC: the final steps that carry gradient (default all STEPS). CHAINS: chains (default 8; one noise key for all). MODE: "control" (default), "embedding" or "all". A single pass over 50 steps compiles for many minutes; use SEG.
  * Run: `STEPS=50 SEG=10 HS=0.0005,0.001,0.005 npx tsx scripts/diag/ctrl-fd.ts` (≈ 1 min).
  */
 import { ensureBackend, keyFromSeed, np, tree } from "../../src/backend/index.js";
@@ -41,8 +41,8 @@ const f = { base: tree.ref(loaded.ema) as DenoiserParams };
 const noise = noiseHookOf(model.noise);
 const seg = process.env.SEG ? Number(process.env.SEG) : undefined;
 const chain = makeChain(denoiserChainModel(spec), objective, plan, schedule.T, D, { objectiveScale: 1, klWeight: 1, truncation: Number(process.env.TRUNC ?? S), ...(seg ? { segment: seg } : {}), ...(noise ? { noise } : {}) }, "fd");
-const y = Int32Array.from([0, 1, 0, 1, 1, 0, 0, 1]);
-const aux = () => { const l = new Float32Array(16); y.forEach((v, i) => (l[i * 2 + v] = 1)); return [np.array(l, { shape: [8, 2] })]; };
+const y = Int32Array.from({ length: Number(process.env.CHAINS ?? 8) }, (_, i) => [0, 1, 0, 1, 1, 0, 0, 1][i % 8]!);
+const aux = () => { const l = new Float32Array(2 * y.length); y.forEach((v, i) => (l[i * 2 + v] = 1)); return [np.array(l, { shape: [y.length, 2] })]; };
 const lossAt = (q: TrainableParams) => chain.lossAndGrad(q, f, [oneHot(y, 2)], aux(), y.length, keyFromSeed(11));
 const g = await lossAt(p);
 const gh = await paramsToHost(g.grads);
