@@ -54,6 +54,11 @@ export interface CtrlOptions {
   /** Bytes of activations the single-pass gradient may keep before it segments (./chain.ts). */
   memoryBudget?: number;
   klReduce?: "sum" | "mean";
+  /**
+   * What the chain maximises per row: "log-prob" (default, the paper's log p̂(y | x_0)) or "prob" (p̂(y | x_0),
+   * bounded in [0, 1], so a chain far from its label cannot dominate the batch's gradient).
+   */
+  reward?: CtrlReward;
   /** Maps every standard-normal draw of the chains into the model's noise space (graph rows: src/diffusion/noise-space.ts). */
   noise?: NoiseHook;
   /** q: probability of training a chain with the null control (for CFG at sampling); default 0. */
@@ -79,6 +84,17 @@ export function ctrlSide(o: Pick<CtrlOptions, "contexts" | "contextInput" | "cla
   return side;
 }
 
+export type CtrlReward = "log-prob" | "prob";
+
+/**
+ * obj(x_0) per row for the row's label: aux = [one-hot of y over K classes] (all zeros for null rows, whose
+ * objective is 0): log p̂(y | x_0) ("log-prob") or p̂(y | x_0) ("prob").
+ */
+export function ctrlObjective(logProbs: (x: JArray) => JArray, reward: CtrlReward): (x: JArray, aux: JArray[]) => JArray {
+  if (reward === "prob") return (x, aux) => np.sum(np.exp(logProbs(x)).mul(aux[0]!), -1);
+  return (x, aux) => np.sum(logProbs(x).mul(aux[0]!), -1);
+}
+
 /** Checks a requested label against the classifier's classes (y = classes is the null class only where allowed). */
 export function checkLabel(y: number, classes: number, where: string): void {
   if (!Number.isInteger(y) || y < 0 || y >= classes) {
@@ -98,7 +114,7 @@ export async function ctrlFinetune(o: CtrlOptions, key: Key): Promise<CtrlResult
   const f = { base: tree.ref(o.pretrained) as DenoiserParams };
   const K = o.classes;
   // obj(x_0) = log p̂(y | x_0) for the row's label (0 for null rows): aux = [one-hot of y over K classes].
-  const objective = (x: JArray, aux: JArray[]) => np.sum(o.logProbs(x).mul(aux[0]!), -1);
+  const objective = ctrlObjective(o.logProbs, o.reward ?? "log-prob");
   const chain = makeChain(
     denoiserChainModel(spec),
     objective,

@@ -80,6 +80,8 @@ export const MoleculeCtrlConfigSchema = strict({
     .prefault({}),
   ctrl: strict({
     gamma: positive().default(1),
+    /** What each chain maximises: "log-prob" (the paper's γ log p̂(y | x_0)) or "prob" (γ p̂(y | x_0), bounded, so no one chain dominates the batch's gradient). */
+    reward: z.enum(["log-prob", "prob"]).default("log-prob"),
     /** "all" (every weight + E_y), "embedding" (E_y alone) or "control" (E_y + zero-initialised per-layer control tables E_l, the pretrained weights frozen). */
     trainable: z.enum(["embedding", "all", "control"]).default("all"),
     steps: int(1).default(60),

@@ -460,11 +460,11 @@ export async function runMoleculeCtrl(
         await measure("none", "pretrained (label-blind)", async (_y, key) => ({ x: await generateWithEps(preEps, model, sampler, n, key), kl: 0 }), 0, {});
       } else if (method === "ctrl") {
         const c = cfg.ctrl;
-        say(`ctrl: fine-tuning (${c.trainable}) with γ = ${c.gamma}, ${c.steps} steps of ${c.accumulate > 1 ? `${c.accumulate} × ` : ""}${c.batchSize} chains, truncation ${c.truncation} (${c.truncationMode})`);
+        say(`ctrl: fine-tuning (${c.trainable}) with γ = ${c.gamma} on ${c.reward}, ${c.steps} steps of ${c.accumulate > 1 ? `${c.accumulate} × ` : ""}${c.batchSize} chains, truncation ${c.truncation} (${c.truncationMode})`);
         const r = await ctrlFinetune(
           {
             model, pretrained: weights, contexts: 0, classes: K, logProbs, gamma: c.gamma, plan, T: makeSchedule(model.schedule).T, dim: model.network.dataDim,
-            trainable: c.trainable, rank: 1, optim: { steps: c.steps, batchSize: c.batchSize, accumulate: c.accumulate, learningRate: c.learningRate, gradClip: c.gradClip, lrSchedule: c.lrSchedule },
+            trainable: c.trainable, rank: 1, reward: c.reward, optim: { steps: c.steps, batchSize: c.batchSize, accumulate: c.accumulate, learningRate: c.learningRate, gradClip: c.gradClip, lrSchedule: c.lrSchedule },
             truncation: Math.min(c.truncation, plan.length), truncationMode: c.truncationMode, ...(c.segment ? { segment: c.segment } : {}), ...(noise ? { noise } : {}),
             onStep: (pt, total) => say(`ctrl: step ${pt.step}/${total} objective ${pt.objective?.toFixed(3)} kl ${pt.kl?.toFixed(3)}`),
           },
