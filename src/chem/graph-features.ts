@@ -123,6 +123,27 @@ export async function graphFeaturesHost(vocab: GraphVocabulary, x: HostMatrix): 
 }
 
 /**
+ * The decoding's row from one distribution per categorical group (`group(t, width)`: the groups of t [N, k·width]
+ * → [N·k, width], one-hot or soft), as `snapGraphRows` (src/runners/molecule-snap.ts) lays it out: a slot's charge
+ * and bonds are blended towards "charge 0" (column 0) and "no bond" by its weight of being "no atom" (the last
+ * node column), and the diagonal is "no bond". With one-hot groups it is the snapped row exactly. Consumes x [N, D].
+ */
+function decodedRow(vocab: GraphVocabulary, x: JArray, group: (t: JArray, width: number) => JArray): JArray {
+  const n = vocab.maxAtoms;
+  const { nodeFeatures: F, chargeFeatures: C, edgeFeatures: E } = graphShape(vocab);
+  const N = x.shape[0]!;
+  const [nodes, charges, edges] = np.split(x, [n * F, n * (F + C)], 1);
+  const nodeP = group(nodes!, F); // [N·n, F]
+  const isAtom = np.matmul(nodeP.ref, constant(Array.from({ length: F }, (_, k) => (k < F - 1 ? 1 : 0)), [F, 1])).reshape([N, n, 1]);
+  const q = group(charges!, C).reshape([N, n, C]);
+  const qRow = q.mul(isAtom.ref).add(np.ones([N, n, 1]).sub(isAtom.ref).mul(firstColumn(C))).reshape([N, -1]);
+  const bonded = np.matmul(isAtom.ref, np.moveaxis(isAtom, 1, 2)).mul(offDiagonalMask(n)).reshape([N, n * n, 1]);
+  const e = group(edges!, E).reshape([N, n * n, E]);
+  const eRow = e.mul(bonded.ref).add(np.ones([N, n * n, 1]).sub(bonded).mul(firstColumn(E))).reshape([N, -1]);
+  return np.concatenate([nodeP.reshape([N, -1]), qRow, eRow], 1);
+}
+
+/**
  * The one-hot row of the argmax decoding per categorical group (node element, charge, bond of each pair) in
  * the forward pass, as `snapGraphRows` (src/runners/molecule-snap.ts) makes it (a "no atom" slot gets charge 0
  * and no bonds, the diagonal "no bond"; pairs are snapped each way, equal for symmetric rows), the identity in
@@ -131,23 +152,11 @@ export async function graphFeaturesHost(vocab: GraphVocabulary, x: HostMatrix): 
  * Consumes x [N, D].
  */
 export function straightThroughSnap(vocab: GraphVocabulary, x: JArray): JArray {
-  const n = vocab.maxAtoms;
-  const { nodeFeatures: F, chargeFeatures: C, edgeFeatures: E } = graphShape(vocab);
-  const N = x.shape[0]!;
   const oneHotMax = (t: JArray, width: number) => {
     const g = t.reshape([-1, width]);
-    return np.equal(g.ref, np.max(g, 1, { keepdims: true })).astype(np.float32).reshape([N, -1]);
+    return np.equal(g.ref, np.max(g, 1, { keepdims: true })).astype(np.float32);
   };
-  const [nodes, charges, edges] = np.split(x.ref, [n * F, n * (F + C)], 1);
-  const nodeHot = oneHotMax(nodes!, F); // [N, n·F]
-  // As snapGraphRows: a "no atom" slot has charge 0 (column 0) and no bonds; the diagonal is "no bond".
-  const isAtom = np.matmul(nodeHot.ref.reshape([N * n, F]), constant(Array.from({ length: F }, (_, k) => (k < F - 1 ? 1 : 0)), [F, 1])).reshape([N, n, 1]);
-  const q = oneHotMax(charges!, C).reshape([N, n, C]);
-  const qSnap = q.mul(isAtom.ref).add(np.ones([N, n, 1]).sub(isAtom.ref).mul(firstColumn(C))).reshape([N, -1]);
-  const bonded = np.matmul(isAtom.ref, np.moveaxis(isAtom, 1, 2)).mul(offDiagonalMask(n)).reshape([N, n * n, 1]);
-  const e = oneHotMax(edges!, E).reshape([N, n * n, E]);
-  const eSnap = e.mul(bonded.ref).add(np.ones([N, n * n, 1]).sub(bonded).mul(firstColumn(E))).reshape([N, -1]);
-  const snapped = np.concatenate([nodeHot, qSnap, eSnap], 1);
+  const snapped = decodedRow(vocab, x.ref, oneHotMax);
   return x.ref.add(lax.stopGradient(snapped.sub(x)));
 }
 
@@ -160,17 +169,5 @@ export function straightThroughSnap(vocab: GraphVocabulary, x: JArray): JArray {
  */
 export function softSnap(vocab: GraphVocabulary, x: JArray, temperature: number): JArray {
   if (!(temperature > 0) || !Number.isFinite(temperature)) throw new Error(`softSnap: temperature must be a finite number > 0, got ${temperature}`);
-  const n = vocab.maxAtoms;
-  const { nodeFeatures: F, chargeFeatures: C, edgeFeatures: E } = graphShape(vocab);
-  const N = x.shape[0]!;
-  const soft = (t: JArray, width: number) => jnn.softmax(t.reshape([-1, width]).mul(1 / temperature), -1);
-  const [nodes, charges, edges] = np.split(x, [n * F, n * (F + C)], 1);
-  const nodeSoft = soft(nodes!, F); // [N·n, F]
-  const isAtom = np.matmul(nodeSoft.ref, constant(Array.from({ length: F }, (_, k) => (k < F - 1 ? 1 : 0)), [F, 1])).reshape([N, n, 1]);
-  const q = soft(charges!, C).reshape([N, n, C]);
-  const qSnap = q.mul(isAtom.ref).add(np.ones([N, n, 1]).sub(isAtom.ref).mul(firstColumn(C))).reshape([N, -1]);
-  const bonded = np.matmul(isAtom.ref, np.moveaxis(isAtom, 1, 2)).mul(offDiagonalMask(n)).reshape([N, n * n, 1]);
-  const e = soft(edges!, E).reshape([N, n * n, E]);
-  const eSnap = e.mul(bonded.ref).add(np.ones([N, n * n, 1]).sub(bonded).mul(firstColumn(E))).reshape([N, -1]);
-  return np.concatenate([nodeSoft.reshape([N, -1]), qSnap, eSnap], 1);
+  return decodedRow(vocab, x, (t, width) => jnn.softmax(t.reshape([-1, width]).mul(1 / temperature), -1));
 }

@@ -113,7 +113,6 @@ export async function ctrlFinetune(o: CtrlOptions, key: Key): Promise<CtrlResult
   const p0 = initTrainable(spec, o.pretrained, kInit);
   const f = { base: tree.ref(o.pretrained) as DenoiserParams };
   const K = o.classes;
-  // obj(x_0) = log p̂(y | x_0) for the row's label (0 for null rows): aux = [one-hot of y over K classes].
   const objective = ctrlObjective(o.logProbs, o.reward ?? "log-prob");
   const chain = makeChain(
     denoiserChainModel(spec),
