@@ -209,8 +209,75 @@ export async function rollout(o: {
   return out;
 }
 
+/**
+ * The PPO advantages of a batch of B trajectories with S stochastic steps, row k·B + i:
+ *   G_ik = r_i − α Σ_{k' > k} KL_ik'   (the reward-to-go: action k changes only later states),
+ *   A_ik = (G_ik − mean_{j ∈ g(i)} G_jk) / s,   s = the within-group standard deviation of G_i0 (pooled, B − #groups
+ * degrees of freedom) + 1e−8,
+ * with `groups` (e.g. CTRL's labels) a per-trajectory group id whose members share the baseline; without it, one
+ * group (DDPO's per-batch normalisation). Returns A, s (the loss divides the KL term by it too) and the batch's
+ * mean Σ_k KL_ik.
+ */
+export function advantages(r: ArrayLike<number>, kl: readonly Float32Array[], alpha: number, groups?: Int32Array): { adv: Float32Array; scale: number; klMean: number } {
+  const S = kl.length;
+  const B = r.length;
+  const G = new Float64Array(S * B);
+  let klMean = 0;
+  for (let i = 0; i < B; i++) {
+    let acc = r[i]!;
+    for (let k = S - 1; k >= 0; k--) {
+      G[k * B + i] = acc;
+      const v = kl[k]![i]!;
+      klMean += v / B;
+      acc -= alpha * v;
+    }
+  }
+  const g = groups ?? new Int32Array(B);
+  const ids = new Set(g);
+  /** Per trajectory, the mean of G_jk over its group. */
+  const baseline = (k: number) => {
+    const sum = new Map<number, number>();
+    const count = new Map<number, number>();
+    for (let i = 0; i < B; i++) {
+      sum.set(g[i]!, (sum.get(g[i]!) ?? 0) + G[k * B + i]!);
+      count.set(g[i]!, (count.get(g[i]!) ?? 0) + 1);
+    }
+    return Float64Array.from({ length: B }, (_, i) => sum.get(g[i]!)! / count.get(g[i]!)!);
+  };
+  const b0 = baseline(0);
+  let v0 = 0;
+  for (let i = 0; i < B; i++) v0 += (G[i]! - b0[i]!) ** 2;
+  const s = Math.sqrt(v0 / Math.max(1, B - ids.size)) + 1e-8;
+  const adv = new Float32Array(S * B);
+  for (let k = 0; k < S; k++) {
+    const bk = baseline(k);
+    for (let i = 0; i < B; i++) adv[k * B + i] = (G[k * B + i]! - bk[i]!) / s;
+  }
+  return { adv, scale: s, klMean };
+}
+
+/**
+ * The PPO minibatches of `rows` stored steps: for each of `epochs` passes a fresh permutation (seeded from `seed`)
+ * cut into `minibatches` equal parts (the remainder of rows/minibatches is left out of that pass).
+ */
+export function* minibatchIndices(rows: number, epochs: number, minibatches: number, seed: number, where: string): Generator<Int32Array> {
+  const mb = Math.floor(rows / minibatches);
+  if (mb < 1) throw new Error(`${where}: ${rows} steps are too few for ${minibatches} minibatches`);
+  for (let e = 0; e < epochs; e++) {
+    const perm = permutation(rows, (seed + e * 0x9e3779b1) >>> 0);
+    for (let b = 0; b < minibatches; b++) yield perm.subarray(b * mb, (b + 1) * mb);
+  }
+}
+
+/** Rows `idx` of a row-major host array of width w. */
+export function gatherRows(src: Float32Array, idx: ArrayLike<number>, w: number): Float32Array {
+  const out = new Float32Array(idx.length * w);
+  for (let q = 0; q < idx.length; q++) out.set(src.subarray(idx[q]! * w, (idx[q]! + 1) * w), q * w);
+  return out;
+}
+
 /** Per-row inputs of the PPO loss, flattened over (step k, trajectory i): row k·n + i. */
-interface StepRows {
+export interface StepRows {
   rows: number;
   xt: Float32Array;
   xs: Float32Array;
@@ -223,7 +290,8 @@ interface StepRows {
   advantage: Float32Array;
 }
 
-function flatten(tr: Trajectories, T: number, advantage: Float32Array): StepRows {
+/** The trajectories' stochastic steps as PPO rows (row k·n + i: step k of trajectory i), with their advantages. */
+export function flattenSteps(tr: Trajectories, T: number, advantage: Float32Array): StepRows {
   const S = tr.steps.length;
   const n = tr.n;
   const D = tr.dim;
@@ -378,63 +446,30 @@ export async function trainDdpo(o: {
       const [kRoll, kPerm] = splitKey(keys[it]!, 2);
       const tr = await rollout({ policy: modelEps(o.model, state.params), reference, plan: o.plan, n: cfg.batch, dim: D, key: kRoll!, where, reduce: cfg.logProbReduce, ...noise });
       const r = rewardValues(await o.reward(tr.x0), cfg.batch);
-      const S = tr.steps.length;
       const B = cfg.batch;
-      // Reward-to-go G_ik = r_i − α Σ_{k' > k} KL_ik'.
-      const G = new Float64Array(S * B);
-      let klMean = 0;
-      for (let i = 0; i < B; i++) {
-        let acc = r[i]!;
-        for (let k = S - 1; k >= 0; k--) {
-          G[k * B + i] = acc;
-          const kl = tr.kl![k]![i]!;
-          klMean += kl / B;
-          acc -= cfg.klWeight * kl;
-        }
-      }
-      let m0 = 0;
-      for (let i = 0; i < B; i++) m0 += G[i]! / B;
-      let v0 = 0;
-      for (let i = 0; i < B; i++) v0 += (G[i]! - m0) ** 2 / (B - 1);
-      const s = Math.sqrt(v0) + 1e-8;
-      const adv = new Float32Array(S * B);
-      for (let k = 0; k < S; k++) {
-        let mk = 0;
-        for (let i = 0; i < B; i++) mk += G[k * B + i]! / B;
-        for (let i = 0; i < B; i++) adv[k * B + i] = (G[k * B + i]! - mk) / s;
-      }
-      const rows = flatten(tr, T, adv);
-      const mb = Math.floor(rows.rows / cfg.minibatches);
-      if (mb < 1) throw new Error(`${where}: ${rows.rows} steps are too few for ${cfg.minibatches} minibatches`);
-      const seed = keyToSeed(kPerm!);
+      const { adv, scale: s, klMean } = advantages(r, tr.kl!, cfg.klWeight);
+      const rows = flattenSteps(tr, T, adv);
       const read: { loss: JArray; clipFrac: JArray }[] = [];
-      for (let e = 0; e < cfg.epochs; e++) {
-        const perm = permutation(rows.rows, (seed + e * 0x9e3779b1) >>> 0);
-        for (let b = 0; b < cfg.minibatches; b++) {
-          const idx = perm.subarray(b * mb, (b + 1) * mb);
-          const g = (src: Float32Array, w: number) => {
-            const outA = new Float32Array(idx.length * w);
-            for (let q = 0; q < idx.length; q++) outA.set(src.subarray(idx[q]! * w, (idx[q]! + 1) * w), q * w);
-            return outA;
-          };
-          const r = trainer.step(state, [
-            upload(g(rows.xt, D), mb, D),
-            upload(g(rows.xs, D), mb, D),
-            np.array(g(rows.tNet, 1)),
-            np.array(g(rows.alphaBar, 1)),
-            upload(g(rows.coef, 6), mb, 6),
-            np.array(g(rows.oldLogProb, 1)),
-            np.array(g(rows.advantage, 1)),
-            upload(g(rows.preMean, D), mb, D),
-            scalar(cfg.klWeight / s),
-          ]);
-          state = r.state;
-          // Run this update before queueing the next: jax-js dispatches lazily, and unsettled minibatches keep
-          // every one's kernels and activations pending until the round's read (QM9, 8 minibatches of 49 rows:
-          // 1.6 GiB of wasm heap instead of 0.22 GiB).
-          await settleAsync(r.loss);
-          read.push({ loss: r.loss, clipFrac: r.aux[0]! });
-        }
+      for (const idx of minibatchIndices(rows.rows, cfg.epochs, cfg.minibatches, keyToSeed(kPerm!), where)) {
+        const mb = idx.length;
+        const g = (src: Float32Array, w: number) => gatherRows(src, idx, w);
+        const r = trainer.step(state, [
+          upload(g(rows.xt, D), mb, D),
+          upload(g(rows.xs, D), mb, D),
+          np.array(g(rows.tNet, 1)),
+          np.array(g(rows.alphaBar, 1)),
+          upload(g(rows.coef, 6), mb, 6),
+          np.array(g(rows.oldLogProb, 1)),
+          np.array(g(rows.advantage, 1)),
+          upload(g(rows.preMean, D), mb, D),
+          scalar(cfg.klWeight / s),
+        ]);
+        state = r.state;
+        // Run this update before queueing the next: jax-js dispatches lazily, and unsettled minibatches keep
+        // every one's kernels and activations pending until the round's read (QM9, 8 minibatches of 49 rows:
+        // 1.6 GiB of wasm heap instead of 0.22 GiB).
+        await settleAsync(r.loss);
+        read.push({ loss: r.loss, clipFrac: r.aux[0]! });
       }
       // The round's losses and clip fractions, read back asynchronously once per round.
       const losses = await Promise.all(read.map((q) => q.loss.data()));
