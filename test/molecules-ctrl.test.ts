@@ -211,6 +211,30 @@ describe("molecules-ctrl", () => {
     }
   });
 
+  it("the policy-gradient estimator runs end to end on graph rows (KL 0 in its first round, both labels' objectives per round) and refuses the bounded reward", async () => {
+    const input = {
+      labelled: 128,
+      label: { property: "rings", atLeast: 2 },
+      classifier: { steps: 30, hidden: 16, permutations: 2 },
+      ctrl: { steps: 2, batchSize: 4, learningRate: 1e-3, trainable: "control", estimator: "policy-gradient", policyGradient: { minibatches: 2 } },
+      methods: ["ctrl"],
+      sampling: { steps: 8, samples: 4 },
+      evaluation: { referenceSize: 40 },
+    };
+    const r = await runMoleculeCtrl(parseMoleculeCtrlConfig(input, "test"));
+    const row = r.rows[0]!;
+    expect(row.label).toMatch(/policy gradient/);
+    const hist = row.details.history as { step: number; objective: number; kl: number; objectiveByLabel: number[]; clipFraction: number }[];
+    expect(hist.map((h) => h.step)).toEqual([1, 2]);
+    expect(hist[0]!.kl).toBe(0);
+    for (const h of hist) {
+      // log p̂ ≤ 0, the round's mean the mean of the two labels' (two chains each).
+      expect(h.objective).toBeLessThanOrEqual(0);
+      expect(h.objective).toBeCloseTo((h.objectiveByLabel[0]! + h.objectiveByLabel[1]!) / 2, 5);
+    }
+    expect(() => parseMoleculeCtrlConfig({ ...input, ctrl: { ...input.ctrl, reward: "prob" } }, "cfg.json")).toThrow(/cfg\.json: ctrl\.reward: reward "prob" applies to the pathwise estimator/);
+  });
+
   it("the reject class holds the pretrained samples RDKit rejects, and CTRL/DPS read log p̂(y | x) over all three classes (graph-feature input of the snapped row)", async () => {
     const cfg = parseMoleculeCtrlConfig(
       {

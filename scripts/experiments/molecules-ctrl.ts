@@ -68,7 +68,10 @@ export function ctrlSection(r: MoleculeCtrlResult, command: string): string {
   const hist = ctrl?.details.history as { step: number; objective: number; kl: number }[] | undefined;
   if (hist && hist.length > 0) {
     const every = Math.max(1, Math.floor(hist.length / 6));
-    lines.push("", `CTRL training (step: mean log p̂(y | x_0) of the batch, Σ_t KL_t): ${hist.filter((_, i) => i % every === 0 || i === hist.length - 1).map((p) => `${p.step}: ${f(p.objective, 2)}, ${f(p.kl, 2)}`).join("; ")}. Wasm heap ${f(Number(ctrl?.details.heapBytes) / 2 ** 30, 2)} GiB.`);
+    const pg = r.config.ctrl.estimator === "policy-gradient";
+    const what = pg ? "round: mean log p̂(y | x_0) of the round's decoded molecules" : "step: mean log p̂(y | x_0) of the batch";
+    const heap = typeof ctrl?.details.heapBytes === "number" ? ` Wasm heap ${f(ctrl.details.heapBytes / 2 ** 30, 2)} GiB.` : "";
+    lines.push("", `CTRL training (${what}, Σ_t KL_t): ${hist.filter((_, i) => i % every === 0 || i === hist.length - 1).map((p) => `${p.step}: ${f(p.objective, 2)}, ${f(p.kl, 2)}`).join("; ")}.${heap}`);
   }
   return `${lines.join("\n")}\n`;
 }

@@ -101,7 +101,25 @@ export const MoleculeCtrlConfigSchema = strict({
      * segment is traced once and reused, so a long window compiles in the time of one segment.
      */
     segment: int(1).optional(),
-  }).prefault({}),
+    /**
+     * How the objective's gradient is estimated: "pathwise" (backpropagation through the sampler chain, the paper's;
+     * src/finetune/ctrl.ts) or "policy-gradient" (the score-function estimator with PPO, DPOK's way, on the same
+     * objective; src/finetune/ctrl-pg.ts): then `steps` are rounds, `batchSize` the chains of a round (half per
+     * label), and the reward reads the argmax decoding of x_0 (the molecule the oracle judges), never its gradient.
+     */
+    estimator: z.enum(["pathwise", "policy-gradient"]).default("pathwise"),
+    /** PPO settings of the "policy-gradient" estimator. */
+    policyGradient: strict({
+      epochs: int(1).default(1),
+      minibatches: int(1).default(8),
+      clip: positive().default(0.2),
+    }).prefault({}),
+  })
+    .refine((c) => !(c.estimator === "policy-gradient" && c.reward !== "log-prob"), {
+      message: 'reward "prob" applies to the pathwise estimator; the policy gradient maximises γ log p̂(y | x_0)',
+      path: ["reward"],
+    })
+    .prefault({}),
   cfg: strict({
     steps: int(1).default(400),
     batchSize: int(1).default(64),

@@ -36,6 +36,7 @@ import { classifierFree } from "../diffusion/step.js";
 import type { EpsFn } from "../diffusion/types.js";
 import { classificationReport, expectedCalibrationError } from "../eval/classification.js";
 import { ctrlFinetune } from "../finetune/ctrl.js";
+import { ctrlPolicyGradient } from "../finetune/ctrl-pg.js";
 import { disposeFinetuned, finetunedParams } from "../finetune/finetuned.js";
 import { oneHot, policyNetwork } from "../finetune/policy.js";
 import { guidedSample } from "../guidance/sampler.js";
@@ -455,27 +456,57 @@ export async function runMoleculeCtrl(
       return { x, kl: await tracked.kl(n) };
     };
 
+    /** CTRL through the sampler chain (src/finetune/ctrl.ts). */
+    const ctrlPathwise = async () => {
+      const c = cfg.ctrl;
+      say(`ctrl: fine-tuning (${c.trainable}) with γ = ${c.gamma} on ${c.reward}, ${c.steps} steps of ${c.accumulate > 1 ? `${c.accumulate} × ` : ""}${c.batchSize} chains, truncation ${c.truncation} (${c.truncationMode})`);
+      const r = await ctrlFinetune(
+        {
+          model, pretrained: weights, contexts: 0, classes: K, logProbs, gamma: c.gamma, plan, T: makeSchedule(model.schedule).T, dim: model.network.dataDim,
+          trainable: c.trainable, rank: 1, reward: c.reward, optim: { steps: c.steps, batchSize: c.batchSize, accumulate: c.accumulate, learningRate: c.learningRate, gradClip: c.gradClip, lrSchedule: c.lrSchedule },
+          truncation: Math.min(c.truncation, plan.length), truncationMode: c.truncationMode, ...(c.segment ? { segment: c.segment } : {}), ...(noise ? { noise } : {}),
+          onStep: (pt, total) => say(`ctrl: step ${pt.step}/${total} objective ${pt.objective?.toFixed(3)} kl ${pt.kl?.toFixed(3)}`),
+        },
+        kCtrl!,
+      );
+      return { model: r.model, seconds: r.seconds, heapBytes: r.heapBytes, history: r.history.map((h) => ({ step: h.step, loss: h.loss, objective: h.objective, kl: h.kl })) };
+    };
+    /** CTRL with the score-function estimator (src/finetune/ctrl-pg.ts): the reward reads the decoded molecule. */
+    const ctrlByPolicyGradient = async () => {
+      const c = cfg.ctrl;
+      const pg = c.policyGradient;
+      say(`ctrl: fine-tuning (${c.trainable}) with γ = ${c.gamma} by policy gradient, ${c.steps} rounds of ${c.batchSize} chains, ${pg.epochs} × ${pg.minibatches} PPO minibatches`);
+      const reward = async (x0: HostMatrix, y: Int32Array) => {
+        const rows = snapGraphRows(x0, vocab);
+        const lp = await toHost(logProbs(upload(rows.data, rows.rows, rows.cols)));
+        return Float64Array.from(y, (v, i) => lp[i * K + v]!);
+      };
+      const r = await ctrlPolicyGradient(
+        {
+          model, pretrained: weights, classes: K, reward, gamma: c.gamma, plan, trainable: c.trainable, rank: 1,
+          config: { rounds: c.steps, batch: c.batchSize, epochs: pg.epochs, minibatches: pg.minibatches, clip: pg.clip, learningRate: c.learningRate, gradClip: c.gradClip, lrSchedule: c.lrSchedule },
+          ...(noise ? { noise } : {}),
+          onRound: (pt, total) =>
+            say(`ctrl: round ${pt.round}/${total} log p̂ ${pt.objective.toFixed(3)} (y=0 ${pt.objectiveByLabel[0]!.toFixed(3)}, y=1 ${pt.objectiveByLabel[1]!.toFixed(3)}) kl ${pt.kl.toFixed(3)} clip ${pt.clipFraction.toFixed(3)}`),
+        },
+        kCtrl!,
+      );
+      // Rounds as steps, beside the pathwise history's fields; the heap probe is the pathwise chain's only.
+      return { model: r.model, seconds: r.seconds, heapBytes: null, history: r.history.map((h) => ({ step: h.round, loss: h.loss, objective: h.objective, kl: h.kl, objectiveByLabel: h.objectiveByLabel, clipFraction: h.clipFraction })) };
+    };
+
     for (const method of cfg.methods) {
       if (method === "none") {
         await measure("none", "pretrained (label-blind)", async (_y, key) => ({ x: await generateWithEps(preEps, model, sampler, n, key), kl: 0 }), 0, {});
       } else if (method === "ctrl") {
         const c = cfg.ctrl;
-        say(`ctrl: fine-tuning (${c.trainable}) with γ = ${c.gamma} on ${c.reward}, ${c.steps} steps of ${c.accumulate > 1 ? `${c.accumulate} × ` : ""}${c.batchSize} chains, truncation ${c.truncation} (${c.truncationMode})`);
-        const r = await ctrlFinetune(
-          {
-            model, pretrained: weights, contexts: 0, classes: K, logProbs, gamma: c.gamma, plan, T: makeSchedule(model.schedule).T, dim: model.network.dataDim,
-            trainable: c.trainable, rank: 1, reward: c.reward, optim: { steps: c.steps, batchSize: c.batchSize, accumulate: c.accumulate, learningRate: c.learningRate, gradClip: c.gradClip, lrSchedule: c.lrSchedule },
-            truncation: Math.min(c.truncation, plan.length), truncationMode: c.truncationMode, ...(c.segment ? { segment: c.segment } : {}), ...(noise ? { noise } : {}),
-            onStep: (pt, total) => say(`ctrl: step ${pt.step}/${total} objective ${pt.objective?.toFixed(3)} kl ${pt.kl?.toFixed(3)}`),
-          },
-          kCtrl!,
-        );
+        const r = c.estimator === "policy-gradient" ? await ctrlByPolicyGradient() : await ctrlPathwise();
         const spec = policyNetwork(r.model.spec);
         const eff = finetunedParams(r.model);
         disposeFinetuned(r.model);
         try {
-          await measure("ctrl", `ctrl γ=${c.gamma} (${c.trainable})`, (y, key) => sampleWith(controlEps(model, spec, eff, controlOf(y)), key), r.seconds, {
-            heapBytes: r.heapBytes, history: r.history.map((h) => ({ step: h.step, loss: h.loss, objective: h.objective, kl: h.kl })),
+          await measure("ctrl", `ctrl γ=${c.gamma} (${c.trainable}${c.estimator === "policy-gradient" ? ", policy gradient" : ""})`, (y, key) => sampleWith(controlEps(model, spec, eff, controlOf(y)), key), r.seconds, {
+            heapBytes: r.heapBytes, history: r.history,
           });
         } finally {
           tree.dispose(eff);
