@@ -19,17 +19,14 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { np, tree } from "../src/backend/jax.js";
 import { ensureBackend } from "../src/backend/init.js";
 import { keyFromSeed } from "../src/backend/keys.js";
-import { QM9_GRAPH_LAYOUT } from "../src/data/graph-layout.js";
-import { graphNoise } from "../src/diffusion/graph-noise.js";
-import { denoisingLossOf } from "../src/diffusion/loss.js";
-import { makeSchedule } from "../src/diffusion/schedule.js";
-import { applyDenoiser, initDenoiser, parseDenoiserSpec, type DenoiserParams, type DenoiserSpec } from "../src/nn/denoiser.js";
+import { initDenoiser, type DenoiserSpec } from "../src/nn/denoiser.js";
 import { parameterCount } from "../src/nn/params.js";
-import { adam, disposeTrainStepState, makeTrainStep } from "../src/optim/index.js";
+import { disposeTrainStepState } from "../src/optim/index.js";
+import { GRAPH_STEP_T, graphStepInputs, graphStepSpec, graphStepTrainer } from "./graph-step-setup.js";
 import { detectTorch, machineInfo, startLoadMonitor, SYSTEM_PYTHON, timeIt, torchEnv, type LoadReport } from "./lib.js";
 
 const TORCH_GRAPH_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "torch_graph_reference.py");
-const T = 1000;
+const T = GRAPH_STEP_T;
 
 export interface GraphStepConfig {
   batches: number[];
@@ -39,22 +36,13 @@ export interface GraphStepConfig {
 
 export const DEFAULT_GRAPH_STEP_CONFIG: Readonly<GraphStepConfig> = Object.freeze({ batches: [128, 256], warmup: 3, repeats: 8 });
 
-/** The benchmarked network: the graph transformer with its defaults (QM9 layout). */
-export function graphStepSpec(): DenoiserSpec {
-  return parseDenoiserSpec({ kind: "graph-transformer", dataDim: 396 });
-}
+export { graphStepSpec };
 
 /** rewardiff: median ms of one jitted step at batch B, with the load during the timed part. */
 export async function rewardiffGraphStep(spec: DenoiserSpec, B: number, warmup: number, repeats: number): Promise<{ ms: number; all: number[]; load: LoadReport; lastLoss: number }> {
-  const hook = graphNoise(QM9_GRAPH_LAYOUT);
   const D = spec.dataDim;
-  const trainer = makeTrainStep<DenoiserParams>(
-    (q, [x0, ab], [key]) => denoisingLossOf((xt, t) => applyDenoiser(spec, q, xt, t.astype(np.float32).mul(1000 / T)), "eps", [D], { x0: x0!, alphaBars: ab!, key: key!, noise: hook }),
-    adam(1e-3),
-    { lossKeys: 1 },
-  );
-  const alphaBars = Float32Array.from(makeSchedule({ kind: "linear", steps: T }).alphaBars);
-  const x0Host = Float32Array.from({ length: B * D }, (_, i) => ((Math.sin(i * 12.9898) * 43758.5453) % 1 < 0.2 ? 1 : 0));
+  const trainer = graphStepTrainer(spec);
+  const { x0: x0Host, alphaBars } = graphStepInputs(spec, B);
   let state = trainer.init(initDenoiser(keyFromSeed(0), spec), keyFromSeed(1));
   let lastLoss = Number.NaN;
   const one = async () => {
