@@ -5,6 +5,7 @@
  * the pretrained model as is, CTRL, CFG fine-tuning on the (x, y) pairs and DPS with the classifier), writes
  * DIR/result.json (every row's SMILES and oracle labels) and the section "CTRL: a new control" of
  * docs/results/molecules.md (other sections are kept).
+ * `--from DIR/result.json`: write the section again from a finished run's result (the same config), measuring nothing.
  * `--quick`: 64 molecules per label, a quarter of CTRL's and CFG's steps and half the classifier's, 1,024 labelled
  * molecules.
  */
@@ -51,17 +52,23 @@ export function ctrlSection(r: MoleculeCtrlResult, command: string): string {
     "",
     `Classifier p̂(y | x) on graph rows (${c.classifier.layers} × ${c.classifier.hidden} MLP, ${c.classifier.steps} steps, each fitted molecule in ${c.classifier.permutations} node orders): on ${h.n} held-out molecules (random node order) accuracy ${f(h.accuracy)}, ECE ${f(h.ece)} (temperature T = ${f(r.classifier.temperature)}); on ${m?.n ?? "—"} valid molecules of the pretrained model accuracy ${f(m?.accuracy)}, ECE ${f(m?.ece)}.${rejectSentence(r)}`,
     "",
-    "Accuracy and macro-F1 under the oracle label (RDKit on the decoded SMILES) over both labels' samples; an invalid molecule counts as a miss (also in the P(y=1 | asked y) columns: the fraction of all samples whose oracle label is 1). acc (valid) = over valid molecules only. KL score y = the KL score of label y's samples against the reference molecules of label y. KL→pre = path KL of the row's sampler to the pretrained one (nats per molecule, mean over the labels; on the graph noise space).",
+    "Accuracy and macro-F1 under the oracle label (RDKit on the decoded SMILES) over both labels' samples; an invalid molecule counts as a miss (also in the P(y=1 | asked y) columns: the fraction of all samples whose oracle label is 1). acc (valid) = over valid molecules only. acc (one molecule) = over all samples, a fragmented molecule counted as a miss too. fragmented = valid molecules of more than one fragment, as a share of all samples. KL score y = the KL score of label y's samples against the reference molecules of label y. KL→pre = path KL of the row's sampler to the pretrained one (nats per molecule, mean over the labels; on the graph noise space).",
     "",
-    "| row | accuracy | macro-F1 | acc (valid) | P(y=1 \\| asked 0) | P(y=1 \\| asked 1) | validity y=0 / y=1 | uniqueness y=0 / y=1 | KL score y=0 / y=1 | KL→pre | train s | sample s |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| row | accuracy | macro-F1 | acc (valid) | acc (one molecule) | P(y=1 \\| asked 0) | P(y=1 \\| asked 1) | validity y=0 / y=1 | fragmented y=0 / y=1 | uniqueness y=0 / y=1 | KL score y=0 / y=1 | KL→pre | train s | sample s |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const row of r.rows) {
     const [a, b] = row.perLabel;
     const ones = (p: typeof a) => (p ? p.oracle.filter((o) => o === 1).length / p.oracle.length : NaN);
+    // Valid molecules of several fragments (a "." in the SMILES), as a share of all samples: a label reached by
+    // cutting the molecule apart shows here.
+    const fragments = (p: typeof a) => (p ? p.smiles.filter((m) => m !== null && m.includes(".")).length / p.smiles.length : NaN);
+    // Accuracy with fragmented molecules counted as misses too (the label reached by one whole molecule).
+    const whole = row.perLabel.flatMap((p) => p.smiles.map((m, i) => m !== null && !m.includes(".") && p.oracle[i] === p.y));
+    const accWhole = whole.length > 0 ? whole.filter(Boolean).length / whole.length : NaN;
     const kls = row.perLabel.map((p) => p.klToPretrained).filter((v): v is number => v !== null);
     lines.push(
-      `| ${row.label} | ${f(row.accuracy)} | ${f(row.macroF1)} | ${f(row.accuracyValid)} | ${f(ones(a))} | ${f(ones(b))} | ${f(a?.validity)} / ${f(b?.validity)} | ${f(a?.uniqueness)} / ${f(b?.uniqueness)} | ${f(a?.klScore)} / ${f(b?.klScore)} | ${kls.length ? f(kls.reduce((s, v) => s + v, 0) / kls.length, 2) : "—"} | ${f(row.trainSeconds, 0)} | ${f(row.sampleSeconds, 0)} |`,
+      `| ${row.label} | ${f(row.accuracy)} | ${f(row.macroF1)} | ${f(row.accuracyValid)} | ${f(accWhole)} | ${f(ones(a))} | ${f(ones(b))} | ${f(a?.validity)} / ${f(b?.validity)} | ${f(fragments(a))} / ${f(fragments(b))} | ${f(a?.uniqueness)} / ${f(b?.uniqueness)} | ${f(a?.klScore)} / ${f(b?.klScore)} | ${kls.length ? f(kls.reduce((s, v) => s + v, 0) / kls.length, 2) : "—"} | ${f(row.trainSeconds, 0)} | ${f(row.sampleSeconds, 0)} |`,
     );
   }
   const ctrl = r.rows.find((x) => x.method === "ctrl");
@@ -94,6 +101,14 @@ export async function run(args: string[]): Promise<void> {
     writeFileSync(RESULTS, replaceSection(old, HEADING, section));
     return section;
   };
+  const from = args.includes("--from") ? opt("--from", "") : null;
+  if (from) {
+    // Re-render the section from a finished run's result.json (no new measurement): the table's columns may grow.
+    const saved = JSON.parse(readFileSync(from, "utf8")) as MoleculeCtrlResult;
+    if (JSON.stringify(saved.config) !== JSON.stringify(cfg)) throw new Error(`molecules-ctrl: --from ${from} was run with another config than ${path}`);
+    process.stdout.write(`${write(saved, false)}\nrendered from: ${from}\n`);
+    return;
+  }
   const r = await runMoleculeCtrl(cfg, { onStage: (s) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(0)} s] ${s}\n`), onRow: (p) => write(p, true) });
   process.stdout.write(`${write(r, false)}\nresult: ${join(out, "result.json")}\n`);
 }
