@@ -15,8 +15,8 @@ import { advantages, rollout } from "../src/finetune/ddpo.js";
 import { sampleFinetuned } from "../src/finetune/finetuned.js";
 import { denoiserChainModel, initTrainable, oneHot, type PolicySpec } from "../src/finetune/policy.js";
 import { initDenoiser } from "../src/nn/denoiser.js";
-import { gaussianMixture, sampleMixture } from "../src/tasks/gaussian-mixture.js";
-import { disposeTrainState, initTrainState, trainSteps } from "../src/training/trainer.js";
+import { pretrainedTwoModes } from "./helpers/two-modes.js";
+import { disposeTrainState } from "../src/training/trainer.js";
 
 beforeAll(ensureBackend);
 
@@ -103,18 +103,7 @@ describe("ctrl policy gradient: pieces", () => {
 
 describe("ctrl policy gradient: fine-tuning", () => {
   it("at θ = 0 the first round has KL 0 and no clipped row; on two modes it learns both labels of an exact logistic classifier", async () => {
-    const gm = gaussianMixture([
-      { weight: 1, mean: [-1.5, 0], std: 0.4 },
-      { weight: 1, mean: [1.5, 0], std: 0.4 },
-    ]);
-    const model: ModelConfig = {
-      network: { kind: "mlp", dataDim: 2, hidden: 32, layers: 2, timeEmbedding: 8, residual: true, norm: "none", fourierFeatures: 0 },
-      prediction: "eps",
-      schedule,
-    };
-    const train = { steps: 400, batchSize: 256, learningRate: 3e-3, weightDecay: 0, gradClip: 1, lrSchedule: "cosine" as const, warmupSteps: 0, ema: 0.9 };
-    const st = await trainSteps(model, train, initTrainState(model, keyFromSeed(3)), { x: await sampleMixture(keyFromSeed(4), gm, 4000) });
-    const plan = samplerPlan(makeSchedule(schedule), { sampler: "ddpm", steps: 10, eta: 1 });
+    const { model, st, plan } = await pretrainedTwoModes();
     // p̂(y = 1 | x) = σ(4 x₁): log p̂(y | x) = −softplus(∓4 x₁), computed in float64 on the host.
     const logistic = (x0: { data: Float32Array; cols: number }, y: Int32Array) =>
       Float64Array.from(y, (v, i) => {

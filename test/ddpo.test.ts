@@ -13,6 +13,7 @@ import { policyStepLogProb, rollout, stochasticSteps, trainDdpo } from "../src/f
 import { halfspaceIndicator } from "../src/rewards/reward.js";
 import { exactGaussianEps } from "../src/tasks/gaussian.js";
 import { sampleMixture, gaussianMixture } from "../src/tasks/gaussian-mixture.js";
+import { pretrainedTwoModes } from "./helpers/two-modes.js";
 import { disposeTrainState, initTrainState, trainSteps } from "../src/training/trainer.js";
 
 beforeAll(async () => {
@@ -99,18 +100,7 @@ describe("ddpo step log-probabilities", () => {
 
 describe("ddpo fine-tuning", () => {
   it("raises a non-differentiable reward (indicator of a half-plane) on a two-mode toy task", async () => {
-    const gm = gaussianMixture([
-      { weight: 1, mean: [-1.5, 0], std: 0.4 },
-      { weight: 1, mean: [1.5, 0], std: 0.4 },
-    ]);
-    const model: ModelConfig = {
-      network: { kind: "mlp", dataDim: 2, hidden: 32, layers: 2, timeEmbedding: 8, residual: true, norm: "none", fourierFeatures: 0 },
-      prediction: "eps",
-      schedule,
-    };
-    const train = { steps: 400, batchSize: 256, learningRate: 3e-3, weightDecay: 0, gradClip: 1, lrSchedule: "cosine" as const, warmupSteps: 0, ema: 0.9 };
-    const st = await trainSteps(model, train, initTrainState(model, keyFromSeed(3)), { x: await sampleMixture(keyFromSeed(4), gm, 4000) });
-    const plan = samplerPlan(makeSchedule(schedule), { sampler: "ddpm", steps: 10, eta: 1 });
+    const { model, st, plan } = await pretrainedTwoModes();
     const indicator = halfspaceIndicator([1, 0], 0);
     const reward = (x: Parameters<typeof indicator.fn>[0]) => indicator.fn(x) as Float32Array;
     const res = await trainDdpo({
