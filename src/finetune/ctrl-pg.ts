@@ -160,10 +160,7 @@ export async function ctrlPolicyGradient(o: CtrlPgOptions, key: Key): Promise<Ct
     { cacheKey: JSON.stringify(["ctrl-pg", optimizerStaticKey(opt)]) },
   );
   let state = trainer.init(initTrainable(spec, o.pretrained, kInit));
-  const epsJit = jit((p: TrainableParams, ff: FrozenParams, x: JArray, time: JArray, ab: JArray, control: JArray) => {
-    const e = m.eps(p, ff, x, time, ab, [control]);
-    return e;
-  }) as unknown as Jitted;
+  const epsJit = jit((p: TrainableParams, ff: FrozenParams, x: JArray, time: JArray, ab: JArray, control: JArray) => m.eps(p, ff, x, time, ab, [control])) as unknown as Jitted;
   const clip = c.clip;
   // ∇_θ of the PPO minibatch loss and [loss, clip fraction].
   const ppoGrad = jit((p: TrainableParams, ff: FrozenParams, xt: JArray, xs: JArray, time: JArray, ab: JArray, coef: JArray, oldLogProb: JArray, adv: JArray, preMean: JArray, control: JArray, klWeight: JArray) => {
