@@ -28,6 +28,27 @@ export interface LossInputs {
   cond?: ConditionInput;
   /** Projects the noise draw into the model's noise space (absent: ε = z). */
   noise?: NoiseHook;
+  /** Where t is drawn (absent: t ~ U{0..T−1} for every row); see {@link TimestepBand}. */
+  timesteps?: TimestepBand;
+}
+
+/**
+ * A share of each batch with t drawn from a band of the chain: the first ⌈share · B⌉ rows draw
+ * t ~ U{⌊from·T⌋..⌈to·T⌉−1}, the others t ~ U{0..T−1}. The per-t minimiser (the posterior mean x̂_0(x_t, t))
+ * is unchanged; only the share of the gradient each t gets moves (fine-tuning where a condition matters most).
+ */
+export interface TimestepBand {
+  /** The band [from, to) as fractions of T (0 ≤ from < to ≤ 1). */
+  from: number;
+  to: number;
+  /** The share of each batch drawn from the band, in [0, 1]. */
+  share: number;
+}
+
+/** The index range [lo, hi) of a band on T timesteps (at least one index). */
+export function bandIndices(band: TimestepBand, T: number): [number, number] {
+  const lo = Math.min(T - 1, Math.floor(band.from * T));
+  return [lo, Math.max(lo + 1, Math.min(T, Math.ceil(band.to * T)))];
 }
 
 /** One forward-noising draw: training indices t [B] (int32), ε [B, ...event], ᾱ_t [B, 1, …] and x_t. */
@@ -39,14 +60,22 @@ export interface ForwardDraw {
 }
 
 /**
- * t ~ U{0..T−1}, ε = noise(z), z ~ N(0, I) of x_0's shape, x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε. Consumes `x0`,
- * `alphaBars` and `key`.
+ * t ~ U{0..T−1} (or a {@link TimestepBand} for a share of the rows), ε = noise(z), z ~ N(0, I) of x_0's
+ * shape, x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε. Consumes `x0`, `alphaBars` and `key`.
  */
-export function forwardDraw(x0: JArray, alphaBars: JArray, key: JArray, noise?: NoiseHook): ForwardDraw {
+export function forwardDraw(x0: JArray, alphaBars: JArray, key: JArray, noise?: NoiseHook, band?: TimestepBand): ForwardDraw {
   const B = x0.shape[0]!;
   const T = alphaBars.shape[0]!;
-  const keys = random.split(key, 2);
-  const t = random.randint(keys.ref.slice(0), { minval: 0, maxval: T, shape: [B] });
+  const inBand = band ? Math.min(B, Math.ceil(band.share * B)) : 0;
+  // Without a band the keys are those of earlier versions (the same draws).
+  const keys = random.split(key, inBand > 0 ? 3 : 2);
+  let t = random.randint(keys.ref.slice(0), { minval: 0, maxval: T, shape: [B] });
+  if (band && inBand > 0) {
+    const [lo, hi] = bandIndices(band, T);
+    const tb = random.randint(keys.ref.slice(2), { minval: lo, maxval: hi, shape: [B] });
+    const mask = np.array(Float32Array.from({ length: B }, (_, i) => (i < inBand ? 1 : 0))).astype(np.bool);
+    t = np.where(mask, tb, t);
+  }
   const z = random.normal(keys.slice(1), x0.shape);
   const eps = noise ? noise(z) : z;
   const ab = np.take(alphaBars, t.ref, 0).reshape([B, ...x0.shape.slice(1).map(() => 1)]);
@@ -67,7 +96,7 @@ export function denoisingLossOf(
 ): JArray {
   const B = inp.x0.shape[0]!;
   const x0 = inp.x0.ndim === event.length + 1 ? inp.x0 : inp.x0.reshape([B, ...event]);
-  const { t, eps, ab, xt } = forwardDraw(x0.ref, inp.alphaBars, inp.key, inp.noise);
+  const { t, eps, ab, xt } = forwardDraw(x0.ref, inp.alphaBars, inp.key, inp.noise, inp.timesteps);
   const out = predict(xt, t);
   let perSample: JArray;
   if (perSampleLoss) {

@@ -10,7 +10,7 @@ import { keyFromWords, keyToWords, keyToWordsAsync, split2, type Key } from "../
 import { toHost, upload } from "../backend/ownership.js";
 import { batchIndices } from "../data/batches.js";
 import type { HostMatrix } from "../data/matrix.js";
-import { denoisingLoss } from "../diffusion/loss.js";
+import { denoisingLoss, type TimestepBand } from "../diffusion/loss.js";
 import { noiseHookOf } from "../diffusion/noise-space.js";
 import type { ModelConfig } from "../diffusion/model.js";
 import { makeSchedule } from "../diffusion/schedule.js";
@@ -28,6 +28,8 @@ import { disposeTrainStepState, makeTrainStep, type TrainStep, type TrainStepSta
 export interface TrainConfig extends OptimizerConfig {
   steps: number;
   batchSize: number;
+  /** A share of each batch with t from a band of the chain (../diffusion/loss.ts TimestepBand); absent: t uniform. */
+  timestepBand?: TimestepBand;
 }
 
 export const defaultTrainConfig: TrainConfig = {
@@ -103,12 +105,12 @@ export function denoiserStep(model: ModelConfig, cfg: TrainConfig, hasCond: bool
     } else {
       dropKey.dispose();
     }
-    return denoisingLoss(model, p, { x0, alphaBars, key: lossKey, weights, cond, noise });
+    return denoisingLoss(model, p, { x0, alphaBars, key: lossKey, weights, cond, noise, ...(cfg.timestepBand ? { timesteps: cfg.timestepBand } : {}) });
   };
   return makeTrainStep(loss, optimizerFromConfig(cfg, cfg.steps), {
     ema: cfg.ema,
     lossKeys: 2,
-    cacheKey: JSON.stringify(["denoiser", model, optimizerStaticKey(cfg), hasCond, hasWeights, dropout]),
+    cacheKey: JSON.stringify(["denoiser", model, optimizerStaticKey(cfg), hasCond, hasWeights, dropout, ...(cfg.timestepBand ? [cfg.timestepBand] : [])]),
   });
 }
 
