@@ -50,12 +50,13 @@ const MOLECULES = [
 ];
 
 describe("adding a value condition to the pretrained graph transformer", () => {
-  it("equals the pretrained model at step 0 for any condition and for ∅; differs once the new inputs are non-zero", async () => {
+  it.each([{ fourier: undefined }, { fourier: 8 }])("equals the pretrained model at step 0 for any condition and for ∅; differs once the new inputs are non-zero (Fourier features: $fourier)", async ({ fourier }) => {
     const loaded = loadModel(resolveModelPath("qm9"));
     try {
       const model = loaded.meta.model;
       const spec = model.network as GraphTransformerSpec;
-      const added = addValueCondition(spec, loaded.ema as GraphTransformerParams, { dim: 1, embedding: 32 }, keyFromSeed(3));
+      const added = addValueCondition(spec, loaded.ema as GraphTransformerParams, { dim: 1, embedding: 32, ...(fourier ? { fourier } : {}) }, keyFromSeed(3));
+      expect(added.params.valueCond!.w.shape).toEqual([fourier ? 1 + 2 * fourier : 1, 32]);
       expect(added.spec.timeEmbedding).toBe(spec.timeEmbedding);
       expect(added.params.cond.w.shape).toEqual([spec.timeEmbedding + 32, spec.hidden]);
       expect((spec.timeEmbedding + 32) % 4).toBe(0);

@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend, jit, np, scalar, toHostSync, toNumber, tree, type JArray } from "../src/backend/index.js";
-import { classEmbedding, sinusoidalEmbedding, valueEmbedding } from "../src/nn/embeddings.js";
+import { classEmbedding, fourierFrequencies, sinusoidalEmbedding, valueEmbedding, valueFeatureWidth, valueFeatures } from "../src/nn/embeddings.js";
 import { layerNorm } from "../src/nn/norm.js";
 import { adamInit, adamw, defaultAdamHyper, type AdamHyper, type AdamState } from "../src/optim/adam.js";
 import { clipByGlobalNorm, clipGradients, globalNorm } from "../src/optim/clip.js";
@@ -374,6 +374,26 @@ describe("embeddings", () => {
         expect(out[i * 3 + j]!).toBeCloseTo(want, 5);
       }
     });
+  });
+
+  it("valueFeatures: y, then sin and cos of 2π f_k y on the geometric grid from 1/16 to 4 cycles per unit (float64 reference)", () => {
+    const y = [
+      [0.3, -1.2],
+      [2.75, 0],
+    ];
+    const K = 3;
+    const f = [1 / 16, 1 / 2, 4]; // geometric: 1/16 · 64^(i/2)
+    expect(Array.from(fourierFrequencies(K))).toEqual(f.map((v) => Math.fround(v)));
+    expect(valueFeatureWidth(2, K)).toBe(14);
+    expect(valueFeatureWidth(2)).toBe(2);
+    const out = toHostSync(valueFeatures(np.array(Float32Array.from(y.flat()), { shape: [2, 2] }), K));
+    expect(out.length).toBe(2 * 14);
+    y.forEach((row, i) => {
+      const want = [...row, ...row.flatMap((v) => f.map((fk) => Math.sin(2 * Math.PI * fk * v))), ...row.flatMap((v) => f.map((fk) => Math.cos(2 * Math.PI * fk * v)))];
+      want.forEach((w, j) => expect(out[i * 14 + j]!, `row ${i}, feature ${j}`).toBeCloseTo(w, 5));
+    });
+    // Without frequencies the features are y itself.
+    expect(Array.from(toHostSync(valueFeatures(np.array(Float32Array.from(y.flat()), { shape: [2, 2] }))))).toEqual(y.flat().map((v) => Math.fround(v)));
   });
 
   it("classEmbedding with a one-hot row picks that row of the table (last row = null class)", () => {

@@ -35,7 +35,39 @@ export function sinusoidalEmbedding(t: JArray, dim: number): JArray {
   return np.concatenate([np.sin(args.ref), np.cos(args)], -1);
 }
 
-/** A value condition y ∈ R^k → R^dim, with a learned null embedding. */
+/**
+ * The frequency range of Fourier value features, in cycles per unit of y (a standardised condition: per
+ * standard deviation): the lowest period (16) spans any target a model is asked for, the highest (1/4) resolves
+ * a quarter of a standard deviation.
+ */
+export const FOURIER_VALUE_FREQUENCIES = { min: 1 / 16, max: 4 } as const;
+
+/** The K frequencies f_k, geometric from FOURIER_VALUE_FREQUENCIES.min to .max (one frequency: the lowest). */
+export function fourierFrequencies(k: number): Float32Array {
+  const { min, max } = FOURIER_VALUE_FREQUENCIES;
+  return Float32Array.from({ length: k }, (_, i) => min * (max / min) ** (k === 1 ? 0 : i / (k - 1)));
+}
+
+/** The width of {@link valueFeatures} for a condition of `dim` values: dim, or dim (1 + 2K) with K frequencies. */
+export function valueFeatureWidth(dim: number, fourier?: number): number {
+  return fourier === undefined ? dim : dim * (1 + 2 * fourier);
+}
+
+/**
+ * What the value embedding reads of y [n, k]: y itself, or with K frequencies (the spec's `fourier`)
+ * [y, sin 2πf_k y, cos 2πf_k y] per value (random-Fourier-style features on a fixed geometric grid, as the
+ * time embedding's sinusoids: the embedding can then tell nearby values apart, where an affine map of y moves
+ * the network's conditioning along one direction only). Consumes `y`.
+ */
+export function valueFeatures(y: JArray, fourier?: number): JArray {
+  if (fourier === undefined) return y;
+  const [n, k] = y.shape as [number, number];
+  const f = np.array(fourierFrequencies(fourier).map((v) => 2 * Math.PI * v)).reshape([1, 1, fourier]);
+  const args = y.ref.reshape([n, k, 1]).mul(f);
+  return np.concatenate([y, np.sin(args.ref).reshape([n, k * fourier]), np.cos(args).reshape([n, k * fourier])], -1);
+}
+
+/** A value condition y ∈ R^k → R^dim, with a learned null embedding (y passed through {@link valueFeatures} first). */
 export type ValueEmbeddingParams = { w: JArray; b: JArray; null: JArray };
 
 /** `scale = 0` starts the embedding (and null) at zero: the condition then has no effect (CTRL). */

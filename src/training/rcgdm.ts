@@ -40,6 +40,8 @@ export interface ConditionalNetworkOptions {
   norm: "none" | "layernorm";
   /** Width of the learned embedding of the condition ŷ (and of the null embedding ∅). */
   conditionEmbedding: number;
+  /** K Fourier frequencies of the condition (../nn/embeddings.ts valueFeatures); absent: y enters alone. */
+  conditionFourier?: number;
   /** ε, x̂_0 or v prediction (the low-rank network always predicts x̂_0, see low-rank-score.ts). */
   prediction: Prediction;
   schedule: ScheduleConfig;
@@ -73,7 +75,7 @@ export function conditionalModel(dataDim: number, condDim: number, o: Partial<Co
       timeEmbedding: opts.timeEmbedding % 2 === 0 ? opts.timeEmbedding : opts.timeEmbedding + 1,
       residual: opts.residual,
       norm: opts.norm,
-      condition: { kind: "value", dim: condDim, embedding: opts.conditionEmbedding },
+      condition: { kind: "value", dim: condDim, embedding: opts.conditionEmbedding, ...(opts.conditionFourier !== undefined ? { fourier: opts.conditionFourier } : {}) },
     },
     prediction: opts.network === "low-rank" ? "x0" : opts.prediction,
     schedule: { ...opts.schedule },

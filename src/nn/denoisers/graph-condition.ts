@@ -5,7 +5,7 @@
  *   c = SiLU(W_c [emb(t), emb(y)] + b_c),   W_c = [W_c^pre ; 0]
  *
  * The condition embedding emb(y) = y W_y + b_y (∅ for a dropped condition) is initialised as a fresh one
- * (../embeddings.ts `initValueEmbedding`), and the new input rows of W_c are zero, so the conditional network
+ * (../embeddings.ts `initValueEmbedding`; with `fourier`, emb(y) reads Fourier features of y, `valueFeatures`), and the new input rows of W_c are zero, so the conditional network
  * equals the pretrained one exactly at step 0, for every y and for ∅; training then moves the new rows. The
  * pretrained time embedding's width is kept (a checkpoint stores it) and the condition's embedding width must
  * keep the `cond` layer's input, time + condition, a multiple of 4 (the SIMD path of docs/architecture.md).
@@ -14,7 +14,7 @@
  */
 import { np, tree } from "../../backend/jax.js";
 import type { Key } from "../../backend/keys.js";
-import { initValueEmbedding } from "../embeddings.js";
+import { initValueEmbedding, valueFeatureWidth } from "../embeddings.js";
 import { zeroLayerConditioning, type GraphTransformerParams, type GraphTransformerSpec } from "./graph-transformer.js";
 
 /** The conditional spec and weights of {@link addValueCondition}. */
@@ -30,7 +30,7 @@ export interface ConditionedGraphModel {
 export function addValueCondition(
   spec: GraphTransformerSpec,
   params: GraphTransformerParams,
-  condition: { dim: number; embedding: number; everyLayer?: boolean },
+  condition: { dim: number; embedding: number; fourier?: number; everyLayer?: boolean },
   key: Key,
 ): ConditionedGraphModel {
   const problem = valueConditionProblem(spec, condition);
@@ -47,16 +47,16 @@ export function addValueCondition(
     key.dispose();
     throw new Error("adding a value condition: the model already conditions every layer");
   }
-  const { dim, embedding, everyLayer } = condition;
+  const { dim, embedding, fourier, everyLayer } = condition;
   const { cond, valueCond: _v, classCond: _c, control: _k, layerCond: _l, ...rest } = params;
   const copy = tree.ref(rest) as Omit<GraphTransformerParams, "cond">;
   const w = np.concatenate([cond.w.ref, np.zeros([embedding, spec.hidden])], 0);
   return {
-    spec: { ...spec, condition: { kind: "value", dim, embedding }, ...(everyLayer ? { layerConditioning: true } : {}) },
+    spec: { ...spec, condition: { kind: "value", dim, embedding, ...(fourier !== undefined ? { fourier } : {}) }, ...(everyLayer ? { layerConditioning: true } : {}) },
     params: {
       ...copy,
       cond: { w, b: cond.b.ref },
-      valueCond: initValueEmbedding(key, dim, embedding),
+      valueCond: initValueEmbedding(key, valueFeatureWidth(dim, fourier), embedding),
       ...(everyLayer ? { layerCond: zeroLayerConditioning(spec) } : {}),
     },
   };

@@ -38,6 +38,8 @@ import {
   simdTimeEmbedding,
   sinusoidalEmbedding,
   valueEmbedding,
+  valueFeatureWidth,
+  valueFeatures,
   type ClassEmbeddingParams,
   type ValueEmbeddingParams,
 } from "../embeddings.js";
@@ -116,7 +118,7 @@ export type GraphTransformerParams = {
 const wholeAtLeast = (min: number) => z.number().int().min(min);
 
 const conditionSchema: z.ZodType<ConditionSpec> = z.discriminatedUnion("kind", [
-  z.strictObject({ kind: z.literal("value"), dim: wholeAtLeast(1), embedding: wholeAtLeast(1) }),
+  z.strictObject({ kind: z.literal("value"), dim: wholeAtLeast(1), embedding: wholeAtLeast(1), fourier: wholeAtLeast(1).optional() }),
   z.strictObject({ kind: z.literal("class"), classes: wholeAtLeast(1), embedding: wholeAtLeast(1) }),
 ]);
 
@@ -196,7 +198,7 @@ export function initGraphTransformer(key: Key, s: GraphTransformerSpec): GraphTr
   };
   for (let l = 0; l < s.layers; l++) p.layers.push(initLayer(keys.slice(STEM_KEYS + LAYER_KEYS * l, STEM_KEYS + LAYER_KEYS * (l + 1)), s));
   const condKey = keys[6]!;
-  if (s.condition?.kind === "value") p.valueCond = initValueEmbedding(condKey, s.condition.dim, s.condition.embedding);
+  if (s.condition?.kind === "value") p.valueCond = initValueEmbedding(condKey, valueFeatureWidth(s.condition.dim, s.condition.fourier), s.condition.embedding);
   else if (s.condition?.kind === "class") p.classCond = initClassEmbedding(condKey, s.condition.classes, s.condition.embedding);
   else condKey.dispose();
   if (s.control) p.control = { table: np.zeros([s.control.classes + 1, s.hidden]) };
@@ -252,7 +254,7 @@ function conditioning(s: GraphTransformerSpec, p: GraphTransformerParams, t: JAr
     if (!cond || cond.kind !== s.condition.kind) {
       throw new Error(`model: this network takes a ${s.condition.kind} condition, got ${cond ? cond.kind : "none"}`);
     }
-    if (cond.kind === "value") parts.push(valueEmbedding(p.valueCond!, cond.value, cond.keep));
+    if (cond.kind === "value") parts.push(valueEmbedding(p.valueCond!, valueFeatures(cond.value, s.condition.kind === "value" ? s.condition.fourier : undefined), cond.keep));
     else parts.push(classEmbedding(p.classCond!, cond.oneHot));
   } else if (cond) {
     throw new Error("model: this network takes no condition");

@@ -19,6 +19,8 @@ import {
   initValueEmbedding,
   sinusoidalEmbedding,
   valueEmbedding,
+  valueFeatureWidth,
+  valueFeatures,
   type ClassEmbeddingParams,
   type ValueEmbeddingParams,
 } from "../embeddings.js";
@@ -79,7 +81,7 @@ export function strictSpec<T extends z.ZodRawShape>(shape: T) {
 }
 
 const conditionSchema: z.ZodType<ConditionSpec> = z.discriminatedUnion("kind", [
-  z.strictObject({ kind: z.literal("value"), dim: wholeAtLeast(1), embedding: wholeAtLeast(1) }),
+  z.strictObject({ kind: z.literal("value"), dim: wholeAtLeast(1), embedding: wholeAtLeast(1), fourier: wholeAtLeast(1).optional() }),
   z.strictObject({ kind: z.literal("class"), classes: wholeAtLeast(1), embedding: wholeAtLeast(1) }),
 ]);
 
@@ -155,7 +157,7 @@ export function initResidualMlp(keys: Key[], s: ResidualMlpSpec, width: number, 
     });
   }
   const condKey = keys[s.layers + 1]!;
-  if (s.condition?.kind === "value") p.valueCond = initValueEmbedding(condKey, s.condition.dim, s.condition.embedding);
+  if (s.condition?.kind === "value") p.valueCond = initValueEmbedding(condKey, valueFeatureWidth(s.condition.dim, s.condition.fourier), s.condition.embedding);
   else if (s.condition?.kind === "class") p.classCond = initClassEmbedding(condKey, s.condition.classes, s.condition.embedding);
   else condKey.dispose();
   // No key is drawn for the control table (it starts at zero), so adding a control leaves every other
@@ -176,7 +178,7 @@ export function residualMlp(s: ResidualMlpSpec, p: DenoiserParams, u: JArray, t:
     if (!cond || cond.kind !== s.condition.kind) {
       throw new Error(`model: this network takes a ${s.condition.kind} condition, got ${cond ? cond.kind : "none"}`);
     }
-    if (cond.kind === "value") parts.push(valueEmbedding(p.valueCond!, cond.value, cond.keep));
+    if (cond.kind === "value") parts.push(valueEmbedding(p.valueCond!, valueFeatures(cond.value, s.condition.kind === "value" ? s.condition.fourier : undefined), cond.keep));
     else parts.push(classEmbedding(p.classCond!, cond.oneHot));
   } else if (cond) {
     throw new Error("model: this network takes no condition");

@@ -11,7 +11,8 @@ import type { CategoricalBlock } from "../categorical.js";
 
 /** A condition input: a real vector y ∈ R^dim, or a class y ∈ {0..classes−1}. */
 export type ConditionSpec =
-  | { kind: "value"; dim: number; embedding: number }
+  /** `fourier` K: y enters as [y, sin 2πf_k y, cos 2πf_k y] (k < K, ../embeddings.ts valueFeatures) instead of y alone. */
+  | { kind: "value"; dim: number; embedding: number; fourier?: number }
   | { kind: "class"; classes: number; embedding: number };
 
 /** The condition fed to the network for a batch of n. */

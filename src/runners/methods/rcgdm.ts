@@ -76,6 +76,11 @@ export const RcgdmMoleculesSchema = strict({
     warmupSteps: int(0).default(50),
     weightDecay: nonNegative().default(1e-4),
     ema: nonNegative().lt(1).default(0.99),
+    /** A share of each batch with t in a band [from, to) of the chain (fractions of T; src/diffusion/loss.ts TimestepBand). */
+    timestepBand: strict({ from: z.number().min(0).lt(1), to: z.number().gt(0).max(1), share: z.number().min(0).max(1) })
+      .refine((b) => b.from < b.to, { message: "from must be < to" })
+      .optional()
+      .describe("default: none (t uniform over the chain)"),
   }).prefault({}),
   predictor: strict({
     hidden: int(4).multipleOf(4).default(256),
@@ -95,6 +100,7 @@ const rcgdmSchema = strict({
   network: z.enum(["mlp", "low-rank"]).default("mlp"),
   rank: int(1).optional().describe("default: task.latentDim (linear-subspace)"),
   conditionEmbedding: int(1).default(32),
+  conditionFourier: int(1).optional().describe("none: the embedding reads y alone; K: [y, sin 2πf_k y, cos 2πf_k y], f_k geometric from 1/16 to 4 cycles per unit of y"),
   conditionEveryLayer: z.boolean().default(false).describe("molecule runs only: the condition also enters every layer of the graph transformer (zero-initialised projections)"),
   pseudoLabelNoise: nonNegative().optional().describe("default: task.pseudoLabelNoise (molecule runs: 0.1)"),
   targets: z.array(z.number()).min(1).optional().describe("default: sampling.targets"),
@@ -216,6 +222,7 @@ export const rcgdmMethod = defineMethod({
     residual: mc.residual,
     norm: mc.norm,
     conditionEmbedding: m.conditionEmbedding,
+    ...(m.conditionFourier !== undefined ? { conditionFourier: m.conditionFourier } : {}),
     prediction: mc.prediction,
     schedule: ctx.model.schedule,
   });
