@@ -69,6 +69,11 @@ export interface MoleculeRcgdmInput {
   samples: number;
   seed: number;
   hooks: ExperimentHooks;
+  /**
+   * Called once with the fine-tuned conditional model (weights borrowed, valid during the call) before it is
+   * sampled: the condition the network reads is (a − mean)/std. For diagnostics (scripts/diag/rcgdm-spread.ts).
+   */
+  onConditionalModel?: (m: { model: ModelConfig; ema: DenoiserParams; mean: number; std: number }) => Promise<void>;
 }
 
 export interface MoleculeRcgdmOutput {
@@ -190,7 +195,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
   const cond = hostMatrix(xu.rows, 1, Float32Array.from(yHat, (v) => (v - mu) / sigma));
 
   // 3. The pretrained model with the condition added, fine-tuned on (x, ŷ).
-  const added = addValueCondition(spec, o.weights as GraphTransformerParams, { dim: 1, embedding: m.conditionEmbedding, everyLayer: m.conditionEveryLayer }, kCond!);
+  const added = addValueCondition(spec, o.weights as GraphTransformerParams, { dim: 1, embedding: m.conditionEmbedding, ...(m.conditionFourier !== undefined ? { fourier: m.conditionFourier } : {}), everyLayer: m.conditionEveryLayer }, kCond!);
   const model: ModelConfig = { ...o.model, network: added.spec };
   const train: TrainConfig = { ...defaultTrainConfig, lrSchedule: "warmup-cosine", gradClip: 1, ...mo.train };
   const [kState, kData] = split2(kTrain!);
@@ -216,6 +221,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
 
   // 4. Samples at each target.
   try {
+    await o.onConditionalModel?.({ model, ema: state.ema, mean: mu, std: sigma });
     const rows: ResultRow[] = [];
     const samples: MoleculeRcgdmOutput["samples"] = [];
     // The method's scale, then molecules.extraScales (the same model; rows tagged "w=<w>"), every scale from the
@@ -244,6 +250,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
       variant: "conditional",
       dropout: m.dropout,
       conditionEmbedding: m.conditionEmbedding,
+      conditionFourier: m.conditionFourier ?? null,
       conditionEveryLayer: m.conditionEveryLayer,
       train,
       training: { loss: state.losses.filter((_, k) => k % every === 0), finalLoss: state.losses.at(-1)?.loss ?? null },
