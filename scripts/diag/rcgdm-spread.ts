@@ -2,8 +2,9 @@
  * Where the spread of RCGDM's conditional molecules comes from (issue 13 §1; docs/molecules.md "RCGDM on a
  * property"). Fine-tunes the conditional model exactly as the runner does (the rcgdm row of CONFIG, default
  * configs/molecules-rcgdm-logp.json; src/runners/molecule-rcgdm.ts), then, on that model:
- *  1. sampler variants at the five inside targets (N molecules each, the same key per target): the oracle logP's
- *     MAE, bias, sd and validity per variant;
+ *  1. sampler variants at the five inside targets (N molecules each, the same key per target): DDPM/DDIM settings
+ *     and classifier-free guidance on the whole chain or only where t < `below`; the oracle logP's MAE, bias, sd
+ *     and validity per variant. With a model already saved in OUT, no fine-tuning: the variants run on it;
  *  2. branching: N chains run to step k of the DDPM plan, then M continuations each from the same x_k with other
  *     noise; the within-chain sd of the oracle logP (what the steps after k add) against the total sd.
  * Env: N (200), M (8), BRANCH_N (48), BRANCH_AT (comma list of k, default 25,50,75,90), VARIANTS (comma list),
@@ -19,6 +20,7 @@ import { loadRDKit } from "../../src/chem/rdkit.js";
 import { hostMatrix } from "../../src/data/matrix.js";
 import { generateWithEps } from "../../src/diffusion/generate.js";
 import { modelOutput, type ModelConfig } from "../../src/diffusion/model.js";
+import type { EpsFn, ModelFn } from "../../src/diffusion/types.js";
 import { noiseHookOf } from "../../src/diffusion/noise-space.js";
 import { sample, samplerPlan, type SamplerConfig } from "../../src/diffusion/sample.js";
 import { makeSchedule } from "../../src/diffusion/schedule.js";
@@ -68,7 +70,9 @@ const stats = (v: number[], a: number) => {
 interface Variant {
   name: string;
   sampler: SamplerConfig;
+  /** CFG scale w, on every step, or only on the steps with t < `below` (training index). */
   w: number;
+  below?: number;
 }
 const ddpm = (steps: number): SamplerConfig => ({ sampler: "ddpm", steps, eta: 1 });
 const all: Variant[] = [
@@ -76,6 +80,11 @@ const all: Variant[] = [
   { name: "ddpm500", sampler: ddpm(500), w: 1 },
   { name: "ddim100-eta0", sampler: { sampler: "ddim", steps: 100, eta: 0 }, w: 1 },
   { name: "ddim100-eta0.5", sampler: { sampler: "ddim", steps: 100, eta: 0.5 }, w: 1 },
+  { name: "cfg2", sampler: ddpm(100), w: 2 },
+  { name: "cfg2-below500", sampler: ddpm(100), w: 2, below: 500 },
+  { name: "cfg4-below500", sampler: ddpm(100), w: 4, below: 500 },
+  { name: "cfg4-below300", sampler: ddpm(100), w: 4, below: 300 },
+  { name: "cfg8-below500", sampler: ddpm(100), w: 8, below: 500 },
 ];
 const pick = process.env.VARIANTS?.split(",");
 const variants = pick ? all.filter((v) => pick.includes(v.name)) : all;
@@ -87,7 +96,11 @@ async function study(model: ModelConfig, ema: DenoiserParams, mu: number, sigma:
     const per: Record<string, unknown>[] = [];
     for (const [i, a] of targets.entries()) {
       const z = (a - mu) / sigma;
-      const eps = v.w === 1 ? modelOutput(model, ema, cond(z)) : cfgEps(model, ema, [z], v.w);
+      const guided = cfgEps(model, ema, [z], v.w);
+      const plain = cfgEps(model, ema, [z], 1);
+      const below = v.below;
+      const eps: EpsFn | ModelFn =
+        v.w === 1 ? modelOutput(model, ema, cond(z)) : below === undefined ? guided : (x, t) => (t.index < below ? guided(x, t) : plain(x, t));
       const t0 = performance.now();
       const x = await generateWithEps(eps, model, v.sampler, N, keyFromSeed(1000 + i));
       per.push({ a, ...stats(logp(x.data, N), a), seconds: (performance.now() - t0) / 1000 });
