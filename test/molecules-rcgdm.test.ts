@@ -25,13 +25,14 @@ import type { GraphTransformerParams, GraphTransformerSpec } from "../src/nn/den
 import { graphEnvironments } from "../src/rewards/graph-features.js";
 import { encodeSmiles, graphToRow, QM9_VOCABULARY } from "../src/chem/graph.js";
 import type { RcgdmMethodConfig } from "../src/runners/methods/rcgdm.js";
-import { moleculeTargets } from "../src/runners/molecule-rcgdm.js";
+import { moleculeTargets, runMoleculeRcgdm } from "../src/runners/molecule-rcgdm.js";
+import { smilesTrainData } from "../src/runners/molecule-data.js";
 import { parseMoleculeConfig } from "../src/runners/molecule-run-config.js";
 import { parseConfig } from "../src/runners/config.js";
 import { runMoleculeExperiment } from "../src/runners/molecule-run.js";
 import { moleculeRunTable } from "../src/cli/molecule-run-command.js";
-import { resolveModelPath } from "../src/runners/molecule-sampling.js";
-import { removeTempDirs, tempDir } from "./fixtures/cli/harness.js";
+import { networkTarget, resolveModelPath } from "../src/runners/molecule-sampling.js";
+import { cli, expectOneLineError, removeTempDirs, tempDir } from "./fixtures/cli/harness.js";
 
 afterAll(removeTempDirs);
 
@@ -208,6 +209,10 @@ describe("rcgdm in a molecule run", () => {
     const result = await runMoleculeExperiment(cfg, out, { baseDir: dir });
     const rows = result.report.results as unknown as Row[];
     expect(rows.map((r) => r.target)).toEqual([...targets, ...targets, ...targets]);
+    // The conditional model is kept (one file for all its targets and scales); target guidance trains none.
+    const written = result.files.map((f) => f.slice(f.lastIndexOf("/") + 1));
+    expect(written).toContain("model-rcgdm.safetensors");
+    expect(written.filter((f) => f.startsWith("model-"))).toEqual(["model-rcgdm.safetensors"]);
     // molecules.extraScales: the same model sampled at w = 2 too, rows after the method's own scale.
     expect(rows.map((r) => r.label)).toEqual([...targets.map((a) => `rcgdm[a=${a}]`), ...targets.map((a) => `rcgdm w=2[a=${a}]`), ...targets.map((a) => `target-guidance[a=${a}]`)]);
     expect(rows.map((r) => (r as unknown as { scale: number }).scale)).toEqual([1, 1, 1, 2, 2, 2, 2, 2, 2]);
@@ -244,6 +249,80 @@ describe("rcgdm in a molecule run", () => {
       expect(row.targetError!.mae).toBeCloseTo(logp.reduce((a, v) => a + Math.abs(v - row.target), 0) / logp.length, 10);
       expect(row.targetError!.bias).toBeCloseTo(mean - row.target, 10);
     }
+  }, 120_000);
+
+  it("saves the conditional model; reloaded, --target a reaches the network as (a − μ)/σ, and the CLI samples it at a", async () => {
+    const dir = tempDir("mol-rcgdm-model");
+    writeFileSync(join(dir, "mols.csv"), ["smiles", ...MOLECULES].join("\n") + "\n");
+    const data = await smilesTrainData(join(dir, "mols.csv"), 9);
+    const cfg = parseMoleculeConfig(
+      {
+        task: { kind: "smiles", path: "mols.csv", maxAtoms: 9 },
+        model: { pretrained: "qm9" },
+        reward: { kind: "property", property: "logp" },
+        // A large learning rate so that the condition's new weights move far enough to matter.
+        method: [{ kind: "rcgdm", targets: [0], molecules: { labeled: 16, heldOut: 0, train: { steps: 12, batchSize: 8, warmupSteps: 1, learningRate: 0.02 } } }],
+      },
+      "test",
+    );
+    const loaded = loadModel(resolveModelPath("qm9"));
+    const D = loaded.meta.model.network.dataDim;
+    const n = 4;
+    const xt = Float32Array.from({ length: n * D }, (_, i) => Math.sin(i * 7.1) * 0.9);
+    const at = { index: 300, alphaBar: 0.6 };
+    const a = 1.7;
+    const outputAt = async (m: ModelConfig, p: unknown, z: number) => {
+      const f = modelOutput(m, p as never, (k) => ({ kind: "value", value: np.array(new Float32Array(k).fill(z), { shape: [k, 1] }), keep: np.array(new Float32Array(k).fill(1)) }));
+      return toHost(f.apply(np.array(xt, { shape: [n, D] }), at));
+    };
+    let trained: { out: Float32Array; mean: number; std: number } | undefined;
+    let r;
+    try {
+      r = await runMoleculeRcgdm({
+        method: cfg.method[0] as RcgdmMethodConfig,
+        label: "rcgdm",
+        key: keyFromSeed(5),
+        rdkit,
+        property: "logp",
+        data,
+        model: loaded.meta.model,
+        weights: loaded.ema,
+        sampler: { sampler: "ddpm", steps: 2, eta: 1 },
+        samples: 2,
+        seed: 0,
+        hooks: {},
+        onConditionalModel: async ({ model, ema, mean, std }) => {
+          trained = { out: await outputAt(model, ema, (a - mean) / std), mean, std };
+        },
+      });
+    } finally {
+      disposeLoadedModel(loaded);
+    }
+    expect(r.checkpoint?.name).toBe("model-rcgdm.safetensors");
+    const path = join(dir, r.checkpoint!.name);
+    r.checkpoint!.save(path);
+    const back = loadModel(path);
+    try {
+      expect(back.meta.conditioning).toMatchObject({ names: ["logp"], source: "pseudo-labels", standardization: { mean: [trained!.mean], std: [trained!.std] } });
+      expect(back.meta.molecules).toEqual({ atoms: [...data.vocabulary.atoms], bonds: [...data.vocabulary.bonds], maxAtoms: 9 });
+      const z = networkTarget(back.meta, [a]);
+      expect(z[0]).toBeCloseTo((a - trained!.mean) / trained!.std, 12);
+      const again = await outputAt(back.meta.model, back.ema, z[0]!);
+      expect(Math.max(...again.map((v, i) => Math.abs(v - trained!.out[i]!)))).toBeLessThanOrEqual(1e-6);
+      // The standardisation matters: a fed unstandardised gives another output.
+      const raw = await outputAt(back.meta.model, back.ema, a);
+      expect(Math.max(...raw.map((v, i) => Math.abs(v - trained!.out[i]!)))).toBeGreaterThan(1e-4);
+    } finally {
+      disposeLoadedModel(back);
+    }
+    // The CLI: --target is required, and the CSV holds the decoded molecules.
+    const csv = join(dir, "at.csv");
+    const missing = await cli("sample", "--model", path, "--n", "4", "--steps", "2", "--out", csv, "--quiet");
+    expectOneLineError(missing, "conditional model", "--target");
+    const ok = await cli("sample", "--model", path, "--n", "4", "--steps", "2", "--target", String(a), "--scale", "2", "--out", csv);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr + ok.stdout).toMatch(/logp = 1\.7, w = 2/);
+    expect(parse(readFileSync(csv, "utf8"), { columns: true })).toHaveLength(4);
   }, 120_000);
 
   it("refuses a network or rank for rcgdm on molecules, and the molecules keys elsewhere", () => {

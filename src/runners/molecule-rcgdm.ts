@@ -17,7 +17,7 @@
  * space (src/guidance/noisy-predictor.ts), and the unconditional pretrained model sampled with
  *   ε̃ = ε̂ + √(1−ᾱ_t) · s · ∇_{x_t} ½ (a − f_φ(x_t, t))²,   s = `scale`   (src/guidance/terms.ts).
  */
-import { np, tree, type JArray } from "../backend/jax.js";
+import { tree, type JArray } from "../backend/jax.js";
 import { toHost, upload } from "../backend/ownership.js";
 import { keyAt, keyToWords, split2, splitKey, splitKeyWords, type Key } from "../backend/keys.js";
 import type { RDKit } from "../chem/rdkit.js";
@@ -25,7 +25,7 @@ import { propertyOfSmiles, type MoleculeProperty } from "../chem/oracles.js";
 import { hostMatrix, takeRows, type HostMatrix } from "../data/matrix.js";
 import { permutation } from "../data/permutation.js";
 import { generateWithEps } from "../diffusion/generate.js";
-import { modelEps, modelOutput, type ModelConfig } from "../diffusion/model.js";
+import { modelEps, type ModelConfig } from "../diffusion/model.js";
 import { noiseHookOf } from "../diffusion/noise-space.js";
 import { samplerPlan, type SamplerConfig } from "../diffusion/sample.js";
 import { makeSchedule } from "../diffusion/schedule.js";
@@ -34,12 +34,15 @@ import { guidedSample } from "../guidance/sampler.js";
 import { targetGuidanceTerm } from "../guidance/terms.js";
 import { mean, std } from "../eval/stats.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
+import { MODEL_KIND, type ModelMeta } from "../io/checkpoints/model.js";
+import { saveModelTensors, weightTensors } from "../io/checkpoints/model-files.js";
+import { modelFileName } from "../io/outputs.js";
 import { addValueCondition, valueConditionProblem } from "../nn/denoisers/graph-condition.js";
 import type { GraphTransformerParams, GraphTransformerSpec } from "../nn/denoisers/graph-transformer.js";
 import type { ResultRow } from "../report/types.js";
 import { fitQuality, fitReward, predictReward, pseudoLabel } from "../rewards/fit.js";
 import { graphFeatureMap } from "../rewards/graph-features.js";
-import { cfgEps } from "../training/rcgdm.js";
+import { conditionalOutput } from "../training/rcgdm.js";
 import { defaultTrainConfig, denoiserStep, disposeTrainState, trainSteps, type TrainConfig, type TrainState } from "../training/trainer.js";
 import type { ExperimentHooks } from "./methods/context.js";
 import { RcgdmMoleculesSchema, type RcgdmMethodConfig, type RcgdmMoleculesConfig } from "./methods/rcgdm.js";
@@ -81,6 +84,12 @@ export interface MoleculeRcgdmOutput {
   rows: ResultRow[];
   samples: { label: string; matrix: HostMatrix }[];
   section: Record<string, unknown>;
+  /**
+   * The conditional model (variant "conditional") as an inference checkpoint `model-<label>.safetensors`: its EMA
+   * weights, read to the host before they are released, with the pseudo-labels' standardisation in the sidecar
+   * (`conditioning.standardization`), so `rewardiff sample --model … --target a` samples it at a in logP units.
+   */
+  checkpoint?: { name: string; save: (path: string) => void };
 }
 
 /** The result row of one target a (the conditional model's samples, or target guidance's with `variant`). */
@@ -116,10 +125,6 @@ export function moleculeTargets(m: RcgdmMethodConfig, labels: ArrayLike<number>)
     out.push({ target: round(sorted[sorted.length - 1]! + o.beyond), quantile: null });
   }
   return out;
-}
-
-function conditionFor(value: number, keep: number) {
-  return (n: number) => ({ kind: "value" as const, value: np.array(new Float32Array(n).fill(value), { shape: [n, 1] }), keep: np.array(new Float32Array(n).fill(keep)) });
 }
 
 /** Runs steps 1–4 (see the module doc). Consumes `key`. */
@@ -236,7 +241,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
         const z = (target - mu) / sigma;
         o.hooks.onStage?.(`${rowTag}: sampling ${o.samples} molecules at ${o.property} = ${target} (w = ${w})`);
         const onStep = (d: number, t: number) => o.hooks.onSample?.(d, t, `${rowTag} a=${target}`);
-        const eps = w === 1 ? modelOutput(model, state.ema, conditionFor(z, 1)) : cfgEps(model, state.ema, [z], w);
+        const eps = conditionalOutput(model, state.ema, [z], w);
         const x = await generateWithEps(eps, model, o.sampler, o.samples, keyAt(keyWords, i), { onStep });
         const cfgCalls = w === 1 || w === 0 ? 1 : 2;
         const cost = { rewardEvals: 0, gradEvals: 0, valueEvals: 0, modelEvals: cfgCalls * x.rows * o.sampler.steps, seconds: (performance.now() - t2) / 1000, trainSeconds: i === 0 && j === 0 ? trainSeconds : 0 };
@@ -244,6 +249,26 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
         samples.push({ label: j === 0 ? `${tag}-a=${target}` : `${tag}-w=${w}-a=${target}`, matrix: x });
       }
     }
+    const tensors = await weightTensors(state.ema, "ema");
+    const meta: ModelMeta = {
+      kind: MODEL_KIND,
+      checkpoint: "inference",
+      model,
+      train,
+      step: state.step,
+      columns: data.columns,
+      data: data.name,
+      molecules: { atoms: [...data.vocabulary.atoms], bonds: [...data.vocabulary.bonds], maxAtoms: data.vocabulary.maxAtoms },
+      conditioning: {
+        names: [o.property],
+        source: "pseudo-labels",
+        reward: `ridge regression on atom-environment counts, fitted on ${labeledRows.rows} labelled molecules`,
+        pseudoLabelNoise: nu,
+        dropout: m.dropout,
+        standardization: { mean: [mu], std: [sigma] },
+      },
+    };
+    const checkpoint = { name: modelFileName(tag), save: (path: string) => saveModelTensors(path, meta, tensors) };
     const every = Math.max(1, Math.floor(state.losses.length / 200));
     const section: Record<string, unknown> = {
       ...common,
@@ -256,7 +281,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
       training: { loss: state.losses.filter((_, k) => k % every === 0), finalLoss: state.losses.at(-1)?.loss ?? null },
       timings: { rewardFitSeconds: fitSeconds, trainSeconds, trainStepMs: (trainSeconds * 1000) / train.steps },
     };
-    return { rows, samples, section };
+    return { rows, samples, section, checkpoint };
   } finally {
     disposeTrainState(state);
   }

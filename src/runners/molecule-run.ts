@@ -31,7 +31,7 @@ import { summary } from "../eval/stats.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { loadModel, saveModel, type ModelInfo } from "../io/checkpoints/model-files.js";
 import { disposeLoadedModel, trainingDataSha256 } from "../io/checkpoints/model.js";
-import { checkDistinctFileNames, fileLabel } from "../io/outputs.js";
+import { checkDistinctFileNames, fileLabel, modelFileNames } from "../io/outputs.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
 import { renderMoleculeRunHtml, type MoleculeRunMethodView } from "../report/molecule-run-html.js";
 import type { Report, ResultRow } from "../report/types.js";
@@ -131,6 +131,7 @@ export function checkMoleculeInputs(cfg: MoleculeRunConfig, baseDir: string, whe
   const labels = methodLabels(cfg);
   // rcgdm writes one file per target (samples-<label>-a=<target>.csv, checked when they are written).
   checkDistinctFileNames(labels, (l) => samplesFile(l, labels.length), where);
+  checkDistinctFileNames(labels, modelFileNames, where);
   if (cfg.task.kind === "smiles") {
     const data = resolve(baseDir, cfg.task.path);
     if (!existsSync(data)) throw new Error(`${where}: task.path: ${data}: no such file`);
@@ -310,6 +311,7 @@ export async function runMoleculeExperiment(
           method: method as RcgdmMethodConfig, label, key: kMethods[i]!, rdkit, property, ...(dft ? { labels: dft.labels } : {}), data, model: base.model, weights: base.weights, sampler, samples: n, seed: cfg.seed, hooks,
         });
         sections[label] = r.section;
+        if (r.checkpoint) checkpoints.push({ ...r.checkpoint, label });
         out = { rows: r.rows, samples: r.samples, plots: [] };
       } else {
         const ctx: MethodContext = {

@@ -11,7 +11,8 @@ import { decodeGraph, graphFromRow, graphRowLength, graphToMolblock, type GraphV
 import { moleculeProperty, type MoleculeProperty } from "../chem/oracles.js";
 import { loadRDKit, withMol, type RDKit } from "../chem/rdkit.js";
 import type { HostMatrix } from "../data/matrix.js";
-import { generate } from "../diffusion/generate.js";
+import { generate, generateWithEps } from "../diffusion/generate.js";
+import { conditionalOutput } from "../training/rcgdm.js";
 import type { ModelMeta } from "../io/checkpoints/model.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
 import { MoleculeSamplingSchema, type MoleculeSamplingConfig } from "./config-schemas.js";
@@ -101,6 +102,18 @@ export interface SampleMoleculesOptions {
   sampler?: Partial<MoleculeSamplingConfig>;
   seed?: number;
   onStep?: (done: number, total: number) => void;
+  /**
+   * A conditional model's target a (one value per condition dimension, in the units of `meta.conditioning`:
+   * standardised with its `standardization` before it reaches the network) and CFG strength w (default 1).
+   */
+  target?: readonly number[];
+  scale?: number;
+}
+
+/** The condition the network reads for a target in the model's units: (a − mean) / std with a standardisation, else a. */
+export function networkTarget(meta: ModelMeta, target: readonly number[]): number[] {
+  const st = meta.conditioning?.standardization;
+  return target.map((a, i) => (st ? (a - st.mean[i]!) / st.std[i]! : a));
 }
 
 /** The sampler of a molecule run: the given settings over MoleculeSamplingSchema's defaults. */
@@ -117,8 +130,16 @@ export async function sampleMolecules(meta: ModelMeta, weights: DenoiserParams, 
   const vocab = moleculeVocabulary(meta, "sampleMolecules");
   const sampler = moleculeSampler(o.sampler);
   if (sampler.steps > meta.model.schedule.steps) throw new Error(`sampleMolecules: ${sampler.steps} steps exceed the model's ${meta.model.schedule.steps} training timesteps`);
+  const conditional = meta.model.network.condition !== undefined;
+  if (conditional !== (o.target !== undefined)) {
+    throw new Error(conditional ? "sampleMolecules: a conditional molecule model needs a target" : "sampleMolecules: a target applies to a conditional model only");
+  }
   const rdkit = await loadRDKit();
-  const x = await generate(meta.model, weights, sampler, o.n, keyFromSeed(o.seed ?? 0), o.onStep ? { onStep: o.onStep } : {});
+  const output = o.target ? conditionalOutput(meta.model, weights, networkTarget(meta, o.target), o.scale ?? 1) : undefined;
+  const opts = o.onStep ? { onStep: o.onStep } : {};
+  const x = output
+    ? await generateWithEps(output, meta.model, sampler, o.n, keyFromSeed(o.seed ?? 0), opts)
+    : await generate(meta.model, weights, sampler, o.n, keyFromSeed(o.seed ?? 0), opts);
   return decodeMoleculeRows(rdkit, x, vocab);
 }
 

@@ -16,10 +16,10 @@
 import { np } from "../backend/jax.js";
 import type { Key } from "../backend/keys.js";
 import type { HostMatrix } from "../data/matrix.js";
-import { modelEps, type ModelConfig } from "../diffusion/model.js";
+import { modelEps, modelOutput, type ModelConfig } from "../diffusion/model.js";
 import type { SamplerConfig } from "../diffusion/sample.js";
 import { classifierFree } from "../diffusion/step.js";
-import type { EpsFn } from "../diffusion/types.js";
+import type { EpsFn, ModelFn } from "../diffusion/types.js";
 import type { Prediction } from "../diffusion/parameterization.js";
 import type { ScheduleConfig } from "../diffusion/schedule.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
@@ -181,6 +181,16 @@ export function cfgEps(model: ModelConfig, params: DenoiserParams, target: reado
     const e1 = cond(x, t);
     return classifierFree(e0, [[e1, scale]]);
   };
+}
+
+/**
+ * The network's output at target a (in the network's units) with guidance w: at w = 1 the model's own output
+ * (x̂_0 straight from a molecule network, as the unconditional sampler), else the ε of {@link cfgEps}. Borrows `params`.
+ */
+export function conditionalOutput(model: ModelConfig, params: DenoiserParams, target: readonly number[], scale = 1): ModelFn | EpsFn {
+  if (scale !== 1) return cfgEps(model, params, target, scale);
+  checkTarget(model, target);
+  return modelOutput(model, params, (n) => conditionRows(target, n, 1));
 }
 
 /** Draws n samples at target a with guidance w, in batches. Borrows `params`; consumes `key`. */

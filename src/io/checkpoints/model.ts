@@ -99,6 +99,11 @@ export interface ModelConditioning {
   pseudoLabelNoise?: number;
   /** p_uncond: condition dropout during training (0 = no null condition learned). */
   dropout?: number;
+  /**
+   * The network reads (y − mean) / std, one entry per condition dimension (a molecule RCGDM model: targets
+   * are given in the property's units and standardised before they reach the network). Absent: y as given.
+   */
+  standardization?: { mean: number[]; std: number[] };
 }
 
 /** Host tensors by name (what a model checkpoint stores). */
@@ -207,6 +212,7 @@ const ConditioningSchema = z.strictObject({
   reward: z.string().optional(),
   pseudoLabelNoise: z.number().min(0).optional(),
   dropout: z.number().min(0).lt(1).optional(),
+  standardization: z.strictObject({ mean: z.array(z.number()), std: z.array(z.number().positive()) }).optional(),
 });
 
 const numbers = z.array(z.number());
@@ -296,6 +302,8 @@ export function checkModelMeta(config: unknown, where: string): ModelMeta {
     if (!cond) fail("conditioning", "present, but model.network has no condition");
     const dim = cond!.kind === "value" ? cond!.dim : 1;
     if (c.conditioning.names.length !== dim) fail("conditioning.names", `${c.conditioning.names.length} names for a condition of dimension ${dim}`);
+    const st = c.conditioning.standardization;
+    if (st && (st.mean.length !== dim || st.std.length !== dim)) fail("conditioning.standardization", `${st.mean.length} means and ${st.std.length} standard deviations for a condition of dimension ${dim}`);
   }
   const f = c.finetuned;
   if (f !== undefined) {
