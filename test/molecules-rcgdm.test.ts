@@ -279,7 +279,7 @@ describe("rcgdm in a molecule run", () => {
     let r;
     try {
       r = await runMoleculeRcgdm({
-        method: cfg.method[0] as RcgdmMethodConfig,
+        method: [cfg.method].flat()[0] as RcgdmMethodConfig,
         label: "rcgdm",
         key: keyFromSeed(5),
         rdkit,

@@ -51,7 +51,7 @@ const note = (r: Record<string, unknown>) => {
 await ensureBackend();
 const rdkit = await loadRDKit();
 const cfg = parseMoleculeConfig(JSON.parse(readFileSync(configPath, "utf8")), configPath);
-const method = cfg.method.find((m) => m.kind === "rcgdm" && (m as RcgdmMethodConfig).variant === "conditional") as RcgdmMethodConfig;
+const method = [cfg.method].flat().find((m) => m.kind === "rcgdm" && (m as RcgdmMethodConfig).variant === "conditional") as RcgdmMethodConfig;
 const loaded = loadModel(resolveModelPath("qm9"));
 const data = await qm9TrainData();
 const vocab = data.vocabulary;
