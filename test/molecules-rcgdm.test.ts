@@ -251,7 +251,7 @@ describe("rcgdm in a molecule run", () => {
     }
   }, 120_000);
 
-  it("saves the conditional model; reloaded, --target a reaches the network as (a − μ)/σ, and the CLI samples it at a", async () => {
+  it.each([{ addedLayers: 0, depth: "the pretrained depth" }, { addedLayers: 1, depth: "one added layer" }])("saves the conditional model ($depth); reloaded, --target a reaches the network as (a − μ)/σ, and the CLI samples it at a", async ({ addedLayers }) => {
     const dir = tempDir("mol-rcgdm-model");
     writeFileSync(join(dir, "mols.csv"), ["smiles", ...MOLECULES].join("\n") + "\n");
     const data = await smilesTrainData(join(dir, "mols.csv"), 9);
@@ -261,12 +261,13 @@ describe("rcgdm in a molecule run", () => {
         model: { pretrained: "qm9" },
         reward: { kind: "property", property: "logp" },
         // A large learning rate so that the condition's new weights move far enough to matter.
-        method: [{ kind: "rcgdm", targets: [0], molecules: { labeled: 16, heldOut: 0, train: { steps: 12, batchSize: 8, warmupSteps: 1, learningRate: 0.02 } } }],
+        method: [{ kind: "rcgdm", targets: [0], molecules: { labeled: 16, heldOut: 0, addedLayers, train: { steps: 12, batchSize: 8, warmupSteps: 1, learningRate: 0.02 } } }],
       },
       "test",
     );
     const loaded = loadModel(resolveModelPath("qm9"));
     const D = loaded.meta.model.network.dataDim;
+    const baseLayers = (loaded.meta.model.network as GraphTransformerSpec).layers;
     const n = 4;
     const xt = Float32Array.from({ length: n * D }, (_, i) => Math.sin(i * 7.1) * 0.9);
     const at = { index: 300, alphaBar: 0.6 };
@@ -305,6 +306,8 @@ describe("rcgdm in a molecule run", () => {
     try {
       expect(back.meta.conditioning).toMatchObject({ names: ["logp"], source: "pseudo-labels", standardization: { mean: [trained!.mean], std: [trained!.std] } });
       expect(back.meta.molecules).toEqual({ atoms: [...data.vocabulary.atoms], bonds: [...data.vocabulary.bonds], maxAtoms: 9 });
+      expect((back.meta.model.network as GraphTransformerSpec).layers).toBe(baseLayers + addedLayers);
+      expect(r.section.addedLayers).toBe(addedLayers);
       const z = networkTarget(back.meta, [a]);
       expect(z[0]).toBeCloseTo((a - trained!.mean) / trained!.std, 12);
       const again = await outputAt(back.meta.model, back.ema, z[0]!);
@@ -330,6 +333,8 @@ describe("rcgdm in a molecule run", () => {
     expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", network: "low-rank" } }, "c.json")).toThrow(/^c\.json: method\.network: not used on molecules/);
     expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", molecules: { labeled: 2 } } }, "c.json")).toThrow(/^c\.json: method\.molecules\.labeled/);
     expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", variant: "target-guidance", molecules: { extraScales: [2] } } }, "c.json")).toThrow(/^c\.json: method\.molecules\.extraScales: only for the conditional variant/);
+    expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", variant: "target-guidance", molecules: { addedLayers: 2 } } }, "c.json")).toThrow(/^c\.json: method\.molecules\.addedLayers: only for the conditional variant/);
+    expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", molecules: { addedLayers: -1 } } }, "c.json")).toThrow(/^c\.json: method\.molecules\.addedLayers/);
     expect(() => parseConfig({ task: { kind: "linear-subspace" }, method: { kind: "rcgdm", molecules: {} }, sampling: { targets: [1] } }, "c.json")).toThrow(/^c\.json: method\.molecules: only for molecule runs/);
     expect(() => parseConfig({ task: { kind: "linear-subspace" }, method: { kind: "rcgdm", conditionEveryLayer: true }, sampling: { targets: [1] } }, "c.json")).toThrow(/^c\.json: method\.conditionEveryLayer: only for molecule runs/);
   });

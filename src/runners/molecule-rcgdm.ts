@@ -6,8 +6,9 @@
  *     them held out, and measured again on `heldOut` further molecules labelled only for that (MAE, R²).
  *  2. Pseudo-labels ŷ = f̂(x) + ν ξ on the unlabeled molecules (every other one of the task, or `unlabeled`
  *     of them), standardised: the network sees (ŷ − μ)/σ.
- *  3. The conditional model: the pretrained graph transformer with a value condition added, its new `cond`
- *     inputs zero (src/nn/denoisers/graph-condition.ts: equal to the pretrained model at step 0), fine-tuned
+ *  3. The conditional model: the pretrained graph transformer (with `addedLayers` identity-initialised layers
+ *     appended, src/nn/denoisers/graph-deepen.ts) with a value condition added, its new `cond` inputs zero
+ *     (src/nn/denoisers/graph-condition.ts: equal to the pretrained model at step 0), fine-tuned
  *     with the model's own loss (cross-entropy of x̂_0) and condition dropout p_uncond = `dropout`.
  *  4. Per target a: n samples conditioned on (a − μ)/σ (w = `scale` = 1: x̂_0 straight from the network, as
  *     the unconditional molecule sampler; w ≠ 1: classifier-free guidance, ε̃ = ε(∅) + w (ε(a) − ε(∅))). The
@@ -38,6 +39,7 @@ import { MODEL_KIND, type ModelMeta } from "../io/checkpoints/model.js";
 import { saveModelTensors, weightTensors } from "../io/checkpoints/model-files.js";
 import { modelFileName } from "../io/outputs.js";
 import { addValueCondition, valueConditionProblem } from "../nn/denoisers/graph-condition.js";
+import { appendIdentityLayers } from "../nn/denoisers/graph-deepen.js";
 import type { GraphTransformerParams, GraphTransformerSpec } from "../nn/denoisers/graph-transformer.js";
 import type { ResultRow } from "../report/types.js";
 import { fitQuality, fitReward, predictReward, pseudoLabel } from "../rewards/fit.js";
@@ -200,7 +202,12 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
   const cond = hostMatrix(xu.rows, 1, Float32Array.from(yHat, (v) => (v - mu) / sigma));
 
   // 3. The pretrained model with the condition added, fine-tuned on (x, ŷ).
-  const added = addValueCondition(spec, o.weights as GraphTransformerParams, { dim: 1, embedding: m.conditionEmbedding, ...(m.conditionFourier !== undefined ? { fourier: m.conditionFourier } : {}), everyLayer: m.conditionEveryLayer }, kCond!);
+  // With molecules.addedLayers, identity-initialised layers first (their key split off kCond, so that runs
+  // without them draw the keys they always drew).
+  const [kEmbed, kDeep] = mo.addedLayers > 0 ? split2(kCond!) : [kCond!, undefined];
+  const deep = kDeep ? appendIdentityLayers(spec, o.weights as GraphTransformerParams, mo.addedLayers, kDeep) : undefined;
+  const added = addValueCondition(deep?.spec ?? spec, deep?.params ?? (o.weights as GraphTransformerParams), { dim: 1, embedding: m.conditionEmbedding, ...(m.conditionFourier !== undefined ? { fourier: m.conditionFourier } : {}), everyLayer: m.conditionEveryLayer }, kEmbed);
+  if (deep) tree.dispose(deep.params);
   const model: ModelConfig = { ...o.model, network: added.spec };
   const train: TrainConfig = { ...defaultTrainConfig, lrSchedule: "warmup-cosine", gradClip: 1, ...mo.train };
   const [kState, kData] = split2(kTrain!);
@@ -277,6 +284,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
       conditionEmbedding: m.conditionEmbedding,
       conditionFourier: m.conditionFourier ?? null,
       conditionEveryLayer: m.conditionEveryLayer,
+      addedLayers: mo.addedLayers,
       train,
       training: { loss: state.losses.filter((_, k) => k % every === 0), finalLoss: state.losses.at(-1)?.loss ?? null },
       timings: { rewardFitSeconds: fitSeconds, trainSeconds, trainStepMs: (trainSeconds * 1000) / train.steps },
@@ -291,6 +299,9 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
 export function refineMoleculeRcgdm(m: RcgdmMethodConfig, at: (string | number)[], add: (path: (string | number)[], message: string, input?: unknown) => void): void {
   if (m.variant === "target-guidance" && (m.molecules?.extraScales?.length ?? 0) > 0) {
     add([...at, "molecules", "extraScales"], "only for the conditional variant (classifier-free guidance scales); target guidance has one scale per entry", m.molecules!.extraScales);
+  }
+  if (m.variant === "target-guidance" && (m.molecules?.addedLayers ?? 0) > 0) {
+    add([...at, "molecules", "addedLayers"], "only for the conditional variant (layers of the conditional model); target guidance samples the pretrained model", m.molecules!.addedLayers);
   }
   if (m.network !== "mlp" || m.rank !== undefined) {
     add([...at, m.rank !== undefined ? "rank" : "network"], "not used on molecules: the condition is added to the molecule model's graph transformer (drop network and rank)", m.rank ?? m.network);

@@ -160,10 +160,11 @@ export const GraphTransformerSpecSchema = strictSpec({
 }).transform((s) => ({ ...s, timeEmbedding: s.timeEmbedding ?? simdTimeEmbedding(s.condition ? s.condition.embedding : 0) }));
 
 /** Keys per layer and before the layers (the order of `init`'s key use). */
-const LAYER_KEYS = 8;
+export const LAYER_KEYS = 8;
 const STEM_KEYS = 7;
 
-function initLayer(keys: Key[], s: GraphTransformerSpec): GraphLayerParams {
+/** One layer's fresh parameters from `LAYER_KEYS` keys (consumed). */
+export function initLayer(keys: Key[], s: GraphTransformerSpec): GraphLayerParams {
   const dh = s.hidden;
   const de = s.edgeHidden;
   return {

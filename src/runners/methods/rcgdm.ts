@@ -69,6 +69,9 @@ export const RcgdmMoleculesSchema = strict({
    * `scale`: one more row per target and scale, labelled "<label> w=<w>[a=<target>]" (no retraining).
    */
   extraScales: z.array(nonNegative()).default([]),
+  addedLayers: int(0)
+    .default(0)
+    .describe("graph-transformer layers appended to the pretrained model before the condition is added, identity at step 0 (src/nn/denoisers/graph-deepen.ts); 0: the pretrained depth"),
   train: strict({
     steps: int(1).default(1000),
     batchSize: int(1).default(128),
