@@ -10,7 +10,7 @@
  * exactly (the zero-initialised residual branch of ControlNet and of GPT-2-style "zero init" fine-tuning).
  * Gradients reach the zero projections at once (their inputs are not zero) and the rest of each new layer after
  * the first step. Used by RCGDM on molecules (`molecules.addedLayers`, docs/molecules.md) to give the
- * conditional model capacity the pretrained width does not have.
+ * conditional model more capacity than the pretrained depth; measured there (two layers, 4,000 steps): no gain.
  */
 import { np, tree } from "../../backend/jax.js";
 import { splitKey, type Key } from "../../backend/keys.js";
