@@ -11,6 +11,7 @@
 
 /** The pool size decision and the reason for it (printed with `REWARDIFF_THREADS_REPORT=1`). */
 import { fileURLToPath } from "node:url";
+import { SHIPPED_MODELS } from "../io/shipped-models.js";
 
 export interface ThreadsDecision {
   /** Threads to compute on (`REWARDIFF_THREADS`): 0 (no pool) or the core count; jax-js starts one worker fewer. */
@@ -122,13 +123,14 @@ function graphSizes(json: unknown): Parameters<typeof graphFlopPerSample>[0] | u
 }
 
 /**
- * The sidecar of `--model M`: M's own, or for the name "qm9" with no such file the shipped model's
- * (models/qm9.json at the package root, as `sample` resolves it).
+ * The sidecar of `--model M`: M's own, or for a shipped model's name (SHIPPED_MODELS) with no such file the
+ * shipped model's (e.g. models/qm9.json at the package root, as `sample` resolves it).
  */
 function modelSidecar(model: string, readJson: (path: string) => unknown): unknown {
   const own = readJson(sidecarPath(model));
-  if (own !== undefined || model !== "qm9") return own;
-  return readJson(fileURLToPath(new URL("../../models/qm9.json", import.meta.url)));
+  const shipped = SHIPPED_MODELS[model];
+  if (own !== undefined || shipped === undefined) return own;
+  return readJson(fileURLToPath(new URL(`../../${sidecarPath(shipped)}`, import.meta.url)));
 }
 
 function sidecarPath(path: string): string {

@@ -16,6 +16,7 @@ import { conditionalOutput } from "../training/rcgdm.js";
 import type { ModelMeta } from "../io/checkpoints/model.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
 import { MoleculeSamplingSchema, type MoleculeSamplingConfig } from "./config-schemas.js";
+import { SHIPPED_MODELS } from "../io/shipped-models.js";
 
 /** One decoded sample: the molecule and its properties (null where it is invalid). */
 export interface MoleculeSample {
@@ -143,8 +144,7 @@ export async function sampleMolecules(meta: ModelMeta, weights: DenoiserParams, 
   return decodeMoleculeRows(rdkit, x, vocab);
 }
 
-/** Models shipped with the package, by the name `--model` accepts (files under models/ at the package root). */
-export const SHIPPED_MODELS: Readonly<Record<string, string>> = { qm9: "models/qm9.safetensors" };
+export { SHIPPED_MODELS };
 
 /** The package root (from src/runners or dist/runners). */
 function packageRoot(): string {
@@ -160,7 +160,8 @@ export function resolveModelPath(arg: string, where = `--model ${arg}`): string 
   if (rel === undefined || existsSync(arg)) return arg;
   const path = join(packageRoot(), rel);
   if (!existsSync(path)) {
-    throw new Error(`${where}: the shipped model ${rel} is not in this installation (looked for ${path}); \`rewardiff train --task ${arg} --out ${arg}.safetensors\` trains one (docs/molecules.md), to sample with --model ${arg}.safetensors`);
+    const remake = arg === "qm9" ? `\`rewardiff train --task ${arg} --out ${arg}.safetensors\` trains one (docs/molecules.md), to sample with --model ${arg}.safetensors` : "models/README.md says how it is made";
+    throw new Error(`${where}: the shipped model ${rel} is not in this installation (looked for ${path}); ${remake}`);
   }
   return path;
 }
