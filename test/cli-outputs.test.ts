@@ -176,6 +176,7 @@ describe("model file names", () => {
   it("refuses, before any work, a label whose model would be another label's reward model", () => {
     expect(() => checkDistinctFileNames(["x", "x-reward"], modelFileNames, "cfg.json")).toThrow(/cfg\.json: labels "x" and "x-reward" would both be written to model-x-reward\.safetensors/);
     expect(() => checkDistinctFileNames(["x", "x-rewards"], modelFileNames, "cfg.json")).not.toThrow();
+    expect(() => checkDistinctFileNames(["x", "x-train"], modelFileNames, "cfg.json")).toThrow(/cfg\.json: labels "x" and "x-train" would both be written to model-x-train\.safetensors/);
   });
 });
 

@@ -11,14 +11,14 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { np, tree } from "../src/backend/jax.js";
+import { np, tree, type JArray } from "../src/backend/jax.js";
 import { ensureBackend } from "../src/backend/init.js";
 import { keyFromSeed } from "../src/backend/keys.js";
 import { toHost } from "../src/backend/ownership.js";
 import { propertyOfSmiles } from "../src/chem/oracles.js";
 import { loadRDKit, type RDKit } from "../src/chem/rdkit.js";
 import { modelOutput, type ModelConfig } from "../src/diffusion/model.js";
-import { loadModel } from "../src/io/checkpoints/model-files.js";
+import { loadModel, saveInferenceModel } from "../src/io/checkpoints/model-files.js";
 import { disposeLoadedModel } from "../src/io/checkpoints/model.js";
 import { addValueCondition } from "../src/nn/denoisers/graph-condition.js";
 import type { GraphTransformerParams, GraphTransformerSpec } from "../src/nn/denoisers/graph-transformer.js";
@@ -29,7 +29,7 @@ import { moleculeTargets, runMoleculeRcgdm } from "../src/runners/molecule-rcgdm
 import { smilesTrainData } from "../src/runners/molecule-data.js";
 import { parseMoleculeConfig } from "../src/runners/molecule-run-config.js";
 import { parseConfig } from "../src/runners/config.js";
-import { runMoleculeExperiment } from "../src/runners/molecule-run.js";
+import { checkMoleculeInputs, runMoleculeExperiment } from "../src/runners/molecule-run.js";
 import { moleculeRunTable } from "../src/cli/molecule-run-command.js";
 import { networkTarget, resolveModelPath } from "../src/runners/molecule-sampling.js";
 import { cli, expectOneLineError, removeTempDirs, tempDir } from "./fixtures/cli/harness.js";
@@ -328,6 +328,76 @@ describe("rcgdm in a molecule run", () => {
     expect(parse(readFileSync(csv, "utf8"), { columns: true })).toHaveLength(4);
   }, 120_000);
 
+  it("samples a saved conditional model (molecules.conditionalModel) as the fine-tuned one: the same molecules from the same keys, from the file's weights; resumes from a training checkpoint; a file from another row is refused", async () => {
+    const dir = tempDir("mol-rcgdm-saved");
+    writeFileSync(join(dir, "mols.csv"), ["smiles", ...MOLECULES].join("\n") + "\n");
+    const data = await smilesTrainData(join(dir, "mols.csv"), 9);
+    const row = (molecules: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+      [
+        parseMoleculeConfig(
+          {
+            task: { kind: "smiles", path: "mols.csv", maxAtoms: 9 },
+            model: { pretrained: "qm9" },
+            reward: { kind: "property", property: "logp" },
+            method: [{ kind: "rcgdm", targets: [-0.5, 1], ...extra, molecules: { labeled: 16, heldOut: 0, train: { steps: 12, batchSize: 8, warmupSteps: 1, learningRate: 0.02 }, ...molecules } }],
+          },
+          "test",
+        ).method,
+      ].flat()[0] as RcgdmMethodConfig;
+    const loaded = loadModel(resolveModelPath("qm9"));
+    const checkpoints: string[] = [];
+    const run = (method: RcgdmMethodConfig, conditionalModel?: string, o: { seed?: number; property?: string } = {}) =>
+      runMoleculeRcgdm({
+        method, label: "rcgdm", key: keyFromSeed(5), rdkit, property: o.property ?? "logp", data, model: loaded.meta.model, weights: loaded.ema,
+        sampler: { sampler: "ddpm", steps: 3, eta: 1 }, samples: 4, seed: o.seed ?? 0, hooks: {}, ...(conditionalModel !== undefined ? { conditionalModel } : {}),
+        onCheckpoint: async (name, save) => {
+          const path = join(dir, `${checkpoints.length}-${name}`);
+          await save(path);
+          checkpoints.push(path);
+        },
+      });
+    const rowsOf = (r: Awaited<ReturnType<typeof run>>) => r.samples.map((s) => Array.from(s.matrix.data));
+    try {
+      const tuned = await run(row({}));
+      const path = join(dir, tuned.checkpoint!.name);
+      tuned.checkpoint!.save(path);
+      const again = await run(row({ conditionalModel: "saved.safetensors" }), path);
+      expect(again.samples.map((s) => s.label)).toEqual(tuned.samples.map((s) => s.label));
+      expect(rowsOf(again)).toEqual(rowsOf(tuned));
+      expect(again.section.conditionalModel).toEqual({ path: "saved.safetensors", step: 12, resumed: false });
+      expect(again.section.training).toBeNull();
+      expect((again.section.timings as { trainSeconds: number }).trainSeconds).toBe(0);
+      // The file's weights make the samples: scaled by 1.1 (same sidecar), the molecules' rows change.
+      const back = loadModel(path);
+      const { kind: _k, checkpoint: _c, step, dataSeed: _d, ...info } = back.meta;
+      const scaled = tree.map((a: JArray) => a.mul(1.1), back.ema) as typeof back.ema;
+      const other = join(dir, "scaled.safetensors");
+      await saveInferenceModel(other, info, scaled, step);
+      tree.dispose(scaled);
+      expect(rowsOf(await run(row({}), other))).not.toEqual(rowsOf(tuned));
+      // A long fine-tuning in two parts: a training checkpoint at step 6 of 12 (molecules.checkpointEvery), then
+      // a run that names it resumes there and ends with the straight run's model, so its samples are the same.
+      const withCheckpoints = await run(row({ checkpointEvery: 6 }));
+      expect(checkpoints).toEqual([join(dir, "0-model-rcgdm-train.safetensors")]);
+      expect(rowsOf(withCheckpoints)).toEqual(rowsOf(tuned));
+      const half = loadModel(checkpoints[0]!);
+      expect([half.kind, half.meta.step]).toEqual(["training", 6]);
+      disposeLoadedModel(half);
+      const resumed = await run(row({ conditionalModel: "ck.safetensors" }), checkpoints[0]);
+      expect(resumed.section.conditionalModel).toEqual({ path: "ck.safetensors", step: 6, resumed: true });
+      expect((resumed.section.training as { loss: { step: number }[] }).loss.map((l) => l.step)).toEqual([7, 8, 9, 10, 11, 12]);
+      expect(rowsOf(resumed)).toEqual(rowsOf(tuned));
+      // A file from another row: fine-tuning settings, pseudo-labels (another seed), property, network.
+      await expect(run(row({ train: { steps: 13, batchSize: 8, warmupSteps: 1, learningRate: 0.02 } }), path)).rejects.toThrow(/^rcgdm: molecules\.conditionalModel: .*model-rcgdm\.safetensors: train\.steps is 12 in the file but 13 for this row \(other fine-tuning settings\)$/);
+      await expect(run(row({}), path, { seed: 1 })).rejects.toThrow(/: its pseudo-labels \(mean .*\) are not this row's \(mean .*\): another seed/);
+      await expect(run(row({}), path, { property: "tpsa" })).rejects.toThrow(/: conditioned on logp, not tpsa$/);
+      await expect(run(row({}, { conditionEmbedding: 16 }), path)).rejects.toThrow(/: model\.network\.[a-zA-Z.[\]0-9]+ is .* in the file but .* for this row \(another network/);
+      await expect(run(row({}), resolveModelPath("qm9"))).rejects.toThrow(/: not an RCGDM conditional model/);
+    } finally {
+      disposeLoadedModel(loaded);
+    }
+  }, 120_000);
+
   it("refuses a network or rank for rcgdm on molecules, and the molecules keys elsewhere", () => {
     const base = { task: { kind: "qm9" }, model: { pretrained: "qm9" }, reward: { kind: "property", property: "logp" } };
     expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", network: "low-rank" } }, "c.json")).toThrow(/^c\.json: method\.network: not used on molecules/);
@@ -335,6 +405,9 @@ describe("rcgdm in a molecule run", () => {
     expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", variant: "target-guidance", molecules: { extraScales: [2] } } }, "c.json")).toThrow(/^c\.json: method\.molecules\.extraScales: only for the conditional variant/);
     expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", variant: "target-guidance", molecules: { addedLayers: 2 } } }, "c.json")).toThrow(/^c\.json: method\.molecules\.addedLayers: only for the conditional variant/);
     expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", molecules: { addedLayers: -1 } } }, "c.json")).toThrow(/^c\.json: method\.molecules\.addedLayers/);
+    expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", variant: "target-guidance", molecules: { conditionalModel: "m.safetensors" } } }, "c.json")).toThrow(/^c\.json: method\.molecules\.conditionalModel: only for the conditional variant/);
+    const missing = parseMoleculeConfig({ ...base, method: [{ kind: "none" }, { kind: "rcgdm", molecules: { conditionalModel: "nope.safetensors" } }] }, "c.json");
+    expect(() => checkMoleculeInputs(missing, "/tmp", "c.json")).toThrow(/^c\.json: method\[1\]\.molecules\.conditionalModel: \/tmp\/nope\.safetensors: no such file \(/);
     expect(() => parseConfig({ task: { kind: "linear-subspace" }, method: { kind: "rcgdm", molecules: {} }, sampling: { targets: [1] } }, "c.json")).toThrow(/^c\.json: method\.molecules: only for molecule runs/);
     expect(() => parseConfig({ task: { kind: "linear-subspace" }, method: { kind: "rcgdm", conditionEveryLayer: true }, sampling: { targets: [1] } }, "c.json")).toThrow(/^c\.json: method\.conditionEveryLayer: only for molecule runs/);
   });

@@ -7,7 +7,8 @@
  * configs/molecules-rcgdm-tpsa.json; other sections and the other variant's subsection are kept):
  * per target the oracle property of the valid samples (mean ± sd, MAE and bias to the target), validity,
  * uniqueness, novelty, fragmented and the KL score beside their floors, and the acceptance checks of the issue.
- * `--quick`: 600 fine-tuning steps and 200 samples per target (≈ 25 min on one busy core). `--from DIR`: the tables
+ * `--quick`: 600 fine-tuning steps and 200 samples per target (≈ 25 min on one busy core). `--retrain`: fine-tune
+ * anew where a row samples a saved conditional model (`molecules.conditionalModel`; --quick always does). `--from DIR`: the tables
  * of a finished run's folder (report.json and its samples CSVs), without running it again. `--only A,B`: only the
  * config's rows labelled A, B (a row without a label by its kind, e.g. `--only none,rcgdm`).
  */
@@ -71,9 +72,18 @@ export function writeResultsSubsection(HEADING: string, intro: string, sub: stri
   writeFileSync(RESULTS, text.slice(0, start) + updated.replace(/\s*$/, "\n") + (end < text.length ? `\n${text.slice(end)}` : ""));
 }
 
-/** An RCGDM experiment's config file as JSON; with `quick`, 200 samples per target and 600 fine-tuning steps per rcgdm row. */
-export function rcgdmConfigJson(path: string, quick: boolean): { method: Record<string, unknown>[]; sampling: Record<string, unknown> } {
+/**
+ * An RCGDM experiment's config file as JSON; with `quick`, 200 samples per target and 600 fine-tuning steps per
+ * rcgdm row; with `quick` or `retrain`, every rcgdm row fine-tunes anew (its `molecules.conditionalModel` dropped).
+ */
+export function rcgdmConfigJson(path: string, quick: boolean, retrain = false): { method: Record<string, unknown>[]; sampling: Record<string, unknown> } {
   const json = parseJson(readText(path, "config file"), path, { rejectDuplicateKeys: true }) as { method: Record<string, unknown>[]; sampling: Record<string, unknown> };
+  if (quick || retrain) {
+    for (const m of json.method) {
+      const mol = m.molecules as { conditionalModel?: string } | undefined;
+      if (m.kind === "rcgdm" && mol) delete mol.conditionalModel;
+    }
+  }
   if (quick) {
     json.sampling.samples = 200;
     for (const m of json.method) {
@@ -90,7 +100,8 @@ export async function run(args: string[]): Promise<void> {
   const path = opt("--config", "configs/molecules-rcgdm-logp.json");
   const quick = args.includes("--quick");
   const out = opt("--out", join("runs", `molecules-rcgdm-${Date.now()}`));
-  const json = rcgdmConfigJson(path, quick);
+  const retrain = args.includes("--retrain");
+  const json = rcgdmConfigJson(path, quick, retrain);
   const only = args.includes("--only") ? opt("--only", "").split(",") : undefined;
   if (only) {
     const name = (m: Record<string, unknown>) => String(m.label ?? m.kind);
@@ -125,14 +136,14 @@ export async function run(args: string[]): Promise<void> {
   const name = PROPERTY_NAMES[property] ?? property;
   const HEADING = `## RCGDM on ${name}`;
   const rc = Object.values(res.report).find((v) => v && typeof v === "object" && (v as { variant?: string }).variant === "conditional") as
-    | { labeled: number; unlabeled: number; rewardModel: { features: number; fit: { heldOut?: { rmse: number; r2: number | null; n: number } }; heldOut: { n: number; mae: number; rmse: number; r2: number | null } | null; labels: { mean: number; std: number; min: number; max: number } }; pseudoLabelNoise: number; train: { steps: number; batchSize: number; learningRate: number }; timings: { trainSeconds: number; trainStepMs: number } }
+    | { labeled: number; unlabeled: number; rewardModel: { features: number; fit: { heldOut?: { rmse: number; r2: number | null; n: number } }; heldOut: { n: number; mae: number; rmse: number; r2: number | null } | null; labels: { mean: number; std: number; min: number; max: number } }; pseudoLabelNoise: number; train: { steps: number; batchSize: number; learningRate: number }; conditionalModel?: { path: string; step: number } | null; timings: { trainSeconds: number; trainStepMs: number | null } }
     | undefined;
   const rcRows = rows.filter((r) => r.method === "rcgdm");
   const sub = `### ${quick ? "Quick variant (--quick)" : "Full config"}: ${String((res.report.molecules as { model: string }).model).replace(/^.*\/models\//, "models/")}, ${new Date().toISOString().slice(0, 16)}Z`;
   const lines = [
     sub,
     "",
-    `Command: \`npm run experiments -- molecules-rcgdm --config ${path}${quick ? " --quick" : ""}${only ? ` --only ${only.join(",")}` : ""}\` — wall time ${secs.toFixed(0)} s on this machine (2 cores shared with other work). Model: ${String((res.report.molecules as { model: string }).model).replace(/^.*\/models\//, "models/")}. Report: ${dir}/report.json.`,
+    `Command: \`npm run experiments -- molecules-rcgdm --config ${path}${quick ? " --quick" : ""}${retrain ? " --retrain" : ""}${only ? ` --only ${only.join(",")}` : ""}\` — wall time ${secs.toFixed(0)} s on this machine (2 cores shared with other work). Model: ${String((res.report.molecules as { model: string }).model).replace(/^.*\/models\//, "models/")}. Report: ${dir}/report.json.`,
     "",
   ];
   if (rc) {
@@ -140,7 +151,10 @@ export async function run(args: string[]): Promise<void> {
     lines.push(
       `f̂: ridge on ${rc.rewardModel.features} atom-environment counts (src/rewards/graph-features.ts) fitted on ${rc.labeled} labeled QM9 train molecules (${property} by RDKit; labels mean ${f(rc.rewardModel.labels.mean, 2)}, sd ${f(rc.rewardModel.labels.std, 2)}, range ${f(rc.rewardModel.labels.min, 2)} to ${f(rc.rewardModel.labels.max, 2)}): ` +
         `held-out 20% of the labeled RMSE ${f(rc.rewardModel.fit.heldOut?.rmse)}, R² ${f(rc.rewardModel.fit.heldOut?.r2)}; ${h ? `${h.n} further molecules MAE ${f(h.mae)}, RMSE ${f(h.rmse)}, R² ${f(h.r2)}` : ""}.`,
-      `Pseudo-labels (ν = ${rc.pseudoLabelNoise}) on ${rc.unlabeled} unlabeled molecules; the shipped model with the condition added, fine-tuned ${rc.train.steps} steps × batch ${rc.train.batchSize} (lr ${rc.train.learningRate}; ${f(rc.timings.trainSeconds, 0)} s, ${f(rc.timings.trainStepMs, 0)} ms/step).`,
+      `Pseudo-labels (ν = ${rc.pseudoLabelNoise}) on ${rc.unlabeled} unlabeled molecules; the shipped model with the condition added, fine-tuned ${rc.train.steps} steps × batch ${rc.train.batchSize} (lr ${rc.train.learningRate}; ` +
+        (rc.conditionalModel
+          ? `not in this run: the conditional model is ${rc.conditionalModel.path} (molecules.conditionalModel), which this row made before (its sidecar matches the row; models/README.md gives its cost), sampled at its step ${rc.conditionalModel.step}; \`--retrain\` fine-tunes anew).`
+          : `${f(rc.timings.trainSeconds, 0)} s, ${f(rc.timings.trainStepMs, 0)} ms/step).`),
       "",
     );
   }

@@ -28,6 +28,11 @@ export function modelFileName(label: string): string {
   return `model-${fileLabel(label)}.safetensors`;
 }
 
+/** File name of a row's training checkpoint, written during a long fine-tuning (rcgdm's `molecules.checkpointEvery`): `model-<label>-train.safetensors`. */
+export function trainCheckpointFileName(label: string): string {
+  return `model-${fileLabel(label)}-train.safetensors`;
+}
+
 /** File name of the reward model a run fits for a row label (rcgdm): `model-<label>-reward.safetensors`. */
 export function rewardModelFileName(label: string): string {
   return `model-${fileLabel(label)}-reward.safetensors`;
@@ -35,7 +40,7 @@ export function rewardModelFileName(label: string): string {
 
 /** Every model file name a row label may give ({@link modelFileName}, {@link rewardModelFileName}). */
 export function modelFileNames(label: string): string[] {
-  return [modelFileName(label), rewardModelFileName(label)];
+  return [modelFileName(label), rewardModelFileName(label), trainCheckpointFileName(label)];
 }
 
 /**

@@ -10,6 +10,8 @@
  *     appended, src/nn/denoisers/graph-deepen.ts) with a value condition added, its new `cond` inputs zero
  *     (src/nn/denoisers/graph-condition.ts: equal to the pretrained model at step 0), fine-tuned
  *     with the model's own loss (cross-entropy of x̂_0) and condition dropout p_uncond = `dropout`.
+ *     With `molecules.conditionalModel` (a file this row saved before; ./molecule-rcgdm-saved.ts checks that it
+ *     was made by the row), its weights instead of the fine-tuning.
  *  4. Per target a: n samples conditioned on (a − μ)/σ (w = `scale` = 1: x̂_0 straight from the network, as
  *     the unconditional molecule sampler; w ≠ 1: classifier-free guidance, ε̃ = ε(∅) + w (ε(a) − ε(∅))). The
  *     molecule run decodes them and measures the oracle property, its error to the target and the metrics.
@@ -35,9 +37,9 @@ import { guidedSample } from "../guidance/sampler.js";
 import { targetGuidanceTerm } from "../guidance/terms.js";
 import { mean, std } from "../eval/stats.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
-import { MODEL_KIND, type ModelMeta } from "../io/checkpoints/model.js";
-import { saveModelTensors, weightTensors } from "../io/checkpoints/model-files.js";
-import { modelFileName } from "../io/outputs.js";
+import { MODEL_KIND, disposeLoadedModel, type LoadedModel, type ModelMeta } from "../io/checkpoints/model.js";
+import { loadModel, saveModel, saveModelTensors, weightTensors, type ModelInfo } from "../io/checkpoints/model-files.js";
+import { modelFileName, trainCheckpointFileName } from "../io/outputs.js";
 import { addValueCondition, valueConditionProblem } from "../nn/denoisers/graph-condition.js";
 import { appendIdentityLayers } from "../nn/denoisers/graph-deepen.js";
 import type { GraphTransformerParams, GraphTransformerSpec } from "../nn/denoisers/graph-transformer.js";
@@ -50,6 +52,7 @@ import type { ExperimentHooks } from "./methods/context.js";
 import { RcgdmMoleculesSchema, type RcgdmMethodConfig, type RcgdmMoleculesConfig } from "./methods/rcgdm.js";
 import type { MoleculeTrainData } from "./molecule-data.js";
 import type { LabelledRows } from "./molecule-dft.js";
+import { conditionalModelMismatch, type ConditionalModelExpectation } from "./molecule-rcgdm-saved.js";
 
 /** ν when neither the method nor the task gives one. */
 export const MOLECULE_PSEUDO_LABEL_NOISE = 0.1;
@@ -74,6 +77,17 @@ export interface MoleculeRcgdmInput {
   samples: number;
   seed: number;
   hooks: ExperimentHooks;
+  /**
+   * `molecules.conditionalModel` resolved (the caller resolves the config's path or shipped name): this file's
+   * weights are sampled instead of fine-tuning, once ./molecule-rcgdm-saved.ts finds it made by this row.
+   */
+  conditionalModel?: string;
+  /**
+   * Where the training checkpoints of `molecules.checkpointEvery` go: called with the file name
+   * (model-<label>-train.safetensors) and the function that writes the checkpoint to a path; the caller picks
+   * the folder. Without it no checkpoint is written.
+   */
+  onCheckpoint?: (name: string, save: (path: string) => Promise<void>) => Promise<void>;
   /**
    * Called once with the fine-tuned conditional model (weights borrowed, valid during the call) before it is
    * sampled: the condition the network reads is (a − mean)/std. For diagnostics (scripts/diag/rcgdm-spread.ts).
@@ -210,30 +224,40 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
   if (deep) tree.dispose(deep.params);
   const model: ModelConfig = { ...o.model, network: added.spec };
   const train: TrainConfig = { ...defaultTrainConfig, lrSchedule: "warmup-cosine", gradClip: 1, ...mo.train };
-  const [kState, kData] = split2(kTrain!);
-  const dataSeed = keyToWords(kData)[0];
-  kData.dispose();
-  let state: TrainState & { losses: { step: number; loss: number }[] } = {
-    // A copy: the pretrained weights stay untouched for the run's other methods (as RWR and DDPO do).
-    ...(denoiserStep(model, train, true, false, m.dropout).init(tree.map((a: JArray) => a.mul(1), added.params) as DenoiserParams, kState, dataSeed) as TrainState),
-    losses: [],
+  const vocabulary = { atoms: [...data.vocabulary.atoms], bonds: [...data.vocabulary.bonds], maxAtoms: data.vocabulary.maxAtoms };
+  // The sidecar of the conditional model's files (the final inference checkpoint, and the training ones).
+  const info: ModelInfo = {
+    model,
+    train,
+    columns: data.columns,
+    data: data.name,
+    molecules: vocabulary,
+    conditioning: {
+      names: [o.property],
+      source: "pseudo-labels",
+      reward: `ridge regression on atom-environment counts, fitted on ${labeledRows.rows} labelled molecules`,
+      pseudoLabelNoise: nu,
+      dropout: m.dropout,
+      standardization: { mean: [mu], std: [sigma] },
+    },
   };
-  o.hooks.onStage?.(`${tag}: fine-tuning the conditional model on ${xu.rows} pseudo-labelled molecules for ${train.steps} steps`);
   const t1 = performance.now();
-  try {
-    state = await trainSteps(model, train, state, { x: xu, cond: { values: cond, dropout: m.dropout } }, {
-      logEvery: 10,
-      onProgress: (p) => o.hooks.onTrain?.(p, `${tag} conditional model`),
-    });
-  } catch (err) {
-    disposeTrainState(state);
-    throw err;
-  }
+  const saved = o.conditionalModel !== undefined
+    ? loadConditional(o.conditionalModel, `${tag}: molecules.conditionalModel: ${o.conditionalModel}`, { property: o.property, model, train, pseudoLabelNoise: nu, dropout: m.dropout, mean: mu, std: sigma, molecules: vocabulary }, () => {
+      tree.dispose(added.params);
+      kTrain!.dispose();
+    }, kSample!)
+    : undefined;
+  const resumedFrom = saved && "resume" in saved ? saved.resume.step : null;
+  const tuned = saved && "ema" in saved
+    ? saved
+    : await fineTune(o, { model, train, info, x: xu, cond, dropout: m.dropout, checkpointEvery: mo.checkpointEvery, start: saved ? { resume: saved.resume } : { params: added.params, kTrain: kTrain! } }, kSample!);
   const trainSeconds = (performance.now() - t1) / 1000;
+  const sampledAsSaved = saved !== undefined && resumedFrom === null;
 
   // 4. Samples at each target.
   try {
-    await o.onConditionalModel?.({ model, ema: state.ema, mean: mu, std: sigma });
+    await o.onConditionalModel?.({ model, ema: tuned.ema, mean: mu, std: sigma });
     const rows: ResultRow[] = [];
     const samples: MoleculeRcgdmOutput["samples"] = [];
     // The method's scale, then molecules.extraScales (the same model; rows tagged "w=<w>"), every scale from the
@@ -248,7 +272,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
         const z = (target - mu) / sigma;
         o.hooks.onStage?.(`${rowTag}: sampling ${o.samples} molecules at ${o.property} = ${target} (w = ${w})`);
         const onStep = (d: number, t: number) => o.hooks.onSample?.(d, t, `${rowTag} a=${target}`);
-        const eps = conditionalOutput(model, state.ema, [z], w);
+        const eps = conditionalOutput(model, tuned.ema, [z], w);
         const x = await generateWithEps(eps, model, o.sampler, o.samples, keyAt(keyWords, i), { onStep });
         const cfgCalls = w === 1 || w === 0 ? 1 : 2;
         const cost = { rewardEvals: 0, gradEvals: 0, valueEvals: 0, modelEvals: cfgCalls * x.rows * o.sampler.steps, seconds: (performance.now() - t2) / 1000, trainSeconds: i === 0 && j === 0 ? trainSeconds : 0 };
@@ -256,27 +280,10 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
         samples.push({ label: j === 0 ? `${tag}-a=${target}` : `${tag}-w=${w}-a=${target}`, matrix: x });
       }
     }
-    const tensors = await weightTensors(state.ema, "ema");
-    const meta: ModelMeta = {
-      kind: MODEL_KIND,
-      checkpoint: "inference",
-      model,
-      train,
-      step: state.step,
-      columns: data.columns,
-      data: data.name,
-      molecules: { atoms: [...data.vocabulary.atoms], bonds: [...data.vocabulary.bonds], maxAtoms: data.vocabulary.maxAtoms },
-      conditioning: {
-        names: [o.property],
-        source: "pseudo-labels",
-        reward: `ridge regression on atom-environment counts, fitted on ${labeledRows.rows} labelled molecules`,
-        pseudoLabelNoise: nu,
-        dropout: m.dropout,
-        standardization: { mean: [mu], std: [sigma] },
-      },
-    };
+    const tensors = await weightTensors(tuned.ema, "ema");
+    const meta: ModelMeta = { kind: MODEL_KIND, checkpoint: "inference", ...info, step: tuned.step };
     const checkpoint = { name: modelFileName(tag), save: (path: string) => saveModelTensors(path, meta, tensors) };
-    const every = Math.max(1, Math.floor(state.losses.length / 200));
+    const every = Math.max(1, Math.floor(tuned.losses.length / 200));
     const section: Record<string, unknown> = {
       ...common,
       variant: "conditional",
@@ -286,13 +293,104 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
       conditionEveryLayer: m.conditionEveryLayer,
       addedLayers: mo.addedLayers,
       train,
-      training: { loss: state.losses.filter((_, k) => k % every === 0), finalLoss: state.losses.at(-1)?.loss ?? null },
-      timings: { rewardFitSeconds: fitSeconds, trainSeconds, trainStepMs: (trainSeconds * 1000) / train.steps },
+      // From a file: the file as the config names it, the step it was saved at, and whether fine-tuning resumed
+      // from there (a training checkpoint) or it was sampled as it is (no loss curve, no fine-tuning time).
+      conditionalModel: saved !== undefined ? { path: mo.conditionalModel ?? o.conditionalModel, step: resumedFrom ?? tuned.step, resumed: resumedFrom !== null } : null,
+      training: tuned.losses.length > 0 ? { loss: tuned.losses.filter((_, k) => k % every === 0), finalLoss: tuned.losses.at(-1)?.loss ?? null } : null,
+      timings: {
+        rewardFitSeconds: fitSeconds,
+        trainSeconds: sampledAsSaved ? 0 : trainSeconds,
+        trainStepMs: sampledAsSaved ? null : (trainSeconds * 1000) / (train.steps - (resumedFrom ?? 0) || 1),
+        ...(sampledAsSaved ? { loadSeconds: trainSeconds } : {}),
+      },
     };
     return { rows, samples, section, checkpoint };
   } finally {
-    disposeTrainState(state);
+    tuned.dispose();
   }
+}
+
+/** The conditional model's EMA weights, its step and loss curve, and how to release them. */
+interface TunedModel {
+  ema: DenoiserParams;
+  step: number;
+  losses: { step: number; loss: number }[];
+  dispose: () => void;
+}
+
+/**
+ * Step 3: fine-tunes the conditional model on (x, ŷ): from `start.params` (the pretrained model with the
+ * condition added, consumed by the copy; `kTrain` consumed), or on from a training checkpoint's state
+ * (`start.resume`, consumed; the learning rate follows the planned run, so the steps equal a straight run's).
+ * With `checkpointEvery` k > 0, every k steps a training checkpoint goes to `o.onCheckpoint`. Releases `kSample`
+ * on failure.
+ */
+async function fineTune(
+  o: MoleculeRcgdmInput,
+  d: {
+    model: ModelConfig;
+    train: TrainConfig;
+    info: ModelInfo;
+    x: HostMatrix;
+    cond: HostMatrix;
+    dropout: number;
+    checkpointEvery: number;
+    start: { params: DenoiserParams; kTrain: Key } | { resume: TrainState };
+  },
+  kSample: Key,
+): Promise<TunedModel> {
+  let state: TrainState & { losses: { step: number; loss: number }[] };
+  if ("resume" in d.start) state = { ...d.start.resume, losses: [] };
+  else {
+    const [kState, kData] = split2(d.start.kTrain);
+    const dataSeed = keyToWords(kData)[0];
+    kData.dispose();
+    // A copy: the pretrained weights stay untouched for the run's other methods (as RWR and DDPO do).
+    const copy = tree.map((a: JArray) => a.mul(1), d.start.params) as DenoiserParams;
+    state = { ...(denoiserStep(d.model, d.train, true, false, d.dropout).init(copy, kState, dataSeed) as TrainState), losses: [] };
+  }
+  const from = state.step > 0 ? ` from step ${state.step}` : "";
+  o.hooks.onStage?.(`${o.label}: fine-tuning the conditional model on ${d.x.rows} pseudo-labelled molecules for ${d.train.steps} steps${from}`);
+  const save = o.onCheckpoint;
+  try {
+    state = await trainSteps(d.model, d.train, state, { x: d.x, cond: { values: d.cond, dropout: d.dropout } }, {
+      logEvery: 10,
+      onProgress: (p) => o.hooks.onTrain?.(p, `${o.label} conditional model`),
+      ...(d.checkpointEvery > 0 && save
+        ? { checkpointEvery: d.checkpointEvery, onCheckpoint: (s: TrainState) => save(trainCheckpointFileName(o.label), (path) => saveModel(path, d.info, s)) }
+        : {}),
+    });
+  } catch (err) {
+    disposeTrainState(state);
+    kSample.dispose();
+    throw err;
+  }
+  const done = state;
+  return { ema: done.ema, step: done.step, losses: done.losses, dispose: () => disposeTrainState(done) };
+}
+
+/**
+ * Step 3 from a file: the saved conditional model at `path`, refused (one line, `where`) unless this row made it.
+ * An inference checkpoint, or a training one at the row's last step, is sampled as it is; a training checkpoint
+ * before it gives the state to resume from. Calls `release` first; releases `kSample` on failure.
+ */
+function loadConditional(path: string, where: string, expected: ConditionalModelExpectation, release: () => void, kSample: Key): TunedModel | { resume: TrainState } {
+  release();
+  let loaded: LoadedModel;
+  try {
+    loaded = loadModel(path);
+  } catch (err) {
+    kSample.dispose();
+    throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
+  }
+  const problem = conditionalModelMismatch(loaded.meta, expected);
+  if (problem !== undefined) {
+    disposeLoadedModel(loaded);
+    kSample.dispose();
+    throw new Error(`${where}: ${problem}`);
+  }
+  if (loaded.state && loaded.meta.step < expected.train.steps) return { resume: loaded.state };
+  return { ema: loaded.ema, step: loaded.meta.step, losses: [], dispose: () => disposeLoadedModel(loaded) };
 }
 
 /** The checks of an "rcgdm" entry in a molecule run's config (instead of the vector task's; `at` = the method's path). */
@@ -302,6 +400,9 @@ export function refineMoleculeRcgdm(m: RcgdmMethodConfig, at: (string | number)[
   }
   if (m.variant === "target-guidance" && (m.molecules?.addedLayers ?? 0) > 0) {
     add([...at, "molecules", "addedLayers"], "only for the conditional variant (layers of the conditional model); target guidance samples the pretrained model", m.molecules!.addedLayers);
+  }
+  if (m.variant === "target-guidance" && m.molecules?.conditionalModel !== undefined) {
+    add([...at, "molecules", "conditionalModel"], "only for the conditional variant (a saved conditional model); target guidance samples the pretrained model", m.molecules.conditionalModel);
   }
   if (m.network !== "mlp" || m.rank !== undefined) {
     add([...at, m.rank !== undefined ? "rank" : "network"], "not used on molecules: the condition is added to the molecule model's graph transformer (drop network and rank)", m.rank ?? m.network);

@@ -136,12 +136,31 @@ export function checkMoleculeInputs(cfg: MoleculeRunConfig, baseDir: string, whe
     const data = resolve(baseDir, cfg.task.path);
     if (!existsSync(data)) throw new Error(`${where}: task.path: ${data}: no such file`);
   }
+  for (const [i, m] of [cfg.method].flat().entries()) conditionalModelPath(m, methodAt(cfg, i), baseDir, where);
   const pretrained = cfg.model.pretrained;
   if (pretrained === undefined) return undefined;
-  const local = resolve(baseDir, pretrained);
+  return configModelPath(pretrained, baseDir, `${where}: model.pretrained`, `a molecule model from \`rewardiff train --task qm9\` or \`--smiles FILE\`, or "qm9" for the shipped one`);
+}
+
+/** A model file a config names: a path relative to the config's folder, else a shipped model's name (SHIPPED_MODELS). */
+function configModelPath(name: string, baseDir: string, where: string, hint: string): string {
+  const local = resolve(baseDir, name);
   if (existsSync(local)) return local;
-  if (SHIPPED_MODELS[pretrained] !== undefined) return resolveModelPath(pretrained, `${where}: model.pretrained`);
-  throw new Error(`${where}: model.pretrained: ${local}: no such file (a molecule model from \`rewardiff train --task qm9\` or \`--smiles FILE\`, or "qm9" for the shipped one)`);
+  if (SHIPPED_MODELS[name] !== undefined) return resolveModelPath(name, where);
+  throw new Error(`${where}: ${local}: no such file (${hint})`);
+}
+
+/** The config path of method `i` ("method[i]", or "method" when the config has one). */
+function methodAt(cfg: MoleculeRunConfig, i: number): string {
+  return Array.isArray(cfg.method) ? `method[${i}]` : "method";
+}
+
+/** An rcgdm row's `molecules.conditionalModel` resolved (undefined when it has none; `at`: the method's config path). */
+function conditionalModelPath(method: { kind: string }, at: string, baseDir: string, where: string): string | undefined {
+  if (method.kind !== "rcgdm") return undefined;
+  const name = (method as RcgdmMethodConfig).molecules?.conditionalModel;
+  if (name === undefined) return undefined;
+  return configModelPath(name, baseDir, `${where}: ${at}.molecules.conditionalModel`, "the model-<label>.safetensors an rcgdm row wrote, or a shipped model's name");
 }
 
 /** Loads the pretrained model, or trains one on the task's molecules (saved by the caller). */
@@ -307,8 +326,14 @@ export async function runMoleculeExperiment(
       } else if (method.kind === "rcgdm") {
         const data = await taskData();
         if (data.train.cols !== dim) throw new Error(`${where}: ${label}: the task's molecules are graphs of ${data.train.cols} values but the model's are ${dim} (another vocabulary or maxAtoms)`);
+        const saved = conditionalModelPath(method, methodAt(cfg, i), baseDir, where);
         const r = await runMoleculeRcgdm({
-          method: method as RcgdmMethodConfig, label, key: kMethods[i]!, rdkit, property, ...(dft ? { labels: dft.labels } : {}), data, model: base.model, weights: base.weights, sampler, samples: n, seed: cfg.seed, hooks,
+          method: method as RcgdmMethodConfig, label, ...(saved !== undefined ? { conditionalModel: saved } : {}),
+          // molecules.checkpointEvery: training checkpoints into the run's folder as the fine-tuning goes.
+          onCheckpoint: async (name, save) => {
+            await save(join(outDir, name));
+            hooks.onStage?.(`${label}: checkpoint ${join(outDir, name)}`);
+          }, key: kMethods[i]!, rdkit, property, ...(dft ? { labels: dft.labels } : {}), data, model: base.model, weights: base.weights, sampler, samples: n, seed: cfg.seed, hooks,
         });
         sections[label] = r.section;
         if (r.checkpoint) checkpoints.push({ ...r.checkpoint, label });

@@ -72,6 +72,16 @@ export const RcgdmMoleculesSchema = strict({
   addedLayers: int(0)
     .default(0)
     .describe("graph-transformer layers appended to the pretrained model before the condition is added, identity at step 0 (src/nn/denoisers/graph-deepen.ts); 0: the pretrained depth"),
+  conditionalModel: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "a conditional model this row saved before (its model-<label>.safetensors, or a shipped model's name; a path relative to the config's folder): sampled instead of fine-tuning anew, or, a training checkpoint before the last step (molecules.checkpointEvery), fine-tuned on from its step; its sidecar must match the row (property, pseudo-labels, network, train settings)",
+    ),
+  checkpointEvery: int(0)
+    .default(0)
+    .describe("every k fine-tuning steps, a training checkpoint model-<label>-train.safetensors in the run's folder, which molecules.conditionalModel resumes from; 0: none"),
   train: strict({
     steps: int(1).default(1000),
     batchSize: int(1).default(128),

@@ -1,0 +1,89 @@
+/**
+ * A saved RCGDM conditional model (`molecules.conditionalModel`: the `model-<label>.safetensors` that
+ * src/runners/molecule-rcgdm.ts writes, or a shipped one) checked against the row that reads it. Sampling the
+ * file in place of fine-tuning anew stands for this row only when the file was made by it: the same property,
+ * the same pseudo-labels (their standardisation (ŷ − μ)/σ, which also fixes what a target a means to the
+ * network), the same network (pretrained model, condition embedding, added layers) and the same fine-tuning
+ * settings. The first difference is named, so a stale file after a config change is an error, not a silent
+ * reuse.
+ */
+import type { ModelConfig } from "../diffusion/model.js";
+import type { ModelMeta } from "../io/checkpoints/model.js";
+import type { TrainConfig } from "../training/trainer.js";
+
+/** What the row would build and train. */
+export interface ConditionalModelExpectation {
+  property: string;
+  model: ModelConfig;
+  train: TrainConfig;
+  pseudoLabelNoise: number;
+  dropout: number;
+  /** The pseudo-labels' μ and σ as this run computes them. */
+  mean: number;
+  std: number;
+  molecules: { atoms: readonly string[]; bonds: readonly number[]; maxAtoms: number };
+}
+
+/** Relative tolerance on μ and σ: float32 reductions may differ in their last bits between thread counts. */
+export const STANDARDIZATION_TOLERANCE = 1e-5;
+
+/**
+ * The first path at which two JSON values differ ("" when the roots differ), or undefined when equal;
+ * `undefined` members count as absent (as JSON writes them).
+ */
+export function firstJsonDifference(a: unknown, b: unknown, path = ""): string | undefined {
+  if (Object.is(a, b)) return undefined;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) return path;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return path;
+    for (let i = 0; i < a.length; i++) {
+      const d = firstJsonDifference(a[i], b[i], `${path}[${i}]`);
+      if (d !== undefined) return d;
+    }
+    return undefined;
+  }
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  const keys = [...new Set([...Object.keys(ao), ...Object.keys(bo)])].filter((k) => ao[k] !== undefined || bo[k] !== undefined).sort();
+  for (const k of keys) {
+    const d = firstJsonDifference(ao[k], bo[k], path ? `${path}.${k}` : k);
+    if (d !== undefined) return d;
+  }
+  return undefined;
+}
+
+/** The value at a path from {@link firstJsonDifference}, as JSON (for messages). */
+function at(v: unknown, path: string): string {
+  let cur: unknown = v;
+  for (const part of path.match(/[^.[\]]+/g) ?? []) cur = cur === null || typeof cur !== "object" ? undefined : (cur as Record<string, unknown>)[part];
+  return cur === undefined ? "absent" : JSON.stringify(cur);
+}
+
+/** Why `meta` is not the conditional model the row `e` makes (one line), or undefined when it is. */
+export function conditionalModelMismatch(meta: ModelMeta, e: ConditionalModelExpectation): string | undefined {
+  const c = meta.conditioning;
+  if (c === undefined || c.source !== "pseudo-labels") return "not an RCGDM conditional model (its sidecar has no pseudo-label conditioning)";
+  if (c.names.length !== 1 || c.names[0] !== e.property) return `conditioned on ${c.names.join(", ")}, not ${e.property}`;
+  const json = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
+  const compare: [string, unknown, unknown][] = [
+    ["model", meta.model, e.model],
+    ["train", meta.train, e.train],
+    ["molecules", meta.molecules, e.molecules],
+  ];
+  for (const [name, saved, row] of compare) {
+    const d = firstJsonDifference(json(saved), json(row));
+    if (d !== undefined) {
+      const path = d ? `${name}.${d}` : name;
+      return `${path} is ${at(json(saved), d)} in the file but ${at(json(row), d)} for this row (${name === "train" ? "other fine-tuning settings" : name === "model" ? "another network: pretrained model, conditionEmbedding, conditionFourier, conditionEveryLayer or addedLayers" : "another vocabulary"})`;
+    }
+  }
+  if (c.pseudoLabelNoise !== e.pseudoLabelNoise) return `pseudo-label noise ν ${String(c.pseudoLabelNoise)} in the file but ${e.pseudoLabelNoise} for this row`;
+  if (c.dropout !== e.dropout) return `condition dropout ${String(c.dropout)} in the file but ${e.dropout} for this row`;
+  const st = c.standardization;
+  if (!st) return "its sidecar has no standardisation of the pseudo-labels";
+  const close = (a: number, b: number) => Math.abs(a - b) <= STANDARDIZATION_TOLERANCE * Math.max(Math.abs(e.std), 1e-12);
+  if (!close(st.mean[0]!, e.mean) || !close(st.std[0]!, e.std)) {
+    return `its pseudo-labels (mean ${st.mean[0]}, sd ${st.std[0]}) are not this row's (mean ${e.mean}, sd ${e.std}): another seed, task, labeled/heldOut/unlabeled count or l2`;
+  }
+  return undefined;
+}
