@@ -328,7 +328,7 @@ describe("rcgdm in a molecule run", () => {
     expect(parse(readFileSync(csv, "utf8"), { columns: true })).toHaveLength(4);
   }, 120_000);
 
-  it("samples a saved conditional model (molecules.conditionalModel) as the fine-tuned one: the same molecules from the same keys, from the file's weights; resumes from a training checkpoint; a file from another row is refused", async () => {
+  it("samples a saved conditional model (molecules.conditionalModel) as the fine-tuned one: the same molecules from the same keys, from the file's weights; resumes from a training checkpoint; starts a further stage from one (molecules.startFrom); a file from another row is refused", async () => {
     const dir = tempDir("mol-rcgdm-saved");
     writeFileSync(join(dir, "mols.csv"), ["smiles", ...MOLECULES].join("\n") + "\n");
     const data = await smilesTrainData(join(dir, "mols.csv"), 9);
@@ -346,10 +346,19 @@ describe("rcgdm in a molecule run", () => {
       ].flat()[0] as RcgdmMethodConfig;
     const loaded = loadModel(resolveModelPath("qm9"));
     const checkpoints: string[] = [];
-    const run = (method: RcgdmMethodConfig, conditionalModel?: string, o: { seed?: number; property?: string } = {}) =>
+    // The fine-tuned network's output at one x_t and condition (captured before sampling).
+    const D = loaded.meta.model.network.dataDim;
+    const xt = Float32Array.from({ length: 4 * D }, (_, i) => Math.sin(i * 3.7) * 0.9);
+    let output: Float32Array | undefined;
+    const onConditionalModel = async ({ model, ema }: { model: ModelConfig; ema: unknown }) => {
+      const f = modelOutput(model, ema as never, (k) => ({ kind: "value", value: np.array(new Float32Array(k).fill(0.8), { shape: [k, 1] }), keep: np.array(new Float32Array(k).fill(1)) }));
+      output = await toHost(f.apply(np.array(xt, { shape: [4, D] }), { index: 300, alphaBar: 0.6 }));
+    };
+    const run = (method: RcgdmMethodConfig, conditionalModel?: string, o: { seed?: number; property?: string; startFrom?: string } = {}) =>
       runMoleculeRcgdm({
         method, label: "rcgdm", key: keyFromSeed(5), rdkit, property: o.property ?? "logp", data, model: loaded.meta.model, weights: loaded.ema,
-        sampler: { sampler: "ddpm", steps: 3, eta: 1 }, samples: 4, seed: o.seed ?? 0, hooks: {}, ...(conditionalModel !== undefined ? { conditionalModel } : {}),
+        sampler: { sampler: "ddpm", steps: 3, eta: 1 }, samples: 4, seed: o.seed ?? 0, hooks: {}, onConditionalModel,
+        ...(conditionalModel !== undefined ? { conditionalModel } : {}), ...(o.startFrom !== undefined ? { startFrom: o.startFrom } : {}),
         onCheckpoint: async (name, save) => {
           const path = join(dir, `${checkpoints.length}-${name}`);
           await save(path);
@@ -359,6 +368,7 @@ describe("rcgdm in a molecule run", () => {
     const rowsOf = (r: Awaited<ReturnType<typeof run>>) => r.samples.map((s) => Array.from(s.matrix.data));
     try {
       const tuned = await run(row({}));
+      const tunedOutput = output!;
       const path = join(dir, tuned.checkpoint!.name);
       tuned.checkpoint!.save(path);
       const again = await run(row({ conditionalModel: "saved.safetensors" }), path);
@@ -387,6 +397,16 @@ describe("rcgdm in a molecule run", () => {
       expect(resumed.section.conditionalModel).toEqual({ path: "ck.safetensors", step: 6, resumed: true });
       expect((resumed.section.training as { loss: { step: number }[] }).loss.map((l) => l.step)).toEqual([7, 8, 9, 10, 11, 12]);
       expect(rowsOf(resumed)).toEqual(rowsOf(tuned));
+      // A further stage (molecules.startFrom) starts from the file's weights: with a vanishing learning rate its
+      // network is the first stage's; from the pretrained model (no startFrom) it would not be.
+      const stage = (startFrom?: string) => run(row({ ...(startFrom ? { startFrom: "s1.safetensors" } : {}), train: { steps: 2, batchSize: 8, warmupSteps: 0, learningRate: 1e-12 } }), undefined, startFrom ? { startFrom } : {});
+      const second = await stage(path);
+      expect(second.section.startFrom).toMatchObject({ path: "s1.safetensors", step: 12, train: { steps: 12, learningRate: 0.02 } });
+      const gap = (a: Float32Array) => Math.max(...a.map((v, i) => Math.abs(v - tunedOutput[i]!)));
+      expect(gap(output!)).toBeLessThanOrEqual(1e-5);
+      await stage();
+      expect(gap(output!)).toBeGreaterThan(1e-3);
+      await expect(stage(resolveModelPath("qm9"))).rejects.toThrow(/^rcgdm: molecules\.startFrom: .*: not an RCGDM conditional model/);
       // A file from another row: fine-tuning settings, pseudo-labels (another seed), property, network.
       await expect(run(row({ train: { steps: 13, batchSize: 8, warmupSteps: 1, learningRate: 0.02 } }), path)).rejects.toThrow(/^rcgdm: molecules\.conditionalModel: .*model-rcgdm\.safetensors: train\.steps is 12 in the file but 13 for this row \(other fine-tuning settings\)$/);
       await expect(run(row({}), path, { seed: 1 })).rejects.toThrow(/: its pseudo-labels \(mean .*\) are not this row's \(mean .*\): another seed/);
@@ -406,6 +426,7 @@ describe("rcgdm in a molecule run", () => {
     expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", variant: "target-guidance", molecules: { addedLayers: 2 } } }, "c.json")).toThrow(/^c\.json: method\.molecules\.addedLayers: only for the conditional variant/);
     expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", molecules: { addedLayers: -1 } } }, "c.json")).toThrow(/^c\.json: method\.molecules\.addedLayers/);
     expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", variant: "target-guidance", molecules: { conditionalModel: "m.safetensors" } } }, "c.json")).toThrow(/^c\.json: method\.molecules\.conditionalModel: only for the conditional variant/);
+    expect(() => parseMoleculeConfig({ ...base, method: { kind: "rcgdm", variant: "target-guidance", molecules: { startFrom: "m.safetensors" } } }, "c.json")).toThrow(/^c\.json: method\.molecules\.startFrom: only for the conditional variant/);
     const missing = parseMoleculeConfig({ ...base, method: [{ kind: "none" }, { kind: "rcgdm", molecules: { conditionalModel: "nope.safetensors" } }] }, "c.json");
     expect(() => checkMoleculeInputs(missing, "/tmp", "c.json")).toThrow(/^c\.json: method\[1\]\.molecules\.conditionalModel: \/tmp\/nope\.safetensors: no such file \(/);
     expect(() => parseConfig({ task: { kind: "linear-subspace" }, method: { kind: "rcgdm", molecules: {} }, sampling: { targets: [1] } }, "c.json")).toThrow(/^c\.json: method\.molecules: only for molecule runs/);

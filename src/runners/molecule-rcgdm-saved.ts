@@ -15,7 +15,8 @@ import type { TrainConfig } from "../training/trainer.js";
 export interface ConditionalModelExpectation {
   property: string;
   model: ModelConfig;
-  train: TrainConfig;
+  /** Absent: any fine-tuning settings (a further stage starting from the model, `molecules.startFrom`). */
+  train?: TrainConfig;
   pseudoLabelNoise: number;
   dropout: number;
   /** The pseudo-labels' μ and σ as this run computes them. */
@@ -67,7 +68,7 @@ export function conditionalModelMismatch(meta: ModelMeta, e: ConditionalModelExp
   const json = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
   const compare: [string, unknown, unknown][] = [
     ["model", meta.model, e.model],
-    ["train", meta.train, e.train],
+    ...(e.train !== undefined ? [["train", meta.train, e.train] as [string, unknown, unknown]] : []),
     ["molecules", meta.molecules, e.molecules],
   ];
   for (const [name, saved, row] of compare) {

@@ -83,6 +83,11 @@ export interface MoleculeRcgdmInput {
    */
   conditionalModel?: string;
   /**
+   * `molecules.startFrom` resolved: a conditional model of this row's network and pseudo-labels (e.g. an earlier
+   * stage's) whose EMA weights the fine-tuning starts from, with a fresh optimizer and this row's `train`.
+   */
+  startFrom?: string;
+  /**
    * Where the training checkpoints of `molecules.checkpointEvery` go: called with the file name
    * (model-<label>-train.safetensors) and the function that writes the checkpoint to a path; the caller picks
    * the folder. Without it no checkpoint is written.
@@ -249,9 +254,13 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
     }, kSample!)
     : undefined;
   const resumedFrom = saved && "resume" in saved ? saved.resume.step : null;
+  // molecules.startFrom (when nothing was loaded above): a further fine-tuning stage from that model's weights.
+  const stage = saved === undefined && o.startFrom !== undefined
+    ? loadStartingModel(o.startFrom, `${tag}: molecules.startFrom: ${o.startFrom}`, { property: o.property, model, pseudoLabelNoise: nu, dropout: m.dropout, mean: mu, std: sigma, molecules: vocabulary }, () => tree.dispose(added.params), [kTrain!, kSample!])
+    : undefined;
   const tuned = saved && "ema" in saved
     ? saved
-    : await fineTune(o, { model, train, info, x: xu, cond, dropout: m.dropout, checkpointEvery: mo.checkpointEvery, start: saved ? { resume: saved.resume } : { params: added.params, kTrain: kTrain! } }, kSample!);
+    : await fineTune(o, { model, train, info, x: xu, cond, dropout: m.dropout, checkpointEvery: mo.checkpointEvery, start: saved ? { resume: saved.resume } : { params: stage?.ema ?? added.params, kTrain: kTrain! } }, kSample!);
   const trainSeconds = (performance.now() - t1) / 1000;
   const sampledAsSaved = saved !== undefined && resumedFrom === null;
 
@@ -296,6 +305,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
       // From a file: the file as the config names it, the step it was saved at, and whether fine-tuning resumed
       // from there (a training checkpoint) or it was sampled as it is (no loss curve, no fine-tuning time).
       conditionalModel: saved !== undefined ? { path: mo.conditionalModel ?? o.conditionalModel, step: resumedFrom ?? tuned.step, resumed: resumedFrom !== null } : null,
+      startFrom: stage ? { path: mo.startFrom ?? o.startFrom, step: stage.step, train: stage.train } : null,
       training: tuned.losses.length > 0 ? { loss: tuned.losses.filter((_, k) => k % every === 0), finalLoss: tuned.losses.at(-1)?.loss ?? null } : null,
       timings: {
         rewardFitSeconds: fitSeconds,
@@ -374,7 +384,7 @@ async function fineTune(
  * An inference checkpoint, or a training one at the row's last step, is sampled as it is; a training checkpoint
  * before it gives the state to resume from. Calls `release` first; releases `kSample` on failure.
  */
-function loadConditional(path: string, where: string, expected: ConditionalModelExpectation, release: () => void, kSample: Key): TunedModel | { resume: TrainState } {
+function loadConditional(path: string, where: string, expected: ConditionalModelExpectation & { train: TrainConfig }, release: () => void, kSample: Key): TunedModel | { resume: TrainState } {
   release();
   let loaded: LoadedModel;
   try {
@@ -393,6 +403,33 @@ function loadConditional(path: string, where: string, expected: ConditionalModel
   return { ema: loaded.ema, step: loaded.meta.step, losses: [], dispose: () => disposeLoadedModel(loaded) };
 }
 
+/**
+ * The starting weights of a further fine-tuning stage (`molecules.startFrom`): the EMA weights of the conditional
+ * model at `path` (a copy, owned by the caller), refused (one line, `where`) unless its property, network,
+ * vocabulary and pseudo-labels are this row's (its fine-tuning settings may differ). Calls `release` once
+ * loaded and checked; releases `keys` on failure.
+ */
+function loadStartingModel(path: string, where: string, expected: Omit<ConditionalModelExpectation, "train">, release: () => void, keys: Key[]): { ema: DenoiserParams; step: number; train: TrainConfig } {
+  let loaded: LoadedModel;
+  try {
+    loaded = loadModel(path);
+  } catch (err) {
+    for (const k of keys) k.dispose();
+    throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
+  }
+  const problem = conditionalModelMismatch(loaded.meta, expected);
+  if (problem !== undefined) {
+    disposeLoadedModel(loaded);
+    for (const k of keys) k.dispose();
+    throw new Error(`${where}: ${problem}`);
+  }
+  release();
+  const ema = tree.map((a: JArray) => a.mul(1), tree.ref(loaded.ema)) as DenoiserParams;
+  const out = { ema, step: loaded.meta.step, train: loaded.meta.train };
+  disposeLoadedModel(loaded);
+  return out;
+}
+
 /** The checks of an "rcgdm" entry in a molecule run's config (instead of the vector task's; `at` = the method's path). */
 export function refineMoleculeRcgdm(m: RcgdmMethodConfig, at: (string | number)[], add: (path: (string | number)[], message: string, input?: unknown) => void): void {
   if (m.variant === "target-guidance" && (m.molecules?.extraScales?.length ?? 0) > 0) {
@@ -401,8 +438,10 @@ export function refineMoleculeRcgdm(m: RcgdmMethodConfig, at: (string | number)[
   if (m.variant === "target-guidance" && (m.molecules?.addedLayers ?? 0) > 0) {
     add([...at, "molecules", "addedLayers"], "only for the conditional variant (layers of the conditional model); target guidance samples the pretrained model", m.molecules!.addedLayers);
   }
-  if (m.variant === "target-guidance" && m.molecules?.conditionalModel !== undefined) {
-    add([...at, "molecules", "conditionalModel"], "only for the conditional variant (a saved conditional model); target guidance samples the pretrained model", m.molecules.conditionalModel);
+  for (const key of ["conditionalModel", "startFrom"] as const) {
+    if (m.variant === "target-guidance" && m.molecules?.[key] !== undefined) {
+      add([...at, "molecules", key], "only for the conditional variant (a saved conditional model); target guidance samples the pretrained model", m.molecules[key]);
+    }
   }
   if (m.network !== "mlp" || m.rank !== undefined) {
     add([...at, m.rank !== undefined ? "rank" : "network"], "not used on molecules: the condition is added to the molecule model's graph transformer (drop network and rank)", m.rank ?? m.network);

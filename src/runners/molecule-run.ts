@@ -136,7 +136,7 @@ export function checkMoleculeInputs(cfg: MoleculeRunConfig, baseDir: string, whe
     const data = resolve(baseDir, cfg.task.path);
     if (!existsSync(data)) throw new Error(`${where}: task.path: ${data}: no such file`);
   }
-  for (const [i, m] of [cfg.method].flat().entries()) conditionalModelPath(m, methodAt(cfg, i), baseDir, where);
+  for (const [i, m] of [cfg.method].flat().entries()) for (const key of RCGDM_MODEL_KEYS) rcgdmModelPath(m, key, methodAt(cfg, i), baseDir, where);
   const pretrained = cfg.model.pretrained;
   if (pretrained === undefined) return undefined;
   return configModelPath(pretrained, baseDir, `${where}: model.pretrained`, `a molecule model from \`rewardiff train --task qm9\` or \`--smiles FILE\`, or "qm9" for the shipped one`);
@@ -155,12 +155,15 @@ function methodAt(cfg: MoleculeRunConfig, i: number): string {
   return Array.isArray(cfg.method) ? `method[${i}]` : "method";
 }
 
-/** An rcgdm row's `molecules.conditionalModel` resolved (undefined when it has none; `at`: the method's config path). */
-function conditionalModelPath(method: { kind: string }, at: string, baseDir: string, where: string): string | undefined {
+/** The model files an rcgdm row may name under `molecules`. */
+const RCGDM_MODEL_KEYS = ["conditionalModel", "startFrom"] as const;
+
+/** An rcgdm row's `molecules.conditionalModel` or `.startFrom` resolved (undefined when absent; `at`: the method's config path). */
+function rcgdmModelPath(method: { kind: string }, key: (typeof RCGDM_MODEL_KEYS)[number], at: string, baseDir: string, where: string): string | undefined {
   if (method.kind !== "rcgdm") return undefined;
-  const name = (method as RcgdmMethodConfig).molecules?.conditionalModel;
+  const name = (method as RcgdmMethodConfig).molecules?.[key];
   if (name === undefined) return undefined;
-  return configModelPath(name, baseDir, `${where}: ${at}.molecules.conditionalModel`, "the model-<label>.safetensors an rcgdm row wrote, or a shipped model's name");
+  return configModelPath(name, baseDir, `${where}: ${at}.molecules.${key}`, "the model-<label>.safetensors an rcgdm row wrote, or a shipped model's name");
 }
 
 /** Loads the pretrained model, or trains one on the task's molecules (saved by the caller). */
@@ -326,9 +329,10 @@ export async function runMoleculeExperiment(
       } else if (method.kind === "rcgdm") {
         const data = await taskData();
         if (data.train.cols !== dim) throw new Error(`${where}: ${label}: the task's molecules are graphs of ${data.train.cols} values but the model's are ${dim} (another vocabulary or maxAtoms)`);
-        const saved = conditionalModelPath(method, methodAt(cfg, i), baseDir, where);
+        const saved = rcgdmModelPath(method, "conditionalModel", methodAt(cfg, i), baseDir, where);
+        const startFrom = rcgdmModelPath(method, "startFrom", methodAt(cfg, i), baseDir, where);
         const r = await runMoleculeRcgdm({
-          method: method as RcgdmMethodConfig, label, ...(saved !== undefined ? { conditionalModel: saved } : {}),
+          method: method as RcgdmMethodConfig, label, ...(saved !== undefined ? { conditionalModel: saved } : {}), ...(startFrom !== undefined ? { startFrom } : {}),
           // molecules.checkpointEvery: training checkpoints into the run's folder as the fine-tuning goes.
           onCheckpoint: async (name, save) => {
             await save(join(outDir, name));

@@ -79,6 +79,13 @@ export const RcgdmMoleculesSchema = strict({
     .describe(
       "a conditional model this row saved before (its model-<label>.safetensors, or a shipped model's name; a path relative to the config's folder): sampled instead of fine-tuning anew, or, a training checkpoint before the last step (molecules.checkpointEvery), fine-tuned on from its step; its sidecar must match the row (property, pseudo-labels, network, train settings)",
     ),
+  startFrom: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "a conditional model of this row's network and pseudo-labels (e.g. an earlier stage's model-<label>.safetensors, or a shipped model's name; a path relative to the config's folder): the fine-tuning starts from its EMA weights, with a fresh optimizer and this row's train settings; default: the pretrained model with the condition added",
+    ),
   checkpointEvery: int(0)
     .default(0)
     .describe("every k fine-tuning steps, a training checkpoint model-<label>-train.safetensors in the run's folder, which molecules.conditionalModel resumes from; 0: none"),
