@@ -354,9 +354,9 @@ describe("rcgdm in a molecule run", () => {
       const f = modelOutput(model, ema as never, (k) => ({ kind: "value", value: np.array(new Float32Array(k).fill(0.8), { shape: [k, 1] }), keep: np.array(new Float32Array(k).fill(1)) }));
       output = await toHost(f.apply(np.array(xt, { shape: [4, D] }), { index: 300, alphaBar: 0.6 }));
     };
-    const run = (method: RcgdmMethodConfig, conditionalModel?: string, o: { seed?: number; property?: string; startFrom?: string } = {}) =>
+    const run = (method: RcgdmMethodConfig, conditionalModel?: string, o: { seed?: number; property?: string; startFrom?: string; key?: number } = {}) =>
       runMoleculeRcgdm({
-        method, label: "rcgdm", key: keyFromSeed(5), rdkit, property: o.property ?? "logp", data, model: loaded.meta.model, weights: loaded.ema,
+        method, label: "rcgdm", key: keyFromSeed(o.key ?? 5), rdkit, property: o.property ?? "logp", data, model: loaded.meta.model, weights: loaded.ema,
         sampler: { sampler: "ddpm", steps: 3, eta: 1 }, samples: 4, seed: o.seed ?? 0, hooks: {}, onConditionalModel,
         ...(conditionalModel !== undefined ? { conditionalModel } : {}), ...(o.startFrom !== undefined ? { startFrom: o.startFrom } : {}),
         onCheckpoint: async (name, save) => {
@@ -377,6 +377,25 @@ describe("rcgdm in a molecule run", () => {
       expect(again.section.conditionalModel).toEqual({ path: "saved.safetensors", step: 12, resumed: false });
       expect(again.section.training).toBeNull();
       expect((again.section.timings as { trainSeconds: number }).trainSeconds).toBe(0);
+      // A file whose run drew differently (another key: f̂'s held-out share, the noise of the pseudo-labels; on
+      // QM9 μ and σ then move by ≈ 1e−4 σ) is accepted within 1e−2 σ and read with its own standardisation; the
+      // same file 0.05 σ off is refused. (Here: the saved sidecar with μ moved.)
+      const back0 = loadModel(path);
+      const shifted = async (by: number, file: string) => {
+        const { kind: _k, checkpoint: _c, step: st, dataSeed: _d, ...meta0 } = back0.meta;
+        const sd = meta0.conditioning!.standardization!;
+        const moved = { ...meta0, conditioning: { ...meta0.conditioning!, standardization: { mean: [sd.mean[0]! + by * sd.std[0]!], std: sd.std } } };
+        await saveInferenceModel(join(dir, file), moved, back0.ema, st);
+        return { path: join(dir, file), mean: sd.mean[0]! + by * sd.std[0]!, std: sd.std[0]! };
+      };
+      const near = await shifted(0.005, "near.safetensors");
+      const far = await shifted(0.05, "far.safetensors");
+      disposeLoadedModel(back0);
+      const drawn = await run(row({}), near.path);
+      expect(drawn.section.networkStandardization).toEqual({ mean: near.mean, std: near.std });
+      expect(tuned.section.networkStandardization).toEqual(tuned.section.pseudoLabels);
+      expect(rowsOf(drawn)).not.toEqual(rowsOf(tuned));
+      await expect(run(row({}), far.path)).rejects.toThrow(/: its pseudo-labels \(mean .*\) are not this row's \(mean .*; within 0\.01 sd asked\)/);
       // The file's weights make the samples: scaled by 1.1 (same sidecar), the molecules' rows change.
       const back = loadModel(path);
       const { kind: _k, checkpoint: _c, step, dataSeed: _d, ...info } = back.meta;

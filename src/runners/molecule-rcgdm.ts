@@ -52,7 +52,7 @@ import type { ExperimentHooks } from "./methods/context.js";
 import { RcgdmMoleculesSchema, type RcgdmMethodConfig, type RcgdmMoleculesConfig } from "./methods/rcgdm.js";
 import type { MoleculeTrainData } from "./molecule-data.js";
 import type { LabelledRows } from "./molecule-dft.js";
-import { conditionalModelMismatch, type ConditionalModelExpectation } from "./molecule-rcgdm-saved.js";
+import { conditionalModelMismatch, STANDARDIZATION_TOLERANCE, type ConditionalModelExpectation } from "./molecule-rcgdm-saved.js";
 
 /** ν when neither the method nor the task gives one. */
 export const MOLECULE_PSEUDO_LABEL_NOISE = 0.1;
@@ -263,10 +263,13 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
     : await fineTune(o, { model, train, info, x: xu, cond, dropout: m.dropout, checkpointEvery: mo.checkpointEvery, start: saved ? { resume: saved.resume } : { params: stage?.ema ?? added.params, kTrain: kTrain! } }, kSample!);
   const trainSeconds = (performance.now() - t1) / 1000;
   const sampledAsSaved = saved !== undefined && resumedFrom === null;
+  // What the network reads for a target a: (a − μ)/σ with its own training's μ and σ.
+  const { mean: muNet, std: sigmaNet } = tuned.standardization ?? { mean: mu, std: sigma };
+  info.conditioning!.standardization = { mean: [muNet], std: [sigmaNet] };
 
   // 4. Samples at each target.
   try {
-    await o.onConditionalModel?.({ model, ema: tuned.ema, mean: mu, std: sigma });
+    await o.onConditionalModel?.({ model, ema: tuned.ema, mean: muNet, std: sigmaNet });
     const rows: ResultRow[] = [];
     const samples: MoleculeRcgdmOutput["samples"] = [];
     // The method's scale, then molecules.extraScales (the same model; rows tagged "w=<w>"), every scale from the
@@ -278,7 +281,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
       const rowTag = j === 0 ? tag : `${tag} w=${w}`;
       for (const [i, { target, quantile }] of targets.entries()) {
         const t2 = performance.now();
-        const z = (target - mu) / sigma;
+        const z = (target - muNet) / sigmaNet;
         o.hooks.onStage?.(`${rowTag}: sampling ${o.samples} molecules at ${o.property} = ${target} (w = ${w})`);
         const onStep = (d: number, t: number) => o.hooks.onSample?.(d, t, `${rowTag} a=${target}`);
         const eps = conditionalOutput(model, tuned.ema, [z], w);
@@ -306,6 +309,8 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
       // from there (a training checkpoint) or it was sampled as it is (no loss curve, no fine-tuning time).
       conditionalModel: saved !== undefined ? { path: mo.conditionalModel ?? o.conditionalModel, step: resumedFrom ?? tuned.step, resumed: resumedFrom !== null } : null,
       startFrom: stage ? { path: mo.startFrom ?? o.startFrom, step: stage.step, train: stage.train } : null,
+      // (a − μ)/σ as the network reads it: this run's pseudo-labels', or a model sampled as saved its own.
+      networkStandardization: { mean: muNet, std: sigmaNet },
       training: tuned.losses.length > 0 ? { loss: tuned.losses.filter((_, k) => k % every === 0), finalLoss: tuned.losses.at(-1)?.loss ?? null } : null,
       timings: {
         rewardFitSeconds: fitSeconds,
@@ -323,6 +328,8 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
 /** The conditional model's EMA weights, its step and loss curve, and how to release them. */
 interface TunedModel {
   ema: DenoiserParams;
+  /** A model sampled as saved: the standardisation (ŷ − μ)/σ its network was trained with (else this run's). */
+  standardization?: { mean: number; std: number };
   step: number;
   losses: { step: number; loss: number }[];
   dispose: () => void;
@@ -393,14 +400,16 @@ function loadConditional(path: string, where: string, expected: ConditionalModel
     kSample.dispose();
     throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
   }
-  const problem = conditionalModelMismatch(loaded.meta, expected);
+  const resume = loaded.state !== undefined && loaded.meta.step < expected.train.steps;
+  const problem = conditionalModelMismatch(loaded.meta, expected, resume ? STANDARDIZATION_TOLERANCE.resume : STANDARDIZATION_TOLERANCE.draws);
   if (problem !== undefined) {
     disposeLoadedModel(loaded);
     kSample.dispose();
     throw new Error(`${where}: ${problem}`);
   }
-  if (loaded.state && loaded.meta.step < expected.train.steps) return { resume: loaded.state };
-  return { ema: loaded.ema, step: loaded.meta.step, losses: [], dispose: () => disposeLoadedModel(loaded) };
+  if (resume) return { resume: loaded.state! };
+  const st = loaded.meta.conditioning!.standardization!;
+  return { ema: loaded.ema, step: loaded.meta.step, losses: [], standardization: { mean: st.mean[0]!, std: st.std[0]! }, dispose: () => disposeLoadedModel(loaded) };
 }
 
 /**
@@ -417,7 +426,7 @@ function loadStartingModel(path: string, where: string, expected: Omit<Condition
     for (const k of keys) k.dispose();
     throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
   }
-  const problem = conditionalModelMismatch(loaded.meta, expected);
+  const problem = conditionalModelMismatch(loaded.meta, expected, STANDARDIZATION_TOLERANCE.draws);
   if (problem !== undefined) {
     disposeLoadedModel(loaded);
     for (const k of keys) k.dispose();
