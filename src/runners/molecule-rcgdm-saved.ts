@@ -31,7 +31,7 @@ export interface ConditionalModelExpectation {
  *    very ones (float32 reductions may differ in their last bits between thread counts).
  *  - `draws`: a model sampled as saved, or the start of a further stage, may come from a run whose random draws
  *    differ (a config with other rows splits the seed into other keys: f̂'s held-out share and the noise ν ξ);
- *    μ and σ then move by ≈ 1e−4 σ, while other labels, another labeled count or another property move them
+ *    μ and σ then move a little, while other labels, another labeled count or another property move them
  *    by far more. Such a model is sampled with its own standardisation, which is what its network reads.
  */
 export const STANDARDIZATION_TOLERANCE = { resume: 1e-5, draws: 1e-2 } as const;
