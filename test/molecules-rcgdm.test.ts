@@ -24,8 +24,9 @@ import { addValueCondition } from "../src/nn/denoisers/graph-condition.js";
 import type { GraphTransformerParams, GraphTransformerSpec } from "../src/nn/denoisers/graph-transformer.js";
 import { graphEnvironments } from "../src/rewards/graph-features.js";
 import { encodeSmiles, graphToRow, QM9_VOCABULARY } from "../src/chem/graph.js";
-import type { RcgdmMethodConfig } from "../src/runners/methods/rcgdm.js";
-import { moleculeTargets, runMoleculeRcgdm } from "../src/runners/molecule-rcgdm.js";
+import { RcgdmMoleculesSchema, type RcgdmMethodConfig } from "../src/runners/methods/rcgdm.js";
+import { conditionalTrainConfig, moleculeTargets, runMoleculeRcgdm } from "../src/runners/molecule-rcgdm.js";
+import { conditionalModelMismatch, STANDARDIZATION_TOLERANCE } from "../src/runners/molecule-rcgdm-saved.js";
 import { smilesTrainData } from "../src/runners/molecule-data.js";
 import { parseMoleculeConfig } from "../src/runners/molecule-run-config.js";
 import { parseConfig } from "../src/runners/config.js";
@@ -435,6 +436,35 @@ describe("rcgdm in a molecule run", () => {
     } finally {
       disposeLoadedModel(loaded);
     }
+  }, 120_000);
+
+  it("ships models/qm9-logp.safetensors as the model of configs/molecules-rcgdm-logp.json's rcgdm row, and `sample --model qm9-logp --target a` samples it", async () => {
+    const cfg = parseMoleculeConfig(JSON.parse(readFileSync("configs/molecules-rcgdm-logp.json", "utf8")), "configs/molecules-rcgdm-logp.json");
+    const m = [cfg.method].flat().find((x) => x.kind === "rcgdm" && (x as RcgdmMethodConfig).variant === "conditional") as RcgdmMethodConfig;
+    expect(m.molecules?.conditionalModel).toBe("qm9-logp");
+    const shipped = loadModel(resolveModelPath("qm9-logp"));
+    const base = loadModel(resolveModelPath("qm9"));
+    try {
+      const added = addValueCondition(base.meta.model.network as GraphTransformerSpec, base.ema as GraphTransformerParams, { dim: 1, embedding: m.conditionEmbedding, everyLayer: m.conditionEveryLayer }, keyFromSeed(0));
+      tree.dispose(added.params);
+      const st = shipped.meta.conditioning!.standardization!;
+      const expected = {
+        property: "logp", model: { ...base.meta.model, network: added.spec }, train: conditionalTrainConfig(RcgdmMoleculesSchema.parse(m.molecules)), pseudoLabelNoise: m.pseudoLabelNoise ?? 0.1, dropout: m.dropout,
+        mean: st.mean[0]!, std: st.std[0]!, molecules: base.meta.molecules!,
+      };
+      expect(conditionalModelMismatch(shipped.meta, expected, STANDARDIZATION_TOLERANCE.resume)).toBeUndefined();
+      expect(shipped.meta.step).toBe(expected.train.steps);
+      // The check can fail: the same file against 8,000 steps.
+      expect(conditionalModelMismatch(shipped.meta, { ...expected, train: { ...expected.train, steps: 8000 } }, STANDARDIZATION_TOLERANCE.resume)).toMatch(/^train\.steps is 16000 in the file but 8000/);
+    } finally {
+      disposeLoadedModel(shipped);
+      disposeLoadedModel(base);
+    }
+    const csv = join(tempDir("mol-rcgdm-shipped"), "at.csv");
+    const ok = await cli("sample", "--model", "qm9-logp", "--n", "4", "--steps", "2", "--target", "1.5", "--out", csv);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr + ok.stdout).toMatch(/logp = 1\.5/);
+    expect(parse(readFileSync(csv, "utf8"), { columns: true })).toHaveLength(4);
   }, 120_000);
 
   it("refuses a network or rank for rcgdm on molecules, and the molecules keys elsewhere", () => {

@@ -128,6 +128,11 @@ function targetRow(tag: string, a: { target: number; quantile: number | null }, 
   };
 }
 
+/** The fine-tuning settings of the conditional model (what its sidecar's `train` records): `molecules.train` over the trainer's defaults. */
+export function conditionalTrainConfig(mo: RcgdmMoleculesConfig): TrainConfig {
+  return { ...defaultTrainConfig, lrSchedule: "warmup-cosine", gradClip: 1, ...mo.train };
+}
+
 /** The targets: the method's, else the labels' quantiles and `beyond` outside their range. */
 export function moleculeTargets(m: RcgdmMethodConfig, labels: ArrayLike<number>): { target: number; quantile: number | null }[] {
   if (m.targets) return m.targets.map((t) => ({ target: t, quantile: null }));
@@ -228,7 +233,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
   const added = addValueCondition(deep?.spec ?? spec, deep?.params ?? (o.weights as GraphTransformerParams), { dim: 1, embedding: m.conditionEmbedding, ...(m.conditionFourier !== undefined ? { fourier: m.conditionFourier } : {}), everyLayer: m.conditionEveryLayer }, kEmbed);
   if (deep) tree.dispose(deep.params);
   const model: ModelConfig = { ...o.model, network: added.spec };
-  const train: TrainConfig = { ...defaultTrainConfig, lrSchedule: "warmup-cosine", gradClip: 1, ...mo.train };
+  const train = conditionalTrainConfig(mo);
   const vocabulary = { atoms: [...data.vocabulary.atoms], bonds: [...data.vocabulary.bonds], maxAtoms: data.vocabulary.maxAtoms };
   // The sidecar of the conditional model's files (the final inference checkpoint, and the training ones).
   const info: ModelInfo = {
