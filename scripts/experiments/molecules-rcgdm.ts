@@ -2,8 +2,8 @@
  * `npm run experiments -- molecules-rcgdm [--config FILE] [--out DIR] [--quick]`: RCGDM on a QM9 property
  * (issue 13 §1; docs/molecules.md "RCGDM on a property"). Runs configs/molecules-rcgdm-logp.json (the shipped
  * model as is, and rcgdm: f̂ on 2,000 labeled molecules, pseudo-labels on the rest of QM9's train split, the
- * pretrained model fine-tuned with the condition added, samples at the labels' quantiles and beyond their
- * range), then writes the section "RCGDM on logP" of docs/results/molecules.md ("RCGDM on TPSA" for
+ * pretrained model with the condition added, fine-tuned or (`molecules.conditionalModel`) the shipped model
+ * qm9-logp that this row made, samples at the labels' quantiles and beyond their range; target guidance), then writes the section "RCGDM on logP" of docs/results/molecules.md ("RCGDM on TPSA" for
  * configs/molecules-rcgdm-tpsa.json; other sections and the other variant's subsection are kept):
  * per target the oracle property of the valid samples (mean ± sd, MAE and bias to the target), validity,
  * uniqueness, novelty, fragmented and the KL score beside their floors, and the acceptance checks of the issue.
