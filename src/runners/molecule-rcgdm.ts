@@ -11,7 +11,9 @@
  *     (src/nn/denoisers/graph-condition.ts: equal to the pretrained model at step 0), fine-tuned
  *     with the model's own loss (cross-entropy of x̂_0) and condition dropout p_uncond = `dropout`.
  *     With `molecules.conditionalModel` (a file this row saved before; ./molecule-rcgdm-saved.ts checks that it
- *     was made by the row), its weights instead of the fine-tuning.
+ *     was made by the row), its weights instead of the fine-tuning, or (a training checkpoint written every
+ *     `molecules.checkpointEvery` steps) the fine-tuning resumed from its step; with `molecules.startFrom`, the
+ *     fine-tuning starts from that conditional model's weights (a further stage).
  *  4. Per target a: n samples conditioned on (a − μ)/σ (w = `scale` = 1: x̂_0 straight from the network, as
  *     the unconditional molecule sampler; w ≠ 1: classifier-free guidance, ε̃ = ε(∅) + w (ε(a) − ε(∅))). The
  *     molecule run decodes them and measures the oracle property, its error to the target and the metrics.
@@ -421,19 +423,21 @@ function loadConditional(path: string, where: string, expected: ConditionalModel
  * The starting weights of a further fine-tuning stage (`molecules.startFrom`): the EMA weights of the conditional
  * model at `path` (a copy, owned by the caller), refused (one line, `where`) unless its property, network,
  * vocabulary and pseudo-labels are this row's (its fine-tuning settings may differ). Calls `release` once
- * loaded and checked; releases `keys` on failure.
+ * loaded and checked (and on failure, with `keys`).
  */
 function loadStartingModel(path: string, where: string, expected: Omit<ConditionalModelExpectation, "train">, release: () => void, keys: Key[]): { ema: DenoiserParams; step: number; train: TrainConfig } {
   let loaded: LoadedModel;
   try {
     loaded = loadModel(path);
   } catch (err) {
+    release();
     for (const k of keys) k.dispose();
     throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
   }
   const problem = conditionalModelMismatch(loaded.meta, expected, STANDARDIZATION_TOLERANCE.draws);
   if (problem !== undefined) {
     disposeLoadedModel(loaded);
+    release();
     for (const k of keys) k.dispose();
     throw new Error(`${where}: ${problem}`);
   }
