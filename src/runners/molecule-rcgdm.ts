@@ -253,9 +253,11 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
       standardization: { mean: [mu], std: [sigma] },
     },
   };
+  // What a saved model (conditionalModel, startFrom) must agree with (./molecule-rcgdm-saved.ts).
+  const expected = { property: o.property, model, pseudoLabelNoise: nu, dropout: m.dropout, mean: mu, std: sigma, molecules: vocabulary };
   const t1 = performance.now();
   const saved = o.conditionalModel !== undefined
-    ? loadConditional(o.conditionalModel, `${tag}: molecules.conditionalModel: ${o.conditionalModel}`, { property: o.property, model, train, pseudoLabelNoise: nu, dropout: m.dropout, mean: mu, std: sigma, molecules: vocabulary }, () => {
+    ? loadConditional(o.conditionalModel, `${tag}: molecules.conditionalModel: ${o.conditionalModel}`, { ...expected, train }, () => {
       tree.dispose(added.params);
       kTrain!.dispose();
     }, kSample!)
@@ -263,7 +265,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
   const resumedFrom = saved && "resume" in saved ? saved.resume.step : null;
   // molecules.startFrom (when nothing was loaded above): a further fine-tuning stage from that model's weights.
   const stage = saved === undefined && o.startFrom !== undefined
-    ? loadStartingModel(o.startFrom, `${tag}: molecules.startFrom: ${o.startFrom}`, { property: o.property, model, pseudoLabelNoise: nu, dropout: m.dropout, mean: mu, std: sigma, molecules: vocabulary }, () => tree.dispose(added.params), [kTrain!, kSample!])
+    ? loadStartingModel(o.startFrom, `${tag}: molecules.startFrom: ${o.startFrom}`, expected, () => tree.dispose(added.params), [kTrain!, kSample!])
     : undefined;
   const tuned = saved && "ema" in saved
     ? saved

@@ -39,7 +39,7 @@ import { writeReport } from "../report/write.js";
 import { defaultTrainConfig, denoiserStep, disposeTrainState, initTrainState, trainSteps, type TrainConfig, type TrainState } from "../training/trainer.js";
 import { tree, type JArray } from "../backend/jax.js";
 import { keyToWords, split2 } from "../backend/keys.js";
-import { methodsOf, type RunConfig } from "./config-schemas.js";
+import { methodPath, methodsOf, type RunConfig } from "./config-schemas.js";
 import { checkUniqueLabels, methodLabels } from "./labels.js";
 import { newRunState, type BaseModel, type ExperimentHooks, type MethodContext, type MethodOutput } from "./methods/context.js";
 import type { RcgdmMethodConfig } from "./methods/rcgdm.js";
@@ -136,7 +136,7 @@ export function checkMoleculeInputs(cfg: MoleculeRunConfig, baseDir: string, whe
     const data = resolve(baseDir, cfg.task.path);
     if (!existsSync(data)) throw new Error(`${where}: task.path: ${data}: no such file`);
   }
-  for (const [i, m] of [cfg.method].flat().entries()) for (const key of RCGDM_MODEL_KEYS) rcgdmModelPath(m, key, methodAt(cfg, i), baseDir, where);
+  for (const [i, m] of methodsOf(cfg).entries()) for (const key of RCGDM_MODEL_KEYS) rcgdmModelPath(m, key, methodAt(cfg, i), baseDir, where);
   const pretrained = cfg.model.pretrained;
   if (pretrained === undefined) return undefined;
   return configModelPath(pretrained, baseDir, `${where}: model.pretrained`, `a molecule model from \`rewardiff train --task qm9\` or \`--smiles FILE\`, or "qm9" for the shipped one`);
@@ -150,9 +150,10 @@ function configModelPath(name: string, baseDir: string, where: string, hint: str
   throw new Error(`${where}: ${local}: no such file (${hint})`);
 }
 
-/** The config path of method `i` ("method[i]", or "method" when the config has one). */
+/** The config path of method `i` as text ("method[i]", or "method" when the config has one): {@link methodPath}'s. */
 function methodAt(cfg: MoleculeRunConfig, i: number): string {
-  return Array.isArray(cfg.method) ? `method[${i}]` : "method";
+  const [name, k] = methodPath(cfg, i);
+  return k === undefined ? String(name) : `${String(name)}[${k}]`;
 }
 
 /** The model files an rcgdm row may name under `molecules`. */
@@ -332,12 +333,14 @@ export async function runMoleculeExperiment(
         const saved = rcgdmModelPath(method, "conditionalModel", methodAt(cfg, i), baseDir, where);
         const startFrom = rcgdmModelPath(method, "startFrom", methodAt(cfg, i), baseDir, where);
         const r = await runMoleculeRcgdm({
-          method: method as RcgdmMethodConfig, label, ...(saved !== undefined ? { conditionalModel: saved } : {}), ...(startFrom !== undefined ? { startFrom } : {}),
+          method: method as RcgdmMethodConfig, label, key: kMethods[i]!, rdkit, property, ...(dft ? { labels: dft.labels } : {}), data, model: base.model, weights: base.weights, sampler, samples: n, seed: cfg.seed, hooks,
+          ...(saved !== undefined ? { conditionalModel: saved } : {}),
+          ...(startFrom !== undefined ? { startFrom } : {}),
           // molecules.checkpointEvery: training checkpoints into the run's folder as the fine-tuning goes.
           onCheckpoint: async (name, save) => {
             await save(join(outDir, name));
             hooks.onStage?.(`${label}: checkpoint ${join(outDir, name)}`);
-          }, key: kMethods[i]!, rdkit, property, ...(dft ? { labels: dft.labels } : {}), data, model: base.model, weights: base.weights, sampler, samples: n, seed: cfg.seed, hooks,
+          },
         });
         sections[label] = r.section;
         if (r.checkpoint) checkpoints.push({ ...r.checkpoint, label });
