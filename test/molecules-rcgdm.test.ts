@@ -427,6 +427,17 @@ describe("rcgdm in a molecule run", () => {
       await stage();
       expect(gap(output!)).toBeGreaterThan(1e-3);
       await expect(stage(resolveModelPath("qm9"))).rejects.toThrow(/^rcgdm: molecules\.startFrom: .*: not an RCGDM conditional model/);
+      // A fine-tuning with a timestep band: its training checkpoint and model record the band (the sidecar's
+      // schema once refused it, after the work), the same row samples the file, a row without the band refuses it.
+      const bandTrain = { steps: 12, batchSize: 8, warmupSteps: 1, learningRate: 0.02, timestepBand: { from: 0.1, to: 0.5, share: 0.5 } };
+      const banded = await run(row({ checkpointEvery: 6, train: bandTrain }));
+      const bandCheckpoint = loadModel(checkpoints.at(-1)!);
+      expect([bandCheckpoint.meta.step, bandCheckpoint.meta.train.timestepBand]).toEqual([6, bandTrain.timestepBand]);
+      disposeLoadedModel(bandCheckpoint);
+      const bandPath = join(dir, "band.safetensors");
+      await banded.checkpoint!.save(bandPath);
+      expect(rowsOf(await run(row({ train: bandTrain }), bandPath))).toEqual(rowsOf(banded));
+      await expect(run(row({}), bandPath)).rejects.toThrow(/: train\.timestepBand is \{.*\} in the file but absent for this row \(other fine-tuning settings\)$/);
       // A file from another row: fine-tuning settings, pseudo-labels (another seed), property, network.
       await expect(run(row({ train: { steps: 13, batchSize: 8, warmupSteps: 1, learningRate: 0.02 } }), path)).rejects.toThrow(/^rcgdm: molecules\.conditionalModel: .*model-rcgdm\.safetensors: train\.steps is 12 in the file but 13 for this row \(other fine-tuning settings\)$/);
       await expect(run(row({}), path, { seed: 1 })).rejects.toThrow(/: its pseudo-labels \(mean .*\) are not this row's \(mean .*\): another seed/);

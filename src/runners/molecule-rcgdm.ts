@@ -39,7 +39,7 @@ import { guidedSample } from "../guidance/sampler.js";
 import { targetGuidanceTerm } from "../guidance/terms.js";
 import { mean, std } from "../eval/stats.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
-import { MODEL_KIND, disposeLoadedModel, type LoadedModel, type ModelMeta } from "../io/checkpoints/model.js";
+import { MODEL_KIND, checkModelMeta, disposeLoadedModel, type LoadedModel, type ModelMeta } from "../io/checkpoints/model.js";
 import { loadModel, saveModel, saveModelTensors, weightTensors, type ModelInfo } from "../io/checkpoints/model-files.js";
 import { modelFileName, trainCheckpointFileName } from "../io/outputs.js";
 import { addValueCondition, valueConditionProblem } from "../nn/denoisers/graph-condition.js";
@@ -253,6 +253,16 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
       standardization: { mean: [mu], std: [sigma] },
     },
   };
+  // The sidecar is checked before the fine-tuning, not when the model is saved after it: a setting the file
+  // cannot record fails in one line before the work.
+  try {
+    checkModelMeta({ kind: MODEL_KIND, checkpoint: "inference", ...info, step: train.steps }, `${tag}: the conditional model's sidecar`);
+  } catch (err) {
+    tree.dispose(added.params);
+    kTrain!.dispose();
+    kSample!.dispose();
+    throw err;
+  }
   // What a saved model (conditionalModel, startFrom) must agree with (./molecule-rcgdm-saved.ts).
   const expected = { property: o.property, model, pseudoLabelNoise: nu, dropout: m.dropout, mean: mu, std: sigma, molecules: vocabulary };
   const t1 = performance.now();

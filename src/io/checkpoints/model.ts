@@ -167,6 +167,8 @@ const TrainBlockSchema = z.strictObject({
   beta1: z.number().min(0).lt(1).optional(),
   beta2: z.number().min(0).lt(1).optional(),
   eps: z.number().positive().optional(),
+  /** Where the training drew t for a share of each batch (src/diffusion/loss.ts `TimestepBand`); absent = the whole chain. */
+  timestepBand: z.strictObject({ from: z.number().min(0).lt(1), to: z.number().gt(0).max(1), share: z.number().min(0).max(1) }).optional(),
 });
 
 const ScheduleBlockSchema = z.strictObject({
