@@ -3,12 +3,14 @@
  * (issue 13 §1; docs/molecules.md "RCGDM on a property"). Runs configs/molecules-rcgdm-logp.json (the shipped
  * model as is, and rcgdm: f̂ on 2,000 labeled molecules, pseudo-labels on the rest of QM9's train split, the
  * pretrained model with the condition added, fine-tuned or (`molecules.conditionalModel`) the shipped model
- * qm9-logp that this row made, samples at the labels' quantiles and beyond their range; target guidance), then writes the section "RCGDM on logP" of docs/results/molecules.md ("RCGDM on TPSA" for
+ * qm9-logp that this row made (a second stage from qm9-logp-stage1), samples at the labels' quantiles and beyond their range; target guidance), then writes the section "RCGDM on logP" of docs/results/molecules.md ("RCGDM on TPSA" for
  * configs/molecules-rcgdm-tpsa.json; other sections and the other variant's subsection are kept):
  * per target the oracle property of the valid samples (mean ± sd, MAE and bias to the target), validity,
  * uniqueness, novelty, fragmented and the KL score beside their floors, and the acceptance checks of the issue.
- * `--quick`: 600 fine-tuning steps and 200 samples per target (≈ 25 min on one busy core). `--retrain`: fine-tune
- * anew where a row samples a saved conditional model (`molecules.conditionalModel`; --quick always does). `--from DIR`: the tables
+ * `--quick`: 600 fine-tuning steps from the pretrained model (no `molecules.startFrom`) and 200 samples per target
+ * (≈ 25 min on one busy core). `--retrain`: fine-tune anew where a row samples a saved conditional model
+ * (`molecules.conditionalModel`; --quick always does); a row with `startFrom` fine-tunes its stage anew from that
+ * model. `--from DIR`: the tables
  * of a finished run's folder (report.json and its samples CSVs), without running it again. `--only A,B`: only the
  * config's rows labelled A, B (a row without a label by its kind, e.g. `--only none,rcgdm`).
  */
@@ -80,8 +82,11 @@ export function rcgdmConfigJson(path: string, quick: boolean, retrain = false): 
   const json = parseJson(readText(path, "config file"), path, { rejectDuplicateKeys: true }) as { method: Record<string, unknown>[]; sampling: Record<string, unknown> };
   if (quick || retrain) {
     for (const m of json.method) {
-      const mol = m.molecules as { conditionalModel?: string } | undefined;
-      if (m.kind === "rcgdm" && mol) delete mol.conditionalModel;
+      const mol = m.molecules as { conditionalModel?: string; startFrom?: string } | undefined;
+      if (m.kind !== "rcgdm" || !mol) continue;
+      delete mol.conditionalModel;
+      // The quick variant fine-tunes briefly from the pretrained model, not on from a shipped stage.
+      if (quick) delete mol.startFrom;
     }
   }
   if (quick) {
@@ -136,8 +141,13 @@ export async function run(args: string[]): Promise<void> {
   const name = PROPERTY_NAMES[property] ?? property;
   const HEADING = `## RCGDM on ${name}`;
   const rc = Object.values(res.report).find((v) => v && typeof v === "object" && (v as { variant?: string }).variant === "conditional") as
-    | { labeled: number; unlabeled: number; rewardModel: { features: number; fit: { heldOut?: { rmse: number; r2: number | null; n: number } }; heldOut: { n: number; mae: number; rmse: number; r2: number | null } | null; labels: { mean: number; std: number; min: number; max: number } }; pseudoLabelNoise: number; train: { steps: number; batchSize: number; learningRate: number }; conditionalModel?: { path: string; step: number } | null; timings: { trainSeconds: number; trainStepMs: number | null } }
+    | { labeled: number; unlabeled: number; rewardModel: { features: number; fit: { heldOut?: { rmse: number; r2: number | null; n: number } }; heldOut: { n: number; mae: number; rmse: number; r2: number | null } | null; labels: { mean: number; std: number; min: number; max: number } }; pseudoLabelNoise: number; train: { steps: number; batchSize: number; learningRate: number; timestepBand?: { from: number; to: number; share: number } }; conditionalModel?: { path: string; step: number } | null; startFrom?: { path: string; step: number } | null; timings: { trainSeconds: number; trainStepMs: number | null } }
     | undefined;
+  // A second stage (molecules.startFrom): the report's section names it when this run fine-tuned, the config when it
+  // sampled the saved model.
+  const conditionalRow = json.method.find((m) => m.kind === "rcgdm" && (m.variant === undefined || m.variant === "conditional")) as { molecules?: { startFrom?: string } } | undefined;
+  const stageFrom = rc?.startFrom?.path ?? conditionalRow?.molecules?.startFrom;
+  const band = rc?.train.timestepBand;
   const rcRows = rows.filter((r) => r.method === "rcgdm");
   const sub = `### ${quick ? "Quick variant (--quick)" : "Full config"}: ${String((res.report.molecules as { model: string }).model).replace(/^.*\/models\//, "models/")}, ${new Date().toISOString().slice(0, 16)}Z`;
   const lines = [
@@ -151,7 +161,7 @@ export async function run(args: string[]): Promise<void> {
     lines.push(
       `f̂: ridge on ${rc.rewardModel.features} atom-environment counts (src/rewards/graph-features.ts) fitted on ${rc.labeled} labeled QM9 train molecules (${property} by RDKit; labels mean ${f(rc.rewardModel.labels.mean, 2)}, sd ${f(rc.rewardModel.labels.std, 2)}, range ${f(rc.rewardModel.labels.min, 2)} to ${f(rc.rewardModel.labels.max, 2)}): ` +
         `held-out 20% of the labeled RMSE ${f(rc.rewardModel.fit.heldOut?.rmse)}, R² ${f(rc.rewardModel.fit.heldOut?.r2)}; ${h ? `${h.n} further molecules MAE ${f(h.mae)}, RMSE ${f(h.rmse)}, R² ${f(h.r2)}` : ""}.`,
-      `Pseudo-labels (ν = ${rc.pseudoLabelNoise}) on ${rc.unlabeled} unlabeled molecules; the shipped model with the condition added, fine-tuned ${rc.train.steps} steps × batch ${rc.train.batchSize} (lr ${rc.train.learningRate}; ` +
+      `Pseudo-labels (ν = ${rc.pseudoLabelNoise}) on ${rc.unlabeled} unlabeled molecules; ${stageFrom ? `a further stage from the conditional model ${stageFrom} (molecules.startFrom)` : "the shipped model with the condition added"}, fine-tuned ${rc.train.steps} steps × batch ${rc.train.batchSize} (lr ${rc.train.learningRate}${band ? `, ${band.share} of each batch's t from [${band.from} T, ${band.to} T)` : ""}; ` +
         (rc.conditionalModel
           ? `not in this run: the conditional model is ${rc.conditionalModel.path} (molecules.conditionalModel), which this row made before (its sidecar matches the row; models/README.md gives its cost), sampled at its step ${rc.conditionalModel.step}; \`--retrain\` fine-tunes anew).`
           : `${f(rc.timings.trainSeconds, 0)} s, ${f(rc.timings.trainStepMs, 0)} ms/step).`),
