@@ -1,12 +1,12 @@
 /**
  * Can the conditional molecule model be held to its target by feeding back the current molecule's property?
  * (issue 13 §1; scripts/diag/rcgdm-late.ts found that the model reads the condition imprecisely late in the
- * chain, where the spread is made.) The saved RCGDM model (MODEL, default the shipped qm9-logp) is sampled at
- * each target a with a per-sample condition c_i that, from step FROM of the DDPM-100 plan on, is corrected from
- * f̂(x̂_0) (the ridge reward model on atom-environment counts, fitted here on LABELED QM9 molecules as the runner
+ * chain, where the spread is made.) The saved RCGDM model (MODEL, default the shipped qm9-logp-stage1, on which
+ * docs/molecules.md measured it) is sampled at each target a with a per-sample condition c_i that, from step FROM
+ * of the DDPM-100 plan on, is corrected from f̂(x̂_0) (the ridge reward model on atom-environment counts, fitted here on LABELED QM9 molecules as the runner
  * does): proportional "p:κ" c_i = a − κ (f̂_i − a); integral "i:g" c_i ← c_i − g (f̂_i − a) each step. The oracle
  * (RDKit logP of the decoded valid molecules) then gives MAE, bias and sd per target. Same sampling key per target
- * across settings. Env: MODEL (qm9-logp), N (200), FROM (50), SETTINGS ("none,p:0.5,p:1,i:0.1"), TARGETS.
+ * across settings. Env: MODEL (qm9-logp-stage1), N (200), FROM (50), SETTINGS ("none,p:0.5,p:1,i:0.1"), TARGETS.
  * Run: `REWARDIFF_THREADS=1 npx tsx scripts/diag/rcgdm-feedback.ts`.
  */
 import { ensureBackend } from "../../src/backend/init.js";
@@ -33,7 +33,7 @@ const targets = (process.env.TARGETS ?? "-1.45,-0.5,0.18,0.75,1.58").split(",").
 const LABELED = Number(process.env.LABELED ?? 2000);
 await ensureBackend();
 const rdkit = await loadRDKit();
-const loaded = loadModel(resolveModelPath(process.env.MODEL ?? "qm9-logp"));
+const loaded = loadModel(resolveModelPath(process.env.MODEL ?? "qm9-logp-stage1"));
 const model = loaded.meta.model;
 const D = model.network.dataDim;
 const st = loaded.meta.conditioning!.standardization!;
