@@ -151,6 +151,22 @@ describe("strict sidecars", () => {
     expect(loadError(weights)).toMatch(new RegExp(`^${sidecar.replace(/[.]/g, "\\.")}: config\\.train\\.batchSize: .*1`));
   });
 
+  it("records a timestep band in the train block, and refuses an empty or malformed one", async () => {
+    const { weights, sidecar } = await saved();
+    const loads = () => {
+      const m = loadModel(weights);
+      const band = m.meta.train.timestepBand;
+      disposeLoadedModel(m);
+      return band;
+    };
+    editSidecar(sidecar, (j) => (j.config.train.timestepBand = { from: 0.1, to: 0.5, share: 0.75 }));
+    expect(loads()).toEqual({ from: 0.1, to: 0.5, share: 0.75 });
+    editSidecar(sidecar, (j) => (j.config.train.timestepBand = { from: 0.5, to: 0.1, share: 0.75 }));
+    expect(loadError(weights)).toBe(`${sidecar}: config.train.timestepBand: from must be < to`);
+    editSidecar(sidecar, (j) => (j.config.train.timestepBand = { from: 0.1, to: 0.5, share: 0.75, width: 1 }));
+    expect(loadError(weights)).toMatch(/: config\.train\.timestepBand: unknown key "width"/);
+  });
+
   it("refuses unknown keys at every depth", async () => {
     const { weights, sidecar } = await saved();
     editSidecar(sidecar, (j) => (j.config.train.learningRat = 1));

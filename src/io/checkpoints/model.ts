@@ -154,6 +154,14 @@ export async function trainingDataSha256(m: HostMatrix): Promise<string> {
   return sha256HexWeb(bytes);
 }
 
+/**
+ * A timestep band's fields (src/diffusion/loss.ts `TimestepBand`: [from, to) as fractions of T, and the share of each
+ * batch drawn from it), and the check that it is not empty. One place for both: a config's `train.timestepBand`
+ * (src/runners/methods/rcgdm.ts) and the sidecar of a model trained with one.
+ */
+export const TIMESTEP_BAND_FIELDS = { from: z.number().min(0).lt(1), to: z.number().gt(0).max(1), share: z.number().min(0).max(1) };
+export const TIMESTEP_BAND_ORDER = [(b: { from: number; to: number }) => b.from < b.to, { message: "from must be < to" }] as const;
+
 /** The optimizer settings a model was trained with (beta1, beta2, eps: Adam's, when not the defaults). */
 const TrainBlockSchema = z.strictObject({
   steps: int(0),
@@ -168,7 +176,7 @@ const TrainBlockSchema = z.strictObject({
   beta2: z.number().min(0).lt(1).optional(),
   eps: z.number().positive().optional(),
   /** Where the training drew t for a share of each batch (src/diffusion/loss.ts `TimestepBand`); absent = the whole chain. */
-  timestepBand: z.strictObject({ from: z.number().min(0).lt(1), to: z.number().gt(0).max(1), share: z.number().min(0).max(1) }).optional(),
+  timestepBand: z.strictObject(TIMESTEP_BAND_FIELDS).refine(...TIMESTEP_BAND_ORDER).optional(),
 });
 
 const ScheduleBlockSchema = z.strictObject({

@@ -39,6 +39,7 @@ import {
 import { noisyLabels, subspaceAngle } from "../../tasks/linear-subspace.js";
 import { disposeTrainState } from "../../training/trainer.js";
 import { saveModel } from "../../io/checkpoints/model-files.js";
+import { TIMESTEP_BAND_FIELDS, TIMESTEP_BAND_ORDER } from "../../io/checkpoints/model.js";
 import { modelFileName, rewardModelFileName } from "../../io/outputs.js";
 import * as z from "zod";
 import { int, nonNegative, positive, strict } from "../config-schemas.js";
@@ -97,8 +98,8 @@ export const RcgdmMoleculesSchema = strict({
     weightDecay: nonNegative().default(1e-4),
     ema: nonNegative().lt(1).default(0.99),
     /** A share of each batch with t in a band [from, to) of the chain (fractions of T; src/diffusion/loss.ts TimestepBand). */
-    timestepBand: strict({ from: z.number().min(0).lt(1), to: z.number().gt(0).max(1), share: z.number().min(0).max(1) })
-      .refine((b) => b.from < b.to, { message: "from must be < to" })
+    timestepBand: strict(TIMESTEP_BAND_FIELDS)
+      .refine(...TIMESTEP_BAND_ORDER)
       .optional()
       .describe("default: none (t uniform over the chain)"),
   }).prefault({}),
