@@ -16,6 +16,7 @@ import { toHost } from "../../src/backend/ownership.js";
 import { loadRDKit } from "../../src/chem/rdkit.js";
 import { propertyOfSmiles } from "../../src/chem/oracles.js";
 import { hostMatrix } from "../../src/data/matrix.js";
+import { mean, std } from "../../src/eval/stats.js";
 import { modelOutput } from "../../src/diffusion/model.js";
 import { noiseHookOf } from "../../src/diffusion/noise-space.js";
 import { sample, samplerPlan, type StepInfo } from "../../src/diffusion/sample.js";
@@ -72,20 +73,15 @@ for (const setting of settings) {
     // on generated molecules, which no conditional model can remove).
     const pf = (await predictReward(f, features.featurize(rows))).mean;
     const ok = mols.map((m) => m.valid && m.logp !== null && Number.isFinite(m.logp));
-    const hatToTarget = avg(Array.from(pf).flatMap((q, k) => (ok[k] ? [Math.abs(q - a)] : [])));
-    const oracleToHat = avg(mols.flatMap((m, k) => (ok[k] ? [Math.abs(m.logp! - pf[k]!)] : [])));
-    const v = mols.filter((m) => m.valid && m.logp !== null && Number.isFinite(m.logp)).map((m) => m.logp!);
-    const mean = v.reduce((s, q) => s + q, 0) / v.length;
-    const sd = Math.sqrt(v.reduce((s, q) => s + (q - mean) ** 2, 0) / (v.length - 1));
-    const mae = v.reduce((s, q) => s + Math.abs(q - a), 0) / v.length;
+    const hatToTarget = mean(Array.from(pf).flatMap((q, k) => (ok[k] ? [Math.abs(q - a)] : [])));
+    const oracleToHat = mean(mols.flatMap((m, k) => (ok[k] ? [Math.abs(m.logp! - pf[k]!)] : [])));
+    const v = mols.flatMap((m, k) => (ok[k] ? [m.logp!] : []));
+    const avg = mean(v);
+    const sd = std(v);
+    const mae = mean(v.map((q) => Math.abs(q - a)));
     const frag = mols.filter((m) => m.valid && m.fragments > 1).length / Math.max(1, v.length);
     (summary[setting] ??= []).push(mae);
-    console.log(JSON.stringify({ setting, from: FROM, a, validity: v.length / N, mean: +mean.toFixed(3), sd: +sd.toFixed(3), mae: +mae.toFixed(3), bias: +(mean - a).toFixed(3), fragmented: +frag.toFixed(3), hatToTarget: +hatToTarget.toFixed(3), oracleToHat: +oracleToHat.toFixed(3), unique: new Set(mols.filter((m) => m.valid).map((m) => m.smiles)).size / Math.max(1, v.length) }));
+    console.log(JSON.stringify({ setting, from: FROM, a, validity: v.length / N, mean: +avg.toFixed(3), sd: +sd.toFixed(3), mae: +mae.toFixed(3), bias: +(avg - a).toFixed(3), fragmented: +frag.toFixed(3), hatToTarget: +hatToTarget.toFixed(3), oracleToHat: +oracleToHat.toFixed(3), unique: new Set(mols.filter((m) => m.valid).map((m) => m.smiles)).size / Math.max(1, v.length) }));
   }
-  const s = summary[setting]!;
-  console.log(`== ${setting} from ${FROM}: inside MAE ${(s.reduce((q, r) => q + r, 0) / s.length).toFixed(3)}`);
-}
-
-function avg(v: readonly number[]): number {
-  return v.reduce((q, r) => q + r, 0) / v.length;
+  console.log(`== ${setting} from ${FROM}: inside MAE ${mean(summary[setting]!).toFixed(3)}`);
 }

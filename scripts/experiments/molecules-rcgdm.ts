@@ -3,16 +3,17 @@
  * (issue 13 §1; docs/molecules.md "RCGDM on a property"). Runs configs/molecules-rcgdm-logp.json (the shipped
  * model as is, and rcgdm: f̂ on 2,000 labeled molecules, pseudo-labels on the rest of QM9's train split, the
  * pretrained model with the condition added, fine-tuned or (`molecules.conditionalModel`) the shipped model
- * qm9-logp that this row made (a second stage from qm9-logp-stage1), samples at the labels' quantiles and beyond their range; target guidance), then writes the section "RCGDM on logP" of docs/results/molecules.md ("RCGDM on TPSA" for
- * configs/molecules-rcgdm-tpsa.json; other sections and the other variant's subsection are kept):
+ * qm9-logp that this row made (a second stage from qm9-logp-stage1), samples at the labels' quantiles and beyond
+ * their range; target guidance), then writes the section "RCGDM on logP" of docs/results/molecules.md ("RCGDM on
+ * TPSA" for configs/molecules-rcgdm-tpsa.json; other sections and the other variant's subsection are kept):
  * per target the oracle property of the valid samples (mean ± sd, MAE and bias to the target), validity,
  * uniqueness, novelty, fragmented and the KL score beside their floors, and the acceptance checks of the issue.
  * `--quick`: 600 fine-tuning steps from the pretrained model (no `molecules.startFrom`) and 200 samples per target
  * (≈ 25 min on one busy core). `--retrain`: fine-tune anew where a row samples a saved conditional model
  * (`molecules.conditionalModel`; --quick always does); a row with `startFrom` fine-tunes its stage anew from that
- * model. `--from DIR`: the tables
- * of a finished run's folder (report.json and its samples CSVs), without running it again. `--only A,B`: only the
- * config's rows labelled A, B (a row without a label by its kind, e.g. `--only none,rcgdm`).
+ * model. `--from DIR`: the tables of a finished run's folder (report.json and its samples CSVs), without running it
+ * again. `--only A,B`: only the config's rows labelled A, B (a row without a label by its kind, e.g. `--only
+ * none,rcgdm`).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
