@@ -1,7 +1,7 @@
 /**
  * The RCGDM experiment's config handling (scripts/experiments/molecules-rcgdm.ts `rcgdmConfigJson`): the shipped
  * config samples the shipped conditional model; `--quick` and `--retrain` drop it so that every rcgdm row fine-tunes
- * anew (`--retrain` the second stage from the shipped first one), and `--quick` also starts from the pretrained
+ * anew (`--retrain` the last stage from the shipped stage before it), and `--quick` also starts from the pretrained
  * model and shortens the fine-tuning and the sample count.
  */
 import { describe, expect, it } from "vitest";
@@ -14,11 +14,11 @@ describe("the RCGDM experiment's config", () => {
   it("keeps molecules.conditionalModel by default, and drops it with --retrain or --quick (--quick also drops startFrom)", () => {
     const plain = rcgdmConfigJson(CONFIG, false);
     expect(conditional(plain).molecules.conditionalModel).toBe("qm9-logp");
-    expect(conditional(plain).molecules.startFrom).toBe("qm9-logp-stage1");
+    expect(conditional(plain).molecules.startFrom).toBe("qm9-logp-stage2");
     expect(conditional(plain).molecules.train.steps).toBe(12000);
     const retrain = rcgdmConfigJson(CONFIG, false, true);
     expect(conditional(retrain).molecules.conditionalModel).toBeUndefined();
-    expect(conditional(retrain).molecules.startFrom).toBe("qm9-logp-stage1");
+    expect(conditional(retrain).molecules.startFrom).toBe("qm9-logp-stage2");
     expect(conditional(retrain).molecules.train.steps).toBe(12000);
     const quick = rcgdmConfigJson(CONFIG, true);
     expect(conditional(quick).molecules.conditionalModel).toBeUndefined();
