@@ -5,3 +5,4 @@ export * from "./sliced-wasserstein.js";
 export * from "./floor.js";
 export * from "./subsample.js";
 export * from "./classification.js";
+export * from "./pseudo-label-floor.js";

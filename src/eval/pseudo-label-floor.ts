@@ -1,0 +1,51 @@
+/**
+ * The error a conditional model trained on pseudo-labels would still make if it sampled its training law exactly
+ * (RCGDM, 2307.07055): with pseudo-labels ŷ = f̂(x) + ν ξ on a pool of molecules x, the law at condition a is
+ * p(x | ŷ = a) ∝ p(x) φ((a − f̂(x)) / ν), so over the pool, with weights w(x) = φ((a − f̂(x)) / ν) and the oracle
+ * property y(x), the target error E_w|y − a| of a perfect model is its floor (f̂'s error and ν put it above 0).
+ */
+
+/** The target error of the pseudo-label law at a (weighted over the pool), beside what it rests on. */
+export interface PseudoLabelFloor {
+  /** E_w|y − a|: the mean absolute error to a of a model that samples p(x | ŷ = a) exactly. */
+  mae: number;
+  /** E_w[y] − a. */
+  bias: number;
+  /** sd_w(y). */
+  std: number;
+  /** (Σw)² / Σw²: how many pool molecules the law at a effectively rests on (≈ 1 outside the data's range). */
+  effectiveN: number;
+}
+
+/**
+ * The floor at target a over a pool with oracle values `y` and reward-model values `fHat` (same length, ≥ 1),
+ * for pseudo-label noise ν > 0. Weights are taken relative to the largest, so a target far outside the pool's
+ * range still gives finite numbers (resting on the nearest molecules: effectiveN ≈ 1).
+ */
+export function pseudoLabelFloor(y: ArrayLike<number>, fHat: ArrayLike<number>, nu: number, a: number): PseudoLabelFloor {
+  const n = y.length;
+  if (n === 0 || fHat.length !== n) throw new Error(`pseudoLabelFloor: y has ${n} values and fHat ${fHat.length}; need the same number, at least 1`);
+  if (!(nu > 0)) throw new Error(`pseudoLabelFloor: ν must be > 0, got ${nu}`);
+  let top = -Infinity;
+  const logW = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const z = (a - fHat[i]!) / nu;
+    logW[i] = -0.5 * z * z;
+    if (logW[i]! > top) top = logW[i]!;
+  }
+  let sw = 0;
+  let sw2 = 0;
+  let absErr = 0;
+  let m1 = 0;
+  for (let i = 0; i < n; i++) {
+    const w = Math.exp(logW[i]! - top);
+    sw += w;
+    sw2 += w * w;
+    absErr += w * Math.abs(y[i]! - a);
+    m1 += w * y[i]!;
+  }
+  const meanY = m1 / sw;
+  let m2 = 0;
+  for (let i = 0; i < n; i++) m2 += Math.exp(logW[i]! - top) * (y[i]! - meanY) ** 2;
+  return { mae: absErr / sw, bias: meanY - a, std: Math.sqrt(m2 / sw), effectiveN: (sw * sw) / sw2 };
+}
