@@ -222,8 +222,28 @@ describe("rcgdm in a molecule run", () => {
     expect(section.unlabeled).toBe(MOLECULES.length - 16);
     expect(section.rewardModel.heldOut.n).toBe(8);
     const table = moleculeRunTable(result.report);
-    expect(table).toContain("|y − a| (valid)");
+    expect(table).toContain("|y − a| (valid; floor)");
     expect(table).toContain("rcgdm[a=0.5]");
+    // Each target's MAE floor (the exact pseudo-label law over the unlabeled molecules, here all of them): the
+    // same law for the rows of one entry at that target (its scales; target guidance fits its own f̂), a weighted
+    // mean of the pool's |y − a|, so between the smallest and largest |y − a| of the data's molecules (RDKit here,
+    // independently).
+    expect((result.report.rcgdm as { floor: { molecules: number } }).floor.molecules).toBe(MOLECULES.length - 16);
+    const yData = propertyOfSmiles(rdkit, MOLECULES, "logp");
+    for (const a of targets) {
+      const floors = rows.filter((r) => r.target === a).map((r) => (r as unknown as { targetErrorFloor: { mae: number; bias: number; effectiveN: number } }).targetErrorFloor);
+      expect(floors).toHaveLength(3);
+      expect(floors[1]).toEqual(floors[0]);
+      const dist = yData.map((y) => Math.abs(y - a));
+      for (const fl of [floors[0]!, floors[2]!]) {
+        expect(fl.mae).toBeGreaterThanOrEqual(Math.min(...dist) - 1e-9);
+        expect(fl.mae).toBeLessThanOrEqual(Math.max(...dist) + 1e-9);
+        expect(fl.bias + a).toBeGreaterThanOrEqual(Math.min(...yData) - 1e-9);
+        expect(fl.bias + a).toBeLessThanOrEqual(Math.max(...yData) + 1e-9);
+        expect(fl.effectiveN).toBeGreaterThanOrEqual(1);
+        expect(fl.effectiveN).toBeLessThanOrEqual(MOLECULES.length - 16 + 1e-9);
+      }
+    }
     const guided = result.report["target-guidance"] as { variant: string; predictor: { clean: { n: number } } };
     expect(guided.variant).toBe("target-guidance");
     expect(guided.predictor.clean.n).toBe(8);

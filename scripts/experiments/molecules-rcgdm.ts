@@ -28,6 +28,8 @@ const f = (v: unknown, d = 3) => (typeof v === "number" ? Number(v.toFixed(d)).t
 /** The section of docs/results/molecules.md per property ("RCGDM on logP" for configs/molecules-rcgdm-logp.json). */
 const PROPERTY_NAMES: Record<string, string> = { logp: "logP", tpsa: "TPSA", qed: "QED", mw: "MW" };
 const RESULTS = "docs/results/molecules.md";
+/** A target's MAE floor is shown where the pseudo-label law rests on at least this many pool molecules (effective count). */
+const MIN_FLOOR_SUPPORT = 10;
 const intro = (name: string) =>
   `Reward-directed conditional generation (2307.07055) of QM9 molecules at a target ${name} (RDKit), on the shipped model (docs/molecules.md "RCGDM on a property").` +
   (name === "logP" ? " Acceptance (issue 13): for targets inside the central 80% of the labels, mean |oracle logP − target| ≤ 0.3 with validity ≥ 0.85, and the mean oracle logP increasing with the target across the whole range." : "");
@@ -142,7 +144,7 @@ export async function run(args: string[]): Promise<void> {
   const name = PROPERTY_NAMES[property] ?? property;
   const HEADING = `## RCGDM on ${name}`;
   const rc = Object.values(res.report).find((v) => v && typeof v === "object" && (v as { variant?: string }).variant === "conditional") as
-    | { labeled: number; unlabeled: number; rewardModel: { features: number; fit: { heldOut?: { rmse: number; r2: number | null; n: number } }; heldOut: { n: number; mae: number; rmse: number; r2: number | null } | null; labels: { mean: number; std: number; min: number; max: number } }; pseudoLabelNoise: number; train: { steps: number; batchSize: number; learningRate: number; timestepBand?: { from: number; to: number; share: number } }; conditionalModel?: { path: string; step: number } | null; startFrom?: { path: string; step: number } | null; timings: { trainSeconds: number; trainStepMs: number | null } }
+    | { labeled: number; unlabeled: number; rewardModel: { features: number; fit: { heldOut?: { rmse: number; r2: number | null; n: number } }; heldOut: { n: number; mae: number; rmse: number; r2: number | null } | null; labels: { mean: number; std: number; min: number; max: number } }; pseudoLabelNoise: number; train: { steps: number; batchSize: number; learningRate: number; timestepBand?: { from: number; to: number; share: number } }; conditionalModel?: { path: string; step: number } | null; startFrom?: { path: string; step: number } | null; floor?: { molecules: number } | null; timings: { trainSeconds: number; trainStepMs: number | null } }
     | undefined;
   // A second stage (molecules.startFrom): the report's section names it when this run fine-tuned, the config when it
   // sampled the saved model.
@@ -180,11 +182,16 @@ export async function run(args: string[]): Promise<void> {
     );
   }
   lines.push(
-    `Per row: the oracle ${property} of the valid samples (mean ± sd), its MAE to the target (mean |y − a|) and bias (mean y − a); validity over all samples; uniqueness, novelty (vs QM9 train), fragmented, charged (valid samples with a formal charge; QM9's SMILES: 0.217 of the train split, mostly zwitterions) and the KL score beside its data-vs-data floor (in parentheses). "none" is the shipped model as is. q = the target's quantile among the labels (— : beyond their range).`,
+    `Per row: the oracle ${property} of the valid samples (mean ± sd), its MAE to the target (mean |y − a|)${rc?.floor ? ` beside its floor (in parentheses: the MAE of a model that samples the pseudo-label law p(x | ŷ = a) exactly, over ${rc.floor.molecules} unlabeled molecules the oracle labels for this only; — where that law rests on fewer than ${MIN_FLOOR_SUPPORT} of them, beyond the labels' range)` : ""} and bias (mean y − a); validity over all samples; uniqueness, novelty (vs QM9 train), fragmented, charged (valid samples with a formal charge; QM9's SMILES: 0.217 of the train split, mostly zwitterions) and the KL score beside its data-vs-data floor (in parentheses). "none" is the shipped model as is. q = the target's quantile among the labels (— : beyond their range).`,
     "",
     `| row | target | q | n | validity | ${property} valid mean ± sd | MAE | bias | uniqueness | novelty | fragmented | charged | KL score (floor) |`,
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   );
+  const floorOf = (r: ResultRow) => {
+    const fl = (r as { targetErrorFloor?: { mae: number; effectiveN: number } }).targetErrorFloor;
+    return fl && fl.effectiveN >= MIN_FLOOR_SUPPORT ? fl.mae : undefined;
+  };
+  const floorText = (r: ResultRow) => (floorOf(r) === undefined ? "—" : f(floorOf(r)));
   const metric = (r: ResultRow, k: string) => (r as Record<string, unknown>)[k] as { value: number | null; floor: number | null } | undefined;
   for (const [k, r] of rows.entries()) {
     const te = (r as { targetError?: { mae: number; bias: number } | null }).targetError;
@@ -192,7 +199,7 @@ export async function run(args: string[]): Promise<void> {
     const q = (r as { targetQuantile?: number | null }).targetQuantile;
     const kl = metric(r, "klScore");
     lines.push(
-      `| ${r.label} | ${f(r.target, 2)} | ${typeof q === "number" ? q : "—"} | ${r.samples} | ${f(metric(r, "validity")?.value)} | ${rv ? `${f(rv.mean)} ± ${f(rv.std)}` : "—"} | ${te ? f(te.mae) : "—"} | ${te ? f(te.bias) : "—"} | ${f(metric(r, "uniqueness")?.value)} | ${f(metric(r, "novelty")?.value)} | ${f(metric(r, "fragmented")?.value)} | ${f(charged[k])} | ${f(kl?.value)} (${f(kl?.floor)}) |`,
+      `| ${r.label} | ${f(r.target, 2)} | ${typeof q === "number" ? q : "—"} | ${r.samples} | ${f(metric(r, "validity")?.value)} | ${rv ? `${f(rv.mean)} ± ${f(rv.std)}` : "—"} | ${te ? f(te.mae) : "—"}${rc?.floor ? ` (${floorText(r)})` : ""} | ${te ? f(te.bias) : "—"} | ${f(metric(r, "uniqueness")?.value)} | ${f(metric(r, "novelty")?.value)} | ${f(metric(r, "fragmented")?.value)} | ${f(charged[k])} | ${f(kl?.value)} (${f(kl?.floor)}) |`,
     );
   }
   // The issue's acceptance, per rcgdm entry (its rows share the label before "[a="): inside the central 80% of the
@@ -210,12 +217,13 @@ export async function run(args: string[]): Promise<void> {
     const inside = rs.filter((r) => typeof (r as { targetQuantile?: number | null }).targetQuantile === "number");
     const meanMae = avg(inside.map((r) => te(r)?.mae ?? NaN));
     const meanAbsBias = avg(inside.map((r) => Math.abs(te(r)?.bias ?? NaN)));
+    const meanFloor = avg(inside.map((r) => floorOf(r) ?? NaN));
     const minValidity = Math.min(...inside.map((r) => metric(r, "validity")?.value ?? 0));
     const sorted = [...rs].sort((a, b) => a.target! - b.target!);
     const means = sorted.map((r) => (r as { rewardValid?: { mean: number } | null }).rewardValid?.mean ?? NaN);
     const increasing = means.every((m, i) => i === 0 || m > means[i - 1]!);
     lines.push(
-      `- ${g}: inside, mean MAE ${f(meanMae)} and mean |bias| ${f(meanAbsBias)} (≤ 0.3 asked), lowest validity ${f(minValidity)} (≥ 0.85 asked); mean ${property} ${increasing ? "increases" : "does not increase"} with the target across all ${sorted.length} targets (${means.map((m) => f(m, 2)).join(" → ")}).`,
+      `- ${g}: inside, mean MAE ${f(meanMae)}${Number.isFinite(meanFloor) ? ` (floor ${f(meanFloor)})` : ""} and mean |bias| ${f(meanAbsBias)} (≤ 0.3 asked), lowest validity ${f(minValidity)} (≥ 0.85 asked); mean ${property} ${increasing ? "increases" : "does not increase"} with the target across all ${sorted.length} targets (${means.map((m) => f(m, 2)).join(" → ")}).`,
     );
   }
   lines.push(

@@ -27,11 +27,14 @@ export function moleculeRunTable(report: Report): string {
   const first = rows[0];
   const data = (report.molecules as { floorSample?: { rewardMean?: number } } | undefined)?.floorSample?.rewardMean;
   if (first) lines.push(["floor (data)", n(data), n(data), "—", val(first, "validity", "floor"), val(first, "uniqueness", "floor"), val(first, "novelty", "floor"), val(first, "fragmented", "floor"), val(first, "klScore", "floor")]);
-  // Rows at a target (rcgdm): the valid samples' mean |y − a| beside the rest.
+  // Rows at a target (rcgdm): the valid samples' mean |y − a| beside the rest, and its floor where the run
+  // measured one (the MAE of the exact pseudo-label law; src/eval/pseudo-label-floor.ts).
   const error = (r: ResultRow) => (r as { targetError?: { mae: number } | null }).targetError;
+  const floor = (r: ResultRow) => (r as { targetErrorFloor?: { mae: number } }).targetErrorFloor;
   if (rows.some((r) => error(r) !== undefined)) {
-    head.splice(3, 0, "|y − a| (valid)");
-    lines.forEach((l, k) => l.splice(3, 0, k < rows.length ? n(error(rows[k]!)?.mae) : "—"));
+    const floors = rows.some((r) => floor(r) !== undefined);
+    head.splice(3, 0, floors ? "|y − a| (valid; floor)" : "|y − a| (valid)");
+    lines.forEach((l, k) => l.splice(3, 0, k < rows.length ? `${n(error(rows[k]!)?.mae)}${floors ? ` (${n(floor(rows[k]!)?.mae)})` : ""}` : "—"));
   }
   const widths = head.map((h, j) => Math.max(h.length, ...lines.map((l) => l[j]!.length)));
   return [head, ...lines].map((l) => l.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join("  ")).join("\n");

@@ -37,6 +37,7 @@ import { makeSchedule } from "../diffusion/schedule.js";
 import { trainNoisyPredictor } from "../guidance/noisy-predictor.js";
 import { guidedSample } from "../guidance/sampler.js";
 import { targetGuidanceTerm } from "../guidance/terms.js";
+import { pseudoLabelFloor, type PseudoLabelFloor } from "../eval/pseudo-label-floor.js";
 import { mean, std } from "../eval/stats.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
 import { MODEL_KIND, checkModelMeta, disposeLoadedModel, type LoadedModel, type ModelMeta } from "../io/checkpoints/model.js";
@@ -116,7 +117,7 @@ export interface MoleculeRcgdmOutput {
 }
 
 /** The result row of one target a (the conditional model's samples, or target guidance's with `variant`). */
-function targetRow(tag: string, a: { target: number; quantile: number | null }, samples: number, scale: number, cost: Record<string, number>, variant?: string): ResultRow {
+function targetRow(tag: string, a: { target: number; quantile: number | null }, samples: number, scale: number, cost: Record<string, number>, floor: PseudoLabelFloor | undefined, variant?: string): ResultRow {
   return {
     method: "rcgdm",
     ...(variant ? { variant } : {}),
@@ -126,6 +127,7 @@ function targetRow(tag: string, a: { target: number; quantile: number | null }, 
     alpha: null,
     samples,
     scale,
+    ...(floor ? { targetErrorFloor: { ...floor } } : {}),
     cost,
   };
 }
@@ -209,6 +211,20 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
   const mu = mean(yHat);
   const sigma = std(yHat) || 1;
   const targets = moleculeTargets(m, y);
+  // Each target's MAE floor: the pseudo-label law over a pool of unlabeled molecules, which the oracle labels for
+  // this evaluation only (not with the user's own labels: there is no oracle for the rest).
+  const tFloor = performance.now();
+  const poolIdx = given || mo.floorMolecules === 0 ? undefined : unlabeledIdx.subarray(0, mo.floorMolecules);
+  if (poolIdx) o.hooks.onStage?.(`${tag}: labelling ${poolIdx.length} unlabeled molecules with the oracle for the MAE floor (evaluation only)`);
+  let floors: PseudoLabelFloor[] | undefined;
+  if (poolIdx) {
+    const yAll = oracle(poolIdx);
+    const fAll = (await predictReward(f, features.featurize(takeRows(data.train, poolIdx)))).mean;
+    const known = Array.from(yAll.keys()).filter((i) => Number.isFinite(yAll[i]!));
+    const [yPool, fPool] = [known.map((i) => yAll[i]!), known.map((i) => fAll[i]!)];
+    floors = yPool.length > 0 ? targets.map(({ target }) => pseudoLabelFloor(yPool, fPool, nu, target)) : undefined;
+  }
+  const floorSeconds = (performance.now() - tFloor) / 1000;
   const common = {
     property: o.property,
     data: data.name,
@@ -219,11 +235,12 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
     pseudoLabels: { mean: mu, std: sigma },
     scale: m.scale,
     targets,
+    floor: poolIdx ? { molecules: poolIdx.length, seconds: floorSeconds } : null,
   };
   if (m.variant === "target-guidance") {
     kCond!.dispose();
     const heldRows = given ? given.heldOut : mo.heldOut > 0 ? { x: takeRows(data.train, heldIdx), y: oracle(heldIdx) } : undefined;
-    return targetGuidanceRows(o, mo, { xu, yHat, targets, common, fitSeconds, heldRows }, kTrain!, kSample!);
+    return targetGuidanceRows(o, mo, { xu, yHat, targets, floors, common, fitSeconds, heldRows }, kTrain!, kSample!);
   }
   const cond = hostMatrix(xu.rows, 1, Float32Array.from(yHat, (v) => (v - mu) / sigma));
 
@@ -307,7 +324,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
         const x = await generateWithEps(eps, model, o.sampler, o.samples, keyAt(keyWords, i), { onStep });
         const cfgCalls = w === 1 || w === 0 ? 1 : 2;
         const cost = { rewardEvals: 0, gradEvals: 0, valueEvals: 0, modelEvals: cfgCalls * x.rows * o.sampler.steps, seconds: (performance.now() - t2) / 1000, trainSeconds: i === 0 && j === 0 ? trainSeconds : 0 };
-        rows.push(targetRow(rowTag, { target, quantile }, x.rows, w, cost));
+        rows.push(targetRow(rowTag, { target, quantile }, x.rows, w, cost, floors?.[i]));
         samples.push({ label: j === 0 ? `${tag}-a=${target}` : `${tag}-w=${w}-a=${target}`, matrix: x });
       }
     }
@@ -489,6 +506,7 @@ async function targetGuidanceRows(
     xu: HostMatrix;
     yHat: Float32Array;
     targets: { target: number; quantile: number | null }[];
+    floors: PseudoLabelFloor[] | undefined;
     common: Record<string, unknown>;
     fitSeconds: number;
     heldRows?: { x: HostMatrix; y: Float32Array };
@@ -547,7 +565,7 @@ async function targetGuidanceRows(
       const x = hostMatrix(o.samples, o.model.network.dataDim, await toHost(dev));
       if (x.data.some((v) => !Number.isFinite(v))) throw new Error(`${tag}: the guided chain diverged at target ${target} (non-finite samples); lower the method's scale (now ${m.scale})`);
       const rowCost = { rewardEvals: 0, gradEvals: cost.gradEvals, valueEvals: cost.valueEvals, modelEvals: cost.modelEvals, seconds: cost.seconds, trainSeconds: i === 0 ? pred.trainSeconds : 0 };
-      rows.push(targetRow(tag, { target, quantile }, x.rows, m.scale, rowCost, "target-guidance"));
+      rows.push(targetRow(tag, { target, quantile }, x.rows, m.scale, rowCost, d.floors?.[i], "target-guidance"));
       samples.push({ label: `${tag}-a=${target}`, matrix: x });
     }
     const every = Math.max(1, Math.floor(pred.losses.length / 200));

@@ -87,6 +87,9 @@ export const RcgdmMoleculesSchema = strict({
     .describe(
       "a conditional model of this row's network and pseudo-labels (e.g. an earlier stage's model-<label>.safetensors, or a shipped model's name; a path relative to the config's folder): the fine-tuning starts from its EMA weights, with a fresh optimizer and this row's train settings; default: the pretrained model with the condition added",
     ),
+  floorMolecules: int(0)
+    .default(20000)
+    .describe("unlabeled molecules the oracle labels for evaluation only (the method never sees them): each target's MAE floor, the target error of a model that samples the pseudo-label law p(x | ŷ = a) exactly (src/eval/pseudo-label-floor.ts); 0: none"),
   checkpointEvery: int(0)
     .default(0)
     .describe("every k fine-tuning steps, a training checkpoint model-<label>-train.safetensors in the run's folder, which molecules.conditionalModel resumes from; 0: none"),
