@@ -223,6 +223,10 @@ describe("rcgdm in a molecule run", () => {
     expect(section.rewardModel.heldOut.n).toBe(8);
     const table = moleculeRunTable(result.report);
     expect(table).toContain("|y − a| (valid; floor)");
+    // report.html: the same error beside its floor, per row at a target.
+    const html = readFileSync(join(out, "report.html"), "utf8");
+    expect(html).toContain("floor: the exact pseudo-label law");
+    expect(html.match(/<span class="sub">floor [0-9.]+ \(on [0-9]+\)<\/span>/g)).toHaveLength(rows.length);
     expect(table).toContain("rcgdm[a=0.5]");
     // Each target's MAE floor (the exact pseudo-label law over the unlabeled molecules, here all of them): the
     // same law for the rows of one entry at that target (its scales; target guidance fits its own f̂), a weighted

@@ -1,6 +1,7 @@
 /**
  * The page of a molecule run (docs/molecules.md "Runs"): one table of the methods' rows — the oracle reward
- * over all samples and over the valid ones, its cost in reward evaluations, and the chemistry metrics beside
+ * over all samples and over the valid ones, at a target (rcgdm) the error |y − a| beside its floor, the cost in
+ * reward evaluations, and the chemistry metrics beside
  * their data-vs-data floor (the floor row: a data sample in place of the samples) and the published anchors —
  * then a grid of depicted molecules per method. Pure string building; depictions are made by the caller.
  */
@@ -26,31 +27,42 @@ const meanStd = (v: unknown) => {
   return s && typeof s.mean === "number" ? `${fmt(s.mean)}<span class="sub">± ${fmt(s.std)}</span>` : fmt(null);
 };
 
+/** Rows at a target (rcgdm): the valid samples' mean |y − a|, and its floor where the run measured one. */
+const targetError = (r: ResultRow) => (r as { targetError?: { mae: number } | null }).targetError;
+const targetErrorFloor = (r: ResultRow) => (r as { targetErrorFloor?: { mae: number; effectiveN: number } }).targetErrorFloor;
+
 function table(report: Report, anchors: readonly MoleculeAnchor[]): string {
   const rows = report.results as ResultRow[];
   const mol = report.molecules as { reward: { property: string; invalidReward: number }; floorSample: { rewardMean: number } };
+  const atTarget = rows.some((r) => targetError(r) !== undefined);
+  const errorCell = (r: ResultRow) => {
+    const fl = targetErrorFloor(r);
+    return `<td class="num">${fmt(targetError(r)?.mae)}${fl ? `<span class="sub">floor ${fmt(fl.mae)} (on ${fmt(Math.round(fl.effectiveN))})</span>` : ""}</td>`;
+  };
   const head =
     `<tr><th scope="col">row</th><th scope="col" class="num">${escapeHtml(mol.reward.property)}<span class="sub">all samples (invalid = ${escapeHtml(formatNumber(mol.reward.invalidReward))})</span></th>` +
-    `<th scope="col" class="num">${escapeHtml(mol.reward.property)}<span class="sub">valid samples</span></th><th scope="col" class="num">reward evaluations</th>` +
+    `<th scope="col" class="num">${escapeHtml(mol.reward.property)}<span class="sub">valid samples</span></th>` +
+    (atTarget ? `<th scope="col" class="num">|y − a|<span class="sub">valid samples; floor: the exact pseudo-label law (on its effective pool size)</span></th>` : "") +
+    `<th scope="col" class="num">reward evaluations</th>` +
     METRICS.map((m) => `<th scope="col" class="num">${escapeHtml(m.name)}<span class="sub">${m.better} is better</span></th>`).join("") +
     `</tr>`;
   const body = rows.map((r) => {
     const cost = r.cost as { rewardEvals?: number } | undefined;
     return (
       `<tr><th scope="row">${escapeHtml(r.label ?? r.method)}<span class="sub">${escapeHtml(r.method)}, ${r.samples} samples</span></th>` +
-      `<td class="num">${meanStd(r.reward)}</td><td class="num">${meanStd(r.rewardValid)}</td><td class="num">${fmt(cost?.rewardEvals ?? 0)}</td>` +
+      `<td class="num">${meanStd(r.reward)}</td><td class="num">${meanStd(r.rewardValid)}</td>${atTarget ? errorCell(r) : ""}<td class="num">${fmt(cost?.rewardEvals ?? 0)}</td>` +
       METRICS.map((m) => `<td class="num"><data value="${pair(r, m.key, "value") ?? ""}">${fmt(pair(r, m.key, "value"))}</data></td>`).join("") +
       `</tr>`
     );
   });
   const first = rows[0];
   const floor = first
-    ? `<tr class="floor"><th scope="row">floor<span class="sub">a data sample of the same size</span></th><td class="num">${fmt(mol.floorSample.rewardMean)}</td><td class="num">${fmt(mol.floorSample.rewardMean)}</td><td class="num">—</td>` +
+    ? `<tr class="floor"><th scope="row">floor<span class="sub">a data sample of the same size</span></th><td class="num">${fmt(mol.floorSample.rewardMean)}</td><td class="num">${fmt(mol.floorSample.rewardMean)}</td>${atTarget ? `<td class="num">—</td>` : ""}<td class="num">—</td>` +
       METRICS.map((m) => `<td class="num">${fmt(pair(first, m.key, "floor"))}</td>`).join("") +
       `</tr>`
     : "";
   const anchorRows = anchors.map(
-    (a) => `<tr class="anchor"><th scope="row">${escapeHtml(a.name)}<span class="sub">published (QM9)</span></th><td class="num">—</td><td class="num">—</td><td class="num">—</td>` + METRICS.map((m) => `<td class="num">${fmt(a.values[m.key])}</td>`).join("") + `</tr>`,
+    (a) => `<tr class="anchor"><th scope="row">${escapeHtml(a.name)}<span class="sub">published (QM9)</span></th><td class="num">—</td><td class="num">—</td>${atTarget ? `<td class="num">—</td>` : ""}<td class="num">—</td>` + METRICS.map((m) => `<td class="num">${fmt(a.values[m.key])}</td>`).join("") + `</tr>`,
   );
   return `<div class="scroll"><table class="summary">\n<thead>${head}</thead>\n<tbody>\n${[...body, floor, ...anchorRows].join("\n")}\n</tbody></table></div>`;
 }
