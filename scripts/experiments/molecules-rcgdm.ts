@@ -3,7 +3,7 @@
  * (issue 13 §1; docs/molecules.md "RCGDM on a property"). Runs configs/molecules-rcgdm-logp.json (the shipped
  * model as is, and rcgdm: f̂ on 2,000 labeled molecules, pseudo-labels on the rest of QM9's train split, the
  * pretrained model with the condition added, fine-tuned or (`molecules.conditionalModel`) the shipped model
- * qm9-logp that this row made (a third stage from qm9-logp-stage2), samples at the labels' quantiles and beyond
+ * qm9-logp that this row made (a fourth stage from qm9-logp-stage3), samples at the labels' quantiles and beyond
  * their range; target guidance), then writes the section "RCGDM on logP" of docs/results/molecules.md ("RCGDM on
  * TPSA" for configs/molecules-rcgdm-tpsa.json; other sections and the other variant's subsection are kept):
  * per target the oracle property of the valid samples (mean ± sd, MAE and bias to the target), validity,
@@ -199,7 +199,7 @@ export async function run(args: string[]): Promise<void> {
     const q = (r as { targetQuantile?: number | null }).targetQuantile;
     const kl = metric(r, "klScore");
     lines.push(
-      `| ${r.label} | ${f(r.target, 2)} | ${typeof q === "number" ? q : "—"} | ${r.samples} | ${f(metric(r, "validity")?.value)} | ${rv ? `${f(rv.mean)} ± ${f(rv.std)}` : "—"} | ${te ? f(te.mae) : "—"}${rc?.floor ? ` (${floorText(r)})` : ""} | ${te ? f(te.bias) : "—"} | ${f(metric(r, "uniqueness")?.value)} | ${f(metric(r, "novelty")?.value)} | ${f(metric(r, "fragmented")?.value)} | ${f(charged[k])} | ${f(kl?.value)} (${f(kl?.floor)}) |`,
+      `| ${r.label} | ${f(r.target, 2)} | ${typeof q === "number" ? q : "—"} | ${r.samples} | ${f(metric(r, "validity")?.value)} | ${rv ? `${f(rv.mean)} ± ${f(rv.std)}` : "—"} | ${te ? `${f(te.mae)}${rc?.floor ? ` (${floorText(r)})` : ""}` : "—"} | ${te ? f(te.bias) : "—"} | ${f(metric(r, "uniqueness")?.value)} | ${f(metric(r, "novelty")?.value)} | ${f(metric(r, "fragmented")?.value)} | ${f(charged[k])} | ${f(kl?.value)} (${f(kl?.floor)}) |`,
     );
   }
   // The issue's acceptance, per rcgdm entry (its rows share the label before "[a="): inside the central 80% of the
