@@ -5,7 +5,9 @@
  *     regression on atom-environment counts of their graph rows (src/rewards/graph-features.ts), with 20% of
  *     them held out, and measured again on `heldOut` further molecules labelled only for that (MAE, R²).
  *  2. Pseudo-labels ŷ = f̂(x) + ν ξ on the unlabeled molecules (every other one of the task, or `unlabeled`
- *     of them), standardised: the network sees (ŷ − μ)/σ.
+ *     of them), standardised: the network sees (ŷ − μ)/σ. For evaluation only, the oracle labels
+ *     `floorMolecules` of them, and each target's row gets the MAE floor of the exact law p(x | ŷ = a)
+ *     (src/eval/pseudo-label-floor.ts): what a perfect conditional model would still miss the target by.
  *  3. The conditional model: the pretrained graph transformer (with `addedLayers` identity-initialised layers
  *     appended, src/nn/denoisers/graph-deepen.ts) with a value condition added, its new `cond` inputs zero
  *     (src/nn/denoisers/graph-condition.ts: equal to the pretrained model at step 0), fine-tuned
