@@ -26,26 +26,22 @@ export function pseudoLabelFloor(y: ArrayLike<number>, fHat: ArrayLike<number>, 
   const n = y.length;
   if (n === 0 || fHat.length !== n) throw new Error(`pseudoLabelFloor: y has ${n} values and fHat ${fHat.length}; need the same number, at least 1`);
   if (!(nu > 0)) throw new Error(`pseudoLabelFloor: ν must be > 0, got ${nu}`);
-  let top = -Infinity;
-  const logW = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const z = (a - fHat[i]!) / nu;
-    logW[i] = -0.5 * z * z;
-    if (logW[i]! > top) top = logW[i]!;
-  }
+  // w(x) = φ((a − f̂(x)) / ν) relative to the largest: log-weights first, then the weights in place.
+  const w = Float64Array.from({ length: n }, (_, i) => -0.5 * ((a - fHat[i]!) / nu) ** 2);
+  const top = w.reduce((m, v) => Math.max(m, v), -Infinity);
   let sw = 0;
   let sw2 = 0;
   let absErr = 0;
   let m1 = 0;
   for (let i = 0; i < n; i++) {
-    const w = Math.exp(logW[i]! - top);
-    sw += w;
-    sw2 += w * w;
-    absErr += w * Math.abs(y[i]! - a);
-    m1 += w * y[i]!;
+    w[i] = Math.exp(w[i]! - top);
+    sw += w[i]!;
+    sw2 += w[i]! * w[i]!;
+    absErr += w[i]! * Math.abs(y[i]! - a);
+    m1 += w[i]! * y[i]!;
   }
   const meanY = m1 / sw;
   let m2 = 0;
-  for (let i = 0; i < n; i++) m2 += Math.exp(logW[i]! - top) * (y[i]! - meanY) ** 2;
+  for (let i = 0; i < n; i++) m2 += w[i]! * (y[i]! - meanY) ** 2;
   return { mae: absErr / sw, bias: meanY - a, std: Math.sqrt(m2 / sw), effectiveN: (sw * sw) / sw2 };
 }
