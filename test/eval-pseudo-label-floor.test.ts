@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureBackend, keyFromSeed } from "../src/backend/index.js";
-import { pseudoLabelFloor } from "../src/eval/pseudo-label-floor.js";
+import { floorIsSupported, pseudoLabelFloor } from "../src/eval/pseudo-label-floor.js";
 import { normalCdf } from "../src/guidance/exact.js";
 import { hostNormal } from "../src/tasks/host-random.js";
 
@@ -43,6 +43,9 @@ describe("pseudoLabelFloor", async () => {
     const top = y.reduce((m, v) => Math.max(m, v), -Infinity);
     expect(far.effectiveN).toBeLessThan(1.5);
     expect(far.mae).toBeCloseTo(50 - top, 3);
+    // Tables show no floor there (it rests on < 10 molecules), and show it inside the pool.
+    expect(floorIsSupported(far)).toBe(false);
+    expect(floorIsSupported(pseudoLabelFloor(y, y, 0.1, 0))).toBe(true);
     expect(() => pseudoLabelFloor([1, 2], [1], 0.1, 0)).toThrow(/^pseudoLabelFloor: y has 2 values and fHat 1/);
     expect(() => pseudoLabelFloor([1], [1], 0, 0)).toThrow(/ν must be > 0, got 0$/);
   });

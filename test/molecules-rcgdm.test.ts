@@ -32,6 +32,7 @@ import { parseMoleculeConfig } from "../src/runners/molecule-run-config.js";
 import { parseConfig } from "../src/runners/config.js";
 import { checkMoleculeInputs, runMoleculeExperiment } from "../src/runners/molecule-run.js";
 import { moleculeRunTable } from "../src/cli/molecule-run-command.js";
+import { formatNumber } from "../src/report/format.js";
 import { networkTarget, resolveModelPath } from "../src/runners/molecule-sampling.js";
 import { cli, expectOneLineError, removeTempDirs, tempDir } from "./fixtures/cli/harness.js";
 
@@ -199,7 +200,8 @@ describe("rcgdm in a molecule run", () => {
         reward: { kind: "property", property: "logp" },
         method: [
           { kind: "rcgdm", targets, molecules: { labeled: 16, heldOut: 8, extraScales: [2], train: { steps: 4, batchSize: 8, warmupSteps: 1 } } },
-          { kind: "rcgdm", variant: "target-guidance", scale: 2, targets, molecules: { labeled: 16, heldOut: 8, predictor: { hidden: 16, layers: 1, steps: 20, batchSize: 16 } } },
+          // ν = 1 here: a law wide enough to rest on ≥ 10 of the molecules at some targets (ν = 0.1 at none).
+          { kind: "rcgdm", variant: "target-guidance", scale: 2, pseudoLabelNoise: 1, targets, molecules: { labeled: 16, heldOut: 8, predictor: { hidden: 16, layers: 1, steps: 20, batchSize: 16 } } },
         ],
         sampling: { steps, samples: n },
         evaluation: { referenceSize: 8, gridMolecules: 4 },
@@ -226,7 +228,13 @@ describe("rcgdm in a molecule run", () => {
     // report.html: the same error beside its floor, per row at a target.
     const html = readFileSync(join(out, "report.html"), "utf8");
     expect(html).toContain("floor: the exact pseudo-label law");
-    expect(html.match(/<span class="sub">floor [0-9.]+ \(on [0-9]+\)<\/span>/g)).toHaveLength(rows.length);
+    // The floor shows where its law rests on ≥ 10 molecules (effective pool size), "—" where it does not; the
+    // terminal table likewise.
+    const floorOf = (r: Row) => (r as unknown as { targetErrorFloor: { mae: number; effectiveN: number } }).targetErrorFloor;
+    const shown = rows.map((r) => (floorOf(r).effectiveN >= 10 ? formatNumber(floorOf(r).mae) : "—"));
+    expect([...html.matchAll(/<span class="sub">floor ([0-9.]+|—) \(on [0-9]+\)<\/span>/g)].map((m) => m[1])).toEqual(shown);
+    const tableLines = table.split("\n");
+    rows.forEach((r, k) => expect(tableLines[k + 1]).toContain(`(${shown[k]})`));
     expect(table).toContain("rcgdm[a=0.5]");
     // Each target's MAE floor (the exact pseudo-label law over the unlabeled molecules, here all of them): the
     // same law for the rows of one entry at that target (its scales; target guidance fits its own f̂), a weighted

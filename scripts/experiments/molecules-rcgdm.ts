@@ -17,6 +17,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { floorIsSupported, MIN_FLOOR_SUPPORT, type PseudoLabelFloor } from "../../src/eval/pseudo-label-floor.js";
 import { readText } from "../../src/io/files.js";
 import { parseJson } from "../../src/io/json.js";
 import { parse } from "csv-parse/sync";
@@ -28,8 +29,6 @@ const f = (v: unknown, d = 3) => (typeof v === "number" ? Number(v.toFixed(d)).t
 /** The section of docs/results/molecules.md per property ("RCGDM on logP" for configs/molecules-rcgdm-logp.json). */
 const PROPERTY_NAMES: Record<string, string> = { logp: "logP", tpsa: "TPSA", qed: "QED", mw: "MW" };
 const RESULTS = "docs/results/molecules.md";
-/** A target's MAE floor is shown where the pseudo-label law rests on at least this many pool molecules (effective count). */
-const MIN_FLOOR_SUPPORT = 10;
 const intro = (name: string) =>
   `Reward-directed conditional generation (2307.07055) of QM9 molecules at a target ${name} (RDKit), on the shipped model (docs/molecules.md "RCGDM on a property").` +
   (name === "logP" ? " Acceptance (issue 13): for targets inside the central 80% of the labels, mean |oracle logP − target| ≤ 0.3 with validity ≥ 0.85, and the mean oracle logP increasing with the target across the whole range." : "");
@@ -188,8 +187,8 @@ export async function run(args: string[]): Promise<void> {
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   );
   const floorOf = (r: ResultRow) => {
-    const fl = (r as { targetErrorFloor?: { mae: number; effectiveN: number } }).targetErrorFloor;
-    return fl && fl.effectiveN >= MIN_FLOOR_SUPPORT ? fl.mae : undefined;
+    const fl = (r as { targetErrorFloor?: PseudoLabelFloor }).targetErrorFloor;
+    return fl && floorIsSupported(fl) ? fl.mae : undefined;
   };
   const floorText = (r: ResultRow) => (floorOf(r) === undefined ? "—" : f(floorOf(r)));
   const metric = (r: ResultRow, k: string) => (r as Record<string, unknown>)[k] as { value: number | null; floor: number | null } | undefined;

@@ -5,6 +5,7 @@
  * evaluations, validity, uniqueness, novelty, KL score).
  */
 import { resolve } from "node:path";
+import { floorIsSupported, type PseudoLabelFloor } from "../eval/pseudo-label-floor.js";
 import { formatNumber } from "../report/format.js";
 import type { Report, ResultRow } from "../report/types.js";
 import { replaceRunFiles, lockFolder } from "../io/outputs.js";
@@ -28,13 +29,18 @@ export function moleculeRunTable(report: Report): string {
   const data = (report.molecules as { floorSample?: { rewardMean?: number } } | undefined)?.floorSample?.rewardMean;
   if (first) lines.push(["floor (data)", n(data), n(data), "—", val(first, "validity", "floor"), val(first, "uniqueness", "floor"), val(first, "novelty", "floor"), val(first, "fragmented", "floor"), val(first, "klScore", "floor")]);
   // Rows at a target (rcgdm): the valid samples' mean |y − a| beside the rest, and its floor where the run
-  // measured one (the MAE of the exact pseudo-label law; src/eval/pseudo-label-floor.ts).
+  // measured one (the MAE of the exact pseudo-label law; src/eval/pseudo-label-floor.ts), "—" where that law
+  // rests on too few molecules (beyond the labels' range).
   const error = (r: ResultRow) => (r as { targetError?: { mae: number } | null }).targetError;
-  const floor = (r: ResultRow) => (r as { targetErrorFloor?: { mae: number } }).targetErrorFloor;
+  const floor = (r: ResultRow) => (r as { targetErrorFloor?: PseudoLabelFloor }).targetErrorFloor;
+  const shownFloor = (r: ResultRow) => {
+    const fl = floor(r);
+    return fl && floorIsSupported(fl) ? fl.mae : undefined;
+  };
   if (rows.some((r) => error(r) !== undefined)) {
     const floors = rows.some((r) => floor(r) !== undefined);
     head.splice(3, 0, floors ? "|y − a| (valid; floor)" : "|y − a| (valid)");
-    lines.forEach((l, k) => l.splice(3, 0, k < rows.length ? `${n(error(rows[k]!)?.mae)}${floors ? ` (${n(floor(rows[k]!)?.mae)})` : ""}` : "—"));
+    lines.forEach((l, k) => l.splice(3, 0, k < rows.length ? `${n(error(rows[k]!)?.mae)}${floors ? ` (${n(shownFloor(rows[k]!))})` : ""}` : "—"));
   }
   const widths = head.map((h, j) => Math.max(h.length, ...lines.map((l) => l[j]!.length)));
   return [head, ...lines].map((l) => l.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join("  ")).join("\n");

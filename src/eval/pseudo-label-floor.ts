@@ -18,6 +18,15 @@ export interface PseudoLabelFloor {
 }
 
 /**
+ * The effective pool size below which a floor is not shown (tables print "—"): beyond the labels' range the law
+ * at a rests on the few molecules whose f̂ lies nearest to a, and their |y − a| says nothing about a model.
+ */
+export const MIN_FLOOR_SUPPORT = 10;
+
+/** Whether a floor rests on enough of the pool to be shown ({@link MIN_FLOOR_SUPPORT}). */
+export const floorIsSupported = (floor: Pick<PseudoLabelFloor, "effectiveN">): boolean => floor.effectiveN >= MIN_FLOOR_SUPPORT;
+
+/**
  * The floor at target a over a pool with oracle values `y` and reward-model values `fHat` (same length, ≥ 1),
  * for pseudo-label noise ν > 0. Weights are taken relative to the largest, so a target far outside the pool's
  * range still gives finite numbers (resting on the nearest molecules: effectiveN ≈ 1).

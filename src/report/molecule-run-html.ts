@@ -5,6 +5,7 @@
  * their data-vs-data floor (the floor row: a data sample in place of the samples) and the published anchors —
  * then a grid of depicted molecules per method. Pure string building; depictions are made by the caller.
  */
+import { floorIsSupported, type PseudoLabelFloor } from "../eval/pseudo-label-floor.js";
 import { escapeHtml, formatNumber } from "./format.js";
 import { REPORT_CSS, scopeSvgIds } from "./html.js";
 import { MOLECULE_CSS, MOLECULE_METRICS, gridHtml, type MoleculeAnchor, type MoleculeTile } from "./molecules-html.js";
@@ -29,7 +30,7 @@ const meanStd = (v: unknown) => {
 
 /** Rows at a target (rcgdm): the valid samples' mean |y − a|, and its floor where the run measured one. */
 const targetError = (r: ResultRow) => (r as { targetError?: { mae: number } | null }).targetError;
-const targetErrorFloor = (r: ResultRow) => (r as { targetErrorFloor?: { mae: number; effectiveN: number } }).targetErrorFloor;
+const targetErrorFloor = (r: ResultRow) => (r as { targetErrorFloor?: PseudoLabelFloor }).targetErrorFloor;
 
 function table(report: Report, anchors: readonly MoleculeAnchor[]): string {
   const rows = report.results as ResultRow[];
@@ -37,7 +38,9 @@ function table(report: Report, anchors: readonly MoleculeAnchor[]): string {
   const atTarget = rows.some((r) => targetError(r) !== undefined);
   const errorCell = (r: ResultRow) => {
     const fl = targetErrorFloor(r);
-    return `<td class="num">${fmt(targetError(r)?.mae)}${fl ? `<span class="sub">floor ${fmt(fl.mae)} (on ${fmt(Math.round(fl.effectiveN))})</span>` : ""}</td>`;
+    // "—" where the law rests on too few molecules to mean much (beyond the labels' range; the pool size still shows).
+    const shown = fl ? `<span class="sub">floor ${floorIsSupported(fl) ? fmt(fl.mae) : "—"} (on ${fmt(Math.round(fl.effectiveN))})</span>` : "";
+    return `<td class="num">${fmt(targetError(r)?.mae)}${shown}</td>`;
   };
   const head =
     `<tr><th scope="col">row</th><th scope="col" class="num">${escapeHtml(mol.reward.property)}<span class="sub">all samples (invalid = ${escapeHtml(formatNumber(mol.reward.invalidReward))})</span></th>` +
