@@ -7,6 +7,7 @@
  *  - a tiny molecule run (the shipped model, a small SMILES file, a few fine-tuning steps and samples) writes one
  *    row per target whose property numbers are recomputed here by RDKit from the decoded samples in its CSVs.
  */
+import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
@@ -459,6 +460,30 @@ describe("rcgdm in a molecule run", () => {
       await stage();
       expect(gap(output!)).toBeGreaterThan(1e-3);
       await expect(stage(resolveModelPath("qm9"))).rejects.toThrow(/^rcgdm: molecules\.startFrom: .*: not an RCGDM conditional model/);
+      // A stage's files record where it started (the file as the config names it, that file's SHA-256, computed
+      // here from its bytes, and its step), then what that file recorded: the lineage, nearest first. A model
+      // sampled as saved is written again with its lineage; the first stage's file has none.
+      const sha = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
+      const lineageOf = (p: string) => {
+        const m = loadModel(p);
+        disposeLoadedModel(m);
+        return m.meta.startedFrom;
+      };
+      expect(second.section.startFrom).toMatchObject({ sha256: sha(path) });
+      expect(lineageOf(path)).toBeUndefined();
+      const secondPath = join(dir, "s2.safetensors");
+      await second.checkpoint!.save(secondPath);
+      expect(lineageOf(secondPath)).toEqual([{ model: "s1.safetensors", sha256: sha(path), step: 12 }]);
+      const thirdRow = (molecules: object) => row({ ...molecules, train: { steps: 2, batchSize: 8, warmupSteps: 0, learningRate: 1e-12 } });
+      const third = await run(thirdRow({ startFrom: "s2.safetensors" }), undefined, { startFrom: secondPath });
+      const thirdPath = join(dir, "s3.safetensors");
+      await third.checkpoint!.save(thirdPath);
+      const lineage = [{ model: "s2.safetensors", sha256: sha(secondPath), step: 2 }, { model: "s1.safetensors", sha256: sha(path), step: 12 }];
+      expect(lineageOf(thirdPath)).toEqual(lineage);
+      const asSaved = await run(thirdRow({ conditionalModel: "s3.safetensors" }), thirdPath);
+      const againPath = join(dir, "s3-again.safetensors");
+      await asSaved.checkpoint!.save(againPath);
+      expect(lineageOf(againPath)).toEqual(lineage);
       // A fine-tuning with a timestep band: its training checkpoint and model record the band (the sidecar's
       // schema once refused it, after the work), the same row samples the file, a row without the band refuses it.
       const bandTrain = { steps: 12, batchSize: 8, warmupSteps: 1, learningRate: 0.02, timestepBand: { from: 0.1, to: 0.5, share: 0.5 } };

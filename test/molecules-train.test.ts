@@ -54,6 +54,11 @@ describe("train --smiles", () => {
     expect(bad((c) => (c.model.loss.blockWeights = [1, 5]))).toThrow(/config\.model\.loss\.blockWeights: 2 weights for 3 categorical blocks/);
     expect(bad((c) => (c.molecules.atoms = ["C", "N", "O"]))).toThrow(/config\.molecules: a vocabulary of 3 atoms/);
     expect(bad((c) => (c.model.network.output = "values"))).toThrow(/config\.model\.loss: cross-entropy needs a network with a categorical output/);
+    // A lineage (startedFrom) needs a weights hash of 64 hex digits; a good one is accepted.
+    const sha = "ab".repeat(32);
+    expect(() => checkModelMeta({ ...structuredClone(sidecar.config), startedFrom: [{ model: "a.safetensors", sha256: sha, step: 3 }] }, "m.json")).not.toThrow();
+    expect(bad((c) => (c.startedFrom = [{ model: "a.safetensors", sha256: "abc", step: 3 }]))).toThrow(/^m\.json: .*startedFrom/);
+    expect(bad((c) => (c.startedFrom = []))).toThrow(/^m\.json: .*startedFrom/);
   }, 60_000);
 
   it("refuses a molecule file with bad rows, naming the counts and lines, and writes nothing", async () => {

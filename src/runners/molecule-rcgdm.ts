@@ -42,8 +42,8 @@ import { targetGuidanceTerm } from "../guidance/terms.js";
 import { pseudoLabelFloor, type PseudoLabelFloor } from "../eval/pseudo-label-floor.js";
 import { mean, std } from "../eval/stats.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
-import { MODEL_KIND, checkModelMeta, disposeLoadedModel, type LoadedModel, type ModelMeta } from "../io/checkpoints/model.js";
-import { loadModel, saveModel, saveModelTensors, weightTensors, type ModelInfo } from "../io/checkpoints/model-files.js";
+import { MODEL_KIND, checkModelMeta, disposeLoadedModel, type LoadedModel, type ModelMeta, type StartedFrom } from "../io/checkpoints/model.js";
+import { loadModel, recordedWeightsSha256, saveModel, saveModelTensors, weightTensors, type ModelInfo } from "../io/checkpoints/model-files.js";
 import { modelFileName, trainCheckpointFileName } from "../io/outputs.js";
 import { addValueCondition, valueConditionProblem } from "../nn/denoisers/graph-condition.js";
 import { appendIdentityLayers } from "../nn/denoisers/graph-deepen.js";
@@ -296,6 +296,9 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
   const stage = saved === undefined && o.startFrom !== undefined
     ? loadStartingModel(o.startFrom, `${tag}: molecules.startFrom: ${o.startFrom}`, expected, () => tree.dispose(added.params), [kTrain!, kSample!])
     : undefined;
+  // The lineage the new files record: the model this stage starts from and its own, or a saved model's as it was.
+  const startedFrom = stage ? [{ model: mo.startFrom ?? o.startFrom!, sha256: stage.sha256, step: stage.step }, ...stage.startedFrom] : saved?.startedFrom;
+  if (startedFrom) info.startedFrom = startedFrom;
   const tuned = saved && "ema" in saved
     ? saved
     : await fineTune(o, { model, train, info, x: xu, cond, dropout: m.dropout, checkpointEvery: mo.checkpointEvery, start: saved ? { resume: saved.resume } : { params: stage?.ema ?? added.params, kTrain: kTrain! } }, kSample!);
@@ -346,7 +349,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
       // From a file: the file as the config names it, the step it was saved at, and whether fine-tuning resumed
       // from there (a training checkpoint) or it was sampled as it is (no loss curve, no fine-tuning time).
       conditionalModel: saved !== undefined ? { path: mo.conditionalModel ?? o.conditionalModel, step: resumedFrom ?? tuned.step, resumed: resumedFrom !== null } : null,
-      startFrom: stage ? { path: mo.startFrom ?? o.startFrom, step: stage.step, train: stage.train } : null,
+      startFrom: stage ? { path: mo.startFrom ?? o.startFrom, sha256: stage.sha256, step: stage.step, train: stage.train } : null,
       // (a − μ)/σ as the network reads it: this run's pseudo-labels', or a model sampled as saved its own.
       networkStandardization: { mean: muNet, std: sigmaNet },
       training: tuned.losses.length > 0 ? { loss: tuned.losses.filter((_, k) => k % every === 0), finalLoss: tuned.losses.at(-1)?.loss ?? null } : null,
@@ -370,6 +373,8 @@ interface TunedModel {
   standardization?: { mean: number; std: number };
   step: number;
   losses: { step: number; loss: number }[];
+  /** A model from a file: the fine-tuning lineage its sidecar recorded. */
+  startedFrom?: StartedFrom[];
   dispose: () => void;
 }
 
@@ -429,7 +434,13 @@ async function fineTune(
  * An inference checkpoint, or a training one at the row's last step, is sampled as it is; a training checkpoint
  * before it gives the state to resume from. Calls `release` first; releases `kSample` on failure.
  */
-function loadConditional(path: string, where: string, expected: ConditionalModelExpectation & { train: TrainConfig }, release: () => void, kSample: Key): TunedModel | { resume: TrainState } {
+function loadConditional(
+  path: string,
+  where: string,
+  expected: ConditionalModelExpectation & { train: TrainConfig },
+  release: () => void,
+  kSample: Key,
+): TunedModel | { resume: TrainState; startedFrom?: StartedFrom[] } {
   release();
   let loaded: LoadedModel;
   try {
@@ -445,21 +456,30 @@ function loadConditional(path: string, where: string, expected: ConditionalModel
     kSample.dispose();
     throw new Error(`${where}: ${problem}`);
   }
-  if (resume) return { resume: loaded.state! };
+  const lineage = loaded.meta.startedFrom ? { startedFrom: loaded.meta.startedFrom } : {};
+  if (resume) return { resume: loaded.state!, ...lineage };
   const st = loaded.meta.conditioning!.standardization!;
-  return { ema: loaded.ema, step: loaded.meta.step, losses: [], standardization: { mean: st.mean[0]!, std: st.std[0]! }, dispose: () => disposeLoadedModel(loaded) };
+  return { ema: loaded.ema, step: loaded.meta.step, losses: [], standardization: { mean: st.mean[0]!, std: st.std[0]! }, ...lineage, dispose: () => disposeLoadedModel(loaded) };
 }
 
 /**
  * The starting weights of a further fine-tuning stage (`molecules.startFrom`): the EMA weights of the conditional
- * model at `path` (a copy, owned by the caller), refused (one line, `where`) unless its property, network,
+ * model at `path` (a copy, owned by the caller), with its weights' SHA-256 and the lineage it recorded, refused (one line, `where`) unless its property, network,
  * vocabulary and pseudo-labels are this row's (its fine-tuning settings may differ). Calls `release` once
  * loaded and checked (and on failure, with `keys`).
  */
-function loadStartingModel(path: string, where: string, expected: Omit<ConditionalModelExpectation, "train">, release: () => void, keys: Key[]): { ema: DenoiserParams; step: number; train: TrainConfig } {
+function loadStartingModel(
+  path: string,
+  where: string,
+  expected: Omit<ConditionalModelExpectation, "train">,
+  release: () => void,
+  keys: Key[],
+): { ema: DenoiserParams; step: number; train: TrainConfig; sha256: string; startedFrom: StartedFrom[] } {
   let loaded: LoadedModel;
+  let sha256: string;
   try {
     loaded = loadModel(path);
+    sha256 = recordedWeightsSha256(path);
   } catch (err) {
     release();
     for (const k of keys) k.dispose();
@@ -474,7 +494,7 @@ function loadStartingModel(path: string, where: string, expected: Omit<Condition
   }
   release();
   const ema = tree.map((a: JArray) => a.mul(1), tree.ref(loaded.ema)) as DenoiserParams;
-  const out = { ema, step: loaded.meta.step, train: loaded.meta.train };
+  const out = { ema, step: loaded.meta.step, train: loaded.meta.train, sha256, startedFrom: loaded.meta.startedFrom ?? [] };
   disposeLoadedModel(loaded);
   return out;
 }

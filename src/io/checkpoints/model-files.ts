@@ -7,7 +7,9 @@ import { toHost } from "../../backend/ownership.js";
 import type { JArray } from "../../backend/jax.js";
 import type { DenoiserParams } from "../../nn/denoiser.js";
 import { namedLeaves } from "../../nn/params.js";
+import { readFileSync } from "node:fs";
 import { checkpointPaths, loadCheckpoint, saveCheckpoint } from "../checkpoint.js";
+import { parseSidecar } from "../sidecar.js";
 import type { Tensor } from "../safetensors.js";
 import { trainStateTensors, type TrainState } from "../../training/trainer.js";
 import { checkModelMeta, MODEL_KIND, modelFromCheckpoint, type HostTensors, type LoadedModel, type ModelMeta } from "./model.js";
@@ -49,4 +51,10 @@ export function saveModelTensors(path: string, config: ModelMeta, hostTensors: H
 /** Loads a model checkpoint (either kind) from its .safetensors or .json path. */
 export function loadModel(path: string): LoadedModel {
   return modelFromCheckpoint(loadCheckpoint(path), checkpointPaths(path));
+}
+
+/** The SHA-256 a model file's sidecar records for its weights (what {@link loadModel} checks the weights against). */
+export function recordedWeightsSha256(path: string): string {
+  const { sidecar } = checkpointPaths(path);
+  return parseSidecar(readFileSync(sidecar, "utf8"), sidecar).sha256;
 }

@@ -67,6 +67,20 @@ export interface ModelMeta {
   transform?: DataTransform;
   /** Molecule models: the vocabulary (src/chem/graph.ts GraphVocabulary) that decodes a row into a molecule. */
   molecules?: { atoms: string[]; bonds: number[]; maxAtoms: number };
+  /**
+   * A further fine-tuning stage (e.g. RCGDM's `molecules.startFrom`): the models its weights descend from, the one it
+   * started from first, then the one that started from, and so on (as far as each file recorded it). Absent: trained
+   * from scratch or from a pretrained model, or written before the key existed.
+   */
+  startedFrom?: StartedFrom[];
+}
+
+/** One model of a fine-tuning lineage: the file as the config named it, its weights' SHA-256 and its step. */
+export interface StartedFrom {
+  model: string;
+  /** The SHA-256 of the .safetensors file (its sidecar's `sha256`): the file, whatever it is called now. */
+  sha256: string;
+  step: number;
 }
 
 /** The sidecar block of a fine-tuned model. */
@@ -268,6 +282,7 @@ export const ModelMetaSchema = z.strictObject({
   transform: TransformSchema.optional(),
   /** Present when the rows are molecule graphs: the vocabulary that decodes them. */
   molecules: MoleculesSchema.optional(),
+  startedFrom: z.array(z.strictObject({ model: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/), step: int(0) })).min(1).optional(),
 });
 
 /** Validates a model sidecar's config; every message names the sidecar file and the key (`config.…`). */
