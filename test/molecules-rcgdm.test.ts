@@ -484,6 +484,7 @@ describe("rcgdm in a molecule run", () => {
       const againPath = join(dir, "s3-again.safetensors");
       await asSaved.checkpoint!.save(againPath);
       expect(lineageOf(againPath)).toEqual(lineage);
+      expect([third.section.startedFrom, asSaved.section.startedFrom, tuned.section.startedFrom]).toEqual([lineage, lineage, null]);
       // A fine-tuning with a timestep band: its training checkpoint and model record the band (the sidecar's
       // schema once refused it, after the work), the same row samples the file, a row without the band refuses it.
       const bandTrain = { steps: 12, batchSize: 8, warmupSteps: 1, learningRate: 0.02, timestepBand: { from: 0.1, to: 0.5, share: 0.5 } };

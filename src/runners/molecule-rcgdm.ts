@@ -350,6 +350,8 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
       // from there (a training checkpoint) or it was sampled as it is (no loss curve, no fine-tuning time).
       conditionalModel: saved !== undefined ? { path: mo.conditionalModel ?? o.conditionalModel, step: resumedFrom ?? tuned.step, resumed: resumedFrom !== null } : null,
       startFrom: stage ? { path: mo.startFrom ?? o.startFrom, sha256: stage.sha256, step: stage.step, train: stage.train } : null,
+      // The model's lineage as its sidecar records it (a stage started here, or a saved model's own).
+      startedFrom: startedFrom ?? null,
       // (a − μ)/σ as the network reads it: this run's pseudo-labels', or a model sampled as saved its own.
       networkStandardization: { mean: muNet, std: sigmaNet },
       training: tuned.losses.length > 0 ? { loss: tuned.losses.filter((_, k) => k % every === 0), finalLoss: tuned.losses.at(-1)?.loss ?? null } : null,
