@@ -31,7 +31,7 @@ import { conditionalModelMismatch, STANDARDIZATION_TOLERANCE } from "../src/runn
 import { smilesTrainData } from "../src/runners/molecule-data.js";
 import { parseMoleculeConfig } from "../src/runners/molecule-run-config.js";
 import { parseConfig } from "../src/runners/config.js";
-import { checkMoleculeInputs, runMoleculeExperiment } from "../src/runners/molecule-run.js";
+import { checkMoleculeInputs, rcgdmResumeCheckpoints, runMoleculeExperiment } from "../src/runners/molecule-run.js";
 import { moleculeRunTable } from "../src/cli/molecule-run-command.js";
 import { formatNumber } from "../src/report/format.js";
 import { networkTarget, resolveModelPath } from "../src/runners/molecule-sampling.js";
@@ -360,6 +360,49 @@ describe("rcgdm in a molecule run", () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr + ok.stdout).toMatch(/logp = 1\.7, w = 2/);
     expect(parse(readFileSync(csv, "utf8"), { columns: true })).toHaveLength(4);
+  }, 120_000);
+
+  it("resumes a stopped molecule run in its folder (`run --resume`): the rcgdm row fine-tunes on from its training checkpoint there and ends with the straight run's molecules", async () => {
+    const dir = tempDir("mol-rcgdm-resume");
+    writeFileSync(join(dir, "mols.csv"), ["smiles", ...MOLECULES].join("\n") + "\n");
+    const config = (checkpointEvery: number) =>
+      parseMoleculeConfig(
+        {
+          task: { kind: "smiles", path: "mols.csv", maxAtoms: 9 },
+          model: { pretrained: "qm9" },
+          reward: { kind: "property", property: "logp" },
+          method: [{ kind: "none" }, { kind: "rcgdm", targets: [0.5], molecules: { labeled: 16, heldOut: 0, checkpointEvery, train: { steps: 8, batchSize: 8, warmupSteps: 1, learningRate: 0.02 } } }],
+          sampling: { steps: 4, samples: 6 },
+          evaluation: { referenceSize: 8, gridMolecules: 4 },
+        },
+        "test",
+      );
+    const straight = join(dir, "straight");
+    const first = await runMoleculeExperiment(config(0), straight, { baseDir: dir });
+    // A run with checkpoints every 4 steps leaves the one at step 4 in its folder; resumed there, it fine-tunes
+    // steps 5–8 only and samples what the straight run sampled.
+    const out = join(dir, "out");
+    await runMoleculeExperiment(config(4), out, { baseDir: dir });
+    const checkpoint = join(out, "model-rcgdm-train.safetensors");
+    const half = loadModel(checkpoint);
+    expect([half.kind, half.meta.step]).toEqual(["training", 4]);
+    disposeLoadedModel(half);
+    const resumed = await runMoleculeExperiment(config(4), out, { baseDir: dir, resume: true });
+    const section = resumed.report.rcgdm as { conditionalModel: unknown; training: { loss: { step: number }[] } };
+    expect(section.conditionalModel).toEqual({ path: checkpoint, step: 4, resumed: true });
+    expect(section.training.loss.map((l) => l.step)).toEqual([5, 6, 7, 8]);
+    const rowsOf = (r: typeof first) => [r.samples.map((x) => [x.label, x.molecules.map((m) => [m.smiles, m.fragments, m.atoms])]), r.report.results.map((row) => (row as unknown as { rewardValid: unknown }).rewardValid)];
+    expect(rowsOf(resumed)).toEqual(rowsOf(first));
+    // Without `resume` the same folder fine-tunes from the start; a folder without a checkpoint has nothing to resume.
+    expect((await runMoleculeExperiment(config(0), out, { baseDir: dir })).report.rcgdm).toMatchObject({ conditionalModel: null });
+    expect(rcgdmResumeCheckpoints(config(4), straight).size).toBe(0);
+    expect([...rcgdmResumeCheckpoints(config(4), out)]).toEqual([["rcgdm", checkpoint]]);
+    // On the command line: `--resume` of a folder that is missing, or holds no such checkpoint, is one line.
+    const cfgPath = join(dir, "run.json");
+    writeFileSync(cfgPath, JSON.stringify({ task: { kind: "smiles", path: "mols.csv", maxAtoms: 9 }, model: { pretrained: "qm9" }, reward: { kind: "property", property: "logp" }, method: { kind: "rcgdm", molecules: { labeled: 16, heldOut: 0 } } }));
+    expectOneLineError(await cli("run", cfgPath, "--resume", join(dir, "nowhere"), "--quiet"), "--resume", "no such folder");
+    expectOneLineError(await cli("run", cfgPath, "--resume", straight, "--quiet"), "--resume", "holds no training checkpoint of this config's rcgdm rows");
+    expectOneLineError(await cli("run", cfgPath, "--resume", out, "--out", straight, "--quiet"), "--out", "drop --out");
   }, 120_000);
 
   it("samples a saved conditional model (molecules.conditionalModel) as the fine-tuned one: the same molecules from the same keys, from the file's weights; resumes from a training checkpoint; starts a further stage from one (molecules.startFrom); a file from another row is refused", async () => {

@@ -204,7 +204,7 @@ describe("rewardiff run on molecules", () => {
     expectOneLineError(missing, "model.pretrained", "nope.safetensors");
     const resumeConfig = bad({ kind: "none" });
     const resume = await expectUntouched(dir, () => cli("run", resumeConfig, "--resume", join(dir, "a"), "--quiet"));
-    expectOneLineError(resume, "--resume", "no checkpoint");
+    expectOneLineError(resume, "--resume", "holds no training checkpoint of this config's rcgdm rows");
     const twiceConfig = bad([{ kind: "none", label: "x" }, { kind: "best-of-n", label: "x" }]);
     const twice = await expectUntouched(dir, () => cli("run", twiceConfig, "--out", out, "--quiet"));
     expectOneLineError(twice, 'method[1].label: "x" is already the label of method[0]');

@@ -8,6 +8,8 @@
  * TPSA" for configs/molecules-rcgdm-tpsa.json; other sections and the other variant's subsection are kept):
  * per target the oracle property of the valid samples (mean ± sd, MAE and bias to the target), validity,
  * uniqueness, novelty, fragmented and the KL score beside their floors, and the acceptance checks of the issue.
+ * `--resume` (with `--out DIR`): go on with a stopped run in DIR, each rcgdm row that fine-tunes from its training
+ * checkpoint there (`molecules.checkpointEvery`; `rewardiff run --resume`).
  * `--quick`: 600 fine-tuning steps from the pretrained model (no `molecules.startFrom`) and 200 samples per target
  * (≈ 25 min on one busy core). `--retrain`: fine-tune anew where a row samples a saved conditional model
  * (`molecules.conditionalModel`; --quick always does); a row with `startFrom` fine-tunes its stage anew from that
@@ -108,6 +110,8 @@ export async function run(args: string[]): Promise<void> {
   const quick = args.includes("--quick");
   const out = opt("--out", join("runs", `molecules-rcgdm-${Date.now()}`));
   const retrain = args.includes("--retrain");
+  const resume = args.includes("--resume");
+  if (resume && !args.includes("--out")) throw new Error("--resume: give the stopped run's folder with --out DIR");
   const json = rcgdmConfigJson(path, quick, retrain);
   const only = args.includes("--only") ? opt("--only", "").split(",") : undefined;
   if (only) {
@@ -123,7 +127,7 @@ export async function run(args: string[]): Promise<void> {
   let report: Report;
   if (from) report = JSON.parse(readFileSync(join(from, "report.json"), "utf8")) as Report;
   else {
-    const res = await runMoleculeExperiment(cfg, out, { where: path, baseDir: ".", hooks: {
+    const res = await runMoleculeExperiment(cfg, out, { where: path, baseDir: ".", resume, hooks: {
       onStage: (s) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`),
       onTrain: (p, label) => { if (p.step % 50 === 0) process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${label ?? "train"} ${p.step}/${p.total} loss ${p.loss.toFixed(4)}\n`); },
     } });
@@ -143,7 +147,7 @@ export async function run(args: string[]): Promise<void> {
   const name = PROPERTY_NAMES[property] ?? property;
   const HEADING = `## RCGDM on ${name}`;
   const rc = Object.values(res.report).find((v) => v && typeof v === "object" && (v as { variant?: string }).variant === "conditional") as
-    | { labeled: number; unlabeled: number; rewardModel: { features: number; fit: { heldOut?: { rmse: number; r2: number | null; n: number } }; heldOut: { n: number; mae: number; rmse: number; r2: number | null } | null; labels: { mean: number; std: number; min: number; max: number } }; pseudoLabelNoise: number; train: { steps: number; batchSize: number; learningRate: number; timestepBand?: { from: number; to: number; share: number } }; conditionalModel?: { path: string; step: number } | null; startFrom?: { path: string; step: number } | null; floor?: { molecules: number } | null; timings: { trainSeconds: number; trainStepMs: number | null } }
+    | { labeled: number; unlabeled: number; rewardModel: { features: number; fit: { heldOut?: { rmse: number; r2: number | null; n: number } }; heldOut: { n: number; mae: number; rmse: number; r2: number | null } | null; labels: { mean: number; std: number; min: number; max: number } }; pseudoLabelNoise: number; train: { steps: number; batchSize: number; learningRate: number; timestepBand?: { from: number; to: number; share: number } }; conditionalModel?: { path: string; step: number; resumed: boolean } | null; startFrom?: { path: string; step: number } | null; floor?: { molecules: number } | null; timings: { trainSeconds: number; trainStepMs: number | null } }
     | undefined;
   // A second stage (molecules.startFrom): the report's section names it when this run fine-tuned, the config when it
   // sampled the saved model.
@@ -155,7 +159,7 @@ export async function run(args: string[]): Promise<void> {
   const lines = [
     sub,
     "",
-    `Command: \`npm run experiments -- molecules-rcgdm --config ${path}${quick ? " --quick" : ""}${retrain ? " --retrain" : ""}${only ? ` --only ${only.join(",")}` : ""}\` — wall time ${secs.toFixed(0)} s on this machine (2 cores shared with other work). Model: ${String((res.report.molecules as { model: string }).model).replace(/^.*\/models\//, "models/")}. Report: ${dir}/report.json.`,
+    `Command: \`npm run experiments -- molecules-rcgdm --config ${path}${quick ? " --quick" : ""}${retrain ? " --retrain" : ""}${resume ? ` --out ${out} --resume` : ""}${only ? ` --only ${only.join(",")}` : ""}\` — wall time ${secs.toFixed(0)} s on this machine (2 cores shared with other work). Model: ${String((res.report.molecules as { model: string }).model).replace(/^.*\/models\//, "models/")}. Report: ${dir}/report.json.`,
     "",
   ];
   if (rc) {
@@ -164,7 +168,9 @@ export async function run(args: string[]): Promise<void> {
       `f̂: ridge on ${rc.rewardModel.features} atom-environment counts (src/rewards/graph-features.ts) fitted on ${rc.labeled} labeled QM9 train molecules (${property} by RDKit; labels mean ${f(rc.rewardModel.labels.mean, 2)}, sd ${f(rc.rewardModel.labels.std, 2)}, range ${f(rc.rewardModel.labels.min, 2)} to ${f(rc.rewardModel.labels.max, 2)}): ` +
         `held-out 20% of the labeled RMSE ${f(rc.rewardModel.fit.heldOut?.rmse)}, R² ${f(rc.rewardModel.fit.heldOut?.r2)}; ${h ? `${h.n} further molecules MAE ${f(h.mae)}, RMSE ${f(h.rmse)}, R² ${f(h.r2)}` : ""}.`,
       `Pseudo-labels (ν = ${rc.pseudoLabelNoise}) on ${rc.unlabeled} unlabeled molecules; ${stageFrom ? `a further stage from the conditional model ${stageFrom} (molecules.startFrom)` : "the shipped model with the condition added"}, fine-tuned ${rc.train.steps} steps × batch ${rc.train.batchSize} (lr ${rc.train.learningRate}${band ? `, ${band.share} of each batch's t from [${band.from} T, ${band.to} T)` : ""}; ` +
-        (rc.conditionalModel
+        (rc.conditionalModel?.resumed
+          ? `resumed in this run from the training checkpoint ${rc.conditionalModel.path.replace(/^.*\//, "")} at step ${rc.conditionalModel.step} (${f(rc.timings.trainSeconds, 0)} s for the remaining steps, ${f(rc.timings.trainStepMs, 0)} ms/step).`
+          : rc.conditionalModel
           ? `not in this run: the conditional model is ${rc.conditionalModel.path} (molecules.conditionalModel), which this row made before (its sidecar matches the row; models/README.md gives its cost), sampled at its step ${rc.conditionalModel.step}; \`--retrain\` fine-tunes anew).`
           : `${f(rc.timings.trainSeconds, 0)} s, ${f(rc.timings.trainStepMs, 0)} ms/step).`),
       "",

@@ -97,7 +97,7 @@ export function program(result: { code: number } = { code: 0 }): Command {
     .option("--seed <n>", "override the config's seed", intArg("--seed"))
     .option("--quiet", "no progress output")
     .option("--force", "replace results already in --out")
-    .option("--resume <dir>", "continue a stopped run in its folder <dir> (same config): the base model from its last checkpoint")
+    .option("--resume <dir>", "continue a stopped run in its folder <dir> (same config): the base model from its last checkpoint; a molecule run: its rcgdm rows' fine-tuning from their training checkpoints (molecules.checkpointEvery)")
     .action(async (config, o) => {
       result.code = await runCommand(config, o);
     });

@@ -1,6 +1,7 @@
 /**
  * `rewardiff run CONFIG` for a molecule config (task.kind "qm9" or "smiles"; docs/molecules.md "Runs"): checks
- * the config and the output folder before any work, runs src/runners/molecule-run.ts and prints one line per
+ * the config and the output folder before any work (`--resume DIR`: rcgdm rows fine-tune on from their training
+ * checkpoints in DIR, where the run goes on), runs src/runners/molecule-run.ts and prints one line per
  * method row (reward over all and valid samples, for rows at a target the valid samples' mean |y − a|, reward
  * evaluations, validity, uniqueness, novelty, KL score).
  */
@@ -8,9 +9,10 @@ import { resolve } from "node:path";
 import { floorIsSupported, type PseudoLabelFloor } from "../eval/pseudo-label-floor.js";
 import { formatNumber } from "../report/format.js";
 import type { Report, ResultRow } from "../report/types.js";
-import { replaceRunFiles, lockFolder } from "../io/outputs.js";
+import { existsSync, statSync } from "node:fs";
+import { checkWritableFolder, replaceRunFiles, lockFolder } from "../io/outputs.js";
 import type { MoleculeRunConfig } from "../runners/molecule-run-config.js";
-import { checkMoleculeInputs, runMoleculeExperiment } from "../runners/molecule-run.js";
+import { checkMoleculeInputs, rcgdmResumeCheckpoints, runMoleculeExperiment } from "../runners/molecule-run.js";
 import { configDir } from "../runners/task-data.js";
 import { quitOnInterrupt } from "./interrupt.js";
 import { log } from "./log.js";
@@ -46,13 +48,29 @@ export function moleculeRunTable(report: Report): string {
   return [head, ...lines].map((l) => l.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join("  ")).join("\n");
 }
 
+/**
+ * Refuses, before any work, a `--resume` folder with nothing a molecule run can continue: what it keeps between
+ * runs is the rcgdm rows' fine-tuning (training checkpoints, `molecules.checkpointEvery`); everything else re-runs.
+ */
+function checkMoleculeResumable(dir: string, cfg: MoleculeRunConfig): void {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`--resume ${dir}: no such folder (give the --out folder of the run to continue)`);
+  checkWritableFolder(dir, "--resume");
+  if (rcgdmResumeCheckpoints(cfg, dir).size === 0) {
+    throw new Error(`--resume ${dir}: holds no training checkpoint of this config's rcgdm rows (model-<label>-train.safetensors, written with molecules.checkpointEvery), the only part of a molecule run that resumes; run it again with --out`);
+  }
+}
+
 /** `rewardiff run` of a molecule config (already validated). */
 export async function moleculeRunCommand(configPath: string, cfg: MoleculeRunConfig, o: { out?: string; seed?: number; quiet?: boolean; force?: boolean; resume?: string }): Promise<number> {
   if (o.seed !== undefined) cfg.seed = o.seed;
-  if (o.resume !== undefined) throw new Error(`--resume ${o.resume}: a molecule run keeps no checkpoint to continue (its methods sample a loaded model); run it again with --out`);
-  const outDir = o.out ?? defaultRunDir("run");
+  if (o.resume !== undefined && o.out !== undefined && resolve(o.out) !== resolve(o.resume)) {
+    throw new Error(`--out ${o.out}: --resume ${o.resume} continues the run in its own folder; drop --out`);
+  }
+  if (o.resume !== undefined && o.force) throw new Error(`--force: --resume ${o.resume} continues the run in its folder; --force (start again) cannot be combined with it`);
+  const outDir = o.resume ?? o.out ?? defaultRunDir("run");
   checkMoleculeInputs(cfg, configDir(configPath), configPath);
-  checkOutDir(outDir, !!o.force);
+  if (o.resume !== undefined) checkMoleculeResumable(o.resume, cfg);
+  else checkOutDir(outDir, !!o.force);
   const release = lockFolder(outDir);
   const progress = makeProgress(!!o.quiet);
   const stopWatching = quitOnInterrupt(() => progress.done());
@@ -62,6 +80,7 @@ export async function moleculeRunCommand(configPath: string, cfg: MoleculeRunCon
       baseDir: configDir(configPath),
       where: configPath,
       hooks: experimentHooks(progress),
+      resume: o.resume !== undefined,
     });
     replaceRunFiles(outDir, res.files);
     progress.done();

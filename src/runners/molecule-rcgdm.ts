@@ -87,6 +87,8 @@ export interface MoleculeRcgdmInput {
    * weights are sampled instead of fine-tuning, once ./molecule-rcgdm-saved.ts finds it made by this row.
    */
   conditionalModel?: string;
+  /** What named `conditionalModel`, for messages (default "molecules.conditionalModel"; `run --resume`: "--resume"). */
+  conditionalModelSource?: string;
   /**
    * `molecules.startFrom` resolved: a conditional model of this row's network and pseudo-labels (e.g. an earlier
    * stage's) whose EMA weights the fine-tuning starts from, with a fresh optimizer and this row's `train`.
@@ -286,7 +288,7 @@ export async function runMoleculeRcgdm(o: MoleculeRcgdmInput): Promise<MoleculeR
   const expected = { property: o.property, model, pseudoLabelNoise: nu, dropout: m.dropout, mean: mu, std: sigma, molecules: vocabulary };
   const t1 = performance.now();
   const saved = o.conditionalModel !== undefined
-    ? loadConditional(o.conditionalModel, `${tag}: molecules.conditionalModel: ${o.conditionalModel}`, { ...expected, train }, () => {
+    ? loadConditional(o.conditionalModel, `${tag}: ${o.conditionalModelSource ?? "molecules.conditionalModel"}: ${o.conditionalModel}`, { ...expected, train }, () => {
       tree.dispose(added.params);
       kTrain!.dispose();
     }, kSample!)

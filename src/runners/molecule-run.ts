@@ -31,7 +31,7 @@ import { summary } from "../eval/stats.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { loadModel, saveModel, type ModelInfo } from "../io/checkpoints/model-files.js";
 import { disposeLoadedModel, trainingDataSha256 } from "../io/checkpoints/model.js";
-import { checkDistinctFileNames, fileLabel, modelFileNames } from "../io/outputs.js";
+import { checkDistinctFileNames, fileLabel, modelFileNames, trainCheckpointFileName } from "../io/outputs.js";
 import type { DenoiserParams } from "../nn/denoiser.js";
 import { renderMoleculeRunHtml, type MoleculeRunMethodView } from "../report/molecule-run-html.js";
 import type { Report, ResultRow } from "../report/types.js";
@@ -156,6 +156,25 @@ function methodAt(cfg: MoleculeRunConfig, i: number): string {
   return k === undefined ? String(name) : `${String(name)}[${k}]`;
 }
 
+/**
+ * A molecule run resumed in its folder (`run --resume DIR`): the training checkpoints there
+ * (model-<label>-train.safetensors, which `molecules.checkpointEvery` writes) of the rcgdm rows that fine-tune (the
+ * conditional variant without a `molecules.conditionalModel` of its own), by label. Each such row fine-tunes on from
+ * its file, which must come from the row as a `conditionalModel` must (src/runners/molecule-rcgdm-saved.ts).
+ */
+export function rcgdmResumeCheckpoints(cfg: MoleculeRunConfig, dir: string): Map<string, string> {
+  const labels = methodLabels(cfg);
+  const found = new Map<string, string>();
+  for (const [i, method] of methodsOf(cfg).entries()) {
+    if (method.kind !== "rcgdm") continue;
+    const m = method as RcgdmMethodConfig;
+    if (m.variant === "target-guidance" || m.molecules?.conditionalModel !== undefined) continue;
+    const path = resolve(dir, trainCheckpointFileName(labels[i]!));
+    if (existsSync(path)) found.set(labels[i]!, path);
+  }
+  return found;
+}
+
 /** The model files an rcgdm row may name under `molecules`. */
 const RCGDM_MODEL_KEYS = ["conditionalModel", "startFrom"] as const;
 
@@ -226,13 +245,21 @@ const MIN_TRAINING_ROWS = 4096;
 export async function runMoleculeExperiment(
   cfg: MoleculeRunConfig,
   outDir: string,
-  opts: { title?: string; baseDir?: string; where?: string; hooks?: ExperimentHooks } = {},
+  opts: {
+    title?: string;
+    baseDir?: string;
+    where?: string;
+    hooks?: ExperimentHooks;
+    /** Resume in `outDir`: rcgdm rows fine-tune on from their training checkpoints there ({@link rcgdmResumeCheckpoints}). */
+    resume?: boolean;
+  } = {},
 ): Promise<MoleculeRunResult> {
   const where = opts.where ?? "config";
   const baseDir = opts.baseDir ?? ".";
   const hooks = opts.hooks ?? {};
   const methods = methodsOf(cfg);
   const labels = methodLabels(cfg);
+  const resumeFrom = opts.resume ? rcgdmResumeCheckpoints(cfg, outDir) : new Map<string, string>();
   const started = performance.now();
   await ensureBackend();
   checkMoleculeInputs(cfg, baseDir, where);
@@ -330,11 +357,13 @@ export async function runMoleculeExperiment(
       } else if (method.kind === "rcgdm") {
         const data = await taskData();
         if (data.train.cols !== dim) throw new Error(`${where}: ${label}: the task's molecules are graphs of ${data.train.cols} values but the model's are ${dim} (another vocabulary or maxAtoms)`);
-        const saved = rcgdmModelPath(method, "conditionalModel", methodAt(cfg, i), baseDir, where);
+        const named = rcgdmModelPath(method, "conditionalModel", methodAt(cfg, i), baseDir, where);
+        const saved = named ?? resumeFrom.get(label);
         const startFrom = rcgdmModelPath(method, "startFrom", methodAt(cfg, i), baseDir, where);
         const r = await runMoleculeRcgdm({
           method: method as RcgdmMethodConfig, label, key: kMethods[i]!, rdkit, property, ...(dft ? { labels: dft.labels } : {}), data, model: base.model, weights: base.weights, sampler, samples: n, seed: cfg.seed, hooks,
           ...(saved !== undefined ? { conditionalModel: saved } : {}),
+          ...(named === undefined && saved !== undefined ? { conditionalModelSource: "--resume" } : {}),
           ...(startFrom !== undefined ? { startFrom } : {}),
           // molecules.checkpointEvery: training checkpoints into the run's folder as the fine-tuning goes.
           onCheckpoint: async (name, save) => {
