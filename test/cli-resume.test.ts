@@ -256,3 +256,24 @@ it("Ctrl-C during `sample` (nothing to save) exits at once with 130, writes noth
   expect(existsSync(out)).toBe(false);
   expect(readdirSync(dir).sort()).toEqual(["m.json", "m.safetensors"]);
 });
+
+it("Ctrl-C during a molecule run's rcgdm fine-tuning keeps its training checkpoint and says how to resume from it", async () => {
+  const dir = tempDir("mol-sigint");
+  const molecules = ["CCO", "CC(=O)O", "CCN", "CC#N", "OCCO", "CCCC", "C1CCC1", "CC(C)O", "NCC(=O)O", "C1CCOC1", "CCOC", "CC(N)=O", "OC1CC1", "C=CC=O", "CNC=O", "CCCO", "CCF", "FC(F)F", "CC(F)CO", "OCC(O)CO", "CC#CC", "c1ccncc1", "CCCCO", "CN(C)C"];
+  writeFileSync(join(dir, "mols.csv"), ["smiles", ...molecules].join("\n") + "\n");
+  const config = join(dir, "run.json");
+  // 100,000 fine-tuning steps would run for long: the signal must cut it short, after the first checkpoint.
+  const method = { kind: "rcgdm", targets: [0.5], molecules: { labeled: 16, heldOut: 0, checkpointEvery: 5, train: { steps: 100000, batchSize: 8, warmupSteps: 1 } } };
+  writeFileSync(config, JSON.stringify({ task: { kind: "smiles", path: "mols.csv", maxAtoms: 9 }, model: { pretrained: "qm9" }, reward: { kind: "property", property: "logp" }, method, sampling: { steps: 4, samples: 4 } }));
+  const out = join(dir, "out");
+  const checkpoint = join(out, "model-rcgdm-train.safetensors");
+  const r = await interrupted(["run", config, "--out", out, "--quiet"], () => existsSync(join(out, "model-rcgdm-train.json")));
+  expect(r.signalled).toBe(true);
+  expect(r.code, r.stderr).toBe(130);
+  expect(r.stderr.trim().split("\n")).toEqual([`rewardiff: interrupted; the fine-tuning checkpoint ${checkpoint} is kept (nothing else was written); resume with: rewardiff run ${config} --resume ${out}`]);
+  expect(readdirSync(out).sort()).toEqual(["model-rcgdm-train.json", "model-rcgdm-train.safetensors"]);
+  const kept = loadModel(checkpoint);
+  expect(kept.kind).toBe("training");
+  expect(kept.meta.step % 5).toBe(0);
+  disposeLoadedModel(kept);
+}, 120_000);

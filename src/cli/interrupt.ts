@@ -52,13 +52,14 @@ export function watchInterrupts(stopNow: () => void, note = "stopping after the 
 /**
  * For commands with nothing to save on the way (`demo`, `sample`): the first SIGINT/SIGTERM stops the
  * progress bar (`stopNow`), restores the terminal and exits at once, saying that nothing was written
- * (outputs are written atomically at the end, so none is half-written). Returns the disposer.
+ * (outputs are written atomically at the end, so none is half-written), or what `kept()` says was (files
+ * written on the way, e.g. training checkpoints, and how to resume from them). Returns the disposer.
  */
-export function quitOnInterrupt(stopNow: () => void): () => void {
+export function quitOnInterrupt(stopNow: () => void, kept: () => string | undefined = () => undefined): () => void {
   const handler = (sig: NodeJS.Signals): void => {
     stopNow();
     restoreTerminal();
-    process.stderr.write(`rewardiff: ${sig === "SIGTERM" ? "terminated" : "interrupted"}; nothing was written\n`);
+    process.stderr.write(`rewardiff: ${sig === "SIGTERM" ? "terminated" : "interrupted"}; ${kept() ?? "nothing was written"}\n`);
     process.exit(CODES[sig] ?? 130);
   };
   process.on("SIGINT", handler);

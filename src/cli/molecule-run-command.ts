@@ -14,7 +14,7 @@ import { checkWritableFolder, replaceRunFiles, lockFolder } from "../io/outputs.
 import type { MoleculeRunConfig } from "../runners/molecule-run-config.js";
 import { checkMoleculeInputs, rcgdmResumeCheckpoints, runMoleculeExperiment } from "../runners/molecule-run.js";
 import { configDir } from "../runners/task-data.js";
-import { quitOnInterrupt } from "./interrupt.js";
+import { quitOnInterrupt, shellWord } from "./interrupt.js";
 import { log } from "./log.js";
 import { checkOutDir, defaultRunDir } from "./output.js";
 import { experimentHooks, makeProgress } from "./progress.js";
@@ -73,7 +73,16 @@ export async function moleculeRunCommand(configPath: string, cfg: MoleculeRunCon
   else checkOutDir(outDir, !!o.force);
   const release = lockFolder(outDir);
   const progress = makeProgress(!!o.quiet);
-  const stopWatching = quitOnInterrupt(() => progress.done());
+  // Stopped: the rcgdm rows' training checkpoints written so far stay, and say how to go on from them.
+  const stopWatching = quitOnInterrupt(
+    () => progress.done(),
+    () => {
+      const kept = [...rcgdmResumeCheckpoints(cfg, outDir).values()];
+      if (kept.length === 0) return undefined;
+      const resume = ["rewardiff", "run", configPath, "--resume", outDir, ...(o.seed !== undefined ? ["--seed", String(o.seed)] : [])].map(shellWord).join(" ");
+      return `the fine-tuning checkpoint${kept.length > 1 ? "s" : ""} ${kept.join(", ")} ${kept.length > 1 ? "are" : "is"} kept (nothing else was written); resume with: ${resume}`;
+    },
+  );
   try {
     const res = await runMoleculeExperiment(cfg, outDir, {
       title: `rewardiff run ${configPath}`,
