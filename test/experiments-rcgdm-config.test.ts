@@ -14,11 +14,11 @@ describe("the RCGDM experiment's config", () => {
   it("keeps molecules.conditionalModel by default, and drops it with --retrain or --quick (--quick also drops startFrom)", () => {
     const plain = rcgdmConfigJson(CONFIG, false);
     expect(conditional(plain).molecules.conditionalModel).toBe("qm9-logp");
-    expect(conditional(plain).molecules.startFrom).toBe("qm9-logp-stage4");
+    expect(conditional(plain).molecules.startFrom).toBe("qm9-logp-stage5");
     expect(conditional(plain).molecules.train.steps).toBe(12000);
     const retrain = rcgdmConfigJson(CONFIG, false, true);
     expect(conditional(retrain).molecules.conditionalModel).toBeUndefined();
-    expect(conditional(retrain).molecules.startFrom).toBe("qm9-logp-stage4");
+    expect(conditional(retrain).molecules.startFrom).toBe("qm9-logp-stage5");
     expect(conditional(retrain).molecules.train.steps).toBe(12000);
     const quick = rcgdmConfigJson(CONFIG, true);
     expect(conditional(quick).molecules.conditionalModel).toBeUndefined();

@@ -550,7 +550,7 @@ describe("rcgdm in a molecule run", () => {
     }
   }, 120_000);
 
-  it("ships models/qm9-logp.safetensors (started from models/qm9-logp-stage4, and that from stage3, stage2 and stage1) as the model of configs/molecules-rcgdm-logp.json's rcgdm row, and `sample --model qm9-logp --target a` samples it", async () => {
+  it("ships models/qm9-logp.safetensors (started from models/qm9-logp-stage5, and that from stage4, stage3, stage2 and stage1) as the model of configs/molecules-rcgdm-logp.json's rcgdm row, and `sample --model qm9-logp --target a` samples it", async () => {
     const cfg = parseMoleculeConfig(JSON.parse(readFileSync("configs/molecules-rcgdm-logp.json", "utf8")), "configs/molecules-rcgdm-logp.json");
     const m = [cfg.method].flat().find((x) => x.kind === "rcgdm" && (x as RcgdmMethodConfig).variant === "conditional") as RcgdmMethodConfig;
     expect(m.molecules?.conditionalModel).toBe("qm9-logp");
@@ -569,14 +569,18 @@ describe("rcgdm in a molecule run", () => {
       expect(shipped.meta.train.timestepBand).toEqual({ from: 0.1, to: 0.5, share: 0.75 });
       // The check can fail: the same file against 8,000 steps.
       expect(conditionalModelMismatch(shipped.meta, { ...expected, train: { ...expected.train, steps: 8000 } }, STANDARDIZATION_TOLERANCE.resume)).toMatch(/^train\.steps is 12000 in the file but 8000/);
-      // The row's startFrom, the fourth stage, and where the stages before it started: the second to fourth 12,000
+      // The row's startFrom, the fifth stage, and where the stages before it started: the second to fifth 12,000
       // steps at lr 1e−3 with the same timestep band, the first 16,000 steps at lr 2e−3 from the pretrained model;
       // the same network, pseudo-labels and vocabulary (checked without their fine-tuning settings, as a stage's
       // start is).
-      expect(m.molecules?.startFrom).toBe("qm9-logp-stage4");
+      expect(m.molecules?.startFrom).toBe("qm9-logp-stage5");
+      // The shipped model's sidecar names its start by the start's weights hash (the file was renamed since):
+      // the fifth stage's bytes, hashed here.
+      const stage5Sha = createHash("sha256").update(readFileSync(resolveModelPath("qm9-logp-stage5"))).digest("hex");
+      expect(shipped.meta.startedFrom?.map((s) => [s.sha256, s.step])).toEqual([[stage5Sha, 12000]]);
       const { train: _t, ...rest } = expected;
       const band = { from: 0.1, to: 0.5, share: 0.75 };
-      for (const [name, settings] of [["qm9-logp-stage4", [12000, 12000, 0.001, band]], ["qm9-logp-stage3", [12000, 12000, 0.001, band]], ["qm9-logp-stage2", [12000, 12000, 0.001, band]], ["qm9-logp-stage1", [16000, 16000, 0.002, undefined]]] as const) {
+      for (const [name, settings] of [["qm9-logp-stage5", [12000, 12000, 0.001, band]], ["qm9-logp-stage4", [12000, 12000, 0.001, band]], ["qm9-logp-stage3", [12000, 12000, 0.001, band]], ["qm9-logp-stage2", [12000, 12000, 0.001, band]], ["qm9-logp-stage1", [16000, 16000, 0.002, undefined]]] as const) {
         const stage = loadModel(resolveModelPath(name));
         try {
           expect(conditionalModelMismatch(stage.meta, rest, STANDARDIZATION_TOLERANCE.draws), name).toBeUndefined();

@@ -3,7 +3,7 @@
  * (issue 13 §1; docs/molecules.md "RCGDM on a property"). Runs configs/molecules-rcgdm-logp.json (the shipped
  * model as is, and rcgdm: f̂ on 2,000 labeled molecules, pseudo-labels on the rest of QM9's train split, the
  * pretrained model with the condition added, fine-tuned or (`molecules.conditionalModel`) the shipped model
- * qm9-logp that this row made (a fifth stage from qm9-logp-stage4), samples at the labels' quantiles and beyond
+ * qm9-logp that this row made (a sixth stage from qm9-logp-stage5), samples at the labels' quantiles and beyond
  * their range; target guidance), then writes the section "RCGDM on logP" of docs/results/molecules.md ("RCGDM on
  * TPSA" for configs/molecules-rcgdm-tpsa.json; other sections and the other variant's subsection are kept):
  * per target the oracle property of the valid samples (mean ± sd, MAE and bias to the target), validity,

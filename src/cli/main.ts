@@ -158,7 +158,7 @@ export function program(result: { code: number } = { code: 0 }): Command {
 
   p.command("sample")
     .description("draw samples from a trained model into a CSV file")
-    .requiredOption("--model <model.safetensors>", "a model written by `rewardiff train` or `run`, or a shipped one: qm9 (the QM9 molecule model), qm9-logp (conditioned on logP: --target), qm9-logp-stage1 … qm9-logp-stage4 (its first four stages)")
+    .requiredOption("--model <model.safetensors>", "a model written by `rewardiff train` or `run`, or a shipped one: qm9 (the QM9 molecule model), qm9-logp (conditioned on logP: --target), qm9-logp-stage1 … qm9-logp-stage5 (its first five stages)")
     .option("--n <n>", "number of samples", intArg("--n", 1), 1000)
     .requiredOption("--out <samples.csv>", "output CSV (molecule models: smiles, valid, fragments, atoms, qed, logp, tpsa, mw, graph_smiles)")
     .addOption(new Option("--sampler <kind>", `sampler (default ${SD.sampler}; molecule models ${MD.sampler})`).choices(["ddpm", "ddim"]))
