@@ -9,14 +9,13 @@ import { resolve } from "node:path";
 import { floorIsSupported, type PseudoLabelFloor } from "../eval/pseudo-label-floor.js";
 import { formatNumber } from "../report/format.js";
 import type { Report, ResultRow } from "../report/types.js";
-import { existsSync, statSync } from "node:fs";
-import { checkWritableFolder, replaceRunFiles, lockFolder } from "../io/outputs.js";
+import { replaceRunFiles, lockFolder } from "../io/outputs.js";
 import type { MoleculeRunConfig } from "../runners/molecule-run-config.js";
 import { checkMoleculeInputs, rcgdmResumeCheckpoints, runMoleculeExperiment } from "../runners/molecule-run.js";
 import { configDir } from "../runners/task-data.js";
-import { quitOnInterrupt, shellWord } from "./interrupt.js";
+import { quitOnInterrupt } from "./interrupt.js";
 import { log } from "./log.js";
-import { checkOutDir, defaultRunDir } from "./output.js";
+import { checkOutDir, checkResumeFolder, runOutDir, runResumeCommand } from "./output.js";
 import { experimentHooks, makeProgress } from "./progress.js";
 
 /** The terminal table of a molecule run: one line per method, then the floor. */
@@ -53,8 +52,7 @@ export function moleculeRunTable(report: Report): string {
  * runs is the rcgdm rows' fine-tuning (training checkpoints, `molecules.checkpointEvery`); everything else re-runs.
  */
 function checkMoleculeResumable(dir: string, cfg: MoleculeRunConfig): void {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`--resume ${dir}: no such folder (give the --out folder of the run to continue)`);
-  checkWritableFolder(dir, "--resume");
+  checkResumeFolder(dir);
   if (rcgdmResumeCheckpoints(cfg, dir).size === 0) {
     throw new Error(`--resume ${dir}: holds no training checkpoint of this config's rcgdm rows (model-<label>-train.safetensors, written with molecules.checkpointEvery), the only part of a molecule run that resumes; run it again with --out`);
   }
@@ -63,11 +61,7 @@ function checkMoleculeResumable(dir: string, cfg: MoleculeRunConfig): void {
 /** `rewardiff run` of a molecule config (already validated). */
 export async function moleculeRunCommand(configPath: string, cfg: MoleculeRunConfig, o: { out?: string; seed?: number; quiet?: boolean; force?: boolean; resume?: string }): Promise<number> {
   if (o.seed !== undefined) cfg.seed = o.seed;
-  if (o.resume !== undefined && o.out !== undefined && resolve(o.out) !== resolve(o.resume)) {
-    throw new Error(`--out ${o.out}: --resume ${o.resume} continues the run in its own folder; drop --out`);
-  }
-  if (o.resume !== undefined && o.force) throw new Error(`--force: --resume ${o.resume} continues the run in its folder; --force (start again) cannot be combined with it`);
-  const outDir = o.resume ?? o.out ?? defaultRunDir("run");
+  const outDir = runOutDir(o);
   checkMoleculeInputs(cfg, configDir(configPath), configPath);
   if (o.resume !== undefined) checkMoleculeResumable(o.resume, cfg);
   else checkOutDir(outDir, !!o.force);
@@ -79,8 +73,7 @@ export async function moleculeRunCommand(configPath: string, cfg: MoleculeRunCon
     () => {
       const kept = [...rcgdmResumeCheckpoints(cfg, outDir).values()];
       if (kept.length === 0) return undefined;
-      const resume = ["rewardiff", "run", configPath, "--resume", outDir, ...(o.seed !== undefined ? ["--seed", String(o.seed)] : [])].map(shellWord).join(" ");
-      return `the fine-tuning checkpoint${kept.length > 1 ? "s" : ""} ${kept.join(", ")} ${kept.length > 1 ? "are" : "is"} kept (nothing else was written); resume with: ${resume}`;
+      return `the fine-tuning checkpoint${kept.length > 1 ? "s" : ""} ${kept.join(", ")} ${kept.length > 1 ? "are" : "is"} kept (nothing else was written); resume with: ${runResumeCommand(configPath, outDir, o.seed)}`;
     },
   );
   try {

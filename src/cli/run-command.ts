@@ -5,11 +5,11 @@ import { join, resolve } from "node:path";
 import { parseConfig, readConfig, type ExperimentConfig } from "../runners/config.js";
 import { configDir } from "../runners/task-data.js";
 import { checkMethodsAvailable, RunInterrupted, runExperiment, type ExperimentResult } from "../runners/experiment.js";
-import { checkOutDir, defaultRunDir } from "./output.js";
+import { checkOutDir, checkResumeFolder, defaultRunDir, runOutDir, runResumeCommand } from "./output.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { parseJson } from "../io/json.js";
-import { checkWritableFolder, lockFolder, replaceRunFiles } from "../io/outputs.js";
-import { quitOnInterrupt, shellWord, watchInterrupts } from "./interrupt.js";
+import { lockFolder, replaceRunFiles } from "../io/outputs.js";
+import { quitOnInterrupt, watchInterrupts } from "./interrupt.js";
 import { experimentHooks, makeProgress, type Progress } from "./progress.js";
 import { resultsTable } from "./table.js";
 import { rcgdmTable } from "./rcgdm-commands.js";
@@ -48,8 +48,7 @@ function configSha256(cfg: ExperimentConfig): string {
 
 /** Refuses, before any work, a --resume folder that holds no run, or a run of another config. */
 function checkResumable(dir: string, cfg: ExperimentConfig, configPath: string): void {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`--resume ${dir}: no such folder (give the --out folder of the run to continue)`);
-  checkWritableFolder(dir, "--resume");
+  checkResumeFolder(dir);
   const statePath = join(dir, RUN_STATE_FILE);
   const reportPath = join(dir, "report.json");
   let stored: string;
@@ -79,11 +78,7 @@ export async function runCommand(configPath: string, o: RunOptions): Promise<num
   const cfg = readConfig(configPath);
   if (o.seed !== undefined) cfg.seed = o.seed;
   checkMethodsAvailable(cfg, configPath);
-  if (o.resume !== undefined && o.out !== undefined && resolve(o.out) !== resolve(o.resume)) {
-    throw new Error(`--out ${o.out}: --resume ${o.resume} continues the run in its own folder; drop --out`);
-  }
-  if (o.resume !== undefined && o.force) throw new Error(`--force: --resume ${o.resume} continues the run in its folder; --force (start again) cannot be combined with it`);
-  const outDir = o.resume ?? o.out ?? defaultRunDir("run");
+  const outDir = runOutDir(o);
   if (o.resume !== undefined) checkResumable(o.resume, cfg, configPath);
   else checkOutDir(outDir, !!o.force);
   const release = lockFolder(outDir);
@@ -109,7 +104,7 @@ export async function runCommand(configPath: string, o: RunOptions): Promise<num
   } catch (err) {
     progress.done();
     if (err instanceof RunInterrupted) {
-      const resume = ["rewardiff", "run", configPath, "--resume", outDir, ...(o.seed !== undefined ? ["--seed", String(o.seed)] : [])].map(shellWord).join(" ");
+      const resume = runResumeCommand(configPath, outDir, o.seed);
       const saved = err.checkpoint ? `; base model at step ${err.step} of ${err.total}, checkpoint saved to ${err.checkpoint}` : "; no checkpoint yet (the methods re-run from their start)";
       process.stderr.write(`rewardiff: stopped during ${err.during}${saved}; resume with: ${resume}\n`);
       return watch.exitCode();
